@@ -1,0 +1,47 @@
+/* long1k — files: whole-file reads, memory maps, atomic writes, directories. */
+#ifndef LONG1K_IO_H
+#define LONG1K_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "long1k/error.h"
+
+/* Reads a whole file into a NUL-terminated buffer (free with free()). *len may be NULL. */
+char *l1k_read_file(const char *path, size_t *len, l1k_err *err);
+
+/* Read-only memory map of a whole file. An empty file maps to data=NULL, size=0. */
+typedef struct l1k_mmap {
+  void *data;
+  size_t size;
+} l1k_mmap;
+int l1k_mmap_open(l1k_mmap *m, const char *path, l1k_err *err);
+void l1k_mmap_close(l1k_mmap *m);
+
+/* Atomic write: data goes to "<path>.tmp.<pid>", is fsync'ed, then renamed over path and the
+ * directory fsync'ed. A crash leaves either the old file or the new one, never half of it. */
+int l1k_write_file_atomic(const char *path, const void *data, size_t len, l1k_err *err);
+
+/* Streaming atomic writer for large outputs (same guarantees as above). */
+typedef struct l1k_atomic_file {
+  FILE *f;
+  char *path;
+  char *tmp_path;
+} l1k_atomic_file;
+int l1k_atomic_open(l1k_atomic_file *a, const char *path, l1k_err *err);
+int l1k_atomic_commit(l1k_atomic_file *a, l1k_err *err); /* fsync + rename; closes */
+void l1k_atomic_abort(l1k_atomic_file *a);                 /* removes the temp file */
+
+int l1k_mkdir_p(const char *path, l1k_err *err);
+int l1k_fsync_dir(const char *dir, l1k_err *err);
+int l1k_file_exists(const char *path);
+int l1k_is_dir(const char *path);
+/* Removes a directory tree (like rm -rf). */
+int l1k_rm_rf(const char *path, l1k_err *err);
+/* "a" + "/" + "b" into a malloc'ed string. */
+char *l1k_path_join(const char *a, const char *b);
+
+/* 64-bit FNV-1a, for cache keys and hashing. */
+uint64_t l1k_fnv1a64(const void *data, size_t len, uint64_t seed);
+
+#endif

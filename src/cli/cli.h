@@ -1,0 +1,35 @@
+/* long1k CLI — shared declarations. Each subcommand lives in src/cli/cmd_<name>.c and defines
+ *   int cmd_<name>(int argc, char **argv);   (argv[0] is the subcommand name)
+ * returning the process exit code: 0 ok, 2 bad input, 1 internal fault. Parse options with
+ * getopt_long; every command answers --help (print usage to stdout, return 0). */
+#ifndef LONG1K_CLI_H
+#define LONG1K_CLI_H
+
+#include "long1k/error.h"
+
+/* Prints "long1k <cmd>: <msg>" to stderr and returns the exit code for err->code. */
+int cli_fail(const char *cmd, const l1k_err *err);
+/* Prints "long1k <cmd>: <printf message>" and returns 2 (usage / bad input). */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Directory with the data files shipped with long1k (benchmarks, samples): $LONG1K_DATA, else
+ * the source tree's data/ (when run from the build), else <prefix>/share/long1k. */
+const char *cli_data_dir(void);
+
+#define L1K_COMMANDS(X)                                                                      \
+  X(tokenize, "Tokenize JSONL text (or chat messages) with a Hugging Face tokenizer.json")   \
+  X(init, "Write a random-initialized Qwen2/Qwen3/Llama model directory (HF format)")       \
+  X(parity, "Compare forward/backward/generation against a transformers reference dump")   \
+  X(generate, "Generate completions with a local model (KV cache, greedy or sampling)")    \
+  X(train, "Supervised fine-tuning with the Long1K recipe (LLaMA-Factory-style YAML)")     \
+  X(synth, "Synthesize long reasoning samples by joining solved problems")                \
+  X(grade, "Grade answers against references (math equivalence, multiple choice)")        \
+  X(eval, "Run a benchmark with a local model or an OpenAI-compatible server")            \
+  X(fit, "Fit the length scaling law y = a + b ln(x)")                                    \
+  X(report, "Gather run directories into one self-contained HTML report")                 \
+  X(demo, "Run the whole Long1K loop on a built-in toy task")
+
+#define X(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
+L1K_COMMANDS(X)
+#undef X
+
+#endif

@@ -1,0 +1,68 @@
+/* long1k — errors: see include/long1k/error.h. */
+#include "long1k/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int l1k_errf(l1k_err *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+  }
+  return code;
+}
+
+int l1k_err_prefix(l1k_err *err, const char *fmt, ...) {
+  if (!err) return 0;
+  char prefix[512], old[sizeof err->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(prefix, sizeof prefix, fmt, ap);
+  va_end(ap);
+  memcpy(old, err->msg, sizeof old);
+  snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+  return err->code;
+}
+
+void l1k_err_clear(l1k_err *err) {
+  if (err) {
+    err->code = 0;
+    err->msg[0] = 0;
+  }
+}
+
+int l1k_exit_code(int code) {
+  if (code == L1K_OK) return 0;
+  if (code == L1K_EINPUT || code == L1K_EUNSUPPORTED) return 2;
+  return 1;
+}
+
+void *l1k_malloc(size_t n, l1k_err *err) {
+  void *p = malloc(n ? n : 1);
+  if (!p) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu bytes", n);
+  return p;
+}
+
+void *l1k_calloc(size_t count, size_t size, l1k_err *err) {
+  void *p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+  return p;
+}
+
+void *l1k_realloc(void *p, size_t n, l1k_err *err) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu bytes", n);
+  return q;
+}
+
+char *l1k_strdup(const char *s, l1k_err *err) {
+  size_t n = strlen(s);
+  char *p = l1k_malloc(n + 1, err);
+  if (p) memcpy(p, s, n + 1);
+  return p;
+}
