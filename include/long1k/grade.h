@@ -1,0 +1,33 @@
+/* long1k — answer extraction and equivalence (the grader).
+ *
+ * Contract used by eval, synth and the CLI. Owned by the grader (src/eval/ grader files).
+ * All functions do bounded work on any input and are thread-safe.
+ */
+#ifndef LONG1K_GRADE_H
+#define LONG1K_GRADE_H
+
+#include <stddef.h>
+#include "long1k/error.h"
+
+/* Extracts the final answer(s) from a (possibly long) response. Returns a malloc'ed string
+ * (several answers of a composite response joined with ", "), or NULL if none was found. */
+char *l1k_extract_answer(const char *response, size_t len);
+/* Extracts the last \boxed{...} / \fbox{...} content (nested braces); NULL if none. */
+char *l1k_extract_boxed(const char *text, size_t len);
+/* Multiple choice: the chosen letter 'A'..'E' (or 0 if none). n_choices limits the letters. */
+int l1k_extract_choice(const char *response, size_t len, int n_choices);
+
+/* 1 if the two answers are mathematically equal, 0 if not. */
+int l1k_math_equal(const char *gold, const char *pred);
+
+typedef struct l1k_grade_result {
+  char *extracted; /* malloc'ed, may be NULL */
+  int correct;
+} l1k_grade_result;
+/* Grades a whole response against a gold answer: extraction, then equivalence. If the gold is
+ * a single letter A-E and choices > 0, grades as multiple choice. */
+int l1k_grade_response(const char *gold, const char *response, size_t len, int choices,
+                       l1k_grade_result *out);
+void l1k_grade_result_free(l1k_grade_result *r);
+
+#endif

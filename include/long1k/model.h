@@ -1,0 +1,106 @@
+/* long1k — transformer models (Qwen2 / Qwen2.5 / Qwen3 / Llama-3) in Hugging Face format.
+ *
+ * Contract used by train, eval, demo and the CLI. Owned by the model module (src/model,
+ * src/backend). It may grow; these functions keep their meaning.
+ *
+ * Memory: all trainable parameters live in ONE contiguous float32 buffer (params) and their
+ * gradients in ONE buffer of the same layout (grads), so that the optimizer, gradient
+ * clipping and MPI/NCCL all-reduce work on flat arrays. l1k_model_tensors() names every
+ * parameter with its offset and shape (Hugging Face names, e.g.
+ * "model.layers.0.self_attn.q_proj.weight").
+ */
+#ifndef LONG1K_MODEL_H
+#define LONG1K_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "long1k/error.h"
+
+typedef struct l1k_model_config {
+  char model_type[32];        /* "qwen2" | "qwen3" | "llama" */
+  int vocab_size;
+  int hidden_size;
+  int intermediate_size;
+  int num_hidden_layers;
+  int num_attention_heads;
+  int num_key_value_heads;
+  int head_dim;               /* explicit or hidden_size / num_attention_heads */
+  int max_position_embeddings;
+  double rope_theta;
+  double rms_norm_eps;
+  int tie_word_embeddings;
+  int attention_bias;         /* q/k/v bias (Qwen2: 1) */
+  int qk_norm;                /* Qwen3 q_norm / k_norm */
+  /* rope scaling: 0 = default, 1 = llama3 */
+  int rope_type;
+  double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+  int rope_original_max_position;
+  char torch_dtype[16];       /* "bfloat16", "float32", "float16" */
+  int bos_token_id;
+  int eos_token_ids[8];       /* from config.json and generation_config.json */
+  int n_eos;
+} l1k_model_config;
+
+/* Reads DIR/config.json (transformers 4.x or 5.x spelling) and DIR/generation_config.json if
+ * present. Unsupported settings are refused with a message naming the field. */
+int l1k_config_load(const char *dir, l1k_model_config *cfg, l1k_err *err);
+
+typedef struct l1k_tensor_info {
+  char name[96];
+  int ndim;
+  int64_t shape[2];
+  size_t offset;     /* in floats, into params / grads */
+  size_t numel;
+  int no_decay;      /* bias or norm weight: AdamW weight decay 0 (transformers' grouping) */
+} l1k_tensor_info;
+
+typedef struct l1k_model l1k_model;
+
+/* Loads a model directory (model.safetensors or model.safetensors.index.json shards; F32,
+ * BF16 or F16) into float32 parameters. Missing / extra / mis-shaped tensors: error by name.
+ * max_rows x max_seq sizes the activation arena for training (0,0 = inference only). */
+l1k_model *l1k_model_load(const char *dir, l1k_err *err);
+void l1k_model_free(l1k_model *m);
+const l1k_model_config *l1k_model_cfg(const l1k_model *m);
+
+float *l1k_model_params(l1k_model *m);     /* flat float32 parameters */
+float *l1k_model_grads(l1k_model *m);      /* flat float32 gradients (allocated on first use) */
+size_t l1k_model_num_params(const l1k_model *m);
+const l1k_tensor_info *l1k_model_tensors(const l1k_model *m, size_t *n);
+
+/* A batch of B rows of T tokens. Several documents may be packed in one row: pos[] restarts
+ * at 0 for each document and attention never crosses into another document (doc boundaries
+ * are where pos restarts, or given explicitly by doc[]). labels[] are the targets already
+ * aligned to inputs as Hugging Face gives them (labels[i] is the token at i; the loss at
+ * position i predicts labels[i+1] of the same document); -100 = ignored. Padding: ids 0,
+ * labels -100, and its own doc id. */
+typedef struct l1k_batch {
+  int B, T;
+  const int32_t *ids;     /* [B*T] */
+  const int32_t *labels;  /* [B*T] */
+  const int32_t *pos;     /* [B*T] position ids, or NULL = 0..T-1 in each row */
+  const int32_t *doc;     /* [B*T] document id per token, or NULL = derived from pos */
+} l1k_batch;
+
+/* Sets the activation arena for batches up to B x T (allocated once; no allocation during
+ * steps). Called automatically with the first batch's size if not called. */
+int l1k_model_reserve(l1k_model *m, int B, int T, l1k_err *err);
+
+/* Forward only. logits (optional, [B*T*vocab]) receive the float32 logits. *loss_sum gets the
+ * sum of cross-entropy over target positions and *n_targets their count. */
+int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                      int64_t *n_targets, l1k_err *err);
+
+/* Forward + backward. ADDS d(grad_scale * loss_sum)/d(params) into grads (call
+ * l1k_model_zero_grads before a new optimizer step). With grad_scale = 1 / (number of target
+ * tokens in the whole optimizer step, across micro-batches and ranks) this is transformers'
+ * loss normalization. */
+int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
+                               double *loss_sum, int64_t *n_targets, l1k_err *err);
+void l1k_model_zero_grads(l1k_model *m);
+
+/* Writes a Hugging Face model directory: config.json, generation_config.json and
+ * model.safetensors in dtype "f32" | "bf16" (atomically). Tokenizer files are the caller's. */
+int l1k_model_save(const l1k_model *m, const char *dir, const char *dtype, l1k_err *err);
+
+#endif

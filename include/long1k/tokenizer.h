@@ -1,0 +1,51 @@
+/* long1k — Hugging Face tokenizer.json (byte-level BPE: Qwen2 / Qwen2.5 / Qwen3, Llama-3).
+ *
+ * Contract used by synth, train, eval and the CLI. Owned by the tokenizer module
+ * (src/text/); it may grow, but these functions keep their meaning.
+ *
+ * Thread safety: a loaded tokenizer is immutable; encode/decode may be called from many
+ * threads at once on the same l1k_tokenizer.
+ *
+ * Invalid UTF-8 in the input is encoded losslessly: each invalid byte is treated as a lone
+ * byte (its own pre-token piece) and mapped through the byte-level alphabet, so decode(encode(x))
+ * returns the original bytes (see docs/tokenizer.md for the exact rule).
+ */
+#ifndef LONG1K_TOKENIZER_H
+#define LONG1K_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "long1k/error.h"
+
+typedef struct l1k_tokenizer l1k_tokenizer;
+
+/* A growable id list. Free with l1k_ids_free. */
+typedef struct l1k_ids {
+  int32_t *data;
+  size_t len, cap;
+} l1k_ids;
+int l1k_ids_push(l1k_ids *v, int32_t id);
+void l1k_ids_free(l1k_ids *v);
+
+/* path: a tokenizer.json file, or a directory containing one. */
+l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err);
+void l1k_tokenizer_free(l1k_tokenizer *t);
+
+/* Encodes text (added/special tokens written in the text are matched as tokens, as HF does
+ * with add_special_tokens=False). Appends to *out. If offsets is not NULL, appends for each
+ * token the [begin,end) byte range of text it came from (2 entries per token, as size_t). */
+int l1k_tokenizer_encode(const l1k_tokenizer *t, const char *text, size_t len, l1k_ids *out,
+                         size_t **offsets, l1k_err *err);
+/* Number of tokens text encodes to (no allocation visible to the caller). */
+int64_t l1k_tokenizer_count(const l1k_tokenizer *t, const char *text, size_t len, l1k_err *err);
+/* Decodes ids to a malloc'ed NUL-terminated string (skip_special_tokens = false, as the
+ * goldens). Returns NULL with err set for an id outside the vocabulary. */
+char *l1k_tokenizer_decode(const l1k_tokenizer *t, const int32_t *ids, size_t n, size_t *len,
+                           l1k_err *err);
+
+int32_t l1k_tokenizer_vocab_size(const l1k_tokenizer *t);       /* max id + 1 */
+int32_t l1k_tokenizer_token_to_id(const l1k_tokenizer *t, const char *token); /* -1 if none */
+const char *l1k_tokenizer_id_to_token(const l1k_tokenizer *t, int32_t id); /* NULL if none */
+int l1k_tokenizer_is_special(const l1k_tokenizer *t, int32_t id);
+
+#endif
