@@ -4,8 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libcjson-dev libutf8proc-dev libopenblas-dev libyaml-dev libcurl4-openssl-dev
-      zlib1g-dev libopenmpi-dev openmpi-bin python3)
-if [[ "${LONG1K_WITH_BROWSER:-0}" == 1 ]]; then PKGS+=(chromium); fi
+      zlib1g-dev libopenmpi-dev openmpi-bin python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
