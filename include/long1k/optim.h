@@ -1,0 +1,52 @@
+/* long1k — AdamW and gradient clipping on flat float32 arrays.
+ *
+ * Equal to torch.optim.AdamW (decoupled weight decay, bias correction, eps added after the
+ * bias-corrected square root) with transformers' parameter grouping: segments flagged
+ * no_decay (biases and norm weights, from the model's tensor table) get weight decay 0.
+ * Master weights and both moments are float32; the arithmetic of one update is done in
+ * double and rounded once.
+ *
+ *   p <- p * (1 - lr * wd)
+ *   m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
+ *   p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *
+ * All reductions are done in a fixed order (fixed chunks, independent of the number of
+ * threads), so results are bitwise reproducible.
+ */
+#ifndef LONG1K_OPTIM_H
+#define LONG1K_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "long1k/error.h"
+
+typedef struct l1k_param_seg {
+  size_t offset, numel;
+  int no_decay;
+} l1k_param_seg;
+
+typedef struct l1k_adamw {
+  double beta1, beta2, eps, weight_decay;
+  int64_t step;          /* optimizer steps taken so far */
+  size_t n;              /* number of parameters */
+  float *m, *v;          /* first and second moments [n] */
+  l1k_param_seg *segs;   /* decay grouping; parameters outside any segment get decay */
+  size_t n_segs;
+} l1k_adamw;
+
+/* Zeroed moments for n parameters; segs (copied) flag the no-decay ranges. */
+int l1k_adamw_init(l1k_adamw *o, size_t n, const l1k_param_seg *segs, size_t n_segs, double beta1,
+                   double beta2, double eps, double weight_decay, l1k_err *err);
+void l1k_adamw_free(l1k_adamw *o);
+
+/* One AdamW step with learning rate lr (increments o->step first, as torch does). */
+void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr);
+
+/* Global L2 norm of x[n], accumulated in double in a fixed order. */
+double l1k_l2norm(const float *x, size_t n);
+
+/* torch.nn.utils.clip_grad_norm_: returns the norm before clipping; if max_norm > 0 scales
+ * grads by min(1, max_norm / (norm + 1e-6)). A non-finite norm leaves grads unchanged. */
+double l1k_clip_grad_norm(float *grads, size_t n, double max_norm);
+
+#endif

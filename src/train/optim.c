@@ -1,0 +1,115 @@
+/* long1k — AdamW and gradient clipping: see include/long1k/optim.h. */
+#include "long1k/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int l1k_adamw_init(l1k_adamw *o, size_t n, const l1k_param_seg *segs, size_t n_segs, double beta1,
+                   double beta2, double eps, double weight_decay, l1k_err *err) {
+  memset(o, 0, sizeof *o);
+  o->beta1 = beta1;
+  o->beta2 = beta2;
+  o->eps = eps;
+  o->weight_decay = weight_decay;
+  o->n = n;
+  o->m = l1k_calloc(n ? n : 1, sizeof(float), err);
+  o->v = l1k_calloc(n ? n : 1, sizeof(float), err);
+  o->segs = l1k_calloc(n_segs ? n_segs : 1, sizeof *segs, err);
+  if (!o->m || !o->v || !o->segs) {
+    l1k_adamw_free(o);
+    return L1K_ENOMEM;
+  }
+  for (size_t i = 0; i < n_segs; i++) {
+    if (segs[i].offset + segs[i].numel > n) {
+      l1k_adamw_free(o);
+      return l1k_errf(err, L1K_EINTERNAL, "adamw: segment %zu [%zu, +%zu) outside %zu parameters",
+                      i, segs[i].offset, segs[i].numel, n);
+    }
+    o->segs[i] = segs[i];
+  }
+  o->n_segs = n_segs;
+  return 0;
+}
+
+void l1k_adamw_free(l1k_adamw *o) {
+  free(o->m);
+  free(o->v);
+  free(o->segs);
+  o->m = o->v = NULL;
+  o->segs = NULL;
+}
+
+static void update_range(l1k_adamw *o, float *p, const float *g, size_t lo, size_t hi, double lr,
+                         double wd, double step_size, double bc2_sqrt) {
+  const double b1 = o->beta1, b2 = o->beta2, eps = o->eps, decay = 1.0 - lr * wd;
+  float *m = o->m, *v = o->v;
+  long long l = (long long)lo, h = (long long)hi;
+#pragma omp parallel for schedule(static) if (h - l > 65536)
+  for (long long i = l; i < h; i++) {
+    double gi = g[i];
+    double mi = b1 * m[i] + (1.0 - b1) * gi;
+    double vi = b2 * v[i] + (1.0 - b2) * gi * gi;
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+    double pi = (double)p[i] * decay;
+    pi -= step_size * (double)m[i] / (sqrt((double)v[i]) / bc2_sqrt + eps);
+    p[i] = (float)pi;
+  }
+}
+
+void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr) {
+  o->step++;
+  double t = (double)o->step;
+  double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - pow(o->beta2, t);
+  double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
+  /* walk [0, n) in order: no_decay segments with wd 0, gaps with wd */
+  size_t at = 0;
+  /* segments may come in any order: sort indices by offset (small n) */
+  size_t ns = o->n_segs;
+  for (;;) {
+    size_t best = (size_t)-1, best_off = o->n;
+    for (size_t i = 0; i < ns; i++)
+      if (o->segs[i].offset >= at && o->segs[i].offset < best_off && o->segs[i].numel) {
+        best = i;
+        best_off = o->segs[i].offset;
+      }
+    if (best_off > at)
+      update_range(o, params, grads, at, best_off, lr, o->weight_decay, step_size, bc2_sqrt);
+    if (best == (size_t)-1) break;
+    const l1k_param_seg *s = &o->segs[best];
+    update_range(o, params, grads, s->offset, s->offset + s->numel, lr,
+                 s->no_decay ? 0.0 : o->weight_decay, step_size, bc2_sqrt);
+    at = s->offset + s->numel;
+  }
+}
+
+#define NORM_CHUNKS 256
+
+double l1k_l2norm(const float *x, size_t n) {
+  double part[NORM_CHUNKS];
+  size_t chunk = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int c = 0; c < NORM_CHUNKS; c++) {
+    size_t lo = (size_t)c * chunk, hi = lo + chunk;
+    if (hi > n) hi = n;
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
+    part[c] = s;
+  }
+  double s = 0;
+  for (int c = 0; c < NORM_CHUNKS; c++) s += part[c];
+  return sqrt(s);
+}
+
+double l1k_clip_grad_norm(float *grads, size_t n, double max_norm) {
+  double norm = l1k_l2norm(grads, n);
+  if (max_norm <= 0 || !isfinite(norm)) return norm;
+  double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0) {
+    long long nn = (long long)n;
+#pragma omp parallel for schedule(static) if (nn > 65536)
+    for (long long i = 0; i < nn; i++) grads[i] = (float)((double)grads[i] * coef);
+  }
+  return norm;
+}
