@@ -1,0 +1,93 @@
+/* long1k — supervised fine-tuning (the Long1K recipe), configured like LLaMA-Factory.
+ *
+ *   l1k_train_config c;  l1k_train_config_default(&c);
+ *   l1k_train_config_load_yaml(&c, "sft.yaml", &err);       // keys as LLaMA-Factory names them
+ *   l1k_train_config_set(&c, "learning_rate", "2e-5", "--learning_rate", &err);
+ *   l1k_train_config_finish(&c, &err);                      // checks cross-field rules
+ *   l1k_train_run(&c, &result, &err);
+ *   l1k_train_config_free(&c);
+ *
+ * Defaults are the paper's recipe: lr 1e-5, cosine, warmup_ratio 0.05, weight_decay 1e-4,
+ * betas 0.9 / 0.95, max_grad_norm 1.0, 5 epochs, batch 1 x accumulation 16 (effective 16),
+ * cutoff_len 32768, bf16 checkpoints. See docs/train.md.
+ */
+#ifndef LONG1K_TRAIN_H
+#define LONG1K_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "long1k/error.h"
+
+typedef struct l1k_train_config {
+  /* model / data */
+  char *model_name_or_path;
+  char *tokenizer_name_or_path;   /* default: model_name_or_path */
+  char *dataset;                  /* JSONL path(s), comma-separated */
+  char *template_name;            /* "template": qwen|qwen2.5|qwen3|llama3; NULL = detect */
+  int64_t cutoff_len;
+  int64_t max_samples;            /* 0 = all */
+  char *formatting;               /* auto|openai|sharegpt|alpaca|fields|tokenized */
+  char *question_field, *reasoning_field, *answer_field, *system_field;
+  char *response_format;          /* "<think>\n{reasoning}\n</think>\n\n{answer}" */
+  char *default_system;
+  int enable_thinking;            /* -1 = template default */
+  char *overlength;               /* drop|truncate */
+  int skip_bad_records;
+  char *tokenized_cache_dir;      /* default $XDG_CACHE_HOME/long1k or ~/.cache/long1k */
+  int overwrite_cache;
+  /* optimization */
+  double learning_rate;
+  double num_train_epochs;
+  int64_t max_steps;              /* > 0 overrides num_train_epochs */
+  int64_t per_device_train_batch_size;
+  int64_t gradient_accumulation_steps;
+  char *lr_scheduler_type;
+  double warmup_ratio;
+  int64_t warmup_steps;
+  double weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm;
+  int bf16;
+  int64_t seed;
+  int neat_packing;
+  int group_by_length;
+  int gradient_checkpointing;
+  double val_size;                /* < 1: fraction, >= 1: number of samples */
+  int64_t eval_steps;             /* 0: evaluate at the end only */
+  /* output */
+  char *output_dir;
+  int64_t logging_steps;
+  int64_t save_steps;             /* 0: only at the end */
+  int64_t save_total_limit;       /* 0: keep all */
+  char *resume_from_checkpoint;   /* NULL, "true" (latest) or a checkpoint directory */
+  int64_t num_threads;            /* 0: OpenMP default */
+  int overwrite_output_dir;
+} l1k_train_config;
+
+void l1k_train_config_default(l1k_train_config *c);
+void l1k_train_config_free(l1k_train_config *c);
+/* Sets one key from its text value. `where` names the place for messages ("sft.yaml:12" or
+ * "--learning_rate"). Unknown key or bad value: L1K_EINPUT naming where, the key and what is
+ * expected. Keys LLaMA-Factory has but that mean nothing here are accepted with a note (or
+ * refused when their value asks for something long1k does not do, e.g. finetuning_type lora). */
+int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value,
+                         const char *where, l1k_err *err);
+/* A flat YAML mapping of scalars (LLaMA-Factory's format). */
+int l1k_train_config_load_yaml(l1k_train_config *c, const char *path, l1k_err *err);
+/* Required keys present, cross-field rules; fills derived defaults. */
+int l1k_train_config_finish(l1k_train_config *c, l1k_err *err);
+/* Writes the effective configuration as YAML text (malloc'ed). */
+char *l1k_train_config_dump(const l1k_train_config *c);
+/* Prints the key reference (name, default, meaning) for --help. */
+void l1k_train_config_help(FILE *f);
+
+typedef struct l1k_train_result {
+  int64_t steps;              /* optimizer steps done in total */
+  double last_loss;
+  double eval_loss;           /* NaN when no val split */
+  int64_t tokens;             /* tokens processed in this run */
+  char last_checkpoint[4096];
+} l1k_train_result;
+
+int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err);
+
+#endif

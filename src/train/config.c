@@ -1,0 +1,396 @@
+/* long1k — training configuration: LLaMA-Factory-style keys from YAML and --key value. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "long1k/io.h"
+#include "long1k/jsonl.h"
+#include "long1k/log.h"
+#include "long1k/sched.h"
+#include "long1k/train.h"
+
+enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_TRISTATE, T_ENUM };
+
+typedef struct key_spec {
+  const char *name;
+  int type;
+  size_t off;
+  const char *enums; /* T_ENUM: "a|b|c" */
+  double lo, hi;     /* T_INT / T_FLOAT range (inclusive) */
+  const char *def;   /* default as text, for help */
+  const char *help;
+} key_spec;
+
+#define F(x) offsetof(l1k_train_config, x)
+#define BIG 9e18
+static const key_spec KEYS[] = {
+    {"model_name_or_path", T_STR, F(model_name_or_path), 0, 0, 0, "(required)",
+     "Hugging Face model directory to fine-tune"},
+    {"tokenizer_name_or_path", T_STR, F(tokenizer_name_or_path), 0, 0, 0, "model dir",
+     "directory or tokenizer.json (not needed for formatting: tokenized)"},
+    {"dataset", T_STR, F(dataset), 0, 0, 0, "(required)", "JSONL file(s), comma-separated"},
+    {"template", T_STR, F(template_name), 0, 0, 0, "detect",
+     "chat template: qwen (= qwen2.5), qwen2.5, qwen3, llama3; default from tokenizer_config.json"},
+    {"cutoff_len", T_INT, F(cutoff_len), 0, 2, 1 << 24, "32768", "max tokens per sample"},
+    {"max_samples", T_INT, F(max_samples), 0, 0, BIG, "0", "use only the first N records (0 = all)"},
+    {"formatting", T_ENUM, F(formatting), "auto|openai|sharegpt|alpaca|fields|tokenized", 0, 0,
+     "auto", "record format (auto: by the fields present)"},
+    {"question_field", T_STR, F(question_field), 0, 0, 0, "question", "fields format: user turn"},
+    {"reasoning_field", T_STR, F(reasoning_field), 0, 0, 0, "deepseek_thinking_trajectory",
+     "fields format: reasoning"},
+    {"answer_field", T_STR, F(answer_field), 0, 0, 0, "deepseek_attempt", "fields format: answer"},
+    {"system_field", T_STR, F(system_field), 0, 0, 0, "system",
+     "fields / sharegpt / alpaca: top-level system prompt field"},
+    {"response_format", T_STR, F(response_format), 0, 0, 0,
+     "<think>\\n{reasoning}\\n</think>\\n\\n{answer}", "fields format: assistant reply"},
+    {"default_system", T_STR, F(default_system), 0, 0, 0, "(none)",
+     "system prompt for records without one"},
+    {"enable_thinking", T_TRISTATE, F(enable_thinking), 0, 0, 0, "template default",
+     "qwen3 template's enable_thinking"},
+    {"overlength", T_ENUM, F(overlength), "drop|truncate", 0, 0, "drop",
+     "samples longer than cutoff_len: drop or truncate (always counted)"},
+    {"skip_bad_records", T_BOOL, F(skip_bad_records), 0, 0, 0, "false",
+     "skip and count malformed records instead of stopping"},
+    {"tokenized_cache_dir", T_STR, F(tokenized_cache_dir), 0, 0, 0, "~/.cache/long1k/tokenized",
+     "where tokenized datasets are cached"},
+    {"overwrite_cache", T_BOOL, F(overwrite_cache), 0, 0, 0, "false", "re-tokenize"},
+    {"learning_rate", T_FLOAT, F(learning_rate), 0, 0, 1e3, "1e-5", "peak learning rate"},
+    {"num_train_epochs", T_FLOAT, F(num_train_epochs), 0, 0, 1e6, "5", "epochs"},
+    {"max_steps", T_INT, F(max_steps), 0, -1, BIG, "-1", "optimizer steps (> 0 overrides epochs)"},
+    {"per_device_train_batch_size", T_INT, F(per_device_train_batch_size), 0, 1, 1 << 20, "1",
+     "rows per micro-batch per process"},
+    {"gradient_accumulation_steps", T_INT, F(gradient_accumulation_steps), 0, 1, 1 << 20, "16",
+     "micro-batches per optimizer step"},
+    {"lr_scheduler_type", T_ENUM, F(lr_scheduler_type), "cosine|linear|constant_with_warmup|constant",
+     0, 0, "cosine", "schedule"},
+    {"warmup_ratio", T_FLOAT, F(warmup_ratio), 0, 0, 1, "0.05",
+     "warmup = ceil(ratio * total steps)"},
+    {"warmup_steps", T_INT, F(warmup_steps), 0, 0, BIG, "0", "warmup steps (> 0 overrides ratio)"},
+    {"weight_decay", T_FLOAT, F(weight_decay), 0, 0, 1e3, "1e-4", "AdamW decoupled weight decay"},
+    {"adam_beta1", T_FLOAT, F(adam_beta1), 0, 0, 0.999999999, "0.9", "AdamW beta1"},
+    {"adam_beta2", T_FLOAT, F(adam_beta2), 0, 0, 0.999999999, "0.95", "AdamW beta2"},
+    {"adam_epsilon", T_FLOAT, F(adam_epsilon), 0, 0, 1, "1e-8", "AdamW epsilon"},
+    {"max_grad_norm", T_FLOAT, F(max_grad_norm), 0, 0, 1e9, "1.0", "global grad-norm clip (0 = off)"},
+    {"bf16", T_BOOL, F(bf16), 0, 0, 0, "true",
+     "save checkpoints in bfloat16 (master weights and moments stay float32)"},
+    {"seed", T_INT, F(seed), 0, 0, BIG, "42", "data order and split seed"},
+    {"neat_packing", T_BOOL, F(neat_packing), 0, 0, 0, "false",
+     "pack several samples per row (positions restart, attention isolated)"},
+    {"group_by_length", T_BOOL, F(group_by_length), 0, 0, 0, "false",
+     "unpacked: batch samples of similar length"},
+    {"gradient_checkpointing", T_BOOL, F(gradient_checkpointing), 0, 0, 0, "false",
+     "accepted; the CPU backend keeps activations (noted when true)"},
+    {"val_size", T_FLOAT, F(val_size), 0, 0, 1e12, "0",
+     "evaluation split: fraction (< 1) or number of samples"},
+    {"eval_steps", T_INT, F(eval_steps), 0, 0, BIG, "0", "evaluate every N steps (0: at the end)"},
+    {"output_dir", T_STR, F(output_dir), 0, 0, 0, "(required)", "checkpoints and logs"},
+    {"logging_steps", T_INT, F(logging_steps), 0, 1, BIG, "1", "log every N steps"},
+    {"save_steps", T_INT, F(save_steps), 0, 0, BIG, "500", "checkpoint every N steps (0: end only)"},
+    {"save_total_limit", T_INT, F(save_total_limit), 0, 0, BIG, "0",
+     "keep the newest N checkpoints (0: all)"},
+    {"resume_from_checkpoint", T_STR, F(resume_from_checkpoint), 0, 0, 0, "(none)",
+     "checkpoint directory, or true for the latest in output_dir"},
+    {"num_threads", T_INT, F(num_threads), 0, 0, 4096, "0", "OpenMP threads (0: default)"},
+    {"overwrite_output_dir", T_BOOL, F(overwrite_output_dir), 0, 0, 0, "false",
+     "allow an output_dir that already holds checkpoints without resuming"},
+};
+#undef F
+#define N_KEYS (sizeof KEYS / sizeof KEYS[0])
+
+/* LLaMA-Factory keys with no meaning here. required: the only accepted value (NULL = any). */
+static const struct {
+  const char *name, *required;
+} IGNORED[] = {
+    {"stage", "sft"},         {"do_train", "true"},       {"finetuning_type", "full"},
+    {"optim", "adamw_torch"}, {"packing", NULL},          {"dataset_dir", NULL},
+    {"deepspeed", NULL},      {"report_to", NULL},        {"ddp_timeout", NULL},
+    {"plot_loss", NULL},      {"preprocessing_num_workers", NULL},
+    {"dataloader_num_workers", NULL}, {"flash_attn", NULL},  {"trust_remote_code", NULL},
+    {"logging_dir", NULL},    {"run_name", NULL},         {"save_only_model", NULL},
+    {"per_device_eval_batch_size", NULL}, {"eval_strategy", NULL}, {"do_eval", NULL},
+    {"use_fast_tokenizer", NULL}, {"fp16", "false"},     {"tf32", NULL},
+    {"ddp_find_unused_parameters", NULL}, {"save_strategy", NULL}, {"logging_strategy", NULL},
+    {"disable_tqdm", NULL},   {"include_num_input_tokens_seen", NULL},
+};
+
+static char *xstrdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+void l1k_train_config_default(l1k_train_config *c) {
+  memset(c, 0, sizeof *c);
+  c->cutoff_len = 32768;
+  c->formatting = xstrdup("auto");
+  c->question_field = xstrdup("question");
+  c->reasoning_field = xstrdup("deepseek_thinking_trajectory");
+  c->answer_field = xstrdup("deepseek_attempt");
+  c->system_field = xstrdup("system");
+  c->response_format = xstrdup("<think>\n{reasoning}\n</think>\n\n{answer}");
+  c->enable_thinking = -1;
+  c->overlength = xstrdup("drop");
+  c->learning_rate = 1e-5;
+  c->num_train_epochs = 5;
+  c->max_steps = -1;
+  c->per_device_train_batch_size = 1;
+  c->gradient_accumulation_steps = 16;
+  c->lr_scheduler_type = xstrdup("cosine");
+  c->warmup_ratio = 0.05;
+  c->weight_decay = 1e-4;
+  c->adam_beta1 = 0.9;
+  c->adam_beta2 = 0.95;
+  c->adam_epsilon = 1e-8;
+  c->max_grad_norm = 1.0;
+  c->bf16 = 1;
+  c->seed = 42;
+  c->logging_steps = 1;
+  c->save_steps = 500;
+}
+
+void l1k_train_config_free(l1k_train_config *c) {
+  for (size_t i = 0; i < N_KEYS; i++)
+    if (KEYS[i].type == T_STR || KEYS[i].type == T_ENUM) {
+      char **p = (char **)((char *)c + KEYS[i].off);
+      free(*p);
+      *p = NULL;
+    }
+}
+
+static int parse_bool(const char *v, int *out) {
+  static const char *t[] = {"true", "True", "TRUE", "yes", "Yes", "on", "1"};
+  static const char *f[] = {"false", "False", "FALSE", "no", "No", "off", "0"};
+  for (size_t i = 0; i < 7; i++) {
+    if (strcmp(v, t[i]) == 0) return *out = 1, 0;
+    if (strcmp(v, f[i]) == 0) return *out = 0, 0;
+  }
+  return -1;
+}
+
+static int is_null(const char *v) {
+  return !*v || strcmp(v, "null") == 0 || strcmp(v, "~") == 0 || strcmp(v, "None") == 0 ||
+         strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value,
+                         const char *where, l1k_err *err) {
+  const key_spec *k = NULL;
+  for (size_t i = 0; i < N_KEYS; i++)
+    if (strcmp(KEYS[i].name, key) == 0) k = &KEYS[i];
+  if (!k) {
+    for (size_t i = 0; i < sizeof IGNORED / sizeof IGNORED[0]; i++)
+      if (strcmp(IGNORED[i].name, key) == 0) {
+        if (IGNORED[i].required && strcmp(value, IGNORED[i].required) != 0) {
+          int b1, b2;
+          if (!(parse_bool(value, &b1) == 0 && parse_bool(IGNORED[i].required, &b2) == 0 &&
+                b1 == b2))
+            return l1k_errf(err, L1K_EUNSUPPORTED,
+                            "%s: %s: '%s' is not supported (long1k train does only %s: %s)", where,
+                            key, value, key, IGNORED[i].required);
+        }
+        l1k_debug("%s: %s: LLaMA-Factory key with no effect in long1k, ignored", where, key);
+        return 0;
+      }
+    return l1k_errf(err, L1K_EINPUT, "%s: unknown key '%s' (see 'long1k train --help' for the keys)",
+                    where, key);
+  }
+  void *p = (char *)c + k->off;
+  char *end;
+  switch (k->type) {
+  case T_STR: {
+    char **s = p;
+    free(*s);
+    *s = NULL;
+    if (is_null(value)) return 0;
+    if (!(*s = strdup(value))) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    return 0;
+  }
+  case T_ENUM: {
+    const char *e = k->enums;
+    size_t vl = strlen(value);
+    while (*e) {
+      const char *bar = strchr(e, '|');
+      size_t n = bar ? (size_t)(bar - e) : strlen(e);
+      if (n == vl && strncmp(e, value, n) == 0) {
+        char **s = p;
+        free(*s);
+        *s = strdup(value);
+        return *s ? 0 : l1k_errf(err, L1K_ENOMEM, "out of memory");
+      }
+      e += n + (bar ? 1 : 0);
+      if (!bar) break;
+    }
+    return l1k_errf(err, L1K_EINPUT, "%s: %s: '%s' is not one of %s", where, key, value, k->enums);
+  }
+  case T_BOOL:
+  case T_TRISTATE: {
+    int b;
+    if (k->type == T_TRISTATE && is_null(value)) return *(int *)p = -1, 0;
+    if (parse_bool(value, &b))
+      return l1k_errf(err, L1K_EINPUT, "%s: %s: expected true or false, got '%s'", where, key,
+                      value);
+    *(int *)p = b;
+    return 0;
+  }
+  case T_INT: {
+    errno = 0;
+    double d = strtod(value, &end);
+    if (end == value || *end || errno || d != floor(d) || !isfinite(d))
+      return l1k_errf(err, L1K_EINPUT, "%s: %s: expected an integer, got '%s'", where, key, value);
+    if (d < k->lo || d > k->hi)
+      return l1k_errf(err, L1K_EINPUT, "%s: %s: %s is out of range [%.0f, %.0f]", where, key,
+                      value, k->lo, k->hi);
+    *(int64_t *)p = (int64_t)d;
+    return 0;
+  }
+  case T_FLOAT: {
+    errno = 0;
+    double d = strtod(value, &end);
+    if (end == value || *end || errno || !isfinite(d))
+      return l1k_errf(err, L1K_EINPUT, "%s: %s: expected a number, got '%s'", where, key, value);
+    if (d < k->lo || d > k->hi)
+      return l1k_errf(err, L1K_EINPUT, "%s: %s: %s is out of range [%g, %g]", where, key, value,
+                      k->lo, k->hi);
+    *(double *)p = d;
+    return 0;
+  }
+  }
+  return l1k_errf(err, L1K_EINTERNAL, "config: bad key type");
+}
+
+int l1k_train_config_load_yaml(l1k_train_config *c, const char *path, l1k_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  yaml_parser_t ps;
+  yaml_parser_initialize(&ps);
+  yaml_parser_set_input_file(&ps, f);
+  int rc = 0, depth = 0, state = 0; /* state: 0 expect key, 1 expect value */
+  char *key = NULL, where[4200];
+  size_t key_line = 0;
+  for (;;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&ps, &ev)) {
+      rc = l1k_errf(err, L1K_EINPUT, "%s:%zu: invalid YAML: %s", path,
+                    (size_t)ps.problem_mark.line + 1, ps.problem ? ps.problem : "syntax error");
+      break;
+    }
+    size_t line = ev.start_mark.line + 1;
+    int type = ev.type;
+    if (type == YAML_STREAM_END_EVENT) {
+      yaml_event_delete(&ev);
+      break;
+    }
+    if (type == YAML_MAPPING_START_EVENT) {
+      if (depth == 0) {
+        depth = 1;
+      } else {
+        rc = l1k_errf(err, L1K_EINPUT, "%s:%zu: %s: expected a scalar value, got a mapping", path,
+                      line, key ? key : "?");
+      }
+    } else if (type == YAML_SEQUENCE_START_EVENT) {
+      if (depth == 1 && state == 1)
+        rc = l1k_errf(err, L1K_EINPUT,
+                      "%s:%zu: %s: expected a scalar value, got a list (write several datasets as "
+                      "'a.jsonl,b.jsonl')",
+                      path, line, key);
+      else
+        rc = l1k_errf(err, L1K_EINPUT, "%s:%zu: expected a mapping of key: value", path, line);
+    } else if (type == YAML_SCALAR_EVENT) {
+      const char *v = (const char *)ev.data.scalar.value;
+      if (depth != 1) {
+        rc = l1k_errf(err, L1K_EINPUT, "%s:%zu: expected a mapping of key: value", path, line);
+      } else if (state == 0) {
+        free(key);
+        key = strdup(v);
+        key_line = line;
+        state = 1;
+      } else {
+        snprintf(where, sizeof where, "%s:%zu", path, key_line);
+        rc = l1k_train_config_set(c, key, v, where, err);
+        state = 0;
+      }
+    } else if (type == YAML_MAPPING_END_EVENT) {
+      depth = 0;
+    }
+    yaml_event_delete(&ev);
+    if (rc) break;
+  }
+  free(key);
+  yaml_parser_delete(&ps);
+  fclose(f);
+  return rc;
+}
+
+static int file_exists_in(const char *dir, const char *name) {
+  char *p = l1k_path_join(dir, name);
+  int r = p && l1k_file_exists(p);
+  free(p);
+  return r;
+}
+
+int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
+  if (!c->model_name_or_path)
+    return l1k_errf(err, L1K_EINPUT, "model_name_or_path: required (a Hugging Face model directory)");
+  if (!l1k_is_dir(c->model_name_or_path))
+    return l1k_errf(err, L1K_EINPUT, "model_name_or_path: '%s' is not a directory",
+                    c->model_name_or_path);
+  if (!file_exists_in(c->model_name_or_path, "config.json"))
+    return l1k_errf(err, L1K_EINPUT, "model_name_or_path: '%s' has no config.json",
+                    c->model_name_or_path);
+  if (!c->dataset) return l1k_errf(err, L1K_EINPUT, "dataset: required (JSONL path(s))");
+  if (!c->output_dir) return l1k_errf(err, L1K_EINPUT, "output_dir: required");
+  if (c->max_steps <= 0 && c->num_train_epochs <= 0)
+    return l1k_errf(err, L1K_EINPUT, "num_train_epochs: must be > 0 when max_steps is not set");
+  if (c->response_format && (!strstr(c->response_format, "{answer}")))
+    return l1k_errf(err, L1K_EINPUT, "response_format: must contain {answer}");
+  if (c->template_name) {
+    static const char *ok[] = {"qwen", "qwen2", "qwen2.5", "qwen3", "llama3"};
+    int found = 0;
+    for (int i = 0; i < 5; i++) found |= strcmp(c->template_name, ok[i]) == 0;
+    if (!found)
+      return l1k_errf(err, L1K_EINPUT,
+                      "template: '%s' is not a built-in template (qwen, qwen2.5, qwen3, llama3)",
+                      c->template_name);
+  }
+  if (c->gradient_checkpointing)
+    l1k_info("gradient_checkpointing: true is accepted; the CPU trainer keeps all activations");
+  return 0;
+}
+
+char *l1k_train_config_dump(const l1k_train_config *c) {
+  l1k_buf b = {0};
+  for (size_t i = 0; i < N_KEYS; i++) {
+    const key_spec *k = &KEYS[i];
+    const void *p = (const char *)c + k->off;
+    l1k_buf_printf(&b, "%s: ", k->name);
+    switch (k->type) {
+    case T_STR:
+    case T_ENUM: {
+      const char *s = *(char *const *)p;
+      if (!s) l1k_buf_puts(&b, "null");
+      else l1k_buf_json_string(&b, s, strlen(s));
+      break;
+    }
+    case T_BOOL: l1k_buf_puts(&b, *(const int *)p ? "true" : "false"); break;
+    case T_TRISTATE:
+      l1k_buf_puts(&b, *(const int *)p < 0 ? "null" : *(const int *)p ? "true" : "false");
+      break;
+    case T_INT: l1k_buf_printf(&b, "%lld", (long long)*(const int64_t *)p); break;
+    case T_FLOAT: l1k_buf_printf(&b, "%.17g", *(const double *)p); break;
+    }
+    l1k_buf_puts(&b, "\n");
+  }
+  return b.data;
+}
+
+void l1k_train_config_help(FILE *f) {
+  for (size_t i = 0; i < N_KEYS; i++)
+    fprintf(f, "  %-28s %s (default: %s)\n", KEYS[i].name, KEYS[i].help, KEYS[i].def);
+  fprintf(f, "  accepted LLaMA-Factory keys without effect:");
+  for (size_t i = 0; i < sizeof IGNORED / sizeof IGNORED[0]; i++)
+    fprintf(f, "%s%s%s%s", i % 6 == 0 ? "\n    " : " ", IGNORED[i].name,
+            IGNORED[i].required ? "=" : "", IGNORED[i].required ? IGNORED[i].required : "");
+  fprintf(f, "\n");
+}
