@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "long1k/error.h"
+#include "long1k/jsonl.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -110,6 +111,24 @@ double l1k_fit_x_for_y(const l1k_fit_result *r, double y, double *lo, double *hi
                        int *n_undefined);
 
 const char *l1k_fit_boot_name(int method);
+
+/* What to report besides the fit: predictions, targets, the points, names of the fields. */
+typedef struct l1k_fit_report {
+  const char *group;        /* value of the --by field, or NULL */
+  const char *input;        /* file name, or NULL */
+  const char *x_field, *y_field, *n_field; /* may be NULL */
+  const double *predict_x;  /* x values to predict y at */
+  size_t n_predict;
+  const double *target_y;   /* y values to find x for */
+  size_t n_target;
+  const l1k_fit_data *data; /* the points (echoed as "data"), or NULL */
+} l1k_fit_report;
+
+/* One JSON object (no trailing newline) describing the fit; non-finite numbers are null. See
+ * docs/fit.md for the fields. */
+int l1k_fit_to_json(const l1k_fit_result *r, const l1k_fit_report *rep, l1k_buf *out);
+/* A human table of the same. */
+int l1k_fit_to_table(const l1k_fit_result *r, const l1k_fit_report *rep, l1k_buf *out);
 
 #ifdef __cplusplus
 }
