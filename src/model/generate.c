@@ -1,0 +1,488 @@
+/* long1k — generation: KV cache and the cached (incremental) forward.
+ *
+ * Sections: weights (found by Hugging Face name in the flat float32 parameters), generator
+ * state (KV cache + scratch carved at creation; nothing is allocated per token), kernels
+ * (RMSNorm, RoPE, attention over the cache), the row forward, feed / step.
+ *
+ * A "row" is one token of one sequence: (slot, position, id). The forward runs any set of rows
+ * at once — a prefill chunk of one slot, or one token from each of several slots — so prefill
+ * and batched decode share one code path. Per layer: all rows' K and V are written into the
+ * cache first, then each row attends to positions 0..pos of its own slot, which is causal for
+ * rows of the same slot fed together.
+ *
+ * Math, as transformers computes it (Qwen2 / Qwen3 / Llama):
+ *   x = embed[id]
+ *   per layer: h = rmsnorm(x) * ln1
+ *              q = h Wq^T (+bq)  [nh*hd]   k = h Wk^T (+bk) [nkv*hd]   v = h Wv^T (+bv)
+ *              qwen3: q, k each head rmsnorm'ed with q_norm / k_norm
+ *              q, k rotated (rotate_half RoPE; llama3 frequency scaling)
+ *              a_h = softmax(q_h K_g^T / sqrt(hd)) V_g      g = h / (nh / nkv)   (GQA)
+ *              x += a Wo^T
+ *              h = rmsnorm(x) * ln2;  x += (silu(h Wg^T) * (h Wu^T)) Wd^T
+ *   logits = (rmsnorm(x) * norm) E^T       E = lm_head, or embed when tied
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "long1k/backend.h"
+#include "long1k/generate.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* weights                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct layer_w {
+  const float *ln1;            /* [H] input_layernorm */
+  const float *wq, *wk, *wv;   /* [nh*hd, H], [nkv*hd, H], [nkv*hd, H] */
+  const float *bq, *bk, *bv;   /* qwen2 bias or NULL */
+  const float *qn, *kn;        /* [hd] qwen3 q_norm / k_norm or NULL */
+  const float *wo;             /* [H, nh*hd] */
+  const float *ln2;            /* [H] post_attention_layernorm */
+  const float *wg, *wu;        /* [FF, H] gate_proj, up_proj */
+  const float *wd;             /* [H, FF] down_proj */
+} layer_w;
+
+struct l1k_generator {
+  l1k_model *m;
+  l1k_model_config cfg;
+  int L, H, nh, nkv, hd, FF, V, qdim, kvdim;
+  float eps;
+  const float *emb;     /* [V, H] */
+  const float *norm;    /* [H] */
+  const float *lm_head; /* [V, H] */
+  layer_w *lw;          /* [L] */
+
+  int max_batch, max_ctx, max_rows;
+  float *kc, *vc;       /* [L][max_batch][nkv][max_ctx][hd] */
+  int *slot_len;        /* [max_batch] */
+  float *slot_logits;   /* [max_batch][V] */
+  float *rope_cos, *rope_sin; /* [max_ctx][hd/2] */
+
+  /* scratch for max_rows rows */
+  float *x, *xn;        /* [R, H] */
+  float *q, *att;       /* [R, qdim] */
+  float *k, *v;         /* [R, kvdim] */
+  float *gate, *up;     /* [R, FF] */
+  float *logits;        /* [max_batch, V] step output */
+  float *scores;        /* [nthreads][max_ctx] */
+  int nthreads;
+  int *row_slot, *row_pos; /* [R] */
+};
+
+static const float *find_tensor(l1k_model *m, const char *name, int64_t d0, int64_t d1,
+                                int required, l1k_err *err, int *failed) {
+  size_t n = 0;
+  const l1k_tensor_info *t = l1k_model_tensors(m, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(t[i].name, name) != 0) continue;
+    size_t want = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    if (t[i].numel != want || t[i].shape[0] != d0 || (d1 > 0 && (t[i].ndim != 2 || t[i].shape[1] != d1))) {
+      if (!*failed)
+        l1k_errf(err, L1K_EINPUT, "generate: tensor %s has shape [%lld%s%lld], expected [%lld%s%lld]",
+                 name, (long long)t[i].shape[0], t[i].ndim == 2 ? ", " : "",
+                 t[i].ndim == 2 ? (long long)t[i].shape[1] : 0LL, (long long)d0, d1 > 0 ? ", " : "",
+                 d1 > 0 ? (long long)d1 : 0LL);
+      *failed = 1;
+      return NULL;
+    }
+    return l1k_model_params(m) + t[i].offset;
+  }
+  if (required && !*failed) {
+    l1k_errf(err, L1K_EINPUT, "generate: model has no tensor %s", name);
+    *failed = 1;
+  }
+  return NULL;
+}
+
+static int bind_weights(l1k_generator *g, l1k_err *err) {
+  l1k_model *m = g->m;
+  int H = g->H, FF = g->FF, qd = g->qdim, kvd = g->kvdim, hd = g->hd;
+  int failed = 0;
+  char nm[160];
+  g->emb = find_tensor(m, "model.embed_tokens.weight", g->V, H, 1, err, &failed);
+  g->norm = find_tensor(m, "model.norm.weight", H, 0, 1, err, &failed);
+  g->lm_head = find_tensor(m, "lm_head.weight", g->V, H, !g->cfg.tie_word_embeddings, err, &failed);
+  if (!g->lm_head) g->lm_head = g->emb;
+  for (int l = 0; l < g->L && !failed; l++) {
+    layer_w *w = &g->lw[l];
+#define T(field, suffix, d0, d1, req)                                                  \
+  snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix);                            \
+  w->field = find_tensor(m, nm, d0, d1, req, err, &failed)
+    T(ln1, "input_layernorm.weight", H, 0, 1);
+    T(wq, "self_attn.q_proj.weight", qd, H, 1);
+    T(wk, "self_attn.k_proj.weight", kvd, H, 1);
+    T(wv, "self_attn.v_proj.weight", kvd, H, 1);
+    T(bq, "self_attn.q_proj.bias", qd, 0, g->cfg.attention_bias);
+    T(bk, "self_attn.k_proj.bias", kvd, 0, g->cfg.attention_bias);
+    T(bv, "self_attn.v_proj.bias", kvd, 0, g->cfg.attention_bias);
+    T(qn, "self_attn.q_norm.weight", hd, 0, g->cfg.qk_norm);
+    T(kn, "self_attn.k_norm.weight", hd, 0, g->cfg.qk_norm);
+    T(wo, "self_attn.o_proj.weight", H, qd, 1);
+    T(ln2, "post_attention_layernorm.weight", H, 0, 1);
+    T(wg, "mlp.gate_proj.weight", FF, H, 1);
+    T(wu, "mlp.up_proj.weight", FF, H, 1);
+    T(wd, "mlp.down_proj.weight", H, FF, 1);
+#undef T
+  }
+  return failed ? (err && err->code ? err->code : L1K_EINPUT) : 0;
+}
+
+static void *xalloc(size_t count, size_t size, l1k_err *err, int *failed) {
+  if (*failed) return NULL;
+  void *p = l1k_calloc(count ? count : 1, size, err);
+  if (!p) *failed = 1;
+  return p;
+}
+
+l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1k_err *err) {
+  if (!m) {
+    l1k_errf(err, L1K_EINTERNAL, "generate: no model");
+    return NULL;
+  }
+  if (max_batch < 1 || max_batch > 4096) {
+    l1k_errf(err, L1K_EINPUT, "generate: batch size %d out of range (1..4096)", max_batch);
+    return NULL;
+  }
+  const l1k_model_config *c = l1k_model_cfg(m);
+  if (max_ctx <= 0) max_ctx = c->max_position_embeddings > 0 ? c->max_position_embeddings : 4096;
+  if (max_ctx > 32768 && c->max_position_embeddings > 0) {
+    /* an explicit large max_ctx is allowed; the default is capped */
+  }
+  if (max_ctx > 32768 && max_ctx == c->max_position_embeddings) max_ctx = 32768;
+  if (max_ctx < 2) {
+    l1k_errf(err, L1K_EINPUT, "generate: context size %d too small (need >= 2)", max_ctx);
+    return NULL;
+  }
+  if (c->num_key_value_heads <= 0 || c->num_attention_heads % c->num_key_value_heads != 0 ||
+      c->head_dim <= 0 || c->head_dim % 2 != 0) {
+    l1k_errf(err, L1K_EINPUT,
+             "generate: unsupported attention shape (heads %d, kv heads %d, head_dim %d)",
+             c->num_attention_heads, c->num_key_value_heads, c->head_dim);
+    return NULL;
+  }
+  l1k_generator *g = l1k_calloc(1, sizeof *g, err);
+  if (!g) return NULL;
+  g->m = m;
+  g->cfg = *c;
+  g->L = c->num_hidden_layers;
+  g->H = c->hidden_size;
+  g->nh = c->num_attention_heads;
+  g->nkv = c->num_key_value_heads;
+  g->hd = c->head_dim;
+  g->FF = c->intermediate_size;
+  g->V = c->vocab_size;
+  g->qdim = g->nh * g->hd;
+  g->kvdim = g->nkv * g->hd;
+  g->eps = (float)c->rms_norm_eps;
+  g->max_batch = max_batch;
+  g->max_ctx = max_ctx;
+  g->max_rows = max_batch > 128 ? max_batch : 128;
+  if (g->max_rows > max_ctx && max_ctx >= max_batch) g->max_rows = max_ctx;
+#ifdef _OPENMP
+  g->nthreads = omp_get_max_threads();
+#else
+  g->nthreads = 1;
+#endif
+  int failed = 0;
+  g->lw = xalloc((size_t)g->L, sizeof *g->lw, err, &failed);
+  if (!failed && bind_weights(g, err) != 0) failed = 1;
+  size_t R = (size_t)g->max_rows;
+  size_t cache = (size_t)g->L * max_batch * g->nkv * (size_t)max_ctx * g->hd;
+  if (!failed) {
+    g->kc = malloc(cache * sizeof(float));
+    g->vc = malloc(cache * sizeof(float));
+    if (!g->kc || !g->vc) {
+      l1k_errf(err, L1K_ENOMEM,
+               "generate: cannot allocate the KV cache (%.1f MiB for batch %d x context %d); "
+               "use a smaller batch or context",
+               2.0 * cache * sizeof(float) / 1048576.0, max_batch, max_ctx);
+      failed = 1;
+    }
+  }
+  g->slot_len = xalloc((size_t)max_batch, sizeof(int), err, &failed);
+  g->slot_logits = xalloc((size_t)max_batch * g->V, sizeof(float), err, &failed);
+  g->logits = xalloc((size_t)max_batch * g->V, sizeof(float), err, &failed);
+  g->rope_cos = xalloc((size_t)max_ctx * (g->hd / 2), sizeof(float), err, &failed);
+  g->rope_sin = xalloc((size_t)max_ctx * (g->hd / 2), sizeof(float), err, &failed);
+  g->x = xalloc(R * g->H, sizeof(float), err, &failed);
+  g->xn = xalloc(R * g->H, sizeof(float), err, &failed);
+  g->q = xalloc(R * g->qdim, sizeof(float), err, &failed);
+  g->att = xalloc(R * g->qdim, sizeof(float), err, &failed);
+  g->k = xalloc(R * g->kvdim, sizeof(float), err, &failed);
+  g->v = xalloc(R * g->kvdim, sizeof(float), err, &failed);
+  g->gate = xalloc(R * g->FF, sizeof(float), err, &failed);
+  g->up = xalloc(R * g->FF, sizeof(float), err, &failed);
+  g->scores = xalloc((size_t)g->nthreads * max_ctx, sizeof(float), err, &failed);
+  g->row_slot = xalloc(R, sizeof(int), err, &failed);
+  g->row_pos = xalloc(R, sizeof(int), err, &failed);
+  if (failed) {
+    l1k_generator_free(g);
+    return NULL;
+  }
+  /* RoPE table for positions 0..max_ctx-1, with the model library's kernels (float32 angles
+   * as transformers computes them), so the cached forward rotates exactly like the full one */
+  int half = g->hd / 2;
+  float *inv = malloc((size_t)half * sizeof(float));
+  int32_t *pos = malloc((size_t)max_ctx * sizeof(int32_t));
+  if (!inv || !pos) {
+    free(inv);
+    free(pos);
+    l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+    l1k_generator_free(g);
+    return NULL;
+  }
+  for (int p = 0; p < max_ctx; p++) pos[p] = p;
+  l1k_rope_inv_freq(&g->cfg, inv);
+  l1k_rope_table(g->rope_cos, g->rope_sin, pos, max_ctx, inv, half);
+  free(inv);
+  free(pos);
+  return g;
+}
+
+void l1k_generator_free(l1k_generator *g) {
+  if (!g) return;
+  free(g->lw);
+  free(g->kc);
+  free(g->vc);
+  free(g->slot_len);
+  free(g->slot_logits);
+  free(g->logits);
+  free(g->rope_cos);
+  free(g->rope_sin);
+  free(g->x);
+  free(g->xn);
+  free(g->q);
+  free(g->att);
+  free(g->k);
+  free(g->v);
+  free(g->gate);
+  free(g->up);
+  free(g->scores);
+  free(g->row_slot);
+  free(g->row_pos);
+  free(g);
+}
+
+int l1k_generator_max_batch(const l1k_generator *g) { return g->max_batch; }
+int l1k_generator_max_ctx(const l1k_generator *g) { return g->max_ctx; }
+size_t l1k_generator_cache_bytes(const l1k_generator *g) {
+  return 2 * (size_t)g->L * g->max_batch * g->nkv * (size_t)g->max_ctx * g->hd * sizeof(float);
+}
+const l1k_model_config *l1k_generator_cfg(const l1k_generator *g) { return &g->cfg; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* kernels                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* out[n] = x[n] / sqrt(mean(x^2) + eps) * w  (variance accumulated in double, like a float32
+ * mean within rounding) */
+static inline void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+  double ss = 0.0;
+  for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+  float r = (float)(1.0 / sqrt(ss / n + (double)eps));
+  for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+/* rotate_half RoPE on one head: v[i], v[i+half] rotated by angle pos * inv_freq[i]. */
+static inline void rope(float *v, const float *c, const float *s, int half) {
+  for (int i = 0; i < half; i++) {
+    float a = v[i], b = v[i + half];
+    v[i] = a * c[i] - b * s[i];
+    v[i + half] = b * c[i] + a * s[i];
+  }
+}
+
+/* out[n, od] = in[n, id] W[od, id]^T (+ bias)  (+ out if accumulate) */
+static void linear(float *out, const float *in, const float *W, const float *bias, int n, int od,
+                   int id, int accumulate) {
+  float beta = accumulate ? 1.0f : 0.0f;
+  if (n == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, od, id, 1.0f, W, id, in, 1, beta, out, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, od, id, 1.0f, in, id, W, id, beta,
+                out, od);
+  if (bias)
+    for (int r = 0; r < n; r++) {
+      float *o = out + (size_t)r * od;
+      for (int j = 0; j < od; j++) o[j] += bias[j];
+    }
+}
+
+static inline size_t cache_off(const l1k_generator *g, int l, int slot, int kvh, int pos) {
+  return ((((size_t)l * g->max_batch + slot) * g->nkv + kvh) * g->max_ctx + pos) * g->hd;
+}
+
+/* Runs n rows (row_slot / row_pos set, ids given) through all layers; K/V go into the cache.
+ * Leaves the final-normed hidden states in g->xn. */
+static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
+  const int H = g->H, hd = g->hd, half = hd / 2, nh = g->nh, nkv = g->nkv, FF = g->FF;
+  const int qd = g->qdim, kvd = g->kvdim, grp = nh / nkv;
+  const float eps = g->eps, scale = 1.0f / sqrtf((float)hd);
+  float *x = g->x, *xn = g->xn;
+  for (int r = 0; r < n; r++) memcpy(x + (size_t)r * H, g->emb + (size_t)ids[r] * H, H * sizeof(float));
+
+  for (int l = 0; l < g->L; l++) {
+    const layer_w *w = &g->lw[l];
+    for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, w->ln1, H, eps);
+    linear(g->q, xn, w->wq, w->bq, n, qd, H, 0);
+    linear(g->k, xn, w->wk, w->bk, n, kvd, H, 0);
+    linear(g->v, xn, w->wv, w->bv, n, kvd, H, 0);
+    for (int r = 0; r < n; r++) {
+      int pos = g->row_pos[r], slot = g->row_slot[r];
+      const float *c = g->rope_cos + (size_t)pos * half, *s = g->rope_sin + (size_t)pos * half;
+      float *qr = g->q + (size_t)r * qd, *kr = g->k + (size_t)r * kvd, *vr = g->v + (size_t)r * kvd;
+      for (int h = 0; h < nh; h++) {
+        float *qh = qr + (size_t)h * hd;
+        if (w->qn) rmsnorm(qh, qh, w->qn, hd, eps);
+        rope(qh, c, s, half);
+      }
+      for (int h = 0; h < nkv; h++) {
+        float *kh = kr + (size_t)h * hd;
+        if (w->kn) rmsnorm(kh, kh, w->kn, hd, eps);
+        rope(kh, c, s, half);
+        memcpy(g->kc + cache_off(g, l, slot, h, pos), kh, hd * sizeof(float));
+        memcpy(g->vc + cache_off(g, l, slot, h, pos), vr + (size_t)h * hd, hd * sizeof(float));
+      }
+    }
+    /* attention: each (row, head) over positions 0..pos of its slot */
+    long work = 0;
+    for (int r = 0; r < n; r++) work += (long)(g->row_pos[r] + 1) * nh * hd;
+#pragma omp parallel for schedule(dynamic, 1) if (work > 200000)
+    for (int rh = 0; rh < n * nh; rh++) {
+      int r = rh / nh, h = rh % nh, kvh = h / grp;
+      int pos = g->row_pos[r], slot = g->row_slot[r];
+#ifdef _OPENMP
+      float *sc = g->scores + (size_t)omp_get_thread_num() * g->max_ctx;
+#else
+      float *sc = g->scores;
+#endif
+      const float *qh = g->q + (size_t)r * qd + (size_t)h * hd;
+      const float *K = g->kc + cache_off(g, l, slot, kvh, 0);
+      const float *Vv = g->vc + cache_off(g, l, slot, kvh, 0);
+      float mx = -INFINITY;
+      for (int t = 0; t <= pos; t++) {
+        const float *kt = K + (size_t)t * hd;
+        float d = 0.0f;
+        for (int i = 0; i < hd; i++) d += qh[i] * kt[i];
+        d *= scale;
+        sc[t] = d;
+        if (d > mx) mx = d;
+      }
+      float sum = 0.0f;
+      for (int t = 0; t <= pos; t++) {
+        sc[t] = expf(sc[t] - mx);
+        sum += sc[t];
+      }
+      float inv = 1.0f / sum;
+      float *o = g->att + (size_t)r * qd + (size_t)h * hd;
+      for (int i = 0; i < hd; i++) o[i] = 0.0f;
+      for (int t = 0; t <= pos; t++) {
+        const float *vt = Vv + (size_t)t * hd;
+        float p = sc[t] * inv;
+        for (int i = 0; i < hd; i++) o[i] += p * vt[i];
+      }
+    }
+    linear(x, g->att, w->wo, NULL, n, H, qd, 1);
+
+    for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, w->ln2, H, eps);
+    linear(g->gate, xn, w->wg, NULL, n, FF, H, 0);
+    linear(g->up, xn, w->wu, NULL, n, FF, H, 0);
+    size_t ni = (size_t)n * FF;
+    for (size_t i = 0; i < ni; i++) {
+      float a = g->gate[i];
+      g->gate[i] = a / (1.0f + expf(-a)) * g->up[i];
+    }
+    linear(x, g->gate, w->wd, NULL, n, H, FF, 1);
+  }
+  for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, g->norm, H, eps);
+}
+
+static void lm_head(l1k_generator *g, const float *xn, int n, float *out) {
+  linear(out, xn, g->lm_head, NULL, n, g->V, g->H, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* feed / step                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+static int check_ids(const l1k_generator *g, const int32_t *ids, int n, l1k_err *err) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= g->V)
+      return l1k_errf(err, L1K_EINPUT, "generate: token id %d (at %d) is outside the vocabulary (size %d)",
+                      (int)ids[i], i, g->V);
+  return 0;
+}
+
+int l1k_gen_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *logits, l1k_err *err) {
+  if (slot < 0 || slot >= g->max_batch)
+    return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", slot, g->max_batch - 1);
+  if (n <= 0) return l1k_errf(err, L1K_EINPUT, "generate: nothing to feed");
+  if (g->slot_len[slot] + n > g->max_ctx)
+    return l1k_errf(err, L1K_EINPUT, "generate: %d + %d tokens exceed the context of %d", g->slot_len[slot], n,
+                    g->max_ctx);
+  if (check_ids(g, ids, n, err)) return err ? err->code : L1K_EINPUT;
+  for (int done = 0; done < n;) {
+    int c = n - done < g->max_rows ? n - done : g->max_rows;
+    for (int r = 0; r < c; r++) {
+      g->row_slot[r] = slot;
+      g->row_pos[r] = g->slot_len[slot] + r;
+    }
+    forward_rows(g, ids + done, c);
+    g->slot_len[slot] += c;
+    if (logits) lm_head(g, g->xn, c, logits + (size_t)done * g->V);
+    done += c;
+    if (done == n) {
+      float *dst = g->slot_logits + (size_t)slot * g->V;
+      if (logits)
+        memcpy(dst, logits + (size_t)(n - 1) * g->V, (size_t)g->V * sizeof(float));
+      else
+        lm_head(g, g->xn + (size_t)(c - 1) * g->H, 1, dst);
+    }
+  }
+  return 0;
+}
+
+int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, float *logits,
+                 l1k_err *err) {
+  if (n <= 0) return 0;
+  if (n > g->max_batch) return l1k_errf(err, L1K_EINPUT, "generate: %d rows exceed the batch of %d", n, g->max_batch);
+  if (check_ids(g, ids, n, err)) return err ? err->code : L1K_EINPUT;
+  for (int r = 0; r < n; r++) {
+    int s = slots[r];
+    if (s < 0 || s >= g->max_batch)
+      return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", s, g->max_batch - 1);
+    if (g->slot_len[s] + 1 > g->max_ctx)
+      return l1k_errf(err, L1K_EINPUT, "generate: slot %d is full (context %d)", s, g->max_ctx);
+    for (int q = 0; q < r; q++)
+      if (slots[q] == s) return l1k_errf(err, L1K_EINPUT, "generate: slot %d appears twice in one step", s);
+    g->row_slot[r] = s;
+    g->row_pos[r] = g->slot_len[s];
+  }
+  forward_rows(g, ids, n);
+  float *out = logits ? logits : g->logits;
+  lm_head(g, g->xn, n, out);
+  for (int r = 0; r < n; r++) {
+    g->slot_len[slots[r]]++;
+    memcpy(g->slot_logits + (size_t)slots[r] * g->V, out + (size_t)r * g->V, (size_t)g->V * sizeof(float));
+  }
+  return 0;
+}
+
+const float *l1k_gen_slot_logits(const l1k_generator *g, int slot) {
+  if (slot < 0 || slot >= g->max_batch) return NULL;
+  return g->slot_logits + (size_t)slot * g->V;
+}
+int l1k_gen_slot_len(const l1k_generator *g, int slot) {
+  return slot >= 0 && slot < g->max_batch ? g->slot_len[slot] : -1;
+}
+void l1k_gen_slot_reset(l1k_generator *g, int slot) {
+  if (slot >= 0 && slot < g->max_batch) g->slot_len[slot] = 0;
+}
+int l1k_generator_vocab(const l1k_generator *g) { return g->V; }

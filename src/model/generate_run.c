@@ -1,0 +1,307 @@
+/* long1k — l1k_generate: many prompts, continuous batching, stop rules, streaming.
+ *
+ * Slots of the generator hold running sequences. Each round: free slots take the next prompts
+ * (prefill), then every running sequence advances one token in one batched step. A sequence
+ * that stops (EOS id, stop string, max_new_tokens, full context) frees its slot at once.
+ *
+ * Text: with a decoder the completion text is built one token at a time (byte-level BPE
+ * decodes by concatenation). Stop strings are searched only where a new match can end (the
+ * last max(len)-1 old bytes plus the new ones). Streaming holds back bytes that could still
+ * become a stop string and the bytes of an unfinished UTF-8 character.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "long1k/generate.h"
+#include "long1k/jsonl.h"
+#include "long1k/log.h"
+
+void l1k_gen_opts_default(l1k_gen_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->max_new_tokens = 256;
+  o->temperature = 0.0f;
+  o->top_k = 0;
+  o->top_p = 1.0f;
+  o->min_p = 0.0f;
+}
+
+const char *l1k_finish_name(l1k_finish f) {
+  switch (f) {
+    case L1K_FINISH_LENGTH: return "length";
+    case L1K_FINISH_EOS:
+    case L1K_FINISH_STOP: return "stop";
+    default: return "none";
+  }
+}
+
+void l1k_gen_results_free(l1k_gen_result *r, int n) {
+  if (!r) return;
+  for (int i = 0; i < n; i++) {
+    free(r[i].ids);
+    free(r[i].text);
+    r[i].ids = NULL;
+    r[i].text = NULL;
+  }
+}
+
+typedef struct seq {
+  int index;          /* prompt index, -1 = slot free */
+  l1k_rng rng;
+  int32_t pending;    /* sampled, not yet fed */
+  int cap;
+  l1k_buf text;
+  size_t emitted;     /* bytes streamed */
+  double t0;
+} seq;
+
+/* length of the longest suffix of text that is a proper prefix of some stop string */
+static size_t stop_holdback(const char *text, size_t len, const char *const *stop, int n_stop) {
+  size_t best = 0;
+  for (int k = 0; k < n_stop; k++) {
+    size_t sl = strlen(stop[k]);
+    size_t maxl = sl - 1 < len ? sl - 1 : len;
+    for (size_t l = maxl; l > best; l--)
+      if (memcmp(text + len - l, stop[k], l) == 0) {
+        best = l;
+        break;
+      }
+  }
+  return best;
+}
+
+/* bytes at the end of text[0..len) that form an unfinished UTF-8 character */
+static size_t utf8_incomplete_tail(const char *text, size_t len) {
+  for (size_t back = 1; back <= 4 && back <= len; back++) {
+    unsigned char c = (unsigned char)text[len - back];
+    if ((c & 0xC0) == 0x80) continue; /* continuation byte */
+    size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+/* first occurrence of any stop string that ends after byte `from_end` (searching from
+ * from_end - (len-1)); returns its start or (size_t)-1, and which string in *which */
+static size_t find_stop(const char *text, size_t len, size_t old_len, const char *const *stop, int n_stop,
+                        int *which) {
+  size_t best = (size_t)-1;
+  for (int k = 0; k < n_stop; k++) {
+    size_t sl = strlen(stop[k]);
+    if (sl == 0 || sl > len) continue;
+    size_t start = old_len >= sl - 1 ? old_len - (sl - 1) : 0;
+    for (size_t p = start; p + sl <= len && p < best; p++)
+      if (text[p] == stop[k][0] && memcmp(text + p, stop[k], sl) == 0) {
+        best = p;
+        *which = k;
+        break;
+      }
+  }
+  return best;
+}
+
+int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l1k_gen_opts *opts_in,
+                 l1k_gen_result *res, l1k_gen_stream_fn stream, void *user, l1k_err *err) {
+  l1k_gen_opts opts;
+  if (opts_in)
+    opts = *opts_in;
+  else
+    l1k_gen_opts_default(&opts);
+  if (n < 0) return l1k_errf(err, L1K_EINPUT, "generate: negative prompt count");
+  for (int i = 0; i < n; i++) memset(&res[i], 0, sizeof res[i]);
+  if (n == 0) return 0;
+  const int V = l1k_generator_vocab(g), max_ctx = l1k_generator_max_ctx(g);
+  const int B = l1k_generator_max_batch(g);
+  if (opts.max_new_tokens < 0)
+    return l1k_errf(err, L1K_EINPUT, "generate: max_new_tokens must be >= 0 (got %d)", opts.max_new_tokens);
+  if (opts.top_k < 0) return l1k_errf(err, L1K_EINPUT, "generate: top_k must be >= 0 (got %d)", opts.top_k);
+  if (!(opts.top_p > 0.0f && opts.top_p <= 1.0f))
+    return l1k_errf(err, L1K_EINPUT, "generate: top_p must be in (0, 1] (got %g)", (double)opts.top_p);
+  if (!(opts.temperature >= 0.0f) || opts.temperature != opts.temperature)
+    return l1k_errf(err, L1K_EINPUT, "generate: temperature must be >= 0 (got %g)", (double)opts.temperature);
+  if (!(opts.min_p >= 0.0f && opts.min_p <= 1.0f))
+    return l1k_errf(err, L1K_EINPUT, "generate: min_p must be in [0, 1] (got %g)", (double)opts.min_p);
+  if (opts.n_stop > 0 && !opts.decode)
+    return l1k_errf(err, L1K_EINPUT, "generate: stop strings need a tokenizer to decode the text");
+  for (int k = 0; k < opts.n_stop; k++)
+    if (!opts.stop[k] || !opts.stop[k][0]) return l1k_errf(err, L1K_EINPUT, "generate: stop string %d is empty", k);
+  for (int i = 0; i < n; i++) {
+    if (prompts[i].n <= 0)
+      return l1k_errf(err, L1K_EINPUT, "generate: prompt %d is empty (a prompt needs at least one token)", i);
+    if (prompts[i].n >= max_ctx)
+      return l1k_errf(err, L1K_EINPUT,
+                      "generate: prompt %d has %d tokens; the context holds %d (prompt + completion)", i,
+                      prompts[i].n, max_ctx);
+    for (int j = 0; j < prompts[i].n; j++)
+      if (prompts[i].ids[j] < 0 || prompts[i].ids[j] >= V)
+        return l1k_errf(err, L1K_EINPUT, "generate: prompt %d: token id %d at %d is outside the vocabulary (size %d)",
+                        i, (int)prompts[i].ids[j], j, V);
+  }
+  const l1k_model_config *cfg = l1k_generator_cfg(g);
+  const int32_t *eos = opts.eos_ids ? opts.eos_ids : cfg->eos_token_ids;
+  int n_eos = opts.eos_ids ? opts.n_eos : cfg->n_eos;
+  if (opts.ignore_eos) n_eos = 0;
+
+  seq *S = calloc((size_t)B, sizeof *S);
+  int *rows_slot = calloc((size_t)B, sizeof(int));
+  int32_t *rows_id = calloc((size_t)B, sizeof(int32_t));
+  l1k_sampler sampler = {.temperature = opts.temperature, .top_k = opts.top_k, .top_p = opts.top_p,
+                         .min_p = opts.min_p};
+  int rc = 0;
+  if (!S || !rows_slot || !rows_id) {
+    rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+    goto done;
+  }
+  for (int s = 0; s < B; s++) S[s].index = -1;
+
+  int next = 0, active = 0;
+  while (next < n || active > 0) {
+    /* 1. free slots take new prompts: prefill, then the first token */
+    for (int s = 0; s < B && next < n; s++) {
+      while (S[s].index < 0 && next < n) {
+        int i = next++;
+        seq *q = &S[s];
+        l1k_buf_free(&q->text);
+        memset(q, 0, sizeof *q);
+        q->index = i;
+        q->t0 = l1k_now();
+        l1k_rng_seed(&q->rng, opts.seed, (uint64_t)i + opts.seed_offset);
+        res[i].prompt_tokens = prompts[i].n;
+        int cap = opts.max_new_tokens < max_ctx - prompts[i].n ? opts.max_new_tokens : max_ctx - prompts[i].n;
+        q->cap = cap;
+        res[i].ids = malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int32_t));
+        if (!res[i].ids) {
+          rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+          goto done;
+        }
+        if (cap == 0) {
+          res[i].finish = L1K_FINISH_LENGTH;
+        } else {
+          l1k_gen_slot_reset(g, s);
+          if ((rc = l1k_gen_feed(g, s, prompts[i].ids, prompts[i].n, NULL, err))) goto done;
+          q->pending = -1;
+          active++;
+        }
+        if (cap == 0) {
+          if (opts.decode) {
+            res[i].text = calloc(1, 1);
+            if (!res[i].text) {
+              rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+              goto done;
+            }
+          }
+          if (stream && stream(user, i, -1, "", 0, 1, &res[i])) {
+            rc = l1k_errf(err, L1K_EINPUT, "generate: cancelled");
+            goto done;
+          }
+          q->index = -1;
+        }
+      }
+    }
+    if (active == 0) continue;
+
+    /* 2. sample the next token of every running sequence from its slot's logits, apply the
+     *    stop rules, and collect the rows for the next step */
+    int nrows = 0;
+    for (int s = 0; s < B; s++) {
+      seq *q = &S[s];
+      if (q->index < 0) continue;
+      int i = q->index;
+      l1k_gen_result *r = &res[i];
+      int32_t tok = l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
+      if (tok < 0) {
+        rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory in the sampler");
+        goto done;
+      }
+      r->ids[r->n_ids++] = tok;
+      int is_eos = 0;
+      for (int e = 0; e < n_eos; e++) is_eos |= eos[e] == tok;
+      size_t old_len = q->text.len;
+      if (opts.decode && (!is_eos || opts.include_stop)) {
+        size_t tl = 0;
+        char *t = opts.decode(opts.decode_ctx, &tok, 1, &tl);
+        if (!t) {
+          rc = l1k_errf(err, L1K_EINPUT, "generate: cannot decode token id %d", (int)tok);
+          goto done;
+        }
+        int ok = l1k_buf_append(&q->text, t, tl);
+        free(t);
+        if (ok) {
+          rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+          goto done;
+        }
+      }
+      if (is_eos) r->finish = L1K_FINISH_EOS;
+      if (!r->finish && opts.n_stop > 0) {
+        int which = -1;
+        size_t at = find_stop(q->text.data, q->text.len, old_len, opts.stop, opts.n_stop, &which);
+        if (at != (size_t)-1) {
+          r->finish = L1K_FINISH_STOP;
+          r->stop_hit = opts.stop[which];
+          q->text.len = opts.include_stop ? at + strlen(opts.stop[which]) : at;
+        }
+      }
+      if (!r->finish && r->n_ids >= q->cap) r->finish = L1K_FINISH_LENGTH;
+
+      if (stream) {
+        size_t final_len = q->text.len;
+        if (!r->finish) {
+          final_len -= stop_holdback(q->text.data, q->text.len, opts.stop, opts.n_stop);
+          final_len -= utf8_incomplete_tail(q->text.data, final_len);
+        }
+        if (final_len < q->emitted) final_len = q->emitted;
+        if (r->finish) {
+          r->seconds = l1k_now() - q->t0;
+          if (opts.decode) {
+            r->text = malloc(q->text.len + 1);
+            if (!r->text) {
+              rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+              goto done;
+            }
+            if (q->text.len) memcpy(r->text, q->text.data, q->text.len);
+            r->text[q->text.len] = 0;
+            r->text_len = q->text.len;
+          }
+        }
+        int stop_all = stream(user, i, tok, q->text.data ? q->text.data + q->emitted : "", final_len - q->emitted,
+                              r->finish != L1K_FINISH_NONE, r);
+        q->emitted = final_len;
+        if (stop_all) {
+          rc = l1k_errf(err, L1K_EINPUT, "generate: cancelled");
+          goto done;
+        }
+      } else if (r->finish) {
+        r->seconds = l1k_now() - q->t0;
+        if (opts.decode) {
+          r->text = malloc(q->text.len + 1);
+          if (!r->text) {
+            rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+            goto done;
+          }
+          if (q->text.len) memcpy(r->text, q->text.data, q->text.len);
+          r->text[q->text.len] = 0;
+          r->text_len = q->text.len;
+        }
+      }
+      if (r->finish) {
+        l1k_buf_free(&q->text);
+        q->index = -1;
+        active--;
+        continue;
+      }
+      rows_slot[nrows] = s;
+      rows_id[nrows] = tok;
+      nrows++;
+    }
+    /* 3. one batched decode step */
+    if (nrows > 0 && (rc = l1k_gen_step(g, rows_slot, rows_id, nrows, NULL, err))) goto done;
+  }
+
+done:
+  if (S)
+    for (int s = 0; s < B; s++) l1k_buf_free(&S[s].text);
+  free(S);
+  free(rows_slot);
+  free(rows_id);
+  l1k_sampler_free(&sampler);
+  return rc;
+}
