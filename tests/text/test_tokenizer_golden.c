@@ -1,0 +1,104 @@
+/* Tokenizer parity: every document of ../shared/golden/tokenizer/{qwen,llama3}_corpus.jsonl
+ * (ids and decoded text from Hugging Face tokenizers) must give identical ids, and
+ * decode(ids) must equal `decoded`. Prints the first few mismatches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "long1k/jsonl.h"
+#include "long1k/tokenizer.h"
+
+static void print_ids(const char *label, const int32_t *ids, size_t n, size_t from) {
+  fprintf(stderr, "    %s:", label);
+  for (size_t i = from; i < n && i < from + 12; i++) fprintf(stderr, " %d", ids[i]);
+  fprintf(stderr, "%s\n", n > from + 12 ? " ..." : "");
+}
+
+static void run_corpus(const char *tok_dir, const char *corpus) {
+  l1k_err err = {0};
+  l1k_tokenizer *t = l1k_tokenizer_load(shared_path(tok_dir), &err);
+  CHECK_MSG(t != NULL, "load %s: %s", tok_dir, err.msg);
+  if (!t) return;
+  l1k_jsonl *r = l1k_jsonl_open(shared_path(corpus), &err);
+  CHECK_MSG(r != NULL, "open %s: %s", corpus, err.msg);
+  if (!r) {
+    l1k_tokenizer_free(t);
+    return;
+  }
+  cJSON *rec;
+  int rc, docs = 0, bad_ids = 0, bad_dec = 0;
+  size_t tokens = 0;
+  while ((rc = l1k_jsonl_next(r, &rec, &err)) == 1) {
+    docs++;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(rec, "text");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(rec, "ids");
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(rec, "decoded");
+    CHECK(cJSON_IsString(text) && cJSON_IsArray(ids) && cJSON_IsString(dec));
+    if (!cJSON_IsString(text) || !cJSON_IsArray(ids) || !cJSON_IsString(dec)) {
+      cJSON_Delete(rec);
+      continue;
+    }
+    size_t ng = (size_t)cJSON_GetArraySize(ids);
+    int32_t *gold = malloc((ng + 1) * sizeof *gold);
+    size_t k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ids) gold[k++] = (int32_t)it->valuedouble;
+    l1k_ids out = {0};
+    size_t *offs = NULL;
+    int erc = l1k_tokenizer_encode(t, text->valuestring, strlen(text->valuestring), &out, &offs,
+                                   &err);
+    CHECK_MSG(erc == 0, "%s line %lld: encode failed: %s", corpus,
+              (long long)l1k_jsonl_line_no(r), err.msg);
+    tokens += out.len;
+    int same = out.len == ng && memcmp(out.data, gold, ng * sizeof *gold) == 0;
+    if (!same) {
+      if (bad_ids < 5) {
+        size_t d = 0;
+        while (d < out.len && d < ng && out.data[d] == gold[d]) d++;
+        fprintf(stderr, "  %s line %lld: ids differ at token %zu (ours %zu tokens, HF %zu)\n",
+                corpus, (long long)l1k_jsonl_line_no(r), d, out.len, ng);
+        print_ids("ours", out.data, out.len, d > 3 ? d - 3 : 0);
+        print_ids("HF  ", gold, ng, d > 3 ? d - 3 : 0);
+      }
+      bad_ids++;
+    }
+    /* offsets: one range per token, non-decreasing, inside the text */
+    int offs_ok = 1;
+    size_t tl = strlen(text->valuestring);
+    for (size_t i = 0; i < out.len; i++) {
+      if (offs[2 * i] > offs[2 * i + 1] || offs[2 * i + 1] > tl ||
+          (i && offs[2 * i] < offs[2 * i - 2]))
+        offs_ok = 0;
+    }
+    CHECK_MSG(offs_ok, "%s line %lld: bad offsets", corpus, (long long)l1k_jsonl_line_no(r));
+    size_t dl = 0;
+    char *s = l1k_tokenizer_decode(t, gold, ng, &dl, &err);
+    CHECK_MSG(s != NULL, "decode: %s", err.msg);
+    if (s && (dl != strlen(dec->valuestring) || memcmp(s, dec->valuestring, dl) != 0)) {
+      if (bad_dec < 5)
+        fprintf(stderr, "  %s line %lld: decode(ids) differs from 'decoded'\n", corpus,
+                (long long)l1k_jsonl_line_no(r));
+      bad_dec++;
+    }
+    free(s);
+    free(offs);
+    l1k_ids_free(&out);
+    free(gold);
+    cJSON_Delete(rec);
+  }
+  CHECK_MSG(rc == 0, "reading %s: %s", corpus, err.msg);
+  CHECK_MSG(docs > 1000, "%s: only %d documents", corpus, docs);
+  CHECK_MSG(bad_ids == 0, "%s: %d of %d documents with different ids", corpus, bad_ids, docs);
+  CHECK_MSG(bad_dec == 0, "%s: %d of %d documents decode differently", corpus, bad_dec, docs);
+  fprintf(stderr, "%s: %d documents, %zu tokens, %d id mismatches, %d decode mismatches\n", corpus,
+          docs, tokens, bad_ids, bad_dec);
+  l1k_jsonl_close(r);
+  l1k_tokenizer_free(t);
+}
+
+int main(void) {
+  run_corpus("tokenizers/qwen", "golden/tokenizer/qwen_corpus.jsonl");
+  run_corpus("tokenizers/llama3", "golden/tokenizer/llama3_corpus.jsonl");
+  CHECK_DONE();
+}
