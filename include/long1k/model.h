@@ -8,6 +8,9 @@
  * clipping and MPI/NCCL all-reduce work on flat arrays. l1k_model_tensors() names every
  * parameter with its offset and shape (Hugging Face names, e.g.
  * "model.layers.0.self_attn.q_proj.weight").
+ *
+ * Reusable CPU kernels (RMSNorm, RoPE tables, softmax, SiLU, sgemm wrappers) for other code in
+ * the model library (e.g. generation) are declared in include/long1k/backend.h.
  */
 #ifndef LONG1K_MODEL_H
 #define LONG1K_MODEL_H
@@ -39,11 +42,27 @@ typedef struct l1k_model_config {
   int bos_token_id;
   int eos_token_ids[8];       /* from config.json and generation_config.json */
   int n_eos;
+  /* additions (model module) */
+  double initializer_range;   /* 0.02 default; used by init */
+  int pad_token_id;           /* -1 when null / absent */
 } l1k_model_config;
 
 /* Reads DIR/config.json (transformers 4.x or 5.x spelling) and DIR/generation_config.json if
  * present. Unsupported settings are refused with a message naming the field. */
 int l1k_config_load(const char *dir, l1k_model_config *cfg, l1k_err *err);
+/* Same for one config.json file (generation_config.json next to it is read when present) and
+ * for JSON text (`where` names the source in messages). */
+int l1k_config_load_file(const char *path, l1k_model_config *cfg, l1k_err *err);
+int l1k_config_parse(const char *json, const char *where, l1k_model_config *cfg, l1k_err *err);
+/* Checks sizes and consistency (heads divide, head_dim even, ...). Called by the loaders. */
+int l1k_config_validate(const l1k_model_config *cfg, const char *where, l1k_err *err);
+/* config.json text in the transformers 4.x spelling (rope_theta, rope_scaling, torch_dtype)
+ * with torch_dtype = dtype_name ("bfloat16" | "float32"); malloc'ed. And
+ * generation_config.json text. */
+char *l1k_config_to_json(const l1k_model_config *cfg, const char *dtype_name);
+char *l1k_generation_config_to_json(const l1k_model_config *cfg);
+/* Number of parameters a config implies (for sizing / reporting). */
+size_t l1k_config_num_params(const l1k_model_config *cfg);
 
 typedef struct l1k_tensor_info {
   char name[96];
@@ -61,6 +80,12 @@ typedef struct l1k_model l1k_model;
  * max_rows x max_seq sizes the activation arena for training (0,0 = inference only). */
 l1k_model *l1k_model_load(const char *dir, l1k_err *err);
 void l1k_model_free(l1k_model *m);
+/* A model with the given config and parameters all zero (init fills them). */
+l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err);
+/* The dtype the weights were stored in ("F32", "BF16", "F16"; the most common one). */
+const char *l1k_model_stored_dtype(const l1k_model *m);
+/* Looks up a parameter by Hugging Face name (NULL if absent). */
+const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name);
 const l1k_model_config *l1k_model_cfg(const l1k_model *m);
 
 float *l1k_model_params(l1k_model *m);     /* flat float32 parameters */
@@ -98,6 +123,9 @@ int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *l
 int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
                                double *loss_sum, int64_t *n_targets, l1k_err *err);
 void l1k_model_zero_grads(l1k_model *m);
+/* Number of target positions of a batch (labels[i+1] != -100 within the same document):
+ * the denominator of transformers' mean loss. Returns -1 and sets err on invalid labels. */
+int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (atomically). Tokenizer files are the caller's. */

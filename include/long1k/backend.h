@@ -1,0 +1,44 @@
+/* long1k — CPU kernels of the model library (float32, OpenMP + OpenBLAS).
+ *
+ * Shared by the training forward/backward (src/model/forward.c) and generation. Shapes are in
+ * the comments; all matrices are row-major. Weight matrices use the PyTorch Linear layout
+ * W[out, in], so a linear layer is y = x W^T (+ b). Functions that "accumulate" (+=) say so.
+ * Large matrix products run multithreaded inside OpenBLAS; do not call the *_mm functions from
+ * inside an OpenMP parallel region.
+ */
+#ifndef LONG1K_BACKEND_H
+#define LONG1K_BACKEND_H
+
+#include <stddef.h>
+#include "long1k/model.h"
+
+/* y[N, out] = x[N, in] W[out, in]^T (+ b[out] when b != NULL). Overwrites y. */
+void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in, int out);
+/* Backward of l1k_linear_fw. dx[N,in] = dy W (overwritten when accumulate_dx == 0, else +=);
+ * dW[out,in] += dy^T x; db[out] += column sums of dy. Any of dx, dW, db may be NULL. */
+void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
+                   int N, int in, int out, int accumulate_dx);
+
+/* RMSNorm (transformers): y = w * x / sqrt(mean(x^2) + eps), per row of C. rstd[N] (optional)
+ * receives 1/sqrt(mean(x^2)+eps) for the backward. */
+void l1k_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps);
+/* dx[N,C] += d/dx, dw[C] += d/dw (dw may be NULL). */
+void l1k_rmsnorm_bw(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                    const float *rstd, int N, int C);
+
+/* Rotary embedding. Inverse frequencies [head_dim/2] exactly as transformers computes them
+ * (float32; llama3 scaling applied when cfg->rope_type == 1). */
+void l1k_rope_inv_freq(const l1k_model_config *cfg, float *inv_freq);
+/* cos/sin [n, head_dim/2] for positions pos[n] (float32 angle, as transformers). */
+void l1k_rope_table(float *cos_t, float *sin_t, const int32_t *pos, int n, const float *inv_freq,
+                    int half);
+/* In place on x[n_rows][stride] holding n_heads heads of head_dim at column 0: rotate_half
+ * convention (x1, x2 halves). Row r uses cos_t/sin_t row r. Backward: inverse = 1. */
+void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
+                    const float *cos_t, const float *sin_t, int inverse);
+
+/* Numerically stable softmax of x[n] in place (only the first n entries). */
+void l1k_softmax_inplace(float *x, int n);
+static inline float l1k_silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
+
+#endif

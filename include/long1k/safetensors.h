@@ -1,0 +1,78 @@
+/* long1k — safetensors files: memory-mapped reader and atomic writer.
+ *
+ * Format: 8-byte little-endian header length N, N bytes of JSON
+ *   {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...,
+ *    "__metadata__": {"key": "string value"}}
+ * then the data buffer; offsets are relative to the start of the data buffer.
+ *
+ * The reader checks everything before handing out a pointer: header length within the file
+ * (and at most 100 MB), valid JSON object, known dtype (F32 BF16 F16 I32 I64), shape of
+ * non-negative integers whose product times the element size equals end - begin without
+ * overflow, offsets inside the file, no two tensors overlapping, no duplicate names,
+ * __metadata__ values strings. Every error names the file and the tensor / field.
+ * Gaps between tensors are allowed (never read).
+ */
+#ifndef LONG1K_SAFETENSORS_H
+#define LONG1K_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "long1k/dtype.h"
+#include "long1k/error.h"
+#include "long1k/io.h"
+
+#define L1K_ST_MAX_DIMS 8
+
+typedef struct l1k_st_tensor {
+  char *name;
+  l1k_dtype dtype;
+  int ndim;
+  int64_t shape[L1K_ST_MAX_DIMS];
+  size_t numel;
+  size_t nbytes;
+  const void *data;   /* into the mapped file; NOT aligned in general */
+} l1k_st_tensor;
+
+typedef struct l1k_st_meta {
+  char *key, *value;
+} l1k_st_meta;
+
+typedef struct l1k_safetensors {
+  char *path;
+  l1k_mmap map;          /* whole file (reader) */
+  size_t n;              /* tensors, in header order */
+  l1k_st_tensor *t;
+  size_t n_meta;
+  l1k_st_meta *meta;
+} l1k_safetensors;
+
+/* Maps and validates a file. On error everything is released and st is zeroed. */
+int l1k_st_open(l1k_safetensors *st, const char *path, l1k_err *err);
+/* Validates an in-memory file image (data must outlive st; not copied). `name` is used in
+ * messages. This is what l1k_st_open uses and what the fuzzer drives. */
+int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char *name,
+                 l1k_err *err);
+void l1k_st_close(l1k_safetensors *st);
+
+const l1k_st_tensor *l1k_st_find(const l1k_safetensors *st, const char *name);
+const char *l1k_st_meta_get(const l1k_safetensors *st, const char *key);
+
+/* Copies a float tensor (F32/BF16/F16; I32/I64 too) into float32 dst of t->numel elements. */
+void l1k_st_to_f32(const l1k_st_tensor *t, float *dst);
+
+/* Writer: tensors are written in the given order, contiguous, header padded with spaces to a
+ * multiple of 8. Each entry gives its data either already in `dtype` (data) or as float32
+ * (f32, converted on the fly to the float dtype `dtype`). Atomic (temp file, fsync, rename). */
+typedef struct l1k_st_entry {
+  const char *name;
+  l1k_dtype dtype;
+  int ndim;
+  int64_t shape[L1K_ST_MAX_DIMS];
+  const void *data;   /* raw bytes in dtype, or NULL */
+  const float *f32;   /* float32 source converted to dtype, or NULL */
+} l1k_st_entry;
+
+int l1k_st_write(const char *path, const l1k_st_entry *e, size_t n,
+                 const l1k_st_meta *meta, size_t n_meta, l1k_err *err);
+
+#endif

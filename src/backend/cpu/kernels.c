@@ -1,0 +1,142 @@
+/* long1k — CPU kernels: see include/long1k/backend.h. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "long1k/backend.h"
+
+void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in,
+                   int out) {
+  if (N <= 0 || out <= 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+  if (b) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+      float *r = y + (size_t)i * out;
+      for (int j = 0; j < out; j++) r[j] += b[j];
+    }
+  }
+}
+
+void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
+                   int N, int in, int out, int accumulate_dx) {
+  if (N <= 0) return;
+  if (dx)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in,
+                accumulate_dx ? 1.0f : 0.0f, dx, in);
+  if (dW)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+  if (db) {
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < out; j++) {
+      double s = 0;
+      for (int i = 0; i < N; i++) s += dy[(size_t)i * out + j];
+      db[j] += (float)s;
+    }
+  }
+}
+
+void l1k_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    const float *xr = x + (size_t)i * C;
+    float *yr = y + (size_t)i * C;
+    double ss = 0;
+    for (int j = 0; j < C; j++) ss += (double)xr[j] * xr[j];
+    float r = (float)(1.0 / sqrt(ss / C + eps));
+    if (rstd) rstd[i] = r;
+    for (int j = 0; j < C; j++) yr[j] = w[j] * (xr[j] * r);
+  }
+}
+
+void l1k_rmsnorm_bw(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                    const float *rstd, int N, int C) {
+  /* y = w * xhat, xhat = x * r. dx = r * (g - xhat * mean(g * xhat)), g = dy * w */
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    const float *xr = x + (size_t)i * C, *dyr = dy + (size_t)i * C;
+    float *dxr = dx + (size_t)i * C;
+    float r = rstd[i];
+    double dot = 0;
+    for (int j = 0; j < C; j++) dot += (double)dyr[j] * w[j] * xr[j] * r;
+    float m = (float)(dot / C);
+    for (int j = 0; j < C; j++) {
+      float xh = xr[j] * r;
+      dxr[j] += r * (dyr[j] * w[j] - xh * m);
+    }
+  }
+  if (dw) {
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < C; j++) {
+      double s = 0;
+      for (int i = 0; i < N; i++) s += (double)dy[(size_t)i * C + j] * x[(size_t)i * C + j] * rstd[i];
+      dw[j] += (float)s;
+    }
+  }
+}
+
+void l1k_rope_inv_freq(const l1k_model_config *cfg, float *inv_freq) {
+  int dim = cfg->head_dim, half = dim / 2;
+  for (int i = 0; i < half; i++) {
+    float e = (float)(2 * i) / (float)dim;
+    float p = (float)pow(cfg->rope_theta, (double)e);
+    inv_freq[i] = 1.0f / p;
+  }
+  if (cfg->rope_type == 1) { /* llama3 */
+    double factor = cfg->rope_factor, lo = cfg->rope_low_freq_factor, hi = cfg->rope_high_freq_factor;
+    double old = cfg->rope_original_max_position;
+    double lo_wl = old / lo, hi_wl = old / hi;
+    for (int i = 0; i < half; i++) {
+      float f = inv_freq[i];
+      float wl = (float)(2.0 * M_PI) / f;
+      float out = wl > (float)lo_wl ? f / (float)factor : f;
+      if (!(wl < (float)hi_wl) && !(wl > (float)lo_wl)) {
+        float smooth = ((float)old / wl - (float)lo) / ((float)hi - (float)lo);
+        out = (1.0f - smooth) * out / (float)factor + smooth * out;
+      }
+      inv_freq[i] = out;
+    }
+  }
+}
+
+void l1k_rope_table(float *cos_t, float *sin_t, const int32_t *pos, int n, const float *inv_freq,
+                    int half) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < n; r++) {
+    for (int i = 0; i < half; i++) {
+      float a = inv_freq[i] * (float)pos[r];
+      cos_t[(size_t)r * half + i] = (float)cos((double)a);
+      sin_t[(size_t)r * half + i] = (float)sin((double)a);
+    }
+  }
+}
+
+void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
+                    const float *cos_t, const float *sin_t, int inverse) {
+  int half = head_dim / 2;
+  float sgn = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < n_rows; r++) {
+    const float *c = cos_t + (size_t)r * half, *s = sin_t + (size_t)r * half;
+    for (int h = 0; h < n_heads; h++) {
+      float *v = x + (size_t)r * stride + (size_t)h * head_dim;
+      for (int i = 0; i < half; i++) {
+        float a = v[i], b = v[i + half], si = sgn * s[i];
+        v[i] = a * c[i] - b * si;
+        v[i + half] = b * c[i] + a * si;
+      }
+    }
+  }
+}
+
+void l1k_softmax_inplace(float *x, int n) {
+  float mx = -INFINITY;
+  for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+  double s = 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = expf(x[i] - mx);
+    s += x[i];
+  }
+  float inv = (float)(1.0 / s);
+  for (int i = 0; i < n; i++) x[i] *= inv;
+}

@@ -1,0 +1,463 @@
+/* long1k — forward and backward of the decoder on the CPU (float32).
+ *
+ * llm.c style: the activations of a batch live in one arena (model_acts) sized by
+ * l1k_model_reserve; each layer's forward and backward sit side by side below. A batch row may
+ * hold several documents: a document starts where doc[] changes (or, without doc[], where
+ * pos[] does not increase); attention is causal inside a document and never crosses it, and
+ * the target of position i is labels[i+1] only when i+1 is in the same document. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/internal.h"
+
+/* ---------------------------------------------------------------- arena */
+
+static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
+  const l1k_model_config *c = &m->cfg;
+  size_t N = (size_t)B * T, C = c->hidden_size, FF = c->intermediate_size, V = c->vocab_size;
+  size_t H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
+  size_t QD = H * hd, KD = KVH * hd;
+  size_t off = 0;
+  model_acts *a = &m->a;
+#define TAKE(ptr, n)                                \
+  do {                                              \
+    if (base) (ptr) = (void *)(base + off);         \
+    off += ((size_t)(n) + 15) & ~(size_t)15;        \
+  } while (0)
+  for (int l = 0; l < c->num_hidden_layers; l++) {
+    layer_acts *L = base ? &a->layer[l] : NULL;
+    layer_acts dummy;
+    if (!L) L = &dummy;
+    TAKE(L->x, N * C);
+    TAKE(L->ln1, N * C);
+    TAKE(L->ln1_rstd, N);
+    TAKE(L->q, N * QD);
+    TAKE(L->k, N * KD);
+    TAKE(L->v, N * KD);
+    if (c->qk_norm) {
+      TAKE(L->qn_rstd, N * H);
+      TAKE(L->kn_rstd, N * KVH);
+    } else {
+      L->qn_rstd = L->kn_rstd = NULL;
+    }
+    TAKE(L->qr, N * QD);
+    TAKE(L->kr, N * KD);
+    TAKE(L->att, (size_t)B * H * T * T);
+    TAKE(L->ao, N * QD);
+    TAKE(L->xm, N * C);
+    TAKE(L->ln2, N * C);
+    TAKE(L->ln2_rstd, N);
+    TAKE(L->gate, N * FF);
+    TAKE(L->up, N * FF);
+    TAKE(L->h, N * FF);
+  }
+  TAKE(a->xf, N * C);
+  TAKE(a->lnf, N * C);
+  TAKE(a->lnf_rstd, N);
+  TAKE(a->cos_t, N * hd / 2);
+  TAKE(a->sin_t, N * hd / 2);
+  TAKE(a->seg, N);
+  TAKE(a->target, N);
+  TAKE(a->pos, N);
+  TAKE(a->logits, (size_t)L1K_LOGIT_CHUNK * V);
+  TAKE(a->dres, N * C);
+  TAKE(a->dc, N * C);
+  TAKE(a->dq, N * QD);
+  TAKE(a->dq2, N * QD);
+  TAKE(a->dk, N * KD);
+  TAKE(a->dk2, N * KD);
+  TAKE(a->dv, N * KD);
+  TAKE(a->dao, N * QD);
+  TAKE(a->dgate, N * FF);
+  TAKE(a->dup, N * FF);
+  TAKE(a->dh, N * FF);
+  TAKE(a->dS, (size_t)T * T);
+#undef TAKE
+  return off;
+}
+
+int l1k_model_reserve(l1k_model *m, int B, int T, l1k_err *err) {
+  if (B <= 0 || T <= 0)
+    return l1k_errf(err, L1K_EINPUT, "batch of %d rows x %d tokens: expected positive sizes", B, T);
+  if (m->a.mem && B * (size_t)T <= (size_t)m->a.B * m->a.T && T <= m->a.T &&
+      (size_t)B * T * T <= (size_t)m->a.B * m->a.T * m->a.T)
+    return 0; /* fits */
+  /* grow to cover both the old and the new shape */
+  int nB = B, nT = T;
+  if (m->a.mem) {
+    if (m->a.T > nT) nT = m->a.T;
+    if (m->a.B > nB) nB = m->a.B;
+  }
+  size_t n = acts_layout(m, nB, nT, NULL);
+  free(m->a.mem);
+  m->a.mem = NULL;
+  if (!m->a.layer) {
+    m->a.layer = calloc((size_t)m->cfg.num_hidden_layers, sizeof(layer_acts));
+    if (!m->a.layer) return l1k_errf(err, L1K_ENOMEM, "out of memory for activations");
+  }
+  m->a.mem = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
+  if (!m->a.mem) {
+    m->a.B = m->a.T = 0;
+    return l1k_errf(err, L1K_ENOMEM,
+                    "out of memory for activations of %d x %d tokens (%.2f GB); use smaller batches",
+                    nB, nT, n * 4.0 / 1e9);
+  }
+  m->a.n_floats = n;
+  m->a.B = nB;
+  m->a.T = nT;
+  acts_layout(m, nB, nT, m->a.mem);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- batch prep */
+
+/* Fills seg, pos, target; checks ids and labels. */
+static int prepare_batch(l1k_model *m, const l1k_batch *b, l1k_err *err) {
+  model_acts *a = &m->a;
+  int B = b->B, T = b->T, V = m->cfg.vocab_size;
+  for (int r = 0; r < B; r++) {
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)r * T + t;
+      int32_t id = b->ids[i];
+      if (id < 0 || id >= V)
+        return l1k_errf(err, L1K_EINPUT,
+                        "batch row %d position %d: token id %d out of range (vocab_size is %d)", r,
+                        t, id, V);
+      if (b->labels) {
+        int32_t lb = b->labels[i];
+        if (lb != -100 && (lb < 0 || lb >= V))
+          return l1k_errf(err, L1K_EINPUT,
+                          "batch row %d position %d: label %d out of range (expected -100 or 0..%d)",
+                          r, t, lb, V - 1);
+      }
+      int32_t p = b->pos ? b->pos[i] : t;
+      if (p < 0)
+        return l1k_errf(err, L1K_EINPUT, "batch row %d position %d: negative position id %d", r, t, p);
+      a->pos[i] = p;
+      int newdoc;
+      if (t == 0) newdoc = 1;
+      else if (b->doc) newdoc = b->doc[i] != b->doc[i - 1];
+      else newdoc = !(p > a->pos[i - 1]);
+      a->seg[i] = newdoc ? t : a->seg[i - 1];
+    }
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)r * T + t;
+      int32_t tg = -1;
+      if (b->labels && t + 1 < T && a->seg[i + 1] == a->seg[i] && b->labels[i + 1] != -100)
+        tg = b->labels[i + 1];
+      a->target[i] = tg;
+    }
+  }
+  return 0;
+}
+
+int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err) {
+  int64_t n = 0;
+  if (!b->labels) return 0;
+  for (int r = 0; r < b->B; r++) {
+    int32_t seg_prev_doc = 0, prev_pos = 0;
+    for (int t = 0; t + 1 < b->T; t++) {
+      size_t i = (size_t)r * b->T + t;
+      int32_t lb = b->labels[i + 1];
+      if (lb == -100) continue;
+      if (lb < 0) {
+        l1k_errf(err, L1K_EINPUT, "batch row %d position %d: label %d (expected -100 or a token id)",
+                 r, t + 1, lb);
+        return -1;
+      }
+      int same;
+      if (b->doc) same = b->doc[i + 1] == b->doc[i];
+      else if (b->pos) same = b->pos[i + 1] > b->pos[i];
+      else same = 1;
+      n += same;
+    }
+    (void)seg_prev_doc;
+    (void)prev_pos;
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* Forward attention for one layer: qr/kr/v -> att (probabilities), ao. */
+static void attention_fw(l1k_model *m, layer_acts *L, int B, int T) {
+  const l1k_model_config *c = &m->cfg;
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
+  int QD = H * hd, KD = KVH * hd, rep = H / KVH;
+  float scale = 1.0f / sqrtf((float)hd);
+  const int32_t *seg = m->a.seg;
+  for (int b = 0; b < B; b++) {
+    for (int s = 0; s < T;) {
+      int e = s + 1;
+      while (e < T && seg[(size_t)b * T + e] == s) e++;
+      int len = e - s;
+      for (int h = 0; h < H; h++) {
+        int g = h / rep;
+        const float *Q = L->qr + ((size_t)b * T + s) * QD + (size_t)h * hd;
+        const float *K = L->kr + ((size_t)b * T + s) * KD + (size_t)g * hd;
+        const float *Vv = L->v + ((size_t)b * T + s) * KD + (size_t)g * hd;
+        float *P = L->att + (((size_t)b * H + h) * T + s) * T + s; /* block, ld T */
+        float *O = L->ao + ((size_t)b * T + s) * QD + (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, Q, QD, K, KD,
+                    0.0f, P, T);
+#pragma omp parallel for schedule(static) if (len > 64)
+        for (int i = 0; i < len; i++) {
+          float *row = P + (size_t)i * T;
+          l1k_softmax_inplace(row, i + 1);
+          for (int j = i + 1; j < len; j++) row[j] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, Vv, KD,
+                    0.0f, O, QD);
+      }
+      s = e;
+    }
+  }
+}
+
+/* Backward: dao -> dq (overwritten), dk, dv (overwritten). */
+static void attention_bw(l1k_model *m, layer_acts *L, int B, int T, const float *dao, float *dq,
+                         float *dk, float *dv) {
+  const l1k_model_config *c = &m->cfg;
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
+  int QD = H * hd, KD = KVH * hd, rep = H / KVH;
+  float scale = 1.0f / sqrtf((float)hd);
+  const int32_t *seg = m->a.seg;
+  float *dS = m->a.dS;
+  memset(dk, 0, (size_t)B * T * KD * sizeof(float));
+  memset(dv, 0, (size_t)B * T * KD * sizeof(float));
+  for (int b = 0; b < B; b++) {
+    for (int s = 0; s < T;) {
+      int e = s + 1;
+      while (e < T && seg[(size_t)b * T + e] == s) e++;
+      int len = e - s;
+      for (int h = 0; h < H; h++) {
+        int g = h / rep;
+        size_t r0 = (size_t)b * T + s;
+        const float *Q = L->qr + r0 * QD + (size_t)h * hd;
+        const float *K = L->kr + r0 * KD + (size_t)g * hd;
+        const float *Vv = L->v + r0 * KD + (size_t)g * hd;
+        const float *P = L->att + (((size_t)b * H + h) * T + s) * T + s;
+        const float *dO = dao + r0 * QD + (size_t)h * hd;
+        /* dV += P^T dO */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, dO, QD, 1.0f,
+                    dv + r0 * KD + (size_t)g * hd, KD);
+        /* dP = dO V^T  -> dS (ld len) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, 1.0f, dO, QD, Vv, KD,
+                    0.0f, dS, len);
+#pragma omp parallel for schedule(static) if (len > 64)
+        for (int i = 0; i < len; i++) {
+          const float *pr = P + (size_t)i * T;
+          float *dr = dS + (size_t)i * len;
+          double dot = 0;
+          for (int j = 0; j <= i; j++) dot += (double)pr[j] * dr[j];
+          float fd = (float)dot;
+          for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - fd) * scale;
+          for (int j = i + 1; j < len; j++) dr[j] = 0.0f;
+        }
+        /* dQ = dS K ; dK += dS^T Q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, K, KD,
+                    0.0f, dq + r0 * QD + (size_t)h * hd, QD);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, Q, QD,
+                    1.0f, dk + r0 * KD + (size_t)g * hd, KD);
+      }
+      s = e;
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- layer */
+
+static void layer_fw(l1k_model *m, int l, int B, int T, float *x_out) {
+  const l1k_model_config *c = &m->cfg;
+  layer_params *P = &m->p.layer[l];
+  layer_acts *L = &m->a.layer[l];
+  int N = B * T, C = c->hidden_size, FF = c->intermediate_size;
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
+  int QD = H * hd, KD = KVH * hd;
+  float eps = (float)c->rms_norm_eps;
+  /* attention block */
+  l1k_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps);
+  l1k_linear_fw(L->q, L->ln1, P->q_w, P->q_b, N, C, QD);
+  l1k_linear_fw(L->k, L->ln1, P->k_w, P->k_b, N, C, KD);
+  l1k_linear_fw(L->v, L->ln1, P->v_w, P->v_b, N, C, KD);
+  if (c->qk_norm) {
+    l1k_rmsnorm_fw(L->qr, L->qn_rstd, L->q, P->q_norm, N * H, hd, eps);
+    l1k_rmsnorm_fw(L->kr, L->kn_rstd, L->k, P->k_norm, N * KVH, hd, eps);
+  } else {
+    memcpy(L->qr, L->q, (size_t)N * QD * sizeof(float));
+    memcpy(L->kr, L->k, (size_t)N * KD * sizeof(float));
+  }
+  l1k_rope_apply(L->qr, N, QD, H, hd, m->a.cos_t, m->a.sin_t, 0);
+  l1k_rope_apply(L->kr, N, KD, KVH, hd, m->a.cos_t, m->a.sin_t, 0);
+  attention_fw(m, L, B, T);
+  /* xm = x + o_proj(ao) */
+  l1k_linear_fw(L->xm, L->ao, P->o_w, NULL, N, QD, C);
+  size_t NC = (size_t)N * C;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < NC; i++) L->xm[i] += L->x[i];
+  /* MLP block */
+  l1k_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps);
+  l1k_linear_fw(L->gate, L->ln2, P->gate_w, NULL, N, C, FF);
+  l1k_linear_fw(L->up, L->ln2, P->up_w, NULL, N, C, FF);
+  size_t NI = (size_t)N * FF;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < NI; i++) L->h[i] = l1k_silu(L->gate[i]) * L->up[i];
+  l1k_linear_fw(x_out, L->h, P->down_w, NULL, N, FF, C);
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < NC; i++) x_out[i] += L->xm[i];
+}
+
+/* dres: gradient wrt the layer output on entry, wrt the layer input on exit. */
+static void layer_bw(l1k_model *m, int l, int B, int T) {
+  const l1k_model_config *c = &m->cfg;
+  layer_params *P = &m->p.layer[l], *G = &m->g.layer[l];
+  layer_acts *L = &m->a.layer[l];
+  model_acts *a = &m->a;
+  int N = B * T, C = c->hidden_size, FF = c->intermediate_size;
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
+  int QD = H * hd, KD = KVH * hd;
+  size_t NI = (size_t)N * FF;
+  /* MLP: out = xm + down(h) */
+  l1k_linear_bw(a->dh, G->down_w, NULL, a->dres, L->h, P->down_w, N, FF, C, 0);
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < NI; i++) {
+    float g = L->gate[i], sg = 1.0f / (1.0f + expf(-g));
+    float dh = a->dh[i];
+    a->dup[i] = dh * g * sg;
+    a->dgate[i] = dh * L->up[i] * sg * (1.0f + g * (1.0f - sg));
+  }
+  l1k_linear_bw(a->dc, G->gate_w, NULL, a->dgate, L->ln2, P->gate_w, N, C, FF, 0);
+  l1k_linear_bw(a->dc, G->up_w, NULL, a->dup, L->ln2, P->up_w, N, C, FF, 1);
+  l1k_rmsnorm_bw(a->dres, G->ln2_w, a->dc, L->xm, P->ln2_w, L->ln2_rstd, N, C);
+  /* attention: xm = x + o(ao) */
+  l1k_linear_bw(a->dao, G->o_w, NULL, a->dres, L->ao, P->o_w, N, QD, C, 0);
+  attention_bw(m, L, B, T, a->dao, a->dq, a->dk, a->dv);
+  l1k_rope_apply(a->dq, N, QD, H, hd, a->cos_t, a->sin_t, 1);
+  l1k_rope_apply(a->dk, N, KD, KVH, hd, a->cos_t, a->sin_t, 1);
+  float *dq = a->dq, *dk = a->dk;
+  if (c->qk_norm) {
+    memset(a->dq2, 0, (size_t)N * QD * sizeof(float));
+    memset(a->dk2, 0, (size_t)N * KD * sizeof(float));
+    l1k_rmsnorm_bw(a->dq2, G->q_norm, a->dq, L->q, P->q_norm, L->qn_rstd, N * H, hd);
+    l1k_rmsnorm_bw(a->dk2, G->k_norm, a->dk, L->k, P->k_norm, L->kn_rstd, N * KVH, hd);
+    dq = a->dq2, dk = a->dk2;
+  }
+  l1k_linear_bw(a->dc, G->q_w, G->q_b, dq, L->ln1, P->q_w, N, C, QD, 0);
+  l1k_linear_bw(a->dc, G->k_w, G->k_b, dk, L->ln1, P->k_w, N, C, KD, 1);
+  l1k_linear_bw(a->dc, G->v_w, G->v_b, a->dv, L->ln1, P->v_w, N, C, KD, 1);
+  l1k_rmsnorm_bw(a->dres, G->ln1_w, a->dc, L->x, P->ln1_w, L->ln1_rstd, N, C);
+}
+
+/* ---------------------------------------------------------------- whole model */
+
+static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
+  if (!b || !b->ids || b->B <= 0 || b->T <= 0)
+    return l1k_errf(err, L1K_EINPUT, "empty batch (expected B > 0 rows of T > 0 tokens)");
+  int rc = l1k_model_reserve(m, b->B, b->T, err);
+  if (rc) return rc;
+  if ((rc = prepare_batch(m, b, err))) return rc;
+  const l1k_model_config *c = &m->cfg;
+  model_acts *a = &m->a;
+  int N = b->B * b->T, C = c->hidden_size, Lc = c->num_hidden_layers;
+  l1k_rope_table(a->cos_t, a->sin_t, a->pos, N, m->inv_freq, c->head_dim / 2);
+  float *x0 = Lc > 0 ? a->layer[0].x : a->xf;
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++)
+    memcpy(x0 + (size_t)i * C, m->p.embed + (size_t)b->ids[i] * C, (size_t)C * sizeof(float));
+  for (int l = 0; l < Lc; l++) layer_fw(m, l, b->B, b->T, l + 1 < Lc ? a->layer[l + 1].x : a->xf);
+  l1k_rmsnorm_fw(a->lnf, a->lnf_rstd, a->xf, m->p.norm, N, C, (float)c->rms_norm_eps);
+  return 0;
+}
+
+/* Cross-entropy over rows [r0, r0+R) of logits lg[R, V]; with dlogits != NULL the logits are
+ * replaced by scale * dloss/dlogits (zero rows for positions without a target). */
+static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n_t, int grad,
+                      float scale) {
+  double loss = 0;
+  int64_t nt = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss, nt)
+  for (int r = 0; r < R; r++) {
+    float *row = lg + (size_t)r * V;
+    int32_t tg = target[r];
+    if (tg < 0) {
+      if (grad) memset(row, 0, (size_t)V * sizeof(float));
+      continue;
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+    double s = 0;
+    for (int j = 0; j < V; j++) s += exp((double)(row[j] - mx));
+    double lse = mx + log(s);
+    loss += lse - row[tg];
+    nt++;
+    if (grad) {
+      for (int j = 0; j < V; j++) row[j] = (float)(exp((double)row[j] - lse) * scale);
+      row[tg] -= scale;
+    }
+  }
+  *n_t += nt;
+  return loss;
+}
+
+int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                      int64_t *n_targets, l1k_err *err) {
+  int rc = forward_body(m, b, err);
+  if (rc) return rc;
+  const l1k_model_config *c = &m->cfg;
+  model_acts *a = &m->a;
+  int N = b->B * b->T, C = c->hidden_size, V = c->vocab_size;
+  double loss = 0;
+  int64_t nt = 0;
+  for (int r0 = 0; r0 < N; r0 += L1K_LOGIT_CHUNK) {
+    int R = N - r0 < L1K_LOGIT_CHUNK ? N - r0 : L1K_LOGIT_CHUNK;
+    float *lg = logits ? logits + (size_t)r0 * V : a->logits;
+    int any = 0;
+    for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
+    if (!logits && !any) continue;
+    l1k_linear_fw(lg, a->lnf + (size_t)r0 * C, m->p.lm_head, NULL, R, C, V);
+    loss += ce_rows(a->target + r0, lg, R, V, &nt, 0, 0.0f);
+  }
+  if (loss_sum) *loss_sum = loss;
+  if (n_targets) *n_targets = nt;
+  return 0;
+}
+
+int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
+                               double *loss_sum, int64_t *n_targets, l1k_err *err) {
+  if (!l1k_model_grads(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+  int rc = forward_body(m, b, err);
+  if (rc) return rc;
+  const l1k_model_config *c = &m->cfg;
+  model_acts *a = &m->a;
+  int N = b->B * b->T, C = c->hidden_size, V = c->vocab_size, Lc = c->num_hidden_layers;
+  double loss = 0;
+  int64_t nt = 0;
+  /* fused lm_head + cross-entropy + backward, chunk by chunk: dlnf into a->dc */
+  memset(a->dc, 0, (size_t)N * C * sizeof(float));
+  for (int r0 = 0; r0 < N; r0 += L1K_LOGIT_CHUNK) {
+    int R = N - r0 < L1K_LOGIT_CHUNK ? N - r0 : L1K_LOGIT_CHUNK;
+    int any = 0;
+    for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
+    if (!any) continue;
+    float *lg = a->logits;
+    const float *xin = a->lnf + (size_t)r0 * C;
+    l1k_linear_fw(lg, xin, m->p.lm_head, NULL, R, C, V);
+    loss += ce_rows(a->target + r0, lg, R, V, &nt, 1, (float)grad_scale);
+    l1k_linear_bw(a->dc + (size_t)r0 * C, m->g.lm_head, NULL, lg, xin, m->p.lm_head, R, C, V, 0);
+  }
+  /* final norm */
+  memset(a->dres, 0, (size_t)N * C * sizeof(float));
+  l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);
+  for (int l = Lc - 1; l >= 0; l--) layer_bw(m, l, b->B, b->T);
+  /* embedding: scatter-add (serial over rows: ids repeat) */
+  for (int i = 0; i < N; i++) {
+    float *g = m->g.embed + (size_t)b->ids[i] * C;
+    const float *d = a->dres + (size_t)i * C;
+    for (int j = 0; j < C; j++) g[j] += d[j];
+  }
+  if (loss_sum) *loss_sum = loss;
+  if (n_targets) *n_targets = nt;
+  return 0;
+}

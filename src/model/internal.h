@@ -1,0 +1,100 @@
+/* long1k — model internals shared by the files in src/model (not a public header). */
+#ifndef LONG1K_MODEL_INTERNAL_H
+#define LONG1K_MODEL_INTERNAL_H
+
+#include "long1k/backend.h"
+#include "long1k/model.h"
+
+/* Pointers into the flat parameter (or gradient) buffer. C = hidden_size, I =
+ * intermediate_size, V = vocab_size, QD = heads * head_dim, KD = kv_heads * head_dim. */
+typedef struct layer_params {
+  float *ln1_w;   /* [C]      input_layernorm.weight */
+  float *q_w;     /* [QD, C]  self_attn.q_proj.weight */
+  float *q_b;     /* [QD]     self_attn.q_proj.bias (qwen2; else NULL) */
+  float *k_w;     /* [KD, C] */
+  float *k_b;     /* [KD] */
+  float *v_w;     /* [KD, C] */
+  float *v_b;     /* [KD] */
+  float *o_w;     /* [C, QD]  self_attn.o_proj.weight */
+  float *q_norm;  /* [hd]     self_attn.q_norm.weight (qwen3; else NULL) */
+  float *k_norm;  /* [hd] */
+  float *ln2_w;   /* [C]      post_attention_layernorm.weight */
+  float *gate_w;  /* [I, C]   mlp.gate_proj.weight */
+  float *up_w;    /* [I, C]   mlp.up_proj.weight */
+  float *down_w;  /* [C, I]   mlp.down_proj.weight */
+} layer_params;
+
+typedef struct model_params {
+  float *embed;        /* [V, C]  model.embed_tokens.weight */
+  layer_params *layer; /* [L] */
+  float *norm;         /* [C]     model.norm.weight */
+  float *lm_head;      /* [V, C]  lm_head.weight (== embed when tied) */
+} model_params;
+
+/* Activations of one layer for a batch of N = B*T rows (kept for the backward). */
+typedef struct layer_acts {
+  float *x;        /* [N, C]   residual stream entering the layer */
+  float *ln1;      /* [N, C]   input_layernorm(x) */
+  float *ln1_rstd; /* [N] */
+  float *q;        /* [N, QD]  q_proj output (+bias), before q_norm / rope */
+  float *k;        /* [N, KD] */
+  float *v;        /* [N, KD] */
+  float *qn_rstd;  /* [N, H]   q_norm rstd (qwen3) */
+  float *kn_rstd;  /* [N, KVH] */
+  float *qr;       /* [N, QD]  after q_norm and rope */
+  float *kr;       /* [N, KD] */
+  float *att;      /* [B, H, T, T] softmax probabilities (only blocks inside a document) */
+  float *ao;       /* [N, QD]  attention output before o_proj */
+  float *xm;       /* [N, C]   residual after attention */
+  float *ln2;      /* [N, C] */
+  float *ln2_rstd; /* [N] */
+  float *gate;     /* [N, I]   gate_proj output */
+  float *up;       /* [N, I]   up_proj output */
+  float *h;        /* [N, I]   silu(gate) * up */
+} layer_acts;
+
+typedef struct model_acts {
+  int B, T;            /* reserved sizes */
+  size_t n_floats;
+  float *mem;
+  layer_acts *layer;   /* [L] */
+  float *xf;           /* [N, C] residual after the last layer */
+  float *lnf;          /* [N, C] final norm output */
+  float *lnf_rstd;     /* [N] */
+  float *cos_t, *sin_t;/* [N, hd/2] rope tables of this batch */
+  int32_t *seg;        /* [N] start index (within the row) of each token's document */
+  int32_t *target;     /* [N] target token of each position, or -1 */
+  int32_t *pos;        /* [N] positions */
+  float *logits;       /* [CH, V] logits chunk */
+  /* backward scratch */
+  float *dres;         /* [N, C] gradient of the residual stream */
+  float *dc;           /* [N, C] */
+  float *dq, *dq2;     /* [N, QD] */
+  float *dk, *dk2, *dv;/* [N, KD] */
+  float *dao;          /* [N, QD] */
+  float *dgate, *dup, *dh; /* [N, I] */
+  float *dS;           /* [T, T] attention score gradient scratch */
+} model_acts;
+
+#define L1K_LOGIT_CHUNK 256
+
+struct l1k_model {
+  l1k_model_config cfg;
+  size_t n_params;
+  float *params;
+  float *grads;
+  size_t n_tensors;
+  l1k_tensor_info *tensors;
+  model_params p, g;     /* pointers into params / grads */
+  float *inv_freq;       /* [hd/2] */
+  model_acts a;
+  char stored_dtype[8];
+  char *orig_config;     /* config.json text as loaded (kept on save), or NULL */
+  char *orig_genconfig;  /* generation_config.json text, or NULL */
+};
+
+/* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */
+int model_layout(l1k_model *m, l1k_err *err);
+void model_point(const l1k_model *m, float *base, model_params *p);
+
+#endif
