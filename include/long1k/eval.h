@@ -101,6 +101,9 @@ void l1k_oai_free(l1k_oai_client *c);
 /* Queues a request. body (malloc'ed JSON) is owned by the client from here on. */
 int l1k_oai_submit(l1k_oai_client *c, const char *url, char *body, int completions, void *user,
                    l1k_err *err);
+/* The same with its own bearer token (NULL: the client's opts.api_key; "": none). */
+int l1k_oai_submit_key(l1k_oai_client *c, const char *url, const char *api_key, char *body,
+                       int completions, void *user, l1k_err *err);
 /* Requests queued or in flight. */
 size_t l1k_oai_pending(const l1k_oai_client *c);
 
@@ -202,6 +205,7 @@ typedef struct l1k_eval_config {
   double temperature, top_p;
   long max_tokens;
   long seed;
+  const char *extra_body;     /* JSON object merged into every generation request, or NULL */
   const char *out_dir;
   l1k_http_opts http;
   /* judge */

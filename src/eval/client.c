@@ -24,6 +24,8 @@
 
 typedef struct job {
   char *url;
+  char *auth; /* own "Authorization: ..." header, or NULL for the client's */
+  int no_auth;
   char *body;
   int completions;
   void *user;
@@ -194,6 +196,7 @@ l1k_oai_client *l1k_oai_new(const l1k_http_opts *opts, l1k_err *err) {
 static void job_free(job *j) {
   if (!j) return;
   free(j->url);
+  free(j->auth);
   free(j->body);
   l1k_buf_free(&j->reply);
   if (j->headers) curl_slist_free_all(j->headers);
@@ -241,11 +244,27 @@ static int queue_push(l1k_oai_client *c, job *j, l1k_err *err) {
 
 int l1k_oai_submit(l1k_oai_client *c, const char *url, char *body, int completions, void *user,
                    l1k_err *err) {
+  return l1k_oai_submit_key(c, url, NULL, body, completions, user, err);
+}
+
+int l1k_oai_submit_key(l1k_oai_client *c, const char *url, const char *api_key, char *body,
+                       int completions, void *user, l1k_err *err) {
   job *j = l1k_calloc(1, sizeof *j, err);
   if (!j) {
     free(body);
     return L1K_ENOMEM;
   }
+  if (api_key && *api_key) {
+    size_t n = strlen(api_key) + 32;
+    j->auth = l1k_malloc(n, err);
+    if (!j->auth) {
+      free(j);
+      free(body);
+      return L1K_ENOMEM;
+    }
+    snprintf(j->auth, n, "Authorization: Bearer %s", api_key);
+  } else if (api_key)
+    j->no_auth = 1;
   j->url = l1k_strdup(url, err);
   j->body = body;
   j->completions = completions;
@@ -283,7 +302,10 @@ static int job_start(l1k_oai_client *c, job *j, l1k_err *err) {
   j->headers = curl_slist_append(NULL, "Content-Type: application/json");
   j->headers = curl_slist_append(j->headers, "Accept: application/json");
   j->headers = curl_slist_append(j->headers, "Expect:"); /* no 100-continue round trip */
-  if (c->auth) j->headers = curl_slist_append(j->headers, c->auth);
+  if (j->auth)
+    j->headers = curl_slist_append(j->headers, j->auth);
+  else if (c->auth && !j->no_auth)
+    j->headers = curl_slist_append(j->headers, c->auth);
   CURL *e = j->easy;
   curl_easy_setopt(e, CURLOPT_URL, j->url);
   curl_easy_setopt(e, CURLOPT_POST, 1L);

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""A small OpenAI-compatible server for the tests of `long1k eval` (standard library only).
+
+Binds 127.0.0.1 on an ephemeral port, prints the port on the first line of stdout, and stops
+by itself after --lifetime seconds (or --idle seconds without a request).
+
+POST /v1/chat/completions and /v1/completions answer from directives written in the prompt:
+  [[id=X]]           names the problem (the request key is "X#<seed>")
+  [[ans=V]]          the answer to put in \\boxed{V}         (default: 0)
+  [[choice=TEXT]]    multiple choice: answer with the letter of the option whose text is TEXT
+  [[slow=S]]         sleep S seconds before answering
+  [[429xK]]          the first K requests of a key get HTTP 429 with Retry-After: 1
+  [[500xK]]          the first K requests get HTTP 500
+  [[malformedxK]]    the first K requests get a 200 whose body is not JSON
+  [[malformed-always]] every request gets a body that is not JSON
+  [[dropxK]]         the first K requests: the connection is closed without an answer
+  [[trunc]]          finish_reason "length" and no boxed answer
+  [[think]]          the response opens with <think>...</think>
+  [[tokens=N]]       usage.completion_tokens (default: words in the response)
+  [[judge-flip]]     the judge model answers the opposite of the truth
+Requests whose "model" is "judge" are judged: CORRECT when \\boxed{<reference>} is in the tail.
+Requests whose "model" is "forbidden" get HTTP 404.
+GET /stats returns {"counts": {key: n}, "times": {key: [t, ...]}, "judge": {key: n}}.
+Every response carries a last line "mock-key: <key>" so a test can map results to requests.
+"""
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+COUNTS, TIMES, JUDGE = {}, {}, {}
+LAST = [time.time()]
+
+
+def directive(text, name, default=None):
+    m = re.search(r"\[\[" + re.escape(name) + r"=(.*?)\]\]", text)
+    return m.group(1) if m else default
+
+
+def fail_count(text, kind):
+    m = re.search(r"\[\[" + kind + r"x(\d+)\]\]", text)
+    return int(m.group(1)) if m else 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def send_json(self, code, obj, extra_headers=()):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra_headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        LAST[0] = time.time()
+        if self.path == "/stats":
+            with LOCK:
+                self.send_json(200, {"counts": COUNTS, "times": TIMES, "judge": JUDGE})
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        LAST[0] = time.time()
+        n = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(n)
+        try:
+            req = json.loads(raw)
+        except ValueError:
+            self.send_json(400, {"error": {"message": "bad json"}})
+            return
+        chat = self.path.endswith("/chat/completions")
+        if not chat and not self.path.endswith("/completions"):
+            self.send_json(404, {"error": {"message": "no such route " + self.path}})
+            return
+        if chat:
+            text = "\n".join(m.get("content", "") for m in req.get("messages", []))
+        else:
+            text = req.get("prompt", "")
+        model = req.get("model", "")
+        if model == "forbidden":
+            self.send_json(404, {"error": {"message": "model not found"}})
+            return
+        if model == "judge":
+            return self.judge(text)
+        key = "%s#%s" % (directive(text, "id", "?"), req.get("seed", "none"))
+        with LOCK:
+            k = COUNTS.get(key, 0) + 1
+            COUNTS[key] = k
+            TIMES.setdefault(key, []).append(time.time())
+        slow = float(directive(text, "slow", "0"))
+        if slow:
+            time.sleep(slow)
+        if k <= fail_count(text, "429"):
+            self.send_json(429, {"error": {"message": "rate limited"}}, [("Retry-After", "1")])
+            return
+        if k <= fail_count(text, "500"):
+            self.send_json(500, {"error": {"message": "internal"}})
+            return
+        if k <= fail_count(text, "drop"):
+            self.close_connection = True
+            try:
+                import socket
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if "[[malformed-always]]" in text or k <= fail_count(text, "malformed"):
+            body = b'{"choices": [{"message": {"content": "trunc'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        ans = directive(text, "ans", "0")
+        choice = directive(text, "choice")
+        if choice is not None:
+            m = re.search(r"^([A-E])\) " + re.escape(choice) + r"$", text, re.M)
+            ans = m.group(1) if m else "Z"
+        lines = ["Let me work through this.", "First, read the problem carefully.",
+                 "Then compute step by step."]
+        if "[[think]]" in text:
+            lines = ["<think>", "hmm, thinking at length", "</think>"] + lines
+        finish = "stop"
+        if "[[trunc]]" in text:
+            lines.append("and then we continue with the long computation of")
+            finish = "length"
+        else:
+            lines.append("So the final answer is $\\boxed{%s}$." % ans)
+        lines.append("mock-key: " + key)
+        content = "\n".join(lines)
+        toks = int(directive(text, "tokens", str(len(content.split()))))
+        usage = {"prompt_tokens": len(text.split()), "completion_tokens": toks,
+                 "total_tokens": toks + len(text.split())}
+        if chat:
+            choice_obj = {"index": 0, "message": {"role": "assistant", "content": content},
+                          "finish_reason": finish}
+        else:
+            choice_obj = {"index": 0, "text": content, "finish_reason": finish}
+        self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
+                             "model": model, "choices": [choice_obj], "usage": usage})
+
+    def judge(self, text):
+        ref = re.search(r"Reference answer:\n(.*?)\n", text)
+        ref = ref.group(1).strip() if ref else ""
+        tail = text.split("The last lines of the student's response:\n", 1)[-1]
+        key = re.search(r"mock-key: (\S+)", tail)
+        key = key.group(1) if key else "?"
+        with LOCK:
+            JUDGE[key] = JUDGE.get(key, 0) + 1
+        ok = ("\\boxed{%s}" % ref) in tail
+        if "[[judge-flip]]" in text:
+            ok = not ok
+        verdict = "The student's final answer %s the reference.\nVERDICT: %s" % (
+            "matches" if ok else "does not match", "CORRECT" if ok else "INCORRECT")
+        self.send_json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": verdict},
+                                          "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 10, "completion_tokens": 10}})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--idle", type=float, default=60)
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    print(srv.server_address[1], flush=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    start = time.time()
+    while time.time() - start < a.lifetime and time.time() - LAST[0] < a.idle:
+        time.sleep(0.1)
+    srv.shutdown()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
