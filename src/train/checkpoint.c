@@ -1,0 +1,369 @@
+/* long1k — trainer checkpoints: output_dir/checkpoint-<step>/ holds a Hugging Face model
+ * directory (config.json, generation_config.json, model.safetensors, tokenizer files) and the
+ * trainer state (train_state.bin: float32 master weights, AdamW moments, counters, the
+ * epoch's data order; trainer_state.json; trainer_log.jsonl up to this step). A checkpoint is
+ * built in output_dir/.tmp-checkpoint-<step>-<pid>, every file fsync'ed, then renamed into
+ * place, so a crash leaves either no checkpoint-<step> or a complete one. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "long1k/io.h"
+#include "long1k/log.h"
+#include "train/train_internal.h"
+
+#define STATE_MAGIC "L1KTS001"
+#define STATE_FILE "train_state.bin"
+
+typedef struct state_header {
+  char magic[8];
+  uint64_t n_params;
+  int64_t adam_step, global_step, tokens, perm_epoch, n_rows;
+  uint64_t seed;
+  int64_t rows_per_step;
+  int64_t reserved[7];
+} state_header; /* 128 bytes */
+
+static int is_ckpt_name(const char *name, int64_t *step) {
+  if (strncmp(name, "checkpoint-", 11) != 0) return 0;
+  const char *p = name + 11;
+  if (!*p) return 0;
+  int64_t v = 0;
+  for (; *p; p++) {
+    if (*p < '0' || *p > '9') return 0;
+    v = v * 10 + (*p - '0');
+  }
+  *step = v;
+  return 1;
+}
+
+static int complete(const char *dir) {
+  char *p = l1k_path_join(dir, STATE_FILE);
+  int ok = p && l1k_file_exists(p);
+  free(p);
+  return ok;
+}
+
+typedef struct ck {
+  int64_t step;
+  char name[256];
+} ck;
+
+static int cmp_ck(const void *a, const void *b) {
+  const ck *x = a, *y = b;
+  return x->step < y->step ? -1 : x->step > y->step;
+}
+
+/* checkpoint-N directories of dir, sorted by N */
+static int list_ckpts(const char *dir, ck **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  size_t cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int64_t s;
+    if (!is_ckpt_name(e->d_name, &s) || strlen(e->d_name) >= 256) continue;
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      ck *nv = realloc(*out, cap * sizeof *nv);
+      if (!nv) break;
+      *out = nv;
+    }
+    (*out)[*n].step = s;
+    snprintf((*out)[*n].name, 256, "%s", e->d_name);
+    (*n)++;
+  }
+  closedir(d);
+  if (*n) qsort(*out, *n, sizeof **out, cmp_ck);
+  return 0;
+}
+
+int64_t l1k_ckpt_latest(const char *dir, char *path, size_t cap) {
+  ck *v;
+  size_t n;
+  list_ckpts(dir, &v, &n);
+  int64_t best = -1;
+  for (size_t i = n; i-- > 0;) {
+    char *p = l1k_path_join(dir, v[i].name);
+    if (p && complete(p)) {
+      best = v[i].step;
+      snprintf(path, cap, "%s", p);
+      free(p);
+      break;
+    }
+    free(p);
+  }
+  free(v);
+  return best;
+}
+
+/* renames to a hidden trash name first (atomic), then deletes */
+static int remove_dir(const char *outdir, const char *name, l1k_err *err) {
+  char *src = l1k_path_join(outdir, name);
+  char trash[4200];
+  snprintf(trash, sizeof trash, "%s/.trash-%s-%d", outdir, name, (int)getpid());
+  int rc = 0;
+  if (rename(src, trash) != 0)
+    rc = l1k_errf(err, L1K_EIO, "%s: cannot rename: %s", src, strerror(errno));
+  else {
+    l1k_fsync_dir(outdir, NULL);
+    rc = l1k_rm_rf(trash, err);
+  }
+  free(src);
+  return rc;
+}
+
+int l1k_ckpt_prepare_output(const l1k_train_config *c, int rank, char *resume_dir, size_t cap,
+                            l1k_err *err) {
+  resume_dir[0] = 0;
+  const char *out = c->output_dir;
+  if (rank == 0) {
+    DIR *d = opendir(out);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".tmp-checkpoint-", 16) && strncmp(e->d_name, ".trash-", 7))
+          continue;
+        char *p = l1k_path_join(out, e->d_name);
+        if (p) {
+          l1k_info("removing an unfinished checkpoint write: %s", p);
+          l1k_rm_rf(p, NULL);
+        }
+        free(p);
+      }
+      closedir(d);
+    }
+  }
+  const char *r = c->resume_from_checkpoint;
+  int want = r && strcmp(r, "false") && strcmp(r, "False") && strcmp(r, "no");
+  if (want && (!strcmp(r, "true") || !strcmp(r, "True") || !strcmp(r, "latest") || !strcmp(r, "yes"))) {
+    if (l1k_ckpt_latest(out, resume_dir, cap) < 0)
+      return l1k_errf(err, L1K_EINPUT,
+                      "resume_from_checkpoint: true, but %s has no complete checkpoint-<step>", out);
+    return 0;
+  }
+  if (want) {
+    if (!l1k_is_dir(r))
+      return l1k_errf(err, L1K_EINPUT, "resume_from_checkpoint: '%s' is not a directory", r);
+    if (!complete(r))
+      return l1k_errf(err, L1K_EINPUT,
+                      "resume_from_checkpoint: '%s' has no %s (not a long1k training checkpoint)", r,
+                      STATE_FILE);
+    snprintf(resume_dir, cap, "%s", r);
+    return 0;
+  }
+  ck *v;
+  size_t n;
+  list_ckpts(out, &v, &n);
+  int rc = 0;
+  if (n && !c->overwrite_output_dir)
+    rc = l1k_errf(err, L1K_EINPUT,
+                  "output_dir: %s already has %s; set resume_from_checkpoint: true to continue "
+                  "it, or overwrite_output_dir: true to start over",
+                  out, v[n - 1].name);
+  else if (n && rank == 0)
+    for (size_t i = 0; i < n && !rc; i++) rc = remove_dir(out, v[i].name, err);
+  free(v);
+  return rc;
+}
+
+static int write_blob(const char *dir, const char *name, const void *data, size_t len,
+                      l1k_err *err) {
+  char *p = l1k_path_join(dir, name);
+  if (!p) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  int rc = l1k_write_file_atomic(p, data, len, err);
+  free(p);
+  return rc;
+}
+
+static int copy_file(const char *src_dir, const char *dst_dir, const char *name, l1k_err *err) {
+  char *s = l1k_path_join(src_dir, name);
+  int rc = 0;
+  if (s && l1k_file_exists(s)) {
+    size_t len;
+    char *data = l1k_read_file(s, &len, err);
+    rc = data ? write_blob(dst_dir, name, data, len, err) : L1K_EIO;
+    free(data);
+  }
+  free(s);
+  return rc;
+}
+
+static int fault_at(const char *what, int64_t step) {
+  const char *f = getenv("LONG1K_TRAIN_FAULT");
+  size_t n = strlen(what);
+  return f && !strncmp(f, what, n) && f[n] == ':' && atoll(f + n + 1) == step;
+}
+
+int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok_dir,
+                  const l1k_adamw *opt, int64_t step, int64_t tokens, int64_t spe,
+                  int64_t total_steps, int64_t perm_epoch, const int64_t *perm, int64_t n_rows,
+                  int64_t rows_per_step, const l1k_buf *log, char *path, size_t cap,
+                  l1k_err *err) {
+  const char *out = c->output_dir;
+  char tmp[4200], fin[4200];
+  snprintf(tmp, sizeof tmp, "%s/.tmp-checkpoint-%lld-%d", out, (long long)step, (int)getpid());
+  snprintf(fin, sizeof fin, "%s/checkpoint-%lld", out, (long long)step);
+  l1k_rm_rf(tmp, NULL);
+  int rc = l1k_mkdir_p(tmp, err);
+  if (!rc) rc = l1k_model_save(m, tmp, c->bf16 ? "bf16" : "f32", err);
+  if (!rc && fault_at("kill-in-checkpoint", step)) raise(SIGKILL);
+  /* tokenizer files (from the tokenizer directory, else the model directory) */
+  const char *names[] = {"tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
+                         "vocab.json",       "merges.txt",            "added_tokens.json",
+                         "chat_template.jinja"};
+  const char *src = tok_dir && l1k_is_dir(tok_dir) ? tok_dir : c->model_name_or_path;
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
+    rc = copy_file(src, tmp, names[i], err);
+  if (!rc && tok_dir && !l1k_is_dir(tok_dir) && l1k_file_exists(tok_dir)) {
+    size_t len;
+    char *data = l1k_read_file(tok_dir, &len, err);
+    rc = data ? write_blob(tmp, "tokenizer.json", data, len, err) : L1K_EIO;
+    free(data);
+  }
+  /* train_state.bin */
+  if (!rc) {
+    state_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, STATE_MAGIC, 8);
+    h.n_params = opt->n;
+    h.adam_step = opt->step;
+    h.global_step = step;
+    h.tokens = tokens;
+    h.perm_epoch = perm_epoch;
+    h.n_rows = n_rows;
+    h.seed = (uint64_t)c->seed;
+    h.rows_per_step = rows_per_step;
+    char *p = l1k_path_join(tmp, STATE_FILE);
+    l1k_atomic_file af;
+    rc = p ? l1k_atomic_open(&af, p, err) : L1K_ENOMEM;
+    if (!rc) {
+      const float *params = l1k_model_params((l1k_model *)m);
+      int bad = fwrite(&h, sizeof h, 1, af.f) != 1 ||
+                fwrite(params, 4, opt->n, af.f) != opt->n || fwrite(opt->m, 4, opt->n, af.f) != opt->n ||
+                fwrite(opt->v, 4, opt->n, af.f) != opt->n ||
+                fwrite(perm, 8, (size_t)n_rows, af.f) != (size_t)n_rows;
+      if (bad) {
+        l1k_atomic_abort(&af);
+        rc = l1k_errf(err, L1K_EIO, "%s: write failed: %s", p, strerror(errno));
+      } else {
+        rc = l1k_atomic_commit(&af, err);
+      }
+    }
+    free(p);
+  }
+  if (!rc) rc = write_blob(tmp, "trainer_log.jsonl", log->data ? log->data : "", log->len, err);
+  if (!rc) {
+    l1k_buf j = {0};
+    l1k_buf_printf(&j,
+                   "{\n  \"global_step\": %lld,\n  \"epoch\": %.6g,\n  \"max_steps\": %lld,\n"
+                   "  \"num_train_epochs\": %g,\n  \"train_batch_size\": %lld,\n"
+                   "  \"gradient_accumulation_steps\": %lld,\n  \"logging_steps\": %lld,\n"
+                   "  \"save_steps\": %lld,\n  \"num_input_tokens_seen\": %lld,\n"
+                   "  \"long1k\": {\"seed\": %lld, \"data_epoch\": %lld, \"rows_per_step\": %lld,"
+                   " \"train_rows\": %lld, \"adam_step\": %lld},\n  \"log_history\": [",
+                   (long long)step, (double)step / (double)spe, (long long)total_steps,
+                   c->num_train_epochs, (long long)c->per_device_train_batch_size,
+                   (long long)c->gradient_accumulation_steps, (long long)c->logging_steps,
+                   (long long)c->save_steps, (long long)tokens, (long long)c->seed,
+                   (long long)perm_epoch, (long long)rows_per_step, (long long)n_rows,
+                   (long long)opt->step);
+    int first = 1;
+    for (size_t a = 0; log->data && a < log->len;) {
+      const char *nl = memchr(log->data + a, '\n', log->len - a);
+      size_t b = nl ? (size_t)(nl - log->data) : log->len;
+      if (b > a) {
+        l1k_buf_puts(&j, first ? "\n    " : ",\n    ");
+        l1k_buf_append(&j, log->data + a, b - a);
+        first = 0;
+      }
+      a = b + 1;
+    }
+    l1k_buf_puts(&j, "\n  ]\n}\n");
+    rc = j.data ? write_blob(tmp, "trainer_state.json", j.data, j.len, err) : L1K_ENOMEM;
+    l1k_buf_free(&j);
+  }
+  if (!rc && fault_at("kill-before-rename", step)) raise(SIGKILL);
+  if (!rc) rc = l1k_fsync_dir(tmp, err);
+  if (!rc && l1k_is_dir(fin)) rc = remove_dir(out, strrchr(fin, '/') + 1, err);
+  if (!rc && rename(tmp, fin) != 0)
+    rc = l1k_errf(err, L1K_EIO, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
+  if (!rc) rc = l1k_fsync_dir(out, err);
+  if (rc) {
+    l1k_rm_rf(tmp, NULL);
+    return rc;
+  }
+  snprintf(path, cap, "%s", fin);
+  if (c->save_total_limit > 0) {
+    ck *v;
+    size_t n;
+    list_ckpts(out, &v, &n);
+    for (size_t i = 0; n > (size_t)c->save_total_limit && i < n - (size_t)c->save_total_limit; i++)
+      if (v[i].step != step) remove_dir(out, v[i].name, NULL);
+    free(v);
+  }
+  return 0;
+}
+
+int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *step,
+                        int64_t *tokens, int64_t *perm_epoch, int64_t *perm, int64_t n_rows,
+                        uint64_t seed, int64_t rows_per_step, l1k_buf *log, l1k_err *err) {
+  char *p = l1k_path_join(dir, STATE_FILE);
+  l1k_mmap mp;
+  int rc = p ? l1k_mmap_open(&mp, p, err) : L1K_ENOMEM;
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  const state_header *h = mp.data;
+  size_t n = l1k_model_num_params(m);
+  if (mp.size < sizeof *h || memcmp(h->magic, STATE_MAGIC, 8) != 0)
+    rc = l1k_errf(err, L1K_EINPUT, "%s: not a long1k train state", p);
+  else if (h->n_params != n)
+    rc = l1k_errf(err, L1K_EINPUT, "%s: %llu parameters, the model has %zu", p,
+                  (unsigned long long)h->n_params, n);
+  else if (h->n_rows != n_rows)
+    rc = l1k_errf(err, L1K_EINPUT,
+                  "%s: trained on %lld rows, the dataset now gives %lld (dataset, cutoff_len, "
+                  "val_size or neat_packing changed)",
+                  p, (long long)h->n_rows, (long long)n_rows);
+  else if (h->seed != seed)
+    rc = l1k_errf(err, L1K_EINPUT, "%s: seed was %llu, now %llu", p, (unsigned long long)h->seed,
+                  (unsigned long long)seed);
+  else if (h->rows_per_step != rows_per_step)
+    rc = l1k_errf(err, L1K_EINPUT,
+                  "%s: %lld rows per step (batch x accumulation x processes), now %lld", p,
+                  (long long)h->rows_per_step, (long long)rows_per_step);
+  else if (mp.size != sizeof *h + 12 * n + 8 * (size_t)n_rows)
+    rc = l1k_errf(err, L1K_EINPUT, "%s: truncated (%zu bytes)", p, mp.size);
+  if (!rc) {
+    const char *d = (const char *)mp.data + sizeof *h;
+    memcpy(l1k_model_params(m), d, 4 * n);
+    memcpy(opt->m, d + 4 * n, 4 * n);
+    memcpy(opt->v, d + 8 * n, 4 * n);
+    memcpy(perm, d + 12 * n, 8 * (size_t)n_rows);
+    opt->step = h->adam_step;
+    *step = h->global_step;
+    *tokens = h->tokens;
+    *perm_epoch = h->perm_epoch;
+  }
+  l1k_mmap_close(&mp);
+  free(p);
+  if (!rc) {
+    char *lp = l1k_path_join(dir, "trainer_log.jsonl");
+    size_t len = 0;
+    char *txt = lp ? l1k_read_file(lp, &len, err) : NULL;
+    free(lp);
+    if (!txt) return err && err->code ? err->code : L1K_EIO;
+    log->len = 0;
+    l1k_buf_append(log, txt, len);
+    free(txt);
+  }
+  return rc;
+}

@@ -1,0 +1,34 @@
+/* long1k — trainer internals shared by trainer.c, checkpoint.c and parity.c. */
+#ifndef LONG1K_TRAIN_INTERNAL_H
+#define LONG1K_TRAIN_INTERNAL_H
+
+#include <stdint.h>
+#include "long1k/jsonl.h"
+#include "long1k/model.h"
+#include "long1k/optim.h"
+#include "long1k/train.h"
+
+uint64_t l1k_train_splitmix(uint64_t *s);
+/* Fisher-Yates with splitmix64 seeded from (seed, stream); stream = epoch + 1, 0 = val split. */
+void l1k_train_shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream);
+
+/* Removes stale temporary / trash directories (rank 0), resolves resume_from_checkpoint
+ * into resume_dir ("" = fresh start) and refuses to start over existing checkpoints unless
+ * overwrite_output_dir (then they are removed by rank 0). */
+int l1k_ckpt_prepare_output(const l1k_train_config *c, int rank, char *resume_dir, size_t cap,
+                            l1k_err *err);
+/* Latest complete checkpoint-<N> in dir (returns N, or -1 with path untouched). */
+int64_t l1k_ckpt_latest(const char *dir, char *path, size_t cap);
+/* Writes output_dir/checkpoint-<step>/ atomically (temp dir, fsync, rename) and applies
+ * save_total_limit. path receives the final directory. */
+int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok_dir,
+                  const l1k_adamw *opt, int64_t step, int64_t tokens, int64_t spe,
+                  int64_t total_steps, int64_t perm_epoch, const int64_t *perm, int64_t n_rows,
+                  int64_t rows_per_step, const l1k_buf *log, char *path, size_t cap,
+                  l1k_err *err);
+/* Restores parameters, moments, step counters, the epoch's data order and the log. */
+int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *step,
+                        int64_t *tokens, int64_t *perm_epoch, int64_t *perm, int64_t n_rows,
+                        uint64_t seed, int64_t rows_per_step, l1k_buf *log, l1k_err *err);
+
+#endif

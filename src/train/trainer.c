@@ -1,0 +1,577 @@
+/* long1k — the SFT trainer loop: data order, micro-batches, gradient accumulation with
+ * transformers' token-count normalization, clipping, AdamW, schedule, evaluation, logging,
+ * checkpoints and resume, data parallelism. See docs/train.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "long1k/chat.h"
+#include "long1k/dataset.h"
+#include "long1k/io.h"
+#include "long1k/jsonl.h"
+#include "long1k/log.h"
+#include "long1k/model.h"
+#include "long1k/optim.h"
+#include "long1k/plot.h"
+#include "long1k/sched.h"
+#include "long1k/tokenizer.h"
+#include "long1k/train.h"
+#include "train/dist.h"
+#include "train/train_internal.h"
+
+/* ---- deterministic random permutations (splitmix64) --------------------------------------- */
+
+uint64_t l1k_train_splitmix(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+void l1k_train_shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ULL ^ (stream + 1) * 0xD1B54A32D192ED03ULL;
+  for (int64_t i = n - 1; i > 0; i--) {
+    uint64_t r = l1k_train_splitmix(&s);
+    int64_t j = (int64_t)(((unsigned __int128)r * (uint64_t)(i + 1)) >> 64);
+    int64_t t = v[i];
+    v[i] = v[j];
+    v[j] = t;
+  }
+}
+
+/* ---- trainer state ------------------------------------------------------------------------ */
+
+typedef struct trainer {
+  const l1k_train_config *c;
+  l1k_dist d;
+  l1k_model *m;
+  l1k_tokenizer *tok;
+  char *tok_dir;
+  l1k_dataset ds;
+  l1k_rows rows, val;
+  int64_t B, accum, spe, total_steps, warmup, rows_per_step;
+  l1k_sched_type sched;
+  l1k_adamw opt;
+  int64_t step;        /* optimizer steps done */
+  int64_t perm_epoch;  /* epoch the permutation belongs to */
+  int64_t *perm;
+  int32_t *b_ids, *b_labels, *b_pos, *b_doc;
+  int64_t Tmax;
+  l1k_buf log;         /* trainer_log.jsonl text so far */
+  FILE *logf;
+  int64_t tokens;      /* tokens trained on, all ranks, since step 0 (restored on resume) */
+  double t_start;
+  char last_ckpt[4096];
+} trainer;
+
+static int fail_all(trainer *t, int rc) {
+  /* every rank must learn that one failed, or the others hang in a collective */
+  return l1k_dist_max_int(&t->d, rc);
+}
+
+static void make_perm(trainer *t, int64_t epoch) {
+  for (int64_t i = 0; i < t->rows.n; i++) t->perm[i] = i;
+  l1k_train_shuffle(t->perm, t->rows.n, (uint64_t)t->c->seed, (uint64_t)epoch + 1);
+  if (t->c->group_by_length && !t->c->neat_packing) {
+    /* inside each optimizer step's rows, longest first: micro-batches of similar length */
+    for (int64_t a = 0; a < t->rows.n; a += t->rows_per_step) {
+      int64_t b = a + t->rows_per_step < t->rows.n ? a + t->rows_per_step : t->rows.n;
+      for (int64_t i = a + 1; i < b; i++) { /* insertion sort: small ranges */
+        int64_t x = t->perm[i], j = i;
+        while (j > a && t->rows.len[t->perm[j - 1]] < t->rows.len[x]) {
+          t->perm[j] = t->perm[j - 1];
+          j--;
+        }
+        t->perm[j] = x;
+      }
+    }
+  }
+  t->perm_epoch = epoch;
+}
+
+/* The micro-batches of optimizer step `step`: rows [lo, hi) of the epoch's permutation, cut
+ * into micro-batches of B rows; micro-batch q belongs to rank q % world. */
+static void step_range(trainer *t, int64_t step, int64_t *lo, int64_t *hi) {
+  int64_t j = step % t->spe;
+  *lo = j * t->rows_per_step;
+  *hi = *lo + t->rows_per_step;
+  if (*hi > t->rows.n) *hi = t->rows.n;
+}
+
+static int run_batch(trainer *t, const l1k_rows *r, const int64_t *rows, int nrows, int backward,
+                     double scale, double *loss_sum, int64_t *n_targets, l1k_err *err) {
+  int T = l1k_batch_fill(&t->ds, r, rows, nrows, t->b_ids, t->b_labels, t->b_pos, t->b_doc);
+  l1k_batch b = {nrows, T, t->b_ids, t->b_labels, t->b_pos, t->b_doc};
+  if (backward) return l1k_model_forward_backward(t->m, &b, scale, loss_sum, n_targets, err);
+  return l1k_model_forward(t->m, &b, NULL, loss_sum, n_targets, err);
+}
+
+static int evaluate(trainer *t, double *out, l1k_err *err) {
+  double acc[2] = {0, 0};
+  int rc = 0;
+  int64_t *idx = malloc((size_t)(t->B + 1) * sizeof *idx);
+  if (!idx) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  int64_t q = 0;
+  for (int64_t a = 0; a < t->val.n && !rc; a += t->B, q++) {
+    if (q % t->d.world != t->d.rank) continue;
+    int n = 0;
+    for (int64_t i = a; i < t->val.n && i < a + t->B; i++) idx[n++] = i;
+    double ls = 0;
+    int64_t nt = 0;
+    rc = run_batch(t, &t->val, idx, n, 0, 0, &ls, &nt, err);
+    acc[0] += ls;
+    acc[1] += (double)nt;
+  }
+  free(idx);
+  if ((rc = fail_all(t, rc))) return rc;
+  if ((rc = l1k_dist_sum_f64(&t->d, acc, 2, err))) return rc;
+  *out = acc[1] > 0 ? acc[0] / acc[1] : NAN;
+  return 0;
+}
+
+/* ---- logging ------------------------------------------------------------------------------ */
+
+static void log_record(trainer *t, const char *json) {
+  if (t->d.rank != 0) return;
+  l1k_buf_puts(&t->log, json);
+  l1k_buf_puts(&t->log, "\n");
+  if (t->logf) {
+    fputs(json, t->logf);
+    fputc('\n', t->logf);
+    fflush(t->logf);
+  }
+}
+
+static void write_plot(trainer *t) {
+  if (t->d.rank != 0 || !t->log.len) return;
+  size_t cap = 1024, n = 0, ne = 0;
+  double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
+  double *ex = malloc(cap * sizeof *ex), *ey = malloc(cap * sizeof *ey);
+  char *copy = strndup(t->log.data, t->log.len);
+  for (char *save = NULL, *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+       line = strtok_r(NULL, "\n", &save)) {
+    cJSON *j = cJSON_Parse(line);
+    if (!j) continue;
+    cJSON *s = cJSON_GetObjectItem(j, "step"), *l = cJSON_GetObjectItem(j, "loss");
+    cJSON *e = cJSON_GetObjectItem(j, "eval_loss");
+    if (n == cap || ne == cap) {
+      cap *= 2;
+      x = realloc(x, cap * sizeof *x);
+      y = realloc(y, cap * sizeof *y);
+      ex = realloc(ex, cap * sizeof *ex);
+      ey = realloc(ey, cap * sizeof *ey);
+    }
+    if (cJSON_IsNumber(s) && cJSON_IsNumber(l)) {
+      x[n] = s->valuedouble;
+      y[n++] = l->valuedouble;
+    }
+    if (cJSON_IsNumber(s) && cJSON_IsNumber(e)) {
+      ex[ne] = s->valuedouble;
+      ey[ne++] = e->valuedouble;
+    }
+    cJSON_Delete(j);
+  }
+  l1k_plot *p = l1k_plot_new("Training loss", "step", "loss");
+  if (p) {
+    l1k_plot_line(p, "train loss", x, y, n, NULL);
+    if (ne) l1k_plot_scatter(p, "eval loss", ex, ey, ne, NULL);
+    char *path = l1k_path_join(t->c->output_dir, "training_loss.svg");
+    l1k_err e = {0};
+    if (path && l1k_plot_write_svg(p, path, &e)) l1k_warn("training_loss.svg: %s", e.msg);
+    free(path);
+    l1k_plot_free(p);
+  }
+  free(copy);
+  free(x);
+  free(y);
+  free(ex);
+  free(ey);
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int setup_data(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  l1k_data_opts o;
+  l1k_data_opts_default(&o);
+  static const char *fmts[] = {"auto", "openai", "sharegpt", "alpaca", "fields", "tokenized"};
+  for (int i = 0; i < 6; i++)
+    if (c->formatting && !strcmp(c->formatting, fmts[i])) o.format = (l1k_data_format)i;
+  const char *tok_path = c->tokenizer_name_or_path ? c->tokenizer_name_or_path
+                                                   : c->model_name_or_path;
+  char *tj = l1k_is_dir(tok_path) ? l1k_path_join(tok_path, "tokenizer.json") : strdup(tok_path);
+  int have_tok = tj && l1k_file_exists(tj);
+  free(tj);
+  if (!have_tok && c->tokenizer_name_or_path)
+    return l1k_errf(err, L1K_EINPUT, "tokenizer_name_or_path: no tokenizer.json at '%s'",
+                    c->tokenizer_name_or_path);
+  if (have_tok && o.format != L1K_FMT_TOKENIZED) {
+    t->tok = l1k_tokenizer_load(tok_path, err);
+    if (!t->tok) return err ? err->code : L1K_EINPUT;
+    t->tok_dir = strdup(tok_path);
+    if (c->template_name) {
+      const char *n = c->template_name;
+      if (!strcmp(n, "qwen") || !strcmp(n, "qwen2")) n = "qwen2.5";
+      if (l1k_chat_template_by_name(n, &o.tmpl, err)) return l1k_err_prefix(err, "template");
+    } else if (l1k_chat_template_detect(tok_path, &o.tmpl, err)) {
+      return l1k_err_prefix(err, "template (not set; detecting from %s)", tok_path);
+    }
+  } else if (have_tok) {
+    t->tok_dir = strdup(tok_path);
+  }
+  o.tok = t->tok;
+  o.tokenizer_path = t->tok ? tok_path : NULL;
+  o.enable_thinking = c->enable_thinking;
+  o.cutoff_len = c->cutoff_len;
+  o.truncate = c->overlength && !strcmp(c->overlength, "truncate");
+  o.skip_bad_records = c->skip_bad_records;
+  o.max_samples = c->max_samples;
+  o.question_field = c->question_field;
+  o.reasoning_field = c->reasoning_field;
+  o.answer_field = c->answer_field;
+  o.system_field = c->system_field;
+  o.response_format = c->response_format;
+  o.default_system = c->default_system;
+  o.overwrite_cache = c->overwrite_cache;
+  char cache_dir[4096];
+  if (c->tokenized_cache_dir) {
+    snprintf(cache_dir, sizeof cache_dir, "%s", c->tokenized_cache_dir);
+  } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+    snprintf(cache_dir, sizeof cache_dir, "%s/long1k/tokenized", getenv("XDG_CACHE_HOME"));
+  } else {
+    snprintf(cache_dir, sizeof cache_dir, "%s/.cache/long1k/tokenized",
+             getenv("HOME") ? getenv("HOME") : ".");
+  }
+  o.cache_dir = cache_dir;
+  /* rank 0 tokenizes and writes the cache; the others then map it */
+  int rc = 0;
+  if (t->d.rank == 0) rc = l1k_dataset_load(c->dataset, &o, &t->ds, err);
+  if ((rc = fail_all(t, rc))) return rc ? rc : L1K_EINPUT;
+  if (t->d.rank != 0) {
+    o.overwrite_cache = 0;
+    if ((rc = l1k_dataset_load(c->dataset, &o, &t->ds, err))) return fail_all(t, rc);
+    fail_all(t, 0);
+  } else {
+    fail_all(t, 0);
+  }
+  const l1k_dataset_stats *s = &t->ds.stats;
+  if (t->d.rank == 0)
+    l1k_info("dataset: %lld records -> %lld samples, %lld tokens%s; dropped %lld longer than "
+             "cutoff_len=%lld, %lld without loss tokens; truncated %lld; malformed skipped %lld%s",
+             (long long)s->records, (long long)t->ds.n, (long long)t->ds.n_tokens,
+             t->ds.from_cache ? " (cached)" : "", (long long)s->too_long,
+             (long long)c->cutoff_len, (long long)s->no_target, (long long)s->truncated,
+             (long long)s->bad,
+             s->not_read ? " (records past max_samples not read)" : "");
+  if (t->ds.n == 0) {
+    if (s->records == 0)
+      return l1k_errf(err, L1K_EINPUT, "dataset %s: no records", c->dataset);
+    if (s->too_long == s->records - s->bad - s->no_target && s->too_long)
+      return l1k_errf(err, L1K_EINPUT,
+                      "dataset %s: all %lld samples are longer than cutoff_len=%lld (raise "
+                      "cutoff_len or set overlength: truncate)",
+                      c->dataset, (long long)s->too_long, (long long)c->cutoff_len);
+    return l1k_errf(err, L1K_EINPUT,
+                    "dataset %s: no usable samples (%lld records: %lld too long, %lld without "
+                    "loss tokens, %lld malformed)",
+                    c->dataset, (long long)s->records, (long long)s->too_long,
+                    (long long)s->no_target, (long long)s->bad);
+  }
+  /* validation split (seeded), the rest trains */
+  int64_t n = t->ds.n, n_val = 0;
+  if (c->val_size > 0)
+    n_val = c->val_size < 1 ? (int64_t)ceil(c->val_size * (double)n) : (int64_t)c->val_size;
+  if (n_val >= n)
+    return l1k_errf(err, L1K_EINPUT, "val_size: %g leaves no training samples (of %lld)",
+                    c->val_size, (long long)n);
+  int64_t *idx = malloc((size_t)n * sizeof *idx);
+  if (!idx) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  for (int64_t i = 0; i < n; i++) idx[i] = i;
+  if (n_val) l1k_train_shuffle(idx, n, (uint64_t)c->seed, 0);
+  int64_t *tr = idx + n_val;
+  /* training samples in index order, so the split does not change the data order's basis */
+  qsort(tr, (size_t)(n - n_val), sizeof *tr, cmp_i64);
+  if (c->neat_packing) {
+    rc = l1k_rows_pack(&t->ds, tr, n - n_val, c->cutoff_len, &t->rows, err);
+    if (!rc) rc = l1k_rows_pack(&t->ds, idx, n_val, c->cutoff_len, &t->val, err);
+  } else {
+    rc = l1k_rows_single(&t->ds, tr, n - n_val, &t->rows, err);
+    if (!rc) rc = l1k_rows_single(&t->ds, idx, n_val, &t->val, err);
+  }
+  free(idx);
+  if (rc) return rc;
+  if (t->d.rank == 0 && c->neat_packing)
+    l1k_info("neat_packing: %lld samples in %lld rows of up to %lld tokens (%.1f%% filled)",
+             (long long)(n - n_val), (long long)t->rows.n, (long long)c->cutoff_len,
+             100.0 * (double)(t->ds.n_tokens) / ((double)(t->rows.n + t->val.n) * (double)c->cutoff_len));
+  if (n_val && t->d.rank == 0) l1k_info("val_size: %lld samples held out for eval loss", (long long)n_val);
+  return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok_out,
+                   l1k_err *err) {
+  int64_t lo, hi;
+  if (t->perm_epoch != t->step / t->spe) make_perm(t, t->step / t->spe);
+  step_range(t, t->step, &lo, &hi);
+  /* targets in the whole optimizer step (all ranks) and tokens, known from the rows */
+  int64_t targets = 0, tokens = 0;
+  for (int64_t i = lo; i < hi; i++) {
+    targets += t->rows.targets[t->perm[i]];
+    tokens += t->rows.len[t->perm[i]];
+  }
+  if (targets <= 0) return l1k_errf(err, L1K_EINTERNAL, "step %lld has no loss tokens", (long long)t->step + 1);
+  double scale = 1.0 / (double)targets;
+  l1k_model_zero_grads(t->m);
+  double acc[2] = {0, 0};
+  int rc = 0;
+  int64_t q = 0;
+  for (int64_t a = lo; a < hi && !rc; a += t->B, q++) {
+    if (q % t->d.world != t->d.rank) continue;
+    int n = (int)((hi - a) < t->B ? (hi - a) : t->B);
+    double ls = 0;
+    int64_t nt = 0;
+    rc = run_batch(t, &t->rows, t->perm + a, n, 1, scale, &ls, &nt, err);
+    acc[0] += ls;
+    acc[1] += (double)nt;
+  }
+  if ((rc = fail_all(t, rc))) return rc;
+  float *g = l1k_model_grads(t->m);
+  size_t np = l1k_model_num_params(t->m);
+  if ((rc = l1k_dist_sum_f32(&t->d, g, np, err))) return rc;
+  if ((rc = l1k_dist_sum_f64(&t->d, acc, 2, err))) return rc;
+  if ((int64_t)acc[1] != targets)
+    return l1k_errf(err, L1K_EINTERNAL, "step %lld: the model counted %lld loss tokens, the data %lld",
+                    (long long)t->step + 1, (long long)acc[1], (long long)targets);
+  double loss = acc[0] / (double)targets;
+  double gn = l1k_clip_grad_norm(g, np, t->c->max_grad_norm);
+  *loss_out = loss;
+  *gnorm_out = gn;
+  *tok_out = tokens;
+  if (!isfinite(loss) || !isfinite(gn)) return 1; /* caller stops; parameters untouched */
+  double lr = l1k_sched_lr(t->sched, t->c->learning_rate, t->warmup, t->total_steps, t->step);
+  l1k_adamw_step(&t->opt, l1k_model_params(t->m), g, lr);
+  t->step++;
+  return 0;
+}
+
+int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err) {
+  trainer T_, *t = &T_;
+  memset(t, 0, sizeof *t);
+  memset(res, 0, sizeof *res);
+  res->eval_loss = NAN;
+  t->c = c;
+  t->perm_epoch = -1;
+  int rc = l1k_dist_init(&t->d, err);
+  if (rc) return rc;
+#ifdef _OPENMP
+  if (c->num_threads > 0) omp_set_num_threads((int)c->num_threads);
+#endif
+  l1k_sched_by_name(c->lr_scheduler_type ? c->lr_scheduler_type : "cosine", &t->sched, NULL);
+  /* output dir and resume point */
+  char resume_dir[4096] = "";
+  if (t->d.rank == 0) rc = l1k_mkdir_p(c->output_dir, err);
+  if (!rc) rc = l1k_ckpt_prepare_output(c, t->d.rank, resume_dir, sizeof resume_dir, err);
+  if ((rc = fail_all(t, rc))) goto out;
+  t->m = l1k_model_load(c->model_name_or_path, err);
+  if (!t->m) rc = err && err->code ? err->code : L1K_EINPUT;
+  if (rc) {
+    l1k_err_prefix(err, "model_name_or_path");
+    fail_all(t, rc);
+    goto out;
+  }
+  if ((rc = fail_all(t, 0))) goto out;
+  if ((rc = setup_data(t, err))) {
+    fail_all(t, rc);
+    goto out;
+  }
+  t->B = c->per_device_train_batch_size;
+  t->accum = c->gradient_accumulation_steps;
+  t->rows_per_step = t->B * t->accum * t->d.world;
+  t->spe = (t->rows.n + t->rows_per_step - 1) / t->rows_per_step;
+  t->total_steps = c->max_steps > 0 ? c->max_steps : (int64_t)ceil(c->num_train_epochs * (double)t->spe - 1e-9);
+  if (t->total_steps < 1) t->total_steps = 1;
+  t->warmup = l1k_sched_warmup_steps(t->total_steps, c->warmup_ratio, c->warmup_steps);
+  for (int64_t i = 0; i < t->rows.n; i++) t->Tmax = t->rows.len[i] > t->Tmax ? t->rows.len[i] : t->Tmax;
+  for (int64_t i = 0; i < t->val.n; i++) t->Tmax = t->val.len[i] > t->Tmax ? t->val.len[i] : t->Tmax;
+  size_t bt = (size_t)t->B * (size_t)t->Tmax;
+  t->b_ids = malloc(bt * 4);
+  t->b_labels = malloc(bt * 4);
+  t->b_pos = malloc(bt * 4);
+  t->b_doc = malloc(bt * 4);
+  t->perm = malloc((size_t)(t->rows.n + 1) * sizeof *t->perm);
+  if (!t->b_ids || !t->b_labels || !t->b_pos || !t->b_doc || !t->perm) {
+    rc = l1k_errf(err, L1K_ENOMEM, "out of memory for batches of %lld x %lld", (long long)t->B,
+                  (long long)t->Tmax);
+    goto out;
+  }
+  if ((rc = l1k_model_reserve(t->m, (int)t->B, (int)t->Tmax, err))) goto out;
+  {
+    size_t nt = 0;
+    const l1k_tensor_info *ti = l1k_model_tensors(t->m, &nt);
+    l1k_param_seg *segs = calloc(nt + 1, sizeof *segs);
+    if (!segs) {
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto out;
+    }
+    for (size_t i = 0; i < nt; i++) segs[i] = (l1k_param_seg){ti[i].offset, ti[i].numel, ti[i].no_decay};
+    rc = l1k_adamw_init(&t->opt, l1k_model_num_params(t->m), segs, nt, c->adam_beta1, c->adam_beta2,
+                        c->adam_epsilon, c->weight_decay, err);
+    free(segs);
+    if (rc) goto out;
+  }
+  if (resume_dir[0]) {
+    rc = l1k_ckpt_load_state(resume_dir, t->m, &t->opt, &t->step, &t->tokens, &t->perm_epoch,
+                             t->perm, t->rows.n, (uint64_t)c->seed, t->rows_per_step, &t->log, err);
+    if ((rc = fail_all(t, rc))) goto out;
+    snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", resume_dir);
+    if (t->d.rank == 0)
+      l1k_info("resuming from %s at step %lld", resume_dir, (long long)t->step);
+  }
+  if (t->d.rank == 0) {
+    char *lp = l1k_path_join(c->output_dir, "trainer_log.jsonl");
+    /* the log restarts from the checkpoint's history (steps after it are redone) */
+    if (lp && l1k_write_file_atomic(lp, t->log.data ? t->log.data : "", t->log.len, err) == 0)
+      t->logf = fopen(lp, "ab");
+    free(lp);
+    if (!t->logf) {
+      rc = l1k_errf(err, L1K_EIO, "%s/trainer_log.jsonl: cannot open", c->output_dir);
+      fail_all(t, rc);
+      goto out;
+    }
+    char *cfg = l1k_train_config_dump(c);
+    char *cp = l1k_path_join(c->output_dir, "long1k_train_config.yaml");
+    if (cfg && cp) l1k_write_file_atomic(cp, cfg, strlen(cfg), NULL);
+    free(cfg);
+    free(cp);
+    l1k_info("training: %lld rows, %lld steps per epoch, %lld steps (warmup %lld, %s), batch %lld x "
+             "accumulation %lld x %d process%s = %lld rows per step",
+             (long long)t->rows.n, (long long)t->spe, (long long)t->total_steps, (long long)t->warmup,
+             l1k_sched_name(t->sched), (long long)t->B, (long long)t->accum, t->d.world,
+             t->d.world > 1 ? "es" : "", (long long)t->rows_per_step);
+  }
+  if ((rc = fail_all(t, 0))) goto out;
+
+  l1k_progress prog;
+  if (t->d.rank == 0) l1k_progress_begin(&prog, "train", t->total_steps);
+  t->t_start = l1k_now();
+  double win_loss = 0, t_win = l1k_now(), loss = 0, gn = 0;
+  int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step;
+  const char *fault = getenv("LONG1K_TRAIN_FAULT");
+  while (t->step < t->total_steps) {
+    int r = do_step(t, &loss, &gn, &step_tok, err);
+    if (r == 1) {
+      if (t->d.rank == 0) l1k_progress_end(&prog);
+      rc = l1k_errf(err, L1K_EINTERNAL,
+                    "step %lld: loss %g, grad norm %g is not finite; stopped without updating "
+                    "(last good checkpoint: %s)",
+                    (long long)t->step + 1, loss, gn, t->last_ckpt[0] ? t->last_ckpt : "none");
+      goto out;
+    }
+    if (r) goto out_rc;
+    t->tokens += step_tok;
+    win_tok += step_tok;
+    win_loss += loss;
+    win_n++;
+    res->last_loss = loss;
+    double lr = l1k_sched_lr(t->sched, c->learning_rate, t->warmup, t->total_steps, t->step - 1);
+    double now = l1k_now();
+    if (t->d.rank == 0) {
+      char extra[200];
+      snprintf(extra, sizeof extra, "loss %.4f lr %.3g gn %.3g %.0f tok/s", loss, lr, gn,
+               (double)(t->tokens) / (now - t->t_start + 1e-9));
+      l1k_progress_update(&prog, t->step, extra);
+    }
+    if (t->step % c->logging_steps == 0 || t->step == t->total_steps) {
+      char rec[512];
+      snprintf(rec, sizeof rec,
+               "{\"step\": %lld, \"epoch\": %.6g, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": "
+               "%.17g, \"tokens\": %lld, \"tokens_per_s\": %.1f, \"elapsed\": %.3f}",
+               (long long)t->step, (double)t->step / (double)t->spe, win_loss / (double)win_n, lr,
+               gn, (long long)t->tokens, (double)win_tok / (now - t_win + 1e-9),
+               now - t->t_start);
+      log_record(t, rec);
+      win_loss = 0;
+      win_n = 0;
+      win_tok = 0;
+      t_win = now;
+    }
+    if (t->val.n && c->eval_steps > 0 && t->step % c->eval_steps == 0 && t->step < t->total_steps) {
+      double el;
+      if ((rc = evaluate(t, &el, err))) goto out;
+      char rec[160];
+      snprintf(rec, sizeof rec, "{\"step\": %lld, \"epoch\": %.6g, \"eval_loss\": %.17g}",
+               (long long)t->step, (double)t->step / (double)t->spe, el);
+      log_record(t, rec);
+      res->eval_loss = el;
+    }
+    if (fault && !strncmp(fault, "kill-after-step:", 16) && atoll(fault + 16) == t->step)
+      raise(SIGKILL);
+    if (c->save_steps > 0 && t->step % c->save_steps == 0 && t->step < t->total_steps) {
+      if (t->d.rank == 0)
+        rc = l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe,
+                           t->total_steps, t->perm_epoch, t->perm, t->rows.n, t->rows_per_step,
+                           &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
+      if ((rc = fail_all(t, rc))) goto out;
+    }
+  }
+  if (t->d.rank == 0) l1k_progress_end(&prog);
+  if (t->val.n) {
+    double el;
+    if ((rc = evaluate(t, &el, err))) goto out;
+    char rec[160];
+    snprintf(rec, sizeof rec, "{\"step\": %lld, \"epoch\": %.6g, \"eval_loss\": %.17g}",
+             (long long)t->step, (double)t->step / (double)t->spe, el);
+    log_record(t, rec);
+    res->eval_loss = el;
+    if (t->d.rank == 0) l1k_info("eval loss %.6f on %lld rows", el, (long long)t->val.n);
+  }
+  if (t->step > start_step || !t->last_ckpt[0]) {
+    if (t->d.rank == 0)
+      rc = l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe, t->total_steps,
+                         t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
+                         t->last_ckpt, sizeof t->last_ckpt, err);
+    if ((rc = fail_all(t, rc))) goto out;
+  }
+  write_plot(t);
+  if (t->d.rank == 0)
+    l1k_info("done: %lld steps, last loss %.6f, %lld tokens in %.1f s; checkpoint %s",
+             (long long)t->step, res->last_loss, (long long)t->tokens, l1k_now() - t->t_start,
+             t->last_ckpt);
+  goto out;
+out_rc:
+  if (!rc) rc = err && err->code ? err->code : L1K_EINTERNAL;
+out:
+  res->steps = t->step;
+  res->tokens = t->tokens;
+  snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s", t->last_ckpt);
+  if (t->logf) fclose(t->logf);
+  l1k_buf_free(&t->log);
+  free(t->b_ids);
+  free(t->b_labels);
+  free(t->b_pos);
+  free(t->b_doc);
+  free(t->perm);
+  l1k_adamw_free(&t->opt);
+  l1k_rows_free(&t->rows);
+  l1k_rows_free(&t->val);
+  l1k_dataset_free(&t->ds);
+  if (t->tok) l1k_tokenizer_free(t->tok);
+  free(t->tok_dir);
+  if (t->m) l1k_model_free(t->m);
+  l1k_dist_finalize(&t->d);
+  return rc;
+}
