@@ -1,0 +1,437 @@
+/* long1k synth — Long1K data synthesizer (see include/long1k/synth.h, docs/synth.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "long1k/io.h"
+#include "long1k/log.h"
+#include "long1k/synth.h"
+#include "long1k/tokenizer.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+"usage: long1k synth --pool FILE... --out FILE [options]\n"
+"\n"
+"Joins solved problems from a pool into long reasoning samples (the Long1K recipe): k problems\n"
+"per sample in the prompt, their reasoning traces joined by linking phrases, then each\n"
+"solution with its final answer boxed, in order. Output: JSONL for `long1k train`.\n"
+"\n"
+"pool:\n"
+"  --pool FILE...            JSONL pool(s), plain or gzip (repeatable)\n"
+"  --schema S                auto (default, detected per file) | openthoughts |\n"
+"                            openthoughts-metadata | s1k | fields\n"
+"  --field MAP               JSON fields for any JSONL, e.g. problem=q,reasoning=trace,\n"
+"                            solution=sol,answer=ans,difficulty=level,domain=subject,id=uid\n"
+"                            (dotted paths reach nested fields; overrides the schema's own)\n"
+"  --domain D                only records of this domain\n"
+"\n"
+"composition:\n"
+"  --samples N               samples to make\n"
+"  -k, --problems-per-sample K\n"
+"                            problems per sample (default 2; with a length target and no -k\n"
+"                            problems are added until the sample is in range)\n"
+"  --format F                reasoning format: think (<think>...</think>, default) |\n"
+"                            openthoughts (<|begin_of_thought|> tags) | plain\n"
+"  --output-format F         messages (OpenAI, default) | sharegpt\n"
+"  --system TEXT             add a system message\n"
+"  --template FILE           JSON with prompt wording and linking phrases (docs/synth.md)\n"
+"\n"
+"length (counted with the tokenizer):\n"
+"  --tokenizer PATH          tokenizer.json or its directory (default: the shipped Qwen one)\n"
+"  --target-tokens MIN:MAX   every sample's length in [MIN, MAX] tokens\n"
+"  --count WHAT              reasoning (default: the joined reasoning) | response\n"
+"  --bins B1,B2,...          scaling-law sets: one set per length B (within --bin-tolerance)\n"
+"  --per-bin N               samples per bin\n"
+"  --bin-tolerance F         relative width of a bin (default 0.1: B*0.9..B*1.1)\n"
+"  --mix-single RATIO        this fraction of each set is single records already in range\n"
+"  --difficulty-study        two sets matched in length (pairs within 5%%): easy problems\n"
+"                            joined vs single difficult ones -> OUT.easy.jsonl, OUT.hard.jsonl\n"
+"  --difficulty-threshold T  easy: difficulty < T; difficult: > T (default 3)\n"
+"\n"
+"hygiene:\n"
+"  --decontaminate FILE...   evaluation sets to decontaminate against (problem/question field;\n"
+"                            default: the shipped benchmarks math500, aime24, aime25, amc23)\n"
+"  --no-decontaminate        skip decontamination\n"
+"  --ngram N                 n-gram size for decontamination (default 13)\n"
+"  --near-dup J              MinHash Jaccard threshold for near-duplicates (default 0.8; 0 off)\n"
+"  --seed S                  random seed (default 0); same inputs + seed = same output\n"
+"  --memory-budget MB        record text held in memory at once (default 256)\n"
+"\n"
+"output:\n"
+"  --out FILE, -o FILE       JSONL samples; with --bins, a {bin} in FILE writes one file per\n"
+"                            bin. Also written: FILE.stats.json (counts, length histograms,\n"
+"                            sources, removals) and FILE.removed.jsonl (every removed record\n"
+"                            and why)\n"
+"  --no-progress, --quiet    no progress bar / no summary\n"
+"  -h, --help\n"
+"\n"
+"example:\n"
+"  long1k synth --pool OpenThoughts-114k.jsonl.gz --pool s1K-1.1.jsonl --samples 1000 \\\n"
+"      --target-tokens 7000:9000 --mix-single 0.1 --out long1k.jsonl\n");
+}
+
+typedef struct {
+  const char **v;
+  size_t n, cap;
+} strlist;
+
+static int sl_push(strlist *l, const char *s) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 8;
+    const char **p = realloc(l->v, nc * sizeof *p);
+    if (!p) return -1;
+    l->v = p;
+    l->cap = nc;
+  }
+  l->v[l->n++] = s;
+  return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out) {
+  char *e;
+  errno = 0;
+  long long v = strtoll(s, &e, 10);
+  if (errno || e == s || *e) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_f(const char *s, double *out) {
+  char *e;
+  errno = 0;
+  double v = strtod(s, &e);
+  if (errno || e == s || *e) return -1;
+  *out = v;
+  return 0;
+}
+
+static int64_t tok_count(void *ctx, const char *text, size_t len, l1k_err *err) {
+  return l1k_tokenizer_count((const l1k_tokenizer *)ctx, text, len, err);
+}
+
+enum {
+  O_POOL = 1000, O_SCHEMA, O_FIELD, O_DOMAIN, O_SAMPLES, O_FORMAT, O_OUTFMT, O_SYSTEM,
+  O_TEMPLATE, O_TOKENIZER, O_TARGET, O_COUNT, O_BINS, O_PERBIN, O_BINTOL, O_MIX, O_STUDY,
+  O_DTHRESH, O_DECON, O_NODECON, O_NGRAM, O_NEARDUP, O_SEED, O_MEM, O_NOPROG, O_QUIET
+};
+
+int cmd_synth(int argc, char **argv) {
+  static const struct option lo[] = {
+      {"pool", required_argument, 0, O_POOL},
+      {"schema", required_argument, 0, O_SCHEMA},
+      {"field", required_argument, 0, O_FIELD},
+      {"fields", required_argument, 0, O_FIELD},
+      {"domain", required_argument, 0, O_DOMAIN},
+      {"samples", required_argument, 0, O_SAMPLES},
+      {"problems-per-sample", required_argument, 0, 'k'},
+      {"format", required_argument, 0, O_FORMAT},
+      {"output-format", required_argument, 0, O_OUTFMT},
+      {"system", required_argument, 0, O_SYSTEM},
+      {"template", required_argument, 0, O_TEMPLATE},
+      {"tokenizer", required_argument, 0, O_TOKENIZER},
+      {"target-tokens", required_argument, 0, O_TARGET},
+      {"count", required_argument, 0, O_COUNT},
+      {"bins", required_argument, 0, O_BINS},
+      {"per-bin", required_argument, 0, O_PERBIN},
+      {"bin-tolerance", required_argument, 0, O_BINTOL},
+      {"mix-single", required_argument, 0, O_MIX},
+      {"difficulty-study", no_argument, 0, O_STUDY},
+      {"difficulty-threshold", required_argument, 0, O_DTHRESH},
+      {"decontaminate", required_argument, 0, O_DECON},
+      {"no-decontaminate", no_argument, 0, O_NODECON},
+      {"ngram", required_argument, 0, O_NGRAM},
+      {"near-dup", required_argument, 0, O_NEARDUP},
+      {"seed", required_argument, 0, O_SEED},
+      {"memory-budget", required_argument, 0, O_MEM},
+      {"no-progress", no_argument, 0, O_NOPROG},
+      {"quiet", no_argument, 0, O_QUIET},
+      {"out", required_argument, 0, 'o'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *cmd = "synth";
+  l1k_synth_opts o;
+  l1k_synth_opts_init(&o);
+  o.progress = 1;
+  strlist pools = {0}, decon = {0};
+  l1k_synth_fields fields = {0};
+  int have_fields = 0, k_given = 0, no_decon = 0, rc = 0;
+  const char *tok_path = NULL;
+  int64_t *bins = NULL;
+  size_t n_bins = 0;
+  char *default_decon[4] = {0};
+  l1k_tokenizer *tok = NULL;
+  l1k_err err = {0};
+  int last_multi = 0; /* O_POOL or O_DECON: bare arguments that follow belong to it */
+  optind = 1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "-k:o:h", lo, NULL)) != -1) {
+    int64_t iv;
+    double dv;
+    if (ch != 1) last_multi = 0;
+    switch (ch) {
+      case 1:
+        if (last_multi == O_POOL) sl_push(&pools, optarg);
+        else if (last_multi == O_DECON) sl_push(&decon, optarg);
+        else {
+          rc = cli_usage_error(cmd, "unexpected argument '%s'", optarg);
+          goto out;
+        }
+        last_multi = last_multi ? last_multi : 0;
+        break;
+      case O_POOL:
+        sl_push(&pools, optarg);
+        last_multi = O_POOL;
+        break;
+      case O_DECON:
+        sl_push(&decon, optarg);
+        last_multi = O_DECON;
+        break;
+      case O_SCHEMA: {
+        int s = l1k_synth_schema_parse(optarg);
+        if (s < 0) {
+          rc = cli_usage_error(cmd, "--schema '%s': expected auto, openthoughts, "
+                               "openthoughts-metadata, s1k or fields", optarg);
+          goto out;
+        }
+        o.schema = (l1k_synth_schema)s;
+        break;
+      }
+      case O_FIELD:
+        if (l1k_synth_fields_parse(&fields, optarg, &err)) {
+          rc = cli_fail(cmd, &err);
+          goto out;
+        }
+        have_fields = 1;
+        break;
+      case O_DOMAIN: o.domain = optarg; break;
+      case O_SAMPLES:
+        if (parse_i64(optarg, &iv) || iv < 1) {
+          rc = cli_usage_error(cmd, "--samples '%s': expected a positive integer", optarg);
+          goto out;
+        }
+        o.samples = iv;
+        break;
+      case 'k':
+        if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
+          rc = cli_usage_error(cmd, "--problems-per-sample '%s': expected an integer 1..64", optarg);
+          goto out;
+        }
+        o.k = (int)iv;
+        k_given = 1;
+        break;
+      case O_FORMAT:
+        if (!strcmp(optarg, "think")) o.format = L1K_FMT_THINK;
+        else if (!strcmp(optarg, "openthoughts")) o.format = L1K_FMT_OPENTHOUGHTS;
+        else if (!strcmp(optarg, "plain")) o.format = L1K_FMT_PLAIN;
+        else {
+          rc = cli_usage_error(cmd, "--format '%s': expected think, openthoughts or plain", optarg);
+          goto out;
+        }
+        break;
+      case O_OUTFMT:
+        if (!strcmp(optarg, "messages") || !strcmp(optarg, "openai")) o.outfmt = L1K_OUT_MESSAGES;
+        else if (!strcmp(optarg, "sharegpt")) o.outfmt = L1K_OUT_SHAREGPT;
+        else {
+          rc = cli_usage_error(cmd, "--output-format '%s': expected messages or sharegpt", optarg);
+          goto out;
+        }
+        break;
+      case O_SYSTEM: o.system = optarg; break;
+      case O_TEMPLATE: o.template_path = optarg; break;
+      case O_TOKENIZER: tok_path = optarg; break;
+      case O_TARGET: {
+        const char *colon = strchr(optarg, ':');
+        int64_t a, b;
+        char buf[64];
+        if (!colon || (size_t)(colon - optarg) >= sizeof buf) {
+          rc = cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX", optarg);
+          goto out;
+        }
+        memcpy(buf, optarg, (size_t)(colon - optarg));
+        buf[colon - optarg] = 0;
+        if (parse_i64(buf, &a) || parse_i64(colon + 1, &b) || a < 0 || b < 1 || a > b) {
+          rc = cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX with 0 <= MIN <= MAX, "
+                               "MAX >= 1", optarg);
+          goto out;
+        }
+        o.target_min = a;
+        o.target_max = b;
+        break;
+      }
+      case O_COUNT:
+        if (!strcmp(optarg, "reasoning")) o.count_mode = L1K_COUNT_REASONING;
+        else if (!strcmp(optarg, "response")) o.count_mode = L1K_COUNT_RESPONSE;
+        else {
+          rc = cli_usage_error(cmd, "--count '%s': expected reasoning or response", optarg);
+          goto out;
+        }
+        break;
+      case O_BINS: {
+        free(bins);
+        bins = NULL;
+        n_bins = 0;
+        size_t cap = 1;
+        for (const char *p = optarg; *p; p++) cap += *p == ',';
+        bins = calloc(cap, sizeof *bins);
+        if (!bins) {
+          rc = 1;
+          goto out;
+        }
+        char *dup = strdup(optarg), *save = NULL;
+        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+          if (parse_i64(t, &iv) || iv < 1) {
+            rc = cli_usage_error(cmd, "--bins '%s': expected positive integers separated by commas "
+                                 "(e.g. 1000,1500,2000)", optarg);
+            free(dup);
+            goto out;
+          }
+          bins[n_bins++] = iv;
+        }
+        free(dup);
+        if (!n_bins) {
+          rc = cli_usage_error(cmd, "--bins: no bin given");
+          goto out;
+        }
+        break;
+      }
+      case O_PERBIN:
+        if (parse_i64(optarg, &iv) || iv < 1) {
+          rc = cli_usage_error(cmd, "--per-bin '%s': expected a positive integer", optarg);
+          goto out;
+        }
+        o.per_bin = iv;
+        break;
+      case O_BINTOL:
+        if (parse_f(optarg, &dv) || dv <= 0 || dv >= 1) {
+          rc = cli_usage_error(cmd, "--bin-tolerance '%s': expected a fraction in (0,1)", optarg);
+          goto out;
+        }
+        o.bin_tolerance = dv;
+        break;
+      case O_MIX:
+        if (parse_f(optarg, &dv) || dv < 0 || dv > 1) {
+          rc = cli_usage_error(cmd, "--mix-single '%s': expected a fraction in [0,1]", optarg);
+          goto out;
+        }
+        o.mix_single = dv;
+        break;
+      case O_STUDY: o.difficulty_study = 1; break;
+      case O_DTHRESH:
+        if (parse_f(optarg, &dv)) {
+          rc = cli_usage_error(cmd, "--difficulty-threshold '%s': expected a number", optarg);
+          goto out;
+        }
+        o.difficulty_threshold = dv;
+        break;
+      case O_NODECON: no_decon = 1; break;
+      case O_NGRAM:
+        if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
+          rc = cli_usage_error(cmd, "--ngram '%s': expected an integer 1..64", optarg);
+          goto out;
+        }
+        o.decontam_n = (int)iv;
+        break;
+      case O_NEARDUP:
+        if (parse_f(optarg, &dv) || dv > 1) {
+          rc = cli_usage_error(cmd, "--near-dup '%s': expected a Jaccard threshold <= 1 (0: off)", optarg);
+          goto out;
+        }
+        o.near_dup = dv;
+        break;
+      case O_SEED:
+        if (parse_i64(optarg, &iv) || iv < 0) {
+          rc = cli_usage_error(cmd, "--seed '%s': expected a non-negative integer", optarg);
+          goto out;
+        }
+        o.seed = (uint64_t)iv;
+        break;
+      case O_MEM:
+        if (parse_i64(optarg, &iv) || iv < 1) {
+          rc = cli_usage_error(cmd, "--memory-budget '%s': expected megabytes >= 1", optarg);
+          goto out;
+        }
+        o.memory_budget = (size_t)iv << 20;
+        break;
+      case O_NOPROG: o.progress = 0; break;
+      case O_QUIET: o.quiet = 1; o.progress = 0; break;
+      case 'o': o.out = optarg; break;
+      case 'h':
+        usage(stdout);
+        rc = 0;
+        goto out;
+      default:
+        rc = cli_usage_error(cmd, "unknown option");
+        goto out;
+    }
+  }
+  if (!pools.n) {
+    rc = cli_usage_error(cmd, "no pool given (--pool FILE)");
+    goto out;
+  }
+  if (!o.out) {
+    rc = cli_usage_error(cmd, "no output given (--out FILE)");
+    goto out;
+  }
+  if (o.schema == L1K_SCHEMA_FIELDS && !have_fields) {
+    rc = cli_usage_error(cmd, "--schema fields needs --field problem=...,reasoning=...,solution=...");
+    goto out;
+  }
+  if (!k_given && (o.target_max > 0 || n_bins)) o.k = 0; /* adaptive */
+  if (o.difficulty_study && !k_given) o.k = 0;
+  o.pools = pools.v;
+  o.n_pools = pools.n;
+  o.fields = have_fields ? &fields : NULL;
+  o.bins = bins;
+  o.n_bins = n_bins;
+  if (!no_decon && !decon.n) {
+    static const char *names[] = {"math500", "aime24", "aime25", "amc23"};
+    const char *dd = cli_data_dir();
+    for (int i = 0; i < 4; i++) {
+      char p[4096];
+      snprintf(p, sizeof p, "%s/benchmarks/%s.jsonl", dd, names[i]);
+      if (l1k_file_exists(p)) {
+        default_decon[i] = strdup(p);
+        if (default_decon[i]) sl_push(&decon, default_decon[i]);
+      }
+    }
+    if (!decon.n)
+      l1k_warn("synth: no shipped benchmark files under %s/benchmarks: not decontaminating "
+               "(give --decontaminate FILE... or set LONG1K_DATA)", dd);
+  }
+  if (no_decon) decon.n = 0;
+  o.decontam = decon.v;
+  o.n_decontam = decon.n;
+  {
+    char p[4096];
+    if (!tok_path) {
+      snprintf(p, sizeof p, "%s/tokenizers/qwen", cli_data_dir());
+      tok_path = p;
+    }
+    tok = l1k_tokenizer_load(tok_path, &err);
+    if (!tok) {
+      if (err.code == L1K_EIO) err.code = L1K_EINPUT;
+      rc = cli_fail(cmd, &err);
+      goto out;
+    }
+  }
+  o.count = tok_count;
+  o.count_ctx = tok;
+  if (!isatty(2)) o.progress = o.progress && 1;
+  if (l1k_synth_run(&o, &err)) {
+    rc = cli_fail(cmd, &err);
+    goto out;
+  }
+  rc = 0;
+out:
+  l1k_tokenizer_free(tok);
+  l1k_synth_fields_free(&fields);
+  for (int i = 0; i < 4; i++) free(default_decon[i]);
+  free(pools.v);
+  free(decon.v);
+  free(bins);
+  return rc;
+}

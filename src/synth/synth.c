@@ -1,0 +1,1874 @@
+/* long1k synth — the driver: scan the pool, clean it, compose samples under length control,
+ * write JSONL + stats + removal report. Design and memory bounds: docs/synth.md.
+ *
+ * Pass 1 streams every pool file once and keeps, per record, only small metadata (file, line,
+ * byte lengths, difficulty, domain, id, a MinHash signature). Record texts are loaded later in
+ * batches (one streaming pass per batch, reading only the wanted lines), their tokens counted
+ * once, and freed as soon as the sample that uses them is written. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "long1k/io.h"
+#include "long1k/jsonl.h"
+#include "long1k/log.h"
+#include "long1k/synth.h"
+#include "synth/internal.h"
+
+#define NPERM 64
+#define NBANDS 16
+#define ROWS (NPERM / NBANDS)
+
+enum { ST_ELIGIBLE = 0, ST_REMOVED, ST_USED };
+enum { CL_ALL = 0, CL_EASY, CL_HARD, CL_SINGLE, CL_N };
+
+typedef struct {
+  uint32_t file, line;
+  uint32_t prob_bytes, reas_bytes, sol_bytes;
+  float difficulty;
+  uint32_t domain;   /* index into domains (0: none) */
+  uint32_t id_off;   /* into ids arena */
+  int32_t tok_reason, tok_sol; /* -1: not counted yet */
+  uint8_t state;
+  uint8_t loaded_once;
+  int32_t avail_pos; /* position in the available list, -1 if not there */
+  l1k_synth_record *rec; /* text, while loaded */
+} rmeta;
+
+typedef struct {
+  uint32_t *v;
+  size_t len, cap;
+} u32vec;
+
+static int u32_push(u32vec *a, uint32_t x) {
+  if (a->len == a->cap) {
+    size_t nc = a->cap ? a->cap * 2 : 256;
+    uint32_t *p = realloc(a->v, nc * sizeof *p);
+    if (!p) return L1K_ENOMEM;
+    a->v = p;
+    a->cap = nc;
+  }
+  a->v[a->len++] = x;
+  return 0;
+}
+
+typedef struct {
+  const l1k_synth_opts *o;
+  l1k_err *err;
+  uint64_t rng;
+  /* pool */
+  rmeta *r;
+  size_t n, cap;
+  l1k_buf ids;           /* NUL-separated ids */
+  char **domains;        /* domains[0] = "" */
+  size_t n_domains;
+  l1k_synth_schema *file_schema;
+  /* hygiene */
+  l1k_synth_hashset exact, eval_grams, eval_exact, bands[NBANDS];
+  uint32_t *sigs;        /* NPERM per record */
+  uint32_t *band_next;   /* NBANDS per record: chain of records with the same band key */
+  char **eval_where;     /* "file:line" of each eval problem */
+  size_t n_eval;
+  FILE *removed;         /* removal report */
+  l1k_atomic_file removed_af;
+  int64_t n_lines, n_malformed, n_no_answer, n_exact, n_near, n_contam, n_domain, n_parsed;
+  int64_t n_blank;
+  /* composition */
+  u32vec cls[CL_N];      /* random order of each class */
+  size_t cursor[CL_N];
+  u32vec avail;          /* loaded, eligible, not used */
+  size_t loaded_bytes, budget;
+  double bytes_per_tok;
+  double link_tokens;    /* average tokens of a filled link phrase */
+  double sum_tok_bytes, sum_tok;
+  int64_t n_counted, n_loads;
+  l1k_synth_template tpl;
+  int64_t *used_per_file;
+  double t0;
+} ctx;
+
+/* ---------------------------------------------------------------- rng ---------------- */
+
+static uint64_t rnd(ctx *c) {
+  uint64_t z = (c->rng += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static size_t rnd_below(ctx *c, size_t n) { return n ? (size_t)(rnd(c) % n) : 0; }
+
+static void shuffle(ctx *c, uint32_t *a, size_t n) {
+  for (size_t i = n; i > 1; i--) {
+    size_t j = rnd_below(c, i);
+    uint32_t t = a[i - 1];
+    a[i - 1] = a[j];
+    a[j] = t;
+  }
+}
+
+/* ---------------------------------------------------------------- small helpers ------ */
+
+static const char *rid(const ctx *c, uint32_t i) { return c->ids.data + c->r[i].id_off; }
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+static uint32_t intern_domain(ctx *c, const char *d) {
+  if (!d || !*d) return 0;
+  for (size_t i = 1; i < c->n_domains; i++)
+    if (!strcmp(c->domains[i], d)) return (uint32_t)i;
+  char **nd = realloc(c->domains, (c->n_domains + 1) * sizeof *nd);
+  if (!nd) return 0;
+  c->domains = nd;
+  c->domains[c->n_domains] = strdup(d);
+  if (!c->domains[c->n_domains]) return 0;
+  return (uint32_t)c->n_domains++;
+}
+
+static int ieq(const char *a, const char *b) {
+  for (; *a && *b; a++, b++)
+    if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
+  return *a == *b;
+}
+
+static void report_removed(ctx *c, const char *file, int64_t line, const char *id,
+                           const char *reason, const char *detail) {
+  if (!c->removed) return;
+  l1k_buf b = {0};
+  l1k_buf_puts(&b, "{\"file\":");
+  l1k_buf_json_string(&b, file, strlen(file));
+  l1k_buf_printf(&b, ",\"line\":%lld,\"id\":", (long long)line);
+  if (id) l1k_buf_json_string(&b, id, strlen(id));
+  else l1k_buf_puts(&b, "null");
+  l1k_buf_puts(&b, ",\"reason\":");
+  l1k_buf_json_string(&b, reason, strlen(reason));
+  l1k_buf_puts(&b, ",\"detail\":");
+  l1k_buf_json_string(&b, detail ? detail : "", detail ? strlen(detail) : 0);
+  l1k_buf_puts(&b, "}\n");
+  if (b.data) fwrite(b.data, 1, b.len, c->removed);
+  l1k_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- eval sets ---------- */
+
+typedef struct {
+  ctx *c;
+  uint32_t val;
+  int hit;
+  uint32_t hit_val;
+} gram_ctx;
+
+static int add_gram(void *p, uint64_t h) {
+  gram_ctx *g = p;
+  return l1k_synth_hashset_add(&g->c->eval_grams, h, g->val);
+}
+
+static int find_gram(void *p, uint64_t h) {
+  gram_ctx *g = p;
+  uint32_t v;
+  if (l1k_synth_hashset_get(&g->c->eval_grams, h, &v)) {
+    g->hit = 1;
+    g->hit_val = v;
+    return 1;
+  }
+  return 0;
+}
+
+static uint64_t text_hash(const char *s, size_t n) {
+  return l1k_fnv1a64(s, n, 0x51ab1e5eedULL) ^ (n * 0x9e3779b97f4a7c15ULL);
+}
+
+static int load_eval(ctx *c, const char *path) {
+  l1k_err *err = c->err;
+  l1k_jsonl *r = l1k_jsonl_open(path, err);
+  if (!r) return err->code ? err->code : L1K_EINPUT;
+  cJSON *j;
+  int rc;
+  int64_t n = 0;
+  while ((rc = l1k_jsonl_next(r, &j, err)) == 1) {
+    int64_t line = l1k_jsonl_line_no(r);
+    static const char *keys[] = {"problem", "question", "Problem", "Question", "prompt"};
+    const cJSON *p = NULL;
+    for (size_t k = 0; k < 5 && !p; k++) {
+      p = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+      if (p && !cJSON_IsString(p)) p = NULL;
+    }
+    if (!p) {
+      cJSON_Delete(j);
+      l1k_jsonl_close(r);
+      return l1k_errf(err, L1K_EINPUT, "%s:%lld: decontamination set: expected a string field "
+                      "'problem' or 'question'", path, (long long)line);
+    }
+    size_t nl;
+    char *norm = l1k_synth_normalize(p->valuestring, strlen(p->valuestring), &nl);
+    cJSON_Delete(j);
+    if (!norm) {
+      l1k_jsonl_close(r);
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    }
+    char where[600];
+    snprintf(where, sizeof where, "%s:%lld", base_name(path), (long long)line);
+    char **ew = realloc(c->eval_where, (c->n_eval + 1) * sizeof *ew);
+    if (!ew) {
+      free(norm);
+      l1k_jsonl_close(r);
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    }
+    c->eval_where = ew;
+    ew[c->n_eval] = strdup(where);
+    gram_ctx g = {c, (uint32_t)c->n_eval, 0, 0};
+    c->n_eval++;
+    if (nl) {
+      l1k_synth_ngrams(norm, nl, c->o->decontam_n, add_gram, &g);
+      l1k_synth_hashset_add(&c->eval_exact, text_hash(norm, nl), g.val);
+    }
+    free(norm);
+    n++;
+  }
+  l1k_jsonl_close(r);
+  if (rc < 0) return err->code;
+  if (n == 0)
+    return l1k_errf(err, L1K_EINPUT, "%s: decontamination set has no records", path);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- pass 1 ------------- */
+
+static int push_meta(ctx *c, rmeta *m) {
+  if (c->n == c->cap) {
+    size_t nc = c->cap ? c->cap * 2 : 4096;
+    rmeta *p = realloc(c->r, nc * sizeof *p);
+    uint32_t *s = realloc(c->sigs, nc * NPERM * sizeof *s);
+    if (s) c->sigs = s;
+    uint32_t *bn = realloc(c->band_next, nc * NBANDS * sizeof *bn);
+    if (bn) c->band_next = bn;
+    if (!p || !s || !bn) {
+      if (p) c->r = p;
+      return l1k_errf(c->err, L1K_ENOMEM, "out of memory (pool metadata)");
+    }
+    c->r = p;
+    c->cap = nc;
+  }
+  c->r[c->n++] = *m;
+  return 0;
+}
+
+static uint64_t band_key(const uint32_t *sig, int b) {
+  return l1k_fnv1a64(sig + b * ROWS, ROWS * sizeof(uint32_t), 0xba0d + (uint64_t)b);
+}
+
+/* Near-duplicate of an earlier kept record? Returns its index or -1; *jac the estimate. */
+static int64_t near_dup(ctx *c, uint32_t idx, double *jac) {
+  const uint32_t *s = c->sigs + (size_t)idx * NPERM;
+  for (int b = 0; b < NBANDS; b++) {
+    uint32_t head;
+    if (!l1k_synth_hashset_get(&c->bands[b], band_key(s, b), &head)) continue;
+    int steps = 0;
+    for (uint32_t j = head; j != UINT32_MAX && steps < 64; j = c->band_next[(size_t)j * NBANDS + b], steps++) {
+      const uint32_t *t = c->sigs + (size_t)j * NPERM;
+      int eq = 0;
+      for (int p = 0; p < NPERM; p++) eq += s[p] == t[p];
+      double e = (double)eq / NPERM;
+      if (e >= c->o->near_dup) {
+        *jac = e;
+        return j;
+      }
+    }
+  }
+  return -1;
+}
+
+static int add_bands(ctx *c, uint32_t idx) {
+  const uint32_t *s = c->sigs + (size_t)idx * NPERM;
+  for (int b = 0; b < NBANDS; b++) {
+    uint64_t k = band_key(s, b);
+    uint32_t head = UINT32_MAX;
+    l1k_synth_hashset *h = &c->bands[b];
+    /* replace the head: find the slot */
+    if (l1k_synth_hashset_get(h, k, &head)) {
+      uint64_t key = k ? k : 0x9e3779b97f4a7c15ULL;
+      size_t j = (size_t)(key & (h->cap - 1));
+      while (h->slots[j] != key) j = (j + 1) & (h->cap - 1);
+      h->vals[j] = idx;
+    } else if (l1k_synth_hashset_add(h, k, idx)) {
+      return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+    }
+    c->band_next[(size_t)idx * NBANDS + b] = head;
+  }
+  return 0;
+}
+
+static int keys_of(const cJSON *j, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, j) {
+    if (!it->string) continue;
+    int w = snprintf(out + n, cap - n, "%s%s", n ? ", " : "", it->string);
+    if (w < 0 || (size_t)w >= cap - n) break;
+    n += (size_t)w;
+  }
+  return 0;
+}
+
+static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_before) {
+  const l1k_synth_opts *o = c->o;
+  l1k_err *err = c->err;
+  const char *path = o->pools[fi];
+  l1k_jsonl *jr = l1k_jsonl_open(path, err);
+  if (!jr) {
+    if (err->code == L1K_EIO) err->code = L1K_EINPUT;
+    return err->code ? err->code : L1K_EINPUT;
+  }
+  l1k_synth_schema schema = o->schema;
+  int schema_known = schema != L1K_SCHEMA_AUTO;
+  int64_t ok = 0, bad = 0;
+  char first_err[1024] = "";
+  int rc = 0;
+  const char *line;
+  size_t len;
+  char where[700];
+  int64_t last_draw = 0;
+  while ((rc = l1k_jsonl_next_line(jr, &line, &len, err)) == 1) {
+    int64_t ln = l1k_jsonl_line_no(jr);
+    c->n_lines++;
+    snprintf(where, sizeof where, "%s:%lld", path, (long long)ln);
+    if (pg && c->n_lines - last_draw >= 256) {
+      last_draw = c->n_lines;
+      l1k_progress_update(pg, *bytes_before + l1k_jsonl_bytes_read(jr), NULL);
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (j && end) {
+      while (end < line + len && (*end == ' ' || *end == '\t')) end++;
+      if (end < line + len) {
+        cJSON_Delete(j);
+        j = NULL;
+      }
+    }
+    l1k_synth_record rec;
+    l1k_err e2 = {0};
+    int prc;
+    if (!j) {
+      l1k_errf(&e2, L1K_EINPUT, "%s: invalid JSON", where);
+      prc = L1K_EINPUT;
+    } else {
+      if (!schema_known) {
+        schema = l1k_synth_detect(j);
+        if (schema == L1K_SCHEMA_AUTO) {
+          if (o->fields) {
+            schema = L1K_SCHEMA_FIELDS;
+          } else {
+            char keys[400];
+            keys_of(j, keys, sizeof keys);
+            cJSON_Delete(j);
+            l1k_jsonl_close(jr);
+            return l1k_errf(err, L1K_EINPUT, "%s: cannot tell the pool's schema from the keys "
+                            "(%s); expected OpenThoughts-114k (system, conversations), its "
+                            "metadata config (problem, deepseek_reasoning, deepseek_solution), "
+                            "s1K-1.1 (question, deepseek_thinking_trajectory, deepseek_attempt), "
+                            "or a mapping: --field problem=...,reasoning=...,solution=...", where, keys);
+          }
+        }
+        schema_known = 1;
+        c->file_schema[fi] = schema;
+      }
+      prc = l1k_synth_parse(j, schema, o->fields, where, &rec, &e2);
+    }
+    if (prc) {
+      if (prc == L1K_ENOMEM) {
+        cJSON_Delete(j);
+        l1k_jsonl_close(jr);
+        *err = e2;
+        return prc;
+      }
+      bad++;
+      c->n_malformed++;
+      if (!first_err[0]) {
+        snprintf(first_err, sizeof first_err, "%s", e2.msg);
+        if (j) {
+          char keys[400];
+          keys_of(j, keys, sizeof keys);
+          size_t fl = strlen(first_err);
+          snprintf(first_err + fl, sizeof first_err - fl, " (record keys: %s)", keys);
+        }
+      }
+      l1k_warn("skipping malformed record: %s", e2.msg);
+      report_removed(c, path, ln, NULL, "malformed", e2.msg);
+      cJSON_Delete(j);
+      if (ok == 0 && bad >= 100) break; /* a mapping problem, not a bad record */
+      continue;
+    }
+    cJSON_Delete(j);
+    ok++;
+    c->n_parsed++;
+    /* metadata */
+    rmeta m = {0};
+    m.file = fi;
+    m.line = (uint32_t)ln;
+    m.prob_bytes = (uint32_t)strlen(rec.problem);
+    m.reas_bytes = (uint32_t)strlen(rec.reasoning);
+    m.sol_bytes = (uint32_t)strlen(rec.solution);
+    m.difficulty = (float)rec.difficulty;
+    m.domain = intern_domain(c, rec.domain);
+    m.tok_reason = m.tok_sol = -1;
+    m.avail_pos = -1;
+    m.id_off = (uint32_t)c->ids.len;
+    if (rec.id && *rec.id)
+      l1k_buf_puts(&c->ids, rec.id);
+    else
+      l1k_buf_printf(&c->ids, "%s:%lld", base_name(path), (long long)ln);
+    if (l1k_buf_append(&c->ids, "", 1)) {
+      l1k_synth_record_free(&rec);
+      l1k_jsonl_close(jr);
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    }
+    m.state = ST_ELIGIBLE;
+    if ((rc = push_meta(c, &m))) {
+      l1k_synth_record_free(&rec);
+      l1k_jsonl_close(jr);
+      return rc;
+    }
+    uint32_t idx = (uint32_t)(c->n - 1);
+    const char *id = rid(c, idx);
+    char detail[900];
+    if (!rec.answer) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_no_answer++;
+      report_removed(c, path, ln, id, "no-final-answer",
+                     "no answer field and no \\boxed{} in the solution");
+    } else if (o->domain && !(rec.domain && ieq(rec.domain, o->domain))) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_domain++;
+      snprintf(detail, sizeof detail, "domain '%s' is not '%s'", rec.domain ? rec.domain : "",
+               o->domain);
+      report_removed(c, path, ln, id, "domain", detail);
+    } else {
+      size_t nl;
+      char *norm = l1k_synth_normalize(rec.problem, strlen(rec.problem), &nl);
+      if (!norm) {
+        l1k_synth_record_free(&rec);
+        l1k_jsonl_close(jr);
+        return l1k_errf(err, L1K_ENOMEM, "out of memory");
+      }
+      uint64_t th = text_hash(norm, nl);
+      uint32_t other;
+      gram_ctx g = {c, 0, 0, 0};
+      if (c->n_eval && nl && l1k_synth_hashset_get(&c->eval_exact, th, &other)) {
+        c->r[idx].state = ST_REMOVED;
+        c->n_contam++;
+        snprintf(detail, sizeof detail, "problem text equals %s", c->eval_where[other]);
+        report_removed(c, path, ln, id, "contaminated", detail);
+      } else if (c->n_eval && nl && l1k_synth_ngrams(norm, nl, o->decontam_n, find_gram, &g) && g.hit) {
+        c->r[idx].state = ST_REMOVED;
+        c->n_contam++;
+        snprintf(detail, sizeof detail, "shares a %d-gram of normalized text with %s",
+                 o->decontam_n, c->eval_where[g.hit_val]);
+        report_removed(c, path, ln, id, "contaminated", detail);
+      } else if (l1k_synth_hashset_get(&c->exact, th, &other)) {
+        c->r[idx].state = ST_REMOVED;
+        c->n_exact++;
+        snprintf(detail, sizeof detail, "same normalized problem as %s", rid(c, other));
+        report_removed(c, path, ln, id, "exact-duplicate", detail);
+      } else {
+        int64_t nd = -1;
+        double jac = 0;
+        if (o->near_dup > 0) {
+          l1k_synth_minhash(norm, nl, c->sigs + (size_t)idx * NPERM, NPERM);
+          nd = near_dup(c, idx, &jac);
+        }
+        if (nd >= 0) {
+          c->r[idx].state = ST_REMOVED;
+          c->n_near++;
+          snprintf(detail, sizeof detail, "near-duplicate of %s (MinHash Jaccard %.2f >= %.2f)",
+                   rid(c, (uint32_t)nd), jac, o->near_dup);
+          report_removed(c, path, ln, id, "near-duplicate", detail);
+        } else {
+          if (l1k_synth_hashset_add(&c->exact, th, idx) ||
+              (o->near_dup > 0 && add_bands(c, idx))) {
+            free(norm);
+            l1k_synth_record_free(&rec);
+            l1k_jsonl_close(jr);
+            return l1k_errf(err, L1K_ENOMEM, "out of memory");
+          }
+        }
+      }
+      free(norm);
+    }
+    l1k_synth_record_free(&rec);
+  }
+  if (rc < 0) {
+    l1k_jsonl_close(jr);
+    return err->code ? err->code : L1K_EINPUT;
+  }
+  c->n_blank += l1k_jsonl_blank_lines(jr);
+  *bytes_before += l1k_jsonl_bytes_read(jr);
+  l1k_jsonl_close(jr);
+  if (ok == 0 && bad == 0) return 0; /* empty file: the empty pool check is global */
+  if (ok == 0)
+    return l1k_errf(err, L1K_EINPUT, "%s: no usable record in the first %lld (schema %s); the "
+                    "first problem was: %s", path, (long long)bad, l1k_synth_schema_name(schema),
+                    first_err);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- loading ------------ */
+
+static ctx *sort_ctx;
+static int cmp_idx(const void *a, const void *b) {
+  const rmeta *x = &sort_ctx->r[*(const uint32_t *)a], *y = &sort_ctx->r[*(const uint32_t *)b];
+  if (x->file != y->file) return x->file < y->file ? -1 : 1;
+  return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int64_t count_text(ctx *c, const char *s, size_t n) {
+  int64_t t = c->o->count(c->o->count_ctx, s, n, c->err);
+  if (t < 0 && !c->err->code) l1k_errf(c->err, L1K_EINTERNAL, "token counter failed");
+  return t;
+}
+
+static void avail_add(ctx *c, uint32_t i) {
+  if (c->r[i].avail_pos >= 0) return;
+  if (u32_push(&c->avail, i)) return;
+  c->r[i].avail_pos = (int32_t)(c->avail.len - 1);
+}
+
+static void avail_del(ctx *c, uint32_t i) {
+  int32_t p = c->r[i].avail_pos;
+  if (p < 0) return;
+  uint32_t last = c->avail.v[--c->avail.len];
+  c->avail.v[p] = last;
+  c->r[last].avail_pos = p;
+  c->r[i].avail_pos = -1;
+}
+
+static void unload(ctx *c, uint32_t i) {
+  if (!c->r[i].rec) return;
+  c->loaded_bytes -= (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+  l1k_synth_record_free(c->r[i].rec);
+  free(c->r[i].rec);
+  c->r[i].rec = NULL;
+}
+
+/* Loads the texts of idx[0..n) (one streaming pass per file), counts their tokens. */
+static int load_set(ctx *c, uint32_t *idx, size_t n) {
+  if (!n) return 0;
+  l1k_err *err = c->err;
+  sort_ctx = c;
+  qsort(idx, n, sizeof *idx, cmp_idx);
+  c->n_loads++;
+  size_t k = 0;
+  while (k < n) {
+    uint32_t fi = c->r[idx[k]].file;
+    const char *path = c->o->pools[fi];
+    l1k_jsonl *jr = l1k_jsonl_open(path, err);
+    if (!jr) return err->code ? err->code : L1K_EIO;
+    const char *line;
+    size_t len;
+    int rc;
+    while (k < n && c->r[idx[k]].file == fi && (rc = l1k_jsonl_next_line(jr, &line, &len, err)) == 1) {
+      int64_t ln = l1k_jsonl_line_no(jr);
+      if (ln != (int64_t)c->r[idx[k]].line) continue;
+      uint32_t i = idx[k++];
+      cJSON *j = cJSON_ParseWithLength(line, len);
+      char where[700];
+      snprintf(where, sizeof where, "%s:%lld", path, (long long)ln);
+      l1k_synth_record *rec = calloc(1, sizeof *rec);
+      if (!j || !rec) {
+        cJSON_Delete(j);
+        free(rec);
+        l1k_jsonl_close(jr);
+        return l1k_errf(err, j ? L1K_ENOMEM : L1K_EINPUT, "%s: the record changed since it was "
+                        "read (the pool file must not change during a run)", where);
+      }
+      int prc = l1k_synth_parse(j, c->file_schema[fi], c->o->fields, where, rec, err);
+      cJSON_Delete(j);
+      if (prc) {
+        free(rec);
+        l1k_jsonl_close(jr);
+        return prc;
+      }
+      if (strlen(rec->reasoning) != c->r[i].reas_bytes) {
+        l1k_synth_record_free(rec);
+        free(rec);
+        l1k_jsonl_close(jr);
+        return l1k_errf(err, L1K_EINPUT, "%s: the record changed since it was read (the pool "
+                        "file must not change during a run)", where);
+      }
+      c->r[i].rec = rec;
+      c->r[i].loaded_once = 1;
+      c->loaded_bytes += (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+      if (c->r[i].tok_reason < 0) {
+        int64_t t = count_text(c, rec->reasoning, c->r[i].reas_bytes);
+        if (t < 0) {
+          l1k_jsonl_close(jr);
+          return err->code;
+        }
+        c->r[i].tok_reason = (int32_t)t;
+        c->sum_tok_bytes += c->r[i].reas_bytes;
+        c->sum_tok += (double)t;
+        c->n_counted++;
+        if (c->o->count_mode == L1K_COUNT_RESPONSE) {
+          t = count_text(c, rec->solution, c->r[i].sol_bytes);
+          if (t < 0) {
+            l1k_jsonl_close(jr);
+            return err->code;
+          }
+          c->r[i].tok_sol = (int32_t)t;
+        }
+      }
+      if (c->r[i].state == ST_ELIGIBLE) avail_add(c, i);
+    }
+    l1k_jsonl_close(jr);
+    if (k < n && c->r[idx[k]].file == fi)
+      return l1k_errf(err, L1K_EINPUT, "%s:%u: record not found on a second read (the pool "
+                      "file must not change during a run)", path, c->r[idx[k]].line);
+  }
+  if (c->sum_tok > 0) c->bytes_per_tok = c->sum_tok_bytes / c->sum_tok;
+  return 0;
+}
+
+static int in_class(ctx *c, uint32_t i, int cl);
+
+/* Evicts loaded, unused records (oldest first in the available list) to make room. */
+static void make_room(ctx *c, size_t want) {
+  size_t i = 0;
+  while (c->loaded_bytes + want > c->budget && i < c->avail.len) {
+    uint32_t r = c->avail.v[i];
+    avail_del(c, r);
+    unload(c, r);
+    /* back into the queues of its classes (appended), to be loaded again later */
+    for (int k = 0; k < CL_N; k++)
+      if (c->cls[k].len && in_class(c, r, k)) u32_push(&c->cls[k], r);
+  }
+}
+
+/* Loads up to `want` more records of class cl. Returns the number loaded (0: exhausted). */
+static int64_t grow(ctx *c, int cl, size_t want) {
+  u32vec sel = {0};
+  size_t bytes = 0;
+  size_t scanned = 0;
+  while (c->cursor[cl] < c->cls[cl].len && sel.len < want) {
+    uint32_t i = c->cls[cl].v[c->cursor[cl]++];
+    scanned++;
+    if (c->r[i].state != ST_ELIGIBLE || c->r[i].rec) continue;
+    if (u32_push(&sel, i)) {
+      free(sel.v);
+      l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+      return -1;
+    }
+    bytes += (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+  }
+  (void)scanned;
+  if (!sel.len) {
+    free(sel.v);
+    return 0;
+  }
+  if (c->loaded_bytes + bytes > c->budget) make_room(c, bytes);
+  int rc = load_set(c, sel.v, sel.len);
+  int64_t got = (int64_t)sel.len;
+  free(sel.v);
+  if (rc) return -1;
+  return got;
+}
+
+static int in_class(ctx *c, uint32_t i, int cl) {
+  const rmeta *m = &c->r[i];
+  double T = c->o->difficulty_threshold;
+  switch (cl) {
+    case CL_EASY: return !isnan(m->difficulty) && m->difficulty < T;
+    case CL_HARD: return !isnan(m->difficulty) && m->difficulty > T;
+    default: return 1;
+  }
+}
+
+/* ---------------------------------------------------------------- composition -------- */
+
+typedef struct {
+  l1k_buf prompt, reasoning, response;
+  int64_t prompt_tok, reasoning_tok, response_tok;
+} sample_text;
+
+static void sample_free(sample_text *s) {
+  l1k_buf_free(&s->prompt);
+  l1k_buf_free(&s->reasoning);
+  l1k_buf_free(&s->response);
+}
+
+/* Builds prompt, joined reasoning and response for records sel[0..k). */
+static int assemble(ctx *c, const uint32_t *sel, int k, sample_text *s) {
+  const l1k_synth_template *t = &c->tpl;
+  s->prompt.len = s->reasoning.len = s->response.len = 0;
+  l1k_buf_append(&s->prompt, NULL, 0);
+  l1k_buf_append(&s->reasoning, NULL, 0);
+  l1k_buf_append(&s->response, NULL, 0);
+  int rc = 0;
+  l1k_synth_vars v = {k, 1, NULL, NULL};
+  if (k == 1) {
+    v.problem = c->r[sel[0]].rec->problem;
+    rc |= l1k_synth_fill(&s->prompt, t->single_prompt, &v);
+    rc |= l1k_buf_puts(&s->reasoning, c->r[sel[0]].rec->reasoning);
+  } else {
+    rc |= l1k_synth_fill(&s->prompt, t->prompt_intro, &v);
+    for (int i = 0; i < k; i++) {
+      v.i = i + 1;
+      rc |= l1k_buf_puts(&s->prompt, "\n\n");
+      rc |= l1k_synth_fill(&s->prompt, t->problem_label, &v);
+      rc |= l1k_buf_puts(&s->prompt, c->r[sel[i]].rec->problem);
+    }
+    if (t->prompt_outro[0]) {
+      rc |= l1k_buf_puts(&s->prompt, "\n\n");
+      rc |= l1k_synth_fill(&s->prompt, t->prompt_outro, &v);
+    }
+    /* linking phrases: a random order of the phrases, so a sample repeats none while it can */
+    size_t nl = t->n_links;
+    uint32_t order[64];
+    size_t no = nl < 64 ? nl : 64;
+    for (size_t i = 0; i < no; i++) order[i] = (uint32_t)i;
+    shuffle(c, order, no);
+    if (t->first_link[0]) {
+      v.i = 1;
+      rc |= l1k_synth_fill(&s->reasoning, t->first_link, &v);
+      rc |= l1k_buf_puts(&s->reasoning, "\n\n");
+    }
+    for (int i = 0; i < k; i++) {
+      if (i) {
+        v.i = i + 1;
+        rc |= l1k_buf_puts(&s->reasoning, "\n\n");
+        rc |= l1k_synth_fill(&s->reasoning, t->links[order[(size_t)(i - 1) % no]], &v);
+        rc |= l1k_buf_puts(&s->reasoning, "\n\n");
+      }
+      rc |= l1k_buf_puts(&s->reasoning, c->r[sel[i]].rec->reasoning);
+    }
+  }
+  const char *open = "", *mid = "\n\n", *close = "";
+  if (c->o->format == L1K_FMT_THINK) {
+    open = "<think>\n";
+    mid = "\n</think>\n\n";
+  } else if (c->o->format == L1K_FMT_OPENTHOUGHTS) {
+    open = "<|begin_of_thought|>\n\n";
+    mid = "\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n";
+    close = "\n\n<|end_of_solution|>";
+  }
+  rc |= l1k_buf_puts(&s->response, open);
+  rc |= l1k_buf_append(&s->response, s->reasoning.data, s->reasoning.len);
+  rc |= l1k_buf_puts(&s->response, mid);
+  for (int i = 0; i < k; i++) {
+    const l1k_synth_record *r = c->r[sel[i]].rec;
+    v.i = i + 1;
+    v.answer = r->answer;
+    if (i) rc |= l1k_buf_puts(&s->response, "\n\n");
+    if (k > 1) rc |= l1k_synth_fill(&s->response, t->solution_label, &v);
+    rc |= l1k_buf_puts(&s->response, r->solution);
+    rc |= l1k_buf_puts(&s->response, "\n\n");
+    rc |= l1k_synth_fill(&s->response, k > 1 ? t->final_answer : t->single_final_answer, &v);
+  }
+  rc |= l1k_buf_puts(&s->response, close);
+  if (rc) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+  return 0;
+}
+
+/* Planned tokens of one record (the measured part). */
+static double plan_tok(ctx *c, uint32_t i) {
+  const rmeta *m = &c->r[i];
+  double t = m->tok_reason;
+  if (c->o->count_mode == L1K_COUNT_RESPONSE) t += m->tok_sol + 25;
+  return t;
+}
+
+static double plan_overhead(ctx *c, int k) {
+  double t = k > 1 ? c->link_tokens * k : 0; /* first link + k-1 links */
+  if (c->o->count_mode == L1K_COUNT_RESPONSE) t += 12;
+  return t;
+}
+
+typedef struct {
+  int64_t lo, hi;   /* 0,0: no length control */
+  int k;            /* fixed count, 0 = adaptive */
+  int kmin;         /* adaptive: at least this many */
+  int cl;           /* class */
+} want_t;
+
+static int usable(ctx *c, uint32_t i, const want_t *w, const uint32_t *sel, int ns) {
+  if (!in_class(c, i, w->cl)) return 0;
+  for (int j = 0; j < ns; j++)
+    if (sel[j] == i) return 0;
+  return 1;
+}
+
+/* A random available record of the class with planned tokens in [a,b]; -1 if none. */
+static int64_t pick(ctx *c, const want_t *w, double a, double b, const uint32_t *sel, int ns) {
+  size_t n = c->avail.len;
+  if (!n) return -1;
+  for (int t = 0; t < 48; t++) {
+    uint32_t i = c->avail.v[rnd_below(c, n)];
+    double p = plan_tok(c, i);
+    if (p >= a && p <= b && usable(c, i, w, sel, ns)) return i;
+  }
+  size_t cnt = 0;
+  for (size_t q = 0; q < n; q++) {
+    uint32_t i = c->avail.v[q];
+    double p = plan_tok(c, i);
+    if (p >= a && p <= b && usable(c, i, w, sel, ns)) cnt++;
+  }
+  if (!cnt) return -1;
+  size_t want = rnd_below(c, cnt);
+  for (size_t q = 0; q < n; q++) {
+    uint32_t i = c->avail.v[q];
+    double p = plan_tok(c, i);
+    if (p >= a && p <= b && usable(c, i, w, sel, ns) && want-- == 0) return i;
+  }
+  return -1;
+}
+
+#define KMAX 64
+
+/* Tries to compose one sample from the available records. 1: made (sel, k, text, counts set),
+ * 0: not possible with what is loaded now, <0: error. */
+static int try_sample(ctx *c, const want_t *w, uint32_t *sel, int *kout, sample_text *s) {
+  int tries = 64;
+  int has_target = w->hi > 0;
+  for (int t = 0; t < tries; t++) {
+    int k = 0;
+    if (!has_target) {
+      int kk = w->k ? w->k : 2;
+      for (k = 0; k < kk; k++) {
+        int64_t i = pick(c, w, -1, 1e18, sel, k);
+        if (i < 0) return 0;
+        sel[k] = (uint32_t)i;
+      }
+    } else {
+      double m = fmin(4.0 + 2.0 * (w->k ? w->k : 4), (double)(w->hi - w->lo) / 4.0);
+      double lo = (double)w->lo + m, hi = (double)w->hi - m;
+      if (w->k) {
+        double s0 = plan_overhead(c, w->k);
+        for (k = 0; k < w->k - 1; k++) {
+          double room = hi - s0;
+          int64_t i = pick(c, w, 0, room, sel, k);
+          if (i < 0) break;
+          sel[k] = (uint32_t)i;
+          s0 += plan_tok(c, (uint32_t)i);
+        }
+        if (k < w->k - 1) continue;
+        int64_t i = pick(c, w, lo - s0, hi - s0, sel, k);
+        if (i < 0) continue;
+        sel[k++] = (uint32_t)i;
+      } else {
+        double s0 = 0;
+        int kmin = w->kmin ? w->kmin : 1;
+        while (k < KMAX) {
+          double ov = plan_overhead(c, k + 1);
+          if (k >= kmin && s0 + plan_overhead(c, k) >= lo) break;
+          int64_t i = pick(c, w, 0, hi - s0 - ov, sel, k);
+          if (i < 0) break;
+          sel[k++] = (uint32_t)i;
+          s0 += plan_tok(c, (uint32_t)i);
+        }
+        if (k < kmin || s0 + plan_overhead(c, k) < lo) continue;
+      }
+    }
+    if (assemble(c, sel, k, s)) return -1;
+    int64_t rt = count_text(c, s->reasoning.data, s->reasoning.len);
+    if (rt < 0) return -1;
+    int64_t pt = count_text(c, s->prompt.data, s->prompt.len);
+    if (pt < 0) return -1;
+    int64_t st = count_text(c, s->response.data, s->response.len);
+    if (st < 0) return -1;
+    int64_t measured = c->o->count_mode == L1K_COUNT_RESPONSE ? st : rt;
+    if (has_target && (measured < w->lo || measured > w->hi)) continue;
+    s->reasoning_tok = rt;
+    s->prompt_tok = pt;
+    s->response_tok = st;
+    *kout = k;
+    return 1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- output ------------- */
+
+typedef struct {
+  int64_t bin;       /* -1 none */
+  const char *set;   /* NULL, "easy", "hard" */
+  int64_t pair;      /* -1 none */
+  int single;
+} sample_tags;
+
+static int write_sample(ctx *c, FILE *f, const uint32_t *sel, int k, const sample_text *s,
+                        const sample_tags *tg) {
+  l1k_buf b = {0};
+  const char *sys = c->o->system;
+  int rc = 0;
+  if (c->o->outfmt == L1K_OUT_SHAREGPT) {
+    rc |= l1k_buf_puts(&b, "{");
+    if (sys) {
+      rc |= l1k_buf_puts(&b, "\"system\":");
+      rc |= l1k_buf_json_string(&b, sys, strlen(sys));
+      rc |= l1k_buf_puts(&b, ",");
+    }
+    rc |= l1k_buf_puts(&b, "\"conversations\":[{\"from\":\"human\",\"value\":");
+    rc |= l1k_buf_json_string(&b, s->prompt.data, s->prompt.len);
+    rc |= l1k_buf_puts(&b, "},{\"from\":\"gpt\",\"value\":");
+    rc |= l1k_buf_json_string(&b, s->response.data, s->response.len);
+    rc |= l1k_buf_puts(&b, "}]");
+  } else {
+    rc |= l1k_buf_puts(&b, "{\"messages\":[");
+    if (sys) {
+      rc |= l1k_buf_puts(&b, "{\"role\":\"system\",\"content\":");
+      rc |= l1k_buf_json_string(&b, sys, strlen(sys));
+      rc |= l1k_buf_puts(&b, "},");
+    }
+    rc |= l1k_buf_puts(&b, "{\"role\":\"user\",\"content\":");
+    rc |= l1k_buf_json_string(&b, s->prompt.data, s->prompt.len);
+    rc |= l1k_buf_puts(&b, "},{\"role\":\"assistant\",\"content\":");
+    rc |= l1k_buf_json_string(&b, s->response.data, s->response.len);
+    rc |= l1k_buf_puts(&b, "}]");
+  }
+  rc |= l1k_buf_puts(&b, ",\"meta\":{\"sources\":[");
+  for (int i = 0; i < k; i++) {
+    const char *id = rid(c, sel[i]);
+    if (i) rc |= l1k_buf_puts(&b, ",");
+    rc |= l1k_buf_json_string(&b, id, strlen(id));
+  }
+  rc |= l1k_buf_puts(&b, "],\"answers\":[");
+  for (int i = 0; i < k; i++) {
+    const char *a = c->r[sel[i]].rec->answer;
+    if (i) rc |= l1k_buf_puts(&b, ",");
+    rc |= l1k_buf_json_string(&b, a, strlen(a));
+  }
+  rc |= l1k_buf_printf(&b, "],\"k\":%d,\"prompt_tokens\":%lld,\"reasoning_tokens\":%lld,"
+                       "\"response_tokens\":%lld,\"count\":\"%s\",\"format\":\"%s\"",
+                       k, (long long)s->prompt_tok, (long long)s->reasoning_tok,
+                       (long long)s->response_tok,
+                       c->o->count_mode == L1K_COUNT_RESPONSE ? "response" : "reasoning",
+                       c->o->format == L1K_FMT_THINK ? "think"
+                       : c->o->format == L1K_FMT_OPENTHOUGHTS ? "openthoughts" : "plain");
+  if (tg->bin >= 0) rc |= l1k_buf_printf(&b, ",\"bin\":%lld", (long long)tg->bin);
+  else rc |= l1k_buf_puts(&b, ",\"bin\":null");
+  if (tg->single) rc |= l1k_buf_puts(&b, ",\"single\":true");
+  if (tg->set) rc |= l1k_buf_printf(&b, ",\"set\":\"%s\",\"pair\":%lld", tg->set, (long long)tg->pair);
+  double dsum = 0;
+  int dn = 0;
+  for (int i = 0; i < k; i++)
+    if (!isnan(c->r[sel[i]].difficulty)) dsum += c->r[sel[i]].difficulty, dn++;
+  if (dn) rc |= l1k_buf_printf(&b, ",\"difficulty\":%.6g", dsum / dn);
+  rc |= l1k_buf_puts(&b, "}}\n");
+  if (rc) {
+    l1k_buf_free(&b);
+    return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+  }
+  size_t w = fwrite(b.data, 1, b.len, f);
+  l1k_buf_free(&b);
+  if (w != b.len && 0) return 0;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- stats -------------- */
+
+typedef struct {
+  char name[64];     /* "all", "1000", "easy", ... */
+  int64_t lo, hi;
+  int64_t n, singles;
+  int64_t k_hist[KMAX + 1];
+  int64_t *vals;     /* measured tokens of each sample */
+  size_t nv, cv;
+  int64_t sum_reason, sum_resp, sum_prompt;
+} set_stats;
+
+static int stats_add(set_stats *st, int k, const sample_text *s, int64_t measured, int single) {
+  if (st->nv == st->cv) {
+    size_t nc = st->cv ? st->cv * 2 : 64;
+    int64_t *p = realloc(st->vals, nc * sizeof *p);
+    if (!p) return L1K_ENOMEM;
+    st->vals = p;
+    st->cv = nc;
+  }
+  st->vals[st->nv++] = measured;
+  st->n++;
+  st->singles += single;
+  st->k_hist[k <= KMAX ? k : KMAX]++;
+  st->sum_reason += s->reasoning_tok;
+  st->sum_resp += s->response_tok;
+  st->sum_prompt += s->prompt_tok;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- sets --------------- */
+
+typedef struct {
+  FILE *f;
+  l1k_atomic_file af;
+  char *path;
+  int open;
+} out_file;
+
+static int open_out(ctx *c, out_file *of, const char *path) {
+  of->path = strdup(path);
+  if (!of->path) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+  if (l1k_atomic_open(&of->af, path, c->err)) {
+    if (c->err->code == L1K_EIO) c->err->code = L1K_EINPUT;
+    return c->err->code;
+  }
+  of->f = of->af.f;
+  of->open = 1;
+  return 0;
+}
+
+static void close_out(out_file *of, int commit, l1k_err *err) {
+  if (of->open) {
+    if (commit) l1k_atomic_commit(&of->af, err);
+    else l1k_atomic_abort(&of->af);
+  }
+  of->open = 0;
+  free(of->path);
+  of->path = NULL;
+}
+
+/* "dir/x.jsonl" + "easy" -> "dir/x.easy.jsonl"; "{bin}" placeholders replaced. */
+static char *derive_path(const char *out, const char *tag) {
+  const char *ph = strstr(out, "{bin}");
+  size_t n = strlen(out) + strlen(tag) + 16;
+  char *p = malloc(n);
+  if (!p) return NULL;
+  if (ph) {
+    snprintf(p, n, "%.*s%s%s", (int)(ph - out), out, tag, ph + 5);
+    return p;
+  }
+  const char *slash = strrchr(out, '/');
+  const char *dot = strrchr(out, '.');
+  if (dot && (!slash || dot > slash + 1) && !strcmp(dot, ".gz")) {
+    const char *d2 = dot - 1;
+    while (d2 > out && *d2 != '.' && *d2 != '/') d2--;
+    if (*d2 == '.' && (!slash || d2 > slash + 1)) dot = d2;
+  }
+  if (!dot || (slash && dot < slash) || (slash && dot == slash + 1) || dot == out)
+    snprintf(p, n, "%s.%s", out, tag);
+  else
+    snprintf(p, n, "%.*s.%s%s", (int)(dot - out), out, tag, dot);
+  return p;
+}
+
+static void mark_used(ctx *c, const uint32_t *sel, int k) {
+  for (int i = 0; i < k; i++) {
+    uint32_t r = sel[i];
+    c->r[r].state = ST_USED;
+    c->used_per_file[c->r[r].file]++;
+    avail_del(c, r);
+  }
+}
+
+static void release(ctx *c, const uint32_t *sel, int k) {
+  for (int i = 0; i < k; i++) unload(c, sel[i]);
+}
+
+static int cmp_bytes(const void *a, const void *b) {
+  const rmeta *x = &sort_ctx->r[*(const uint32_t *)a], *y = &sort_ctx->r[*(const uint32_t *)b];
+  int resp = sort_ctx->o->count_mode == L1K_COUNT_RESPONSE;
+  uint32_t u = resp ? x->reas_bytes + x->sol_bytes : x->reas_bytes;
+  uint32_t v = resp ? y->reas_bytes + y->sol_bytes : y->reas_bytes;
+  return u < v ? -1 : u > v;
+}
+
+/* Reachable range of the measured tokens for a class (exact counts of the longest and
+ * shortest records by bytes, which are loaded for it). */
+static int reach_check(ctx *c, const want_t *w, const char *what) {
+  if (w->hi <= 0) return 0;
+  /* collect the class' eligible records ordered by reasoning bytes */
+  u32vec all = {0};
+  for (size_t i = 0; i < c->n; i++)
+    if (c->r[i].state == ST_ELIGIBLE && in_class(c, (uint32_t)i, w->cl)) u32_push(&all, (uint32_t)i);
+  if (!all.len) {
+    free(all.v);
+    return 0;
+  }
+  int k = w->k ? w->k : KMAX;
+  int kmin = w->k ? w->k : (w->kmin ? w->kmin : 1);
+  /* partial selection: the kx longest and kx shortest by bytes */
+  size_t kx = (size_t)(k + 8) < all.len ? (size_t)(k + 8) : all.len;
+  size_t kn = (size_t)(kmin + 8) < all.len ? (size_t)(kmin + 8) : all.len;
+  /* sort all by reasoning bytes (n log n on the pool; cheap next to pass 1) */
+  sort_ctx = c;
+  qsort(all.v, all.len, sizeof *all.v, cmp_bytes);
+  u32vec need = {0};
+  for (size_t i = 0; i < kx; i++) {
+    uint32_t r = all.v[all.len - 1 - i];
+    if (c->r[r].tok_reason < 0 && !c->r[r].rec) u32_push(&need, r);
+  }
+  for (size_t i = 0; i < kn; i++) {
+    uint32_t r = all.v[i];
+    if (c->r[r].tok_reason < 0 && !c->r[r].rec) {
+      int dup = 0;
+      for (size_t q = 0; q < need.len; q++) dup |= need.v[q] == r;
+      if (!dup) u32_push(&need, r);
+    }
+  }
+  int rc = load_set(c, need.v, need.len);
+  /* these were loaded only to measure: keep them available (they are valid candidates) */
+  free(need.v);
+  if (rc) {
+    free(all.v);
+    return rc;
+  }
+  /* exact extremes among the measured ones */
+  double maxsum = 0, minsum = 0;
+  {
+    double tops[KMAX + 8];
+    size_t nt = 0;
+    for (size_t i = 0; i < kx; i++) tops[nt++] = plan_tok(c, all.v[all.len - 1 - i]);
+    for (size_t a = 0; a < nt; a++)
+      for (size_t b = a + 1; b < nt; b++)
+        if (tops[b] > tops[a]) {
+          double t = tops[a];
+          tops[a] = tops[b];
+          tops[b] = t;
+        }
+    for (int i = 0; i < k && (size_t)i < nt; i++) maxsum += tops[i];
+    maxsum += plan_overhead(c, k < (int)all.len ? k : (int)all.len);
+    double bots[KMAX + 8];
+    size_t nb = 0;
+    for (size_t i = 0; i < kn; i++) bots[nb++] = plan_tok(c, all.v[i]);
+    for (size_t a = 0; a < nb; a++)
+      for (size_t b = a + 1; b < nb; b++)
+        if (bots[b] < bots[a]) {
+          double t = bots[a];
+          bots[a] = bots[b];
+          bots[b] = t;
+        }
+    for (int i = 0; i < kmin && (size_t)i < nb; i++) minsum += bots[i];
+    minsum += plan_overhead(c, kmin);
+  }
+  size_t have = all.len;
+  free(all.v);
+  if ((size_t)kmin > have)
+    return l1k_errf(c->err, L1K_EINPUT, "%s: the pool has %zu eligible records, fewer than the "
+                    "%d problems a sample needs", what, have, kmin);
+  if (maxsum < (double)w->lo * 0.98 || minsum > (double)w->hi * 1.02) {
+    if (w->k)
+      return l1k_errf(c->err, L1K_EINPUT, "%s: target %lld:%lld %s tokens cannot be reached "
+                      "with %d problems per sample: reachable is about %.0f..%.0f tokens",
+                      what, (long long)w->lo, (long long)w->hi,
+                      c->o->count_mode == L1K_COUNT_RESPONSE ? "response" : "reasoning", w->k,
+                      minsum, maxsum);
+    return l1k_errf(c->err, L1K_EINPUT, "%s: target %lld:%lld %s tokens cannot be reached: "
+                    "reachable is about %.0f..%.0f tokens (%d to %d problems per sample)", what,
+                    (long long)w->lo, (long long)w->hi,
+                    c->o->count_mode == L1K_COUNT_RESPONSE ? "response" : "reasoning", minsum,
+                    maxsum, kmin, k);
+  }
+  return 0;
+}
+
+
+/* Loads records of class cl whose estimated length suits [lo,hi] (for single samples). */
+static int64_t grow_targeted(ctx *c, int cl, int64_t lo, int64_t hi, size_t want) {
+  u32vec sel = {0};
+  double bpt = c->bytes_per_tok > 0 ? c->bytes_per_tok : 3.5;
+  for (size_t q = 0; q < c->cls[cl].len && sel.len < want; q++) {
+    uint32_t i = c->cls[cl].v[q];
+    const rmeta *m = &c->r[i];
+    if (m->state != ST_ELIGIBLE || m->rec || m->tok_reason >= 0) continue;
+    double b = m->reas_bytes + (c->o->count_mode == L1K_COUNT_RESPONSE ? m->sol_bytes : 0);
+    double est = b / bpt;
+    if (est >= lo * 0.8 && est <= hi * 1.25) u32_push(&sel, i);
+  }
+  if (!sel.len) {
+    free(sel.v);
+    return 0;
+  }
+  int rc = load_set(c, sel.v, sel.len);
+  int64_t n = (int64_t)sel.len;
+  free(sel.v);
+  return rc ? -1 : n;
+}
+
+/* Makes n samples for want w into f. singles: how many of them are single records meeting the
+ * target. */
+static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *f,
+                    const sample_tags *tg0, set_stats *st, l1k_progress *pg, int64_t *done) {
+  want_t w = *w0;
+  /* order of singles among the samples */
+  uint8_t *is_single = calloc((size_t)(n ? n : 1), 1);
+  if (!is_single) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+  for (int64_t i = 0; i < singles && i < n; i++) is_single[i] = 1;
+  for (int64_t i = n; i > 1; i--) {
+    size_t j = rnd_below(c, (size_t)i);
+    uint8_t t = is_single[i - 1];
+    is_single[i - 1] = is_single[j];
+    is_single[j] = t;
+  }
+  uint32_t sel[KMAX];
+  sample_text s = {0};
+  int rc = 0;
+  double avg_k = w.k ? w.k : 2;
+  int fails = 0;
+  for (int64_t q = 0; q < n; q++) {
+    want_t ww = w;
+    if (is_single[q]) {
+      ww.k = 1;
+      ww.cl = CL_ALL;
+    }
+    int k = 0, got = 0;
+    for (;;) {
+      got = try_sample(c, &ww, sel, &k, &s);
+      if (got < 0) {
+        rc = c->err->code ? c->err->code : L1K_EINTERNAL;
+        goto out;
+      }
+      if (got) break;
+      /* need more records loaded */
+      int64_t more;
+      size_t left = (size_t)(n - q);
+      size_t want = (size_t)(left * (ww.k ? ww.k : avg_k) * 1.3) + 64;
+      if (is_single[q] && w.hi > 0)
+        more = grow_targeted(c, CL_ALL, w.lo, w.hi, (size_t)(left * 3) + 64);
+      else
+        more = 0;
+      if (more == 0) more = grow(c, ww.cl, want);
+      if (more < 0) {
+        rc = c->err->code ? c->err->code : L1K_EINTERNAL;
+        goto out;
+      }
+      if (more == 0) {
+        /* nothing left to load: give up */
+        if (++fails > 2) {
+          rc = l1k_errf(c->err, L1K_EINPUT, "%s: made %lld of %lld %ssamples: the pool has no "
+                        "more unused records that fit (target %lld:%lld, %zu records loaded and "
+                        "unused)", st->name, (long long)q, (long long)n,
+                        is_single[q] ? "single " : "", (long long)w.lo, (long long)w.hi,
+                        c->avail.len);
+          goto out;
+        }
+      }
+    }
+    fails = 0;
+    mark_used(c, sel, k);
+    int64_t measured = c->o->count_mode == L1K_COUNT_RESPONSE ? s.response_tok : s.reasoning_tok;
+    sample_tags tg = *tg0;
+    tg.single = is_single[q];
+    if (tg.pair >= 0) tg.pair = q;
+    if ((rc = write_sample(c, f, sel, k, &s, &tg))) goto out;
+    if (stats_add(st, k, &s, measured, is_single[q])) {
+      rc = l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+      goto out;
+    }
+    avg_k = (avg_k * 3 + k) / 4;
+    release(c, sel, k);
+    (*done)++;
+    if (pg) l1k_progress_update(pg, *done, NULL);
+  }
+out:
+  sample_free(&s);
+  free(is_single);
+  return rc;
+}
+
+/* The controlled study: pairs (single hard record, easy records joined to its length). */
+static int make_study(ctx *c, FILE *fe, FILE *fh, set_stats *se, set_stats *sh,
+                      l1k_progress *pg, int64_t *done) {
+  const l1k_synth_opts *o = c->o;
+  int64_t n = o->samples;
+  uint32_t hsel[1], esel[KMAX];
+  sample_text hs = {0}, es = {0};
+  int rc = 0;
+  want_t wh = {o->target_max > 0 ? o->target_min : 0, o->target_max, 1, 1, CL_HARD};
+  for (int64_t q = 0; q < n; q++) {
+    int made = 0;
+    int attempts = 0;
+    while (!made) {
+      int k;
+      int got = try_sample(c, &wh, hsel, &k, &hs);
+      if (got < 0) {
+        rc = c->err->code;
+        goto out;
+      }
+      if (!got) {
+        int64_t more = grow(c, CL_HARD, (size_t)(n - q) * 2 + 16);
+        if (more < 0) {
+          rc = c->err->code;
+          goto out;
+        }
+        if (more == 0) {
+          rc = l1k_errf(c->err, L1K_EINPUT, "difficulty study: made %lld of %lld pairs: no more "
+                        "difficult records (difficulty > %g%s) in the pool", (long long)q,
+                        (long long)n, o->difficulty_threshold,
+                        o->target_max > 0 ? " within the target" : "");
+          goto out;
+        }
+        continue;
+      }
+      int64_t hv = o->count_mode == L1K_COUNT_RESPONSE ? hs.response_tok : hs.reasoning_tok;
+      /* easy: joined (k >= 2) to within 5% of hv */
+      want_t we = {(int64_t)ceil(hv * 0.951), (int64_t)floor(hv * 1.049), 0, 2, CL_EASY};
+      /* hold the hard record out of the available list while trying */
+      avail_del(c, hsel[0]);
+      int eg = 0;
+      for (int g = 0; g < 4 && !eg; g++) {
+        eg = try_sample(c, &we, esel, &k, &es);
+        if (eg < 0) {
+          rc = c->err->code;
+          goto out;
+        }
+        if (!eg) {
+          int64_t more = grow(c, CL_EASY, (size_t)(n - q) * 4 + 64);
+          if (more < 0) {
+            rc = c->err->code;
+            goto out;
+          }
+          if (more == 0 && g >= 1) break;
+        }
+      }
+      if (!eg) {
+        /* this hard record cannot be matched: drop it from the study, try another */
+        c->r[hsel[0]].state = ST_REMOVED;
+        unload(c, hsel[0]);
+        if (++attempts > 200) {
+          rc = l1k_errf(c->err, L1K_EINPUT, "difficulty study: made %lld of %lld pairs: easy "
+                        "records (difficulty < %g) cannot be joined to the length of the "
+                        "difficult ones", (long long)q, (long long)n, o->difficulty_threshold);
+          goto out;
+        }
+        continue;
+      }
+      mark_used(c, hsel, 1);
+      mark_used(c, esel, k);
+      sample_tags th = {-1, "hard", q, 0}, te = {-1, "easy", q, 0};
+      if ((rc = write_sample(c, fh, hsel, 1, &hs, &th))) goto out;
+      if ((rc = write_sample(c, fe, esel, k, &es, &te))) goto out;
+      int64_t ev = o->count_mode == L1K_COUNT_RESPONSE ? es.response_tok : es.reasoning_tok;
+      if (stats_add(sh, 1, &hs, hv, 1) || stats_add(se, k, &es, ev, 0)) {
+        rc = l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+        goto out;
+      }
+      release(c, hsel, 1);
+      release(c, esel, k);
+      made = 1;
+      (*done)++;
+      if (pg) l1k_progress_update(pg, *done, NULL);
+    }
+  }
+out:
+  sample_free(&hs);
+  sample_free(&es);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- stats output ------- */
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Histogram: 10 equal buckets over [lo,hi] (the target) or over the observed range. */
+static void hist_of(const set_stats *st, int64_t *lo, int64_t *hi, int64_t h[10]) {
+  memset(h, 0, 10 * sizeof *h);
+  int64_t a = st->lo, b = st->hi;
+  if (b <= 0 && st->nv) {
+    a = b = st->vals[0];
+    for (size_t i = 0; i < st->nv; i++) {
+      if (st->vals[i] < a) a = st->vals[i];
+      if (st->vals[i] > b) b = st->vals[i];
+    }
+  }
+  if (b <= a) b = a + 1;
+  for (size_t i = 0; i < st->nv; i++) {
+    int64_t x = st->vals[i];
+    int q = (int)((double)(x - a) * 10.0 / (double)(b - a + 1));
+    if (q < 0) q = 0;
+    if (q > 9) q = 9;
+    h[q]++;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+static double mean_k(const set_stats *st) {
+  double s = 0, n = 0;
+  for (int k = 0; k <= KMAX; k++) s += (double)k * st->k_hist[k], n += st->k_hist[k];
+  return n ? s / n : 0;
+}
+
+static void stats_json_set(l1k_buf *b, set_stats *st, int count_resp) {
+  l1k_buf_puts(b, "{\"name\":");
+  l1k_buf_json_string(b, st->name, strlen(st->name));
+  l1k_buf_printf(b, ",\"samples\":%lld,\"singles\":%lld", (long long)st->n, (long long)st->singles);
+  if (st->hi > 0) l1k_buf_printf(b, ",\"target\":[%lld,%lld]", (long long)st->lo, (long long)st->hi);
+  else l1k_buf_puts(b, ",\"target\":null");
+  l1k_buf_printf(b, ",\"measured\":\"%s\"", count_resp ? "response_tokens" : "reasoning_tokens");
+  if (st->nv) {
+    qsort(st->vals, st->nv, sizeof *st->vals, cmp_i64);
+    l1k_buf_printf(b, ",\"min\":%lld,\"median\":%lld,\"max\":%lld", (long long)st->vals[0],
+                   (long long)st->vals[st->nv / 2], (long long)st->vals[st->nv - 1]);
+    l1k_buf_printf(b, ",\"mean_reasoning_tokens\":%.1f,\"mean_response_tokens\":%.1f,"
+                   "\"mean_prompt_tokens\":%.1f", (double)st->sum_reason / st->n,
+                   (double)st->sum_resp / st->n, (double)st->sum_prompt / st->n);
+  }
+  l1k_buf_printf(b, ",\"mean_k\":%.3f", mean_k(st));
+  l1k_buf_puts(b, ",\"k_histogram\":{");
+  int first = 1;
+  for (int k = 0; k <= KMAX; k++)
+    if (st->k_hist[k]) {
+      l1k_buf_printf(b, "%s\"%d\":%lld", first ? "" : ",", k, (long long)st->k_hist[k]);
+      first = 0;
+    }
+  l1k_buf_puts(b, "},\"length_histogram\":[");
+  int64_t lo, hi, h[10];
+  hist_of(st, &lo, &hi, h);
+  for (int q = 0; q < 10; q++) {
+    int64_t a = lo + (int64_t)((double)(hi - lo + 1) * q / 10.0);
+    int64_t e = lo + (int64_t)((double)(hi - lo + 1) * (q + 1) / 10.0) - 1;
+    l1k_buf_printf(b, "%s{\"from\":%lld,\"to\":%lld,\"count\":%lld}", q ? "," : "", (long long)a,
+                   (long long)e, (long long)h[q]);
+  }
+  l1k_buf_puts(b, "]}");
+}
+
+static void print_set(FILE *f, set_stats *st) {
+  fprintf(f, "  set %-8s %6lld samples", st->name, (long long)st->n);
+  if (st->singles) fprintf(f, " (%lld single)", (long long)st->singles);
+  if (st->hi > 0) fprintf(f, ", target %lld..%lld", (long long)st->lo, (long long)st->hi);
+  if (st->nv) {
+    /* vals sorted by stats_json_set */
+    fprintf(f, ", tokens min %lld median %lld max %lld, mean reasoning %.0f, mean k %.2f\n",
+            (long long)st->vals[0], (long long)st->vals[st->nv / 2], (long long)st->vals[st->nv - 1],
+            (double)st->sum_reason / st->n, mean_k(st));
+  } else {
+    fprintf(f, "\n");
+  }
+  int64_t lo, hi, h[10], mx = 1;
+  hist_of(st, &lo, &hi, h);
+  for (int q = 0; q < 10; q++) mx = h[q] > mx ? h[q] : mx;
+  for (int q = 0; q < 10 && st->nv; q++) {
+    int64_t a = lo + (int64_t)((double)(hi - lo + 1) * q / 10.0);
+    int64_t e = lo + (int64_t)((double)(hi - lo + 1) * (q + 1) / 10.0) - 1;
+    int bar = (int)(40.0 * h[q] / mx);
+    fprintf(f, "    %7lld..%-7lld %6lld %.*s\n", (long long)a, (long long)e, (long long)h[q], bar,
+            "########################################");
+  }
+}
+
+/* ---------------------------------------------------------------- run ---------------- */
+
+void l1k_synth_opts_init(l1k_synth_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->schema = L1K_SCHEMA_AUTO;
+  o->k = 2;
+  o->samples = 0;
+  o->bin_tolerance = 0.1;
+  o->difficulty_threshold = 3;
+  o->decontam_n = 13;
+  o->near_dup = 0.8;
+  o->seed = 0;
+}
+
+static void ctx_free(ctx *c) {
+  for (size_t i = 0; i < c->n; i++) unload(c, (uint32_t)i);
+  free(c->r);
+  l1k_buf_free(&c->ids);
+  for (size_t i = 0; i < c->n_domains; i++) free(c->domains[i]);
+  free(c->domains);
+  free(c->file_schema);
+  l1k_synth_hashset_free(&c->exact);
+  l1k_synth_hashset_free(&c->eval_grams);
+  l1k_synth_hashset_free(&c->eval_exact);
+  for (int b = 0; b < NBANDS; b++) l1k_synth_hashset_free(&c->bands[b]);
+  free(c->sigs);
+  free(c->band_next);
+  for (size_t i = 0; i < c->n_eval; i++) free(c->eval_where[i]);
+  free(c->eval_where);
+  for (int k = 0; k < CL_N; k++) free(c->cls[k].v);
+  free(c->avail.v);
+  free(c->used_per_file);
+  l1k_synth_template_free(&c->tpl);
+}
+
+static int validate(const l1k_synth_opts *o, l1k_err *err) {
+  if (!o->n_pools) return l1k_errf(err, L1K_EINPUT, "no --pool file given");
+  if (!o->out || !*o->out) return l1k_errf(err, L1K_EINPUT, "no --out file given");
+  if (!o->count) return l1k_errf(err, L1K_EINPUT, "no token counter (give --tokenizer PATH)");
+  if (o->k < 0 || o->k > KMAX)
+    return l1k_errf(err, L1K_EINPUT, "--problems-per-sample %d: expected 1..%d", o->k, KMAX);
+  if (o->n_bins) {
+    if (o->per_bin <= 0) return l1k_errf(err, L1K_EINPUT, "--bins needs --per-bin N (N >= 1)");
+    if (o->difficulty_study)
+      return l1k_errf(err, L1K_EINPUT, "--bins and --difficulty-study cannot be combined");
+    for (size_t i = 0; i < o->n_bins; i++)
+      if (o->bins[i] <= 0) return l1k_errf(err, L1K_EINPUT, "--bins: expected positive token counts");
+    if (o->bin_tolerance <= 0 || o->bin_tolerance >= 1)
+      return l1k_errf(err, L1K_EINPUT, "--bin-tolerance %g: expected a fraction in (0,1)", o->bin_tolerance);
+  } else if (o->samples <= 0) {
+    return l1k_errf(err, L1K_EINPUT, "--samples N: expected N >= 1");
+  }
+  if (o->target_max > 0 && (o->target_min < 0 || o->target_min > o->target_max))
+    return l1k_errf(err, L1K_EINPUT, "--target-tokens %lld:%lld: expected 0 <= MIN <= MAX",
+                    (long long)o->target_min, (long long)o->target_max);
+  if (o->mix_single < 0 || o->mix_single > 1)
+    return l1k_errf(err, L1K_EINPUT, "--mix-single %g: expected a fraction in [0,1]", o->mix_single);
+  if (o->mix_single > 0 && o->target_max <= 0 && !o->n_bins)
+    return l1k_errf(err, L1K_EINPUT, "--mix-single needs a length target (--target-tokens or --bins)");
+  if (o->k == 0 && o->target_max <= 0 && !o->n_bins && !o->difficulty_study)
+    return l1k_errf(err, L1K_EINPUT, "an adaptive problem count needs --target-tokens or --bins");
+  if (o->decontam_n < 1 || o->decontam_n > 64)
+    return l1k_errf(err, L1K_EINPUT, "--ngram %d: expected 1..64", o->decontam_n);
+  if (o->near_dup > 1) return l1k_errf(err, L1K_EINPUT, "--near-dup %g: expected <= 1", o->near_dup);
+  return 0;
+}
+
+int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
+  l1k_err dummy;
+  if (!err) err = &dummy;
+  l1k_err_clear(err);
+  int rc = validate(o, err);
+  if (rc) return rc;
+  ctx C;
+  memset(&C, 0, sizeof C);
+  ctx *c = &C;
+  c->o = o;
+  c->err = err;
+  c->rng = o->seed ^ 0x10a6c0ffee5eedULL;
+  c->budget = o->memory_budget ? o->memory_budget : ((size_t)256 << 20);
+  c->bytes_per_tok = 3.5;
+  c->t0 = l1k_now();
+  c->domains = calloc(1, sizeof *c->domains);
+  c->n_domains = 1;
+  c->file_schema = calloc(o->n_pools, sizeof *c->file_schema);
+  c->used_per_file = calloc(o->n_pools, sizeof *c->used_per_file);
+  if (!c->domains || !c->file_schema || !c->used_per_file) {
+    ctx_free(c);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  c->domains[0] = strdup("");
+  out_file outs[3] = {0};  /* main (or easy), hard */
+  size_t n_outs = 0;
+  set_stats *sets = NULL;
+  size_t n_sets = 0;
+  char *stats_path = NULL, *removed_path = NULL;
+  int removed_open = 0;
+  l1k_progress pg;
+  int pg_on = 0;
+  if (o->template_path) rc = l1k_synth_template_load(&c->tpl, o->template_path, err);
+  else rc = l1k_synth_template_default(&c->tpl, err);
+  if (rc) goto done;
+
+  {
+    const char *ph = strstr(o->out, "{bin}");
+    l1k_buf p = {0};
+    if (ph) {
+      l1k_buf_append(&p, o->out, (size_t)(ph - o->out));
+      l1k_buf_puts(&p, "all");
+      l1k_buf_puts(&p, ph + 5);
+    } else {
+      l1k_buf_puts(&p, o->out);
+    }
+    size_t n = p.len + 32;
+    stats_path = malloc(n);
+    removed_path = malloc(n);
+    if (!stats_path || !removed_path || !p.data) {
+      l1k_buf_free(&p);
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    snprintf(stats_path, n, "%s.stats.json", p.data);
+    snprintf(removed_path, n, "%s.removed.jsonl", p.data);
+    l1k_buf_free(&p);
+  }
+  if (l1k_atomic_open(&c->removed_af, removed_path, err)) {
+    rc = err->code == L1K_EIO ? (err->code = L1K_EINPUT) : err->code;
+    goto done;
+  }
+  removed_open = 1;
+  c->removed = c->removed_af.f;
+
+  /* evaluation sets */
+  for (size_t i = 0; i < o->n_decontam; i++)
+    if ((rc = load_eval(c, o->decontam[i]))) goto done;
+
+  /* pass 1 */
+  {
+    int64_t total = 0;
+    for (size_t i = 0; i < o->n_pools; i++) {
+      struct stat sb;
+      if (stat(o->pools[i], &sb) != 0) {
+        rc = l1k_errf(err, L1K_EINPUT, "%s: cannot open: no such file", o->pools[i]);
+        goto done;
+      }
+      total += (int64_t)sb.st_size;
+    }
+    int gz = 0;
+    for (size_t i = 0; i < o->n_pools; i++) {
+      size_t l = strlen(o->pools[i]);
+      gz |= l > 3 && !strcmp(o->pools[i] + l - 3, ".gz");
+    }
+    if (o->progress) {
+      l1k_progress_begin(&pg, "synth: reading pool", gz ? -1 : total);
+      pg_on = 1;
+    }
+    int64_t before = 0;
+    for (size_t i = 0; i < o->n_pools; i++)
+      if ((rc = scan_file(c, (uint32_t)i, pg_on ? &pg : NULL, &before))) goto done;
+    if (pg_on) {
+      l1k_progress_end(&pg);
+      pg_on = 0;
+    }
+  }
+  size_t n_elig = 0;
+  for (size_t i = 0; i < c->n; i++) n_elig += c->r[i].state == ST_ELIGIBLE;
+  if (n_elig == 0) {
+    rc = l1k_errf(err, L1K_EINPUT, "the pool is empty after reading %lld records from %zu "
+                  "file(s): %lld malformed, %lld without a final answer, %lld outside the domain, "
+                  "%lld contaminated, %lld duplicates, %lld near-duplicates",
+                  (long long)c->n_lines, o->n_pools, (long long)c->n_malformed,
+                  (long long)c->n_no_answer, (long long)c->n_domain, (long long)c->n_contam,
+                  (long long)c->n_exact, (long long)c->n_near);
+    goto done;
+  }
+  /* classes */
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->r[i].state != ST_ELIGIBLE) continue;
+    u32_push(&c->cls[CL_ALL], (uint32_t)i);
+    if (o->difficulty_study) {
+      if (in_class(c, (uint32_t)i, CL_EASY)) u32_push(&c->cls[CL_EASY], (uint32_t)i);
+      if (in_class(c, (uint32_t)i, CL_HARD)) u32_push(&c->cls[CL_HARD], (uint32_t)i);
+    }
+  }
+  for (int k = 0; k < CL_N; k++) shuffle(c, c->cls[k].v, c->cls[k].len);
+  /* average linking phrase length */
+  {
+    double sum = 0;
+    l1k_buf b = {0};
+    for (size_t i = 0; i < c->tpl.n_links; i++) {
+      l1k_synth_vars v = {2, 2, NULL, NULL};
+      b.len = 0;
+      l1k_buf_puts(&b, "\n\n");
+      l1k_synth_fill(&b, c->tpl.links[i], &v);
+      l1k_buf_puts(&b, "\n\n");
+      int64_t t = count_text(c, b.data, b.len);
+      if (t < 0) {
+        l1k_buf_free(&b);
+        rc = err->code;
+        goto done;
+      }
+      sum += (double)t;
+    }
+    l1k_buf_free(&b);
+    c->link_tokens = c->tpl.n_links ? sum / (double)c->tpl.n_links : 0;
+  }
+
+  int64_t total_samples = o->difficulty_study ? o->samples
+                          : o->n_bins ? o->per_bin * (int64_t)o->n_bins : o->samples;
+  int64_t done_n = 0;
+  if (o->progress) {
+    l1k_progress_begin(&pg, "synth: composing", total_samples);
+    pg_on = 1;
+  }
+  if (o->difficulty_study) {
+    if (!c->cls[CL_HARD].len || !c->cls[CL_EASY].len) {
+      rc = l1k_errf(err, L1K_EINPUT, "--difficulty-study: the pool has %zu easy records "
+                    "(difficulty < %g) and %zu difficult ones (difficulty > %g); both are needed "
+                    "(map the difficulty with --field difficulty=NAME)", c->cls[CL_EASY].len,
+                    o->difficulty_threshold, c->cls[CL_HARD].len, o->difficulty_threshold);
+      goto done;
+    }
+    char *pe = derive_path(o->out, "easy"), *ph = derive_path(o->out, "hard");
+    if (!pe || !ph) {
+      free(pe);
+      free(ph);
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    rc = open_out(c, &outs[0], pe);
+    if (!rc) {
+      n_outs = 1;
+      rc = open_out(c, &outs[1], ph);
+      if (!rc) n_outs = 2;
+    }
+    free(pe);
+    free(ph);
+    if (rc) goto done;
+    sets = calloc(2, sizeof *sets);
+    if (!sets) {
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    n_sets = 2;
+    snprintf(sets[0].name, sizeof sets[0].name, "easy");
+    snprintf(sets[1].name, sizeof sets[1].name, "hard");
+    sets[1].lo = o->target_max > 0 ? o->target_min : 0;
+    sets[1].hi = o->target_max;
+    want_t wh = {sets[1].lo, sets[1].hi, 1, 1, CL_HARD};
+    if ((rc = reach_check(c, &wh, "--difficulty-study (difficult records)"))) goto done;
+    rc = make_study(c, outs[0].f, outs[1].f, &sets[0], &sets[1], pg_on ? &pg : NULL, &done_n);
+    if (rc) goto done;
+  } else {
+    size_t nb = o->n_bins ? o->n_bins : 1;
+    sets = calloc(nb, sizeof *sets);
+    if (!sets) {
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    n_sets = nb;
+    int per_bin_files = o->n_bins && strstr(o->out, "{bin}");
+    if (!per_bin_files) {
+      if ((rc = open_out(c, &outs[0], o->out))) goto done;
+      n_outs = 1;
+    }
+    for (size_t bi = 0; bi < nb; bi++) {
+      set_stats *st = &sets[bi];
+      want_t w = {0, 0, o->k, 2, CL_ALL};
+      int64_t n = o->samples;
+      sample_tags tg = {-1, NULL, -1, 0};
+      if (o->n_bins) {
+        int64_t b = o->bins[bi];
+        w.lo = (int64_t)floor((double)b * (1 - o->bin_tolerance));
+        w.hi = (int64_t)ceil((double)b * (1 + o->bin_tolerance));
+        n = o->per_bin;
+        tg.bin = b;
+        snprintf(st->name, sizeof st->name, "%lld", (long long)b);
+      } else {
+        w.lo = o->target_max > 0 ? o->target_min : 0;
+        w.hi = o->target_max;
+        snprintf(st->name, sizeof st->name, "all");
+      }
+      st->lo = w.lo;
+      st->hi = w.hi;
+      if (w.hi <= 0 && w.k == 0) w.k = 2;
+      int64_t singles = w.hi > 0 ? (int64_t)llround((double)n * o->mix_single) : 0;
+      if (w.hi <= 0) {
+        size_t avail_left = 0;
+        for (size_t q = 0; q < c->cls[CL_ALL].len; q++)
+          avail_left += c->r[c->cls[CL_ALL].v[q]].state == ST_ELIGIBLE;
+        if ((int64_t)avail_left < n * w.k) {
+          rc = l1k_errf(err, L1K_EINPUT, "the pool has %zu unused eligible records; %lld samples "
+                        "of %d problems need %lld (problems are never reused)", avail_left,
+                        (long long)n, w.k, (long long)(n * w.k));
+          goto done;
+        }
+      } else {
+        char what[96];
+        snprintf(what, sizeof what, o->n_bins ? "bin %s" : "--target-tokens", st->name);
+        if (singles < n && (rc = reach_check(c, &w, what))) goto done;
+      }
+      FILE *f;
+      if (per_bin_files) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "%lld", (long long)o->bins[bi]);
+        char *pp = derive_path(o->out, tag);
+        if (!pp) {
+          rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+          goto done;
+        }
+        rc = open_out(c, &outs[n_outs < 2 ? n_outs : 2], pp);
+        free(pp);
+        if (rc) goto done;
+        /* commit the previous bin's file; keep at most one open */
+        f = outs[n_outs < 2 ? n_outs : 2].f;
+      } else {
+        f = outs[0].f;
+      }
+      rc = make_set(c, &w, n, singles, f, &tg, st, pg_on ? &pg : NULL, &done_n);
+      if (rc) goto done;
+      if (per_bin_files) {
+        out_file *of = &outs[n_outs < 2 ? n_outs : 2];
+        close_out(of, 1, err);
+        if (err->code) {
+          rc = err->code;
+          goto done;
+        }
+      }
+    }
+  }
+  if (pg_on) {
+    l1k_progress_end(&pg);
+    pg_on = 0;
+  }
+  /* commit outputs */
+  for (size_t i = 0; i < n_outs; i++) {
+    close_out(&outs[i], 1, err);
+    if (err->code) {
+      rc = err->code;
+      goto done;
+    }
+  }
+  n_outs = 0;
+  c->removed = NULL;
+  removed_open = 0;
+  if (l1k_atomic_commit(&c->removed_af, err)) {
+    rc = err->code;
+    goto done;
+  }
+  /* stats */
+  {
+    double secs = l1k_now() - c->t0;
+    l1k_buf b = {0};
+    int resp = o->count_mode == L1K_COUNT_RESPONSE;
+    int64_t tot = 0;
+    for (size_t i = 0; i < n_sets; i++) tot += sets[i].n;
+    l1k_buf_printf(&b, "{\"samples\":%lld,\"seconds\":%.3f,\"seed\":%llu,\"pool\":{\"files\":[",
+                   (long long)tot, secs, (unsigned long long)o->seed);
+    for (size_t i = 0; i < o->n_pools; i++) {
+      l1k_buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
+      l1k_buf_json_string(&b, o->pools[i], strlen(o->pools[i]));
+      l1k_buf_printf(&b, ",\"schema\":\"%s\",\"records_used\":%lld}",
+                     l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
+    }
+    l1k_buf_printf(&b, "],\"records_read\":%lld,\"blank_lines\":%lld,\"parsed\":%lld,"
+                   "\"eligible\":%zu,\"tokens_counted_records\":%lld,\"load_passes\":%lld},",
+                   (long long)c->n_lines, (long long)c->n_blank, (long long)c->n_parsed, n_elig,
+                   (long long)c->n_counted, (long long)c->n_loads);
+    l1k_buf_printf(&b, "\"removed\":{\"malformed\":%lld,\"no_final_answer\":%lld,\"domain\":%lld,"
+                   "\"contaminated\":%lld,\"exact_duplicate\":%lld,\"near_duplicate\":%lld,"
+                   "\"report\":", (long long)c->n_malformed, (long long)c->n_no_answer,
+                   (long long)c->n_domain, (long long)c->n_contam, (long long)c->n_exact,
+                   (long long)c->n_near);
+    l1k_buf_json_string(&b, removed_path, strlen(removed_path));
+    l1k_buf_puts(&b, "},\"decontamination\":[");
+    for (size_t i = 0; i < o->n_decontam; i++) {
+      if (i) l1k_buf_puts(&b, ",");
+      l1k_buf_json_string(&b, o->decontam[i], strlen(o->decontam[i]));
+    }
+    l1k_buf_printf(&b, "],\"ngram\":%d,\"near_dup_threshold\":%g,\"sets\":[", o->decontam_n,
+                   o->near_dup);
+    for (size_t i = 0; i < n_sets; i++) {
+      if (i) l1k_buf_puts(&b, ",");
+      stats_json_set(&b, &sets[i], resp);
+    }
+    l1k_buf_puts(&b, "]}\n");
+    if (!b.data) {
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    rc = l1k_write_file_atomic(stats_path, b.data, b.len, err);
+    l1k_buf_free(&b);
+    if (rc) goto done;
+    if (!o->quiet) {
+      FILE *f = stdout;
+      fprintf(f, "long1k synth: %lld samples in %.1f s -> %s\n", (long long)tot, secs, o->out);
+      fprintf(f, "  pool: %lld records read, %zu eligible; removed: %lld malformed, %lld without "
+              "a final answer, %lld outside the domain, %lld contaminated, %lld duplicates, %lld "
+              "near-duplicates (report: %s)\n", (long long)c->n_lines, n_elig,
+              (long long)c->n_malformed, (long long)c->n_no_answer, (long long)c->n_domain,
+              (long long)c->n_contam, (long long)c->n_exact, (long long)c->n_near, removed_path);
+      for (size_t i = 0; i < o->n_pools; i++)
+        fprintf(f, "  source %s (%s): %lld records used\n", o->pools[i],
+                l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
+      fprintf(f, "  %s tokens per set:\n", resp ? "response" : "reasoning");
+      for (size_t i = 0; i < n_sets; i++) print_set(f, &sets[i]);
+      fprintf(f, "  stats: %s\n", stats_path);
+    }
+  }
+done:
+  if (pg_on) l1k_progress_end(&pg);
+  for (size_t i = 0; i < 3; i++) close_out(&outs[i], 0, NULL);
+  if (removed_open) l1k_atomic_abort(&c->removed_af);
+  for (size_t i = 0; i < n_sets; i++) free(sets[i].vals);
+  free(sets);
+  free(stats_path);
+  free(removed_path);
+  ctx_free(c);
+  return rc;
+}
