@@ -12,6 +12,7 @@
 #include "long1k/jsonl.h"
 #include "long1k/model.h"
 #include "long1k/safetensors.h"
+#include "long1k/trajectory.h"
 
 #define PARITY_TOL 1e-4
 
@@ -299,10 +300,27 @@ int cmd_parity(int argc, char **argv) {
   free(seq);
   free(lg);
 
-  /* ---- 5. AdamW trajectory (owned by src/train; to be added here) ----
-   * The trainer module adds the 5-step AdamW trajectory check from --meta (reference.json's
-   * "adamw" and "trajectory") and params_after_5_steps.safetensors: it needs the model, the
-   * batch above and R (append a "adamw":{...} member and clear R.ok on failure). */
+  /* ---- 5. AdamW trajectory (owned by src/train: l1k_parity_trajectory) ---- begin train */
+  if (meta && cJSON_GetObjectItemCaseSensitive(meta, "trajectory")) {
+    char *after = NULL;
+    const char *slash = strrchr(meta_path, '/');
+    size_t dl = slash ? (size_t)(slash - meta_path) : 1;
+    after = malloc(dl + 40);
+    if (after) {
+      snprintf(after, dl + 40, "%.*s/params_after_5_steps.safetensors", (int)dl,
+               slash ? meta_path : ".");
+      if (!l1k_file_exists(after)) {
+        free(after);
+        after = NULL;
+      }
+    }
+    int traj_ok = 1;
+    int trc = l1k_parity_trajectory(m, &batch, meta, after, PARITY_TOL, &R.out, &traj_ok, &err);
+    free(after);
+    if (trc) goto fail;
+    if (!lowp && !traj_ok) R.ok = 0; /* the reference trajectory starts from float32 weights */
+  }
+  /* ---- end train */
 
   l1k_buf_printf(&R.out, "\"ok\":%s}\n", R.ok ? "true" : "false");
   fputs(R.out.data, stdout);
