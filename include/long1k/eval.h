@@ -98,6 +98,9 @@ typedef struct l1k_oai_stats {
 
 l1k_oai_client *l1k_oai_new(const l1k_http_opts *opts, l1k_err *err);
 void l1k_oai_free(l1k_oai_client *c);
+/* Calls fn(user) for every request still queued or in flight (after a stop), e.g. to free
+ * what the user pointers own. */
+void l1k_oai_each_pending(l1k_oai_client *c, void (*fn)(void *user));
 /* Queues a request. body (malloc'ed JSON) is owned by the client from here on. */
 int l1k_oai_submit(l1k_oai_client *c, const char *url, char *body, int completions, void *user,
                    l1k_err *err);

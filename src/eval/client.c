@@ -230,6 +230,17 @@ void l1k_oai_free(l1k_oai_client *c) {
   free(c);
 }
 
+void l1k_oai_each_pending(l1k_oai_client *c, void (*fn)(void *user)) {
+  for (size_t i = 0; i < c->nq; i++) {
+    fn(c->queue[i]->user);
+    c->queue[i]->user = NULL;
+  }
+  for (size_t i = 0; i < c->active; i++) {
+    fn(c->fly[i]->user);
+    c->fly[i]->user = NULL;
+  }
+}
+
 static int queue_push(l1k_oai_client *c, job *j, l1k_err *err) {
   if (c->nq == c->capq) {
     size_t nc = c->capq ? 2 * c->capq : 64;

@@ -207,6 +207,13 @@ static int finish_sample(run *R, sample *s, l1k_err *err) {
   return rc;
 }
 
+static void free_pending(void *user) {
+  sample *s = (sample *)((uintptr_t)user & ~(uintptr_t)1u);
+  if (!s) return;
+  cJSON_Delete(s->rec);
+  free(s);
+}
+
 static int submit_judge(run *R, l1k_oai_client *cl, sample *s, l1k_err *err) {
   const cJSON *resp = cJSON_GetObjectItemCaseSensitive(s->rec, "response");
   char *body = judge_body(R, s->pi, cJSON_IsString(resp) ? resp->valuestring : "", err);
@@ -946,7 +953,10 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
   if (!outc->interrupted)
     rc = l1k_eval_summarize(cfg->out_dir, R.np, R.n, info, cfg->quiet ? NULL : stdout, err);
 out:
-  if (cl) l1k_oai_free(cl);
+  if (cl) {
+    l1k_oai_each_pending(cl, free_pending);
+    l1k_oai_free(cl);
+  }
   if (R.res) fclose(R.res);
   if (R.errs) fclose(R.errs);
   if (R.resumed)
