@@ -93,7 +93,7 @@ typedef struct l1k_oai_stats {
   int64_t tries;      /* HTTP tries, retries included */
   int64_t retries;
   int64_t failed;     /* requests given up after the retries */
-  int64_t r_429, r_5xx, r_conn, r_timeout, r_malformed; /* causes of retries */
+  int64_t r_429, r_5xx, r_conn, r_timeout, r_malformed; /* causes of failed tries */
 } l1k_oai_stats;
 
 l1k_oai_client *l1k_oai_new(const l1k_http_opts *opts, l1k_err *err);
