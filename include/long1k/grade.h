@@ -17,8 +17,12 @@ char *l1k_extract_boxed(const char *text, size_t len);
 /* Multiple choice: the chosen letter 'A'..'E' (or 0 if none). n_choices limits the letters. */
 int l1k_extract_choice(const char *response, size_t len, int n_choices);
 
-/* 1 if the two answers are mathematically equal, 0 if not. */
+/* 1 if the two answers are mathematically equal, 0 if not. Either side may be a bare answer
+ * or a whole response (the answer is extracted first, see l1k_extract_answer); a lone letter
+ * A-E against a response is graded as multiple choice. */
 int l1k_math_equal(const char *gold, const char *pred);
+/* Equivalence of two already extracted answers (no extraction step). */
+int l1k_math_equal_answers(const char *gold_answer, const char *pred_answer);
 
 typedef struct l1k_grade_result {
   char *extracted; /* malloc'ed, may be NULL */

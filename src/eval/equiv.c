@@ -1,0 +1,721 @@
+/* long1k grader — mathematical equivalence of two answers (include/long1k/grade.h).
+ *
+ * Both answers are parsed into trees (mathexpr.h) and compared structurally, recursing into
+ * lists, tuples, sets, intervals, matrices and relations; scalars are compared by value:
+ * exactly when both sides are exact rationals, otherwise with a relative tolerance, at several
+ * deterministic random points when variables occur (symbolic equality by evaluation). A
+ * decimal written with k places and at least 3 significant digits matches any value that
+ * rounds to it. Labels ("x = ", "f(x) = ", "(p, q) = ", "x \in") are dropped when only one
+ * side has them; "\approx ..." tails are dropped; degrees and percent at the top level match
+ * the bare number. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/grade_int.h"
+#include "eval/mathexpr.h"
+#include "long1k/grade.h"
+
+#define NPOINTS 5
+#define REL_TOL 1e-9L
+
+typedef struct {
+  mx_ctx *c;
+  int budget; /* comparisons left (bounds set matching) */
+} cmpctx;
+
+static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top);
+
+/* ------------------------------------------------------------------ scalars */
+static int close_z(long double complex a, long double complex b, long double tol) {
+  long double ar = creall(a), ai = cimagl(a), br = creall(b), bi = cimagl(b);
+  if (isinf(ar) || isinf(br)) return isinf(ar) && isinf(br) && (ar > 0) == (br > 0) && fabsl(ai - bi) <= tol;
+  if (!isfinite(ar) || !isfinite(ai) || !isfinite(br) || !isfinite(bi)) return 0;
+  long double d = cabsl(a - b), m = fmaxl(cabsl(a), cabsl(b));
+  return d <= tol * m || d <= 1e-15L;
+}
+
+/* the literal decimal of a node (possibly negated), for the rounding rule */
+static const mx_node *decimal_lit(const mx_node *n, int *neg) {
+  *neg = 0;
+  while (n && n->kind == MX_NEG) {
+    *neg = !*neg;
+    n = n->kids[0];
+  }
+  if (n && n->kind == MX_NUM && n->places >= 1 && n->sig >= 3 && n->sig < 99) return n;
+  return NULL;
+}
+
+static int rounds_to(const mx_node *lit_side, long double complex other) {
+  int neg;
+  const mx_node *d = decimal_lit(lit_side, &neg);
+  if (!d || cimagl(other) != 0) return 0;
+  long double lit = neg ? -d->v : d->v;
+  long double half = 0.5L * powl(10.0L, -(long double)d->places);
+  return fabsl(creall(other) - lit) <= half * (1 + 1e-9L);
+}
+
+static int is_scalar(const mx_node *n) {
+  switch (n->kind) {
+    case MX_TUPLE: case MX_BLIST: case MX_LIST: case MX_SET: case MX_INTERVAL: case MX_UNION:
+    case MX_MATRIX: case MX_REL: case MX_TEXT: case MX_EMPTY: case MX_PM:
+      return 0;
+    default:
+      break;
+  }
+  for (int i = 0; i < n->nkids; i++)
+    if (!is_scalar(n->kids[i])) return 0;
+  return 1;
+}
+
+static int scalar_eq(const mx_node *a, const mx_node *b) {
+  const char *va[8], *vb[8];
+  int na = mx_vars(a, va, 8), nb = mx_vars(b, vb, 8);
+  if (na == 0 && nb == 0) {
+    mx_val x, y;
+    if (!mx_eval(a, 0, &x) || !mx_eval(b, 0, &y)) return 0;
+    long double complex zx = mx_val_z(&x), zy = mx_val_z(&y);
+    if (x.exact && y.exact) {
+      if (x.p == y.p && x.q == y.q) return 1;
+    } else if (close_z(zx, zy, REL_TOL)) {
+      return 1;
+    }
+    return rounds_to(a, zy) || rounds_to(b, zx);
+  }
+  int valid = 0;
+  for (int pt = 0; pt < NPOINTS; pt++) {
+    mx_val x, y;
+    int okx = mx_eval(a, pt, &x), oky = mx_eval(b, pt, &y);
+    if (!okx || !oky) return 0;
+    long double complex zx = mx_val_z(&x), zy = mx_val_z(&y);
+    int fx = isfinite(creall(zx)) && isfinite(cimagl(zx)), fy = isfinite(creall(zy)) && isfinite(cimagl(zy));
+    if (!fx && !fy) continue;
+    if (fx != fy) return 0;
+    if (x.exact && y.exact) {
+      if (x.p != y.p || x.q != y.q) return 0;
+    } else if (!close_z(zx, zy, 1e-8L)) {
+      return 0;
+    }
+    valid++;
+  }
+  return valid >= 2;
+}
+
+/* ------------------------------------------------------------------ helpers */
+static int is_label(const mx_node *n) {
+  if (!n) return 0;
+  switch (n->kind) {
+    case MX_SYM:
+      return 1;
+    case MX_APPLY:
+      for (int i = 0; i < n->nkids; i++)
+        if (n->kids[i]->kind != MX_SYM && n->kids[i]->kind != MX_NUM) return 0;
+      return 1;
+    case MX_TUPLE: case MX_RATIO:
+      for (int i = 0; i < n->nkids; i++)
+        if (!is_label(n->kids[i])) return 0;
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+static int is_label_eq(const mx_node *n) {
+  return n && n->kind == MX_REL && n->nkids == 2 && (n->ops[0] == MXR_EQ || n->ops[0] == MXR_IN) &&
+         is_label(n->kids[0]);
+}
+
+static mx_node *mk(cmpctx *k, int kind, int nk, mx_node **kids) {
+  mx_node *n = mx_new(k->c, kind);
+  if (!n) return NULL;
+  n->nkids = nk;
+  n->kids = mx_alloc(k->c, sizeof(mx_node *) * (size_t)(nk ? nk : 1));
+  if (!n->kids) return NULL;
+  memcpy(n->kids, kids, sizeof(mx_node *) * (size_t)nk);
+  return n;
+}
+
+/* "a \approx b" -> a; numeric chains "35 + 70 = 105" -> 105; "x = 5+5+1 = 1/3" -> x = 1/3 */
+static const mx_node *simplify_rel(cmpctx *k, const mx_node *n) {
+  if (!n || n->kind != MX_REL) return n;
+  int cut = n->nkids;
+  for (int i = 0; i < n->nkids - 1; i++)
+    if (n->ops[i] == MXR_APPROX) {
+      cut = i + 1;
+      break;
+    }
+  int all_eq = 1;
+  for (int i = 0; i < cut - 1; i++) all_eq &= n->ops[i] == MXR_EQ;
+  if (cut == 1) return n->kids[0];
+  if (all_eq && cut >= 2) {
+    int numeric_first = mx_is_numeric(n->kids[0]) && is_scalar(n->kids[0]);
+    if (numeric_first && mx_is_numeric(n->kids[cut - 1])) return n->kids[cut - 1];
+    if (cut >= 3) {
+      mx_node *kids[2] = {n->kids[0], n->kids[cut - 1]};
+      if (!is_label(n->kids[0])) return n->kids[cut - 1];
+      mx_node *r = mk(k, MX_REL, 2, kids);
+      if (!r) return n;
+      r->ops = mx_alloc(k->c, 1);
+      if (!r->ops) return n;
+      r->ops[0] = MXR_EQ;
+      return r;
+    }
+  }
+  if (cut == n->nkids) return n;
+  mx_node *r = mk(k, MX_REL, cut, n->kids);
+  if (!r) return n;
+  r->ops = n->ops;
+  return r;
+}
+
+/* elements of a list-like node */
+static int elems(const mx_node *n, const mx_node **out, int max) {
+  if (n->kind == MX_LIST || n->kind == MX_TUPLE || n->kind == MX_SET || n->kind == MX_BLIST) {
+    int m = n->nkids < max ? n->nkids : max;
+    for (int i = 0; i < m; i++) out[i] = n->kids[i];
+    return m;
+  }
+  out[0] = n;
+  return 1;
+}
+
+/* drops labels in a bare list; repeated labels start a new group:
+ * "p=5, q=2; p=7, q=2" -> (5,2), (7,2) */
+static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
+  if (n->kind != MX_LIST) return n;
+  mx_node *groups[MX_MAX_ITEMS], *cur[MX_MAX_ITEMS];
+  const char *labels[MX_MAX_ITEMS];
+  int ng = 0, nc = 0, nl = 0, any = 0, repeated = 0;
+  char buf1[256], buf2[256];
+  for (int i = 0; i < n->nkids; i++) {
+    const mx_node *e = simplify_rel(k, n->kids[i]);
+    if (is_label_eq(e)) {
+      any = 1;
+      mx_print(e->kids[0], buf1, sizeof buf1);
+      int rep = 0;
+      for (int j = 0; j < nl && !rep; j++) rep = !strcmp(labels[j], buf1);
+      if (rep && nc) {
+        repeated = 1;
+        groups[ng++] = nc == 1 ? cur[0] : mk(k, MX_TUPLE, nc, cur);
+        nc = 0;
+        nl = 0;
+      }
+      const char *lab = mx_strdup(k->c, buf1, strlen(buf1));
+      if (lab && nl < MX_MAX_ITEMS) labels[nl++] = lab;
+      cur[nc++] = e->kids[1];
+    } else {
+      cur[nc++] = (mx_node *)e;
+    }
+  }
+  (void)buf2;
+  if (!any) return n;
+  if (repeated) {
+    if (nc) groups[ng++] = nc == 1 ? cur[0] : mk(k, MX_TUPLE, nc, cur);
+    for (int i = 0; i < ng; i++)
+      if (!groups[i]) return n;
+    return mk(k, MX_LIST, ng, groups);
+  }
+  mx_node *r = mk(k, MX_LIST, nc, cur);
+  return r ? r : n;
+}
+
+/* a \pm b -> {a + b, a - b} (one level) */
+static int has_pm(const mx_node *n) {
+  if (n->kind == MX_PM) return 1;
+  for (int i = 0; i < n->nkids; i++)
+    if (has_pm(n->kids[i])) return 1;
+  return 0;
+}
+static mx_node *expand_pm(cmpctx *k, const mx_node *n, int sign) {
+  if (n->kind == MX_PM) {
+    mx_node *b = n->nkids == 2 ? n->kids[1] : n->kids[0];
+    int s = (n->op == '-') ? -sign : sign;
+    if (s < 0) b = mk(k, MX_NEG, 1, &b);
+    if (!b) return NULL;
+    if (n->nkids == 1) return b;
+    mx_node *kids[2] = {n->kids[0], b};
+    return mk(k, MX_ADD, 2, kids);
+  }
+  if (!n->nkids) return (mx_node *)n;
+  mx_node *kids[MX_MAX_ITEMS];
+  int changed = 0;
+  for (int i = 0; i < n->nkids && i < MX_MAX_ITEMS; i++) {
+    kids[i] = expand_pm(k, n->kids[i], sign);
+    if (!kids[i]) return NULL;
+    changed |= kids[i] != n->kids[i];
+  }
+  if (!changed) return (mx_node *)n;
+  mx_node *r = mx_new(k->c, n->kind);
+  if (!r) return NULL;
+  *r = *n;
+  r->kids = mx_alloc(k->c, sizeof(mx_node *) * (size_t)n->nkids);
+  if (!r->kids) return NULL;
+  memcpy(r->kids, kids, sizeof(mx_node *) * (size_t)n->nkids);
+  return r;
+}
+
+/* unordered comparison: every element of a matches one of b and vice versa (sizes equal
+ * after dropping repeats) */
+static int unordered_eq(cmpctx *k, const mx_node **a, int na, const mx_node **b, int nb) {
+  if (na > 64 || nb > 64) return 0;
+  int used_b[64] = {0};
+  int matched = 0;
+  for (int i = 0; i < na; i++) {
+    int found = 0;
+    for (int j = 0; j < nb && !found; j++) {
+      if (k->budget-- <= 0) return 0;
+      if (eq(k, a[i], b[j], 0)) {
+        found = 1;
+        if (!used_b[j]) {
+          used_b[j] = 1;
+          matched++;
+        }
+      }
+    }
+    if (!found) return 0;
+  }
+  /* every element of b must be matched by some element of a */
+  for (int j = 0; j < nb; j++) {
+    if (used_b[j]) continue;
+    int found = 0;
+    for (int i = 0; i < na && !found; i++) {
+      if (k->budget-- <= 0) return 0;
+      found = eq(k, a[i], b[j], 0);
+    }
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+static int ordered_eq(cmpctx *k, const mx_node *a, const mx_node *b) {
+  if (a->nkids != b->nkids) return 0;
+  for (int i = 0; i < a->nkids; i++)
+    if (!eq(k, a->kids[i], b->kids[i], 0)) return 0;
+  return 1;
+}
+
+static int flip(int op) {
+  switch (op) {
+    case MXR_LT: return MXR_GT;
+    case MXR_GT: return MXR_LT;
+    case MXR_LE: return MXR_GE;
+    case MXR_GE: return MXR_LE;
+    default: return op;
+  }
+}
+
+/* a0 op a1 vs b0 op b1 as scalar relations: (a0 - a1) = c (b0 - b1), c > 0 for inequalities */
+static int rel_scaled_eq(cmpctx *k, const mx_node *a, const mx_node *b) {
+  if (a->nkids != 2 || b->nkids != 2) return 0;
+  int oa = a->ops[0], ob = b->ops[0];
+  int sign = 1;
+  if (oa != ob) {
+    if (flip(oa) == ob) sign = -1;
+    else return 0;
+  }
+  if (oa == MXR_IN || oa == MXR_APPROX) return 0;
+  if (!is_scalar(a->kids[0]) || !is_scalar(a->kids[1]) || !is_scalar(b->kids[0]) || !is_scalar(b->kids[1]))
+    return 0;
+  long double complex ratio = 0;
+  int valid = 0;
+  for (int pt = 0; pt < NPOINTS; pt++) {
+    mx_val x0, x1, y0, y1;
+    if (!mx_eval(a->kids[0], pt, &x0) || !mx_eval(a->kids[1], pt, &x1) || !mx_eval(b->kids[0], pt, &y0) ||
+        !mx_eval(b->kids[1], pt, &y1))
+      return 0;
+    long double complex da = mx_val_z(&x0) - mx_val_z(&x1), db = mx_val_z(&y0) - mx_val_z(&y1);
+    if (!isfinite(creall(da)) || !isfinite(creall(db))) continue;
+    if (cabsl(da) < 1e-12L && cabsl(db) < 1e-12L) continue;
+    if (cabsl(db) < 1e-12L || cabsl(da) < 1e-12L) return 0;
+    long double complex r = da / db;
+    if (valid == 0) ratio = r;
+    else if (!close_z(r, ratio, 1e-8L)) return 0;
+    valid++;
+  }
+  if (valid < 2) return 0;
+  if (oa == MXR_EQ || oa == MXR_NE) return 1;
+  return creall(ratio) * sign > 0;
+}
+
+/* ------------------------------------------------------------------ sets on the real line */
+/* membership of x in a one-variable set description: interval, union, finite set, relation
+ * (chain) over one variable, "x \in S". Returns -1 when n is not such a description. */
+static int member(const mx_node *n, const char *var, long double x, int depth);
+
+static int eval_at(const mx_node *n, const char *var, long double x, long double *out) {
+  /* substitute var = x by evaluating with a one-binding trick: build nothing, use numeric
+   * evaluation when the node has no variables; otherwise the variable must be var */
+  const char *names[2];
+  int nv = mx_vars(n, names, 2);
+  if (nv > 1 || (nv == 1 && strcmp(names[0], var) != 0)) return 0;
+  if (nv == 0) {
+    mx_val v;
+    if (!mx_eval(n, 0, &v)) return 0;
+    long double complex z = mx_val_z(&v);
+    if (cimagl(z) != 0) return 0;
+    *out = creall(z);
+    return 1;
+  }
+  /* evaluate with var bound: wrap in a one-term sum from x to x is not possible for reals;
+   * instead temporarily evaluate through mx_eval on a substituted copy */
+  mx_val v;
+  if (!mx_eval_bind(n, var, x, &v)) return 0;
+  long double complex z = mx_val_z(&v);
+  if (fabsl(cimagl(z)) > 1e-12L) return 0;
+  *out = creall(z);
+  return 1;
+}
+
+static int cmp_op(int op, long double l, long double r) {
+  long double eps = 1e-12L * (1 + fabsl(l) + fabsl(r));
+  switch (op) {
+    case MXR_LT: return l < r - eps;
+    case MXR_LE: return l <= r + eps;
+    case MXR_GT: return l > r + eps;
+    case MXR_GE: return l >= r - eps;
+    case MXR_EQ: return fabsl(l - r) <= eps;
+    case MXR_NE: return fabsl(l - r) > eps;
+    default: return -1;
+  }
+}
+
+static int member(const mx_node *n, const char *var, long double x, int depth) {
+  if (depth > 16) return -1;
+  switch (n->kind) {
+    case MX_INTERVAL: {
+      long double lo, hi;
+      if (n->kids[0]->kind == MX_NEG && n->kids[0]->kids[0]->kind == MX_INF) lo = -INFINITY;
+      else if (!eval_at(n->kids[0], var, 0, &lo)) return -1;
+      if (n->kids[1]->kind == MX_INF) hi = INFINITY;
+      else if (!eval_at(n->kids[1], var, 0, &hi)) return -1;
+      int okl = (n->flags & MXF_LO_CLOSED) ? x >= lo : x > lo;
+      int okh = (n->flags & MXF_HI_CLOSED) ? x <= hi : x < hi;
+      return okl && okh;
+    }
+    case MX_TUPLE:
+      if (n->nkids != 2) return -1;
+      {
+        mx_node tmp = *n;
+        tmp.kind = MX_INTERVAL;
+        tmp.flags = 0;
+        return member(&tmp, var, x, depth + 1);
+      }
+    case MX_UNION: {
+      int any = 0;
+      for (int i = 0; i < n->nkids; i++) {
+        int m = member(n->kids[i], var, x, depth + 1);
+        if (m < 0) return -1;
+        any |= m;
+      }
+      return any;
+    }
+    case MX_SET: {
+      for (int i = 0; i < n->nkids; i++) {
+        long double v;
+        if (!eval_at(n->kids[i], var, 0, &v)) return -1;
+        if (fabsl(v - x) <= 1e-12L * (1 + fabsl(x))) return 1;
+      }
+      return 0;
+    }
+    case MX_EMPTY:
+      return 0;
+    case MX_REL: {
+      if (n->nkids == 2 && n->ops[0] == MXR_IN) {
+        if (n->kids[0]->kind != MX_SYM || strcmp(n->kids[0]->name, var)) return -1;
+        return member(n->kids[1], var, x, depth + 1);
+      }
+      for (int i = 0; i + 1 < n->nkids; i++) {
+        long double l, r;
+        if (n->ops[i] == MXR_IN || n->ops[i] == MXR_APPROX) return -1;
+        if (!eval_at(n->kids[i], var, x, &l) || !eval_at(n->kids[i + 1], var, x, &r)) return -1;
+        int c = cmp_op(n->ops[i], l, r);
+        if (c < 0) return -1;
+        if (!c) return 0;
+      }
+      return 1;
+    }
+    default:
+      return -1;
+  }
+}
+
+static void collect_consts(const mx_node *n, long double *pts, int *np, int max) {
+  if (*np >= max) return;
+  if (n->kind != MX_INF && mx_is_numeric(n) && is_scalar(n)) {
+    mx_val v;
+    if (mx_eval(n, 0, &v)) {
+      long double complex z = mx_val_z(&v);
+      if (cimagl(z) == 0 && isfinite(creall(z))) {
+        pts[(*np)++] = creall(z);
+        if (*np < max) pts[(*np)++] = -creall(z);
+      }
+    }
+    return;
+  }
+  for (int i = 0; i < n->nkids; i++) collect_consts(n->kids[i], pts, np, max);
+}
+
+static int cmp_ld(const void *a, const void *b) {
+  long double x = *(const long double *)a, y = *(const long double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* both sides describe subsets of the real line in (at most) one variable: compare membership
+ * at every constant of either side, just beside it, between constants and far out */
+static int realset_eq(const mx_node *a, const mx_node *b) {
+  const char *va[3], *vb[3];
+  int na = mx_vars(a, va, 3), nb = mx_vars(b, vb, 3);
+  if (na > 1 || nb > 1) return 0;
+  const char *var = na ? va[0] : nb ? vb[0] : "x";
+  if (na && nb && strcmp(va[0], vb[0])) return 0;
+  long double c[128];
+  int nc = 0;
+  collect_consts(a, c, &nc, 60);
+  collect_consts(b, c, &nc, 120);
+  qsort(c, (size_t)nc, sizeof c[0], cmp_ld);
+  long double pts[600];
+  int np = 0;
+  pts[np++] = -1e9L;
+  pts[np++] = 1e9L;
+  pts[np++] = 0.123456789L;
+  for (int i = 0; i < nc; i++) {
+    long double d = 1e-7L * (1 + fabsl(c[i]));
+    pts[np++] = c[i];
+    pts[np++] = c[i] - d;
+    pts[np++] = c[i] + d;
+    if (i + 1 < nc) pts[np++] = (c[i] + c[i + 1]) / 2;
+  }
+  int checked = 0;
+  for (int i = 0; i < np; i++) {
+    int ma = member(a, var, pts[i], 0), mb = member(b, var, pts[i], 0);
+    if (ma < 0 || mb < 0) return 0;
+    if (ma != mb) return 0;
+    checked++;
+  }
+  return checked > 0;
+}
+
+static int is_realset(const mx_node *n) {
+  switch (n->kind) {
+    case MX_INTERVAL: case MX_UNION: return 1;
+    case MX_REL:
+      for (int i = 0; i + 1 < n->nkids; i++)
+        if (n->ops[i] == MXR_LT || n->ops[i] == MXR_LE || n->ops[i] == MXR_GT || n->ops[i] == MXR_GE ||
+            n->ops[i] == MXR_IN)
+          return 1;
+      return 0;
+    default: return 0;
+  }
+}
+
+/* ------------------------------------------------------------------ structure */
+static int time_minutes(const mx_node *n, long *out) {
+  if (n->kind != MX_RATIO || !(n->flags & MXF_TIME)) return 0;
+  long h = (long)n->kids[0]->p, m = (long)n->kids[1]->p;
+  if (n->flags & MXF_PM_TIME && h < 12) h += 12;
+  if (n->flags & MXF_AM_TIME && h == 12) h = 0;
+  *out = h * 60 + m;
+  return 1;
+}
+
+static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
+  if (!a || !b) return 0;
+  if (k->budget-- <= 0) return 0;
+  a = simplify_rel(k, a);
+  b = simplify_rel(k, b);
+  if (!a || !b) return 0;
+
+  /* \pm */
+  if (has_pm(a) || has_pm(b)) {
+    const mx_node *la[2 * MX_MAX_ITEMS], *lb[2 * MX_MAX_ITEMS];
+    int na = 0, nb = 0;
+    const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
+    int ma = elems(a, ea, MX_MAX_ITEMS), mb = elems(b, eb, MX_MAX_ITEMS);
+    for (int i = 0; i < ma; i++) {
+      if (has_pm(ea[i])) {
+        la[na++] = expand_pm(k, ea[i], 1);
+        la[na++] = expand_pm(k, ea[i], -1);
+      } else la[na++] = ea[i];
+    }
+    for (int i = 0; i < mb; i++) {
+      if (has_pm(eb[i])) {
+        lb[nb++] = expand_pm(k, eb[i], 1);
+        lb[nb++] = expand_pm(k, eb[i], -1);
+      } else lb[nb++] = eb[i];
+    }
+    for (int i = 0; i < na; i++)
+      if (!la[i]) return 0;
+    for (int i = 0; i < nb; i++)
+      if (!lb[i]) return 0;
+    if (na == 1 && nb == 1) return eq(k, la[0], lb[0], top);
+    return unordered_eq(k, la, na, lb, nb);
+  }
+
+  /* labels */
+  if (a->kind == MX_LIST) a = strip_list_labels(k, a);
+  if (b->kind == MX_LIST) b = strip_list_labels(k, b);
+  int la = is_label_eq(a), lb = is_label_eq(b);
+  if (la && lb) {
+    if (a->ops[0] == b->ops[0] && eq(k, a->kids[0], b->kids[0], 0) && eq(k, a->kids[1], b->kids[1], top))
+      return 1;
+    return eq(k, a->kids[1], b->kids[1], top);
+  }
+  if (la && b->kind != MX_REL) return eq(k, a->kids[1], b, top);
+  if (lb && a->kind != MX_REL) return eq(k, a, b->kids[1], top);
+
+  /* top-level degrees and percent: 90^\circ = 90, 10\% = 10 = 0.1 */
+  if (a->kind == MX_DEG && b->kind != MX_DEG && eq(k, a->kids[0], b, 0)) return 1;
+  if (b->kind == MX_DEG && a->kind != MX_DEG && eq(k, a, b->kids[0], 0)) return 1;
+  if (a->kind == MX_PCT && b->kind != MX_PCT && eq(k, a->kids[0], b, 0)) return 1;
+  if (b->kind == MX_PCT && a->kind != MX_PCT && eq(k, a, b->kids[0], 0)) return 1;
+
+  /* lists */
+  if (a->kind == MX_LIST || b->kind == MX_LIST) {
+    const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
+    if ((a->kind == MX_LIST || a->kind == MX_TUPLE || a->kind == MX_SET || a->kind == MX_BLIST) &&
+        (b->kind == MX_LIST || b->kind == MX_TUPLE || b->kind == MX_SET || b->kind == MX_BLIST)) {
+      int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
+      return unordered_eq(k, ea, na, eb, nb);
+    }
+    /* a list of one element against a single answer */
+    if (a->kind == MX_LIST && a->nkids == 1) return eq(k, a->kids[0], b, top);
+    if (b->kind == MX_LIST && b->nkids == 1) return eq(k, a, b->kids[0], top);
+    if (a->kind == MX_LIST && (b->kind == MX_INTERVAL)) {
+      /* "1, 3" against an ambiguous "(1, 3)" is handled as a tuple above; intervals differ */
+      return 0;
+    }
+    return 0;
+  }
+
+  /* same-kind structures */
+  switch (a->kind) {
+    case MX_TUPLE:
+      if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
+      if (b->kind == MX_INTERVAL && !(b->flags & (MXF_LO_CLOSED | MXF_HI_CLOSED))) return ordered_eq(k, a, b);
+      break;
+    case MX_BLIST:
+      if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
+      break;
+    case MX_SET:
+      if (b->kind == MX_SET) {
+        const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
+        int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
+        return unordered_eq(k, ea, na, eb, nb);
+      }
+      break;
+    case MX_INTERVAL:
+      if (b->kind == MX_INTERVAL) {
+        if ((a->flags & 3) != (b->flags & 3)) return 0;
+        return ordered_eq(k, a, b);
+      }
+      if (b->kind == MX_TUPLE && !(a->flags & 3)) return ordered_eq(k, a, b);
+      break;
+    case MX_MATRIX:
+      if (b->kind == MX_MATRIX) return a->rows == b->rows && a->cols == b->cols && ordered_eq(k, a, b);
+      break;
+    case MX_TEXT:
+      return b->kind == MX_TEXT && !strcmp(a->name, b->name);
+    case MX_EMPTY:
+      if (b->kind == MX_EMPTY) return 1;
+      if (b->kind == MX_SET && b->nkids == 0) return 1;
+      break;
+    case MX_REL:
+      if (b->kind == MX_REL && a->nkids == b->nkids) {
+        int same = 1;
+        for (int i = 0; i + 1 < a->nkids && same; i++) same = a->ops[i] == b->ops[i];
+        if (same && ordered_eq(k, a, b)) return 1;
+        /* reversed chain: a < b  ==  b > a */
+        int rev = 1;
+        int n = a->nkids;
+        for (int i = 0; i + 1 < n && rev; i++) rev = a->ops[i] == flip(b->ops[n - 2 - i]);
+        if (rev) {
+          int ok = 1;
+          for (int i = 0; i < n && ok; i++) ok = eq(k, a->kids[i], b->kids[n - 1 - i], 0);
+          if (ok) return 1;
+        }
+        if (rel_scaled_eq(k, a, b)) return 1;
+      }
+      break;
+    default:
+      break;
+  }
+  if (a->kind == MX_UNION && b->kind == MX_UNION) {
+    const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
+    for (int i = 0; i < a->nkids && i < MX_MAX_ITEMS; i++) ea[i] = a->kids[i];
+    for (int i = 0; i < b->nkids && i < MX_MAX_ITEMS; i++) eb[i] = b->kids[i];
+    if (unordered_eq(k, ea, a->nkids, eb, b->nkids)) return 1;
+  }
+  /* sets of reals written differently: "-2 \le x \le 7" vs "x \in [-2, 7]" */
+  if ((is_realset(a) || a->kind == MX_SET) && (is_realset(b) || b->kind == MX_SET) &&
+      (is_realset(a) || is_realset(b)))
+    return realset_eq(a, b);
+  if (top) {
+    /* "x \in S" against S */
+    if (a->kind == MX_REL && a->nkids == 2 && a->ops[0] == MXR_IN) return eq(k, a->kids[1], b, 0);
+    if (b->kind == MX_REL && b->nkids == 2 && b->ops[0] == MXR_IN) return eq(k, a, b->kids[1], 0);
+  }
+  /* clock times */
+  long ta, tb;
+  if (time_minutes(a, &ta) && time_minutes(b, &tb)) return ta == tb;
+  if (is_scalar(a) && is_scalar(b)) return scalar_eq(a, b);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ public */
+static void strip_ws(const char *s, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *s && n + 1 < cap; s++) {
+    if (isspace((unsigned char)*s) || *s == '$') continue;
+    out[n++] = (char)tolower((unsigned char)*s);
+  }
+  out[n] = 0;
+}
+
+static int strings_equal_loose(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 4096 || lb > 4096) return strcmp(a, b) == 0;
+  char x[4100], y[4100];
+  strip_ws(a, x, sizeof x);
+  strip_ws(b, y, sizeof y);
+  return x[0] && strcmp(x, y) == 0;
+}
+
+int l1k_math_equal_answers(const char *ga, const char *pa) {
+  if (!ga || !pa) return 0;
+  mx_ctx c;
+  mx_init(&c);
+  mx_node *g = mx_parse(&c, ga, strlen(ga));
+  mx_node *p = g ? mx_parse(&c, pa, strlen(pa)) : NULL;
+  int r;
+  if (!g || !p) {
+    r = strings_equal_loose(ga, pa);
+  } else {
+    cmpctx k = {&c, 20000};
+    r = eq(&k, g, p, 1);
+  }
+  mx_free(&c);
+  return r;
+}
+
+int l1k_math_equal(const char *gold, const char *pred) {
+  if (!gold || !pred) return 0;
+  size_t gn = strlen(gold), pn = strlen(pred);
+  /* multiple choice: a lone letter against a response that names one */
+  int gl = l1k_bare_letter(gold, gn), pl = l1k_bare_letter(pred, pn);
+  if (gl && pl) return gl == pl;
+  if (gl && gl <= 'E' && l1k_is_prose(pred, pn)) return l1k_extract_choice(pred, pn, 5) == gl;
+  if (pl && pl <= 'E' && l1k_is_prose(gold, gn)) return l1k_extract_choice(gold, gn, 5) == pl;
+  char *ga = l1k_answer_of(gold, gn);
+  char *pa = l1k_answer_of(pred, pn);
+  int r = 0;
+  if (ga && pa) {
+    gl = l1k_bare_letter(ga, strlen(ga));
+    pl = l1k_bare_letter(pa, strlen(pa));
+    if (gl && pl) r = gl == pl;
+    else r = l1k_math_equal_answers(ga, pa);
+  }
+  free(ga);
+  free(pa);
+  return r;
+}

@@ -1,0 +1,670 @@
+/* long1k grader — tokenizer for LaTeX and plain math answers (see mathexpr.h).
+ *
+ * Normalizes while it reads: \left/\right and spacing commands vanish, \dfrac/\tfrac become
+ * \frac, \text{...} becomes words (or a letter, or an "and"), unicode operators map to their
+ * ASCII forms, thousands separators (1,000 / 1{,}000 / 1,\!000) fold into the number,
+ * ^\circ becomes a degree mark, \% / pct / percent a percent mark, \$ disappears. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/mathexpr_int.h"
+
+static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
+
+static int push(mx_lexer *L, int kind, const char *s, size_t n) {
+  if (L->ntok >= L->cap) {
+    L->failed = 1;
+    return -1;
+  }
+  mx_tok *t = &L->tok[L->ntok++];
+  memset(t, 0, sizeof *t);
+  t->kind = kind;
+  t->s = s;
+  t->n = n;
+  t->space = L->space;
+  L->space = 0;
+  return L->ntok - 1;
+}
+
+static const char *const k_funcs[] = {"sin", "cos", "tan", "sec", "csc", "cot", "arcsin",
+                                      "arccos", "arctan", "sinh", "cosh", "tanh", "ln", "log",
+                                      "exp", "sqrt", "lg", "arcsec", "arccsc", "arccot", "det",
+                                      "gcd", "lcm", "max", "min", "cosec", "cbrt", NULL};
+static const char *const k_greek[] = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon",
+    "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma",
+    "Phi", "Psi", "Omega", "Pi", "ell", NULL};
+
+static int in_list(const char *const *list, const char *s, size_t n) {
+  for (int i = 0; list[i]; i++)
+    if (strlen(list[i]) == n && memcmp(list[i], s, n) == 0) return 1;
+  return 0;
+}
+static int eq_ci(const char *s, size_t n, const char *lit) {
+  size_t m = strlen(lit);
+  if (m != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (tolower((unsigned char)s[i]) != lit[i]) return 0;
+  return 1;
+}
+static int eq(const char *s, size_t n, const char *lit) {
+  return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+/* end of a balanced {...} starting at s[i] == '{'; returns index after '}' or -1 */
+static long brace_end(const char *s, size_t n, size_t i) {
+  int d = 0;
+  for (size_t j = i; j < n; j++) {
+    if (s[j] == '\\' && j + 1 < n) {
+      j++;
+      continue;
+    }
+    if (s[j] == '{') d++;
+    else if (s[j] == '}') {
+      d--;
+      if (d == 0) return (long)j + 1;
+    }
+  }
+  return -1;
+}
+
+/* words of a \text{...} body or a plain letter run: emits T_AND / T_IN / T_PCT / T_DEG /
+ * T_ID (single letter) / T_WORD */
+static void emit_word(mx_lexer *L, const char *w, size_t n, int from_text) {
+  while (n && w[n - 1] == '.' && !(n >= 2 && (w[n - 2] == 'm' || w[n - 2] == 'M'))) n--;
+  if (!n) return;
+  if (eq_ci(w, n, "and") || eq_ci(w, n, "or") || eq_ci(w, n, "und") || eq_ci(w, n, "et") ||
+      eq_ci(w, n, "y")) {
+    if (n == 1 && !from_text) { /* plain 'y' is a variable */
+      push(L, T_ID, w, n);
+      return;
+    }
+    push(L, T_AND, w, n);
+    return;
+  }
+  if (eq_ci(w, n, "in")) {
+    push(L, T_IN, w, n);
+    return;
+  }
+  if (eq_ci(w, n, "pct") || eq_ci(w, n, "percent")) {
+    push(L, T_PCT, w, n);
+    return;
+  }
+  if (eq_ci(w, n, "degrees") || eq_ci(w, n, "degree") || eq_ci(w, n, "deg")) {
+    push(L, T_DEG, w, n);
+    return;
+  }
+  if (!from_text) {
+    if (eq_ci(w, n, "infinity") || eq_ci(w, n, "inf") || eq_ci(w, n, "oo")) {
+      push(L, T_INF, w, n);
+      return;
+    }
+    if (eq(w, n, "pi")) {
+      push(L, T_CMD, w, n);
+      return;
+    }
+    if (in_list(k_funcs, w, n)) {
+      push(L, T_CMD, w, n);
+      return;
+    }
+  }
+  if (n == 1) {
+    push(L, T_ID, w, n);
+    return;
+  }
+  int t = push(L, T_WORD, w, n);
+  if (t >= 0) L->tok[t].from_text = from_text;
+}
+
+static void lex_range(mx_lexer *L, const char *s, size_t n, int text_mode);
+
+static void lex_text_body(mx_lexer *L, const char *s, size_t n) {
+  /* a single letter or a single known token: math meaning; otherwise words */
+  size_t a = 0, b = n;
+  while (a < b && isspace((unsigned char)s[a])) a++;
+  while (b > a && isspace((unsigned char)s[b - 1])) b--;
+  if (a == b) {
+    L->space = 1;
+    return;
+  }
+  L->space = L->space || a > 0;
+  lex_range(L, s + a, b - a, 1);
+  if (b < n) L->space = 1;
+}
+
+static int prev_is_cmd(const mx_lexer *L, int back, const char *name) {
+  int k = L->ntok - back;
+  if (k < 0) return 0;
+  const mx_tok *t = &L->tok[k];
+  return t->kind == T_CMD && eq(t->s, t->n, name);
+}
+
+static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
+  size_t i = *pi, start = i;
+  /* \frac12, \sqrt3, \binom52: single-digit arguments */
+  int single = (!L->space && (prev_is_cmd(L, 1, "frac") || prev_is_cmd(L, 1, "binom") ||
+                              prev_is_cmd(L, 1, "sqrt"))) ||
+               ((prev_is_cmd(L, 2, "frac") || prev_is_cmd(L, 2, "binom")) &&
+                L->tok[L->ntok - 1].kind == T_NUM && L->tok[L->ntok - 1].n == 1 && !L->space);
+  char digits[80];
+  size_t nd = 0;
+  int places = -1, sig = 0, seen_nonzero = 0, overflow = 0;
+  if (single) {
+    digits[nd++] = s[i++];
+    sig = s[i - 1] != '0';
+  } else {
+    size_t int_start = i;
+    while (i < n && is_digit(s[i])) {
+      if (nd < 60) digits[nd++] = s[i];
+      else overflow = 1;
+      i++;
+    }
+    /* thousands groups: 1,000  1{,}000  1{, }000  1,\!000  1\,000 */
+    size_t intlen = i - int_start;
+    if (intlen >= 1 && intlen <= 3 && !(intlen > 1 && s[int_start] == '0') && s[int_start] != '0') {
+      for (;;) {
+        size_t j = i, k = 0;
+        size_t js = j;
+        while (js < n && s[js] == ' ') js++;
+        if (js + 2 < n && s[js] == '{' && s[js + 1] == ',') j = js; /* 14 {,}916 */
+        if (j < n && s[j] == ',' && j + 1 < n && is_digit((unsigned char)s[j + 1])) k = j + 1;
+        else if (j + 2 < n && s[j] == '{' && s[j + 1] == ',' && s[j + 2] == '}') k = j + 3;
+        else if (j + 3 < n && s[j] == '{' && s[j + 1] == ',' && s[j + 2] == ' ' && s[j + 3] == '}') k = j + 4;
+        else if (j + 2 < n && s[j] == ',' && s[j + 1] == '\\' && s[j + 2] == '!') k = j + 3;
+        else if (j + 1 < n && s[j] == '\\' && s[j + 1] == ',') k = j + 2;
+        else break;
+        while (k < n && s[k] == ' ' && s[j] != ',') k++;
+        if (s[j] == ',' && s[j + 1] == '\\') while (k < n && s[k] == ' ') k++;
+        if (k + 3 <= n && is_digit(s[k]) && is_digit(s[k + 1]) && is_digit(s[k + 2]) &&
+            !(k + 3 < n && is_digit(s[k + 3]))) {
+          for (int d = 0; d < 3; d++) {
+            if (nd < 60) digits[nd++] = s[k + d];
+            else overflow = 1;
+          }
+          i = k + 3;
+        } else break;
+      }
+    }
+    if (i + 1 < n && s[i] == '.' && is_digit(s[i + 1])) {
+      i++;
+      places = 0;
+      digits[nd < 60 ? nd++ : nd] = '.';
+      while (i < n && is_digit(s[i])) {
+        if (nd < 70) digits[nd++] = s[i];
+        else overflow = 1;
+        places++;
+        i++;
+      }
+    } else if (i < n && s[i] == '.' && nd == 0) {
+      /* unreachable: caller checks */
+    }
+  }
+  digits[nd] = 0;
+  for (size_t k = 0; k < nd; k++) {
+    if (digits[k] == '.') continue;
+    if (digits[k] != '0') seen_nonzero = 1;
+    if (seen_nonzero) sig++;
+  }
+  /* scientific notation: 1.5e3, 2E-4 */
+  int exp10 = 0, has_exp = 0;
+  if (!single && i + 1 < n && (s[i] == 'e' || s[i] == 'E')) {
+    size_t j = i + 1;
+    int neg = 0;
+    if (j < n && (s[j] == '+' || s[j] == '-')) neg = s[j++] == '-';
+    if (j < n && is_digit(s[j]) && !(j + 1 < n && is_letter(s[j + 1]))) {
+      int e = 0;
+      while (j < n && is_digit(s[j])) {
+        if (e < 10000) e = e * 10 + (s[j] - '0');
+        j++;
+      }
+      exp10 = neg ? -e : e;
+      has_exp = 1;
+      i = j;
+    }
+  }
+  int t = push(L, T_NUM, s + start, i - start);
+  *pi = i;
+  if (t < 0) return;
+  mx_tok *tk = &L->tok[t];
+  tk->places = places;
+  tk->sig = sig;
+  tk->v = strtold(digits, NULL);
+  if (has_exp) {
+    long double m = 1;
+    int e = exp10 < 0 ? -exp10 : exp10;
+    if (e > 4000) e = 4000;
+    for (int k = 0; k < e; k++) m *= 10;
+    tk->v = exp10 < 0 ? tk->v / m : tk->v * m;
+  }
+  /* exact rational */
+  int64_t p = 0, q = 1;
+  int ok = !overflow;
+  for (size_t k = 0; k < nd && ok; k++) {
+    if (digits[k] == '.') continue;
+    if (__builtin_mul_overflow(p, 10, &p) || __builtin_add_overflow(p, digits[k] - '0', &p)) ok = 0;
+  }
+  for (int k = 0; k < (places > 0 ? places : 0) && ok; k++)
+    if (__builtin_mul_overflow(q, 10, &q)) ok = 0;
+  if (has_exp && ok) {
+    for (int k = 0; k < (exp10 < 0 ? -exp10 : exp10) && ok; k++) {
+      if (exp10 > 0) ok = !__builtin_mul_overflow(p, 10, &p);
+      else ok = !__builtin_mul_overflow(q, 10, &q);
+    }
+  }
+  tk->exact = ok;
+  tk->p = p;
+  tk->q = q;
+}
+
+/* UTF-8 sequences with a math meaning */
+static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
+  static const struct {
+    const char *u;
+    int kind;
+    const char *as;
+  } map[] = {
+      {"\xe2\x88\x92", T_OP, "-"},  {"\xc3\x97", T_OP, "*"},   {"\xc3\xb7", T_OP, "/"},
+      {"\xc2\xb7", T_OP, "*"},      {"\xe2\x8b\x85", T_OP, "*"}, {"\xe2\x89\xa4", T_LE, "<="},
+      {"\xe2\x89\xa5", T_GE, ">="}, {"\xe2\x89\xa0", T_NE, "!="}, {"\xcf\x80", T_CMD, "pi"},
+      {"\xe2\x88\x9e", T_INF, "oo"}, {"\xe2\x88\x9a", T_CMD, "sqrt"}, {"\xc2\xb1", T_PM, "+-"},
+      {"\xc2\xb0", T_DEG, "deg"},   {"\xe2\x88\x88", T_IN, "in"}, {"\xe2\x88\xaa", T_CUP, "cup"},
+      {"\xe2\x88\x85", T_EMPTY, "0"}, {"\xe2\x88\xa9", T_CAP, "cap"}, {"\xe2\x89\x88", T_APPROX, "~"},
+      {"\xe2\x80\x93", T_OP, "-"},  {"\xef\xbc\x8c", T_OP, ","},   {"\xef\xbc\x9b", T_OP, ";"},
+      {"\xef\xbc\x88", T_OP, "("},  {"\xef\xbc\x89", T_OP, ")"},   {"\xe3\x80\x81", T_OP, ","},
+      {"\xef\xbc\x9a", T_OP, ":"},
+  };
+  for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
+    size_t m = strlen(map[k].u);
+    if (*pi + m <= n && memcmp(s + *pi, map[k].u, m) == 0) {
+      push(L, map[k].kind, map[k].as, strlen(map[k].as));
+      *pi += m;
+      return 1;
+    }
+  }
+  /* superscript digits ² ³ */
+  if (*pi + 1 < n && (unsigned char)s[*pi] == 0xc2 &&
+      ((unsigned char)s[*pi + 1] == 0xb2 || (unsigned char)s[*pi + 1] == 0xb3)) {
+    push(L, T_OP, "^", 1);
+    int tk = push(L, T_NUM, (unsigned char)s[*pi + 1] == 0xb2 ? "2" : "3", 1);
+    if (tk >= 0) {
+      mx_tok *t = &L->tok[tk];
+      t->exact = 1;
+      t->p = (unsigned char)s[*pi + 1] == 0xb2 ? 2 : 3;
+      t->q = 1;
+      t->v = (long double)t->p;
+      t->places = -1;
+      t->sig = 1;
+    }
+    *pi += 2;
+    return 1;
+  }
+  /* full stop (。) ends like '.' */
+  if (*pi + 2 < n && memcmp(s + *pi, "\xe3\x80\x82", 3) == 0) {
+    push(L, T_PERIOD, ".", 1);
+    *pi += 3;
+    return 1;
+  }
+  return 0;
+}
+
+static void lex_command(mx_lexer *L, const char *s, size_t n, size_t *pi, const char *name,
+                        size_t nl) {
+  size_t i = *pi;
+#define IS(x) eq(name, nl, x)
+  if (IS("left") || IS("right") || IS("bigl") || IS("bigr") || IS("big") || IS("Big") ||
+      IS("Bigl") || IS("Bigr") || IS("bigg") || IS("Bigg") || IS("biggl") || IS("biggr") ||
+      IS("Biggl") || IS("Biggr") || IS("middle")) {
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '.') i++; /* \left. */
+    *pi = i;
+    return;
+  }
+  if (IS("quad") || IS("qquad") || IS("displaystyle") || IS("textstyle") || IS("limits") ||
+      IS("nolimits") || IS("scriptstyle") || IS("enspace") || IS("thinspace") || IS("space") ||
+      IS("hfill") || IS("nonumber") || IS("notag") || IS("cdotp") || IS("allowbreak")) {
+    L->space = 1;
+    return;
+  }
+  if (IS("hspace") || IS("vspace") || IS("phantom") || IS("label") || IS("tag") || IS("color") ||
+      IS("hspace*")) {
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '{') {
+      long e = brace_end(s, n, i);
+      if (e > 0) i = (size_t)e;
+    }
+    *pi = i;
+    L->space = 1;
+    return;
+  }
+  if (IS("dfrac") || IS("tfrac") || IS("cfrac") || IS("frac")) {
+    push(L, T_CMD, "frac", 4);
+    return;
+  }
+  if (IS("dbinom") || IS("tbinom") || IS("binom")) {
+    push(L, T_CMD, "binom", 5);
+    return;
+  }
+  if (IS("cdot") || IS("times") || IS("ast") || IS("bullet")) {
+    push(L, T_OP, "*", 1);
+    return;
+  }
+  if (IS("div")) {
+    push(L, T_OP, "/", 1);
+    return;
+  }
+  if (IS("le") || IS("leq") || IS("leqslant") || IS("leqq")) {
+    push(L, T_LE, "<=", 2);
+    return;
+  }
+  if (IS("ge") || IS("geq") || IS("geqslant") || IS("geqq")) {
+    push(L, T_GE, ">=", 2);
+    return;
+  }
+  if (IS("ne") || IS("neq")) {
+    push(L, T_NE, "!=", 2);
+    return;
+  }
+  if (IS("lt")) {
+    push(L, T_OP, "<", 1);
+    return;
+  }
+  if (IS("gt")) {
+    push(L, T_OP, ">", 1);
+    return;
+  }
+  if (IS("approx") || IS("simeq") || IS("thickapprox") || IS("sim")) {
+    push(L, T_APPROX, "~", 1);
+    return;
+  }
+  if (IS("equiv") || IS("coloneqq") || IS("eqqcolon")) {
+    push(L, T_OP, "=", 1);
+    return;
+  }
+  if (IS("pm")) {
+    push(L, T_PM, "+-", 2);
+    return;
+  }
+  if (IS("mp")) {
+    push(L, T_MP, "-+", 2);
+    return;
+  }
+  if (IS("infty") || IS("infin") || IS("infinity")) {
+    push(L, T_INF, "oo", 2);
+    return;
+  }
+  if (IS("emptyset") || IS("varnothing")) {
+    push(L, T_EMPTY, "0", 1);
+    return;
+  }
+  if (IS("in")) {
+    push(L, T_IN, "in", 2);
+    return;
+  }
+  if (IS("cup")) {
+    push(L, T_CUP, "cup", 3);
+    return;
+  }
+  if (IS("cap") || IS("setminus")) {
+    push(L, T_CAP, name, nl);
+    return;
+  }
+  if (IS("circ") || IS("degree")) {
+    push(L, T_DEG, "deg", 3);
+    return;
+  }
+  if (IS("prime")) {
+    push(L, T_OP, "'", 1);
+    return;
+  }
+  if (IS("colon") || IS("mid")) {
+    push(L, T_OP, IS("mid") ? "|" : ":", 1);
+    return;
+  }
+  if (IS("vert") || IS("lvert") || IS("rvert")) {
+    push(L, T_OP, "|", 1);
+    return;
+  }
+  if (IS("langle")) {
+    push(L, T_OP, "(", 1);
+    return;
+  }
+  if (IS("rangle")) {
+    push(L, T_OP, ")", 1);
+    return;
+  }
+  if (IS("lbrace")) {
+    push(L, T_SETOPEN, "{", 1);
+    return;
+  }
+  if (IS("rbrace")) {
+    push(L, T_SETCLOSE, "}", 1);
+    return;
+  }
+  if (IS("lfloor") || IS("rfloor") || IS("lceil") || IS("rceil")) {
+    push(L, T_FLOOR, name, nl);
+    return;
+  }
+  if (IS("dots") || IS("ldots") || IS("cdots") || IS("dotsc") || IS("dotsb") || IS("vdots")) {
+    push(L, T_DOTS, "...", 3);
+    return;
+  }
+  if (IS("boxed") || IS("fbox") || IS("overline") || IS("bar") || IS("vec") || IS("hat") ||
+      IS("tilde") || IS("widehat") || IS("widetilde") || IS("overrightarrow") || IS("underline") ||
+      IS("mathbf") || IS("boldsymbol") || IS("bm") || IS("mathit") || IS("mathsf") ||
+      IS("mathcal") || IS("mathbb") || IS("mathfrak") || IS("dot") || IS("ddot") ||
+      IS("underbrace") || IS("overbrace") || IS("mathring") || IS("mathscr")) {
+    return; /* the argument that follows is an ordinary group */
+  }
+  if (IS("text") || IS("textbf") || IS("textit") || IS("textrm") || IS("textnormal") ||
+      IS("mbox") || IS("mathrm") || IS("textsf") || IS("texttt") || IS("emph") ||
+      IS("operatorname") || IS("textup") || IS("hbox") || IS("textsc")) {
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '{') {
+      long e = brace_end(s, n, i);
+      if (e < 0) {
+        L->failed = 1;
+        *pi = n;
+        return;
+      }
+      if (IS("operatorname") || IS("mathrm")) {
+        /* \operatorname{sin} is a function; \mathrm{e} the constant: math meaning */
+        size_t a = i + 1, b = (size_t)e - 1;
+        while (a < b && s[a] == ' ') a++;
+        while (b > a && s[b - 1] == ' ') b--;
+        int letters = 1;
+        for (size_t k = a; k < b; k++) letters &= is_letter(s[k]);
+        if (letters && b > a && (in_list(k_funcs, s + a, b - a) || b - a == 1)) {
+          lex_range(L, s + a, b - a, 0);
+          *pi = (size_t)e;
+          return;
+        }
+      }
+      lex_text_body(L, s + i + 1, (size_t)e - i - 2);
+      *pi = (size_t)e;
+    }
+    return;
+  }
+  if (IS("begin") || IS("end")) {
+    while (i < n && s[i] == ' ') i++;
+    if (i < n && s[i] == '{') {
+      long e = brace_end(s, n, i);
+      if (e < 0) {
+        L->failed = 1;
+        *pi = n;
+        return;
+      }
+      const char *env = s + i + 1;
+      size_t el = (size_t)e - i - 2;
+      i = (size_t)e;
+      int is_matrix = eq(env, el, "pmatrix") || eq(env, el, "bmatrix") || eq(env, el, "Bmatrix") ||
+                      eq(env, el, "vmatrix") || eq(env, el, "Vmatrix") || eq(env, el, "matrix") ||
+                      eq(env, el, "smallmatrix") || eq(env, el, "array");
+      if (is_matrix) {
+        push(L, IS("begin") ? T_MBEGIN : T_MEND, env, el);
+        if (IS("begin") && eq(env, el, "array")) { /* column spec */
+          while (i < n && s[i] == ' ') i++;
+          if (i < n && s[i] == '{') {
+            long e2 = brace_end(s, n, i);
+            if (e2 > 0) i = (size_t)e2;
+          }
+        }
+      } else {
+        L->space = 1; /* align, aligned, cases...: ignored */
+      }
+    }
+    *pi = i;
+    return;
+  }
+  if (IS("pmod") || IS("bmod") || IS("mod")) {
+    push(L, T_WORD, "mod", 3);
+    return;
+  }
+  if (IS("to") || IS("rightarrow") || IS("Rightarrow") || IS("implies") || IS("iff") ||
+      IS("Longrightarrow") || IS("longrightarrow") || IS("therefore") || IS("because") ||
+      IS("forall") || IS("exists") || IS("neg") || IS("land") || IS("lor") || IS("wedge") ||
+      IS("vee") || IS("subset") || IS("subseteq") || IS("supset") || IS("perp") ||
+      IS("parallel") || IS("cong") || IS("triangle") || IS("angle") || IS("partial") ||
+      IS("int") || IS("lim") || IS("nabla")) {
+    push(L, T_BAD, name, nl);
+    return;
+  }
+  push(L, T_CMD, name, nl);
+#undef IS
+}
+
+static void lex_range(mx_lexer *L, const char *s, size_t n, int text_mode) {
+  size_t i = 0;
+  while (i < n && !L->failed) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '~') {
+      L->space = 1;
+      i++;
+      continue;
+    }
+    if (c == '$' || c == '"' || c == '`') {
+      L->space = 1;
+      i++;
+      continue;
+    }
+    if (is_digit(c) || (c == '.' && i + 1 < n && is_digit((unsigned char)s[i + 1]))) {
+      lex_number(L, s, n, &i);
+      continue;
+    }
+    if (is_letter(c)) {
+      size_t j = i;
+      while (j < n && is_letter((unsigned char)s[j])) j++;
+      if (text_mode) { /* P.M., a.m.: letters with dots between them */
+        while (j + 1 < n && s[j] == '.' && is_letter((unsigned char)s[j + 1])) {
+          j++;
+          while (j < n && is_letter((unsigned char)s[j])) j++;
+          if (j < n && s[j] == '.') j++;
+        }
+      }
+      emit_word(L, s + i, j - i, text_mode);
+      i = j;
+      continue;
+    }
+    if (c == '\\') {
+      size_t k = i;
+      while (k < n && s[k] == '\\') k++;
+      size_t run = k - i;
+      if (k < n && is_letter((unsigned char)s[k])) {
+        /* "\\frac" is an escaped \frac; "\\\end" a row break then \end */
+        if (run >= 3) push(L, T_ROWSEP, "\\\\", 2);
+        size_t j = k;
+        while (j < n && is_letter((unsigned char)s[j])) j++;
+        if (j < n && s[j] == '*') j++; /* \hspace*, align* handled by begin/end */
+        size_t nl = j - k;
+        if (s[j - 1] == '*') nl--;
+        i = j;
+        lex_command(L, s, n, &i, s + k, nl);
+        continue;
+      }
+      if (run >= 2) {
+        push(L, T_ROWSEP, "\\\\", 2);
+        i = k;
+        continue;
+      }
+      /* escaped single character */
+      if (k >= n) {
+        i = k;
+        continue;
+      }
+      char e = s[k];
+      i = k + 1;
+      switch (e) {
+        case '{': push(L, T_SETOPEN, "{", 1); break;
+        case '}': push(L, T_SETCLOSE, "}", 1); break;
+        case '%': push(L, T_PCT, "%", 1); break;
+        case '|': push(L, T_OP, "|", 1); break;
+        case '$': case ',': case ';': case ':': case '!': case ' ': case '>': case '(':
+        case ')': case '[': case ']': case '\n': case '\t':
+          L->space = 1;
+          break;
+        default:
+          push(L, T_BAD, s + k, 1);
+      }
+      continue;
+    }
+    if (c >= 0x80) {
+      if (!lex_utf8(L, s, n, &i)) {
+        /* other non-ASCII text (CJK, accents): a word character */
+        size_t j = i + 1;
+        while (j < n && ((unsigned char)s[j] & 0xc0) == 0x80) j++;
+        push(L, T_BAD, s + i, j - i);
+        i = j;
+      }
+      continue;
+    }
+    /* two-character operators */
+    if (i + 1 < n) {
+      char d = s[i + 1];
+      if (c == '<' && d == '=') { push(L, T_LE, "<=", 2); i += 2; continue; }
+      if (c == '>' && d == '=') { push(L, T_GE, ">=", 2); i += 2; continue; }
+      if (c == '=' && d == '<') { push(L, T_LE, "<=", 2); i += 2; continue; }
+      if (c == '=' && d == '>') { push(L, T_GE, ">=", 2); i += 2; continue; }
+      if (c == '!' && d == '=') { push(L, T_NE, "!=", 2); i += 2; continue; }
+      if (c == '<' && d == '>') { push(L, T_NE, "!=", 2); i += 2; continue; }
+      if (c == '=' && d == '=') { push(L, T_OP, "=", 1); i += 2; continue; }
+      if (c == '*' && d == '*') { push(L, T_OP, "^", 1); i += 2; continue; }
+      if (c == '+' && d == '-') { push(L, T_PM, "+-", 2); i += 2; continue; }
+      if (c == '.' && d == '.') {
+        size_t j = i;
+        while (j < n && s[j] == '.') j++;
+        push(L, T_DOTS, "...", 3);
+        i = j;
+        continue;
+      }
+    }
+    if (c == '%') { push(L, T_PCT, "%", 1); i++; continue; }
+    if (c == '.') { push(L, T_PERIOD, ".", 1); i++; continue; }
+    if (strchr("+-*/^_()[]{},;:=<>|!'&", c)) {
+      push(L, T_OP, s + i, 1);
+      i++;
+      continue;
+    }
+    push(L, T_BAD, s + i, 1);
+    i++;
+  }
+}
+
+int mx_lex(mx_lexer *L, const char *s, size_t n) {
+  L->ntok = 0;
+  L->failed = 0;
+  L->space = 0;
+  lex_range(L, s, n, 0);
+  if (L->failed) return -1;
+  L->space = 1;
+  push(L, T_END, "", 0);
+  return L->failed ? -1 : 0;
+}
+
+int mx_tok_is(const mx_tok *t, int kind, const char *text) {
+  return t->kind == kind && (!text || eq(t->s, t->n, text));
+}
+
+int mx_is_known_func(const char *s, size_t n) { return in_list(k_funcs, s, n); }
+int mx_is_greek(const char *s, size_t n) { return in_list(k_greek, s, n); }
