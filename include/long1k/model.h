@@ -82,6 +82,10 @@ l1k_model *l1k_model_load(const char *dir, l1k_err *err);
 void l1k_model_free(l1k_model *m);
 /* A model with the given config and parameters all zero (init fills them). */
 l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err);
+/* Random initialization as transformers' _init_weights: every Linear and the embedding
+ * ~ Normal(0, initializer_range) (the pad_token_id row of the embedding zeroed), RMSNorm
+ * weights 1, biases 0. Deterministic for a seed (any thread count). */
+void l1k_model_init_random(l1k_model *m, uint64_t seed);
 /* The dtype the weights were stored in ("F32", "BF16", "F16"; the most common one). */
 const char *l1k_model_stored_dtype(const l1k_model *m);
 /* Looks up a parameter by Hugging Face name (NULL if absent). */

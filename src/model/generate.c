@@ -32,6 +32,7 @@
 #endif
 
 #include "long1k/backend.h"
+#include "long1k/dtype.h"
 #include "long1k/generate.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -240,6 +241,12 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   }
   for (int p = 0; p < max_ctx; p++) pos[p] = p;
   l1k_rope_inv_freq(&g->cfg, inv);
+  /* like l1k_model_load (and transformers running a bf16 / f16 checkpoint in its own dtype):
+   * the inverse frequencies of a half-precision checkpoint are rounded to that dtype */
+  const char *sd = l1k_model_stored_dtype(m);
+  if (sd && (!strcmp(sd, "BF16") || !strcmp(sd, "F16")))
+    for (int i = 0; i < half; i++)
+      inv[i] = !strcmp(sd, "BF16") ? l1k_bf16_to_f32(l1k_f32_to_bf16(inv[i])) : l1k_f16_to_f32(l1k_f32_to_f16(inv[i]));
   l1k_rope_table(g->rope_cos, g->rope_sin, pos, max_ctx, inv, half);
   free(inv);
   free(pos);
