@@ -138,10 +138,10 @@ static void test_golden(const l1k_tokenizer *tok) {
   l1k_jsonl_close(rd);
 }
 
-/* Llama-3 references made with transformers by tests/text/gen_chat_llama3.py (if present). */
+/* Llama-3 references made with transformers by tests/text/gen_chat_llama3.py. */
 static void test_llama3_refs(void) {
   const char *p = src_path("tests/text/data/chat_llama3.jsonl");
-  if (access(p, R_OK) != 0) return;
+  CHECK_MSG(access(p, R_OK) == 0, "missing %s", p);
   l1k_err err = {0};
   l1k_tokenizer *tok = l1k_tokenizer_load(shared_path("tokenizers/llama3"), &err);
   CHECK_MSG(tok != NULL, "%s", err.msg);
