@@ -355,12 +355,18 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
       M[k].aic = M[k].aicc = M[k].delta_aic = NAN;
       continue;
     }
+    if ((size_t)M[k].k >= n) { /* it can pass through every point: AIC says nothing */
+      M[k].aic = M[k].aicc = M[k].delta_aic = NAN;
+      if (!M[k].note[0])
+        snprintf(M[k].note, sizeof M[k].note, "not compared by AIC: %d parameters for %zu points", M[k].k, n);
+      continue;
+    }
     set_aic(&M[k], n);
     if (M[k].wrss <= 1e-300 && !M[k].note[0]) snprintf(M[k].note, sizeof M[k].note, "exact fit (residuals are zero; AIC floored)");
     if (r->best_model < 0 || M[k].aic < M[r->best_model].aic) r->best_model = k;
   }
   for (int k = 0; k < L1K_MODEL_COUNT; k++)
-    if (M[k].ok) M[k].delta_aic = M[k].aic - M[r->best_model].aic;
+    if (M[k].ok && isfinite(M[k].aic)) M[k].delta_aic = M[k].aic - M[r->best_model].aic;
 
   /* bootstrap */
   int method = o->boot_method;

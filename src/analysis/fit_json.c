@@ -217,9 +217,8 @@ int l1k_fit_to_table(const l1k_fit_result *r, const l1k_fit_report *rep, l1k_buf
     }
     char w[64];
     snprintf(w, sizeof w, "%.4g", m->wrss);
-    l1k_buf_printf(b, "    %-11s %-18s %3d %12s %10.2f %10s %8.2f%s%s\n", m->name, m->formula, m->k, w, m->aic,
-                   fmtn(t1, sizeof t1, m->aicc, 2), m->delta_aic, k == r->best_model ? "  best" : "",
-                   m->note[0] ? "" : "");
+    l1k_buf_printf(b, "    %-11s %-18s %3d %12s %10s %10s %8s%s\n", m->name, m->formula, m->k, w, fmtn(t1, sizeof t1, m->aic, 2),
+                   fmtn(t2, sizeof t2, m->aicc, 2), fmtn(t3, sizeof t3, m->delta_aic, 2), k == r->best_model ? "  best" : "");
     if (m->note[0]) l1k_buf_printf(b, "      note: %s\n", m->note);
   }
   for (int k = 1; k < L1K_MODEL_COUNT; k++) {

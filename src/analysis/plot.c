@@ -203,6 +203,22 @@ static void fmt_tick(char *t, size_t n, double v, double step) {
   if (a >= 1e9 && fabs(step) >= 1e8) suf = "G", div = 1e9;
   else if (a >= 1e6 && fabs(step) >= 1e5) suf = "M", div = 1e6;
   else if (a >= 1e3 && fabs(step) >= 100) suf = "k", div = 1e3;
+  if (div == 1 && fabs(step) < 1e-3 && a < 1e-1) { /* 1.2e-5 rather than 0.000012 */
+    int e = (int)floor(log10(a) + 1e-9);
+    double m = v / pow(10, e);
+    double sm = fabs(step) / pow(10, e);
+    int dec = sm < 1 ? (int)ceil(-log10(sm) - 1e-9) : 0;
+    if (dec > 4) dec = 4;
+    snprintf(t, n, "%.*fe%d", dec, m, e);
+    char *dot = strchr(t, '.');
+    if (dot) {
+      char *ee = strchr(t, 'e'), *q = ee;
+      while (q > dot + 1 && q[-1] == '0') q--;
+      if (q == dot + 1) q = dot;
+      memmove(q, ee, strlen(ee) + 1);
+    }
+    return;
+  }
   double sv = v / div, ss = fabs(step) / div;
   int dec = 0;
   if (ss > 0 && ss < 1) dec = (int)ceil(-log10(ss) - 1e-9);
