@@ -46,7 +46,7 @@ def words_of(text):
 
 
 def make_problem(rng, i, difficulty):
-    a = rng.randint(10, 99999)
+    a = 1000 + 7 * i + rng.randint(0, 6)  # unique per record: no accidental near-duplicates
     b = rng.randint(10, 99999)
     c = rng.randint(2, 97)
     kind = rng.choice(["sum", "frac", "prod"])
@@ -179,6 +179,8 @@ def main():
                 kind = "noans"
             uid = f"u{i}"
             rec = record(args.schema, problem, reasoning, solution, answer, difficulty, domain, uid)
+            if kind == "noans" and args.schema == "fields":
+                del rec["ans"]
             line += 1
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
             rid = uid if args.schema == "fields" else f"{base}:{line}"
