@@ -320,6 +320,30 @@ static int setup_data(trainer *t, l1k_err *err) {
   return 0;
 }
 
+/* Every rank must hold the same parameters (they apply the same all-reduced gradients). A
+ * hash of rank 0's parameters is broadcast and compared; LONG1K_TRAIN_DUMP_PARAMS=PREFIX also
+ * writes each rank's parameters to PREFIX.rank<N> (for tests). */
+static int check_ranks_agree(trainer *t, l1k_err *err) {
+  size_t n = l1k_model_num_params(t->m);
+  const float *p = l1k_model_params(t->m);
+  const char *dump = getenv("LONG1K_TRAIN_DUMP_PARAMS");
+  if (dump && *dump) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s.rank%d", dump, t->d.rank);
+    int rc = l1k_write_file_atomic(path, p, n * sizeof *p, err);
+    if (rc) return rc;
+  }
+  if (t->d.world == 1) return 0;
+  uint64_t h = l1k_fnv1a64(p, n * sizeof *p, 0), h0 = h;
+  int rc = l1k_dist_bcast(&t->d, &h0, sizeof h0, err);
+  if (rc) return rc;
+  int bad = l1k_dist_max_int(&t->d, h != h0);
+  if (bad)
+    return l1k_errf(err, L1K_EINTERNAL, "the ranks' parameters differ after step %lld",
+                    (long long)t->step);
+  return 0;
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok_out,
@@ -546,6 +570,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
                          t->last_ckpt, sizeof t->last_ckpt, err);
     if ((rc = fail_all(t, rc))) goto out;
   }
+  if (!rc && (rc = check_ranks_agree(t, err))) goto out;
   write_plot(t);
   if (t->d.rank == 0)
     l1k_info("done: %lld steps, last loss %.6f, %lld tokens in %.1f s; checkpoint %s",
