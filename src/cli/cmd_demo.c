@@ -1,0 +1,464 @@
+/* long1k demo — the whole Long1K loop on a built-in toy task, on a laptop CPU, in minutes.
+ *
+ * Stages (each one is a long1k subcommand run as a child process, so the demo exercises
+ * exactly what users run):
+ *   1. pool      the built-in generator writes solved toy problems (pool.jsonl) and a disjoint
+ *                set of held-out problems (heldout.jsonl)
+ *   2. synth     training sets at several reasoning lengths by joining k problems per sample
+ *                (the paper's recipe), lengths counted with the real Qwen tokenizer
+ *   3. init      a tiny Qwen2-architecture model with the demo's small tokenizer
+ *   4. train     one fine-tuning run per set (same recipe, same number of optimizer steps)
+ *   5. eval      every trained model and the untrained one on the held-out problems, graded
+ *   6. fit       accuracy against training length: y = a + b ln x
+ *   7. report    report.html gathering all of the above
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "long1k/demo.h"
+#include "long1k/io.h"
+#include "long1k/jsonl.h"
+#include "long1k/log.h"
+
+#define MAX_SETS 6
+
+typedef struct {
+  const char *out;
+  double minutes;
+  int quick;
+  uint64_t seed;
+  int pool_size, heldout;
+  int samples;           /* per training set */
+  int ks[MAX_SETS], n_sets;
+  int steps;             /* optimizer steps per run */
+  int batch;             /* per-device batch (rows) */
+  int accum;
+  int layers, hidden, inter, heads, kv_heads;
+  int max_new_tokens;
+  int threads;
+  double lr;
+} demo_opts;
+
+static const char *self_exe(void) {
+  static char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "long1k";
+  buf[n] = 0;
+  return buf;
+}
+
+/* Runs `long1k args...`; stdout optionally to a file. Returns the child's exit code. */
+static int run_cmd(const char *stdout_path, char *const args[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    if (stdout_path) {
+      FILE *f = freopen(stdout_path, "w", stdout);
+      if (!f) _exit(1);
+    }
+    int n = 0;
+    while (args[n]) n++;
+    char **argv = calloc((size_t)n + 2, sizeof *argv);
+    if (!argv) _exit(1);
+    argv[0] = (char *)"long1k";
+    for (int i = 0; i < n; i++) argv[i + 1] = args[i];
+    execv(self_exe(), argv);
+    _exit(127);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return 1;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 1;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  char *s = NULL;
+  if (vasprintf(&s, f, ap) < 0) s = NULL;
+  va_end(ap);
+  return s;
+}
+
+static void stage(int i, int n, const char *what) {
+  fprintf(stderr, "\n\033[1m[%d/%d] %s\033[0m\n", i, n, what);
+  if (!isatty(2)) fprintf(stderr, "%s\n", "------------------------------------------------");
+}
+
+/* Reads a numeric field (dotted path) from a JSON file. */
+static int json_file_number(const char *path, const char *dotted, double *out) {
+  char *text = l1k_read_file(path, NULL, NULL);
+  if (!text) return -1;
+  cJSON *j = cJSON_Parse(text);
+  free(text);
+  if (!j) return -1;
+  cJSON *cur = j;
+  char key[128];
+  const char *p = dotted;
+  while (cur && *p) {
+    const char *dot = strchr(p, '.');
+    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    if (n >= sizeof key) n = sizeof key - 1;
+    memcpy(key, p, n);
+    key[n] = 0;
+    if (cJSON_IsArray(cur) && key[0] >= '0' && key[0] <= '9')
+      cur = cJSON_GetArrayItem(cur, atoi(key));
+    else
+      cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+    p = dot ? dot + 1 : p + n;
+  }
+  int rc = -1;
+  if (cur && cJSON_IsNumber(cur)) {
+    *out = cur->valuedouble;
+    rc = 0;
+  }
+  cJSON_Delete(j);
+  return rc;
+}
+
+static int write_text(const char *path, const char *text) {
+  l1k_err err = {0};
+  if (l1k_write_file_atomic(path, text, strlen(text), &err)) {
+    fprintf(stderr, "long1k demo: %s\n", err.msg);
+    return 1;
+  }
+  return 0;
+}
+
+static void usage(void) {
+  printf(
+      "usage: long1k demo [--out DIR] [--minutes N] [--quick] [options]\n\n"
+      "Runs the whole Long1K loop on a built-in toy task, with no downloads: generates a pool of\n"
+      "solved arithmetic and algebra problems with step-by-step reasoning, synthesizes training\n"
+      "sets at several reasoning lengths by joining k problems per sample (lengths counted with\n"
+      "the Qwen tokenizer), initializes a tiny Qwen2-architecture model, fine-tunes one copy per\n"
+      "set, evaluates each (and the untrained model) on held-out problems with the grader, fits\n"
+      "accuracy = a + b ln(training length), and writes DIR/report.html.\n\n"
+      "options:\n"
+      "  -o, --out DIR         output directory (default long1k-demo)\n"
+      "  -m, --minutes N       rough time budget on 2 cores (default 8); scales training steps\n"
+      "      --quick           a shortened run for tests (about a minute)\n"
+      "      --seed S          seed of the pool, sets, init and training (default 1)\n"
+      "      --sets K1,K2,..   problems joined per sample for each set (default 1,2,4)\n"
+      "      --samples N       samples per training set (default 240)\n"
+      "      --steps N         optimizer steps per run (default: from --minutes)\n"
+      "      --heldout N       held-out problems to evaluate (default 100)\n"
+      "      --threads N       CPU threads (default: all)\n"
+      "  -h, --help            this text\n\n"
+      "Everything lands in DIR: pool.jsonl, heldout.jsonl, sets/, base/ (the untrained model),\n"
+      "runs/k<K>/ (train config, checkpoints, trainer_log.jsonl, eval/), fit.json,\n"
+      "summary.json and report.html. Rerunning with the same DIR starts over.\n");
+}
+
+static int parse_sets(const char *s, demo_opts *o) {
+  o->n_sets = 0;
+  while (*s) {
+    char *end;
+    long k = strtol(s, &end, 10);
+    if (end == s || k < 1 || k > 16 || o->n_sets >= MAX_SETS) return -1;
+    o->ks[o->n_sets++] = (int)k;
+    s = end;
+    if (*s == ',') s++;
+    else if (*s) return -1;
+  }
+  return o->n_sets >= 2 ? 0 : -1;
+}
+
+int cmd_demo(int argc, char **argv) {
+  demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
+                 .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 4, .accum = 1,
+                 .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
+                 .max_new_tokens = 200, .threads = 0, .lr = 2e-3};
+  static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
+                                        {"minutes", required_argument, 0, 'm'},
+                                        {"quick", no_argument, 0, 'Q'},
+                                        {"seed", required_argument, 0, 'S'},
+                                        {"sets", required_argument, 0, 'K'},
+                                        {"samples", required_argument, 0, 'N'},
+                                        {"steps", required_argument, 0, 'T'},
+                                        {"heldout", required_argument, 0, 'H'},
+                                        {"threads", required_argument, 0, 'j'},
+                                        {"help", no_argument, 0, 'h'},
+                                        {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:m:h", lopts, NULL)) != -1) {
+    char *end = NULL;
+    switch (c) {
+      case 'o': o.out = optarg; break;
+      case 'm':
+        o.minutes = strtod(optarg, &end);
+        if (*end || !(o.minutes > 0)) return cli_usage_error("demo", "--minutes '%s': expected a positive number", optarg);
+        break;
+      case 'Q': o.quick = 1; break;
+      case 'S': o.seed = strtoull(optarg, &end, 10);
+        if (*end) return cli_usage_error("demo", "--seed '%s': expected an integer", optarg);
+        break;
+      case 'K':
+        if (parse_sets(optarg, &o)) return cli_usage_error("demo", "--sets '%s': expected 2 to 6 integers 1..16 separated by commas", optarg);
+        break;
+      case 'N': o.samples = (int)strtol(optarg, &end, 10);
+        if (*end || o.samples < 8) return cli_usage_error("demo", "--samples '%s': expected an integer >= 8", optarg);
+        break;
+      case 'T': o.steps = (int)strtol(optarg, &end, 10);
+        if (*end || o.steps < 1) return cli_usage_error("demo", "--steps '%s': expected a positive integer", optarg);
+        break;
+      case 'H': o.heldout = (int)strtol(optarg, &end, 10);
+        if (*end || o.heldout < 1) return cli_usage_error("demo", "--heldout '%s': expected a positive integer", optarg);
+        break;
+      case 'j': o.threads = (int)strtol(optarg, &end, 10);
+        if (*end || o.threads < 1) return cli_usage_error("demo", "--threads '%s': expected a positive integer", optarg);
+        break;
+      case 'h': usage(); return 0;
+      default: return cli_usage_error("demo", "unknown option");
+    }
+  }
+  if (optind < argc) return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+  if (o.quick) {
+    o.pool_size = 600;
+    o.samples = 48;
+    o.heldout = 16;
+    if (!o.steps) o.steps = 12;
+    o.max_new_tokens = 120;
+    o.hidden = 64;
+    o.inter = 192;
+  }
+  if (!o.steps) o.steps = (int)(o.minutes * 25.0 + 0.5);
+  if (o.steps < 1) o.steps = 1;
+  int need = 0;
+  for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
+  if (need > o.pool_size * 9 / 10) o.pool_size = need * 10 / 9 + 100;
+
+  double t0 = l1k_now();
+  l1k_err err = {0};
+  const char *data = cli_data_dir();
+  char *qwen_tok = l1k_path_join(data, "tokenizers/qwen");
+  char *tiny_tok = l1k_path_join(data, "tokenizers/tiny");
+  if (!l1k_is_dir(tiny_tok) || !l1k_is_dir(qwen_tok)) {
+    fprintf(stderr, "long1k demo: shipped tokenizers not found under %s (set LONG1K_DATA)\n", data);
+    return 2;
+  }
+  if (l1k_rm_rf(o.out, &err) || l1k_mkdir_p(o.out, &err)) return cli_fail("demo", &err);
+  char *sets_dir = fmt("%s/sets", o.out), *runs_dir = fmt("%s/runs", o.out);
+  if (l1k_mkdir_p(sets_dir, &err) || l1k_mkdir_p(runs_dir, &err)) return cli_fail("demo", &err);
+  const int NST = 7;
+  char threads_s[16];
+  snprintf(threads_s, sizeof threads_s, "%d", o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+
+  /* 1. pool */
+  stage(1, NST, "pool: solved toy problems with step-by-step reasoning");
+  char *pool = fmt("%s/pool.jsonl", o.out), *held = fmt("%s/heldout.jsonl", o.out);
+  l1k_toy_opts topt;
+  l1k_toy_default_opts(&topt);
+  FILE *f = fopen(pool, "w");
+  if (!f || l1k_toy_write_pool(f, o.seed, 0, o.pool_size, &topt, &err)) {
+    if (f) fclose(f);
+    return err.code ? cli_fail("demo", &err) : (fprintf(stderr, "long1k demo: cannot write %s\n", pool), 1);
+  }
+  fclose(f);
+  f = fopen(held, "w");
+  if (!f || l1k_toy_write_pool(f, o.seed, 1000000000ULL, o.heldout, &topt, &err)) {
+    if (f) fclose(f);
+    return err.code ? cli_fail("demo", &err) : (fprintf(stderr, "long1k demo: cannot write %s\n", held), 1);
+  }
+  fclose(f);
+  fprintf(stderr, "%d pool problems -> %s; %d held-out problems -> %s\n", o.pool_size, pool, o.heldout, held);
+
+  /* 2. synth: one set per k, problems never shared between sets (disjoint pool slices are
+   * not needed: each set draws without reuse inside itself; sets may overlap, as the paper's
+   * sets drawn from one pool do). */
+  stage(2, NST, "synth: join k problems per sample (lengths counted with the Qwen tokenizer)");
+  char *set_path[MAX_SETS];
+  char seed_s[32];
+  snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
+  for (int i = 0; i < o.n_sets; i++) {
+    set_path[i] = fmt("%s/k%d.jsonl", sets_dir, o.ks[i]);
+    char ks[8], ns[16];
+    snprintf(ks, sizeof ks, "%d", o.ks[i]);
+    snprintf(ns, sizeof ns, "%d", o.samples);
+    char *args[] = {"synth", "--pool", pool, "--schema", "fields",
+                    "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
+                    "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
+                    "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) {
+      fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);
+      return rc == 2 ? 2 : 1;
+    }
+  }
+
+  /* 3. init */
+  stage(3, NST, "init: a tiny Qwen2-architecture model (random weights)");
+  char *base = fmt("%s/base", o.out);
+  {
+    char L[8], Hs[8], I[8], Hd[8], KV[8];
+    snprintf(L, sizeof L, "%d", o.layers);
+    snprintf(Hs, sizeof Hs, "%d", o.hidden);
+    snprintf(I, sizeof I, "%d", o.inter);
+    snprintf(Hd, sizeof Hd, "%d", o.heads);
+    snprintf(KV, sizeof KV, "%d", o.kv_heads);
+    char *args[] = {"init", "--preset", "qwen2.5-0.5b-instruct", "--out", base, "--seed", seed_s,
+                    "--dtype", "f32", "--tokenizer", tiny_tok, "--layers", L, "--hidden-size", Hs,
+                    "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", "816",
+                    "--max-position-embeddings", "4096", NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) {
+      fprintf(stderr, "long1k demo: init failed (exit %d)\n", rc);
+      return rc == 2 ? 2 : 1;
+    }
+  }
+
+  /* 4. train */
+  stage(4, NST, "train: fine-tune one copy per training set");
+  char *run_dir[MAX_SETS], *ckpt[MAX_SETS];
+  for (int i = 0; i < o.n_sets; i++) {
+    run_dir[i] = fmt("%s/k%d", runs_dir, o.ks[i]);
+    if (l1k_mkdir_p(run_dir[i], &err)) return cli_fail("demo", &err);
+    char *cfg = fmt(
+        "# written by long1k demo\n"
+        "model_name_or_path: %s\n"
+        "dataset: %s\n"
+        "template: qwen2.5\n"
+        "cutoff_len: 4096\n"
+        "overlength: truncate\n"
+        "learning_rate: %g\n"
+        "max_steps: %d\n"
+        "per_device_train_batch_size: %d\n"
+        "gradient_accumulation_steps: %d\n"
+        "lr_scheduler_type: cosine\n"
+        "warmup_ratio: 0.05\n"
+        "weight_decay: 0.0001\n"
+        "adam_beta1: 0.9\n"
+        "adam_beta2: 0.95\n"
+        "max_grad_norm: 1.0\n"
+        "bf16: false\n"
+        "seed: %" PRIu64 "\n"
+        "neat_packing: true\n"
+        "output_dir: %s/out\n"
+        "logging_steps: 1\n"
+        "save_steps: 0\n"
+        "save_total_limit: 1\n"
+        "tokenized_cache_dir: %s/cache\n",
+        base, set_path[i], o.lr, o.steps, o.batch, o.accum, o.seed, run_dir[i], o.out);
+    char *cfg_path = fmt("%s/train.yaml", run_dir[i]);
+    if (write_text(cfg_path, cfg)) return 1;
+    fprintf(stderr, "run k=%d: %s\n", o.ks[i], cfg_path);
+    char *args[] = {"train", cfg_path, NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) {
+      fprintf(stderr, "long1k demo: training failed for k=%d (exit %d)\n", o.ks[i], rc);
+      return rc == 2 ? 2 : 1;
+    }
+    ckpt[i] = fmt("%s/out/checkpoint-%d", run_dir[i], o.steps);
+    free(cfg);
+    free(cfg_path);
+  }
+
+  /* 5. eval */
+  stage(5, NST, "eval: held-out problems, greedy, graded");
+  char *prompt_file = fmt("%s/prompt.json", o.out);
+  if (write_text(prompt_file,
+                 "{\"user\": \"{problem}\\n\\nPlease reason step by step, and put your final answer within \\\\boxed{}.\"}\n"))
+    return 1;
+  char mnt[16];
+  snprintf(mnt, sizeof mnt, "%d", o.max_new_tokens);
+  double acc[MAX_SETS + 1];
+  for (int i = 0; i <= o.n_sets; i++) {
+    const char *model = i < o.n_sets ? ckpt[i] : base;
+    char *edir = i < o.n_sets ? fmt("%s/eval", run_dir[i]) : fmt("%s/base_eval", o.out);
+    fprintf(stderr, "%s\n", i < o.n_sets ? run_dir[i] : "untrained model");
+    char *args[] = {"eval", "--data", held, "--model", (char *)model, "--out", edir,
+                    "--prompt-template", prompt_file, "--temperature", "0", "--max-tokens", mnt,
+                    "--n", "1", NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) {
+      fprintf(stderr, "long1k demo: eval failed for %s (exit %d)\n", model, rc);
+      return rc == 2 ? 2 : 1;
+    }
+    char *sum = fmt("%s/summary.json", edir);
+    if (json_file_number(sum, "pass@1", &acc[i]) && json_file_number(sum, "metrics.pass@1", &acc[i]))
+      acc[i] = NAN;
+    free(sum);
+    free(edir);
+  }
+
+  /* 6. fit: x = mean reasoning tokens of each set (from synth's stats), y = held-out accuracy */
+  stage(6, NST, "fit: accuracy = a + b ln(training reasoning length)");
+  double xlen[MAX_SETS];
+  char *points = fmt("%s/points.jsonl", o.out);
+  l1k_buf pb = {0};
+  for (int i = 0; i < o.n_sets; i++) {
+    char *st = fmt("%s.stats.json", set_path[i]);
+    if (json_file_number(st, "sets.0.mean_reasoning_tokens", &xlen[i]))
+      xlen[i] = NAN;
+    free(st);
+    l1k_buf_printf(&pb, "{\"run\":\"k%d\",\"train_length\":%.1f,\"accuracy\":%.6f,\"n\":%d}\n", o.ks[i],
+                   xlen[i], acc[i], o.heldout);
+    char *meta = fmt("%s/long1k.json", run_dir[i]);
+    char *mt = fmt("{\"name\": \"k%d\", \"train_length\": %.1f}\n", o.ks[i], xlen[i]);
+    write_text(meta, mt);
+    free(meta);
+    free(mt);
+  }
+  if (write_text(points, pb.data ? pb.data : "")) return 1;
+  l1k_buf_free(&pb);
+  char *fitjson = fmt("%s/fit.json", o.out), *fitsvg = fmt("%s/fit.svg", o.out);
+  {
+    char *args[] = {"fit", "--input", points, "--x", "train_length", "--y", "accuracy", "--n", "n",
+                    "--bootstrap", o.quick ? "200" : "2000", "--out", fitjson, "--svg", fitsvg, NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) fprintf(stderr, "long1k demo: fit failed (exit %d); the report will say so\n", rc);
+  }
+
+  /* 7. report */
+  stage(7, NST, "report");
+  char *report = fmt("%s/report.html", o.out);
+  {
+    char *args[] = {"report", sets_dir, runs_dir, "--fit", fitjson, "--out", report,
+                    "--title", "long1k demo", NULL};
+    int rc = run_cmd(NULL, args);
+    if (rc) {
+      fprintf(stderr, "long1k demo: report failed (exit %d)\n", rc);
+      return rc == 2 ? 2 : 1;
+    }
+  }
+
+  /* summary */
+  double b = NAN;
+  json_file_number(fitjson, "b", &b);
+  l1k_buf sb = {0};
+  l1k_buf_printf(&sb, "{\"seed\": %" PRIu64 ", \"steps\": %d, \"heldout\": %d, \"untrained_accuracy\": %.6f, \"runs\": [",
+                 o.seed, o.steps, o.heldout, acc[o.n_sets]);
+  fprintf(stderr, "\n\033[1mlong1k demo summary\033[0m (%.0f s)\n", l1k_now() - t0);
+  fprintf(stderr, "  %-10s %12s %14s\n", "run", "train len", "held-out acc");
+  fprintf(stderr, "  %-10s %12s %13.1f%%\n", "untrained", "-", 100 * acc[o.n_sets]);
+  for (int i = 0; i < o.n_sets; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "k=%d", o.ks[i]);
+    fprintf(stderr, "  %-10s %12.0f %13.1f%%\n", name, xlen[i], 100 * acc[i]);
+    l1k_buf_printf(&sb, "%s{\"k\": %d, \"train_length\": %.1f, \"accuracy\": %.6f}", i ? ", " : "", o.ks[i], xlen[i], acc[i]);
+  }
+  l1k_buf_printf(&sb, "], \"fit_b_per_ln\": %.6f, \"elapsed_s\": %.1f}\n", b, l1k_now() - t0);
+  char *summary = fmt("%s/summary.json", o.out);
+  write_text(summary, sb.data);
+  l1k_buf_free(&sb);
+  if (isfinite(b))
+    fprintf(stderr, "  fitted law: accuracy = a + %.4f ln(length)  (%+.1f points per doubling)\n", b, 100 * b * log(2));
+  fprintf(stderr, "  report: %s\n  summary: %s\n", report, summary);
+  return 0;
+}
