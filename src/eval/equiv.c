@@ -578,9 +578,15 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
       int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
       return unordered_eq(k, ea, na, eb, nb);
     }
-    /* a list of one element against a single answer */
-    if (a->kind == MX_LIST && a->nkids == 1) return eq(k, a->kids[0], b, top);
-    if (b->kind == MX_LIST && b->nkids == 1) return eq(k, a, b->kids[0], top);
+    /* a list against a single answer: equal when every element is (one element, or the
+     * same answer written several ways: "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}") */
+    if (a->kind == MX_LIST || b->kind == MX_LIST) {
+      const mx_node *l = a->kind == MX_LIST ? a : b, *o = a->kind == MX_LIST ? b : a;
+      if (o->kind == MX_LIST) return 0;
+      for (int i = 0; i < l->nkids; i++)
+        if (!(l == a ? eq(k, l->kids[i], o, top) : eq(k, o, l->kids[i], top))) return 0;
+      return l->nkids > 0;
+    }
     if (a->kind == MX_LIST && (b->kind == MX_INTERVAL)) {
       /* "1, 3" against an ambiguous "(1, 3)" is handled as a tuple above; intervals differ */
       return 0;

@@ -610,6 +610,8 @@ char *l1k_answer_of(const char *s, size_t n) {
   } else {
     /* prose without markers: a single math segment, else extraction */
     r = l1k_extract_answer(s, n);
+    /* a text answer ("\text{Evelyn}", "no solution") */
+    if (!r && n < 200) r = dup_range(s, 0, n);
   }
   if (r) {
     char *d = decimal_comma(r);

@@ -145,10 +145,10 @@ static int prev_is_cmd(const mx_lexer *L, int back, const char *name) {
 static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   size_t i = *pi, start = i;
   /* \frac12, \sqrt3, \binom52: single-digit arguments */
-  int single = (!L->space && (prev_is_cmd(L, 1, "frac") || prev_is_cmd(L, 1, "binom") ||
-                              prev_is_cmd(L, 1, "sqrt"))) ||
+  /* LaTeX arguments are single tokens: \frac 59 = 5/9 (spaces do not matter) */
+  int single = (prev_is_cmd(L, 1, "frac") || prev_is_cmd(L, 1, "binom") || prev_is_cmd(L, 1, "sqrt")) ||
                ((prev_is_cmd(L, 2, "frac") || prev_is_cmd(L, 2, "binom")) &&
-                L->tok[L->ntok - 1].kind == T_NUM && L->tok[L->ntok - 1].n == 1 && !L->space);
+                L->tok[L->ntok - 1].kind == T_NUM && L->tok[L->ntok - 1].n == 1);
   char digits[80];
   size_t nd = 0;
   int places = -1, sig = 0, seen_nonzero = 0, overflow = 0;
