@@ -41,6 +41,7 @@ typedef struct msgs {
 
 static int add_msg(msgs *ms, const char *role, const char *content, l1k_err *err) {
   if (ms->n >= 512) return l1k_errf(err, L1K_EUNSUPPORTED, "more than 512 messages");
+  memset(&ms->m[ms->n], 0, sizeof ms->m[ms->n]);
   ms->m[ms->n].role = role;
   ms->m[ms->n].content = content;
   ms->n++;
@@ -126,6 +127,12 @@ static int from_openai(const cJSON *rec, msgs *ms, const l1k_data_opts *o, l1k_e
     const char *c = content_of(cJSON_GetObjectItemCaseSensitive(m, "content"), ms, w2, err);
     if (!c) return err ? err->code : L1K_EINPUT;
     if (add_msg(ms, role, c, err)) return L1K_EINPUT;
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(m, "reasoning_content");
+    if (rc && !cJSON_IsNull(rc)) {
+      if (!cJSON_IsString(rc))
+        return l1k_errf(err, L1K_EINPUT, "%s.reasoning_content: expected a string", where);
+      ms->m[ms->n - 1].reasoning_content = rc->valuestring;
+    }
     i++;
   }
   return 0;
