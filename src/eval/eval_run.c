@@ -24,12 +24,6 @@
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
 
-/* The grader lands in this library during the session; until then these are weak so that
- * the runner links (results then carry "correct": null). */
-#pragma weak l1k_grade_response
-#pragma weak l1k_grade_result_free
-#pragma weak l1k_math_equal
-
 void l1k_eval_config_default(l1k_eval_config *c) {
   memset(c, 0, sizeof *c);
   l1k_eval_data_opts_default(&c->data);
@@ -328,13 +322,8 @@ static int on_done(void *ctx, l1k_oai_client *cl, void *user, const l1k_oai_repl
     cJSON_AddNullToObject(o, "tokens");
   if (r->prompt_tokens >= 0) cJSON_AddNumberToObject(o, "prompt_tokens", (double)r->prompt_tokens);
   l1k_grade_result g = {0};
-  int grc = l1k_grade_response ? l1k_grade_response(p->answer, r->text, strlen(r->text),
-                                                    p->n_choices, &g)
-                               : -1;
-  if (!l1k_grade_response) {
-    cJSON_AddNullToObject(o, "extracted");
-    cJSON_AddNullToObject(o, "correct");
-  } else if (grc == 0) {
+  int grc = l1k_grade_response(p->answer, r->text, strlen(r->text), p->n_choices, &g);
+  if (grc == 0) {
     add_str_or_null(o, "extracted", g.extracted);
     cJSON_AddBoolToObject(o, "correct", g.correct != 0);
   } else {
@@ -342,7 +331,7 @@ static int on_done(void *ctx, l1k_oai_client *cl, void *user, const l1k_oai_repl
     cJSON_AddBoolToObject(o, "correct", 0);
     cJSON_AddStringToObject(o, "grade_error", "the grader failed on this response");
   }
-  if (l1k_grade_result_free) l1k_grade_result_free(&g);
+  l1k_grade_result_free(&g);
   cJSON_AddNumberToObject(o, "attempts", r->attempts);
   cJSON_AddNumberToObject(o, "seconds", round(r->seconds * 1000) / 1000);
   if (R->judge_url) return submit_judge(R, cl, s, err);
@@ -602,7 +591,7 @@ static void answer_classes(srec *s, int n, int *cl) {
       int first_of_class = 1;
       for (int q = 0; q < j; q++)
         if (cl[q] == cl[j]) first_of_class = 0;
-      if (first_of_class && l1k_math_equal && l1k_math_equal(s[j].extracted, s[i].extracted)) cl[i] = cl[j];
+      if (first_of_class && l1k_math_equal(s[j].extracted, s[i].extracted)) cl[i] = cl[j];
     }
     if (cl[i] < 0) cl[i] = next++;
   }

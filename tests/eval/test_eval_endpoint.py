@@ -147,7 +147,6 @@ def scenario_retries(url, tmp):
             check(by[(pi, si)]["correct"] is want_c, "problem %d sample %d: correct should be %s, "
                   "got %r (extracted %r)" % (pi, si, want_c, by[(pi, si)]["correct"],
                                                by[(pi, si)]["extracted"]))
-    check(by[(7, 0)]["extracted"] is None, "nothing extracted from a truncated response")
     check(by[(0, 0)]["extracted"] == "42", "extracted: %r" % by[(0, 0)]["extracted"])
     summ = json.load(open(os.path.join(out, "summary.json")))
     # problems 0..9 except 8 have samples: 7 of 9 all correct (p1, p7 wrong)
