@@ -463,8 +463,16 @@ static int cmp_ld(const void *a, const void *b) {
 
 /* both sides describe subsets of the real line in (at most) one variable: compare membership
  * at every constant of either side, just beside it, between constants and far out */
+static int has_apply(const mx_node *n) {
+  if (n->kind == MX_APPLY) return 1;
+  for (int i = 0; i < n->nkids; i++)
+    if (has_apply(n->kids[i])) return 1;
+  return 0;
+}
+
 static int realset_eq(const mx_node *a, const mx_node *b) {
   const char *va[3], *vb[3];
+  if (has_apply(a) || has_apply(b)) return 0;
   int na = mx_vars(a, va, 3), nb = mx_vars(b, vb, 3);
   if (na > 1 || nb > 1) return 0;
   const char *var = na ? va[0] : nb ? vb[0] : "x";
@@ -653,7 +661,8 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
     if (unordered_eq(k, ea, a->nkids, eb, b->nkids)) return 1;
   }
   /* sets of reals written differently: "-2 \le x \le 7" vs "x \in [-2, 7]" */
-  if ((is_realset(a) || a->kind == MX_SET) && (is_realset(b) || b->kind == MX_SET) &&
+  if ((is_realset(a) || a->kind == MX_SET || (a->kind == MX_TUPLE && a->nkids == 2)) &&
+      (is_realset(b) || b->kind == MX_SET || (b->kind == MX_TUPLE && b->nkids == 2)) &&
       (is_realset(a) || is_realset(b)))
     return realset_eq(a, b);
   if (top) {

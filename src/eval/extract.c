@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eval/grade_int.h"
 #include "eval/mathexpr.h"
@@ -131,7 +132,7 @@ static int find_boxed(const char *s, size_t a, size_t b, span *out, int max) {
 static int is_connector(const char *s, size_t a, size_t b) {
   if (b < a) return 0;
   if (b - a > 60) return 0;
-  int words = 0;
+  int words = 0, connectors = 0;
   for (size_t i = a; i < b;) {
     char c = s[i];
     if (c == '\n' && i + 1 < b && s[i + 1] == '\n') return 0;
@@ -149,20 +150,34 @@ static int is_connector(const char *s, size_t a, size_t b) {
     if (isalpha((unsigned char)c)) {
       size_t j = i;
       while (j < b && isalpha((unsigned char)s[j])) j++;
-      if (j - i >= 2) words++;
+      if (j - i >= 2) {
+        words++;
+        size_t l = j - i;
+        const char *w = s + i;
+        if ((l == 3 && !strncasecmp(w, "and", 3)) || (l == 2 && !strncasecmp(w, "or", 2)) ||
+            (l == 3 && !strncasecmp(w, "und", 3)) || (l == 2 && !strncasecmp(w, "et", 2)))
+          connectors++;
+      }
       i = j;
       continue;
     }
-    if ((unsigned char)c >= 0x80) { /* CJK connectors (和, 与) count as a word */
+    if ((unsigned char)c >= 0x80) { /* CJK: 和 与 及 are connectors */
       size_t j = i + 1;
       while (j < b && ((unsigned char)s[j] & 0xc0) == 0x80) j++;
       words++;
+      if (j - i == 3 && (!memcmp(s + i, "\xe5\x92\x8c", 3) || !memcmp(s + i, "\xe4\xb8\x8e", 3) ||
+                         !memcmp(s + i, "\xe5\x8f\x8a", 3) || !memcmp(s + i, "\xef\xbc\x8c", 3) ||
+                         !memcmp(s + i, "\xe3\x80\x81", 3))) {
+        connectors++;
+        words--;
+      }
       i = j;
       continue;
     }
     i++;
   }
-  return words <= 3;
+  /* only punctuation (", ", "; ", "\quad"), or a connector word among at most 3 words */
+  return words == 0 || (connectors > 0 && words <= 3);
 }
 
 /* joins spans [first..last] contents with ", ", dropping repeats */
@@ -600,6 +615,20 @@ static char *decimal_comma(const char *s) {
   return r;
 }
 
+/* at most 4 words, 60 bytes, no sentence punctuation */
+static int short_text(const char *s, size_t n) {
+  if (n > 60) return 0;
+  int words = 0, in_word = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '.' || c == '?' || c == '!' || c == ';' || c == '\n') return 0;
+    int w = !isspace(c);
+    if (w && !in_word) words++;
+    in_word = w;
+  }
+  return words > 0 && words <= 4;
+}
+
 char *l1k_answer_of(const char *s, size_t n) {
   if (!s) return NULL;
   char *r;
@@ -610,8 +639,8 @@ char *l1k_answer_of(const char *s, size_t n) {
   } else {
     /* prose without markers: a single math segment, else extraction */
     r = l1k_extract_answer(s, n);
-    /* a text answer ("\text{Evelyn}", "no solution") */
-    if (!r && n < 200) r = dup_range(s, 0, n);
+    /* a short text answer ("\text{Evelyn}", "no solution"), not a sentence */
+    if (!r && short_text(s, n)) r = dup_range(s, 0, n);
   }
   if (r) {
     char *d = decimal_comma(r);

@@ -196,7 +196,7 @@ static int starts_atom(P *p, const mx_tok *t) {
   switch (t->kind) {
     case T_NUM: case T_ID: case T_SETOPEN: case T_MBEGIN: case T_INF: return 1;
     case T_CMD: return 1;
-    case T_FLOOR: return t->s[1] == 'f' || (t->n >= 5 && t->s[2] == 'e'); /* lfloor, lceil */
+    case T_FLOOR: return t->s[0] == 'l'; /* \lfloor, \lceil open; \rfloor, \rceil close */
     case T_OP:
       if (is_op(t, '(') || is_op(t, '{')) return 1;
       if (is_op(t, '|')) return p->abs_depth == 0;
