@@ -208,7 +208,7 @@ static void pct_interval(double *v, size_t m, double level, double out[2]) {
     out[0] = out[1] = NAN;
     return;
   }
-  qsort(v, m, sizeof *v, cmp_double);
+  if (m > 1) qsort(v, m, sizeof *v, cmp_double);
   double qs[2] = {(1 - level) / 2, 1 - (1 - level) / 2};
   for (int k = 0; k < 2; k++) {
     double pos = qs[k] * (double)(m - 1);

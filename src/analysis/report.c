@@ -352,7 +352,7 @@ static int load_eval(ctx *c, run *r, const char *dir) {
       }
       l1k_jsonl_close(rd);
       /* the same (problem, sample) twice: the last line wins */
-      qsort(ev->s, ev->ns, sizeof *ev->s, cmp_sample);
+      if (ev->ns) qsort(ev->s, ev->ns, sizeof *ev->s, cmp_sample);
       size_t w = 0;
       for (size_t i = 0; i < ev->ns; i++) {
         if (i + 1 < ev->ns && ev->s[i + 1].pi == ev->s[i].pi && ev->s[i + 1].si == ev->s[i].si) {
@@ -461,7 +461,7 @@ static int scan(ctx *c, run *r, const char *dir, int depth) {
     nn++;
   }
   closedir(d);
-  qsort(names, nn, sizeof *names, cmp_str);
+  if (nn) qsort(names, nn, sizeof *names, cmp_str);
   int rc = 0, has_summary = 0, has_results = 0;
   for (size_t i = 0; i < nn && !rc && !c->failed; i++) {
     const char *nm = names[i];

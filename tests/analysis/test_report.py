@@ -115,6 +115,9 @@ with open(fitfile, "w") as f:
 rc, so, se = report(*dirs, "--out", out, "--title", "Long1K <sweep> & co", "--fit", fitfile, "--bootstrap", "300")
 check(rc == 0, "report rc=%d %s" % (rc, se))
 check("wrote" in se and "3 training logs" in se and "laws fitted" in se, "summary line: %s" % se.strip().splitlines()[-1:])
+if not os.path.exists(out):
+    print("no report written; %d checks, %d failed" % (checks, fails), file=sys.stderr)
+    sys.exit(1)
 page = open(out, encoding="utf-8").read()
 p = Collect()
 p.feed(page)
