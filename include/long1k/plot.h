@@ -59,6 +59,14 @@ int l1k_plot_bars(l1k_plot *p, const char *label, const double *edges, const dou
  * bootstrap replicates, the pointwise interval as a band. label prefixes the legend. */
 int l1k_plot_fit(l1k_plot *p, const l1k_fit_result *r, const l1k_fit_data *d, const char *label);
 
+/* Training curves from a trainer_log.jsonl (one JSON object per line with "step" and "loss"
+ * and/or "lr"; other records are ignored): writes out_dir/training_loss.svg and
+ * out_dir/learning_rate.svg (each only when the log has such values; *written gets how many,
+ * may be NULL). Invalid JSON lines (e.g. a torn last line) are skipped and counted in
+ * *skipped (may be NULL) and named in a note on the plot. */
+int l1k_plot_train_log(const char *log_path, const char *out_dir, int *written, long *skipped,
+                       l1k_err *err);
+
 /* Appends the <svg> element (no XML declaration, so it can be inlined in HTML). */
 int l1k_plot_svg(const l1k_plot *p, l1k_buf *out);
 /* Writes a standalone .svg file (with the XML declaration), atomically. */

@@ -145,6 +145,37 @@ int main(void) {
     l1k_plot_free(p);
   }
 
+  /* training curves straight from a trainer log (the trainer's training_loss.svg) */
+  {
+    char logp[512], cmd[1400];
+    snprintf(logp, sizeof logp, "%s/trainer_log.jsonl", dir);
+    FILE *f = fopen(logp, "w");
+    CHECK(f != NULL);
+    if (f) {
+      for (int s = 1; s <= 50; s++) fprintf(f, "{\"step\": %d, \"loss\": %.4f, \"lr\": %.3e, \"tokens_per_s\": 100}\n", s, 2.0 / s + 0.5, 1e-5 * s / 50);
+      fprintf(f, "{\"event\": \"save\", \"step\": 50}\n{\"step\": 51, \"lo");
+      fclose(f);
+    }
+    int written = -1;
+    long skipped = -1;
+    CHECK(l1k_plot_train_log(logp, dir, &written, &skipped, &err) == 0);
+    CHECK(written == 2 && skipped == 1);
+    char path[600];
+    snprintf(path, sizeof path, "%s/training_loss.svg", dir);
+    char *s = l1k_read_file(path, NULL, &err);
+    CHECK(s && strstr(s, "Training loss") && strstr(s, "1 line of the log skipped"));
+    free(s);
+    snprintf(path, sizeof path, "%s/learning_rate.svg", dir);
+    s = l1k_read_file(path, NULL, &err);
+    CHECK(s && strstr(s, "e-6<")); /* small values get exponent ticks */
+    free(s);
+    snprintf(cmd, sizeof cmd, "python3 -c 'import sys, xml.etree.ElementTree as E; [E.parse(a) for a in sys.argv[1:]]' '%s/training_loss.svg' '%s/learning_rate.svg'", dir, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/no_such_log.jsonl", dir);
+    CHECK(l1k_plot_train_log(path, dir, &written, NULL, &err) != 0 && strstr(err.msg, "no_such_log"));
+    CHECK(l1k_plot_train_log(path, dir, NULL, NULL, NULL) != 0);
+  }
+
   /* escaping helper */
   {
     l1k_buf b = {0};
