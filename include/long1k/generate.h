@@ -142,7 +142,8 @@ typedef struct l1k_gen_result {
   int32_t *ids;        /* generated ids, including the EOS id that ended it (if any) */
   int n_ids;
   char *text;          /* completion text (NULL without decode): stop string and EOS text
-                          removed unless include_stop */
+                          removed unless include_stop; well-formed UTF-8 (ill-formed bytes
+                          become U+FFFD, as transformers' decode with errors="replace") */
   size_t text_len;
   l1k_finish finish;
   int prompt_tokens;

@@ -34,6 +34,7 @@
 #include "long1k/backend.h"
 #include "long1k/dtype.h"
 #include "long1k/generate.h"
+#include "model/generate_internal.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* weights                                                                                  */
@@ -48,6 +49,8 @@ typedef struct layer_w {
   const float *ln2;            /* [H] post_attention_layernorm */
   const float *wg, *wu;        /* [FF, H] gate_proj, up_proj */
   const float *wd;             /* [H, FF] down_proj */
+  /* bf16 copies for decoding when the weights are exactly bf16 (else NULL) */
+  const uint16_t *hq, *hk, *hv, *ho, *hg, *hu, *hd;
 } layer_w;
 
 struct l1k_generator {
@@ -59,6 +62,10 @@ struct l1k_generator {
   const float *norm;    /* [H] */
   const float *lm_head; /* [V, H] */
   layer_w *lw;          /* [L] */
+  uint16_t *bf16;       /* one block with every bf16 weight copy, or NULL */
+  const uint16_t *lm_head16;
+  int bf16_rows;        /* steps of at most this many rows use the bf16 copies */
+  int f32_rows;         /* else steps of at most this many rows use the decode kernel, not BLAS */
 
   int max_batch, max_ctx, max_rows;
   float *kc, *vc;       /* [L][max_batch][nkv][max_ctx][hd] */
@@ -142,6 +149,53 @@ static void *xalloc(size_t count, size_t size, l1k_err *err, int *failed) {
   return p;
 }
 
+/* Decoding reads every weight once per step. When the checkpoint was bf16 and the weights
+ * still are exactly bf16 values, keep bf16 copies of the matrices (exact; half the bytes).
+ * LONG1K_GEN_F32=1 in the environment turns this off. Returns 0, or -1 out of memory. */
+static int bf16_copies(l1k_generator *g) {
+  const char *sd = l1k_model_stored_dtype(g->m);
+  const char *off = getenv("LONG1K_GEN_F32");
+  if (!sd || strcmp(sd, "BF16") != 0 || (off && *off && strcmp(off, "0") != 0)) return 0;
+  if (g->H % 8 || g->qdim % 8 || g->FF % 8) return 0;
+  size_t per = (size_t)g->qdim * g->H + 2 * (size_t)g->kvdim * g->H + (size_t)g->H * g->qdim +
+               3 * (size_t)g->FF * g->H;
+  size_t total = per * g->L + (size_t)g->V * g->H;
+  uint16_t *b = malloc(total * sizeof(uint16_t));
+  if (!b) return -1;
+  uint16_t *p = b;
+  int exact = 1;
+#define CP(dst, src, count)                                      \
+  do {                                                           \
+    exact = exact && l1k_gen_to_bf16_exact(src, p, count);       \
+    dst = p;                                                     \
+    p += (count);                                                \
+  } while (0)
+  for (int l = 0; l < g->L && exact; l++) {
+    layer_w *w = &g->lw[l];
+    CP(w->hq, w->wq, (size_t)g->qdim * g->H);
+    CP(w->hk, w->wk, (size_t)g->kvdim * g->H);
+    CP(w->hv, w->wv, (size_t)g->kvdim * g->H);
+    CP(w->ho, w->wo, (size_t)g->H * g->qdim);
+    CP(w->hg, w->wg, (size_t)g->FF * g->H);
+    CP(w->hu, w->wu, (size_t)g->FF * g->H);
+    CP(w->hd, w->wd, (size_t)g->H * g->FF);
+  }
+  if (exact) CP(g->lm_head16, g->lm_head, (size_t)g->V * g->H);
+#undef CP
+  if (!exact) { /* trained or edited weights: the float32 path */
+    free(b);
+    for (int l = 0; l < g->L; l++) {
+      layer_w *w = &g->lw[l];
+      w->hq = w->hk = w->hv = w->ho = w->hg = w->hu = w->hd = NULL;
+    }
+    g->lm_head16 = NULL;
+    return 0;
+  }
+  g->bf16 = b;
+  g->bf16_rows = 16;
+  return 0;
+}
+
 l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1k_err *err) {
   if (!m) {
     l1k_errf(err, L1K_EINTERNAL, "generate: no model");
@@ -185,6 +239,10 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->max_batch = max_batch;
   g->max_ctx = max_ctx;
   g->max_rows = max_batch > 128 ? max_batch : 128;
+  {
+    const char *e = getenv("LONG1K_GEN_F32_ROWS");
+    g->f32_rows = e && *e ? atoi(e) : 16;
+  }
   if (g->max_rows > max_ctx && max_ctx >= max_batch) g->max_rows = max_ctx;
 #ifdef _OPENMP
   g->nthreads = omp_get_max_threads();
@@ -250,12 +308,18 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   l1k_rope_table(g->rope_cos, g->rope_sin, pos, max_ctx, inv, half);
   free(inv);
   free(pos);
+  if (bf16_copies(g) < 0) {
+    l1k_errf(err, L1K_ENOMEM, "generate: out of memory for the bf16 weight copies");
+    l1k_generator_free(g);
+    return NULL;
+  }
   return g;
 }
 
 void l1k_generator_free(l1k_generator *g) {
   if (!g) return;
   free(g->lw);
+  free(g->bf16);
   free(g->kc);
   free(g->vc);
   free(g->slot_len);
@@ -322,6 +386,17 @@ static void linear(float *out, const float *in, const float *W, const float *bia
     }
 }
 
+/* linear with the bf16 copy when there is one and the step is small (decode) */
+static inline void lin(const l1k_generator *g, float *out, const float *in, const float *W, const uint16_t *W16,
+                       const float *bias, int n, int od, int id, int accumulate) {
+  if (W16 && n <= g->bf16_rows)
+    l1k_gen_linear_bf16(out, in, W16, bias, n, od, id, accumulate);
+  else if (n <= g->f32_rows)
+    l1k_gen_linear_f32(out, in, W, bias, n, od, id, accumulate);
+  else
+    linear(out, in, W, bias, n, od, id, accumulate);
+}
+
 static inline size_t cache_off(const l1k_generator *g, int l, int slot, int kvh, int pos) {
   return ((((size_t)l * g->max_batch + slot) * g->nkv + kvh) * g->max_ctx + pos) * g->hd;
 }
@@ -338,9 +413,9 @@ static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
   for (int l = 0; l < g->L; l++) {
     const layer_w *w = &g->lw[l];
     for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, w->ln1, H, eps);
-    linear(g->q, xn, w->wq, w->bq, n, qd, H, 0);
-    linear(g->k, xn, w->wk, w->bk, n, kvd, H, 0);
-    linear(g->v, xn, w->wv, w->bv, n, kvd, H, 0);
+    lin(g, g->q, xn, w->wq, w->hq, w->bq, n, qd, H, 0);
+    lin(g, g->k, xn, w->wk, w->hk, w->bk, n, kvd, H, 0);
+    lin(g, g->v, xn, w->wv, w->hv, w->bv, n, kvd, H, 0);
     for (int r = 0; r < n; r++) {
       int pos = g->row_pos[r], slot = g->row_slot[r];
       const float *c = g->rope_cos + (size_t)pos * half, *s = g->rope_sin + (size_t)pos * half;
@@ -396,23 +471,23 @@ static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
         for (int i = 0; i < hd; i++) o[i] += p * vt[i];
       }
     }
-    linear(x, g->att, w->wo, NULL, n, H, qd, 1);
+    lin(g, x, g->att, w->wo, w->ho, NULL, n, H, qd, 1);
 
     for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, w->ln2, H, eps);
-    linear(g->gate, xn, w->wg, NULL, n, FF, H, 0);
-    linear(g->up, xn, w->wu, NULL, n, FF, H, 0);
+    lin(g, g->gate, xn, w->wg, w->hg, NULL, n, FF, H, 0);
+    lin(g, g->up, xn, w->wu, w->hu, NULL, n, FF, H, 0);
     size_t ni = (size_t)n * FF;
     for (size_t i = 0; i < ni; i++) {
       float a = g->gate[i];
       g->gate[i] = a / (1.0f + expf(-a)) * g->up[i];
     }
-    linear(x, g->gate, w->wd, NULL, n, H, FF, 1);
+    lin(g, x, g->gate, w->wd, w->hd, NULL, n, H, FF, 1);
   }
   for (int r = 0; r < n; r++) rmsnorm(xn + (size_t)r * H, x + (size_t)r * H, g->norm, H, eps);
 }
 
 static void lm_head(l1k_generator *g, const float *xn, int n, float *out) {
-  linear(out, xn, g->lm_head, NULL, n, g->V, g->H, 0);
+  lin(g, out, xn, g->lm_head, g->lm_head16, NULL, n, g->V, g->H, 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -80,6 +80,60 @@ static size_t utf8_incomplete_tail(const char *text, size_t len) {
   return 0;
 }
 
+/* Appends s[0..n) to out with each ill-formed UTF-8 subsequence replaced by U+FFFD (one per
+ * maximal subpart, as Python's bytes.decode("utf-8", "replace") and so transformers' decode
+ * with errors="replace"). Returns 0 or -1 out of memory. */
+static int utf8_sanitize(l1k_buf *out, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, run = 0; /* run: start of the current stretch of valid bytes */
+  while (i < n) {
+    unsigned c = u[i];
+    size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    size_t k = 1;
+    if (len > 1) {
+      /* the second byte has the lead's own range, the others 80..BF */
+      if (i + 1 < n && u[i + 1] >= lo && u[i + 1] <= hi) {
+        k = 2;
+        while (k < len && i + k < n && (u[i + k] & 0xC0) == 0x80) k++;
+      }
+    }
+    if (len != 0 && k == len) {
+      i += len;
+      continue;
+    }
+    /* ill-formed: bytes i..i+k (k >= 1) become one U+FFFD */
+    if (l1k_buf_append(out, s + run, i - run)) return -1;
+    if (l1k_buf_append(out, "\xEF\xBF\xBD", 3)) return -1;
+    i += k;
+    run = i;
+  }
+  return l1k_buf_append(out, s + run, n - run) ? -1 : 0;
+}
+
+/* the result's text: the raw completion bytes made well-formed UTF-8 */
+static int set_text(l1k_gen_result *r, const l1k_buf *raw) {
+  l1k_buf b = {0};
+  if (utf8_sanitize(&b, raw->data ? raw->data : "", raw->len) || l1k_buf_append(&b, "", 1)) {
+    l1k_buf_free(&b);
+    return -1;
+  }
+  r->text = b.data;
+  r->text_len = b.len - 1;
+  return 0;
+}
+
 /* first occurrence of any stop string that ends after byte `from_end` (searching from
  * from_end - (len-1)); returns its start or (size_t)-1, and which string in *which */
 static size_t find_stop(const char *text, size_t len, size_t old_len, const char *const *stop, int n_stop,
@@ -147,6 +201,7 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
   l1k_sampler sampler = {.temperature = opts.temperature, .top_k = opts.top_k, .top_p = opts.top_p,
                          .min_p = opts.min_p};
   int rc = 0;
+  l1k_buf chunk = {0};
   if (!S || !rows_slot || !rows_id) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
@@ -242,6 +297,13 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
       }
       if (!r->finish && r->n_ids >= q->cap) r->finish = L1K_FINISH_LENGTH;
 
+      if (r->finish) {
+        r->seconds = l1k_now() - q->t0;
+        if (opts.decode && set_text(r, &q->text)) {
+          rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+          goto done;
+        }
+      }
       if (stream) {
         size_t final_len = q->text.len;
         if (!r->finish) {
@@ -249,37 +311,16 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
           final_len -= utf8_incomplete_tail(q->text.data, final_len);
         }
         if (final_len < q->emitted) final_len = q->emitted;
-        if (r->finish) {
-          r->seconds = l1k_now() - q->t0;
-          if (opts.decode) {
-            r->text = malloc(q->text.len + 1);
-            if (!r->text) {
-              rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
-              goto done;
-            }
-            if (q->text.len) memcpy(r->text, q->text.data, q->text.len);
-            r->text[q->text.len] = 0;
-            r->text_len = q->text.len;
-          }
+        chunk.len = 0;
+        if (final_len > q->emitted && utf8_sanitize(&chunk, q->text.data + q->emitted, final_len - q->emitted)) {
+          rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
+          goto done;
         }
-        int stop_all = stream(user, i, tok, q->text.data ? q->text.data + q->emitted : "", final_len - q->emitted,
-                              r->finish != L1K_FINISH_NONE, r);
+        int stop_all = stream(user, i, tok, chunk.len ? chunk.data : "", chunk.len, r->finish != L1K_FINISH_NONE, r);
         q->emitted = final_len;
         if (stop_all) {
           rc = l1k_errf(err, L1K_EINPUT, "generate: cancelled");
           goto done;
-        }
-      } else if (r->finish) {
-        r->seconds = l1k_now() - q->t0;
-        if (opts.decode) {
-          r->text = malloc(q->text.len + 1);
-          if (!r->text) {
-            rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
-            goto done;
-          }
-          if (q->text.len) memcpy(r->text, q->text.data, q->text.len);
-          r->text[q->text.len] = 0;
-          r->text_len = q->text.len;
         }
       }
       if (r->finish) {
@@ -303,5 +344,6 @@ done:
   free(rows_slot);
   free(rows_id);
   l1k_sampler_free(&sampler);
+  l1k_buf_free(&chunk);
   return rc;
 }

@@ -339,7 +339,8 @@ static void test_model(const char *name) {
       CHECK(gb != NULL);
       float *o2 = malloc(48 * (size_t)V * sizeof(float));
       CHECK(l1k_gen_feed(gb, 0, ids, 24, o2, &err) == 0);
-      CHECK(l1k_gen_feed(gb, 1, ids + 24, 24, o2 + 24 * (size_t)V, &err) == 0);
+      /* row 1 one token at a time: the decode path (bf16 weight copies) */
+      for (int t = 0; t < 24; t++) CHECK(l1k_gen_feed(gb, 1, ids + 24 + t, 1, o2 + (size_t)(24 + t) * V, &err) == 0);
       /* against our full forward on the same bf16 weights, and transformers' logits of the
        * bf16 checkpoint (RoPE inverse frequencies rounded to bf16, as transformers does) */
       float *fb = malloc(48 * (size_t)V * sizeof(float));

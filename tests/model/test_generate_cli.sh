@@ -58,8 +58,8 @@ EOF
 field() { python3 -c 'import json,sys; print(json.dumps([json.loads(l)[sys.argv[1]] for l in open(sys.argv[2])]))' "$1" "$2"; }
 
 # --- help -------------------------------------------------------------------------------
-"$BIN" generate --help >"$T/help" 2>&1
-check '[ $? -eq 0 ] && grep -q "usage: long1k generate" "$T/help" && grep -q -- "--top-p" "$T/help"' "--help"
+"$BIN" generate --help >"$T/help" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "usage: long1k generate" "$T/help" && grep -q -- "--top-p" "$T/help"' "--help"
 
 # --- --prompt: streams, deterministic, equals the --input result ------------------------------
 "$BIN" generate -m "$M" --prompt "The cat sat on" -n 12 --ignore-eos -q >"$T/p1" 2>"$T/err"
@@ -88,8 +88,8 @@ cat >"$T/in.jsonl" <<'EOF'
 {"id": 5, "prompt": "a b c d e f g h i j k l m n o p"}
 {"id": 6, "prompt": "Z"}
 EOF
-"$BIN" generate -m "$M" -i "$T/in.jsonl" -n 10 -b 3 -q >"$T/b3" 2>"$T/err"
-check '[ $? -eq 0 ] && [ $(wc -l <"$T/b3") -eq 6 ]' "batch 3 gives 6 lines ($(cat "$T/err"))"
+"$BIN" generate -m "$M" -i "$T/in.jsonl" -n 10 -b 3 -q >"$T/b3" 2>"$T/err"; rc=$?
+check '[ $rc -eq 0 ] && [ $(wc -l <"$T/b3") -eq 6 ]' "batch 3 gives 6 lines ($(cat "$T/err"))"
 "$BIN" generate -m "$M" -i "$T/in.jsonl" -n 10 -b 1 -q -o "$T/b1" 2>/dev/null
 check 'cmp -s "$T/b1" "$T/b3"' "greedy: batch 3 == batch 1"
 check '[ "$(field id "$T/b3")" = "[1, 2, 3, 4, 5, 6]" ]' "output keeps input order and fields"
@@ -134,23 +134,23 @@ assert a["completion"] == b["completion"] and a["prompt_tokens"] == b["prompt_to
 EOF' "--chat prompt == messages record ($(cat "$T/err"))"
 
 # --- errors: exit 2 and a message naming the place ----------------------------------------------
-"$BIN" generate --prompt hi >/dev/null 2>"$T/e1"
-check '[ $? -eq 2 ] && grep -q -- "--model" "$T/e1"' "missing --model"
-"$BIN" generate -m "$M" --prompt hi --top-p 2 >/dev/null 2>"$T/e2"
-check '[ $? -eq 2 ] && grep -q "top-p" "$T/e2"' "bad --top-p"
+"$BIN" generate --prompt hi >/dev/null 2>"$T/e1"; rc=$?
+check '[ $rc -eq 2 ] && grep -q -- "--model" "$T/e1"' "missing --model"
+"$BIN" generate -m "$M" --prompt hi --top-p 2 >/dev/null 2>"$T/e2"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "top-p" "$T/e2"' "bad --top-p"
 printf '{"prompt": "ok"}\n{"text": "no prompt"}\n' >"$T/bad.jsonl"
-"$BIN" generate -m "$M" -i "$T/bad.jsonl" >/dev/null 2>"$T/e3"
-check '[ $? -eq 2 ] && grep -q "bad.jsonl:2" "$T/e3" && grep -q "prompt" "$T/e3"' "record without prompt: $(cat "$T/e3")"
+"$BIN" generate -m "$M" -i "$T/bad.jsonl" >/dev/null 2>"$T/e3"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "bad.jsonl:2" "$T/e3" && grep -q "prompt" "$T/e3"' "record without prompt: $(cat "$T/e3")"
 printf '{"prompt": "ok"}\n{"prompt": \n' >"$T/bad2.jsonl"
-"$BIN" generate -m "$M" -i "$T/bad2.jsonl" >/dev/null 2>"$T/e4"
-check '[ $? -eq 2 ] && grep -q "bad2.jsonl:2" "$T/e4"' "invalid JSON: $(cat "$T/e4")"
+"$BIN" generate -m "$M" -i "$T/bad2.jsonl" >/dev/null 2>"$T/e4"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "bad2.jsonl:2" "$T/e4"' "invalid JSON: $(cat "$T/e4")"
 mkdir -p "$T/notok" && cp "$M/config.json" "$M/model.safetensors" "$T/notok/"
-"$BIN" generate -m "$T/notok" --prompt hi >/dev/null 2>"$T/e5"
-check '[ $? -eq 2 ] && grep -q "tokenizer.json" "$T/e5"' "model without tokenizer: $(cat "$T/e5")"
-"$BIN" generate -m "$M" --prompt hi --max-context 3 >/dev/null 2>"$T/e6"
-check '[ $? -eq 2 ] && grep -q "context" "$T/e6"' "prompt longer than the context: $(cat "$T/e6")"
-"$BIN" generate -m "$M" --prompt hi --stop "" >/dev/null 2>"$T/e7"
-check '[ $? -eq 2 ]' "empty --stop"
+"$BIN" generate -m "$T/notok" --prompt hi >/dev/null 2>"$T/e5"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "tokenizer.json" "$T/e5"' "model without tokenizer: $(cat "$T/e5")"
+"$BIN" generate -m "$M" --prompt "a b c d e f g" --max-context 3 >/dev/null 2>"$T/e6"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "context" "$T/e6"' "prompt longer than the context: $(cat "$T/e6")"
+"$BIN" generate -m "$M" --prompt hi --stop "" >/dev/null 2>"$T/e7"; rc=$?
+check '[ $rc -eq 2 ]' "empty --stop"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

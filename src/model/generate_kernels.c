@@ -1,0 +1,239 @@
+/* long1k — decode kernels: y = x W^T with W stored as bfloat16.
+ *
+ * Decoding a few rows at a time is bound by reading the weights. A checkpoint stored in
+ * bfloat16 (as Qwen and Llama ship) holds weights whose float32 values have zero low halves,
+ * so keeping them as bf16 is exact and halves the bytes read per token; the products are
+ * computed in float32 from the widened values (the same numbers the float32 path multiplies,
+ * summed in another order). The generator only takes this path after checking that every
+ * weight of a matrix is exactly representable.
+ *
+ * Threads split the output rows (OpenMP); each thread keeps up to 8 batch rows in registers
+ * per weight row, so a weight is read once per step whatever the batch.
+ */
+#include <stdint.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include <immintrin.h>
+
+#include "model/generate_internal.h"
+
+int l1k_gen_to_bf16_exact(const float *src, uint16_t *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &src[i], 4);
+    if (u & 0xFFFFu) return 0;
+    dst[i] = (uint16_t)(u >> 16);
+  }
+  return 1;
+}
+
+static inline float bf16f(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* scalar reference path */
+static void rows_scalar(float *y, const float *x, const uint16_t *W, int n, int od, int id, int j0, int j1,
+                        int accumulate) {
+  for (int j = j0; j < j1; j++) {
+    const uint16_t *w = W + (size_t)j * id;
+    for (int r = 0; r < n; r++) {
+      const float *xr = x + (size_t)r * id;
+      float s = 0.0f;
+      for (int k = 0; k < id; k++) s += bf16f(w[k]) * xr[k];
+      float *o = y + (size_t)r * od + j;
+      *o = accumulate ? *o + s : s;
+    }
+  }
+}
+
+static void rows_scalar_f32(float *y, const float *x, const float *W, int n, int od, int id, int j0, int j1,
+                            int accumulate) {
+  for (int j = j0; j < j1; j++) {
+    const float *w = W + (size_t)j * id;
+    for (int r = 0; r < n; r++) {
+      const float *xr = x + (size_t)r * id;
+      float s = 0.0f;
+      for (int k = 0; k < id; k++) s += w[k] * xr[k];
+      float *o = y + (size_t)r * od + j;
+      *o = accumulate ? *o + s : s;
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 load_bf16x8(const uint16_t *p) {
+  __m128i h = _mm_loadu_si128((const __m128i *)p);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* AVX2: rows j0..j1 of the output, batch rows in blocks of up to 4, two weight rows at a
+ * time (8 accumulators). id must be a multiple of 8 (checked by the caller). */
+__attribute__((target("avx2,fma"))) static void rows_avx2(float *y, const float *x, const uint16_t *W, int n,
+                                                          int od, int id, int j0, int j1, int accumulate) {
+  for (int r0 = 0; r0 < n; r0 += 4) {
+    int nb = n - r0 < 4 ? n - r0 : 4;
+    const float *xb = x + (size_t)r0 * id;
+    int j = j0;
+    for (; j + 1 < j1; j += 2) {
+      const uint16_t *w0 = W + (size_t)j * id, *w1 = w0 + id;
+      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+      if (nb == 4) {
+        for (int k = 0; k < id; k += 8) {
+          __m256 v0 = load_bf16x8(w0 + k), v1 = load_bf16x8(w1 + k);
+          __m256 x0 = _mm256_loadu_ps(xb + k), x1 = _mm256_loadu_ps(xb + id + k);
+          __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k), x3 = _mm256_loadu_ps(xb + 3 * (size_t)id + k);
+          a00 = _mm256_fmadd_ps(v0, x0, a00);
+          a01 = _mm256_fmadd_ps(v0, x1, a01);
+          a02 = _mm256_fmadd_ps(v0, x2, a02);
+          a03 = _mm256_fmadd_ps(v0, x3, a03);
+          a10 = _mm256_fmadd_ps(v1, x0, a10);
+          a11 = _mm256_fmadd_ps(v1, x1, a11);
+          a12 = _mm256_fmadd_ps(v1, x2, a12);
+          a13 = _mm256_fmadd_ps(v1, x3, a13);
+        }
+      } else {
+        for (int k = 0; k < id; k += 8) {
+          __m256 v0 = load_bf16x8(w0 + k), v1 = load_bf16x8(w1 + k);
+          __m256 x0 = _mm256_loadu_ps(xb + k);
+          a00 = _mm256_fmadd_ps(v0, x0, a00);
+          a10 = _mm256_fmadd_ps(v1, x0, a10);
+          if (nb > 1) {
+            __m256 x1 = _mm256_loadu_ps(xb + id + k);
+            a01 = _mm256_fmadd_ps(v0, x1, a01);
+            a11 = _mm256_fmadd_ps(v1, x1, a11);
+          }
+          if (nb > 2) {
+            __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k);
+            a02 = _mm256_fmadd_ps(v0, x2, a02);
+            a12 = _mm256_fmadd_ps(v1, x2, a12);
+          }
+        }
+      }
+      float s0[4] = {hsum256(a00), hsum256(a01), hsum256(a02), hsum256(a03)};
+      float s1[4] = {hsum256(a10), hsum256(a11), hsum256(a12), hsum256(a13)};
+      for (int b = 0; b < nb; b++) {
+        float *o = y + (size_t)(r0 + b) * od + j;
+        o[0] = accumulate ? o[0] + s0[b] : s0[b];
+        o[1] = accumulate ? o[1] + s1[b] : s1[b];
+      }
+    }
+    if (j < j1) rows_scalar(y + (size_t)r0 * od, xb, W, nb, od, id, j, j1, accumulate);
+  }
+}
+
+/* AVX2: rows j0..j1 of the output, batch rows in blocks of up to 4, two weight rows at a
+ * time (8 accumulators). id must be a multiple of 8 (checked by the caller). */
+__attribute__((target("avx2,fma"))) static void rows_avx2_f32(float *y, const float *x, const float *W, int n,
+                                                          int od, int id, int j0, int j1, int accumulate) {
+  for (int r0 = 0; r0 < n; r0 += 4) {
+    int nb = n - r0 < 4 ? n - r0 : 4;
+    const float *xb = x + (size_t)r0 * id;
+    int j = j0;
+    for (; j + 1 < j1; j += 2) {
+      const float *w0 = W + (size_t)j * id, *w1 = w0 + id;
+      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+      if (nb == 4) {
+        for (int k = 0; k < id; k += 8) {
+          __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
+          __m256 x0 = _mm256_loadu_ps(xb + k), x1 = _mm256_loadu_ps(xb + id + k);
+          __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k), x3 = _mm256_loadu_ps(xb + 3 * (size_t)id + k);
+          a00 = _mm256_fmadd_ps(v0, x0, a00);
+          a01 = _mm256_fmadd_ps(v0, x1, a01);
+          a02 = _mm256_fmadd_ps(v0, x2, a02);
+          a03 = _mm256_fmadd_ps(v0, x3, a03);
+          a10 = _mm256_fmadd_ps(v1, x0, a10);
+          a11 = _mm256_fmadd_ps(v1, x1, a11);
+          a12 = _mm256_fmadd_ps(v1, x2, a12);
+          a13 = _mm256_fmadd_ps(v1, x3, a13);
+        }
+      } else {
+        for (int k = 0; k < id; k += 8) {
+          __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
+          __m256 x0 = _mm256_loadu_ps(xb + k);
+          a00 = _mm256_fmadd_ps(v0, x0, a00);
+          a10 = _mm256_fmadd_ps(v1, x0, a10);
+          if (nb > 1) {
+            __m256 x1 = _mm256_loadu_ps(xb + id + k);
+            a01 = _mm256_fmadd_ps(v0, x1, a01);
+            a11 = _mm256_fmadd_ps(v1, x1, a11);
+          }
+          if (nb > 2) {
+            __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k);
+            a02 = _mm256_fmadd_ps(v0, x2, a02);
+            a12 = _mm256_fmadd_ps(v1, x2, a12);
+          }
+        }
+      }
+      float s0[4] = {hsum256(a00), hsum256(a01), hsum256(a02), hsum256(a03)};
+      float s1[4] = {hsum256(a10), hsum256(a11), hsum256(a12), hsum256(a13)};
+      for (int b = 0; b < nb; b++) {
+        float *o = y + (size_t)(r0 + b) * od + j;
+        o[0] = accumulate ? o[0] + s0[b] : s0[b];
+        o[1] = accumulate ? o[1] + s1[b] : s1[b];
+      }
+    }
+    if (j < j1) rows_scalar_f32(y + (size_t)r0 * od, xb, W, nb, od, id, j, j1, accumulate);
+  }
+}
+
+static int have_avx2 = -1;
+
+static void linear_any(float *y, const float *x, const uint16_t *W16, const float *W32, const float *bias, int n, int od, int id,
+                         int accumulate) {
+  if (have_avx2 < 0) {
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  int simd = have_avx2 && id % 8 == 0;
+  long work = (long)n * od * id;
+#pragma omp parallel if (work > 100000)
+  {
+#ifdef _OPENMP
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+    int nt = 1, t = 0;
+#endif
+    /* contiguous, even-sized chunks of output rows per thread */
+    int per = ((od + nt - 1) / nt + 1) & ~1;
+    int j0 = t * per, j1 = j0 + per < od ? j0 + per : od;
+    if (j0 < j1) {
+      if (W16 && simd)
+        rows_avx2(y, x, W16, n, od, id, j0, j1, accumulate);
+      else if (W16)
+        rows_scalar(y, x, W16, n, od, id, j0, j1, accumulate);
+      else if (simd)
+        rows_avx2_f32(y, x, W32, n, od, id, j0, j1, accumulate);
+      else
+        rows_scalar_f32(y, x, W32, n, od, id, j0, j1, accumulate);
+    }
+  }
+  if (bias)
+    for (int r = 0; r < n; r++) {
+      float *o = y + (size_t)r * od;
+      for (int j = 0; j < od; j++) o[j] += bias[j];
+    }
+}
+
+void l1k_gen_linear_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
+                         int accumulate) {
+  linear_any(y, x, W, NULL, bias, n, od, id, accumulate);
+}
+
+void l1k_gen_linear_f32(float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
+                        int accumulate) {
+  linear_any(y, x, NULL, W, bias, n, od, id, accumulate);
+}
