@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include "long1k/model.h"
 
+/* Loops with less work than this many elements run on one thread: OpenMP fork/join costs
+ * more than it saves there, and badly so on a loaded machine. */
+#define L1K_PAR_MIN ((size_t)1 << 16)
+
 /* y[N, out] = x[N, in] W[out, in]^T (+ b[out] when b != NULL). Overwrites y. */
 void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in, int out);
 /* Backward of l1k_linear_fw. dx[N,in] = dy W (overwritten when accumulate_dx == 0, else +=);

@@ -338,7 +338,8 @@ size_t l1k_config_num_params(const l1k_model_config *c) {
 
 static void jnum(l1k_buf *b, const char *k, double v, int last) {
   char tmp[64];
-  snprintf(tmp, sizeof tmp, "%.17g", v);
+  snprintf(tmp, sizeof tmp, "%.15g", v); /* shortest form that reads back exactly */
+  if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
   if (!strchr(tmp, '.') && !strchr(tmp, 'e') && !strchr(tmp, 'n')) strcat(tmp, ".0");
   l1k_buf_printf(b, "  \"%s\": %s%s\n", k, tmp, last ? "" : ",");
 }

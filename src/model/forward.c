@@ -202,7 +202,7 @@ static void attention_fw(l1k_model *m, layer_acts *L, int B, int T) {
         float *O = L->ao + ((size_t)b * T + s) * QD + (size_t)h * hd;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, Q, QD, K, KD,
                     0.0f, P, T);
-#pragma omp parallel for schedule(static) if (len > 64)
+#pragma omp parallel for schedule(static) if (len > 256)
         for (int i = 0; i < len; i++) {
           float *row = P + (size_t)i * T;
           l1k_softmax_inplace(row, i + 1);
@@ -246,7 +246,7 @@ static void attention_bw(l1k_model *m, layer_acts *L, int B, int T, const float 
         /* dP = dO V^T  -> dS (ld len) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, 1.0f, dO, QD, Vv, KD,
                     0.0f, dS, len);
-#pragma omp parallel for schedule(static) if (len > 64)
+#pragma omp parallel for schedule(static) if (len > 256)
         for (int i = 0; i < len; i++) {
           const float *pr = P + (size_t)i * T;
           float *dr = dS + (size_t)i * len;
@@ -295,17 +295,17 @@ static void layer_fw(l1k_model *m, int l, int B, int T, float *x_out) {
   /* xm = x + o_proj(ao) */
   l1k_linear_fw(L->xm, L->ao, P->o_w, NULL, N, QD, C);
   size_t NC = (size_t)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (NC > L1K_PAR_MIN)
   for (size_t i = 0; i < NC; i++) L->xm[i] += L->x[i];
   /* MLP block */
   l1k_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps);
   l1k_linear_fw(L->gate, L->ln2, P->gate_w, NULL, N, C, FF);
   l1k_linear_fw(L->up, L->ln2, P->up_w, NULL, N, C, FF);
   size_t NI = (size_t)N * FF;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (NI > L1K_PAR_MIN)
   for (size_t i = 0; i < NI; i++) L->h[i] = l1k_silu(L->gate[i]) * L->up[i];
   l1k_linear_fw(x_out, L->h, P->down_w, NULL, N, FF, C);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (NC > L1K_PAR_MIN)
   for (size_t i = 0; i < NC; i++) x_out[i] += L->xm[i];
 }
 
@@ -321,7 +321,7 @@ static void layer_bw(l1k_model *m, int l, int B, int T) {
   size_t NI = (size_t)N * FF;
   /* MLP: out = xm + down(h) */
   l1k_linear_bw(a->dh, G->down_w, NULL, a->dres, L->h, P->down_w, N, FF, C, 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (NI > L1K_PAR_MIN)
   for (size_t i = 0; i < NI; i++) {
     float g = L->gate[i], sg = 1.0f / (1.0f + expf(-g));
     float dh = a->dh[i];
@@ -363,7 +363,7 @@ static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
   int N = b->B * b->T, C = c->hidden_size, Lc = c->num_hidden_layers;
   l1k_rope_table(a->cos_t, a->sin_t, a->pos, N, m->inv_freq, c->head_dim / 2);
   float *x0 = Lc > 0 ? a->layer[0].x : a->xf;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > L1K_PAR_MIN)
   for (int i = 0; i < N; i++)
     memcpy(x0 + (size_t)i * C, m->p.embed + (size_t)b->ids[i] * C, (size_t)C * sizeof(float));
   for (int l = 0; l < Lc; l++) layer_fw(m, l, b->B, b->T, l + 1 < Lc ? a->layer[l + 1].x : a->xf);
@@ -377,7 +377,7 @@ static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n
                       float scale) {
   double loss = 0;
   int64_t nt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : loss, nt)
+#pragma omp parallel for schedule(static) reduction(+ : loss, nt) if ((size_t)R * V > L1K_PAR_MIN)
   for (int r = 0; r < R; r++) {
     float *row = lg + (size_t)r * V;
     int32_t tg = target[r];

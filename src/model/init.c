@@ -30,7 +30,11 @@ void l1k_model_init_random(l1k_model *m, uint64_t seed) {
       for (size_t j = 0; j < n; j++) p[j] = v;
       continue;
     }
-    uint64_t s = seed * 0x2545f4914f6cdd1dull + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+    /* an independent-looking starting point per (seed, tensor): hash both */
+    uint64_t h = seed ^ 0x6a09e667f3bcc909ull;
+    uint64_t s = splitmix(&h);
+    h = s ^ ((uint64_t)(i + 1) * 0xd1b54a32d192ed03ull);
+    s = splitmix(&h);
     for (size_t j = 0; j < n; j += 2) { /* Box-Muller, two normals per draw */
       double u1 = uniform01(&s), u2 = uniform01(&s);
       double r = sqrt(-2.0 * log(u1));

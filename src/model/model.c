@@ -338,7 +338,7 @@ static int load_weights(l1k_model *m, const char *dir, l1k_err *err) {
     }
   }
   /* convert into the flat float32 buffer */
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (m->n_params > ((size_t)1 << 22))
   for (size_t i = 0; i < m->n_tensors; i++) {
     for (size_t k = 0; k < n_sh; k++) {
       const l1k_st_tensor *t = l1k_st_find(&sh[k].st, m->tensors[i].name);

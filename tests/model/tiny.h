@@ -6,7 +6,7 @@
 #include <string.h>
 #include "long1k/model.h"
 
-static l1k_model_config tiny_config(const char *family) {
+static inline l1k_model_config tiny_config(const char *family) {
   l1k_model_config c;
   memset(&c, 0, sizeof c);
   snprintf(c.model_type, sizeof c.model_type, "%s", family);
@@ -45,7 +45,7 @@ static l1k_model_config tiny_config(const char *family) {
 }
 
 /* Random init, then norm weights and biases also randomized (so their gradients matter). */
-static l1k_model *tiny_model(const char *family, uint64_t seed) {
+static inline l1k_model *tiny_model(const char *family, uint64_t seed) {
   l1k_model_config c = tiny_config(family);
   l1k_err err = {0};
   l1k_model *m = l1k_model_create(&c, &err);

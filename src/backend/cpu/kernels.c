@@ -10,7 +10,7 @@ void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int
   if (N <= 0 || out <= 0) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
   if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * out > L1K_PAR_MIN)
     for (int i = 0; i < N; i++) {
       float *r = y + (size_t)i * out;
       for (int j = 0; j < out; j++) r[j] += b[j];
@@ -27,7 +27,7 @@ void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float
   if (dW)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * out > L1K_PAR_MIN)
     for (int j = 0; j < out; j++) {
       double s = 0;
       for (int i = 0; i < N; i++) s += dy[(size_t)i * out + j];
@@ -37,7 +37,7 @@ void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float
 }
 
 void l1k_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > L1K_PAR_MIN)
   for (int i = 0; i < N; i++) {
     const float *xr = x + (size_t)i * C;
     float *yr = y + (size_t)i * C;
@@ -52,7 +52,7 @@ void l1k_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N
 void l1k_rmsnorm_bw(float *dx, float *dw, const float *dy, const float *x, const float *w,
                     const float *rstd, int N, int C) {
   /* y = w * xhat, xhat = x * r. dx = r * (g - xhat * mean(g * xhat)), g = dy * w */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > L1K_PAR_MIN)
   for (int i = 0; i < N; i++) {
     const float *xr = x + (size_t)i * C, *dyr = dy + (size_t)i * C;
     float *dxr = dx + (size_t)i * C;
@@ -66,7 +66,7 @@ void l1k_rmsnorm_bw(float *dx, float *dw, const float *dy, const float *x, const
     }
   }
   if (dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > L1K_PAR_MIN)
     for (int j = 0; j < C; j++) {
       double s = 0;
       for (int i = 0; i < N; i++) s += (double)dy[(size_t)i * C + j] * x[(size_t)i * C + j] * rstd[i];
@@ -101,7 +101,7 @@ void l1k_rope_inv_freq(const l1k_model_config *cfg, float *inv_freq) {
 
 void l1k_rope_table(float *cos_t, float *sin_t, const int32_t *pos, int n, const float *inv_freq,
                     int half) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n * half > L1K_PAR_MIN / 8)
   for (int r = 0; r < n; r++) {
     for (int i = 0; i < half; i++) {
       float a = inv_freq[i] * (float)pos[r];
@@ -115,7 +115,7 @@ void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
                     const float *cos_t, const float *sin_t, int inverse) {
   int half = head_dim / 2;
   float sgn = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)n_rows * n_heads * head_dim > L1K_PAR_MIN)
   for (int r = 0; r < n_rows; r++) {
     const float *c = cos_t + (size_t)r * half, *s = sin_t + (size_t)r * half;
     for (int h = 0; h < n_heads; h++) {
