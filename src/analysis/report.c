@@ -534,8 +534,28 @@ static void find_train_len(run *r) {
       return;
     }
   }
-  static const char *stats_keys[] = {"train_length", "mean_tokens", "tokens.mean", "measured_tokens.mean",
-                                     "all.mean_tokens", "sets.0.mean_tokens", "length.mean"};
+  /* long1k synth: "sets" [{name, measured: reasoning_tokens|response_tokens, mean_..._tokens}];
+   * one set (or the one named "all") gives the length; several bins are ambiguous. */
+  for (size_t i = 0; i < r->nstats; i++) {
+    const cJSON *sets = jget(r->stats[i].j, "sets");
+    if (!cJSON_IsArray(sets)) continue;
+    const cJSON *pick = cJSON_GetArraySize(sets) == 1 ? sets->child : NULL;
+    int idx = 0, pi = 0;
+    for (const cJSON *st = sets->child; st && !pick; st = st->next, idx++) {
+      const char *nm = jstr(st, "name");
+      if (nm && !strcmp(nm, "all")) pick = st, pi = idx;
+    }
+    if (!pick) continue;
+    const char *meas = jstr(pick, "measured");
+    const char *key = meas && !strcmp(meas, "response_tokens") ? "mean_response_tokens" : "mean_reasoning_tokens";
+    double v = jnum(pick, key);
+    if (v > 0) {
+      r->train_len = v;
+      snprintf(r->len_src, sizeof r->len_src, "%s: sets[%d].%s", r->stats[i].path, pi, key);
+      return;
+    }
+  }
+  static const char *stats_keys[] = {"train_length", "mean_tokens", "tokens.mean", "length.mean"};
   for (size_t i = 0; i < r->nstats; i++)
     for (size_t k = 0; k < sizeof stats_keys / sizeof *stats_keys; k++) {
       const cJSON *v = jpath(r->stats[i].j, stats_keys[k]);
@@ -647,6 +667,47 @@ typedef struct {
   int rows, max_rows, hidden;
 } kv_state;
 
+/* An array of (up to 50) objects as a table: one row per object, one column per scalar field
+ * (nested values are summarised). Returns 0 when the array is not of that shape. */
+static int subtable(ctx *c, const cJSON *arr) {
+  int n = cJSON_GetArraySize(arr);
+  if (n < 1 || n > 50) return 0;
+  const char *cols[24];
+  int nc = 0;
+  for (const cJSON *o = arr->child; o; o = o->next) {
+    if (!cJSON_IsObject(o)) return 0;
+    for (const cJSON *f = o->child; f; f = f->next) {
+      int seen = 0;
+      for (int q = 0; q < nc && !seen; q++) seen = !strcmp(cols[q], f->string);
+      if (!seen && nc < 24) cols[nc++] = f->string;
+    }
+  }
+  S("<table class=\"grid sub\"><thead><tr>");
+  for (int q = 0; q < nc; q++) {
+    S("<th>");
+    E(cols[q]);
+    S("</th>");
+  }
+  S("</tr></thead><tbody>\n");
+  for (const cJSON *o = arr->child; o; o = o->next) {
+    S("<tr>");
+    for (int q = 0; q < nc; q++) {
+      const cJSON *v = jget(o, cols[q]);
+      char t[512];
+      if (!v) t[0] = 0;
+      else if (cJSON_IsArray(v)) snprintf(t, sizeof t, "[%d]", cJSON_GetArraySize(v));
+      else if (cJSON_IsObject(v)) snprintf(t, sizeof t, "{%d}", cJSON_GetArraySize(v));
+      else scalar_text(t, sizeof t, v);
+      S("<td>");
+      E(t);
+      S("</td>");
+    }
+    S("</tr>\n");
+  }
+  S("</tbody></table>");
+  return 1;
+}
+
 static void kv_rows(kv_state *k, const cJSON *o, const char *prefix, int depth) {
   ctx *c = k->c;
   for (const cJSON *it = o->child; it; it = it->next) {
@@ -668,7 +729,9 @@ static void kv_rows(kv_state *k, const cJSON *o, const char *prefix, int depth) 
     S("<tr><th>");
     E(key);
     S("</th><td>");
-    if (cJSON_IsArray(it)) {
+    if (cJSON_IsArray(it) && subtable(c, it)) {
+      /* done */
+    } else if (cJSON_IsArray(it)) {
       int n = cJSON_GetArraySize(it), scal = 1;
       for (const cJSON *e = it->child; e; e = e->next) scal &= !(cJSON_IsArray(e) || cJSON_IsObject(e));
       if (scal && n <= 12) {
@@ -696,15 +759,16 @@ static void kv_rows(kv_state *k, const cJSON *o, const char *prefix, int depth) 
 
 static void kv_table(ctx *c, const cJSON *o, int max_rows) {
   kv_state k = {c, 0, max_rows, 0};
-  S("<table class=\"kv\">\n");
+  S("<div class=\"scroll\"><table class=\"kv\">\n");
   kv_rows(&k, o, "", 0);
-  S("</table>\n");
+  S("</table></div>\n");
   if (k.hidden) P("<p class=\"small\">%d more fields not shown (see the file).</p>\n", k.hidden);
 }
 
 /* Histogram shapes understood (anywhere in a stats object, at most 3 levels deep):
  *   {"edges": [n+1 numbers], "counts": [n numbers]}                    (also bin_edges / hist)
- *   [{"lo": a, "hi": b, "count": n}, ...]  contiguous bins            (also min/max, from/to, n)
+ *   [{"lo": a, "hi": b, "count": n}, ...]  contiguous bins, under a key containing "hist" or
+ *                                          "bins" (also min/max, from/to inclusive, n)
  *   {"1000": n, "2000": m, ...} under a key containing "hist"        (keys: bin lower edges) */
 static int hist_of(const cJSON *v, const char *key, double **edges, double **counts, size_t *n) {
   *edges = *counts = NULL;
@@ -746,19 +810,19 @@ static int hist_of(const cJSON *v, const char *key, double **edges, double **cou
         (*edges)[i] = lo;
         (*counts)[i] = x->valuedouble;
       }
-      (*edges)[m] = m > 1 ? (*edges)[m - 1] + ((*edges)[m - 1] - (*edges)[m - 2]) : (*edges)[0] * 2 + 1;
+      (*edges)[m] = (*edges)[m - 1] + (m > 1 ? (*edges)[m - 1] - (*edges)[m - 2] : 1); /* last bin as wide as the one before */
       *n = (size_t)m;
       return 1;
     }
     return 0;
   }
-  if (cJSON_IsArray(v)) {
+  if (cJSON_IsArray(v) && key && (strstr(key, "hist") || strstr(key, "bins"))) {
     int m = cJSON_GetArraySize(v);
     if (m < 1) return 0;
     *edges = malloc((size_t)(m + 1) * sizeof(double));
     *counts = malloc((size_t)m * sizeof(double));
     if (!*edges || !*counts) goto fail;
-    int i = 0;
+    int i = 0, mode = -1;
     for (const cJSON *x = v->child; x; x = x->next, i++) {
       static const char *los[] = {"lo", "min", "from", "low"}, *his[] = {"hi", "max", "to", "high"},
                         *cns[] = {"count", "n", "samples"};
@@ -766,12 +830,22 @@ static int hist_of(const cJSON *v, const char *key, double **edges, double **cou
       for (int q = 0; q < 4 && isnan(lo); q++) lo = jnum(x, los[q]);
       for (int q = 0; q < 4 && isnan(hi); q++) hi = jnum(x, his[q]);
       for (int q = 0; q < 3 && isnan(cn); q++) cn = jnum(x, cns[q]);
-      if (isnan(lo) || isnan(hi) || isnan(cn) || !(hi > lo)) goto fail;
-      if (i > 0 && fabs((*edges)[i] - lo) > 1e-9 * (fabs(lo) + 1)) goto fail; /* not contiguous */
+      if (isnan(lo) || isnan(hi) || isnan(cn) || !(hi >= lo)) goto fail;
+      if (i > 0) {
+        double prev_hi = (*edges)[i];
+        int md;
+        if (fabs(prev_hi - lo) <= 1e-9 * (fabs(lo) + 1)) md = 0;
+        else if (fabs(prev_hi + 1 - lo) <= 1e-9 * (fabs(lo) + 1) && lo == floor(lo)) md = 1;
+        else goto fail; /* not contiguous */
+        if (mode >= 0 && md != mode) goto fail;
+        mode = md;
+      }
       (*edges)[i] = lo;
       (*edges)[i + 1] = hi;
       (*counts)[i] = cn;
     }
+    /* integer bins "from".."to" inclusive: the upper edge is to + 1 */
+    if (mode == 1 || (m == 1 && (*edges)[1] == (*edges)[0])) (*edges)[m] += 1;
     *n = (size_t)m;
     return 1;
   }
@@ -814,7 +888,8 @@ static void hist_figs(ctx *c, const cJSON *o, const char *prefix, int depth, int
       }
       const char *nm = it->string ? it->string : "";
       int tokens = strstr(nm, "len") || strstr(nm, "tok");
-      l1k_plot *p = l1k_plot_new(key, tokens ? "tokens" : nm, "samples");
+      int kh = !strncmp(nm, "k_hist", 6);
+      l1k_plot *p = l1k_plot_new(key, tokens ? "tokens" : kh ? "problems per sample (k)" : nm, "samples");
       if (!p) {
         free(e);
         free(k);
@@ -833,6 +908,17 @@ static void hist_figs(ctx *c, const cJSON *o, const char *prefix, int depth, int
       continue;
     }
     if (cJSON_IsObject(it) && depth < 3) hist_figs(c, it, key, depth + 1, nfig);
+    if (cJSON_IsArray(it) && depth < 3) {
+      int i = 0;
+      for (const cJSON *e2 = it->child; e2 && i < 64; e2 = e2->next, i++) {
+        if (!cJSON_IsObject(e2)) continue;
+        char k2[600];
+        const char *nm = jstr(e2, "name");
+        if (nm) snprintf(k2, sizeof k2, "%s[%s]", key, nm);
+        else snprintf(k2, sizeof k2, "%s[%d]", key, i);
+        hist_figs(c, e2, k2, depth + 1, nfig);
+      }
+    }
   }
 }
 
@@ -1508,7 +1594,7 @@ static const char *CSS =
     "table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{padding:3px 8px;text-align:right;vertical-align:top}\n"
     "table.grid th{background:#f0f3f7;border-bottom:1px solid #aab}table.grid td{border-bottom:1px solid #e4e4e4}\n"
     "table.grid td:first-child,table.grid th:first-child{text-align:left}table.kv th{text-align:left;font-weight:normal;color:#555}\n"
-    "table.kv td{text-align:left}td.t,th.t{text-align:left}tr.total td{font-weight:bold;border-top:1px solid #888}\n"
+    "table.kv td{text-align:left;overflow-wrap:anywhere}.scroll{overflow-x:auto;max-width:100%}td.t,th.t{text-align:left}tr.total td{font-weight:bold;border-top:1px solid #888}\n"
     ".na{color:#999}.warn{color:#b00;font-weight:bold}.ci{color:#666;font-size:12px}.small{font-size:12px;color:#555}\n"
     ".missing{background:#fff6dd;border-left:4px solid #e69f00;padding:6px 10px;margin:6px 0;font-size:13px}\n"
     ".figs,.row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}svg.l1k-plot{max-width:100%;height:auto;border:1px solid #eee}\n"

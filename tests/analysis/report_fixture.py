@@ -29,21 +29,42 @@ def make(root, with_broken=True):
         os.makedirs(os.path.join(d, "data"), exist_ok=True)
         os.makedirs(os.path.join(d, "train", "checkpoint-50"), exist_ok=True)
         os.makedirs(os.path.join(d, "train", "checkpoint-100"), exist_ok=True)
+        meta = {"name": name, "train_length": length, "note": "fixture", "unknown_field": [1, 2, {"x": 1}]}
+        if name == "len3k":
+            del meta["train_length"]  # this run's length comes from its synth stats
         with open(os.path.join(d, "long1k.json"), "w") as f:
-            json.dump({"name": name, "train_length": length, "note": "fixture", "unknown_field": [1, 2, {"x": 1}]}, f)
-        # synth stats
-        edges = [0, 512, 1024, 2048, 4096, 8192, 16384, 32768]
-        counts = [0] * 7
-        for _ in range(500):
-            t = rng.lognormvariate(math.log(length), 0.25)
-            for i in range(7):
-                if edges[i] <= t < edges[i + 1]:
-                    counts[i] += 1
-        with open(os.path.join(d, "data", "long1k.stats.json"), "w") as f:
-            json.dump({"samples": 500, "mean_tokens": length * 1.02, "sources": {"openthoughts.jsonl": 1450},
-                       "removed": {"duplicates": 12, "contaminated": 3, "no_answer": 7},
-                       "length_histogram": {"edges": edges, "counts": counts},
-                       "k_hist": {"1": 10, "2": 200, "3": 290}, "future_field": {"deep": {"deeper": {"deepest": 1}}}}, f, indent=1)
+            json.dump(meta, f)
+        lens = [int(rng.lognormvariate(math.log(length), 0.25)) for _ in range(500)]
+        if name == "len1k":
+            # another stats shape (edges + counts), to show the report reads more than one
+            edges = [0, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+            counts = [sum(1 for t in lens if edges[i] <= t < edges[i + 1]) for i in range(7)]
+            stats = {"samples": 500, "mean_tokens": length * 1.02, "sources": {"openthoughts.jsonl": 1450},
+                     "removed": {"duplicates": 12, "contaminated": 3, "no_answer": 7},
+                     "length_histogram": {"edges": edges, "counts": counts},
+                     "k_hist": {"1": 10, "2": 200, "3": 290}, "future_field": {"deep": {"deeper": {"deepest": 1}}}}
+        else:
+            # the shape `long1k synth` writes (src/synth/synth.c: OUT.stats.json)
+            lo, hi = min(lens), max(lens)
+            hist = []
+            for q in range(10):
+                a = lo + int((hi - lo + 1) * q / 10.0)
+                e = lo + int((hi - lo + 1) * (q + 1) / 10.0) - 1
+                hist.append({"from": a, "to": e, "count": sum(1 for t in lens if a <= t <= e)})
+            stats = {"samples": 500, "seconds": 1.9, "seed": 0,
+                     "pool": {"files": [{"path": "pool.jsonl", "schema": "s1k", "records_used": 1300}], "records_read": 1500,
+                              "blank_lines": 0, "parsed": 1500, "eligible": 1460, "tokens_counted_records": 1400, "load_passes": 1},
+                     "removed": {"malformed": 0, "no_final_answer": 7, "domain": 0, "contaminated": 3, "exact_duplicate": 12,
+                                 "near_duplicate": 1, "report": "long1k.jsonl.removed.jsonl"},
+                     "decontamination": ["data/benchmarks/math500.jsonl", "data/benchmarks/aime24.jsonl"], "ngram": 13,
+                     "near_dup_threshold": 0.8,
+                     "sets": [{"name": "all", "samples": 500, "singles": 0, "target": None, "measured": "reasoning_tokens",
+                               "min": lo, "median": sorted(lens)[250], "max": hi, "mean_reasoning_tokens": float(length),
+                               "mean_response_tokens": length * 1.07, "mean_prompt_tokens": 61.0, "mean_k": 2.6,
+                               "k_histogram": {"1": 10, "2": 200, "3": 290}, "length_histogram": hist}],
+                     "future_field": {"deep": {"deeper": {"deepest": 1}}}}
+        with open(os.path.join(d, "data", "long1k.jsonl.stats.json"), "w") as f:
+            json.dump(stats, f, indent=1)
         # trainer log
         recs = []
         steps = 120

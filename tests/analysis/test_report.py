@@ -132,7 +132,10 @@ check("math500: accuracy against training length" in text and "aime24: accuracy 
 check("Training loss, all runs" in text, "combined loss plot")
 check("Response length: correct vs wrong" in text, "response length plot")
 check("length_histogram" in text, "dataset histogram")
-check("12000 tokens" in text and "3000 tokens" in text, "training lengths from long1k.json")
+check("12000 tokens" in text and "1000 tokens" in text, "training lengths from long1k.json")
+check(re.search(r'title="[^"]*len3k/data/long1k\.jsonl\.stats\.json: sets\[0\]\.mean_reasoning_tokens">3000 tokens', page) is not None,
+      "training length from the synth stats when long1k.json has none")
+check("sets[all].length_histogram" in text and "sets[all].k_histogram" in text, "synth histograms per set")
 check(re.search(r"math500</td><td>3</td>", page) is not None, "math500 law over 3 runs")
 check("extra.fit.jsonl" in text and "math500.fit.json" in text, "fit outputs listed")
 check("qwen2.5-0.5b-len3k" in text, "eval model name")
@@ -181,6 +184,42 @@ check("no dataset statistics" in t2, "data: said missing")
 check("no training log" in t2, "train: said missing")
 check("amc23" in t2 and "incomplete (12 samples missing)" in t2, "eval: benchmark name from data path, incomplete said")
 check("no results.jsonl" in t2, "eval: missing results said")
+
+# --- real outputs of the sibling commands: long1k synth and long1k fit --------------------------
+real = os.path.join(tmp, "real_run")
+os.makedirs(os.path.join(real, "data"))
+h = subprocess.run([BIN, "synth", "--help"], capture_output=True, text=True)
+if h.returncode != 0 and "not part of this build" in h.stderr:
+    print("note: long1k synth is not in this build; the real-synth part is left out", file=sys.stderr)
+else:
+    import random as _r
+    rr = _r.Random(3)
+    pool = os.path.join(tmp, "pool.jsonl")
+    with open(pool, "w") as f:
+        for i in range(120):
+            a, b = rr.randint(1, 99), rr.randint(1, 99)
+            steps = " ".join("Step %d: add the tens, then the units, and check." % j for j in range(rr.randint(5, 40)))
+            f.write(json.dumps({"question": "What is %d+%d?" % (a, b), "deepseek_thinking_trajectory": steps,
+                                "deepseek_attempt": "The answer is \\boxed{%d}." % (a + b), "solution": str(a + b)}) + "\n")
+    sp = subprocess.run([BIN, "synth", "--pool", pool, "--out", os.path.join(real, "data", "long1k.jsonl"), "--samples", "12", "-k", "2"],
+                        capture_output=True, text=True, timeout=300)
+    check(sp.returncode == 0, "long1k synth rc=%d %s" % (sp.returncode, sp.stderr[-300:]))
+pts = os.path.join(tmp, "pts.jsonl")
+with open(pts, "w") as f:
+    for x, y in zip([1000, 1500, 2000, 3000, 6000, 12000], [85.8, 87.4, 88.9, 90.2, 92.6, 94.1]):
+        f.write(json.dumps({"len": x, "acc": y}) + "\n")
+fp = subprocess.run([BIN, "fit", "-i", pts, "-x", "len", "-y", "acc", "--bootstrap", "200", "-q", "-o", os.path.join(real, "fit.jsonl")],
+                    capture_output=True, text=True, timeout=60)
+check(fp.returncode == 0, "long1k fit rc=%d %s" % (fp.returncode, fp.stderr))
+out3 = os.path.join(tmp, "real.html")
+rc, so, se = report(real, "-o", out3, "-q", "--bootstrap", "100")
+check(rc == 0, "report of real outputs rc=%d %s" % (rc, se))
+t3 = open(out3, encoding="utf-8").read() if os.path.exists(out3) else ""
+if os.path.exists(os.path.join(real, "data", "long1k.jsonl.stats.json")):
+    check("sets[all].length_histogram" in t3, "real synth stats: length histogram drawn")
+    check(re.search(r'sets\[0\]\.mean_reasoning_tokens">\d+ tokens', t3) is not None, "real synth stats: training length read")
+check("fit.jsonl" in t3 and "7.76" in t3, "real fit output listed with its per-decade slope")
+check(t3.count("<svg") >= 2, "real outputs plotted")
 
 # --- errors ---------------------------------------------------------------------------------------
 rc, so, se = report(os.path.join(tmp, "nope"), "-o", os.path.join(tmp, "x.html"))
