@@ -28,8 +28,9 @@ TIMEFMT="%e s wall, %M KB max RSS"
   --out "$DIR/ours.jsonl" --no-progress > "$DIR/ours.log"
 cat "$DIR/ours.log"
 OURS=$(cat "$DIR/ours.time")
+RUN_PEER=${PEER:-1}
 PEER="skipped"
-if [ "${PEER:-1}" != "0" ] && python3 -c "import tokenizers" 2>/dev/null; then
+if [ "$RUN_PEER" != "0" ] && python3 -c "import tokenizers" 2>/dev/null; then
   /usr/bin/time -f "$TIMEFMT" -o "$DIR/peer.time" python3 bench/synth_peer.py --pool "$POOL" \
     --eval data/benchmarks/math500.jsonl --tokenizer data/tokenizers/qwen/tokenizer.json \
     --samples 1000 -k 2 --target "$TARGET" --seed 1 --out "$DIR/peer.jsonl" > "$DIR/peer.log"

@@ -6,6 +6,7 @@
  * batches (one streaming pass per batch, reading only the wanted lines), their tokens counted
  * once, and freed as soon as the sample that uses them is written. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,8 @@ typedef struct {
   FILE *removed;         /* removal report */
   l1k_atomic_file removed_af;
   int64_t n_lines, n_malformed, n_no_answer, n_exact, n_near, n_contam, n_domain, n_parsed;
-  int64_t n_blank;
+  int64_t n_blank, n_hard_unmatched;
+  double t_scan, t_compose, t_count; /* seconds: pass 1, composition, inside the counter */
   /* composition */
   u32vec cls[CL_N];      /* random order of each class */
   size_t cursor[CL_N];
@@ -527,7 +529,9 @@ static int cmp_idx(const void *a, const void *b) {
 }
 
 static int64_t count_text(ctx *c, const char *s, size_t n) {
+  double t0 = l1k_now();
   int64_t t = c->o->count(c->o->count_ctx, s, n, c->err);
+  c->t_count += l1k_now() - t0;
   if (t < 0 && !c->err->code) l1k_errf(c->err, L1K_EINTERNAL, "token counter failed");
   return t;
 }
@@ -962,9 +966,9 @@ static int write_sample(ctx *c, FILE *f, const uint32_t *sel, int k, const sampl
     l1k_buf_free(&b);
     return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
   }
-  size_t w = fwrite(b.data, 1, b.len, f);
+  size_t len = b.len, w = fwrite(b.data, 1, len, f);
   l1k_buf_free(&b);
-  if (w != b.len && 0) return 0;
+  if (w != len) return l1k_errf(c->err, L1K_EIO, "writing the output: %s", strerror(errno));
   return 0;
 }
 
@@ -1325,6 +1329,7 @@ static int make_study(ctx *c, FILE *fe, FILE *fh, set_stats *se, set_stats *sh,
       if (!eg) {
         /* this hard record cannot be matched: drop it from the study, try another */
         c->r[hsel[0]].state = ST_REMOVED;
+        c->n_hard_unmatched++;
         unload(c, hsel[0]);
         if (++attempts > 200) {
           rc = l1k_errf(c->err, L1K_EINPUT, "difficulty study: made %lld of %lld pairs: easy "
@@ -1616,6 +1621,7 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
       pg_on = 0;
     }
   }
+  c->t_scan = l1k_now() - c->t0;
   size_t n_elig = 0;
   for (size_t i = 0; i < c->n; i++) n_elig += c->r[i].state == ST_ELIGIBLE;
   if (n_elig == 0) {
@@ -1786,6 +1792,7 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
     l1k_progress_end(&pg);
     pg_on = 0;
   }
+  c->t_compose = l1k_now() - c->t0 - c->t_scan;
   /* commit outputs */
   for (size_t i = 0; i < n_outs; i++) {
     close_out(&outs[i], 1, err);
@@ -1831,7 +1838,10 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
       if (i) l1k_buf_puts(&b, ",");
       l1k_buf_json_string(&b, o->decontam[i], strlen(o->decontam[i]));
     }
-    l1k_buf_printf(&b, "],\"ngram\":%d,\"near_dup_threshold\":%g,\"sets\":[", o->decontam_n,
+    l1k_buf_printf(&b, "],\"seconds_by_phase\":{\"read_and_clean\":%.3f,\"compose\":%.3f,"
+                   "\"tokenizer\":%.3f},\"hard_unmatched\":%lld", c->t_scan, c->t_compose,
+                   c->t_count, (long long)c->n_hard_unmatched);
+    l1k_buf_printf(&b, ",\"ngram\":%d,\"near_dup_threshold\":%g,\"sets\":[", o->decontam_n,
                    o->near_dup);
     for (size_t i = 0; i < n_sets; i++) {
       if (i) l1k_buf_puts(&b, ",");
@@ -1847,7 +1857,12 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
     if (rc) goto done;
     if (!o->quiet) {
       FILE *f = stdout;
-      fprintf(f, "long1k synth: %lld samples in %.1f s -> %s\n", (long long)tot, secs, o->out);
+      fprintf(f, "long1k synth: %lld samples in %.1f s (reading and cleaning the pool %.1f s, "
+              "composing %.1f s, of which tokenizer %.1f s) -> %s\n", (long long)tot, secs,
+              c->t_scan, c->t_compose, c->t_count, o->out);
+      if (c->n_hard_unmatched)
+        fprintf(f, "  difficulty study: %lld difficult records had no length-matched easy "
+                "combination and were left out\n", (long long)c->n_hard_unmatched);
       fprintf(f, "  pool: %lld records read, %zu eligible; removed: %lld malformed, %lld without "
               "a final answer, %lld outside the domain, %lld contaminated, %lld duplicates, %lld "
               "near-duplicates (report: %s)\n", (long long)c->n_lines, n_elig,
