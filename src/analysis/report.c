@@ -1083,10 +1083,13 @@ static void section_law(ctx *c) {
     P("<td>%.2f <span class=\"ci\">[%.2f, %.2f]</span></td>", R->per_decade, R->per_decade_ci[0], R->per_decade_ci[1]);
     num_cell(c, R->r2, "%.3f");
     S("<td>");
+    if (R->best_model < 0) S("<span class=\"na\">too few points</span>");
     if (R->best_model >= 0) {
       E(R->models[R->best_model].name);
       for (int k = 0; k < L1K_MODEL_COUNT; k++)
-        if (k != R->best_model && R->models[k].ok) P(" <span class=\"ci\">(%s +%.1f)</span>", R->models[k].name, R->models[k].delta_aic);
+        if (k == R->best_model || !R->models[k].ok) continue;
+        else if (isfinite(R->models[k].delta_aic)) P(" <span class=\"ci\">(%s +%.1f)</span>", R->models[k].name, R->models[k].delta_aic);
+        else P(" <span class=\"ci\">(%s: too few points)</span>", R->models[k].name);
     }
     S("</td></tr>\n");
   }

@@ -148,6 +148,8 @@ check("no readable summary.json" in text, "broken eval summary said")
 check("1 line of invalid JSON skipped" in text, "torn trainer log line counted")
 check("1 earlier line for the same (problem, sample) replaced" in text, "duplicate results counted")
 check("Missing:" in text, "missing parts are marked")
+check("nan" not in text.lower().replace("nano", ""), "no 'nan' printed anywhere")
+check("(saturating: too few points)" in text, "3 points: the 3-parameter form is not compared")
 # self-contained: no scripts, no external resources
 check("script" not in p.tags, "no <script>")
 ext = [u for u in p.urls if not u.startswith("#")]
