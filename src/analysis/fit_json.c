@@ -162,6 +162,7 @@ int l1k_fit_to_json(const l1k_fit_result *r, const l1k_fit_report *rep, l1k_buf 
 
 static const char *fmtn(char *t, size_t n, double v, int prec) {
   if (!isfinite(v)) snprintf(t, n, "-");
+  else if (fabs(v) >= 1e8) snprintf(t, n, "%.3g", v); /* far extrapolations */
   else snprintf(t, n, "%.*f", prec, v);
   return t;
 }
