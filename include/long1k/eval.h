@@ -200,8 +200,12 @@ typedef struct l1k_eval_config {
   const char *benchmark;      /* name under <data dir>/benchmarks, or NULL */
   const char *data_path;      /* the JSONL actually read */
   l1k_eval_data_opts data;
-  const char *endpoint;       /* OpenAI-compatible server */
-  const char *model_name;
+  const char *endpoint;       /* OpenAI-compatible server ... */
+  const char *model_dir;      /* ... or a model directory for long1k's own engine */
+  const char *tokenizer_path; /* local: tokenizer.json or its directory (default model_dir) */
+  const char *chat_template;  /* local: qwen2.5 | qwen3 | llama3 (default: detected) */
+  int batch;                  /* local: sequences decoded together (default 8) */
+  const char *model_name;     /* endpoint: the request's model field; local: a label */
   int completions;            /* /v1/completions instead of chat */
   const char *template_spec;  /* built-in name or file */
   int n;                      /* samples per problem */

@@ -48,7 +48,12 @@ static void usage(FILE *f) {
 "  --model-name NAME        the model field of each request\n"
 "  --completions            use /v1/completions (prompt = system + \"\\n\\n\" + user text)\n"
 "  --api-key KEY            bearer token (default: $OPENAI_API_KEY when set)\n"
-"  --model DIR              generate with long1k's own engine (not in this build yet)\n"
+"  --model DIR              generate with long1k's own engine (CPU, KV cache, continuous\n"
+"                           batching) from a Hugging Face model directory; the prompt goes\n"
+"                           through the model's chat template (raw with --completions)\n"
+"  --tokenizer PATH         local: tokenizer.json or its directory (default: the model's)\n"
+"  --chat-template NAME     local: qwen2.5 | qwen3 | llama3 (default: from tokenizer_config.json)\n"
+"  --batch N                local: sequences decoded together (default 8)\n"
 "prompt and sampling:\n"
 "  --prompt-template T      boxed (default; system: \"Please reason step by step, and put your\n"
 "                           final answer within \\boxed{}.\"), boxed-user, long1k, mc (default for\n"
@@ -57,8 +62,9 @@ static void usage(FILE *f) {
 "  --n N                    samples per problem (default 1)\n"
 "  --temperature T          default 0.6\n"
 "  --top-p P                default 0.95\n"
-"  --max-tokens N           default 32768 (0: leave it to the server)\n"
+"  --max-tokens N           default 32768 (0: leave it to the server / the model's context)\n"
 "  --seed N                 default 0; sample i of problem p gets a seed derived from (N, p, i)\n"
+"                           (local: the random stream (N, p * n + i))\n"
 "  --extra-body JSON        merged into every request, e.g. '{\"top_k\": 20}'\n"
 "client:\n"
 "  --concurrency N          requests in flight (default 8)\n"
@@ -108,7 +114,8 @@ enum {
   O_BENCH = 256, O_DATA, O_PFIELD, O_AFIELD, O_IDFIELD, O_LIMIT, O_GPQA, O_CORRECT, O_INCORRECT,
   O_CHOICES, O_SHUFFLE, O_ENDPOINT, O_MNAME, O_COMPL, O_APIKEY, O_MODEL, O_TEMPLATE, O_N, O_TEMP,
   O_TOPP, O_MAXTOK, O_SEED, O_EXTRA, O_CONC, O_RETRIES, O_TIMEOUT, O_BACKOFF, O_BACKOFFMAX,
-  O_JEND, O_JMODEL, O_JPROMPT, O_JLINES, O_JMAXTOK, O_JKEY, O_OUT, O_SUMONLY
+  O_JEND, O_JMODEL, O_JPROMPT, O_JLINES, O_JMAXTOK, O_JKEY, O_OUT, O_SUMONLY, O_TOKENIZER,
+  O_CHATTMPL, O_BATCH
 };
 
 int cmd_eval(int argc, char **argv) {
@@ -130,6 +137,9 @@ int cmd_eval(int argc, char **argv) {
       {"completions", no_argument, 0, O_COMPL},
       {"api-key", required_argument, 0, O_APIKEY},
       {"model", required_argument, 0, O_MODEL},
+      {"tokenizer", required_argument, 0, O_TOKENIZER},
+      {"chat-template", required_argument, 0, O_CHATTMPL},
+      {"batch", required_argument, 0, O_BATCH},
       {"prompt-template", required_argument, 0, O_TEMPLATE},
       {"n", required_argument, 0, O_N},
       {"temperature", required_argument, 0, O_TEMP},
@@ -190,6 +200,13 @@ int cmd_eval(int argc, char **argv) {
       case O_COMPL: c.completions = 1; break;
       case O_APIKEY: api_key = optarg; break;
       case O_MODEL: model_dir = optarg; break;
+      case O_TOKENIZER: c.tokenizer_path = optarg; break;
+      case O_CHATTMPL: c.chat_template = optarg; break;
+      case O_BATCH:
+        if ((rc = parse_long(cmd, "--batch", optarg, 1, &v))) return rc;
+        if (v > 1024) return cli_usage_error(cmd, "--batch: at most 1024");
+        c.batch = (int)v;
+        break;
       case O_TEMPLATE: c.template_spec = optarg; break;
       case O_N:
         if ((rc = parse_long(cmd, "--n", optarg, 1, &v))) return rc;
@@ -302,19 +319,20 @@ int cmd_eval(int argc, char **argv) {
     return cli_usage_error(cmd, "--correct-field needs --incorrect-fields");
   }
   if (model_dir) {
-    free(bench_path);
-    if (c.endpoint)
+    if (c.endpoint) {
+      free(bench_path);
       return cli_usage_error(cmd, "give either --model DIR or --endpoint URL, not both");
-    fprintf(stderr,
-            "long1k eval: --model %s: local generation is not available in this build yet; serve "
-            "the model with an OpenAI-compatible server (vLLM, SGLang, llama.cpp) and use "
-            "--endpoint URL --model-name NAME\n",
-            model_dir);
-    return 2;
-  }
-  if (!c.endpoint || !c.model_name) {
+    }
+    if (!l1k_is_dir(model_dir)) {
+      free(bench_path);
+      fprintf(stderr, "long1k eval: --model %s: not a directory (expected a Hugging Face model "
+                      "directory with config.json and model.safetensors)\n", model_dir);
+      return 2;
+    }
+    c.model_dir = model_dir;
+  } else if (!c.endpoint || !c.model_name) {
     free(bench_path);
-    return cli_usage_error(cmd, "--endpoint URL and --model-name NAME are required");
+    return cli_usage_error(cmd, "--endpoint URL and --model-name NAME (or --model DIR) are required");
   }
   if (!!c.judge_endpoint != !!c.judge_model) {
     free(bench_path);
@@ -345,9 +363,9 @@ int cmd_eval(int argc, char **argv) {
   if (rc) return cli_fail(cmd, &err);
   if (out.interrupted) {
     fprintf(stderr,
-            "long1k eval: interrupted; %lld samples saved in %s/results.jsonl (rerun the same "
-            "command to resume)\n",
-            (long long)(out.samples_resumed + out.samples_done), c.out_dir);
+            "long1k eval: interrupted; the finished samples are in %s/results.jsonl (rerun the "
+            "same command to resume)\n",
+            c.out_dir);
     return 130;
   }
   if (out.samples_failed) {

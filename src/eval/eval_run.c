@@ -18,8 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "long1k/chat.h"
 #include "long1k/eval.h"
+#include "long1k/generate.h"
 #include "long1k/grade.h"
+#include "long1k/model.h"
+#include "long1k/tokenizer.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
@@ -35,6 +39,7 @@ void l1k_eval_config_default(l1k_eval_config *c) {
   c->max_tokens = 32768;
   c->seed = 0;
   c->judge_lines = 5;
+  c->batch = 8;
   c->judge_max_tokens = 1024;
 }
 
@@ -223,7 +228,7 @@ static int refill(void *ctx, l1k_oai_client *cl, l1k_err *err) {
   size_t total = R->np * (size_t)R->n;
   while (R->cur < total && l1k_oai_pending(cl) < target) {
     size_t k = R->cur++;
-    if (R->have[k] == HAVE_DONE) continue;
+    if (R->have[k] == HAVE_DONE || (R->have[k] == HAVE_NONE && !R->gen_url)) continue;
     sample *s = l1k_calloc(1, sizeof *s, err);
     if (!s) return L1K_ENOMEM;
     s->pi = k / (size_t)R->n;
@@ -261,6 +266,41 @@ static void add_str_or_null(cJSON *o, const char *k, const char *v) {
     cJSON_AddStringToObject(o, k, v);
   else
     cJSON_AddNullToObject(o, k);
+}
+
+/* The results line of a generated sample, graded. */
+static cJSON *make_record(run *R, size_t pi, int si, const char *text, const char *reasoning,
+                          const char *finish_reason, long prompt_tokens, long completion_tokens,
+                          int attempts, double seconds) {
+  const l1k_eval_problem *p = &R->P[pi];
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "id", p->id);
+  cJSON_AddNumberToObject(o, "problem_index", (double)pi);
+  cJSON_AddNumberToObject(o, "sample_index", si);
+  cJSON_AddStringToObject(o, "answer", p->answer);
+  cJSON_AddStringToObject(o, "response", text);
+  if (reasoning) cJSON_AddStringToObject(o, "reasoning", reasoning);
+  add_str_or_null(o, "finish_reason", finish_reason);
+  if (completion_tokens >= 0)
+    cJSON_AddNumberToObject(o, "tokens", (double)completion_tokens);
+  else
+    cJSON_AddNullToObject(o, "tokens");
+  if (prompt_tokens >= 0) cJSON_AddNumberToObject(o, "prompt_tokens", (double)prompt_tokens);
+  l1k_grade_result g = {0};
+  int grc = l1k_grade_response(p->answer, text, strlen(text), p->n_choices, &g);
+  if (grc == 0) {
+    add_str_or_null(o, "extracted", g.extracted);
+    cJSON_AddBoolToObject(o, "correct", g.correct != 0);
+  } else {
+    cJSON_AddNullToObject(o, "extracted");
+    cJSON_AddBoolToObject(o, "correct", 0);
+    cJSON_AddStringToObject(o, "grade_error", "the grader failed on this response");
+  }
+  l1k_grade_result_free(&g);
+  cJSON_AddNumberToObject(o, "attempts", attempts);
+  cJSON_AddNumberToObject(o, "seconds", round(seconds * 1000) / 1000);
+  return o;
 }
 
 static int on_done(void *ctx, l1k_oai_client *cl, void *user, const l1k_oai_reply *r,
@@ -307,33 +347,12 @@ static int on_done(void *ctx, l1k_oai_client *cl, void *user, const l1k_oai_repl
     progress(R);
     return rc;
   }
-  cJSON *o = cJSON_CreateObject();
-  s->rec = o;
-  cJSON_AddStringToObject(o, "id", p->id);
-  cJSON_AddNumberToObject(o, "problem_index", (double)s->pi);
-  cJSON_AddNumberToObject(o, "sample_index", s->si);
-  cJSON_AddStringToObject(o, "answer", p->answer);
-  cJSON_AddStringToObject(o, "response", r->text);
-  if (r->reasoning) cJSON_AddStringToObject(o, "reasoning", r->reasoning);
-  add_str_or_null(o, "finish_reason", r->finish_reason);
-  if (r->completion_tokens >= 0)
-    cJSON_AddNumberToObject(o, "tokens", (double)r->completion_tokens);
-  else
-    cJSON_AddNullToObject(o, "tokens");
-  if (r->prompt_tokens >= 0) cJSON_AddNumberToObject(o, "prompt_tokens", (double)r->prompt_tokens);
-  l1k_grade_result g = {0};
-  int grc = l1k_grade_response(p->answer, r->text, strlen(r->text), p->n_choices, &g);
-  if (grc == 0) {
-    add_str_or_null(o, "extracted", g.extracted);
-    cJSON_AddBoolToObject(o, "correct", g.correct != 0);
-  } else {
-    cJSON_AddNullToObject(o, "extracted");
-    cJSON_AddBoolToObject(o, "correct", 0);
-    cJSON_AddStringToObject(o, "grade_error", "the grader failed on this response");
+  s->rec = make_record(R, s->pi, s->si, r->text, r->reasoning, r->finish_reason,
+                       r->prompt_tokens, r->completion_tokens, r->attempts, r->seconds);
+  if (!s->rec) {
+    free(s);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
   }
-  l1k_grade_result_free(&g);
-  cJSON_AddNumberToObject(o, "attempts", r->attempts);
-  cJSON_AddNumberToObject(o, "seconds", round(r->seconds * 1000) / 1000);
   if (R->judge_url) return submit_judge(R, cl, s, err);
   return finish_sample(R, s, err);
 }
@@ -345,6 +364,231 @@ static void on_tick(void *ctx, const l1k_oai_stats *st) {
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Local generation (long1k's own engine, include/long1k/generate.h)
+ * --------------------------------------------------------------------------------------- */
+
+typedef struct local_prog {
+  run *R;
+  int64_t base, finished;
+} local_prog;
+
+static int local_stream(void *user, int index, int32_t token, const char *text, size_t len,
+                        int done, const l1k_gen_result *r) {
+  local_prog *lp = user;
+  run *R = lp->R;
+  if (R->cfg->stop && *R->cfg->stop) return 1; /* cancels l1k_generate */
+  if (done) {
+    lp->finished++;
+    if (!R->cfg->quiet) l1k_progress_update(&R->prog, lp->base + lp->finished, NULL);
+  }
+  return 0;
+}
+
+/* The prompt of problem pi as token ids: the chat template with the generation prompt, or
+ * (--completions) the system and user text as they are. */
+static int local_prompt(run *R, const l1k_tokenizer *tok, l1k_template tmpl, size_t pi,
+                        l1k_ids *ids, l1k_err *err) {
+  char *user = l1k_prompt_render(&R->tpl, &R->P[pi]);
+  if (!user) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  int rc;
+  if (R->cfg->completions) {
+    l1k_buf b = {0};
+    if (R->tpl.system && *R->tpl.system) {
+      l1k_buf_puts(&b, R->tpl.system);
+      l1k_buf_puts(&b, "\n\n");
+    }
+    l1k_buf_puts(&b, user);
+    rc = b.data ? l1k_tokenizer_encode(tok, b.data, b.len, ids, NULL, err)
+                : l1k_errf(err, L1K_ENOMEM, "out of memory");
+    l1k_buf_free(&b);
+  } else {
+    l1k_chat_msg m[2];
+    size_t nm = 0;
+    if (R->tpl.system && *R->tpl.system) m[nm++] = (l1k_chat_msg){.role = "system", .content = R->tpl.system};
+    m[nm++] = (l1k_chat_msg){.role = "user", .content = user};
+    l1k_chat_opts co = {.add_generation_prompt = 1, .enable_thinking = -1};
+    l1k_chat_rendered cr;
+    rc = l1k_chat_render(tmpl, m, nm, &co, &cr, err);
+    if (!rc) {
+      rc = l1k_tokenizer_encode(tok, cr.text, cr.len, ids, NULL, err);
+      l1k_chat_rendered_free(&cr);
+    }
+  }
+  free(user);
+  return rc;
+}
+
+/* Generates every sample that results.jsonl lacks. Sample i of problem p draws from the random
+ * stream (seed, p * n + i), so a sample's text does not depend on the batch or on resuming. */
+static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
+  const l1k_eval_config *c = R->cfg;
+  size_t total = R->np * (size_t)R->n;
+  int rc = 0;
+  l1k_tokenizer *tok = NULL;
+  l1k_model *model = NULL;
+  l1k_generator *g = NULL;
+  l1k_ids *pids = NULL;
+  l1k_gen_prompt *prompts = NULL;
+  l1k_gen_result *res = NULL;
+  size_t *keys = NULL;
+  int chunk_cap = 0;
+  const char *tpath = c->tokenizer_path ? c->tokenizer_path : c->model_dir;
+  l1k_template tmpl = L1K_TMPL_NONE;
+  tok = l1k_tokenizer_load(tpath, err);
+  if (!tok) return err ? err->code : L1K_EINPUT;
+  if (!c->completions) {
+    rc = c->chat_template ? l1k_chat_template_by_name(c->chat_template, &tmpl, err)
+                          : l1k_chat_template_detect(tpath, &tmpl, err);
+    if (rc) {
+      l1k_err_prefix(err, "eval --model (set --chat-template, or --completions for a raw prompt)");
+      goto out;
+    }
+  }
+  /* prompts of the problems that still need samples */
+  pids = l1k_calloc(R->np, sizeof *pids, err);
+  if (!pids) {
+    rc = L1K_ENOMEM;
+    goto out;
+  }
+  int longest = 0;
+  for (size_t pi = 0; pi < R->np; pi++) {
+    int need = 0;
+    for (int si = 0; si < R->n; si++) need |= R->have[pi * (size_t)R->n + si] == HAVE_NONE;
+    if (!need) continue;
+    if ((rc = local_prompt(R, tok, tmpl, pi, &pids[pi], err))) {
+      l1k_err_prefix(err, "problem %zu (id %s)", pi, R->P[pi].id);
+      goto out;
+    }
+    if ((int)pids[pi].len > longest) longest = (int)pids[pi].len;
+  }
+  model = l1k_model_load(c->model_dir, err);
+  if (!model) {
+    rc = err ? err->code : L1K_EINPUT;
+    goto out;
+  }
+  const l1k_model_config *mc = l1k_model_cfg(model);
+  for (size_t pi = 0; pi < R->np; pi++)
+    for (size_t i = 0; i < pids[pi].len; i++)
+      if (pids[pi].data[i] < 0 || pids[pi].data[i] >= mc->vocab_size) {
+        rc = l1k_errf(err, L1K_EINPUT,
+                      "problem %zu (id %s): the prompt has token id %d but the model's "
+                      "vocabulary has %d (tokenizer %s does not belong to model %s?)",
+                      pi, R->P[pi].id, (int)pids[pi].data[i], mc->vocab_size, tpath, c->model_dir);
+        goto out;
+      }
+  long maxpos = mc->max_position_embeddings > 0 ? mc->max_position_embeddings : 32768;
+  long max_new = c->max_tokens > 0 ? c->max_tokens : maxpos - longest;
+  if (max_new > 32768 && c->max_tokens <= 0) max_new = 32768;
+  long ctx = (long)longest + max_new;
+  if (ctx > maxpos) ctx = maxpos;
+  if (longest >= ctx) {
+    rc = l1k_errf(err, L1K_EINPUT, "the longest prompt has %d tokens: no room to generate in the "
+                  "model's context of %ld", longest, maxpos);
+    goto out;
+  }
+  int64_t todo = 0;
+  for (size_t k = 0; k < total; k++) todo += R->have[k] == HAVE_NONE;
+  int batch = c->batch > 0 ? c->batch : 8;
+  if (todo < batch) batch = (int)todo;
+  g = l1k_generator_create(model, batch, (int)ctx, err);
+  if (!g) {
+    rc = err ? err->code : L1K_EINTERNAL;
+    goto out;
+  }
+  if (!c->quiet)
+    l1k_info("model %s: %s, %zu parameters; batch %d, context %ld (KV cache %.1f MiB)",
+             c->model_dir, mc->model_type, l1k_model_num_params(model), batch, ctx,
+             l1k_generator_cache_bytes(g) / 1048576.0);
+  l1k_gen_opts o;
+  l1k_gen_opts_default(&o);
+  o.max_new_tokens = (int)max_new;
+  o.temperature = (float)c->temperature;
+  o.top_p = (float)c->top_p;
+  o.seed = (uint64_t)c->seed;
+  l1k_gen_opts_use_tokenizer(&o, tok);
+  chunk_cap = 4 * batch;
+  prompts = l1k_calloc((size_t)chunk_cap, sizeof *prompts, err);
+  res = l1k_calloc((size_t)chunk_cap, sizeof *res, err);
+  keys = l1k_calloc((size_t)chunk_cap, sizeof *keys, err);
+  if (!prompts || !res || !keys) {
+    rc = L1K_ENOMEM;
+    goto out;
+  }
+  local_prog lp = {R, 0, 0};
+  if (!c->quiet) l1k_progress_begin(&R->prog, "eval (local)", todo);
+  size_t k = 0;
+  while (k < total) {
+    if (R->have[k] != HAVE_NONE) {
+      k++;
+      continue;
+    }
+    /* a chunk of consecutive missing samples: their streams are k0, k0+1, ... */
+    size_t k0 = k;
+    int m = 0;
+    while (k < total && m < chunk_cap && R->have[k] == HAVE_NONE) {
+      size_t pi = k / (size_t)R->n;
+      prompts[m].ids = pids[pi].data;
+      prompts[m].n = (int)pids[pi].len;
+      keys[m++] = k++;
+    }
+    o.seed_offset = (uint64_t)k0;
+    lp.base = R->done;
+    lp.finished = 0;
+    int grc = l1k_generate(g, prompts, m, &o, res, local_stream, &lp, err);
+    if (grc) {
+      l1k_gen_results_free(res, m);
+      if (c->stop && *c->stop) {
+        outc->interrupted = 1;
+        l1k_err_clear(err);
+        break;
+      }
+      rc = grc;
+      break;
+    }
+    for (int i = 0; i < m && !rc; i++) {
+      size_t pi = keys[i] / (size_t)R->n;
+      int si = (int)(keys[i] % (size_t)R->n);
+      sample *s = l1k_calloc(1, sizeof *s, err);
+      if (!s) {
+        rc = L1K_ENOMEM;
+        break;
+      }
+      s->pi = pi;
+      s->si = si;
+      s->rec = make_record(R, pi, si, res[i].text ? res[i].text : "", NULL,
+                           l1k_finish_name(res[i].finish), res[i].prompt_tokens, res[i].n_ids, 1,
+                           res[i].seconds);
+      if (!s->rec) {
+        free(s);
+        rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+        break;
+      }
+      if (R->judge_url) { /* judged after the generation, through the judge endpoint */
+        R->resumed[keys[i]] = cJSON_Duplicate(s->rec, 1);
+        R->have[keys[i]] = HAVE_NEEDS_JUDGE;
+      } else
+        R->have[keys[i]] = HAVE_DONE;
+      rc = finish_sample(R, s, err);
+    }
+    l1k_gen_results_free(res, m);
+    memset(res, 0, (size_t)chunk_cap * sizeof *res);
+    if (rc) break;
+  }
+  if (!c->quiet) l1k_progress_end(&R->prog);
+out:
+  if (pids)
+    for (size_t pi = 0; pi < R->np; pi++) l1k_ids_free(&pids[pi]);
+  free(pids);
+  free(prompts);
+  free(res);
+  free(keys);
+  if (g) l1k_generator_free(g);
+  if (model) l1k_model_free(model);
+  l1k_tokenizer_free(tok);
+  return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
  * run.json: the settings a resumed run must share
  * --------------------------------------------------------------------------------------- */
 
@@ -352,8 +596,9 @@ static cJSON *run_info(const run *R) {
   const l1k_eval_config *c = R->cfg;
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "data", c->benchmark ? c->benchmark : c->data_path);
-  cJSON_AddStringToObject(j, "model_name", c->model_name);
-  cJSON_AddStringToObject(j, "api", c->completions ? "completions" : "chat");
+  cJSON_AddStringToObject(j, "model_name", c->model_name ? c->model_name : c->model_dir);
+  cJSON_AddStringToObject(j, "api", c->model_dir ? (c->completions ? "local-completions" : "local-chat")
+                                                : (c->completions ? "completions" : "chat"));
   cJSON_AddStringToObject(j, "prompt_template", R->tpl.name);
   if (R->tpl.system)
     cJSON_AddStringToObject(j, "system_prompt", R->tpl.system);
@@ -370,7 +615,10 @@ static cJSON *run_info(const run *R) {
   else
     cJSON_AddNullToObject(j, "extra_body");
   /* informational, may change between runs */
-  cJSON_AddStringToObject(j, "endpoint", c->endpoint);
+  if (c->endpoint)
+    cJSON_AddStringToObject(j, "endpoint", c->endpoint);
+  else
+    cJSON_AddStringToObject(j, "model_dir", c->model_dir);
   cJSON_AddNumberToObject(j, "n", R->n);
   cJSON_AddNumberToObject(j, "problems", (double)R->np);
   if (c->judge_endpoint) {
@@ -841,13 +1089,16 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
   l1k_oai_client *cl = NULL;
   cJSON *info = NULL;
   char *run_path = NULL;
-  if (!cfg->endpoint || !cfg->model_name || !cfg->out_dir || !cfg->data_path || cfg->n < 1)
-    return l1k_errf(err, L1K_EINPUT, "eval: endpoint, model name, data and out dir are needed");
+  if (!!cfg->endpoint == !!cfg->model_dir || (cfg->endpoint && !cfg->model_name) ||
+      !cfg->out_dir || !cfg->data_path || cfg->n < 1)
+    return l1k_errf(err, L1K_EINPUT,
+                    "eval: an endpoint and model name (or a model directory), the data and an "
+                    "output directory are needed");
   if ((rc = l1k_eval_load(cfg->data_path, &cfg->data, &R.P, &R.np, err))) return rc;
   const char *spec = cfg->template_spec;
   if (!spec) spec = R.P[0].n_choices ? "mc" : "boxed";
   if ((rc = l1k_prompt_template_load(spec, &R.tpl, err))) goto out;
-  R.gen_url = l1k_oai_url(cfg->endpoint, cfg->completions);
+  if (cfg->endpoint) R.gen_url = l1k_oai_url(cfg->endpoint, cfg->completions);
   if (cfg->judge_endpoint) {
     R.judge_url = l1k_oai_url(cfg->judge_endpoint, 0);
     if (cfg->judge_prompt_file) {
@@ -870,7 +1121,7 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
   R.res_path = l1k_path_join(cfg->out_dir, "results.jsonl");
   R.err_path = l1k_path_join(cfg->out_dir, "errors.jsonl");
   run_path = l1k_path_join(cfg->out_dir, "run.json");
-  if (!R.gen_url || (cfg->judge_endpoint && (!R.judge_url || !R.judge_prompt)) || !R.have ||
+  if ((cfg->endpoint && !R.gen_url) || (cfg->judge_endpoint && (!R.judge_url || !R.judge_prompt)) || !R.have ||
       !R.resumed || !R.res_path || !R.err_path || !run_path) {
     rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
     goto out;
@@ -914,22 +1165,34 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
       rc = l1k_errf(err, L1K_EIO, "%s: cannot open for appending: %s", cfg->out_dir, strerror(errno));
       goto out;
     }
-    cl = l1k_oai_new(&cfg->http, err);
-    if (!cl) {
-      rc = err ? err->code : L1K_EINTERNAL;
-      goto out;
+    if (cfg->model_dir) {
+      if ((rc = run_local(&R, outc, err))) goto out;
     }
-    if (!cfg->quiet) l1k_progress_begin(&R.prog, "eval", R.todo);
-    rc = l1k_oai_run(cl, refill, on_done, on_tick, &R, cfg->stop, err);
-    if (!cfg->quiet) l1k_progress_end(&R.prog);
-    if (rc) goto out;
-    outc->interrupted = cfg->stop && *cfg->stop;
-    const l1k_oai_stats *st = l1k_oai_get_stats(cl);
-    if (!cfg->quiet && st->retries)
-      l1k_info("retries: %lld (429: %lld, 5xx: %lld, connection: %lld, timeout: %lld, "
-               "malformed reply: %lld)",
-               (long long)st->retries, (long long)st->r_429, (long long)st->r_5xx,
-               (long long)st->r_conn, (long long)st->r_timeout, (long long)st->r_malformed);
+    int64_t http_todo = 0;
+    for (size_t k = 0; k < total; k++)
+      http_todo += R.have[k] == HAVE_NEEDS_JUDGE || (R.have[k] == HAVE_NONE && R.gen_url);
+    if (!outc->interrupted && http_todo > 0) {
+      cl = l1k_oai_new(&cfg->http, err);
+      if (!cl) {
+        rc = err ? err->code : L1K_EINTERNAL;
+        goto out;
+      }
+      int64_t done0 = R.done, correct0 = R.correct;
+      R.done = R.correct = 0;
+      if (!cfg->quiet) l1k_progress_begin(&R.prog, R.gen_url ? "eval" : "judge", http_todo);
+      rc = l1k_oai_run(cl, refill, on_done, on_tick, &R, cfg->stop, err);
+      if (!cfg->quiet) l1k_progress_end(&R.prog);
+      R.done += done0;
+      R.correct += correct0;
+      if (rc) goto out;
+      outc->interrupted = cfg->stop && *cfg->stop;
+      const l1k_oai_stats *st = l1k_oai_get_stats(cl);
+      if (!cfg->quiet && st->retries)
+        l1k_info("retries: %lld (429: %lld, 5xx: %lld, connection: %lld, timeout: %lld, "
+                 "malformed reply: %lld)",
+                 (long long)st->retries, (long long)st->r_429, (long long)st->r_5xx,
+                 (long long)st->r_conn, (long long)st->r_timeout, (long long)st->r_malformed);
+    }
   }
   outc->samples_done = R.done;
   outc->samples_failed = R.failed;
