@@ -19,6 +19,8 @@ static const char *R[] = {"3 plus 4 is 7.", "6 times 7 is 42.", "10 minus 2 is 8
 static const char *A[] = {"7", "42", "8", "3", "10", "16"};
 
 int main(void) {
+  /* tiny models: one thread is fastest, and the box is shared (keeps an explicit setting) */
+  setenv("OMP_NUM_THREADS", "1", 0);
   l1k_err err = {0};
   int san = getenv("LONG1K_SANITIZER") != NULL;
   char dir[] = "/tmp/l1k_test_learn_XXXXXX";

@@ -21,6 +21,8 @@ static int32_t *ids_of(const l1k_safetensors *st, const char *name, int *B, int 
 }
 
 int main(void) {
+  /* tiny models: one thread is fastest, and the box is shared (keeps an explicit setting) */
+  setenv("OMP_NUM_THREADS", "1", 0);
   const char *models[] = {"qwen2_tiny", "qwen3_tiny", "llama_tiny"};
   for (int k = 0; k < 3; k++) {
     char dir[512], ref[512], js[512], after[512];
