@@ -9,6 +9,8 @@ POST /v1/chat/completions and /v1/completions answer from directives written in 
   [[ans=V]]          the answer to put in \\boxed{V}         (default: 0)
   [[choice=TEXT]]    multiple choice: answer with the letter of the option whose text is TEXT
   [[slow=S]]         sleep S seconds before answering
+  [[stallxK]]        the first K requests of a key sleep 3 s before answering (client timeouts)
+  [[badrequest]]     every request gets HTTP 400 (not worth a retry)
   [[429xK]]          the first K requests of a key get HTTP 429 with Retry-After: 1
   [[500xK]]          the first K requests get HTTP 500
   [[malformedxK]]    the first K requests get a 200 whose body is not JSON
@@ -99,8 +101,13 @@ class Handler(BaseHTTPRequestHandler):
             COUNTS[key] = k
             TIMES.setdefault(key, []).append(time.time())
         slow = float(directive(text, "slow", "0"))
+        if k <= fail_count(text, "stall"):
+            slow = 3.0
         if slow:
             time.sleep(slow)
+        if "[[badrequest]]" in text:
+            self.send_json(400, {"error": {"message": "prompt too long for the context"}})
+            return
         if k <= fail_count(text, "429"):
             self.send_json(429, {"error": {"message": "rate limited"}}, [("Retry-After", "1")])
             return

@@ -97,27 +97,34 @@ def scenario_retries(url, tmp):
         ("p7", "Truncated [[trunc]] [[tokens=500]]", "8"),
         ("p8", "Always malformed [[malformed-always]]", "9"),
         ("p9", "Thinking first [[ans=10]] [[think]]", 10.0),  # 10.0 -> "10"
+        ("p10", "Stalls past the timeout once [[ans=11]] [[stallx1]]", "11"),
+        ("p11", "A bad request [[badrequest]]", "12"),
     ]
     write_jsonl(data, [{"id": i, "problem": "%s [[id=%s]]" % (t, i), "answer": a}
                        for i, t, a in probs])
     out = os.path.join(tmp, "retry_out")
     args = ["--data", data, "--endpoint", url, "--model-name", "mock", "--n", "2",
             "--concurrency", "4", "--retries", "3", "--backoff", "0.05", "--backoff-max", "0.2",
-            "--out", out]
+            "--timeout", "1", "--out", out]
     t0 = time.time()
     rc, so, se = run(args)
     check(rc == 1, "first run: exit 1 when samples fail after retries, got %d: %s" % (rc, se))
-    check("2 samples failed after retries" in se, "first run names the failures: " + se)
+    check("4 samples failed after retries" in se, "first run names the failures: " + se)
     res = read_jsonl(os.path.join(out, "results.jsonl"))
     errs = read_jsonl(os.path.join(out, "errors.jsonl"))
     got = {(r["problem_index"], r["sample_index"]) for r in res}
-    check(len(res) == 18 and len(got) == 18, "18 results (9 problems x 2), got %d" % len(res))
-    check(all(pi != 8 for pi, _ in got), "the always-malformed problem is not in results")
-    check(len(errs) == 2 and all(e["problem_index"] == 8 and e["attempts"] == 4 for e in errs),
+    check(len(res) == 20 and len(got) == 20, "20 results (10 problems x 2), got %d" % len(res))
+    check(all(pi not in (8, 11) for pi, _ in got), "the failing problems are not in results")
+    e8 = [e for e in errs if e["problem_index"] == 8]
+    e11 = [e for e in errs if e["problem_index"] == 11]
+    check(len(errs) == 4 and len(e8) == 2 and all(e["attempts"] == 4 for e in e8),
           "errors.jsonl holds problem 8's two samples after 4 tries: %s" % errs)
-    check(all("malformed" in e["error"] for e in errs), "error names the malformed reply")
+    check(all("malformed" in e["error"] for e in e8), "error names the malformed reply")
+    check(len(e11) == 2 and all(e["attempts"] == 1 and e["http_status"] == 400 for e in e11),
+          "HTTP 400 is not retried: %s" % e11)
     st = stats(url)["counts"]
-    want = {"p0": 1, "p1": 1, "p2": 1, "p3": 3, "p4": 2, "p5": 2, "p6": 3, "p7": 1, "p8": 4, "p9": 1}
+    want = {"p0": 1, "p1": 1, "p2": 1, "p3": 3, "p4": 2, "p5": 2, "p6": 3, "p7": 1, "p8": 4, "p9": 1,
+            "p10": 2, "p11": 1}
     for pid, n in want.items():
         ks = [k for k in st if k.startswith(pid + "#")]
         check(len(ks) == 2, "%s: two samples with distinct seeds, got %s" % (pid, ks))
@@ -140,26 +147,27 @@ def scenario_retries(url, tmp):
     check(by[(7, 0)]["finish_reason"] == "length" and by[(0, 0)]["finish_reason"] == "stop",
           "finish_reason kept")
     check(by[(3, 0)]["attempts"] == 3, "attempts recorded")
+    check(by[(10, 0)]["attempts"] == 2 and by[(10, 1)]["attempts"] == 2, "a timed-out try is retried")
     # grading (needs the grader): right, wrong, \frac{1}{2} == 0.5, no answer when truncated
     for pi, want_c in [(0, True), (1, False), (2, True), (3, True), (4, True), (5, True),
-                       (6, True), (7, False), (9, True)]:
+                       (6, True), (7, False), (9, True), (10, True)]:
         for si in (0, 1):
             check(by[(pi, si)]["correct"] is want_c, "problem %d sample %d: correct should be %s, "
                   "got %r (extracted %r)" % (pi, si, want_c, by[(pi, si)]["correct"],
                                                by[(pi, si)]["extracted"]))
     check(by[(0, 0)]["extracted"] == "42", "extracted: %r" % by[(0, 0)]["extracted"])
     summ = json.load(open(os.path.join(out, "summary.json")))
-    # problems 0..9 except 8 have samples: 7 of 9 all correct (p1, p7 wrong)
-    check(abs(summ["pass@1"] - 7 / 9) < 1e-9, "pass@1 = 7/9, got %r" % summ["pass@1"])
-    check(summ["samples"] == 18 and summ["samples_missing"] == 2 and not summ["complete"],
+    # problems 0..10 except 8 have samples: 8 of 10 all correct (p1, p7 wrong)
+    check(abs(summ["pass@1"] - 8 / 10) < 1e-9, "pass@1 = 8/10, got %r" % summ["pass@1"])
+    check(summ["samples"] == 20 and summ["samples_missing"] == 4 and not summ["complete"],
           "summary counts: %s" % {k: summ[k] for k in ("samples", "samples_missing", "complete")})
-    check(abs(summ["truncated_rate"] - 2 / 18) < 1e-9, "truncated rate 2/18")
-    check(abs(summ["maj@k"]["2"] - 7 / 9) < 1e-9, "maj@2 = 7/9, got %r" % summ["maj@k"]["2"])
-    check(abs(summ["pass@k"]["2"] - 7 / 9) < 1e-9, "pass@2 = 7/9")
+    check(abs(summ["truncated_rate"] - 2 / 20) < 1e-9, "truncated rate 2/20")
+    check(abs(summ["maj@k"]["2"] - 8 / 10) < 1e-9, "maj@2 = 8/10, got %r" % summ["maj@k"]["2"])
+    check(abs(summ["pass@k"]["2"] - 8 / 10) < 1e-9, "pass@2 = 8/10")
     check(summ["mean_tokens_wrong"] is not None and summ["mean_tokens_wrong"] > 100,
           "mean tokens of wrong answers include the truncated ones: %r" % summ["mean_tokens_wrong"])
     check("pass@1" in so and "truncated" in so, "table printed: " + so)
-    # rerun: only problem 8's samples are requested again
+    # rerun: only the failed samples are requested again
     before = stats(url)["counts"]
     rc, so, se = run(args)
     after = stats(url)["counts"]
@@ -168,9 +176,11 @@ def scenario_retries(url, tmp):
         grew = after[k] - before.get(k, 0)
         if k.startswith("p8#"):
             check(grew == 4, "rerun retries problem 8 (%s: +%d)" % (k, grew))
+        elif k.startswith("p11#"):
+            check(grew == 1, "rerun asks problem 11 once more (%s: +%d)" % (k, grew))
         else:
             check(grew == 0, "rerun does not repeat finished sample %s (+%d)" % (k, grew))
-    check(len(read_jsonl(os.path.join(out, "results.jsonl"))) == 18, "rerun adds no duplicate")
+    check(len(read_jsonl(os.path.join(out, "results.jsonl"))) == 20, "rerun adds no duplicate")
     # a changed sampling setting into the same directory is refused
     rc, so, se = run(args[:-2] + ["--temperature", "0.9", "--out", out])
     check(rc == 2 and "temperature" in se, "changed temperature refused: %d %s" % (rc, se))
