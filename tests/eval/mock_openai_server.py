@@ -22,6 +22,9 @@ POST /v1/chat/completions and /v1/completions answer from directives written in 
   [[judge-flip]]     the judge model answers the opposite of the truth
 Requests whose "model" is "judge" are judged: CORRECT when \\boxed{<reference>} is in the tail.
 Requests whose "model" is "forbidden" get HTTP 404.
+With --bench FILE (a benchmark JSONL), a prompt holding one of its problems is answered like a
+model with accuracy --accuracy: right or wrong by a hash of (problem, seed), wrong answers
+longer, some of them cut off (finish_reason "length"). For demos of the summary table.
 GET /stats returns {"counts": {key: n}, "times": {key: [t, ...]}, "judge": {key: n}}.
 Every response carries a last line "mock-key: <key>" so a test can map results to requests.
 """
@@ -36,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 COUNTS, TIMES, JUDGE = {}, {}, {}
 LAST = [time.time()]
+BENCH = []   # (problem text, answer) from --bench
+ACC = [0.6]
 
 
 def directive(text, name, default=None):
@@ -95,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if model == "judge":
             return self.judge(text)
+        if BENCH and "[[id=" not in text:
+            return self.bench_answer(req, text, chat)
         key = "%s#%s" % (directive(text, "id", "?"), req.get("seed", "none"))
         with LOCK:
             k = COUNTS.get(key, 0) + 1
@@ -158,6 +165,32 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"id": "cmpl-1", "object": "chat.completion" if chat else "text_completion",
                              "model": model, "choices": [choice_obj], "usage": usage})
 
+    def bench_answer(self, req, text, chat):
+        import hashlib
+        idx = next((i for i, (p, _) in enumerate(BENCH) if p in text), None)
+        key = "b%s#%s" % (idx, req.get("seed", "none"))
+        with LOCK:
+            COUNTS[key] = COUNTS.get(key, 0) + 1
+        h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+        if idx is None:
+            ans, ok = "0", False
+        else:
+            gold = BENCH[idx][1]
+            # problem difficulty varies: accuracy shifted per problem
+            pacc = min(1.0, max(0.0, ACC[0] + ((idx * 37) % 100 - 50) / 100.0))
+            ok = (h % 1000) < pacc * 1000
+            ans = gold if ok else gold + "1"
+        toks = 1500 + (h >> 12) % 3000 + (0 if ok else 4000)
+        finish = "stop"
+        content = "Let me think step by step.\n...\nSo the final answer is $\\boxed{%s}$." % ans
+        if not ok and (h >> 40) % 4 == 0:
+            finish, toks = "length", req.get("max_tokens") or 32768
+            content = "Let me think step by step.\n... (cut off)"
+        usage = {"prompt_tokens": len(text.split()), "completion_tokens": toks}
+        c = ({"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+             if chat else {"index": 0, "text": content, "finish_reason": finish})
+        self.send_json(200, {"choices": [c], "usage": usage})
+
     def judge(self, text):
         ref = re.search(r"Reference answer:\n(.*?)\n", text)
         ref = ref.group(1).strip() if ref else ""
@@ -190,7 +223,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lifetime", type=float, default=120)
     ap.add_argument("--idle", type=float, default=60)
+    ap.add_argument("--bench", help="benchmark JSONL to answer like a model (demo)")
+    ap.add_argument("--accuracy", type=float, default=0.6)
     a = ap.parse_args()
+    ACC[0] = a.accuracy
+    if a.bench:
+        with open(a.bench) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    ans = r["answer"]
+                    if isinstance(ans, float) and ans == int(ans):
+                        ans = int(ans)
+                    BENCH.append((r["problem"], str(ans)))
     srv = Server(("127.0.0.1", 0), Handler)
     print(srv.server_address[1], flush=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
