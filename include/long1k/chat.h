@@ -23,7 +23,8 @@ typedef struct l1k_chat_msg {
   const char *content; /* UTF-8 */
   /* qwen3 only, optional: the assistant's reasoning given apart from its content (the
    * template's message.reasoning_content); NULL = not given, then "<think>...</think>" is
-   * taken out of the content as the template does. */
+   * taken out of the content as the template does. Zero-initialize the struct (or use
+   * designated initializers) so that it is NULL when not used. */
   const char *reasoning_content;
 } l1k_chat_msg;
 

@@ -103,7 +103,7 @@ typedef struct {
 
 static int bmap_init(bmap *m, size_t n, l1k_err *err) {
   size_t cap = 16;
-  while (cap < n * 2) cap *= 2;
+  while (cap < n + n / 3) cap *= 2; /* load factor at most 3/4 */
   m->e = l1k_malloc(cap * sizeof *m->e, err);
   if (!m->e) return L1K_ENOMEM;
   for (size_t i = 0; i < cap; i++) m->e[i].id = -1;
@@ -152,7 +152,7 @@ static inline uint64_t pair_key(int32_t a, int32_t b) {
 /* ------------------------------------------------------------------------------------------ */
 /* per-thread piece cache                                                                       */
 
-#define CACHE_SLOTS 8192 /* per thread: 8192 * 64 bytes = 512 KiB */
+#define CACHE_SLOTS 32768 /* per thread: 32768 * 64 bytes = 2 MiB */
 #define CACHE_KEY 30
 #define CACHE_IDS 7
 
@@ -540,11 +540,7 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
                file, id, t->id_str[id], it->string);
       goto fail;
     }
-    t->id_str[id] = strdup(it->string);
-    if (!t->id_str[id]) {
-      l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto fail;
-    }
+    t->id_str[id] = it->string; /* points into the cJSON tree until the arena is built */
     t->id_flags[id] |= 4; /* in the model vocabulary */
     if (id + 1 > t->vocab_size) t->vocab_size = id + 1;
     n_vocab++;
@@ -597,11 +593,7 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
         goto fail;
       }
       if (!t->id_str[id]) {
-        t->id_str[id] = strdup(cj->valuestring);
-        if (!t->id_str[id]) {
-          l1k_errf(err, L1K_ENOMEM, "out of memory");
-          goto fail;
-        }
+        t->id_str[id] = cj->valuestring;
         str_bytes += a->len;
       }
       t->id_flags[id] |= (uint8_t)(1 | (a->special ? 2 : 0));
@@ -627,7 +619,7 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
     t->dec_off = calloc(V, sizeof *t->dec_off);
     t->dec_len = calloc(V, sizeof *t->dec_len);
     t->dec_arena = malloc(str_bytes + 1);
-    t->str_arena = malloc(str_bytes + 1);
+    t->str_arena = malloc(str_bytes + V); /* NUL-terminated strings */
     if (!t->dec_off || !t->dec_len || !t->dec_arena || !t->str_arena) {
       l1k_errf(err, L1K_ENOMEM, "out of memory");
       goto fail;
@@ -640,9 +632,10 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
       const char *s = t->id_str[id];
       if (!s) continue;
       size_t L = strlen(s);
-      memcpy(t->str_arena + so, s, L);
+      memcpy(t->str_arena + so, s, L + 1);
+      t->id_str[id] = (char *)t->str_arena + so; /* from now on: the arena's copy */
       bmap_put(&t->str_map, (uint32_t)so, (uint32_t)L, (int32_t)id);
-      so += L;
+      so += L + 1;
       long d = unbyte(u2b_ok, u2b, s, L, t->dec_arena + dof);
       int model_tok = (t->id_flags[id] & 4) != 0;
       if (d < 0) { /* not in the byte alphabet: its own bytes */
@@ -790,9 +783,7 @@ void l1k_tokenizer_free(l1k_tokenizer *t) {
     c = n;
   }
   pthread_mutex_destroy(&t->lock);
-  if (t->id_str)
-    for (int32_t i = 0; i < t->vocab_size; i++) free(t->id_str[i]);
-  free(t->id_str);
+  free(t->id_str); /* the strings live in str_arena */
   free(t->id_flags);
   free(t->dec_off);
   free(t->dec_len);

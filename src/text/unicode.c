@@ -27,6 +27,10 @@ static const uint32_t u16_numbers[][2] = {
 };
 
 #define UC_MAX 0x110000
+/* Planes 3 (after CJK Ext. H) to 13 have nothing assigned in Unicode 15 or 16: no letters,
+ * numbers, spaces, marks or decompositions. The table build skips them. */
+#define UC_EMPTY_BEGIN 0x323B0
+#define UC_EMPTY_END 0xE0000
 static uint8_t uc_table[UC_MAX]; /* written once under pthread_once, read-only after */
 static pthread_once_t uc_once = PTHREAD_ONCE_INIT;
 
@@ -54,6 +58,7 @@ static void uc_build(void) {
   static uint8_t second[UC_MAX];
   for (uint32_t cp = 0; cp < UC_MAX; cp++) {
     if (cp >= 0xD800 && cp < 0xE000) continue;
+    if (cp == UC_EMPTY_BEGIN) cp = UC_EMPTY_END;
     const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
     if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0) continue;
     utf8proc_int32_t buf[32];
@@ -70,6 +75,10 @@ static void uc_build(void) {
   for (uint32_t cp = 0; cp < UC_MAX; cp++) {
     if (cp >= 0xD800 && cp < 0xE000) {
       uc_table[cp] = 0;
+      continue;
+    }
+    if (cp >= UC_EMPTY_BEGIN && cp < UC_EMPTY_END) {
+      uc_table[cp] = UC_STABLE;
       continue;
     }
     const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);

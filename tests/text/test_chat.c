@@ -340,6 +340,18 @@ static void test_errors(void) {
   j = cJSON_Parse("{\"role\": \"user\"}");
   CHECK(l1k_chat_msgs_from_json(j, &m, &n, "x", &err) == L1K_EINPUT);
   cJSON_Delete(j);
+  /* reasoning_content is read; other templates refuse it */
+  j = cJSON_Parse("[{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", "
+                  "\"content\": \"A\", \"reasoning_content\": \"why\"}]");
+  CHECK(l1k_chat_msgs_from_json(j, &m, &n, "x", &err) == 0 && n == 2 &&
+        !m[0].reasoning_content && strcmp(m[1].reasoning_content, "why") == 0);
+  CHECK(l1k_chat_render(L1K_TMPL_QWEN3, m, n, NULL, &r, &err) == 0 &&
+        strstr(r.text, "<think>\nwhy\n</think>\n\nA<|im_end|>"));
+  l1k_chat_rendered_free(&r);
+  CHECK(l1k_chat_render(L1K_TMPL_QWEN25, m, n, NULL, &r, &err) == L1K_EINPUT &&
+        strstr(err.msg, "reasoning_content"));
+  free(m);
+  cJSON_Delete(j);
 }
 
 int main(void) {
