@@ -64,6 +64,7 @@ void l1k_synth_fields_free(l1k_synth_fields *f);
  * (then of the ground-truth solution for the schemas that have one). */
 typedef struct l1k_synth_record {
   char *problem, *reasoning, *solution, *answer, *domain, *id;
+  size_t reasoning_len; /* strlen(reasoning) (set even when the text is not kept) */
   double difficulty;  /* NAN when the record has none */
 } l1k_synth_record;
 void l1k_synth_record_free(l1k_synth_record *r);

@@ -14,4 +14,9 @@ typedef struct l1k_synth_vars {
  * {problem}); unknown {...} are copied literally. */
 int l1k_synth_fill(l1k_buf *b, const char *tpl, const l1k_synth_vars *v);
 
+/* l1k_synth_parse; with lengths_only the reasoning text is not copied (r->reasoning stays NULL,
+ * r->reasoning_len is set): the first pass over a pool needs only its length. */
+int l1k_synth_parse_ex(const cJSON *rec, l1k_synth_schema schema, const l1k_synth_fields *fields,
+                       const char *where, l1k_synth_record *out, int lengths_only, l1k_err *err);
+
 #endif

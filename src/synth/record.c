@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "long1k/synth.h"
+#include "synth/internal.h"
 
 static const char *schema_names[] = {"auto", "openthoughts", "openthoughts-metadata", "s1k",
                                      "fields"};
@@ -121,6 +122,12 @@ static char *dupn(const char *s, size_t n) {
   return d;
 }
 
+static size_t trimmed_len(const char *s, size_t n) {
+  while (n && isspace((unsigned char)*s)) s++, n--;
+  while (n && isspace((unsigned char)s[n - 1])) n--;
+  return n;
+}
+
 /* Copies s without leading/trailing whitespace. */
 static char *dup_trim(const char *s, size_t n) {
   while (n && isspace((unsigned char)*s)) s++, n--;
@@ -195,7 +202,7 @@ static const char *find_tag(const char *s, size_t n, const char *tag) {
 
 /* OpenThoughts default: conversations [user, assistant] with thought/solution tags. */
 static int parse_openthoughts(const cJSON *rec, const char *where, l1k_synth_record *r,
-                              l1k_err *err) {
+                              int lengths_only, l1k_err *err) {
   const cJSON *conv = cJSON_GetObjectItemCaseSensitive(rec, "conversations");
   if (!cJSON_IsArray(conv))
     return l1k_errf(err, L1K_EINPUT, "%s: field 'conversations': expected an array of "
@@ -233,9 +240,12 @@ static int parse_openthoughts(const cJSON *rec, const char *where, l1k_synth_rec
   const char *e2 = find_tag(s0, n - (size_t)(s0 - asst), es);
   size_t sl = e2 ? (size_t)(e2 - s0) : n - (size_t)(s0 - asst);
   r->problem = dup_trim(user, strlen(user));
-  r->reasoning = dup_trim(b1 + strlen(bt), (size_t)(e1 - b1) - strlen(bt));
+  const char *rs = b1 + strlen(bt);
+  size_t rl = (size_t)(e1 - b1) - strlen(bt);
+  r->reasoning_len = trimmed_len(rs, rl);
+  if (!lengths_only) r->reasoning = dup_trim(rs, rl);
   r->solution = dup_trim(s0, sl);
-  if (!r->problem || !r->reasoning || !r->solution)
+  if (!r->problem || (!lengths_only && !r->reasoning) || !r->solution)
     return l1k_errf(err, L1K_ENOMEM, "out of memory");
   return 0;
 }
@@ -288,6 +298,11 @@ static char *boxed_of(const char *s) {
 
 int l1k_synth_parse(const cJSON *rec, l1k_synth_schema schema, const l1k_synth_fields *fields,
                     const char *where, l1k_synth_record *r, l1k_err *err) {
+  return l1k_synth_parse_ex(rec, schema, fields, where, r, 0, err);
+}
+
+int l1k_synth_parse_ex(const cJSON *rec, l1k_synth_schema schema, const l1k_synth_fields *fields,
+                       const char *where, l1k_synth_record *r, int lengths_only, l1k_err *err) {
   memset(r, 0, sizeof *r);
   r->difficulty = NAN;
   if (!cJSON_IsObject(rec)) {
@@ -320,7 +335,7 @@ int l1k_synth_parse(const cJSON *rec, l1k_synth_schema schema, const l1k_synth_f
   int rc = 0;
   if (from_conv && !(fields && fields->path[L1K_SF_PROBLEM] && fields->path[L1K_SF_REASONING] &&
                      fields->path[L1K_SF_SOLUTION])) {
-    rc = parse_openthoughts(rec, where, r, err);
+    rc = parse_openthoughts(rec, where, r, lengths_only, err);
     if (rc) goto fail;
   }
   static const int req[] = {L1K_SF_PROBLEM, L1K_SF_REASONING, L1K_SF_SOLUTION};
@@ -328,25 +343,42 @@ int l1k_synth_parse(const cJSON *rec, l1k_synth_schema schema, const l1k_synth_f
     int f = req[q];
     char **dst = f == L1K_SF_PROBLEM ? &r->problem : f == L1K_SF_REASONING ? &r->reasoning
                                                                             : &r->solution;
-    if (fields && fields->path[f]) {
+    int from_fields = fields && fields->path[f];
+    if (from_fields) {
       free(*dst);
       *dst = NULL;
     }
-    if (*dst) continue;
+    if (*dst || (f == L1K_SF_REASONING && from_conv && !from_fields && r->problem)) continue;
     if (!path[f]) {
       rc = l1k_errf(err, L1K_EINPUT, "%s: no field is mapped to the %s (use --field %s=NAME)",
                     where, field_names[f], field_names[f]);
       goto fail;
     }
+    if (f == L1K_SF_REASONING && lengths_only) {
+      const cJSON *v = json_path(rec, path[f]);
+      if (!v || cJSON_IsNull(v)) {
+        rc = l1k_errf(err, L1K_EINPUT, "%s: missing field '%s' (the reasoning, expected a string)",
+                      where, path[f]);
+        goto fail;
+      }
+      if (!cJSON_IsString(v)) {
+        rc = l1k_errf(err, L1K_EINPUT, "%s: field '%s' (the reasoning): expected a string", where,
+                      path[f]);
+        goto fail;
+      }
+      r->reasoning_len = trimmed_len(v->valuestring, strlen(v->valuestring));
+      continue;
+    }
     rc = get_str(rec, path[f], field_names[f], 1, 0, where, dst, err);
     if (rc) goto fail;
+    if (f == L1K_SF_REASONING) r->reasoning_len = strlen(r->reasoning);
   }
   if (!r->problem[0]) {
     rc = l1k_errf(err, L1K_EINPUT, "%s: field '%s' (the problem) is empty", where,
                   path[L1K_SF_PROBLEM] ? path[L1K_SF_PROBLEM] : "conversations");
     goto fail;
   }
-  if (!r->reasoning[0]) {
+  if (!r->reasoning_len) {
     rc = l1k_errf(err, L1K_EINPUT, "%s: the reasoning is empty", where);
     goto fail;
   }

@@ -81,6 +81,8 @@ typedef struct {
   /* composition */
   u32vec cls[CL_N];      /* random order of each class */
   size_t cursor[CL_N];
+  size_t class_size[CL_N];   /* records in the class at the start (before requeues) */
+  size_t loaded_total[CL_N]; /* records loaded for the class, requeued ones again */
   u32vec avail;          /* loaded, eligible, not used */
   size_t loaded_bytes, budget;
   double bytes_per_tok;
@@ -380,7 +382,7 @@ static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_befor
         schema_known = 1;
         c->file_schema[fi] = schema;
       }
-      prc = l1k_synth_parse(j, schema, o->fields, where, &rec, &e2);
+      prc = l1k_synth_parse_ex(j, schema, o->fields, where, &rec, 1, &e2);
     }
     if (prc) {
       if (prc == L1K_ENOMEM) {
@@ -414,7 +416,7 @@ static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_befor
     m.file = fi;
     m.line = (uint32_t)ln;
     m.prob_bytes = (uint32_t)strlen(rec.problem);
-    m.reas_bytes = (uint32_t)strlen(rec.reasoning);
+    m.reas_bytes = (uint32_t)rec.reasoning_len;
     m.sol_bytes = (uint32_t)strlen(rec.solution);
     m.difficulty = (float)rec.difficulty;
     m.domain = intern_domain(c, rec.domain);
@@ -597,7 +599,7 @@ static int load_set(ctx *c, uint32_t *idx, size_t n) {
         l1k_jsonl_close(jr);
         return prc;
       }
-      if (strlen(rec->reasoning) != c->r[i].reas_bytes) {
+      if (rec->reasoning_len != c->r[i].reas_bytes) {
         l1k_synth_record_free(rec);
         free(rec);
         l1k_jsonl_close(jr);
@@ -656,19 +658,25 @@ static void make_room(ctx *c, size_t want) {
 static int64_t grow(ctx *c, int cl, size_t want) {
   u32vec sel = {0};
   size_t bytes = 0;
-  size_t scanned = 0;
+  /* records evicted for the memory budget are queued again; a class cycled through three times
+   * without making progress counts as exhausted (a budget too small for one sample) */
+  if (c->loaded_total[cl] > 3 * c->class_size[cl] + 256) return 0;
   while (c->cursor[cl] < c->cls[cl].len && sel.len < want) {
-    uint32_t i = c->cls[cl].v[c->cursor[cl]++];
-    scanned++;
-    if (c->r[i].state != ST_ELIGIBLE || c->r[i].rec) continue;
+    uint32_t i = c->cls[cl].v[c->cursor[cl]];
+    if (c->r[i].state != ST_ELIGIBLE || c->r[i].rec) {
+      c->cursor[cl]++;
+      continue;
+    }
+    size_t rb = (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+    if (sel.len >= 64 && bytes + rb > c->budget) break; /* the rest in a later batch */
+    c->cursor[cl]++;
     if (u32_push(&sel, i)) {
       free(sel.v);
       l1k_errf(c->err, L1K_ENOMEM, "out of memory");
       return -1;
     }
-    bytes += (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+    bytes += rb;
   }
-  (void)scanned;
   if (!sel.len) {
     free(sel.v);
     return 0;
@@ -676,6 +684,7 @@ static int64_t grow(ctx *c, int cl, size_t want) {
   if (c->loaded_bytes + bytes > c->budget) make_room(c, bytes);
   int rc = load_set(c, sel.v, sel.len);
   int64_t got = (int64_t)sel.len;
+  c->loaded_total[cl] += sel.len;
   free(sel.v);
   if (rc) return -1;
   return got;
@@ -1242,7 +1251,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
         if (++fails > 2) {
           rc = l1k_errf(c->err, L1K_EINPUT, "%s: made %lld of %lld %ssamples: the pool has no "
                         "more unused records that fit (target %lld:%lld, %zu records loaded and "
-                        "unused)", st->name, (long long)q, (long long)n,
+                        "unused; a larger --memory-budget may help)", st->name, (long long)q, (long long)n,
                         is_single[q] ? "single " : "", (long long)w.lo, (long long)w.hi,
                         c->avail.len);
           goto out;
@@ -1642,7 +1651,10 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
       if (in_class(c, (uint32_t)i, CL_HARD)) u32_push(&c->cls[CL_HARD], (uint32_t)i);
     }
   }
-  for (int k = 0; k < CL_N; k++) shuffle(c, c->cls[k].v, c->cls[k].len);
+  for (int k = 0; k < CL_N; k++) {
+    shuffle(c, c->cls[k].v, c->cls[k].len);
+    c->class_size[k] = c->cls[k].len;
+  }
   /* average linking phrase length */
   {
     double sum = 0;

@@ -70,6 +70,12 @@ int main(void) {
   CHECK_STR(r.solution, "It is $\\boxed{2}$.");
   CHECK_STR(r.answer, "2");
   CHECK(isnan(r.difficulty));
+  CHECK(r.reasoning_len == 10);
+  l1k_synth_record_free(&r);
+  /* the first pass keeps only the reasoning's length */
+  CHECK(l1k_synth_parse_ex(ot, L1K_SCHEMA_OPENTHOUGHTS, NULL, "f:1", &r, 1, &err) == 0);
+  CHECK(r.reasoning == NULL && r.reasoning_len == 10);
+  CHECK_STR(r.answer, "2");
   l1k_synth_record_free(&r);
   cJSON_Delete(ot);
 
