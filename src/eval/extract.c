@@ -5,6 +5,7 @@
  * "and", "\quad\text{and}\quad" separates them: composite answers); "final answer is ...";
  * "answer is ..." / "Answer: ..." (also French, Spanish, German, Chinese, Arabic forms); the
  * last math segment ($...$, \[...\], \(...\)); the last number. Every scan is linear. */
+#define _GNU_SOURCE
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,31 +22,40 @@ typedef struct {
 
 #define MAX_SPANS 512
 
-static int lower(int c) { return tolower((unsigned char)c); }
+/* ASCII lowercase (bytes >= 0x80 unchanged: UTF-8 phrases compare exactly) */
+static inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c; }
 
 /* case-insensitive search for the last occurrence of pat in [a, b) */
 static long rfind_ci(const char *s, size_t a, size_t b, const char *pat) {
   size_t m = strlen(pat);
-  if (b < a + m) return -1;
+  if (b < a + m || m == 0) return -1;
+  unsigned char f = lower((unsigned char)pat[0]);
   for (size_t i = b - m + 1; i-- > a;) {
-    size_t k = 0;
-    while (k < m && lower(s[i + k]) == lower(pat[k])) k++;
+    if (lower((unsigned char)s[i]) != f) continue;
+    size_t k = 1;
+    while (k < m && lower((unsigned char)s[i + k]) == lower((unsigned char)pat[k])) k++;
     if (k == m) return (long)i;
   }
   return -1;
 }
 static long rfind(const char *s, size_t a, size_t b, const char *pat) {
   size_t m = strlen(pat);
-  if (b < a + m) return -1;
-  for (size_t i = b - m + 1; i-- > a;)
-    if (memcmp(s + i, pat, m) == 0) return (long)i;
+  if (b < a + m || m == 0) return -1;
+  const char *base = s + a;
+  size_t len = b - a - m + 1; /* candidate starts */
+  while (len > 0) {
+    const char *p = memrchr(base, pat[0], len);
+    if (!p) return -1;
+    if (memcmp(p, pat, m) == 0) return (long)(p - s);
+    len = (size_t)(p - base);
+  }
   return -1;
 }
 static long find(const char *s, size_t a, size_t b, const char *pat) {
   size_t m = strlen(pat);
-  for (size_t i = a; i + m <= b; i++)
-    if (memcmp(s + i, pat, m) == 0) return (long)i;
-  return -1;
+  if (b < a + m) return -1;
+  const char *p = memmem(s + a, b - a, pat, m);
+  return p ? (long)(p - s) : -1;
 }
 
 void l1k_grade_final_part(const char *s, size_t n, size_t *start, size_t *end) {
@@ -387,6 +397,19 @@ static char *from_phrases(const char *s, size_t a, size_t b, const char *const *
   return phrase_answer(s, (size_t)best + blen, b);
 }
 
+static long last_phrase(const char *s, size_t a, size_t b) {
+  long best = -1;
+  for (int k = 0; k_final_phrases[k]; k++) {
+    long i = rfind_ci(s, a, b, k_final_phrases[k]);
+    if (i > best) best = i;
+  }
+  for (int k = 0; k_answer_phrases[k]; k++) {
+    long i = rfind_ci(s, a, b, k_answer_phrases[k]);
+    if (i > best) best = i;
+  }
+  return best;
+}
+
 static char *extract_range(const char *s, size_t a, size_t b) {
   /* <answer> tags */
   long t = rfind(s, a, b, "<answer>");
@@ -405,7 +428,13 @@ static char *extract_range(const char *s, size_t a, size_t b) {
   if (!sp) return NULL;
   char *r = NULL;
   int n = find_boxed(s, a, b, sp, MAX_SPANS);
-  if (n > 0) r = group_last(s, sp, n);
+  /* an answer phrase after the last box wins over it ("... \boxed{130} ... The answer is 8") */
+  size_t after = n > 0 ? sp[n - 1].e : a;
+  if (n > 0 && last_phrase(s, after, b) >= 0) {
+    r = from_phrases(s, after, b, k_final_phrases);
+    if (!r) r = from_phrases(s, after, b, k_answer_phrases);
+  }
+  if (!r && n > 0) r = group_last(s, sp, n);
   if (!r) r = from_phrases(s, a, b, k_final_phrases);
   if (!r) r = from_phrases(s, a, b, k_answer_phrases);
   if (!r) {
