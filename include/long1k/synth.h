@@ -152,6 +152,9 @@ typedef struct l1k_synth_opts {
   l1k_synth_countmode count_mode;
   const int64_t *bins; size_t n_bins; double bin_tolerance; int64_t per_bin;
   double mix_single;               /* fraction of each set made of single records */
+  size_t n_single_pools;           /* the last n_single_pools of pools[] give only the single
+                                      records (as the paper took them from s1.1); 0: singles
+                                      come from every pool */
   int difficulty_study; double difficulty_threshold;
   const char *domain;              /* NULL: all domains */
   const char **decontam; size_t n_decontam; int decontam_n; /* n-gram size (13) */

@@ -48,6 +48,8 @@ static void usage(FILE *f) {
 "  --per-bin N               samples per bin\n"
 "  --bin-tolerance F         relative width of a bin (default 0.1: B*0.9..B*1.1)\n"
 "  --mix-single RATIO        this fraction of each set is single records already in range\n"
+"  --single-pool FILE...     take the single records only from these pools (the paper used\n"
+"                            s1K-1.1); the --pool files then give only the joined samples\n"
 "  --difficulty-study        two sets matched in length (pairs within 5%%): easy problems\n"
 "                            joined vs single difficult ones -> OUT.easy.jsonl, OUT.hard.jsonl\n"
 "  --difficulty-threshold T  easy: difficulty < T; difficult: > T (default 3)\n"
@@ -116,12 +118,14 @@ static int64_t tok_count(void *ctx, const char *text, size_t len, l1k_err *err) 
 enum {
   O_POOL = 1000, O_SCHEMA, O_FIELD, O_DOMAIN, O_SAMPLES, O_FORMAT, O_OUTFMT, O_SYSTEM,
   O_TEMPLATE, O_TOKENIZER, O_TARGET, O_COUNT, O_BINS, O_PERBIN, O_BINTOL, O_MIX, O_STUDY,
-  O_DTHRESH, O_DECON, O_NODECON, O_NGRAM, O_NEARDUP, O_SEED, O_MEM, O_NOPROG, O_QUIET
+  O_DTHRESH, O_DECON, O_NODECON, O_NGRAM, O_NEARDUP, O_SEED, O_MEM, O_NOPROG, O_QUIET,
+  O_SPOOL
 };
 
 int cmd_synth(int argc, char **argv) {
   static const struct option lo[] = {
       {"pool", required_argument, 0, O_POOL},
+      {"single-pool", required_argument, 0, O_SPOOL},
       {"schema", required_argument, 0, O_SCHEMA},
       {"field", required_argument, 0, O_FIELD},
       {"fields", required_argument, 0, O_FIELD},
@@ -156,7 +160,7 @@ int cmd_synth(int argc, char **argv) {
   l1k_synth_opts o;
   l1k_synth_opts_init(&o);
   o.progress = 1;
-  strlist pools = {0}, decon = {0};
+  strlist pools = {0}, decon = {0}, spools = {0};
   l1k_synth_fields fields = {0};
   int have_fields = 0, k_given = 0, no_decon = 0, rc = 0;
   const char *tok_path = NULL;
@@ -175,6 +179,7 @@ int cmd_synth(int argc, char **argv) {
     switch (ch) {
       case 1:
         if (last_multi == O_POOL) sl_push(&pools, optarg);
+        else if (last_multi == O_SPOOL) sl_push(&spools, optarg);
         else if (last_multi == O_DECON) sl_push(&decon, optarg);
         else {
           rc = cli_usage_error(cmd, "unexpected argument '%s'", optarg);
@@ -185,6 +190,10 @@ int cmd_synth(int argc, char **argv) {
       case O_POOL:
         sl_push(&pools, optarg);
         last_multi = O_POOL;
+        break;
+      case O_SPOOL:
+        sl_push(&spools, optarg);
+        last_multi = O_SPOOL;
         break;
       case O_DECON:
         sl_push(&decon, optarg);
@@ -369,7 +378,8 @@ int cmd_synth(int argc, char **argv) {
     }
   }
   if (!pools.n) {
-    rc = cli_usage_error(cmd, "no pool given (--pool FILE)");
+    rc = cli_usage_error(cmd, spools.n ? "--single-pool needs a --pool for the joined samples"
+                                       : "no pool given (--pool FILE)");
     goto out;
   }
   if (!o.out) {
@@ -382,6 +392,8 @@ int cmd_synth(int argc, char **argv) {
   }
   if (!k_given && (o.target_max > 0 || n_bins)) o.k = 0; /* adaptive */
   if (o.difficulty_study && !k_given) o.k = 0;
+  for (size_t i = 0; i < spools.n; i++) sl_push(&pools, spools.v[i]);
+  o.n_single_pools = spools.n;
   o.pools = pools.v;
   o.n_pools = pools.n;
   o.fields = have_fields ? &fields : NULL;
@@ -431,6 +443,7 @@ out:
   l1k_synth_fields_free(&fields);
   for (int i = 0; i < 4; i++) free(default_decon[i]);
   free(pools.v);
+  free(spools.v);
   free(decon.v);
   free(bins);
   return rc;

@@ -696,7 +696,9 @@ static int in_class(ctx *c, uint32_t i, int cl) {
   switch (cl) {
     case CL_EASY: return !isnan(m->difficulty) && m->difficulty < T;
     case CL_HARD: return !isnan(m->difficulty) && m->difficulty > T;
-    default: return 1;
+    case CL_SINGLE:
+      return !c->o->n_single_pools || m->file >= c->o->n_pools - c->o->n_single_pools;
+    default: return m->file < c->o->n_pools - c->o->n_single_pools;
   }
 }
 
@@ -1223,7 +1225,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
     want_t ww = w;
     if (is_single[q]) {
       ww.k = 1;
-      ww.cl = CL_ALL;
+      ww.cl = CL_SINGLE;
     }
     int k = 0, got = 0;
     for (;;) {
@@ -1238,7 +1240,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
       size_t left = (size_t)(n - q);
       size_t want = (size_t)(left * (ww.k ? ww.k : avg_k) * 1.3) + 64;
       if (is_single[q] && w.hi > 0)
-        more = grow_targeted(c, CL_ALL, w.lo, w.hi, (size_t)(left * 3) + 64);
+        more = grow_targeted(c, CL_SINGLE, w.lo, w.hi, (size_t)(left * 3) + 64);
       else
         more = 0;
       if (more == 0) more = grow(c, ww.cl, want);
@@ -1525,6 +1527,9 @@ static int validate(const l1k_synth_opts *o, l1k_err *err) {
     return l1k_errf(err, L1K_EINPUT, "--mix-single %g: expected a fraction in [0,1]", o->mix_single);
   if (o->mix_single > 0 && o->target_max <= 0 && !o->n_bins)
     return l1k_errf(err, L1K_EINPUT, "--mix-single needs a length target (--target-tokens or --bins)");
+  if (o->n_single_pools && (o->n_single_pools >= o->n_pools || o->mix_single <= 0))
+    return l1k_errf(err, L1K_EINPUT, "--single-pool needs --mix-single and at least one --pool "
+                    "for the joined samples");
   if (o->k == 0 && o->target_max <= 0 && !o->n_bins && !o->difficulty_study)
     return l1k_errf(err, L1K_EINPUT, "an adaptive problem count needs --target-tokens or --bins");
   if (o->decontam_n < 1 || o->decontam_n > 64)
@@ -1645,7 +1650,9 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
   /* classes */
   for (size_t i = 0; i < c->n; i++) {
     if (c->r[i].state != ST_ELIGIBLE) continue;
-    u32_push(&c->cls[CL_ALL], (uint32_t)i);
+    if (in_class(c, (uint32_t)i, CL_ALL)) u32_push(&c->cls[CL_ALL], (uint32_t)i);
+    if (o->mix_single > 0 && in_class(c, (uint32_t)i, CL_SINGLE))
+      u32_push(&c->cls[CL_SINGLE], (uint32_t)i);
     if (o->difficulty_study) {
       if (in_class(c, (uint32_t)i, CL_EASY)) u32_push(&c->cls[CL_EASY], (uint32_t)i);
       if (in_class(c, (uint32_t)i, CL_HARD)) u32_push(&c->cls[CL_HARD], (uint32_t)i);

@@ -128,6 +128,22 @@ def main():
                 check(all(bn * 0.9 <= x["meta"]["reasoning_tokens"] <= bn * 1.1 + 1 for x in recs),
                       f"bin {bn} lengths")
 
+        # singles only from --single-pool (the paper's s1.1 mix), joined samples from --pool
+        sp, _ = gen(d, "s1k", "single.jsonl", "--n", "60", "--reason-words", "500", "--seed", "9")
+        rc, out, err = run("--pool", a, "--single-pool", sp, "--samples", "10", "--target-tokens",
+                           "700:1100", "--mix-single", "0.3", "--out", o, "--quiet")
+        check(rc == 0, f"single-pool run: {err}")
+        if rc == 0:
+            recs = jsonl(o)
+            singles = [r for r in recs if r["meta"].get("single")]
+            check(len(recs) == 10 and len(singles) == 3, f"singles {len(singles)}")
+            for r in recs:
+                m = r["meta"]
+                from_single = [s.startswith("single.jsonl:") for s in m["sources"]]
+                check(all(from_single) if m.get("single") else not any(from_single),
+                      f"single-pool sources {m['sources']}")
+                check(700 <= m["reasoning_tokens"] <= 1100, "single-pool target")
+
         # --- bad input: exit 2, one clear line ---
         def bad(args, needle, what):
             rc, out, err = run(*args)
