@@ -326,12 +326,13 @@ static int parses(const char *s, size_t a, size_t b) {
 /* The answer after a phrase such as "the answer is": a math segment, else the sentence; when
  * the sentence is prose, what follows its last " is ", else its first math run or number. */
 static char *phrase_answer(const char *s, size_t a, size_t b) {
-  while (a < b && (isspace((unsigned char)s[a]) || s[a] == ':' || s[a] == '*')) a++;
+  while (a < b && (isspace((unsigned char)s[a]) || s[a] == ':' || s[a] == '*' || s[a] == '"' ||
+                   s[a] == '`' || (s[a] == '\\' && a + 1 < b && s[a + 1] == '"')))
+    a += (s[a] == '\\') ? 2 : 1;
   /* full-width colon */
   if (a + 3 <= b && memcmp(s + a, "\xef\xbc\x9a", 3) == 0) a += 3;
   while (a < b && isspace((unsigned char)s[a])) a++;
   if (a >= b) return NULL;
-  span m[1];
   if (s[a] == '$' || (s[a] == '\\' && a + 1 < b && (s[a + 1] == '[' || s[a + 1] == '('))) {
     span ms[64];
     int k = find_math(s, a, b, ms, 64);
@@ -360,8 +361,13 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
   }
   long is = rfind(s, a, e, " is ");
   if (is >= 0 && parses(s, (size_t)is + 4, e)) return dup_range(s, (size_t)is + 4, e);
-  int k = find_math(s, a, e, m, 1);
-  if (k > 0) return dup_range(s, m[0].cs, m[0].ce);
+  span ms[64];
+  int k = find_math(s, a, e, ms, 64);
+  if (k > 0) {
+    int last = 0;
+    while (last + 1 < k && is_connector(s, ms[last].e, ms[last + 1].s)) last++;
+    return join_spans(s, ms, 0, last);
+  }
   /* ASCII runs between non-ASCII text: "每份应该是 (\frac{2}{5}) 吨" */
   for (size_t i = a; i < e;) {
     if ((unsigned char)s[i] >= 0x80) {
