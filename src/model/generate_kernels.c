@@ -78,117 +78,52 @@ __attribute__((target("avx2,fma"))) static inline __m256 load_bf16x8(const uint1
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-/* AVX2: rows j0..j1 of the output, batch rows in blocks of up to 4, two weight rows at a
- * time (8 accumulators). id must be a multiple of 8 (checked by the caller). */
-__attribute__((target("avx2,fma"))) static void rows_avx2(float *y, const float *x, const uint16_t *W, int n,
-                                                          int od, int id, int j0, int j1, int accumulate) {
-  for (int r0 = 0; r0 < n; r0 += 4) {
-    int nb = n - r0 < 4 ? n - r0 : 4;
-    const float *xb = x + (size_t)r0 * id;
-    int j = j0;
-    for (; j + 1 < j1; j += 2) {
-      const uint16_t *w0 = W + (size_t)j * id, *w1 = w0 + id;
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
-      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      if (nb == 4) {
-        for (int k = 0; k < id; k += 8) {
-          __m256 v0 = load_bf16x8(w0 + k), v1 = load_bf16x8(w1 + k);
-          __m256 x0 = _mm256_loadu_ps(xb + k), x1 = _mm256_loadu_ps(xb + id + k);
-          __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k), x3 = _mm256_loadu_ps(xb + 3 * (size_t)id + k);
-          a00 = _mm256_fmadd_ps(v0, x0, a00);
-          a01 = _mm256_fmadd_ps(v0, x1, a01);
-          a02 = _mm256_fmadd_ps(v0, x2, a02);
-          a03 = _mm256_fmadd_ps(v0, x3, a03);
-          a10 = _mm256_fmadd_ps(v1, x0, a10);
-          a11 = _mm256_fmadd_ps(v1, x1, a11);
-          a12 = _mm256_fmadd_ps(v1, x2, a12);
-          a13 = _mm256_fmadd_ps(v1, x3, a13);
-        }
-      } else {
-        for (int k = 0; k < id; k += 8) {
-          __m256 v0 = load_bf16x8(w0 + k), v1 = load_bf16x8(w1 + k);
-          __m256 x0 = _mm256_loadu_ps(xb + k);
-          a00 = _mm256_fmadd_ps(v0, x0, a00);
-          a10 = _mm256_fmadd_ps(v1, x0, a10);
-          if (nb > 1) {
-            __m256 x1 = _mm256_loadu_ps(xb + id + k);
-            a01 = _mm256_fmadd_ps(v0, x1, a01);
-            a11 = _mm256_fmadd_ps(v1, x1, a11);
-          }
-          if (nb > 2) {
-            __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k);
-            a02 = _mm256_fmadd_ps(v0, x2, a02);
-            a12 = _mm256_fmadd_ps(v1, x2, a12);
-          }
-        }
-      }
-      float s0[4] = {hsum256(a00), hsum256(a01), hsum256(a02), hsum256(a03)};
-      float s1[4] = {hsum256(a10), hsum256(a11), hsum256(a12), hsum256(a13)};
-      for (int b = 0; b < nb; b++) {
-        float *o = y + (size_t)(r0 + b) * od + j;
-        o[0] = accumulate ? o[0] + s0[b] : s0[b];
-        o[1] = accumulate ? o[1] + s1[b] : s1[b];
-      }
-    }
-    if (j < j1) rows_scalar(y + (size_t)r0 * od, xb, W, nb, od, id, j, j1, accumulate);
+/* AVX2 tiles: two weight rows (j, j+1) against up to 4 batch rows, 8 accumulators. The
+ * weight-row pair stays in L1 while every block of batch rows passes over it, so a step reads
+ * each weight once whatever the batch. id must be a multiple of 8 (checked by the caller). */
+#define DEFINE_ROWS_AVX2(NAME, WT, LOAD)                                                               \
+  __attribute__((target("avx2,fma"))) static void NAME(float *y, const float *x, const WT *W, int n, int od, \
+                                                       int id, int j0, int j1, int accumulate) {        \
+    int j = j0;                                                                                        \
+    for (; j + 1 < j1; j += 2) {                                                                       \
+      const WT *w0 = W + (size_t)j * id, *w1 = w0 + id;                                                \
+      for (int r0 = 0; r0 < n; r0 += 4) {                                                              \
+        int nb = n - r0 < 4 ? n - r0 : 4;                                                              \
+        const float *xb = x + (size_t)r0 * id;                                                         \
+        /* rows past nb read row 0 again (always valid memory); their sums are dropped */              \
+        const float *x1p = xb + (nb > 1 ? (size_t)id : 0), *x2p = xb + (nb > 2 ? 2 * (size_t)id : 0);  \
+        const float *x3p = xb + (nb > 3 ? 3 * (size_t)id : 0);                                         \
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;                             \
+        __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;                                             \
+        for (int k = 0; k < id; k += 8) {                                                              \
+          __m256 v0 = LOAD(w0 + k), v1 = LOAD(w1 + k);                                                 \
+          __m256 x0 = _mm256_loadu_ps(xb + k), x1 = _mm256_loadu_ps(x1p + k);                          \
+          __m256 x2 = _mm256_loadu_ps(x2p + k), x3 = _mm256_loadu_ps(x3p + k);                         \
+          a00 = _mm256_fmadd_ps(v0, x0, a00);                                                          \
+          a01 = _mm256_fmadd_ps(v0, x1, a01);                                                          \
+          a02 = _mm256_fmadd_ps(v0, x2, a02);                                                          \
+          a03 = _mm256_fmadd_ps(v0, x3, a03);                                                          \
+          a10 = _mm256_fmadd_ps(v1, x0, a10);                                                          \
+          a11 = _mm256_fmadd_ps(v1, x1, a11);                                                          \
+          a12 = _mm256_fmadd_ps(v1, x2, a12);                                                          \
+          a13 = _mm256_fmadd_ps(v1, x3, a13);                                                          \
+        }                                                                                              \
+        float s0[4] = {hsum256(a00), hsum256(a01), hsum256(a02), hsum256(a03)};                        \
+        float s1[4] = {hsum256(a10), hsum256(a11), hsum256(a12), hsum256(a13)};                        \
+        for (int b = 0; b < nb; b++) {                                                                 \
+          float *o = y + (size_t)(r0 + b) * od + j;                                                    \
+          o[0] = accumulate ? o[0] + s0[b] : s0[b];                                                    \
+          o[1] = accumulate ? o[1] + s1[b] : s1[b];                                                    \
+        }                                                                                              \
+      }                                                                                                \
+    }                                                                                                  \
+    if (j < j1) ROWS_SCALAR_##WT(y, x, W, n, od, id, j, j1, accumulate);                               \
   }
-}
 
-/* AVX2: rows j0..j1 of the output, batch rows in blocks of up to 4, two weight rows at a
- * time (8 accumulators). id must be a multiple of 8 (checked by the caller). */
-__attribute__((target("avx2,fma"))) static void rows_avx2_f32(float *y, const float *x, const float *W, int n,
-                                                          int od, int id, int j0, int j1, int accumulate) {
-  for (int r0 = 0; r0 < n; r0 += 4) {
-    int nb = n - r0 < 4 ? n - r0 : 4;
-    const float *xb = x + (size_t)r0 * id;
-    int j = j0;
-    for (; j + 1 < j1; j += 2) {
-      const float *w0 = W + (size_t)j * id, *w1 = w0 + id;
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
-      __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      if (nb == 4) {
-        for (int k = 0; k < id; k += 8) {
-          __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
-          __m256 x0 = _mm256_loadu_ps(xb + k), x1 = _mm256_loadu_ps(xb + id + k);
-          __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k), x3 = _mm256_loadu_ps(xb + 3 * (size_t)id + k);
-          a00 = _mm256_fmadd_ps(v0, x0, a00);
-          a01 = _mm256_fmadd_ps(v0, x1, a01);
-          a02 = _mm256_fmadd_ps(v0, x2, a02);
-          a03 = _mm256_fmadd_ps(v0, x3, a03);
-          a10 = _mm256_fmadd_ps(v1, x0, a10);
-          a11 = _mm256_fmadd_ps(v1, x1, a11);
-          a12 = _mm256_fmadd_ps(v1, x2, a12);
-          a13 = _mm256_fmadd_ps(v1, x3, a13);
-        }
-      } else {
-        for (int k = 0; k < id; k += 8) {
-          __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k);
-          __m256 x0 = _mm256_loadu_ps(xb + k);
-          a00 = _mm256_fmadd_ps(v0, x0, a00);
-          a10 = _mm256_fmadd_ps(v1, x0, a10);
-          if (nb > 1) {
-            __m256 x1 = _mm256_loadu_ps(xb + id + k);
-            a01 = _mm256_fmadd_ps(v0, x1, a01);
-            a11 = _mm256_fmadd_ps(v1, x1, a11);
-          }
-          if (nb > 2) {
-            __m256 x2 = _mm256_loadu_ps(xb + 2 * (size_t)id + k);
-            a02 = _mm256_fmadd_ps(v0, x2, a02);
-            a12 = _mm256_fmadd_ps(v1, x2, a12);
-          }
-        }
-      }
-      float s0[4] = {hsum256(a00), hsum256(a01), hsum256(a02), hsum256(a03)};
-      float s1[4] = {hsum256(a10), hsum256(a11), hsum256(a12), hsum256(a13)};
-      for (int b = 0; b < nb; b++) {
-        float *o = y + (size_t)(r0 + b) * od + j;
-        o[0] = accumulate ? o[0] + s0[b] : s0[b];
-        o[1] = accumulate ? o[1] + s1[b] : s1[b];
-      }
-    }
-    if (j < j1) rows_scalar_f32(y + (size_t)r0 * od, xb, W, nb, od, id, j, j1, accumulate);
-  }
-}
+#define ROWS_SCALAR_uint16_t rows_scalar
+#define ROWS_SCALAR_float rows_scalar_f32
+DEFINE_ROWS_AVX2(rows_avx2, uint16_t, load_bf16x8)
+DEFINE_ROWS_AVX2(rows_avx2_f32, float, _mm256_loadu_ps)
 
 static int have_avx2 = -1;
 

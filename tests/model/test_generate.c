@@ -51,6 +51,22 @@ static char *toy_decode(void *ctx, const int32_t *ids, size_t n, size_t *len) {
   return s;
 }
 
+/* a scripted decoder: the n-th decoded token gives the n-th chunk of bytes, ill-formed UTF-8
+ * included */
+typedef struct {
+  int calls;
+} script_ctx;
+static const char *SCRIPT[16] = {"A", "\xE2\x82", "\xAC", "\xFF", "B", "\xE0\x80", "C", "\xF0\x9F",
+                                 "\x98", "\x80", "\xED\xA0\x80", "D", "\xC3", "\xA9", "\xE2\x82", "E"};
+static char *script_decode(void *ctx, const int32_t *ids, size_t n, size_t *len) {
+  script_ctx *c = ctx;
+  (void)ids;
+  (void)n;
+  const char *s = SCRIPT[c->calls++ % 16];
+  *len = strlen(s);
+  return strdup(s);
+}
+
 typedef struct {
   char text[8][4096];
   size_t len[8];
@@ -325,6 +341,36 @@ static void test_model(const char *name) {
     rc = l1k_gen_feed(gs, 0, bad, 2, NULL, &err);
     CHECK(rc == L1K_EINPUT);
     l1k_generator_free(gs);
+  }
+
+  /* 7. ill-formed UTF-8 from the decoder: text and stream carry U+FFFD as Python's
+   *    bytes.decode("utf-8", "replace") gives (expected bytes computed with Python) */
+  {
+    l1k_gen_opts q;
+    l1k_gen_opts_default(&q);
+    q.ignore_eos = 1;
+    script_ctx sc = {0};
+    q.decode = script_decode;
+    q.decode_ctx = &sc;
+    const char *want16 = "\x41\xe2\x82\xac\xef\xbf\xbd\x42\xef\xbf\xbd\xef\xbf\xbd\x43\xf0\x9f\x98\x80"
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\x44\xc3\xa9\xef\xbf\xbd\x45";
+    const char *want15 = "\x41\xe2\x82\xac\xef\xbf\xbd\x42\xef\xbf\xbd\xef\xbf\xbd\x43\xf0\x9f\x98\x80"
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\x44\xc3\xa9\xef\xbf\xbd";
+    for (int k = 15; k <= 16; k++) {
+      sc.calls = 0;
+      q.max_new_tokens = k;
+      stream_acc acc;
+      memset(&acc, 0, sizeof acc);
+      l1k_gen_result r1;
+      rc = l1k_generate(g, &pr, 1, &q, &r1, on_token, &acc, &err);
+      CHECK(rc == 0);
+      const char *want = k == 16 ? want16 : want15;
+      CHECK_MSG(r1.text && r1.text_len == strlen(want) && !memcmp(r1.text, want, strlen(want)), "k=%d text '%s'", k,
+                r1.text ? r1.text : "(null)");
+      CHECK_MSG(acc.len[0] == strlen(want) && !memcmp(acc.text[0], want, acc.len[0]), "k=%d streamed '%s'", k,
+                acc.text[0]);
+      l1k_gen_results_free(&r1, 1);
+    }
   }
 
   /* 6. the bf16 checkpoint: runs, and its logits match transformers' for that checkpoint */
