@@ -165,6 +165,7 @@ typedef struct l1k_synth_opts {
   const char *system;              /* optional system message */
   const char *template_path;       /* NULL: built-in template */
   size_t memory_budget;            /* bytes of record text held at once (0 = 256 MiB) */
+  int threads;                     /* 1: read the pool on one thread; else 2 parsing workers */
   int progress;                    /* show progress bars */
   int quiet;                       /* no summary on stderr */
 } l1k_synth_opts;

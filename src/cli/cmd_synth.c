@@ -62,6 +62,8 @@ static void usage(FILE *f) {
 "  --near-dup J              MinHash Jaccard threshold for near-duplicates (default 0.8; 0 off)\n"
 "  --seed S                  random seed (default 0); same inputs + seed = same output\n"
 "  --memory-budget MB        record text held in memory at once (default 256)\n"
+"  --threads N               1: parse the pool on one thread; 2 (default): two parsing\n"
+"                            workers (same output either way)\n"
 "\n"
 "output:\n"
 "  --out FILE, -o FILE       JSONL samples; with --bins, a {bin} in FILE writes one file per\n"
@@ -119,7 +121,7 @@ enum {
   O_POOL = 1000, O_SCHEMA, O_FIELD, O_DOMAIN, O_SAMPLES, O_FORMAT, O_OUTFMT, O_SYSTEM,
   O_TEMPLATE, O_TOKENIZER, O_TARGET, O_COUNT, O_BINS, O_PERBIN, O_BINTOL, O_MIX, O_STUDY,
   O_DTHRESH, O_DECON, O_NODECON, O_NGRAM, O_NEARDUP, O_SEED, O_MEM, O_NOPROG, O_QUIET,
-  O_SPOOL
+  O_SPOOL, O_THREADS
 };
 
 int cmd_synth(int argc, char **argv) {
@@ -151,6 +153,7 @@ int cmd_synth(int argc, char **argv) {
       {"near-dup", required_argument, 0, O_NEARDUP},
       {"seed", required_argument, 0, O_SEED},
       {"memory-budget", required_argument, 0, O_MEM},
+      {"threads", required_argument, 0, O_THREADS},
       {"no-progress", no_argument, 0, O_NOPROG},
       {"quiet", no_argument, 0, O_QUIET},
       {"out", required_argument, 0, 'o'},
@@ -364,6 +367,13 @@ int cmd_synth(int argc, char **argv) {
           goto out;
         }
         o.memory_budget = (size_t)iv << 20;
+        break;
+      case O_THREADS:
+        if (parse_i64(optarg, &iv) || iv < 1 || iv > 2) {
+          rc = cli_usage_error(cmd, "--threads '%s': expected 1 or 2", optarg);
+          goto out;
+        }
+        o.threads = (int)iv;
         break;
       case O_NOPROG: o.progress = 0; break;
       case O_QUIET: o.quiet = 1; o.progress = 0; break;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "long1k/io.h"
@@ -320,6 +321,300 @@ static int keys_of(const cJSON *j, char *out, size_t cap) {
   return 0;
 }
 
+/* Pass 1 is split in two: workers parse lines and compute everything that depends on one
+ * record alone (fields, normalized-problem hash, contamination, MinHash); the main thread reads
+ * the file into batches and merges the results in file order (ids, duplicates, the report), so
+ * the outcome does not depend on the number of threads. */
+typedef struct {
+  int status;              /* 0 ok, 1 malformed (msg), 2 fatal (out of memory) */
+  char *msg;
+  int64_t line;
+  uint32_t prob_bytes, reas_bytes, sol_bytes;
+  float difficulty;
+  char *domain, *id;
+  int has_answer, domain_ok;
+  uint64_t th;
+  size_t norm_len;
+  int contam;              /* 0, 1 = equal text, 2 = shared n-gram */
+  uint32_t contam_val;
+  uint32_t sig[NPERM];
+} line_res;
+
+typedef struct {
+  ctx *c;
+  uint32_t fi;
+  l1k_synth_schema schema;
+  char *buf;
+  size_t buf_len, buf_cap;
+  size_t *off, *len;
+  int64_t *ln;
+  size_t n, cap;
+  line_res *res;
+  pthread_t th;
+  int running, processed;
+} batch;
+
+static void res_clear(line_res *r) {
+  free(r->msg);
+  free(r->domain);
+  free(r->id);
+  r->msg = r->domain = r->id = NULL;
+}
+
+static void process_line(ctx *c, batch *b, size_t li) {
+  const l1k_synth_opts *o = c->o;
+  line_res *r = &b->res[li];
+  memset(r, 0, sizeof *r);
+  r->line = b->ln[li];
+  const char *line = b->buf + b->off[li];
+  size_t len = b->len[li];
+  char where[700];
+  snprintf(where, sizeof where, "%s:%lld", o->pools[b->fi], (long long)r->line);
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+  if (j && end) {
+    while (end < line + len && (*end == ' ' || *end == '\t')) end++;
+    if (end < line + len) {
+      cJSON_Delete(j);
+      j = NULL;
+    }
+  }
+  if (!j) {
+    r->status = 1;
+    size_t n = strlen(where) + 32;
+    r->msg = malloc(n);
+    if (r->msg) snprintf(r->msg, n, "%s: invalid JSON", where);
+    return;
+  }
+  l1k_synth_record rec;
+  l1k_err e2 = {0};
+  int prc = b->schema == L1K_SCHEMA_AUTO ? L1K_EINPUT
+                                          : l1k_synth_parse_ex(j, b->schema, o->fields, where, &rec, 1, &e2);
+  if (prc) {
+    r->status = prc == L1K_ENOMEM ? 2 : 1;
+    char keys[400];
+    keys_of(j, keys, sizeof keys);
+    cJSON_Delete(j);
+    size_t n = strlen(e2.msg) + strlen(keys) + 32;
+    r->msg = malloc(n);
+    if (r->msg) snprintf(r->msg, n, "%s (record keys: %s)", e2.msg[0] ? e2.msg : where, keys);
+    return;
+  }
+  cJSON_Delete(j);
+  r->prob_bytes = (uint32_t)strlen(rec.problem);
+  r->reas_bytes = (uint32_t)rec.reasoning_len;
+  r->sol_bytes = (uint32_t)strlen(rec.solution);
+  r->difficulty = (float)rec.difficulty;
+  r->domain = rec.domain;
+  r->id = rec.id;
+  rec.domain = rec.id = NULL;
+  r->has_answer = rec.answer != NULL;
+  r->domain_ok = !o->domain || (r->domain && ieq(r->domain, o->domain));
+  if (r->has_answer && r->domain_ok) {
+    size_t nl;
+    char *norm = l1k_synth_normalize(rec.problem, strlen(rec.problem), &nl);
+    if (!norm) {
+      r->status = 2;
+      l1k_synth_record_free(&rec);
+      return;
+    }
+    r->th = text_hash(norm, nl);
+    r->norm_len = nl;
+    uint32_t other;
+    gram_ctx g = {c, 0, 0, 0};
+    if (c->n_eval && nl && l1k_synth_hashset_get(&c->eval_exact, r->th, &other)) {
+      r->contam = 1;
+      r->contam_val = other;
+    } else if (c->n_eval && nl && l1k_synth_ngrams(norm, nl, o->decontam_n, find_gram, &g) && g.hit) {
+      r->contam = 2;
+      r->contam_val = g.hit_val;
+    } else if (o->near_dup > 0) {
+      l1k_synth_minhash(norm, nl, r->sig, NPERM);
+    }
+    free(norm);
+  }
+  l1k_synth_record_free(&rec);
+}
+
+static void *batch_worker(void *p) {
+  batch *b = p;
+  for (size_t i = 0; i < b->n; i++) process_line(b->c, b, i);
+  return NULL;
+}
+
+static int batch_push(batch *b, const char *line, size_t len, int64_t ln) {
+  if (b->n == b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 256;
+    size_t *no = realloc(b->off, nc * sizeof *no);
+    if (no) b->off = no;
+    size_t *nl = realloc(b->len, nc * sizeof *nl);
+    if (nl) b->len = nl;
+    int64_t *nn = realloc(b->ln, nc * sizeof *nn);
+    if (nn) b->ln = nn;
+    line_res *nr = realloc(b->res, nc * sizeof *nr);
+    if (nr) b->res = nr;
+    if (!no || !nl || !nn || !nr) return L1K_ENOMEM;
+    b->cap = nc;
+  }
+  if (b->buf_len + len + 1 > b->buf_cap) {
+    size_t nc = b->buf_cap ? b->buf_cap : (1 << 20);
+    while (b->buf_len + len + 1 > nc) nc *= 2;
+    char *nb = realloc(b->buf, nc);
+    if (!nb) return L1K_ENOMEM;
+    b->buf = nb;
+    b->buf_cap = nc;
+  }
+  memcpy(b->buf + b->buf_len, line, len);
+  b->buf[b->buf_len + len] = 0;
+  b->off[b->n] = b->buf_len;
+  b->len[b->n] = len;
+  b->ln[b->n] = ln;
+  b->n++;
+  b->buf_len += len + 1;
+  return 0;
+}
+
+static void batch_free(batch *b) {
+  free(b->buf);
+  free(b->off);
+  free(b->len);
+  free(b->ln);
+  free(b->res);
+  memset(b, 0, sizeof *b);
+}
+
+typedef struct {
+  int64_t ok, bad;
+  char first_err[1024];
+} merge_state;
+
+/* Merges a processed batch in order. */
+static int merge_batch(ctx *c, batch *b, merge_state *ms) {
+  const l1k_synth_opts *o = c->o;
+  const char *path = o->pools[b->fi];
+  int rc = 0;
+  for (size_t li = 0; li < b->n; li++) {
+    line_res *r = &b->res[li];
+    if (rc) {
+      res_clear(r);
+      continue;
+    }
+    if (r->status == 2 || (r->status == 1 && !r->msg)) {
+      rc = l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+      res_clear(r);
+      continue;
+    }
+    if (r->status == 1) {
+      ms->bad++;
+      c->n_malformed++;
+      if (!ms->first_err[0]) snprintf(ms->first_err, sizeof ms->first_err, "%s", r->msg);
+      /* the keys are for the first error only: cut them from the warning and report */
+      char *k = strstr(r->msg, " (record keys: ");
+      if (k) *k = 0;
+      l1k_warn("skipping malformed record: %s", r->msg);
+      report_removed(c, path, r->line, NULL, "malformed", r->msg);
+      res_clear(r);
+      if (ms->ok == 0 && ms->bad >= 100) rc = -1; /* a mapping problem, not a bad record */
+      continue;
+    }
+    ms->ok++;
+    c->n_parsed++;
+    rmeta m = {0};
+    m.file = b->fi;
+    m.line = (uint32_t)r->line;
+    m.prob_bytes = r->prob_bytes;
+    m.reas_bytes = r->reas_bytes;
+    m.sol_bytes = r->sol_bytes;
+    m.difficulty = r->difficulty;
+    m.domain = intern_domain(c, r->domain);
+    m.tok_reason = m.tok_sol = -1;
+    m.avail_pos = -1;
+    m.id_off = (uint32_t)c->ids.len;
+    if (r->id && *r->id)
+      l1k_buf_puts(&c->ids, r->id);
+    else
+      l1k_buf_printf(&c->ids, "%s:%lld", base_name(path), (long long)r->line);
+    if (l1k_buf_append(&c->ids, "", 1)) {
+      rc = l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+      res_clear(r);
+      continue;
+    }
+    m.state = ST_ELIGIBLE;
+    if ((rc = push_meta(c, &m))) {
+      res_clear(r);
+      continue;
+    }
+    uint32_t idx = (uint32_t)(c->n - 1);
+    const char *id = rid(c, idx);
+    char detail[900];
+    uint32_t other;
+    if (!r->has_answer) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_no_answer++;
+      report_removed(c, path, r->line, id, "no-final-answer",
+                     "no answer field and no \\boxed{} in the solution");
+    } else if (!r->domain_ok) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_domain++;
+      snprintf(detail, sizeof detail, "domain '%s' is not '%s'", r->domain ? r->domain : "",
+               o->domain);
+      report_removed(c, path, r->line, id, "domain", detail);
+    } else if (r->contam) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_contam++;
+      if (r->contam == 1)
+        snprintf(detail, sizeof detail, "problem text equals %s", c->eval_where[r->contam_val]);
+      else
+        snprintf(detail, sizeof detail, "shares a %d-gram of normalized text with %s",
+                 o->decontam_n, c->eval_where[r->contam_val]);
+      report_removed(c, path, r->line, id, "contaminated", detail);
+    } else if (l1k_synth_hashset_get(&c->exact, r->th, &other)) {
+      c->r[idx].state = ST_REMOVED;
+      c->n_exact++;
+      snprintf(detail, sizeof detail, "same normalized problem as %s", rid(c, other));
+      report_removed(c, path, r->line, id, "exact-duplicate", detail);
+    } else {
+      int64_t nd = -1;
+      double jac = 0;
+      if (o->near_dup > 0) {
+        memcpy(c->sigs + (size_t)idx * NPERM, r->sig, sizeof r->sig);
+        nd = near_dup(c, idx, &jac);
+      }
+      if (nd >= 0) {
+        c->r[idx].state = ST_REMOVED;
+        c->n_near++;
+        snprintf(detail, sizeof detail, "near-duplicate of %s (MinHash Jaccard %.2f >= %.2f)",
+                 rid(c, (uint32_t)nd), jac, o->near_dup);
+        report_removed(c, path, r->line, id, "near-duplicate", detail);
+      } else if (l1k_synth_hashset_add(&c->exact, r->th, idx) ||
+                 (o->near_dup > 0 && add_bands(c, idx))) {
+        rc = l1k_errf(c->err, L1K_ENOMEM, "out of memory");
+      }
+    }
+    res_clear(r);
+  }
+  b->n = 0;
+  b->buf_len = 0;
+  b->processed = 0;
+  return rc;
+}
+
+static int batch_start(batch *b, int threaded) {
+  b->running = 0;
+  b->processed = 1;
+  if (threaded && pthread_create(&b->th, NULL, batch_worker, b) == 0) {
+    b->running = 1;
+    return 0;
+  }
+  batch_worker(b); /* one thread, or the thread could not start */
+  return 0;
+}
+
+static void batch_wait(batch *b) {
+  if (b->running) pthread_join(b->th, NULL);
+  b->running = 0;
+}
+
 static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_before) {
   const l1k_synth_opts *o = c->o;
   l1k_err *err = c->err;
@@ -331,193 +626,102 @@ static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_befor
   }
   l1k_synth_schema schema = o->schema;
   int schema_known = schema != L1K_SCHEMA_AUTO;
-  int64_t ok = 0, bad = 0;
-  char first_err[1024] = "";
-  int rc = 0;
+  if (schema_known) c->file_schema[fi] = schema;
+  int threaded = o->threads != 1;
+  batch bt[2];
+  memset(bt, 0, sizeof bt);
+  int cur = 0;
+  merge_state ms;
+  memset(&ms, 0, sizeof ms);
+  int rc = 0, rrc;
   const char *line;
   size_t len;
-  char where[700];
   int64_t last_draw = 0;
-  while ((rc = l1k_jsonl_next_line(jr, &line, &len, err)) == 1) {
-    int64_t ln = l1k_jsonl_line_no(jr);
-    c->n_lines++;
-    snprintf(where, sizeof where, "%s:%lld", path, (long long)ln);
-    if (pg && c->n_lines - last_draw >= 256) {
-      last_draw = c->n_lines;
-      l1k_progress_update(pg, *bytes_before + l1k_jsonl_bytes_read(jr), NULL);
+  const size_t batch_bytes = (size_t)8 << 20;
+  for (;;) {
+    rrc = l1k_jsonl_next_line(jr, &line, &len, err);
+    if (rrc < 0) {
+      rc = err->code ? err->code : L1K_EINPUT;
+      break;
     }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-    if (j && end) {
-      while (end < line + len && (*end == ' ' || *end == '\t')) end++;
-      if (end < line + len) {
-        cJSON_Delete(j);
-        j = NULL;
+    if (rrc == 1) {
+      int64_t ln = l1k_jsonl_line_no(jr);
+      c->n_lines++;
+      if (pg && c->n_lines - last_draw >= 256) {
+        last_draw = c->n_lines;
+        l1k_progress_update(pg, *bytes_before + l1k_jsonl_bytes_read(jr), NULL);
       }
-    }
-    l1k_synth_record rec;
-    l1k_err e2 = {0};
-    int prc;
-    if (!j) {
-      l1k_errf(&e2, L1K_EINPUT, "%s: invalid JSON", where);
-      prc = L1K_EINPUT;
-    } else {
       if (!schema_known) {
-        schema = l1k_synth_detect(j);
-        if (schema == L1K_SCHEMA_AUTO) {
-          if (o->fields) {
-            schema = L1K_SCHEMA_FIELDS;
-          } else {
-            char keys[400];
-            keys_of(j, keys, sizeof keys);
-            cJSON_Delete(j);
-            l1k_jsonl_close(jr);
-            return l1k_errf(err, L1K_EINPUT, "%s: cannot tell the pool's schema from the keys "
-                            "(%s); expected OpenThoughts-114k (system, conversations), its "
+        cJSON *j = cJSON_ParseWithLength(line, len);
+        if (j) {
+          schema = l1k_synth_detect(j);
+          if (schema == L1K_SCHEMA_AUTO) {
+            if (o->fields) {
+              schema = L1K_SCHEMA_FIELDS;
+            } else {
+              char keys[400];
+              keys_of(j, keys, sizeof keys);
+              cJSON_Delete(j);
+              rc = l1k_errf(err, L1K_EINPUT, "%s:%lld: cannot tell the pool's schema from the "
+                            "keys (%s); expected OpenThoughts-114k (system, conversations), its "
                             "metadata config (problem, deepseek_reasoning, deepseek_solution), "
                             "s1K-1.1 (question, deepseek_thinking_trajectory, deepseek_attempt), "
-                            "or a mapping: --field problem=...,reasoning=...,solution=...", where, keys);
+                            "or a mapping: --field problem=...,reasoning=...,solution=...", path,
+                            (long long)ln, keys);
+              break;
+            }
           }
-        }
-        schema_known = 1;
-        c->file_schema[fi] = schema;
-      }
-      prc = l1k_synth_parse_ex(j, schema, o->fields, where, &rec, 1, &e2);
-    }
-    if (prc) {
-      if (prc == L1K_ENOMEM) {
-        cJSON_Delete(j);
-        l1k_jsonl_close(jr);
-        *err = e2;
-        return prc;
-      }
-      bad++;
-      c->n_malformed++;
-      if (!first_err[0]) {
-        snprintf(first_err, sizeof first_err, "%s", e2.msg);
-        if (j) {
-          char keys[400];
-          keys_of(j, keys, sizeof keys);
-          size_t fl = strlen(first_err);
-          snprintf(first_err + fl, sizeof first_err - fl, " (record keys: %s)", keys);
+          cJSON_Delete(j);
+          schema_known = 1;
+          c->file_schema[fi] = schema;
+          /* lines before this one were not JSON: the batch can take the schema now */
+          bt[cur].schema = schema;
         }
       }
-      l1k_warn("skipping malformed record: %s", e2.msg);
-      report_removed(c, path, ln, NULL, "malformed", e2.msg);
-      cJSON_Delete(j);
-      if (ok == 0 && bad >= 100) break; /* a mapping problem, not a bad record */
-      continue;
-    }
-    cJSON_Delete(j);
-    ok++;
-    c->n_parsed++;
-    /* metadata */
-    rmeta m = {0};
-    m.file = fi;
-    m.line = (uint32_t)ln;
-    m.prob_bytes = (uint32_t)strlen(rec.problem);
-    m.reas_bytes = (uint32_t)rec.reasoning_len;
-    m.sol_bytes = (uint32_t)strlen(rec.solution);
-    m.difficulty = (float)rec.difficulty;
-    m.domain = intern_domain(c, rec.domain);
-    m.tok_reason = m.tok_sol = -1;
-    m.avail_pos = -1;
-    m.id_off = (uint32_t)c->ids.len;
-    if (rec.id && *rec.id)
-      l1k_buf_puts(&c->ids, rec.id);
-    else
-      l1k_buf_printf(&c->ids, "%s:%lld", base_name(path), (long long)ln);
-    if (l1k_buf_append(&c->ids, "", 1)) {
-      l1k_synth_record_free(&rec);
-      l1k_jsonl_close(jr);
-      return l1k_errf(err, L1K_ENOMEM, "out of memory");
-    }
-    m.state = ST_ELIGIBLE;
-    if ((rc = push_meta(c, &m))) {
-      l1k_synth_record_free(&rec);
-      l1k_jsonl_close(jr);
-      return rc;
-    }
-    uint32_t idx = (uint32_t)(c->n - 1);
-    const char *id = rid(c, idx);
-    char detail[900];
-    if (!rec.answer) {
-      c->r[idx].state = ST_REMOVED;
-      c->n_no_answer++;
-      report_removed(c, path, ln, id, "no-final-answer",
-                     "no answer field and no \\boxed{} in the solution");
-    } else if (o->domain && !(rec.domain && ieq(rec.domain, o->domain))) {
-      c->r[idx].state = ST_REMOVED;
-      c->n_domain++;
-      snprintf(detail, sizeof detail, "domain '%s' is not '%s'", rec.domain ? rec.domain : "",
-               o->domain);
-      report_removed(c, path, ln, id, "domain", detail);
-    } else {
-      size_t nl;
-      char *norm = l1k_synth_normalize(rec.problem, strlen(rec.problem), &nl);
-      if (!norm) {
-        l1k_synth_record_free(&rec);
-        l1k_jsonl_close(jr);
-        return l1k_errf(err, L1K_ENOMEM, "out of memory");
+      batch *b = &bt[cur];
+      b->c = c;
+      b->fi = fi;
+      b->schema = schema;
+      if (batch_push(b, line, len, ln)) {
+        rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+        break;
       }
-      uint64_t th = text_hash(norm, nl);
-      uint32_t other;
-      gram_ctx g = {c, 0, 0, 0};
-      if (c->n_eval && nl && l1k_synth_hashset_get(&c->eval_exact, th, &other)) {
-        c->r[idx].state = ST_REMOVED;
-        c->n_contam++;
-        snprintf(detail, sizeof detail, "problem text equals %s", c->eval_where[other]);
-        report_removed(c, path, ln, id, "contaminated", detail);
-      } else if (c->n_eval && nl && l1k_synth_ngrams(norm, nl, o->decontam_n, find_gram, &g) && g.hit) {
-        c->r[idx].state = ST_REMOVED;
-        c->n_contam++;
-        snprintf(detail, sizeof detail, "shares a %d-gram of normalized text with %s",
-                 o->decontam_n, c->eval_where[g.hit_val]);
-        report_removed(c, path, ln, id, "contaminated", detail);
-      } else if (l1k_synth_hashset_get(&c->exact, th, &other)) {
-        c->r[idx].state = ST_REMOVED;
-        c->n_exact++;
-        snprintf(detail, sizeof detail, "same normalized problem as %s", rid(c, other));
-        report_removed(c, path, ln, id, "exact-duplicate", detail);
-      } else {
-        int64_t nd = -1;
-        double jac = 0;
-        if (o->near_dup > 0) {
-          l1k_synth_minhash(norm, nl, c->sigs + (size_t)idx * NPERM, NPERM);
-          nd = near_dup(c, idx, &jac);
-        }
-        if (nd >= 0) {
-          c->r[idx].state = ST_REMOVED;
-          c->n_near++;
-          snprintf(detail, sizeof detail, "near-duplicate of %s (MinHash Jaccard %.2f >= %.2f)",
-                   rid(c, (uint32_t)nd), jac, o->near_dup);
-          report_removed(c, path, ln, id, "near-duplicate", detail);
-        } else {
-          if (l1k_synth_hashset_add(&c->exact, th, idx) ||
-              (o->near_dup > 0 && add_bands(c, idx))) {
-            free(norm);
-            l1k_synth_record_free(&rec);
-            l1k_jsonl_close(jr);
-            return l1k_errf(err, L1K_ENOMEM, "out of memory");
-          }
-        }
-      }
-      free(norm);
+      if (b->buf_len < batch_bytes && b->n < 4096) continue;
     }
-    l1k_synth_record_free(&rec);
+    /* batch full or end of file: merge the older batch first (file order), start this one */
+    batch *other = &bt[cur ^ 1];
+    batch_wait(other);
+    if (other->n && (rc = merge_batch(c, other, &ms))) break;
+    if (bt[cur].n) batch_start(&bt[cur], threaded);
+    cur ^= 1;
+    if (rrc == 0) {
+      batch *last = &bt[cur ^ 1];
+      batch_wait(last);
+      if (last->n && (rc = merge_batch(c, last, &ms))) break;
+      break;
+    }
   }
-  if (rc < 0) {
+  for (int i = 0; i < 2; i++) {
+    batch_wait(&bt[i]);
+    for (size_t li = 0; li < bt[i].n; li++) {
+      /* results of a batch processed but not merged (error path) */
+      if (bt[i].processed) res_clear(&bt[i].res[li]);
+    }
+    batch_free(&bt[i]);
+  }
+  if (rc == -1) rc = 0; /* stopped early after 100 bad records: reported below */
+  if (rc) {
     l1k_jsonl_close(jr);
-    return err->code ? err->code : L1K_EINPUT;
+    return rc;
   }
   c->n_blank += l1k_jsonl_blank_lines(jr);
   *bytes_before += l1k_jsonl_bytes_read(jr);
   l1k_jsonl_close(jr);
-  if (ok == 0 && bad == 0) return 0; /* empty file: the empty pool check is global */
-  if (ok == 0)
+  if (ms.ok == 0 && ms.bad == 0) return 0; /* empty file: the empty pool check is global */
+  if (ms.ok == 0)
     return l1k_errf(err, L1K_EINPUT, "%s: no usable record in the first %lld (schema %s); the "
-                    "first problem was: %s", path, (long long)bad, l1k_synth_schema_name(schema),
-                    first_err);
+                    "first problem was: %s", path, (long long)ms.bad, l1k_synth_schema_name(schema),
+                    ms.first_err);
   return 0;
 }
 

@@ -461,7 +461,7 @@ int main(void) {
     idset_free(&used);
     free(out);
   }
-  /* 4. reproducible: same seed, same bytes */
+  /* 4. reproducible: same seed, same bytes (and the same with one or two parsing threads) */
   {
     char *a = strdup(path_in("seed_a.jsonl")), *b = strdup(path_in("seed_b.jsonl"));
     for (int t = 0; t < 2; t++) {
@@ -472,6 +472,7 @@ int main(void) {
       o.target_min = 900;
       o.target_max = 1100;
       o.seed = 42;
+      o.threads = t ? 1 : 2;
       CHECK_MSG(l1k_synth_run(&o, &err) == 0, "%s", err.msg);
     }
     size_t la, lb;
