@@ -16,7 +16,9 @@ enum {
   UC_N = 2,      /* \p{N} */
   UC_S = 4,      /* \s */
   UC_NL = 8,     /* '\r' or '\n' */
-  UC_STABLE = 16 /* NFC-stable (see above) */
+  UC_STABLE = 16, /* NFC-stable (see above) */
+  UC_HFNEW = 32   /* has a combining class or composes in utf8proc, but not in HF's
+                     Unicode 9.0 NFC data: a plain starter there (unicode.c) */
 };
 
 /* Initializes the lookup tables once per process (thread-safe; cheap after the first call). */

@@ -26,6 +26,26 @@ static const uint32_t u16_numbers[][2] = {
     {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1E5F1, 0x1E5FA},
 };
 
+/* NFC as Hugging Face tokenizers does it. Its normalizer (the unicode-normalization-alignments
+ * crate) carries Unicode 9.0 data: characters added later have no combining class and no
+ * decomposition there. The ones for which that matters -- later combining marks (utf8proc
+ * gives them a class, HF treats them as starters that block reordering and composition) and
+ * U+11930, the second half of the Unicode 13 composite U+11938 -- are listed here (found by
+ * running HF's NFC over every code point with a combining class or a canonical
+ * decomposition; nothing else differs). */
+static const uint32_t hf_nfc_starters[][2] = {
+    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE},
+    {0xC3C, 0xC3C}, {0xD3B, 0xD3C}, {0xEBA, 0xEBA}, {0x1715, 0x1715},
+    {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA}, {0xA82C, 0xA82C}, {0x10D24, 0x10D27},
+    {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50}, {0x10F82, 0x10F85},
+    {0x11070, 0x11070}, {0x1133B, 0x1133B}, {0x1145E, 0x1145E}, {0x11839, 0x1183A},
+    {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34},
+    {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45},
+    {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1}, {0x1E08F, 0x1E08F},
+    {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF}, {0x1E4EC, 0x1E4EF},
+    {0x11930, 0x11930},
+};
+
 #define UC_MAX 0x110000
 /* Planes 3 (after CJK Ext. H) to 13 have nothing assigned in Unicode 15 or 16: no letters,
  * numbers, spaces, marks or decompositions. The table build skips them. */
@@ -112,6 +132,8 @@ static void uc_build(void) {
         free(norm);
       }
     }
+    if (in_ranges(cp, hf_nfc_starters, sizeof hf_nfc_starters / sizeof hf_nfc_starters[0]))
+      stable = 1, c |= UC_HFNEW;
     if (stable) c |= UC_STABLE;
     uc_table[cp] = (uint8_t)c;
   }
@@ -219,6 +241,13 @@ int l1k_nfc(const uint8_t *s, size_t n, uint8_t **out, size_t *out_len, size_t *
     if (st) {
       if (unstable) { /* normalize the piece [piece, i) */
         if (piece > copied && nb_copy(&b, s + copied, piece - copied, copied)) goto oom;
+        /* a starter for HF that utf8proc would reorder or compose: keep it, normalize the rest */
+        uint32_t c0;
+        int k0 = l1k_utf8_decode(s + piece, i - piece, &c0);
+        if (k0 > 0 && (uc_table[c0] & UC_HFNEW)) {
+          if (nb_copy(&b, s + piece, (size_t)k0, piece)) goto oom;
+          piece += (size_t)k0;
+        }
         utf8proc_uint8_t *norm = NULL;
         utf8proc_ssize_t r = utf8proc_map(s + piece, (utf8proc_ssize_t)(i - piece), &norm,
                                           UTF8PROC_STABLE | UTF8PROC_COMPOSE);

@@ -34,6 +34,8 @@ POOL = (
     + ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<|im_", "<|begin_of_text|>",
        "<|eot_id|>", "<|reserved_special_token_5|>", "<|start_header_id|>", "<tool_call>", "< |im_end|>"]
     + ["\U000e0001", "\U0010fffd", "\ue000", "\u00ad", "\u2060", "\u061c"]
+    # marks newer than HF's Unicode 9.0 NFC data (starters there), U+11935 U+11930
+    + ["\u1acc", "\u1df7", "\u0898", "\U0001e4ec", "\U00011935", "\U00011930", "\u0f71", "\u032a"]
 )
 
 FIXED = [
@@ -45,6 +47,8 @@ FIXED = [
     "".join(chr(c) for c in range(0x20, 0x7f)), "\u3000\u3000中文\u3000", "x\u00a0\u00a0y",
     "supercalifragilisticexpialidocious" * 5, "http://example.com/a_very-long/path?x=1&y=2#frag",
     "    def f(x):\n        return x  \n\n\n", "\U0001F600" * 30, "\u0915\u093c\u0958" * 5,
+    "\u25c2\u1acc\u032a", "x\u1df7\u0f71\u0f72", "m\u0315\u1acd", "\U00011935\U00011930",
+    "a\u1df6\u0316\u0301", "e\u0898\u0301",
 ]
 
 
