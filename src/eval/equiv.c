@@ -43,7 +43,7 @@ static const mx_node *decimal_lit(const mx_node *n, int *neg) {
     *neg = !*neg;
     n = n->kids[0];
   }
-  if (n && n->kind == MX_NUM && n->places >= 1 && n->sig >= 3 && n->sig < 99) return n;
+  if (n && n->kind == MX_NUM && n->places >= 1 && n->sig >= 4 && n->sig < 99) return n;
   return NULL;
 }
 
@@ -420,6 +420,15 @@ static int member(const mx_node *n, const char *var, long double x, int depth) {
     }
     case MX_EMPTY:
       return 0;
+    case MX_LIST: { /* "x < -2 or x > 3" */
+      int any = 0;
+      for (int i = 0; i < n->nkids; i++) {
+        int m = member(n->kids[i], var, x, depth + 1);
+        if (m < 0) return -1;
+        any |= m;
+      }
+      return any;
+    }
     case MX_REL: {
       if (n->nkids == 2 && n->ops[0] == MXR_IN) {
         if (n->kids[0]->kind != MX_SYM || strcmp(n->kids[0]->name, var)) return -1;
@@ -507,6 +516,10 @@ static int realset_eq(const mx_node *a, const mx_node *b) {
 static int is_realset(const mx_node *n) {
   switch (n->kind) {
     case MX_INTERVAL: case MX_UNION: return 1;
+    case MX_LIST:
+      for (int i = 0; i < n->nkids; i++)
+        if (!is_realset(n->kids[i])) return 0;
+      return n->nkids > 0;
     case MX_REL:
       for (int i = 0; i + 1 < n->nkids; i++)
         if (n->ops[i] == MXR_LT || n->ops[i] == MXR_LE || n->ops[i] == MXR_GT || n->ops[i] == MXR_GE ||
@@ -578,6 +591,11 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   if (a->kind == MX_PCT && b->kind != MX_PCT && eq(k, a->kids[0], b, 0)) return 1;
   if (b->kind == MX_PCT && a->kind != MX_PCT && eq(k, a, b->kids[0], 0)) return 1;
 
+  /* inequalities joined by "or": "x < -2 or x > 3" = (-\infty, -2) \cup (3, \infty) */
+  if ((a->kind == MX_LIST || b->kind == MX_LIST) && is_realset(a) && is_realset(b) &&
+      !(a->kind == MX_LIST && b->kind == MX_LIST) && realset_eq(a, b))
+    return 1;
+
   /* lists */
   if (a->kind == MX_LIST || b->kind == MX_LIST) {
     const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
@@ -606,6 +624,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   switch (a->kind) {
     case MX_TUPLE:
       if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
+      if (b->kind == MX_MATRIX && (b->rows == 1 || b->cols == 1)) return ordered_eq(k, a, b);
       if (b->kind == MX_INTERVAL && !(b->flags & (MXF_LO_CLOSED | MXF_HI_CLOSED))) return ordered_eq(k, a, b);
       break;
     case MX_BLIST:
@@ -627,6 +646,8 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
       break;
     case MX_MATRIX:
       if (b->kind == MX_MATRIX) return a->rows == b->rows && a->cols == b->cols && ordered_eq(k, a, b);
+      /* a column or row vector against a tuple: (1, 2) = \begin{pmatrix} 1 \\ 2 \end{pmatrix} */
+      if (b->kind == MX_TUPLE && (a->rows == 1 || a->cols == 1)) return ordered_eq(k, a, b);
       break;
     case MX_TEXT:
       return b->kind == MX_TEXT && !strcmp(a->name, b->name);

@@ -1046,6 +1046,11 @@ static mx_node *parse_top(P *p) {
     x->name = mx_strdup(p->c, buf, len);
     return x;
   }
+  /* an option label before the value: "(C) 27", "\textbf{(B) } 12" */
+  if (p->L->ntok > 4 && is_op(&p->L->tok[0], '(') && p->L->tok[1].kind == T_ID && p->L->tok[1].n == 1 &&
+      p->L->tok[1].s[0] >= 'A' && p->L->tok[1].s[0] <= 'J' && is_op(&p->L->tok[2], ')') &&
+      p->L->tok[3].space && starts_atom(p, &p->L->tok[3]))
+    p->pos = 3;
   mx_node *items[MX_MAX_ITEMS];
   int n = 0;
   for (;;) {

@@ -64,6 +64,8 @@ int main(void) {
       {"-2 \\le x \\le 7", "x \\in [-2,7]", 1}, {"x \\in [-2,7]", "-2 \\leq x \\leq 7", 1},
       {"1\\leq|z|\\leq \\frac{3}{2}", "z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]", 1},
       {"x > 2", "(2, \\infty)", 1},   {"x \\ge 2", "(2, \\infty)", 0},
+      {"(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x>3", 1},
+      {"(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x \\ge 3", 0},
   };
   RUN("intervals and unions", intervals);
 
@@ -73,6 +75,8 @@ int main(void) {
       {"\\begin{pmatrix}1 & 2 \\\\3 & 4\\end{pmatrix}", "\\left[\\begin{array}{cc}1 & 2 \\\\3 & 4\\end{array}\\right]", 1},
       {"\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\begin{pmatrix}1 & 2 \\\\ 3 & 5\\end{pmatrix}", 0},
       {"\\begin{pmatrix}1 & 2\\end{pmatrix}", "\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}", 0},
+      {"\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "(1, -2)", 1},
+      {"\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", "(-2, 1)", 0},
       {"\\begin{matrix} x \\\\ \\sqrt{3} + 2x  \\\\ \\frac12 \\end{matrix}", "\\begin{matrix} x \\\\ \\sqrt{3} + 2x \\\\ 0.5 \\end{matrix}", 1},
   };
   RUN("matrices", matrices);

@@ -73,7 +73,9 @@ int main(void) {
   static const tcase numbers[] = {
       {"0.4", ".4", 1},          {"1000", "1000.0", 1},    {"004", "4", 1},
       {"1.0", "1", 1},           {"1.1", "1", 0},          {"\\frac{1}{3}", "0.3333", 1},
-      {"\\frac{1}{3}", "0.33", 0}, /* two significant digits do not round-match */
+      {"\\frac{1}{3}", "0.33", 0}, /* fewer than 4 significant digits do not round-match */
+      {"\\pi", "3.14", 0},      {"\\pi", "3.1416", 1},      {"\\sqrt{2}", "1.4142", 1},
+      {"\\frac{243}{625}", "0.3888", 1},
       {"5866608", "5866609", 0}, {"11111111100", "11111111101", 0},
       {"1.5e3", "1500", 1},      {"2.5 \\times 10^{3}", "2500", 1}, {"3E-2", "0.03", 1},
       {"\\$10", "10", 1},        {"16386.17", "\\$16386.17", 1},
@@ -128,6 +130,12 @@ int main(void) {
       {"20:34", "08:34 \\text{P.M.}", 1}, {"12:00", "1:00", 0}, {"7:32", "7:32", 1},
   };
   RUN("clock times", times);
+
+  static const tcase option_labels[] = {
+      {"27", "\\textbf{(C) }27", 1}, {"12", "(B) 12", 1}, {"12", "(B) 13", 0},
+      {"(A)(B)", "(A)(B)", 1}, /* a product, not a label */
+  };
+  RUN("multiple-choice option labels", option_labels);
 
   CHECK_DONE();
 }
