@@ -633,6 +633,23 @@ static void num_cell(ctx *c, double v, const char *fmt) {
   P("<td>%s</td>", t);
 }
 
+/* "v [lo, hi]" with a dash for anything not finite (no interval without a bootstrap). */
+static void ci_cell(ctx *c, double v, const double ci[2], const char *fmt) {
+  if (!isfinite(v)) {
+    S("<td class=\"na\">&ndash;</td>");
+    return;
+  }
+  char t[64], a[64], b[64];
+  snprintf(t, sizeof t, fmt, v);
+  if (!isfinite(ci[0]) || !isfinite(ci[1])) {
+    P("<td>%s</td>", t);
+    return;
+  }
+  snprintf(a, sizeof a, fmt, ci[0]);
+  snprintf(b, sizeof b, fmt, ci[1]);
+  P("<td>%s <span class=\"ci\">[%s, %s]</span></td>", t, a, b);
+}
+
 static void fmt_count(char *t, size_t n, double v) {
   if (!isfinite(v)) snprintf(t, n, "–");
   else if (fabs(v) >= 1e9) snprintf(t, n, "%.2fG", v / 1e9);
@@ -1079,8 +1096,8 @@ static void section_law(ctx *c) {
     P("</td><td>%zu</td>", B->cnt);
     num_cell(c, R->a, "%.2f");
     num_cell(c, R->b, "%.3f");
-    P("<td>%.2f <span class=\"ci\">[%.2f, %.2f]</span></td>", R->per_doubling, R->per_doubling_ci[0], R->per_doubling_ci[1]);
-    P("<td>%.2f <span class=\"ci\">[%.2f, %.2f]</span></td>", R->per_decade, R->per_decade_ci[0], R->per_decade_ci[1]);
+    ci_cell(c, R->per_doubling, R->per_doubling_ci, "%.2f");
+    ci_cell(c, R->per_decade, R->per_decade_ci, "%.2f");
     num_cell(c, R->r2, "%.3f");
     S("<td>");
     if (R->best_model < 0) S("<span class=\"na\">too few points</span>");
@@ -1171,8 +1188,8 @@ static void section_law(ctx *c) {
               hi = cJSON_IsNumber(h0) ? h0->valuedouble : NAN;
             }
             double pd = jnum(j, "per_decade");
-            if (isfinite(pd) && isfinite(lo)) P("<td>%.3g <span class=\"ci\">[%.3g, %.3g]</span></td>", pd, lo, hi);
-            else num_cell(c, pd, "%.3g");
+            double lh[2] = {lo, hi};
+            ci_cell(c, pd, lh, "%.3g");
             num_cell(c, jnum(j, "r2"), "%.3f");
             S("<td>");
             E(jstr(j, "best_model") ? jstr(j, "best_model") : "");
@@ -1526,8 +1543,8 @@ static void section_eval(ctx *c) {
         evalrun *ev = &c->runs[i].evals[k];
         if (strcmp(ev->bench, names[b])) continue;
         const cJSON *pk = jget(ev->summary, "pass@k");
-        for (const cJSON *it = pk ? pk->child : NULL; it; it = it->next) {
-          int kk = atoi(it->string);
+        for (const cJSON *it = cJSON_IsObject(pk) ? pk->child : NULL; it; it = it->next) {
+          int kk = it->string ? atoi(it->string) : 0;
           if (kk > kmax && cJSON_IsNumber(it)) kmax = kk;
         }
       }
@@ -1577,9 +1594,13 @@ static void section_eval(ctx *c) {
         evalrun *ev = &c->runs[i].evals[k];
         if (strcmp(ev->bench, names[b])) continue;
         if (!ev->summary) missing(c, "%s: no readable summary.json (run long1k eval again to write it).", ev->dir);
-        else if (cJSON_IsFalse(jget(ev->summary, "complete")))
-          missing(c, "%s: the evaluation is incomplete (%.0f samples missing); rerun long1k eval to finish it.", ev->dir,
-                  jnum(ev->summary, "samples_missing"));
+        else if (cJSON_IsFalse(jget(ev->summary, "complete"))) {
+          double sm = jnum(ev->summary, "samples_missing");
+          if (isfinite(sm))
+            missing(c, "%s: the evaluation is incomplete (%.0f samples missing); rerun long1k eval to finish it.", ev->dir, sm);
+          else
+            missing(c, "%s: the evaluation is incomplete; rerun long1k eval to finish it.", ev->dir);
+        }
       }
     for (size_t i = 0; i < c->nruns && !c->failed; i++)
       for (size_t k = 0; k < c->runs[i].nevals; k++)
