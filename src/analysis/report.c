@@ -42,6 +42,8 @@ typedef struct {
   char *path;
   double *step, *loss, *lr, *gnorm, *tps, *elapsed, *tokens, *epoch;
   size_t n, cap;
+  double *estep, *eloss; /* validation records: {"step", "eval_loss"} */
+  size_t ne, ecap;
   long bad_lines, other_records;
   int checkpoints;
 } trainlog;
@@ -219,7 +221,21 @@ static int load_trainlog(ctx *c, run *r, const char *path, const char *dir) {
       break;
     }
     idx++;
-    double loss = jnum(rec, "loss"), lr = jnum(rec, "lr");
+    double loss = jnum(rec, "loss"), lr = jnum(rec, "lr"), el = jnum(rec, "eval_loss");
+    if (isfinite(el)) {
+      double st = jnum(rec, "step");
+      double *a = grow(t->estep, &t->ecap, t->ne + 1, sizeof *a);
+      if (a) t->estep = a;
+      double *b = a ? realloc(t->eloss, t->ecap * sizeof *b) : NULL;
+      if (b) t->eloss = b;
+      if (!a || !b) {
+        cJSON_Delete(rec);
+        l1k_jsonl_close(rd);
+        return oom(c), -1;
+      }
+      t->estep[t->ne] = isnan(st) ? (double)idx : st;
+      t->eloss[t->ne++] = el;
+    }
     if (!cJSON_IsObject(rec) || (isnan(loss) && isnan(lr))) {
       t->other_records++;
       cJSON_Delete(rec);
@@ -588,6 +604,8 @@ static void free_run(run *r) {
     free(t->elapsed);
     free(t->tokens);
     free(t->epoch);
+    free(t->estep);
+    free(t->eloss);
   }
   free(r->train);
   for (size_t i = 0; i < r->nevals; i++) {
@@ -1315,7 +1333,7 @@ static void section_train(ctx *c) {
     return;
   }
   S("<table class=\"grid\"><thead><tr><th>run</th><th>records</th><th>last step</th><th>epochs</th><th>first loss</th><th>last loss</th>"
-    "<th>min loss</th><th>tokens/s (median)</th><th>tokens (last)</th><th>elapsed</th><th>checkpoints</th></tr></thead><tbody>\n");
+    "<th>min loss</th><th>last eval loss</th><th>tokens/s (median)</th><th>tokens (last)</th><th>elapsed</th><th>checkpoints</th></tr></thead><tbody>\n");
   for (size_t i = 0; i < c->nruns; i++) {
     run *r = &c->runs[i];
     for (size_t k = 0; k < r->ntrain; k++) {
@@ -1333,6 +1351,7 @@ static void section_train(ctx *c) {
       num_cell(c, first, "%.4f");
       num_cell(c, last_finite(t->loss, t->n), "%.4f");
       num_cell(c, mn, "%.4f");
+      num_cell(c, t->ne ? t->eloss[t->ne - 1] : NAN, "%.4f");
       char a[64];
       double tps = median_of(t->tps, t->n, 1);
       fmt_count(a, sizeof a, tps);
@@ -1405,7 +1424,10 @@ static void section_train(ctx *c) {
               xs[m] = t->step[q];
               ys[m++] = figs[f].v[q];
             }
-          if (l1k_plot_line(p, NULL, xs, ys, m, f == 1 ? "#D55E00" : f == 2 ? "#009E73" : f == 3 ? "#CC79A7" : NULL) ||
+          int with_eval = f == 0 && t->ne > 0;
+          if (l1k_plot_line(p, with_eval ? "train" : NULL, xs, ys, m, f == 1 ? "#D55E00" : f == 2 ? "#009E73" : f == 3 ? "#CC79A7" : NULL) ||
+              (with_eval && (l1k_plot_line(p, "eval", t->estep, t->eloss, t->ne, "#E69F00") ||
+                             l1k_plot_scatter(p, NULL, t->estep, t->eloss, t->ne, "#E69F00"))) ||
               l1k_plot_svg(p, c->b))
             oom(c);
         }
@@ -1563,7 +1585,7 @@ static void section_eval(ctx *c) {
         S("</td>");
         num_cell(c, r->train_len, "%.0f");
         if (!s) {
-          P("<td colspan=\"%d\" class=\"na\">no summary.json</td></tr>\n", kmax > 1 ? 13 : 11);
+          P("<td colspan=\"%d\" class=\"na\">no summary.json</td></tr>\n", kmax > 1 ? 12 : 10);
           continue;
         }
         double se, p = summary_pass1(s, &se);

@@ -74,6 +74,8 @@ def make(root, with_broken=True):
             recs.append({"step": s, "epoch": s / 40, "loss": round(loss, 4), "lr": lr, "grad_norm": 1.5 * math.exp(-s / 50) + 0.2,
                          "tokens": s * 65536, "tokens_per_s": 5200 + 300 * rng.random() if s > 1 else 900.0,
                          "elapsed": s * 12.6, "some_new_metric": 1})
+            if s % 40 == 0:  # validation records, as long1k train writes them
+                recs.append({"step": s, "epoch": s / 40, "eval_loss": round(0.7 + 0.6 * math.exp(-s / 40), 4)})
         recs.append({"event": "checkpoint", "step": 100, "path": "checkpoint-100"})
         write_jsonl(os.path.join(d, "train", "trainer_log.jsonl"), recs)
         with open(os.path.join(d, "train", "trainer_log.jsonl"), "a") as f:

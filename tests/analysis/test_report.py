@@ -141,6 +141,7 @@ check("extra.fit.jsonl" in text and "math500.fit.json" in text, "fit outputs lis
 check("qwen2.5-0.5b-len3k" in text, "eval model name")
 check("87.50%" in page or "%" in text, "pass@1 in percent")
 check("checkpoints" in text, "checkpoint column")
+check("last eval loss" in text and re.search(r"<td>0\.7\d{3}</td>", page) is not None, "validation loss from the trainer log")
 # what is missing or broken is said plainly
 check("empty_run: nothing long1k writes was found" in text, "empty run said")
 check(re.search(r"broken_run/eval/summary\.json:1: invalid JSON", text) is not None, "broken summary in the notes")
