@@ -1559,7 +1559,7 @@ static void section_eval(ctx *c) {
     E(names[b]);
     S("</h3>\n");
     /* the pass@k / maj@k columns any run has */
-    int kmax = 0;
+    int kmax = 0, judge = 0;
     for (size_t i = 0; i < c->nruns; i++)
       for (size_t k = 0; k < c->runs[i].nevals; k++) {
         evalrun *ev = &c->runs[i].evals[k];
@@ -1569,9 +1569,11 @@ static void section_eval(ctx *c) {
           int kk = it->string ? atoi(it->string) : 0;
           if (kk > kmax && cJSON_IsNumber(it)) kmax = kk;
         }
+        judge |= isfinite(jnum(jget(ev->summary, "judge"), "pass@1"));
       }
     S("<table class=\"grid\"><thead><tr><th>run</th><th>training length</th><th>pass@1</th><th>&plusmn; SE</th>");
     if (kmax > 1) P("<th>pass@%d</th><th>maj@%d</th>", kmax, kmax);
+    if (judge) S("<th>judge pass@1</th><th>judge agreement</th>");
     S("<th>problems</th><th>samples</th><th>missing</th><th>truncated</th><th>no answer</th><th>mean tokens correct</th>"
       "<th>mean tokens wrong</th><th>model</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < c->nruns; i++)
@@ -1585,7 +1587,7 @@ static void section_eval(ctx *c) {
         S("</td>");
         num_cell(c, r->train_len, "%.0f");
         if (!s) {
-          P("<td colspan=\"%d\" class=\"na\">no summary.json</td></tr>\n", kmax > 1 ? 12 : 10);
+          P("<td colspan=\"%d\" class=\"na\">no summary.json</td></tr>\n", 10 + (kmax > 1) * 2 + judge * 2);
           continue;
         }
         double se, p = summary_pass1(s, &se);
@@ -1596,6 +1598,10 @@ static void section_eval(ctx *c) {
           snprintf(key, sizeof key, "%d", kmax);
           num_cell(c, as_pct(jnum(jget(s, "pass@k"), key)), "%.2f%%");
           num_cell(c, as_pct(jnum(jget(s, "maj@k"), key)), "%.2f%%");
+        }
+        if (judge) {
+          num_cell(c, as_pct(jnum(jget(s, "judge"), "pass@1")), "%.2f%%");
+          num_cell(c, as_pct(jnum(jget(s, "judge"), "agreement")), "%.1f%%");
         }
         num_cell(c, jnum(s, "problems"), "%.0f");
         num_cell(c, jnum(s, "samples"), "%.0f");

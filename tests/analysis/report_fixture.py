@@ -105,6 +105,10 @@ def make(root, with_broken=True):
                     "pass@1": correct / (np_ * n), "pass@1_se": 0.05, "pass@k": {"1": correct / (np_ * n), "2": min(1, correct / (np_ * n) + 0.04)},
                     "maj@k": {"1": correct / (np_ * n), "2": correct / (np_ * n)}, "mean_tokens_correct": 2600, "mean_tokens_wrong": 5400,
                     "truncated_rate": 0.01, "no_answer_rate": 0.05, "a_field_from_the_future": {"x": [1, 2]}}
+            if bench == "math500":
+                summ["judge"] = {"pass@1": correct / (np_ * n) + 0.01, "pass@1_se": 0.05, "verdicts": np_ * n,
+                                 "without_verdict": 0, "agreement": 0.97, "rule_correct_judge_wrong": 1,
+                                 "rule_wrong_judge_correct": 2}
             with open(os.path.join(e, "summary.json"), "w") as f:
                 json.dump(summ, f, indent=2)
         dirs.append(d)

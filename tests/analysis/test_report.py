@@ -139,6 +139,7 @@ check("sets[all].length_histogram" in text and "sets[all].k_histogram" in text, 
 check(re.search(r"math500</td><td>3</td>", page) is not None, "math500 law over 3 runs")
 check("extra.fit.jsonl" in text and "math500.fit.json" in text, "fit outputs listed")
 check("qwen2.5-0.5b-len3k" in text, "eval model name")
+check("judge pass@1" in text and "97.0%" in text, "judge columns when a summary has a judge")
 check("87.50%" in page or "%" in text, "pass@1 in percent")
 check("checkpoints" in text, "checkpoint column")
 check("last eval loss" in text and re.search(r"<td>0\.7\d{3}</td>", page) is not None, "validation loss from the trainer log")
