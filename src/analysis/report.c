@@ -971,8 +971,8 @@ static double summary_pass1(const cJSON *s, double *se) {
 static double as_pct(double v) { return isfinite(v) && fabs(v) <= 1.0 ? 100 * v : v; }
 
 static void section_runs(ctx *c) {
-  S("<section id=\"runs\"><h2>Runs</h2>\n<table class=\"grid\"><thead><tr><th>run</th><th>directory</th><th>training length</th>"
-    "<th>dataset stats</th><th>training log</th><th>evaluations</th><th>fits</th></tr></thead><tbody>\n");
+  S("<section id=\"runs\"><h2>Runs</h2>\n<table class=\"grid\"><thead><tr><th>run</th><th class=\"t\">directory</th><th>training length</th>"
+    "<th>dataset stats</th><th>training log</th><th class=\"t\">evaluations</th><th>fits</th></tr></thead><tbody>\n");
   for (size_t i = 0; i < c->nruns; i++) {
     run *r = &c->runs[i];
     S("<tr><td>");
@@ -1575,7 +1575,7 @@ static void section_eval(ctx *c) {
     if (kmax > 1) P("<th>pass@%d</th><th>maj@%d</th>", kmax, kmax);
     if (judge) S("<th>judge pass@1</th><th>judge agreement</th>");
     S("<th>problems</th><th>samples</th><th>missing</th><th>truncated</th><th>no answer</th><th>mean tokens correct</th>"
-      "<th>mean tokens wrong</th><th>model</th></tr></thead><tbody>\n");
+      "<th>mean tokens wrong</th><th class=\"t\">model</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < c->nruns; i++)
       for (size_t k = 0; k < c->runs[i].nevals; k++) {
         run *r = &c->runs[i];
