@@ -16,6 +16,10 @@
  * more than it saves there, and badly so on a loaded machine. */
 #define L1K_PAR_MIN ((size_t)1 << 16)
 
+/* Once per process, before the first matrix product (l1k_model_create calls it): makes sure
+ * OpenBLAS uses the vector kernels this CPU supports (see kernels.c). */
+void l1k_backend_init(void);
+
 /* y[N, out] = x[N, in] W[out, in]^T (+ b[out] when b != NULL). Overwrites y. */
 void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in, int out);
 /* Backward of l1k_linear_fw. dx[N,in] = dy W (overwritten when accumulate_dx == 0, else +=);

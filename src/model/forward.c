@@ -371,7 +371,52 @@ static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
   return 0;
 }
 
-/* Cross-entropy over rows [r0, r0+R) of logits lg[R, V]; with dlogits != NULL the logits are
+/* e^x, vectorizable: round-to-nearest range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+ * polynomial for e^r (relative error < 2e-7) and 2^n from the exponent bits. x is clamped to
+ * [-87, 88]; softmax only calls it with x <= 0. */
+static inline float exp_fast(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float t = x * 1.44269504088896341f;
+  float n = (t + 12582912.0f) - 12582912.0f; /* rint(t) without fast-math */
+  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
+                                                    r * (0.00833333377f + r * 0.00138888892f)))));
+  int32_t e = ((int32_t)n + 127) << 23;
+  float sc;
+  memcpy(&sc, &e, 4);
+  return p * sc;
+}
+
+/* Cross-entropy of one row of V logits with target tg. With grad, the row is replaced by
+ * scale * (softmax - onehot(tg)); otherwise it is left untouched. Returns lse - logit[tg]. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static double ce_row(float *row, int V, int tg, int grad, float scale) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+  float xt = row[tg], s = 0.0f;
+  if (grad) {
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < V; j++) {
+      float e = exp_fast(row[j] - mx);
+      row[j] = e;
+      s += e;
+    }
+  } else {
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < V; j++) s += exp_fast(row[j] - mx);
+  }
+  double lse = (double)mx + log((double)s);
+  if (grad) {
+    float inv = (float)(scale / (double)s);
+#pragma omp simd
+    for (int j = 0; j < V; j++) row[j] *= inv;
+    row[tg] -= scale;
+  }
+  return lse - xt;
+}
+
+/* Cross-entropy over R rows of logits lg[R, V] (targets -1 = none); with grad the logits are
  * replaced by scale * dloss/dlogits (zero rows for positions without a target). */
 static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n_t, int grad,
                       float scale) {
@@ -385,17 +430,8 @@ static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n
       if (grad) memset(row, 0, (size_t)V * sizeof(float));
       continue;
     }
-    float mx = -INFINITY;
-    for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
-    double s = 0;
-    for (int j = 0; j < V; j++) s += exp((double)(row[j] - mx));
-    double lse = mx + log(s);
-    loss += lse - row[tg];
+    loss += ce_row(row, V, tg, grad, scale);
     nt++;
-    if (grad) {
-      for (int j = 0; j < V; j++) row[j] = (float)(exp((double)row[j] - lse) * scale);
-      row[tg] -= scale;
-    }
   }
   *n_t += nt;
   return loss;

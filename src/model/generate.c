@@ -64,6 +64,7 @@ struct l1k_generator {
   layer_w *lw;          /* [L] */
   uint16_t *bf16;       /* one block with every bf16 weight copy, or NULL */
   const uint16_t *lm_head16;
+  int isa;              /* l1k_gen_cpu_isa() */
   int bf16_rows;        /* steps of at most this many rows use the bf16 copies */
   int f32_rows;         /* else steps of at most this many rows use the decode kernel, not BLAS */
 
@@ -79,7 +80,7 @@ struct l1k_generator {
   float *k, *v;         /* [R, kvdim] */
   float *gate, *up;     /* [R, FF] */
   float *logits;        /* [max_batch, V] step output */
-  float *scores;        /* [nthreads][max_ctx] */
+  float *scores;        /* [nthreads][nh/nkv][max_ctx] */
   int nthreads;
   int *row_slot, *row_pos; /* [R] */
 };
@@ -192,7 +193,8 @@ static int bf16_copies(l1k_generator *g) {
     return 0;
   }
   g->bf16 = b;
-  g->bf16_rows = 16;
+  const char *e = getenv("LONG1K_GEN_BF16_ROWS");
+  g->bf16_rows = e && *e ? atoi(e) : 16;
   return 0;
 }
 
@@ -238,6 +240,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->eps = (float)c->rms_norm_eps;
   g->max_batch = max_batch;
   g->max_ctx = max_ctx;
+  g->isa = l1k_gen_cpu_isa();
   g->max_rows = max_batch > 128 ? max_batch : 128;
   {
     const char *e = getenv("LONG1K_GEN_F32_ROWS");
@@ -278,7 +281,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->v = xalloc(R * g->kvdim, sizeof(float), err, &failed);
   g->gate = xalloc(R * g->FF, sizeof(float), err, &failed);
   g->up = xalloc(R * g->FF, sizeof(float), err, &failed);
-  g->scores = xalloc((size_t)g->nthreads * max_ctx, sizeof(float), err, &failed);
+  g->scores = xalloc((size_t)g->nthreads * (g->nh / g->nkv) * max_ctx, sizeof(float), err, &failed);
   g->row_slot = xalloc(R, sizeof(int), err, &failed);
   g->row_pos = xalloc(R, sizeof(int), err, &failed);
   if (failed) {
@@ -390,9 +393,9 @@ static void linear(float *out, const float *in, const float *W, const float *bia
 static inline void lin(const l1k_generator *g, float *out, const float *in, const float *W, const uint16_t *W16,
                        const float *bias, int n, int od, int id, int accumulate) {
   if (W16 && n <= g->bf16_rows)
-    l1k_gen_linear_bf16(out, in, W16, bias, n, od, id, accumulate);
+    l1k_gen_linear_bf16(g->isa, out, in, W16, bias, n, od, id, accumulate);
   else if (n <= g->f32_rows)
-    l1k_gen_linear_f32(out, in, W, bias, n, od, id, accumulate);
+    l1k_gen_linear_f32(g->isa, out, in, W, bias, n, od, id, accumulate);
   else
     linear(out, in, W, bias, n, od, id, accumulate);
 }
@@ -433,43 +436,21 @@ static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
         memcpy(g->vc + cache_off(g, l, slot, h, pos), vr + (size_t)h * hd, hd * sizeof(float));
       }
     }
-    /* attention: each (row, head) over positions 0..pos of its slot */
+    /* attention: each (row, KV head) with its group of query heads over positions 0..pos */
     long work = 0;
     for (int r = 0; r < n; r++) work += (long)(g->row_pos[r] + 1) * nh * hd;
-#pragma omp parallel for schedule(dynamic, 1) if (work > 200000)
-    for (int rh = 0; rh < n * nh; rh++) {
-      int r = rh / nh, h = rh % nh, kvh = h / grp;
+#pragma omp parallel for schedule(dynamic, 1) if (work > 100000)
+    for (int rg = 0; rg < n * nkv; rg++) {
+      int r = rg / nkv, kvh = rg % nkv;
       int pos = g->row_pos[r], slot = g->row_slot[r];
 #ifdef _OPENMP
-      float *sc = g->scores + (size_t)omp_get_thread_num() * g->max_ctx;
+      float *sc = g->scores + (size_t)omp_get_thread_num() * grp * g->max_ctx;
 #else
       float *sc = g->scores;
 #endif
-      const float *qh = g->q + (size_t)r * qd + (size_t)h * hd;
-      const float *K = g->kc + cache_off(g, l, slot, kvh, 0);
-      const float *Vv = g->vc + cache_off(g, l, slot, kvh, 0);
-      float mx = -INFINITY;
-      for (int t = 0; t <= pos; t++) {
-        const float *kt = K + (size_t)t * hd;
-        float d = 0.0f;
-        for (int i = 0; i < hd; i++) d += qh[i] * kt[i];
-        d *= scale;
-        sc[t] = d;
-        if (d > mx) mx = d;
-      }
-      float sum = 0.0f;
-      for (int t = 0; t <= pos; t++) {
-        sc[t] = expf(sc[t] - mx);
-        sum += sc[t];
-      }
-      float inv = 1.0f / sum;
-      float *o = g->att + (size_t)r * qd + (size_t)h * hd;
-      for (int i = 0; i < hd; i++) o[i] = 0.0f;
-      for (int t = 0; t <= pos; t++) {
-        const float *vt = Vv + (size_t)t * hd;
-        float p = sc[t] * inv;
-        for (int i = 0; i < hd; i++) o[i] += p * vt[i];
-      }
+      size_t qo = (size_t)r * qd + (size_t)kvh * grp * hd;
+      l1k_gen_attend(g->isa, g->q + qo, g->kc + cache_off(g, l, slot, kvh, 0), g->vc + cache_off(g, l, slot, kvh, 0),
+                     pos + 1, hd, grp, scale, sc, g->att + qo);
     }
     lin(g, x, g->att, w->wo, w->ho, NULL, n, H, qd, 1);
 

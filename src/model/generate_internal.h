@@ -5,17 +5,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Instruction set for the kernels below: 2 = AVX-512, 1 = AVX2 + FMA, 0 = portable C
+ * (LONG1K_GEN_ISA=0|1 in the environment caps it). Each kernel also falls back when a size does not fit
+ * the vector width. */
+int l1k_gen_cpu_isa(void);
+
 /* dst = src as bfloat16 when every value is exactly a bf16 (low 16 bits zero): returns 1;
  * otherwise 0 (dst partly written). */
 int l1k_gen_to_bf16_exact(const float *src, uint16_t *dst, size_t n);
 
 /* y[n, od] = x[n, id] W[od, id]^T (+ bias) (+ y when accumulate), W bfloat16, float32 math.
  * OpenMP over output rows. */
-void l1k_gen_linear_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
+void l1k_gen_linear_bf16(int isa, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
                          int accumulate);
 
 /* The same with float32 weights (decode steps of float32 checkpoints). */
-void l1k_gen_linear_f32(float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
+void l1k_gen_linear_f32(int isa, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
                         int accumulate);
+
+/* Attention of grp query heads q[grp][hd] sharing one KV head over npos cached positions
+ * K, V [npos][hd]: out[grp][hd] = softmax(q K^T * scale) V. sc: [grp][npos] scratch. */
+void l1k_gen_attend(int isa, const float *q, const float *K, const float *V, int npos, int hd, int grp, float scale, float *sc,
+                    float *out);
 
 #endif

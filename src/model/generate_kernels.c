@@ -7,10 +7,15 @@
  * summed in another order). The generator only takes this path after checking that every
  * weight of a matrix is exactly representable.
  *
- * Threads split the output rows (OpenMP); each thread keeps up to 8 batch rows in registers
- * per weight row, so a weight is read once per step whatever the batch.
+ * Threads split the output rows (OpenMP) in multiples of 4; a tile of weight rows stays in L1
+ * while every block of 4 batch rows passes over it, so a step reads each weight once whatever
+ * the batch. AVX-512 (4x4 tiles) or AVX2+FMA (2x4 tiles) are chosen at run time; the sums of a
+ * row do not depend on the batch size, so a sequence decodes to the same bits alone or batched.
+ * LONG1K_GEN_ISA=1 (AVX2) or 0 (portable C) caps the choice.
  */
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -125,15 +130,84 @@ __attribute__((target("avx2,fma"))) static inline __m256 load_bf16x8(const uint1
 DEFINE_ROWS_AVX2(rows_avx2, uint16_t, load_bf16x8)
 DEFINE_ROWS_AVX2(rows_avx2_f32, float, _mm256_loadu_ps)
 
-static int have_avx2 = -1;
+/* AVX-512 tiles: four weight rows against up to 4 batch rows (16 accumulators of 16 floats);
+ * id must be a multiple of 16. Rows of a thread's range past the last multiple of 4 go through
+ * the AVX2 path. */
+__attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_bf16(const uint16_t *p) {
+  __m256i h = _mm256_loadu_si256((const __m256i *)p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+__attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(const float *p) {
+  return _mm512_loadu_ps(p);
+}
 
-static void linear_any(float *y, const float *x, const uint16_t *W16, const float *W32, const float *bias, int n, int od, int id,
-                         int accumulate) {
-  if (have_avx2 < 0) {
-    __builtin_cpu_init();
-    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#define DEFINE_ROWS_AVX512(NAME, WT, LOAD, TAIL)                                                        \
+  __attribute__((target("avx512f,avx512bw"))) static void NAME(float *y, const float *x, const WT *W, int n, \
+                                                              int od, int id, int j0, int j1, int accumulate) { \
+    int j = j0;                                                                                          \
+    for (; j + 3 < j1; j += 4) {                                                                         \
+      const WT *w0 = W + (size_t)j * id, *w1 = w0 + id, *w2 = w1 + id, *w3 = w2 + id;                   \
+      for (int r0 = 0; r0 < n; r0 += 4) {                                                                \
+        int nb = n - r0 < 4 ? n - r0 : 4;                                                                \
+        const float *xb = x + (size_t)r0 * id;                                                           \
+        const float *x1p = xb + (nb > 1 ? (size_t)id : 0), *x2p = xb + (nb > 2 ? 2 * (size_t)id : 0);    \
+        const float *x3p = xb + (nb > 3 ? 3 * (size_t)id : 0);                                           \
+        __m512 a[4][4];                                                                                  \
+        for (int u = 0; u < 4; u++)                                                                      \
+          for (int b = 0; b < 4; b++) a[u][b] = _mm512_setzero_ps();                                     \
+        for (int k = 0; k < id; k += 16) {                                                               \
+          __m512 x0 = _mm512_loadu_ps(xb + k), x1 = _mm512_loadu_ps(x1p + k);                            \
+          __m512 x2 = _mm512_loadu_ps(x2p + k), x3 = _mm512_loadu_ps(x3p + k);                           \
+          __m512 v;                                                                                      \
+          v = LOAD(w0 + k);                                                                              \
+          a[0][0] = _mm512_fmadd_ps(v, x0, a[0][0]);                                                     \
+          a[0][1] = _mm512_fmadd_ps(v, x1, a[0][1]);                                                     \
+          a[0][2] = _mm512_fmadd_ps(v, x2, a[0][2]);                                                     \
+          a[0][3] = _mm512_fmadd_ps(v, x3, a[0][3]);                                                     \
+          v = LOAD(w1 + k);                                                                              \
+          a[1][0] = _mm512_fmadd_ps(v, x0, a[1][0]);                                                     \
+          a[1][1] = _mm512_fmadd_ps(v, x1, a[1][1]);                                                     \
+          a[1][2] = _mm512_fmadd_ps(v, x2, a[1][2]);                                                     \
+          a[1][3] = _mm512_fmadd_ps(v, x3, a[1][3]);                                                     \
+          v = LOAD(w2 + k);                                                                              \
+          a[2][0] = _mm512_fmadd_ps(v, x0, a[2][0]);                                                     \
+          a[2][1] = _mm512_fmadd_ps(v, x1, a[2][1]);                                                     \
+          a[2][2] = _mm512_fmadd_ps(v, x2, a[2][2]);                                                     \
+          a[2][3] = _mm512_fmadd_ps(v, x3, a[2][3]);                                                     \
+          v = LOAD(w3 + k);                                                                              \
+          a[3][0] = _mm512_fmadd_ps(v, x0, a[3][0]);                                                     \
+          a[3][1] = _mm512_fmadd_ps(v, x1, a[3][1]);                                                     \
+          a[3][2] = _mm512_fmadd_ps(v, x2, a[3][2]);                                                     \
+          a[3][3] = _mm512_fmadd_ps(v, x3, a[3][3]);                                                     \
+        }                                                                                                \
+        for (int b = 0; b < nb; b++) {                                                                   \
+          float *o = y + (size_t)(r0 + b) * od + j;                                                      \
+          for (int u = 0; u < 4; u++) {                                                                  \
+            float sum = _mm512_reduce_add_ps(a[u][b]);                                                   \
+            o[u] = accumulate ? o[u] + sum : sum;                                                        \
+          }                                                                                              \
+        }                                                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+    if (j < j1) TAIL(y, x, W, n, od, id, j, j1, accumulate);                                             \
   }
-  int simd = have_avx2 && id % 8 == 0;
+
+DEFINE_ROWS_AVX512(rows_avx512, uint16_t, load16_bf16, rows_avx2)
+DEFINE_ROWS_AVX512(rows_avx512_f32, float, load16_f32, rows_avx2_f32)
+
+int l1k_gen_cpu_isa(void) {
+  int isa = 0;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
+  if (isa && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) isa = 2;
+  const char *cap = getenv("LONG1K_GEN_ISA");
+  if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa) isa = *cap - '0';
+  return isa;
+}
+
+static void linear_any(int isa, float *y, const float *x, const uint16_t *W16, const float *W32, const float *bias, int n, int od, int id,
+                         int accumulate) {
+  int simd = isa >= 1 && id % 8 == 0;
+  int wide = isa >= 2 && id % 16 == 0;
   long work = (long)n * od * id;
 #pragma omp parallel if (work > 100000)
   {
@@ -143,10 +217,14 @@ static void linear_any(float *y, const float *x, const uint16_t *W16, const floa
     int nt = 1, t = 0;
 #endif
     /* contiguous, even-sized chunks of output rows per thread */
-    int per = ((od + nt - 1) / nt + 1) & ~1;
+    int per = ((od + nt - 1) / nt + 3) & ~3;
     int j0 = t * per, j1 = j0 + per < od ? j0 + per : od;
     if (j0 < j1) {
-      if (W16 && simd)
+      if (W16 && wide)
+        rows_avx512(y, x, W16, n, od, id, j0, j1, accumulate);
+      else if (!W16 && wide)
+        rows_avx512_f32(y, x, W32, n, od, id, j0, j1, accumulate);
+      else if (W16 && simd)
         rows_avx2(y, x, W16, n, od, id, j0, j1, accumulate);
       else if (W16)
         rows_scalar(y, x, W16, n, od, id, j0, j1, accumulate);
@@ -163,12 +241,102 @@ static void linear_any(float *y, const float *x, const uint16_t *W16, const floa
     }
 }
 
-void l1k_gen_linear_bf16(float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
-                         int accumulate) {
-  linear_any(y, x, W, NULL, bias, n, od, id, accumulate);
+void l1k_gen_linear_bf16(int isa, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od,
+                         int id, int accumulate) {
+  linear_any(isa, y, x, W, NULL, bias, n, od, id, accumulate);
 }
 
-void l1k_gen_linear_f32(float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
+void l1k_gen_linear_f32(int isa, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
                         int accumulate) {
-  linear_any(y, x, NULL, W, bias, n, od, id, accumulate);
+  linear_any(isa, y, x, NULL, W, bias, n, od, id, accumulate);
+}
+
+/* ---- attention over the cache ------------------------------------------------------------
+ * One KV head and the grp query heads that share it (GQA): each cached key and value is read
+ * once for the whole group. q: [grp][hd], K, V: [npos][hd], sc: [grp][npos] scratch,
+ * out: [grp][hd]. Softmax in float32 with the max subtracted, as transformers' eager path. */
+#define DEFINE_ATTEND(NAME, TARGET, VEC, WIDTH, SETZERO, LOADU, STOREU, FMADD, SET1, MUL, HSUM)          \
+  TARGET static void NAME(const float *q, const float *K, const float *V, int npos, int hd, int grp,      \
+                          float scale, float *sc, float *out) {                                           \
+    for (int t = 0; t < npos; t++) {                                                                      \
+      const float *kt = K + (size_t)t * hd;                                                               \
+      for (int h = 0; h < grp; h++) {                                                                     \
+        const float *qh = q + (size_t)h * hd;                                                             \
+        VEC acc0 = SETZERO(), acc1 = SETZERO();                                                           \
+        int i = 0;                                                                                        \
+        for (; i + 2 * WIDTH <= hd; i += 2 * WIDTH) {                                                     \
+          acc0 = FMADD(LOADU(qh + i), LOADU(kt + i), acc0);                                               \
+          acc1 = FMADD(LOADU(qh + i + WIDTH), LOADU(kt + i + WIDTH), acc1);                               \
+        }                                                                                                 \
+        for (; i < hd; i += WIDTH) acc0 = FMADD(LOADU(qh + i), LOADU(kt + i), acc0);                      \
+        sc[(size_t)h * npos + t] = HSUM(ADD_##VEC(acc0, acc1)) * scale;                                   \
+      }                                                                                                   \
+    }                                                                                                     \
+    for (int h = 0; h < grp; h++) {                                                                       \
+      float *s = sc + (size_t)h * npos;                                                                   \
+      float mx = s[0];                                                                                    \
+      for (int t = 1; t < npos; t++) mx = s[t] > mx ? s[t] : mx;                                          \
+      float sum = 0.0f;                                                                                   \
+      for (int t = 0; t < npos; t++) {                                                                    \
+        s[t] = expf(s[t] - mx);                                                                           \
+        sum += s[t];                                                                                      \
+      }                                                                                                   \
+      float inv = 1.0f / sum;                                                                             \
+      for (int t = 0; t < npos; t++) s[t] *= inv;                                                         \
+      for (int i = 0; i < hd; i++) out[(size_t)h * hd + i] = 0.0f;                                        \
+    }                                                                                                     \
+    for (int t = 0; t < npos; t++) {                                                                      \
+      const float *vt = V + (size_t)t * hd;                                                               \
+      for (int h = 0; h < grp; h++) {                                                                     \
+        VEC p = SET1(sc[(size_t)h * npos + t]);                                                           \
+        float *o = out + (size_t)h * hd;                                                                  \
+        for (int i = 0; i < hd; i += WIDTH) STOREU(o + i, FMADD(p, LOADU(vt + i), LOADU(o + i)));         \
+      }                                                                                                   \
+    }                                                                                                     \
+  }
+
+#define ADD___m512 _mm512_add_ps
+#define ADD___m256 _mm256_add_ps
+DEFINE_ATTEND(attend_avx512, __attribute__((target("avx512f"))), __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
+              _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_mul_ps, _mm512_reduce_add_ps)
+DEFINE_ATTEND(attend_avx2, __attribute__((target("avx2,fma"))), __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps,
+              _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_mul_ps, hsum256)
+
+static void attend_scalar(const float *q, const float *K, const float *V, int npos, int hd, int grp, float scale,
+                          float *sc, float *out) {
+  for (int h = 0; h < grp; h++) {
+    const float *qh = q + (size_t)h * hd;
+    float *s = sc + (size_t)h * npos;
+    float mx = -INFINITY;
+    for (int t = 0; t < npos; t++) {
+      const float *kt = K + (size_t)t * hd;
+      float d = 0.0f;
+      for (int i = 0; i < hd; i++) d += qh[i] * kt[i];
+      s[t] = d * scale;
+      mx = s[t] > mx ? s[t] : mx;
+    }
+    float sum = 0.0f;
+    for (int t = 0; t < npos; t++) {
+      s[t] = expf(s[t] - mx);
+      sum += s[t];
+    }
+    float inv = 1.0f / sum;
+    float *o = out + (size_t)h * hd;
+    for (int i = 0; i < hd; i++) o[i] = 0.0f;
+    for (int t = 0; t < npos; t++) {
+      const float *vt = V + (size_t)t * hd;
+      float p = s[t] * inv;
+      for (int i = 0; i < hd; i++) o[i] += p * vt[i];
+    }
+  }
+}
+
+void l1k_gen_attend(int isa, const float *q, const float *K, const float *V, int npos, int hd, int grp, float scale, float *sc,
+                    float *out) {
+  if (isa >= 2 && hd % 16 == 0)
+    attend_avx512(q, K, V, npos, hd, grp, scale, sc, out);
+  else if (isa >= 1 && hd % 8 == 0)
+    attend_avx2(q, K, V, npos, hd, grp, scale, sc, out);
+  else
+    attend_scalar(q, K, V, npos, hd, grp, scale, sc, out);
 }

@@ -109,6 +109,7 @@ void model_point(const l1k_model *m, float *base, model_params *p) {
 
 l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err) {
   if (l1k_config_validate(cfg, "config", err)) return NULL;
+  l1k_backend_init();
   l1k_model *m = l1k_calloc(1, sizeof *m, err);
   if (!m) return NULL;
   m->cfg = *cfg;
