@@ -111,6 +111,11 @@ long double complex mx_val_z(const mx_val *v);
 /* mx_eval with the variable `var` bound to x (other variables as at point 0). */
 int mx_eval_bind(const mx_node *n, const char *var, long double x, mx_val *out);
 
+/* Shared evaluation budget (steps) for the calling thread, for all following mx_eval calls
+ * together, until reset; a negative value removes it. Each single evaluation is also limited
+ * to 400,000 steps. */
+void mx_set_budget(long steps);
+
 /* Number of distinct free variables (up to 8 collected into names). */
 int mx_vars(const mx_node *n, const char **names, int max);
 /* 1 if no variables (only numbers and constants). */

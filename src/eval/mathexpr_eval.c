@@ -172,8 +172,13 @@ static long double complex cfun(const char *f, long double complex x, int *ok) {
   return 0;
 }
 
+/* steps left for the current comparison (all evaluations together); < 0: no shared limit */
+static _Thread_local long shared_steps = -1;
+void mx_set_budget(long steps) { shared_steps = steps; }
+
 static int eval_rec(const mx_node *n, env *e, mx_val *out) {
   if (!n || ++e->steps > MX_EVAL_BUDGET) return 0;
+  if (shared_steps >= 0 && shared_steps-- == 0) return 0;
   switch (n->kind) {
     case MX_NUM:
       *out = (n->flags & MXF_EXACT) ? vq(n->p, n->q) : vz(n->v);

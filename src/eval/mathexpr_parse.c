@@ -664,6 +664,29 @@ static mx_node *parse_atom(P *p) {
     case T_MBEGIN:
       r = parse_matrix(p);
       break;
+    case T_WORD: {
+      /* "xy + 1", "abc": a short run of letters is a product of variables, unless another
+       * word follows (prose) */
+      mx_tok *nx = pk2(p);
+      if (t->from_text || t->n > 4 || nx->kind == T_WORD || nx->kind == T_ID) {
+        r = fail(p);
+        break;
+      }
+      mx_node *f[4];
+      for (size_t i = 0; i < t->n; i++) {
+        if (!isalpha((unsigned char)t->s[i])) LEAVE(fail(p));
+        if (t->s[i] == 'e' || t->s[i] == 'i') {
+          f[i] = mx_new(p->c, MX_CONST);
+          if (f[i]) f[i]->op = (uint8_t)t->s[i];
+        } else {
+          f[i] = sym(p, t->s + i, 1);
+        }
+        if (!f[i]) LEAVE(fail(p));
+      }
+      p->pos++;
+      r = node_n(p, MX_MUL, (int)t->n, f);
+      break;
+    }
     default:
       r = fail(p);
   }
