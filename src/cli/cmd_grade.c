@@ -137,8 +137,31 @@ int cmd_grade(int argc, char **argv) {
   int rc, status = 0;
   cJSON *rec;
   char gbuf[64], pbuf[64];
-  while ((rc = l1k_jsonl_next(r, &rec, &err)) == 1) {
+  l1k_buf ob = {0};
+  const char *raw;
+  size_t raw_len;
+  while ((rc = l1k_jsonl_next_line(r, &raw, &raw_len, &err)) == 1) {
     long long line = (long long)l1k_jsonl_line_no(r);
+    const char *end = NULL;
+    rec = cJSON_ParseWithLengthOpts(raw, raw_len, &end, 0);
+    if (rec && end) {
+      while (end < raw + raw_len && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+      if (end < raw + raw_len) {
+        l1k_errf(&err, L1K_EINPUT, "%s:%lld: invalid JSON: unexpected text after the value at column %ld",
+                 l1k_jsonl_path(r), line, (long)(end - raw) + 1);
+        cJSON_Delete(rec);
+        status = -1;
+        break;
+      }
+    }
+    if (!rec) {
+      const char *ep = cJSON_GetErrorPtr();
+      long col = (ep && ep >= raw && ep <= raw + raw_len) ? (long)(ep - raw) + 1 : 0;
+      if (col) l1k_errf(&err, L1K_EINPUT, "%s:%lld: invalid JSON near column %ld", l1k_jsonl_path(r), line, col);
+      else l1k_errf(&err, L1K_EINPUT, "%s:%lld: invalid JSON", l1k_jsonl_path(r), line);
+      status = -1;
+      break;
+    }
     if (!cJSON_IsObject(rec)) {
       l1k_errf(&err, L1K_EINPUT, "%s:%lld: expected a JSON object", l1k_jsonl_path(r), line);
       cJSON_Delete(rec);
@@ -179,6 +202,34 @@ int cmd_grade(int argc, char **argv) {
     if (timing) t_grade += now_s() - t0;
     n++;
     n_correct += verdict != 0;
+    /* fast path: the fields are new, so the line is written back as it was read with the
+     * fields appended before its closing brace (no re-serialization of long responses) */
+    if (!cJSON_GetObjectItemCaseSensitive(rec, out_field) &&
+        (pairs || !cJSON_GetObjectItemCaseSensitive(rec, "extracted"))) {
+      size_t e = raw_len;
+      while (e > 0 && (raw[e - 1] == ' ' || raw[e - 1] == '\t' || raw[e - 1] == '\r')) e--;
+      int empty = rec->child == NULL;
+      ob.len = 0;
+      int w = l1k_buf_append(&ob, raw, e - 1);
+      if (!pairs) {
+        n_noanswer += extracted == NULL;
+        w |= l1k_buf_puts(&ob, empty ? "\"extracted\":" : ",\"extracted\":");
+        w |= extracted ? l1k_buf_json_string(&ob, extracted, strlen(extracted)) : l1k_buf_puts(&ob, "null");
+        empty = 0;
+      }
+      w |= l1k_buf_puts(&ob, empty ? "\"" : ",\"");
+      w |= l1k_buf_puts(&ob, out_field);
+      w |= l1k_buf_puts(&ob, verdict ? "\":true}\n" : "\":false}\n");
+      free(extracted);
+      cJSON_Delete(rec);
+      if (w) {
+        l1k_errf(&err, L1K_ENOMEM, "%s:%lld: out of memory", l1k_jsonl_path(r), line);
+        status = -1;
+        break;
+      }
+      fwrite(ob.data, 1, ob.len, out);
+      continue;
+    }
     if (!pairs) {
       n_noanswer += extracted == NULL;
       cJSON_DeleteItemFromObjectCaseSensitive(rec, "extracted");
@@ -199,6 +250,7 @@ int cmd_grade(int argc, char **argv) {
     fputc('\n', out);
     free(txt);
   }
+  l1k_buf_free(&ob);
   if (rc < 0) status = -1;
   long long blank = (long long)l1k_jsonl_blank_lines(r);
   l1k_jsonl_close(r);

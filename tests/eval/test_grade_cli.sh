@@ -64,10 +64,24 @@ check '[ $rc -eq 0 ] && [ $(grep -c "\"correct\":true" "$T/res2.out") -eq 2 ]' "
 printf '{"gold":"x = 2","pred":"2"}\n' | "$BIN" grade --pairs --out-field ours -q >"$T/stdin.out" 2>"$T/stdin.err"; rc=$?
 check '[ $rc -eq 0 ] && grep -q "\"ours\":true" "$T/stdin.out" && [ ! -s "$T/stdin.err" ]' "stdin, --out-field, -q"
 
+# an existing verdict field is replaced (not duplicated); CRLF and trailing spaces are fine
+printf '{"gold":"2","pred":"3","equal":true}\r\n{"gold":"2","pred":"2"}   \r\n' >"$T/crlf.jsonl"
+"$BIN" grade --pairs -q "$T/crlf.jsonl" >"$T/crlf.out" 2>&1; rc=$?
+python3 - "$T/crlf.out" <<'EOF' || bad "replaced field / CRLF"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["equal"] for r in rows] == [False, True], rows
+assert all(list(r).count("equal") == 1 for r in rows)
+EOF
+check '[ $rc -eq 0 ]' "CRLF exit code"
+
 # bad input: invalid JSON, not an object, missing field, wrong type, unknown option
 printf '{"gold":"1","pred":"1"}\n{"gold": oops}\n' >"$T/bad1.jsonl"
 "$BIN" grade --pairs "$T/bad1.jsonl" >/dev/null 2>"$T/bad1.err"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "bad1.jsonl:2:" "$T/bad1.err"' "invalid JSON -> file:line, exit 2: $(cat "$T/bad1.err")"
+printf '{"gold":"1","pred":"1"} x\n' >"$T/bad5.jsonl"
+"$BIN" grade --pairs "$T/bad5.jsonl" >/dev/null 2>"$T/bad5.err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "bad5.jsonl:1: invalid JSON: unexpected text after the value" "$T/bad5.err"' "trailing text"
 printf '[1,2]\n' >"$T/bad2.jsonl"
 "$BIN" grade --pairs "$T/bad2.jsonl" >/dev/null 2>"$T/bad2.err"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "bad2.jsonl:1: expected a JSON object" "$T/bad2.err"' "not an object"
