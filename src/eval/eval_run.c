@@ -369,18 +369,44 @@ static void on_tick(void *ctx, const l1k_oai_stats *st) {
 
 typedef struct local_prog {
   run *R;
-  int64_t base, finished;
+  const size_t *keys; /* global sample index of each prompt of the l1k_generate call */
+  uint8_t *written;
+  int rc;
+  l1k_err *err;
 } local_prog;
 
+/* Writes a finished local sample. */
+static int local_write(run *R, size_t key, const l1k_gen_result *r, l1k_err *err) {
+  size_t pi = key / (size_t)R->n;
+  int si = (int)(key % (size_t)R->n);
+  sample *s = l1k_calloc(1, sizeof *s, err);
+  if (!s) return L1K_ENOMEM;
+  s->pi = pi;
+  s->si = si;
+  s->rec = make_record(R, pi, si, r->text ? r->text : "", NULL, l1k_finish_name(r->finish),
+                       r->prompt_tokens, r->n_ids, 1, r->seconds);
+  if (!s->rec) {
+    free(s);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  if (R->judge_url) { /* judged after the generation, through the judge endpoint */
+    R->resumed[key] = cJSON_Duplicate(s->rec, 1);
+    R->have[key] = HAVE_NEEDS_JUDGE;
+  } else
+    R->have[key] = HAVE_DONE;
+  return finish_sample(R, s, err);
+}
+
+/* Called by the engine after every token; a finished sample is graded and written at once. */
 static int local_stream(void *user, int index, int32_t token, const char *text, size_t len,
                         int done, const l1k_gen_result *r) {
   local_prog *lp = user;
   run *R = lp->R;
-  if (R->cfg->stop && *R->cfg->stop) return 1; /* cancels l1k_generate */
-  if (done) {
-    lp->finished++;
-    if (!R->cfg->quiet) l1k_progress_update(&R->prog, lp->base + lp->finished, NULL);
+  if (done && !lp->written[index]) {
+    lp->written[index] = 1;
+    if ((lp->rc = local_write(R, lp->keys[index], r, lp->err))) return 1;
   }
+  if (R->cfg->stop && *R->cfg->stop) return 1; /* cancels l1k_generate */
   return 0;
 }
 
@@ -431,6 +457,7 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
   l1k_gen_prompt *prompts = NULL;
   l1k_gen_result *res = NULL;
   size_t *keys = NULL;
+  uint8_t *written = NULL;
   int chunk_cap = 0;
   const char *tpath = c->tokenizer_path ? c->tokenizer_path : c->model_dir;
   l1k_template tmpl = L1K_TMPL_NONE;
@@ -510,11 +537,12 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
   prompts = l1k_calloc((size_t)chunk_cap, sizeof *prompts, err);
   res = l1k_calloc((size_t)chunk_cap, sizeof *res, err);
   keys = l1k_calloc((size_t)chunk_cap, sizeof *keys, err);
-  if (!prompts || !res || !keys) {
+  written = l1k_calloc((size_t)chunk_cap, 1, err);
+  if (!prompts || !res || !keys || !written) {
     rc = L1K_ENOMEM;
     goto out;
   }
-  local_prog lp = {R, 0, 0};
+  local_prog lp = {R, keys, written, 0, err};
   if (!c->quiet) l1k_progress_begin(&R->prog, "eval (local)", todo);
   size_t k = 0;
   while (k < total) {
@@ -532,9 +560,13 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
       keys[m++] = k++;
     }
     o.seed_offset = (uint64_t)k0;
-    lp.base = R->done;
-    lp.finished = 0;
+    memset(written, 0, (size_t)chunk_cap);
     int grc = l1k_generate(g, prompts, m, &o, res, local_stream, &lp, err);
+    if (lp.rc) { /* writing a result failed inside the callback */
+      rc = lp.rc;
+      l1k_gen_results_free(res, m);
+      break;
+    }
     if (grc) {
       l1k_gen_results_free(res, m);
       if (c->stop && *c->stop) {
@@ -545,31 +577,8 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
       rc = grc;
       break;
     }
-    for (int i = 0; i < m && !rc; i++) {
-      size_t pi = keys[i] / (size_t)R->n;
-      int si = (int)(keys[i] % (size_t)R->n);
-      sample *s = l1k_calloc(1, sizeof *s, err);
-      if (!s) {
-        rc = L1K_ENOMEM;
-        break;
-      }
-      s->pi = pi;
-      s->si = si;
-      s->rec = make_record(R, pi, si, res[i].text ? res[i].text : "", NULL,
-                           l1k_finish_name(res[i].finish), res[i].prompt_tokens, res[i].n_ids, 1,
-                           res[i].seconds);
-      if (!s->rec) {
-        free(s);
-        rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-        break;
-      }
-      if (R->judge_url) { /* judged after the generation, through the judge endpoint */
-        R->resumed[keys[i]] = cJSON_Duplicate(s->rec, 1);
-        R->have[keys[i]] = HAVE_NEEDS_JUDGE;
-      } else
-        R->have[keys[i]] = HAVE_DONE;
-      rc = finish_sample(R, s, err);
-    }
+    for (int i = 0; i < m && !rc; i++)
+      if (!written[i]) rc = local_write(R, keys[i], &res[i], err);
     l1k_gen_results_free(res, m);
     memset(res, 0, (size_t)chunk_cap * sizeof *res);
     if (rc) break;
@@ -582,6 +591,7 @@ out:
   free(prompts);
   free(res);
   free(keys);
+  free(written);
   if (g) l1k_generator_free(g);
   if (model) l1k_model_free(model);
   l1k_tokenizer_free(tok);
@@ -633,8 +643,10 @@ static const char *const fixed_keys[] = {"model_name", "api", "system_prompt",
                                          "user_prompt", "temperature", "top_p", "max_tokens",
                                          "seed", "shuffle_seed", "extra_body", NULL};
 
-static int check_run_json(const char *path, const cJSON *now, l1k_err *err) {
+static int check_run_json(const char *path, const char *results, const cJSON *now, l1k_err *err) {
   if (!l1k_file_exists(path)) return 0;
+  struct stat st; /* no results yet: nothing to mix, the settings may change */
+  if (stat(results, &st) != 0 || st.st_size == 0) return 0;
   size_t len;
   char *text = l1k_read_file(path, &len, err);
   if (!text) return err ? err->code : L1K_EIO;
@@ -1135,7 +1147,7 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
   }
   if ((rc = l1k_mkdir_p(cfg->out_dir, err))) goto out;
   info = run_info(&R);
-  if ((rc = check_run_json(run_path, info, err))) goto out;
+  if ((rc = check_run_json(run_path, R.res_path, info, err))) goto out;
   {
     char *t = cJSON_Print(info);
     size_t tl = strlen(t);
