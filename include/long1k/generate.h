@@ -18,7 +18,8 @@
  *
  * Many prompts are served with continuous batching: up to max_batch sequences decode together
  * (one matrix product over the batch per layer); when one finishes its slot takes the next
- * prompt. Sampling uses one random stream per prompt, derived from (seed, prompt index), so a
+ * prompt. A prompt identical to one still running (n samples of one problem) copies that
+ * prompt's KV cache and final logits instead of prefilling again. Sampling uses one random stream per prompt, derived from (seed, prompt index), so a
  * prompt's completion does not depend on which other prompts share the batch.
  *
  * Thread safety: one generator is used by one thread at a time (it owns the KV cache and
@@ -56,6 +57,10 @@ int l1k_gen_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *l
 const float *l1k_gen_slot_logits(const l1k_generator *g, int slot);
 int l1k_gen_slot_len(const l1k_generator *g, int slot);
 void l1k_gen_slot_reset(l1k_generator *g, int slot);
+/* Prefix sharing: slot dst gets the cached positions [0, n) of slot src (its length becomes n;
+ * its logits are not touched — set them with l1k_gen_slot_set_logits if needed). */
+int l1k_gen_slot_copy_prefix(l1k_generator *g, int dst, int src, int n, l1k_err *err);
+void l1k_gen_slot_set_logits(l1k_generator *g, int slot, const float *logits);
 /* One decode step for several slots at once: slot[i] gets token ids[i]; logits (optional,
  * [n * vocab]) receive each slot's next-token logits. Slots must be distinct. */
 int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, float *logits,
@@ -147,6 +152,8 @@ typedef struct l1k_gen_result {
   size_t text_len;
   l1k_finish finish;
   int prompt_tokens;
+  int cached_prompt_tokens; /* prompt positions copied from an identical running prompt instead
+                               of being computed (prefix sharing; the results are the same) */
   const char *stop_hit; /* the stop string that ended it (points into opts.stop), or NULL */
   double seconds;       /* wall time from its prefill start to its last token */
 } l1k_gen_result;

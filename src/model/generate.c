@@ -549,3 +549,23 @@ void l1k_gen_slot_reset(l1k_generator *g, int slot) {
   if (slot >= 0 && slot < g->max_batch) g->slot_len[slot] = 0;
 }
 int l1k_generator_vocab(const l1k_generator *g) { return g->V; }
+
+int l1k_gen_slot_copy_prefix(l1k_generator *g, int dst, int src, int n, l1k_err *err) {
+  if (dst < 0 || dst >= g->max_batch || src < 0 || src >= g->max_batch || dst == src)
+    return l1k_errf(err, L1K_EINPUT, "generate: cannot copy slot %d to slot %d", src, dst);
+  if (n < 0 || n > g->slot_len[src])
+    return l1k_errf(err, L1K_EINPUT, "generate: slot %d holds %d positions, not %d", src, g->slot_len[src], n);
+  size_t bytes = (size_t)n * g->hd * sizeof(float);
+  for (int l = 0; l < g->L; l++)
+    for (int h = 0; h < g->nkv; h++) {
+      memcpy(g->kc + cache_off(g, l, dst, h, 0), g->kc + cache_off(g, l, src, h, 0), bytes);
+      memcpy(g->vc + cache_off(g, l, dst, h, 0), g->vc + cache_off(g, l, src, h, 0), bytes);
+    }
+  g->slot_len[dst] = n;
+  return 0;
+}
+
+void l1k_gen_slot_set_logits(l1k_generator *g, int slot, const float *logits) {
+  if (slot >= 0 && slot < g->max_batch)
+    memcpy(g->slot_logits + (size_t)slot * g->V, logits, (size_t)g->V * sizeof(float));
+}

@@ -47,7 +47,6 @@ void l1k_gen_results_free(l1k_gen_result *r, int n) {
 typedef struct seq {
   int index;          /* prompt index, -1 = slot free */
   l1k_rng rng;
-  int32_t pending;    /* sampled, not yet fed */
   int cap;
   l1k_buf text;
   size_t emitted;     /* bytes streamed */
@@ -198,11 +197,12 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
   seq *S = calloc((size_t)B, sizeof *S);
   int *rows_slot = calloc((size_t)B, sizeof(int));
   int32_t *rows_id = calloc((size_t)B, sizeof(int32_t));
+  float *plog = malloc((size_t)B * V * sizeof(float)); /* each slot's prompt logits */
   l1k_sampler sampler = {.temperature = opts.temperature, .top_k = opts.top_k, .top_p = opts.top_p,
                          .min_p = opts.min_p};
   int rc = 0;
   l1k_buf chunk = {0};
-  if (!S || !rows_slot || !rows_id) {
+  if (!S || !rows_slot || !rows_id || !plog) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
   }
@@ -232,8 +232,25 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
           res[i].finish = L1K_FINISH_LENGTH;
         } else {
           l1k_gen_slot_reset(g, s);
-          if ((rc = l1k_gen_feed(g, s, prompts[i].ids, prompts[i].n, NULL, err))) goto done;
-          q->pending = -1;
+          /* prefix sharing: an identical prompt still in a slot has its whole prompt cached
+           * (its cache only grows) and its prompt logits saved */
+          int src = -1;
+          for (int s2 = 0; s2 < B && src < 0; s2++) {
+            if (s2 == s || S[s2].index < 0) continue;
+            const l1k_gen_prompt *o2 = &prompts[S[s2].index];
+            if (o2->n == prompts[i].n &&
+                (o2->ids == prompts[i].ids || !memcmp(o2->ids, prompts[i].ids, (size_t)o2->n * sizeof(int32_t))))
+              src = s2;
+          }
+          if (src >= 0) {
+            if ((rc = l1k_gen_slot_copy_prefix(g, s, src, prompts[i].n, err))) goto done;
+            memcpy(plog + (size_t)s * V, plog + (size_t)src * V, (size_t)V * sizeof(float));
+            l1k_gen_slot_set_logits(g, s, plog + (size_t)s * V);
+            res[i].cached_prompt_tokens = prompts[i].n;
+          } else {
+            if ((rc = l1k_gen_feed(g, s, prompts[i].ids, prompts[i].n, NULL, err))) goto done;
+            memcpy(plog + (size_t)s * V, l1k_gen_slot_logits(g, s), (size_t)V * sizeof(float));
+          }
           active++;
         }
         if (cap == 0) {
@@ -343,6 +360,7 @@ done:
   free(S);
   free(rows_slot);
   free(rows_id);
+  free(plog);
   l1k_sampler_free(&sampler);
   l1k_buf_free(&chunk);
   return rc;

@@ -204,13 +204,19 @@ static void test_model(const char *name) {
   CHECK_MSG(same, "%s: greedy ids differ from transformers", name);
   l1k_gen_results_free(&r, 1);
 
-  /* 4. many prompts, batch 3 with continuous batching == one at a time (greedy and sampled) */
-  l1k_gen_prompt ps[7];
-  int lens[7] = {6, 24, 9, 1, 17, 24, 12};
-  for (int i = 0; i < 7; i++) {
+  /* 4. many prompts, batch 3 with continuous batching == one at a time (greedy and sampled);
+   *    prompts 1 and 2 are the same (and 5 equals 1 by content, another copy): prefix sharing */
+  enum { NP = 7 };
+  l1k_gen_prompt ps[NP];
+  int lens[NP] = {6, 24, 24, 1, 17, 24, 12};
+  int32_t copy24[24];
+  memcpy(copy24, ids + 24, sizeof copy24);
+  for (int i = 0; i < NP; i++) {
     ps[i].ids = i == 0 ? gp : ids + (i % 2) * 24;
     ps[i].n = i == 0 ? (int)np : lens[i];
   }
+  ps[2].ids = ids + 24;
+  ps[5].ids = copy24;
   for (int mode = 0; mode < 2; mode++) {
     l1k_gen_opts q;
     l1k_gen_opts_default(&q);
@@ -221,17 +227,19 @@ static void test_model(const char *name) {
       q.top_k = 50;
       q.seed = 1234;
     }
-    l1k_gen_result rb[7];
+    l1k_gen_result rb[NP];
     l1k_generator *g3 = l1k_generator_create(m, 3, 64, &err);
     l1k_generator *g1 = l1k_generator_create(m, 1, 64, &err);
     CHECK(g3 && g1);
     if (!g3 || !g1) break;
     q.max_new_tokens = 16;
-    rc = l1k_generate(g3, ps, 7, &q, rb, NULL, NULL, &err);
+    rc = l1k_generate(g3, ps, NP, &q, rb, NULL, NULL, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
+    /* prompt 2 started next to its twin 1 */
+    CHECK(rb[1].cached_prompt_tokens == 0 && rb[2].cached_prompt_tokens == 24);
     /* prompt i of a batch samples from stream (seed, i): a single run with seed_offset i
      * must give the same ids */
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < NP; i++) {
       l1k_gen_result one;
       q.seed_offset = (uint64_t)i;
       rc = l1k_generate(g1, &ps[i], 1, &q, &one, NULL, NULL, &err);
@@ -243,25 +251,26 @@ static void test_model(const char *name) {
     q.seed_offset = 0;
     if (mode == 1) {
       /* same seed, same ids; another seed, other ids */
-      l1k_gen_result again[7], other[7];
-      rc = l1k_generate(g3, ps, 7, &q, again, NULL, NULL, &err);
+      l1k_gen_result again[NP], other[NP];
+      rc = l1k_generate(g3, ps, NP, &q, again, NULL, NULL, &err);
       CHECK(rc == 0);
       q.seed = 99;
-      rc = l1k_generate(g3, ps, 7, &q, other, NULL, NULL, &err);
+      rc = l1k_generate(g3, ps, NP, &q, other, NULL, NULL, &err);
       CHECK(rc == 0);
       int all_same = 1, any_diff = 0;
-      for (int i = 0; i < 7; i++) {
+      for (int i = 0; i < NP; i++) {
         all_same &= again[i].n_ids == rb[i].n_ids && !memcmp(again[i].ids, rb[i].ids, rb[i].n_ids * 4);
         any_diff |= other[i].n_ids != rb[i].n_ids || memcmp(other[i].ids, rb[i].ids, rb[i].n_ids * 4);
       }
       CHECK_MSG(all_same, "%s: same seed gave other ids", name);
       CHECK_MSG(any_diff, "%s: seeds 1234 and 99 gave the same ids", name);
-      l1k_gen_results_free(again, 7);
-      l1k_gen_results_free(other, 7);
+      l1k_gen_results_free(again, NP);
+      l1k_gen_results_free(other, NP);
     } else {
-      for (int i = 0; i < 7; i++) CHECK(rb[i].n_ids == 16 && rb[i].finish == L1K_FINISH_LENGTH);
+      for (int i = 0; i < NP; i++) CHECK(rb[i].n_ids == 16 && rb[i].finish == L1K_FINISH_LENGTH);
+      CHECK(rb[1].n_ids == rb[2].n_ids && !memcmp(rb[1].ids, rb[2].ids, rb[1].n_ids * 4));
     }
-    l1k_gen_results_free(rb, 7);
+    l1k_gen_results_free(rb, NP);
     l1k_generator_free(g3);
     l1k_generator_free(g1);
   }
