@@ -416,7 +416,7 @@ static long last_phrase(const char *s, size_t a, size_t b) {
   return best;
 }
 
-static char *extract_range(const char *s, size_t a, size_t b) {
+static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
   /* <answer> tags */
   long t = rfind(s, a, b, "<answer>");
   if (t >= 0) {
@@ -443,11 +443,13 @@ static char *extract_range(const char *s, size_t a, size_t b) {
   if (!r && n > 0) r = group_last(s, sp, n);
   if (!r) r = from_phrases(s, a, b, k_final_phrases);
   if (!r) r = from_phrases(s, a, b, k_answer_phrases);
-  if (!r) {
+  /* a response cut inside its reasoning (<think> never closed) has no final statement: only
+   * an explicit box or answer phrase counts, not the last number of the reasoning */
+  if (!r && !unfinished) {
     n = find_math(s, a, b, sp, MAX_SPANS);
     if (n > 0) r = group_last(s, sp, n);
   }
-  if (!r) r = last_number(s, a, b);
+  if (!r && !unfinished) r = last_number(s, a, b);
   free(sp);
   return r;
 }
@@ -464,7 +466,10 @@ char *l1k_extract_answer(const char *response, size_t len) {
   if (!response) return NULL;
   size_t a, b;
   l1k_grade_final_part(response, len, &a, &b);
-  return extract_range(response, a, b);
+  int unfinished = (find(response, 0, len, "<think>") >= 0 && rfind(response, 0, len, "</think>") < 0) ||
+                   (find(response, 0, len, "<|begin_of_thought|>") >= 0 &&
+                    rfind(response, 0, len, "<|end_of_thought|>") < 0);
+  return extract_range(response, a, b, unfinished);
 }
 
 /* ------------------------------------------------------------------ helpers */

@@ -40,6 +40,8 @@ int main(void) {
   ex("<think>maybe \\boxed{7}? no</think>The answer is \\boxed{8}.", "8");
   ex("<|begin_of_thought|>try \\boxed{1}<|end_of_thought|><|begin_of_solution|>So \\boxed{2}<|end_of_solution|>", "2");
   ex("<think>only thinking, \\boxed{9}</think>   ", "9"); /* empty final part: whole text */
+  ex("<think>Let me compute 6 times 7 ... (cut off)", NULL); /* unfinished reasoning: no number */
+  ex("<think>so far \\boxed{41} but", "41");                  /* an explicit box still counts */
 
   /* composite answers: boxed answers joined by a short connector */
   ex("$\\boxed{2}, \\boxed{3}, \\boxed{5}$", "2, 3, 5");
