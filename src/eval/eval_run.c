@@ -72,6 +72,7 @@ typedef struct run {
   double last_sync;
   l1k_progress prog;
   int64_t todo, done, failed, correct, judged, judge_failed;
+  int64_t gen_ok, gen_refused; /* generation replies: usable / refused without retry (4xx) */
   int fatal;
 } run;
 
@@ -330,6 +331,20 @@ static int on_done(void *ctx, l1k_oai_client *cl, void *user, const l1k_oai_repl
       R->judge_failed++;
     }
     return finish_sample(R, s, err);
+  }
+  if (r->ok)
+    R->gen_ok++;
+  else if (r->http_status >= 400 && r->http_status < 500)
+    R->gen_refused++;
+  if (!r->ok && R->gen_ok == 0 && R->gen_refused >= 8) {
+    /* the server refuses the requests themselves (e.g. max_tokens over its context): stop
+     * instead of failing every sample one by one */
+    int rc = l1k_errf(err, L1K_EINPUT,
+                      "the first %lld requests were all refused: %s (check --max-tokens, "
+                      "--model-name and --extra-body against the server)",
+                      (long long)R->gen_refused, r->error);
+    free(s);
+    return rc;
   }
   if (!r->ok) {
     cJSON *e = cJSON_CreateObject();

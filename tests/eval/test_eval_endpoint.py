@@ -361,6 +361,12 @@ def scenario_bad_input(url, tmp):
     rc, so, se = run(["--data", good, "--endpoint", url, "--model-name", "forbidden", "--out",
                       os.path.join(tmp, "forbidden_out")])
     check(rc == 2 and "404" in se, "a 404 stops the run: %d %s" % (rc, se))
+    allbad = os.path.join(tmp, "allbad.jsonl")
+    write_jsonl(allbad, [{"problem": "x [[id=ab%d]] [[badrequest]]" % i, "answer": "1"} for i in range(12)])
+    rc, so, se = run(["--data", allbad, "--endpoint", url, "--model-name", "m", "--concurrency", "2",
+                      "--out", os.path.join(tmp, "allbad_out")])
+    check(rc == 2 and "first 8 requests were all refused" in se and "400" in se,
+          "a server refusing every request stops the run: %d %s" % (rc, se))
     rc, so, se = run(["--benchmark", "math500", "--model", "/nonexistent", "--out",
                       os.path.join(tmp, "local_out")])
     check(rc == 2 and "--model" in se, "--model: %d %s" % (rc, se))
