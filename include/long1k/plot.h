@@ -8,8 +8,9 @@
  *   l1k_plot_write_svg(p, "training_loss.svg", &err);
  *   l1k_plot_free(p);
  *
- * Series copy their data. Points that cannot be drawn (non-finite, or <= 0 on a log axis) are
- * skipped, counted, and named in a footnote on the plot; a line breaks at them.
+ * Series copy their data. Points that cannot be drawn (non-finite, beyond +-1e300, or below
+ * 1e-300 on a log axis) are skipped, counted, and named in a footnote on the plot; a line
+ * breaks at them.
  */
 #ifndef LONG1K_PLOT_H
 #define LONG1K_PLOT_H

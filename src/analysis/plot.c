@@ -203,7 +203,7 @@ static void fmt_tick(char *t, size_t n, double v, double step) {
   if (a >= 1e9 && fabs(step) >= 1e8) suf = "G", div = 1e9;
   else if (a >= 1e6 && fabs(step) >= 1e5) suf = "M", div = 1e6;
   else if (a >= 1e3 && fabs(step) >= 100) suf = "k", div = 1e3;
-  if (div == 1 && fabs(step) < 1e-3 && a < 1e-1) { /* 1.2e-5 rather than 0.000012 */
+  if ((div == 1 && fabs(step) < 1e-3 && a < 1e-1) || a >= 1e12) { /* 1.2e-5 rather than 0.000012; 1e15 */
     int e = (int)floor(log10(a) + 1e-9);
     double m = v / pow(10, e);
     double sm = fabs(step) / pow(10, e);
@@ -258,6 +258,7 @@ static double nice_step(double range, int target) {
 /* Ticks in [lo, hi]; returns count (<= max). step_out gets a representative step for labels. */
 static int make_ticks(const scale *s, double *t, int max, double *step_out, int *minor_flags) {
   int n = 0;
+  minor_flags[0] = 0; /* set to 1 below when these are log ticks (labels per decade) */
   if (!s->log) {
     double st = nice_step(s->hi - s->lo, 5);
     *step_out = st;
@@ -275,7 +276,9 @@ static int make_ticks(const scale *s, double *t, int max, double *step_out, int 
   if (span > 4) ms = m1, nm = 1;
   else if (span > 0.8) ms = m125, nm = 3;
   else ms = m1_9, nm = 9;
-  for (double d = d0; d <= d1 && n < max; d++) {
+  double dstep = span > 10 ? ceil(span / 8) : 1;
+  d0 = floor(d0 / dstep) * dstep;
+  for (double d = d0; d <= d1 && n < max; d += dstep) {
     for (int k = 0; k < nm && n < max; k++) {
       double v = ms[k] * pow(10, d);
       if (v < s->lo * (1 - 1e-9) || v > s->hi * (1 + 1e-9)) continue;
@@ -289,6 +292,7 @@ static int make_ticks(const scale *s, double *t, int max, double *step_out, int 
     lin.log = 0;
     return make_ticks(&lin, t, max, step_out, minor_flags);
   }
+  minor_flags[0] = 1;
   /* label precision: the smallest gap between ticks */
   double st = INFINITY;
   for (int i = 1; i < n; i++)
@@ -297,7 +301,11 @@ static int make_ticks(const scale *s, double *t, int max, double *step_out, int 
   return n;
 }
 
-static int usable(const l1k_plot *p, int axis_log, double v) { return isfinite(v) && (!axis_log || v > 0); }
+/* Drawable: finite, within +-1e300 (so that ranges and padding never overflow), and >= 1e-300 on
+ * a log axis. */
+static int usable(const l1k_plot *p, int axis_log, double v) {
+  return isfinite(v) && fabs(v) <= 1e300 && (!axis_log || v >= 1e-300);
+}
 
 /* Data extent of all series; counts points that cannot be drawn. */
 static void extent(const l1k_plot *p, double xr[2], double yr[2], size_t *skipped) {
@@ -367,8 +375,8 @@ static void finish_range(double r[2], const double fixed[2], int log) {
     double a = log10(r[0]), b = log10(r[1]);
     if (b - a < 1e-9) a -= 0.5, b += 0.5;
     double pad = 0.05 * (b - a);
-    r[0] = pow(10, a - pad);
-    r[1] = pow(10, b + pad);
+    r[0] = pow(10, a - pad > -300 ? a - pad : -300);
+    r[1] = pow(10, b + pad < 300 ? b + pad : 300);
   } else {
     if (r[1] - r[0] < 1e-12 * (fabs(r[0]) + 1)) {
       double d = fabs(r[0]) > 0 ? fabs(r[0]) * 0.1 : 1;
@@ -499,14 +507,14 @@ int l1k_plot_svg(const l1k_plot *p, l1k_buf *b) {
   /* grid and ticks */
   double t[64], stx, sty;
   int mf[64];
-  int ntx = make_ticks(&sx, t, 64, &stx, mf);
+  int ntx = make_ticks(&sx, t, 64, &stx, mf), ntx_log = mf[0];
   l1k_buf_puts(b, "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
   for (int i = 0; i < ntx; i++) {
     double X = sc(&sx, t[i]);
     l1k_buf_printf(b, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\"/>", X, mt, X, H - mb);
   }
   double ty[64];
-  int nty = make_ticks(&sy, ty, 64, &sty, mf);
+  int nty = make_ticks(&sy, ty, 64, &sty, mf), nty_log = mf[0];
   for (int i = 0; i < nty; i++) {
     double Y = sc(&sy, ty[i]);
     l1k_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\"/>", ml, Y, W - mr, Y);
@@ -515,13 +523,13 @@ int l1k_plot_svg(const l1k_plot *p, l1k_buf *b) {
   char lab[64];
   for (int i = 0; i < ntx; i++) {
     double X = sc(&sx, t[i]);
-    fmt_tick(lab, sizeof lab, t[i], stx);
+    fmt_tick(lab, sizeof lab, t[i], sx.log && ntx_log ? pow(10, floor(log10(t[i]) + 1e-9)) : stx);
     l1k_buf_printf(b, "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#333\"/>", X, H - mb, X, H - mb + 4);
     l1k_buf_printf(b, "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X, H - mb + 16, lab);
   }
   for (int i = 0; i < nty; i++) {
     double Y = sc(&sy, ty[i]);
-    fmt_tick(lab, sizeof lab, ty[i], sty);
+    fmt_tick(lab, sizeof lab, ty[i], sy.log && nty_log ? pow(10, floor(log10(ty[i]) + 1e-9)) : sty);
     l1k_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#333\"/>", ml - 4, Y, ml, Y);
     l1k_buf_printf(b, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", ml - 7, Y + 3.8, lab);
   }
@@ -650,7 +658,7 @@ int l1k_plot_svg(const l1k_plot *p, l1k_buf *b) {
   /* notes */
   double ny = H - mb + 50;
   if (skipped) {
-    l1k_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#a33\">%zu point%s not drawn (not finite%s)</text>\n", ml, ny,
+    l1k_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#a33\">%zu point%s not drawn (not finite, beyond 1e300%s)</text>\n", ml, ny,
                    skipped, skipped == 1 ? "" : "s", p->logx || p->logy ? ", or not positive on a log axis" : "");
     ny += 14;
   }

@@ -131,6 +131,27 @@ int main(void) {
     l1k_plot_free(p);
   }
 
+  /* extreme values: no overflow into nan/inf coordinates, exponent labels */
+  {
+    double x[] = {1, 2, 3}, y[] = {-1e308, 0, 1e308}, xl[] = {1e-300, 1, 1e300}, yl[] = {1e-300, 1e300, 5};
+    l1k_plot *p = l1k_plot_new("extreme", "x", "y");
+    CHECK(l1k_plot_line(p, "a", x, y, 3, NULL) == 0);
+    char *s = render(p, "extreme");
+    CHECK(s && !strstr(s, "nan") && !strstr(s, "inf"));
+    CHECK(s && strstr(s, "2 points not drawn"));
+    free(s);
+    l1k_plot_free(p);
+    p = l1k_plot_new("extreme log", "x", "y");
+    l1k_plot_log_x(p, 1);
+    l1k_plot_log_y(p, 1);
+    CHECK(l1k_plot_line(p, "a", xl, yl, 3, NULL) == 0);
+    s = render(p, "extremelog");
+    CHECK(s && !strstr(s, "nan") && !strstr(s, "inf"));
+    CHECK(s && strstr(s, ">1e-300<") && strstr(s, ">1e300<") && strstr(s, ">1e150<"));
+    free(s);
+    l1k_plot_free(p);
+  }
+
   /* nothing to draw: an empty plot says so */
   {
     l1k_plot *p = l1k_plot_new("empty", "x", "y");
