@@ -79,8 +79,8 @@ int l1k_oai_parse_reply(const cJSON *json, int completions, l1k_oai_reply *out, 
                         size_t why_n);
 
 /* Resolves an --endpoint into the full URL: "http://h:p" and "http://h:p/v1" get
- * "/v1/chat/completions" (or "/v1/completions"); a URL already ending in /completions is
- * kept. Returns a malloc'ed string. */
+ * "/v1/chat/completions" (or "/v1/completions"); a URL already ending in /completions (or
+ * with "/completions?" and a query) is kept. Returns a malloc'ed string. */
 char *l1k_oai_url(const char *endpoint, int completions);
 
 /* Seconds to wait before try number `attempt` (1 = the first retry): backoff * 2^(attempt-1)
@@ -230,8 +230,11 @@ typedef struct l1k_eval_outcome {
   int64_t partial_lines_dropped;
 } l1k_eval_outcome;
 
-/* Generates, grades (and judges) what results.jsonl in out_dir does not hold yet, then
- * writes summary.json and prints the table on stdout. */
+/* Generates (through the endpoint, or with the local engine when model_dir is set), grades
+ * (and judges) what results.jsonl in out_dir does not hold yet, then writes summary.json and
+ * prints the table on stdout (unless quiet). Returns 0 also when some samples failed after
+ * the retries (out->samples_failed; they are in errors.jsonl) or the run was interrupted
+ * (out->interrupted). */
 int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *out, l1k_err *err);
 
 /* Recomputes summary.json (and the printed table, when f != NULL) from out_dir/results.jsonl

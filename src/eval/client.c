@@ -74,6 +74,10 @@ double l1k_http_backoff(const l1k_http_opts *o, int attempt, double retry_after)
 }
 
 char *l1k_oai_url(const char *endpoint, int completions) {
+  if (strstr(endpoint, "/completions?")) { /* a full URL with a query (api-version=...) */
+    l1k_err e;
+    return l1k_strdup(endpoint, &e);
+  }
   size_t n = strlen(endpoint);
   while (n > 0 && endpoint[n - 1] == '/') n--;
   const char *tail = completions ? "/completions" : "/chat/completions";

@@ -93,6 +93,8 @@ int main(void) {
       {"https://api.x.com/v1/chat/completions", 0, "https://api.x.com/v1/chat/completions"},
       {"http://h/proxy/v1/completions", 1, "http://h/proxy/v1/completions"},
       {"http://h:1", 1, "http://h:1/v1/completions"},
+      {"https://x.azure.com/openai/deployments/d/chat/completions?api-version=2024-06-01", 0,
+       "https://x.azure.com/openai/deployments/d/chat/completions?api-version=2024-06-01"},
   };
   for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
     char *u = l1k_oai_url(urls[i].in, urls[i].compl);

@@ -14,6 +14,10 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the server is local: keep any proxy settings of the environment out of the way
+for _v in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    os.environ.pop(_v, None)
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 BIN = os.environ.get("LONG1K_BIN")
 if not BIN or not os.path.exists(BIN):
     print("SKIP: LONG1K_BIN not set or missing", file=sys.stderr)
