@@ -76,7 +76,8 @@ int l1k_fit_to_json(const l1k_fit_result *r, const l1k_fit_report *rep, l1k_buf 
     jkstr(b, "method", l1k_fit_boot_name(r->boot_method), &g);
     jknum(b, "replicates", r->boot_requested, &g);
     jknum(b, "replicates_ok", r->boot_ok, &g);
-    jknum(b, "seed", (double)r->seed, &g);
+    jkey(b, "seed", &g);
+    l1k_buf_printf(b, "%llu", (unsigned long long)r->seed);
     jkey(b, "a", &g);
     jpair(b, r->a_ci);
     jkey(b, "b", &g);

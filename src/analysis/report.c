@@ -1235,7 +1235,8 @@ static void section_law(ctx *c) {
             double bs = jnum(jget(j, "ci"), "replicates"), sd = jnum(jget(j, "ci"), "seed");
             double ys = jnum(j, "y_scale");
             if (bs >= 0 && bs <= 100000) fo.bootstrap = (int)bs;
-            if (sd >= 0) fo.seed = (uint64_t)sd;
+            /* a JSON number is exact below 2^53; larger seeds redraw the band with a nearby seed */
+            if (sd >= 0 && sd < 18446744073709551616.0) fo.seed = (uint64_t)sd;
             if (ys == 1 || ys == 100) fo.y_scale = ys;
             const char *meth = jstr(jget(j, "ci"), "method");
             if (meth && !strcmp(meth, "pairs")) fo.boot_method = L1K_BOOT_PAIRS;
