@@ -198,6 +198,15 @@ int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value
   }
   void *p = (char *)c + k->off;
   char *end;
+  if (!strcmp(key, "warmup_steps")) {
+    /* transformers 5: a warmup_steps below 1 is a ratio */
+    double d = strtod(value, &end);
+    if (end != value && !*end && d > 0 && d < 1) {
+      c->warmup_ratio = d;
+      c->warmup_steps = 0;
+      return 0;
+    }
+  }
   switch (k->type) {
   case T_STR: {
     char **s = p;

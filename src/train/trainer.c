@@ -493,7 +493,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   if (t->d.rank == 0) l1k_progress_begin(&prog, "train", t->total_steps);
   t->t_start = l1k_now();
   double win_loss = 0, t_win = l1k_now(), loss = 0, gn = 0;
-  int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step;
+  int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
   const char *fault = getenv("LONG1K_TRAIN_FAULT");
   while (t->step < t->total_steps) {
     int r = do_step(t, &loss, &gn, &step_tok, err);
@@ -516,7 +516,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     if (t->d.rank == 0) {
       char extra[200];
       snprintf(extra, sizeof extra, "loss %.4f lr %.3g gn %.3g %.0f tok/s", loss, lr, gn,
-               (double)(t->tokens) / (now - t->t_start + 1e-9));
+               (double)(t->tokens - start_tokens) / (now - t->t_start + 1e-9));
       l1k_progress_update(&prog, t->step, extra);
     }
     if (t->step % c->logging_steps == 0 || t->step == t->total_steps) {
@@ -574,7 +574,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   write_plot(t);
   if (t->d.rank == 0)
     l1k_info("done: %lld steps, last loss %.6f, %lld tokens in %.1f s; checkpoint %s",
-             (long long)t->step, res->last_loss, (long long)t->tokens, l1k_now() - t->t_start,
+             (long long)t->step, res->last_loss, (long long)(t->tokens - start_tokens), l1k_now() - t->t_start,
              t->last_ckpt);
   goto out;
 out_rc:
