@@ -76,7 +76,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="l1k_eval_")
     try:
         for f in (scenario_retries, scenario_interrupt, scenario_judge,
-                  scenario_mc_and_completions, scenario_bad_input):
+                  scenario_mc_and_completions, scenario_bad_input, scenario_local_judge):
             t0 = time.time()
             f(url, tmp)
             print("%s: %.1f s" % (f.__name__, time.time() - t0), file=sys.stderr)
@@ -392,6 +392,37 @@ def scenario_bad_input(url, tmp):
     check(rc == 0 and len(res) == 3, "aime25 --limit 3: %d %s" % (rc, se))
     check([r["answer"] for r in sorted(res, key=lambda r: r["problem_index"])] == ["70", "588", "16"],
           "aime25 answers: %s" % [r["answer"] for r in res])
+
+
+def scenario_local_judge(url, tmp):
+    """--model DIR (our engine) with a judge endpoint: generated, written, then judged."""
+    src = os.environ.get("LONG1K_SRC", os.path.join(HERE, "..", ".."))
+    model = os.path.join(tmp, "tiny_model")
+    p = subprocess.run([BIN, "init", "--preset", "qwen2.5-0.5b-instruct", "--layers", "1",
+                        "--hidden-size", "32", "--intermediate-size", "64", "--heads", "4",
+                        "--kv-heads", "2", "--vocab-size", "814", "--max-position-embeddings", "512",
+                        "--eos-token-id", "811", "--dtype", "f32", "--tokenizer",
+                        os.path.join(src, "data", "tokenizers", "tiny"), "--out", model],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "long1k init: %s" % p.stderr)
+    if p.returncode:
+        return
+    data = os.path.join(tmp, "local.jsonl")
+    write_jsonl(data, [{"problem": "What is %d+%d?" % (i, i), "answer": str(2 * i)} for i in range(3)])
+    out = os.path.join(tmp, "local_out")
+    before = stats(url)["judge"].get("?", 0)
+    rc, so, se = run(["--data", data, "--model", model, "--n", "2", "--max-tokens", "8",
+                      "--judge-endpoint", url, "--judge-model", "judge", "--out", out])
+    check(rc == 0, "local + judge: %d %s" % (rc, se))
+    after = stats(url)["judge"].get("?", 0)
+    check(after - before == 6, "6 judge requests for 3 problems x 2 local samples (%d)" % (after - before))
+    res = read_jsonl(os.path.join(out, "results.jsonl"))
+    last = {(r["problem_index"], r["sample_index"]): r for r in res}
+    check(len(last) == 6, "6 local samples")
+    check(all(r.get("judge_correct") is False and r["tokens"] <= 8 for r in last.values()),
+          "judged local samples (a random model is never right)")
+    summ = json.load(open(os.path.join(out, "summary.json")))
+    check(summ.get("judge", {}).get("verdicts") == 6, "summary counts 6 verdicts")
 
 
 if __name__ == "__main__":
