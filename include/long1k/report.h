@@ -34,6 +34,7 @@ typedef struct l1k_report_opts {
   uint64_t seed;            /* default 1 */
   int strict;               /* unreadable files are errors (L1K_EINPUT) instead of warnings */
   const char *date;         /* shown in the header; NULL: now (UTC), or $SOURCE_DATE_EPOCH */
+  const char *svg_dir;      /* also write every plot as DIR/NNN-name.svg (created), or NULL */
 } l1k_report_opts;
 
 void l1k_report_opts_default(l1k_report_opts *o);

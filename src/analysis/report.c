@@ -91,6 +91,8 @@ typedef struct {
   l1k_report_info info;
   l1k_err *err;
   int failed; /* strict mode hit a warning, or out of memory */
+  size_t svg_count;
+  const char *figtag; /* prefixes --svg-dir file names (the run of a dataset figure) */
   l1k_buf *b;
 } ctx;
 
@@ -641,6 +643,38 @@ static void missing(ctx *c, const char *fmt, ...) {
   c->info.missing++;
 }
 
+/* A plot into the page, and with opts.svg_dir also into DIR/NNN-name.svg. Nonzero on failure
+ * (the error is set). */
+static int emit(ctx *c, const l1k_plot *p, const char *name) {
+  if (l1k_plot_svg(p, c->b)) {
+    oom(c);
+    return -1;
+  }
+  if (!c->o->svg_dir) return 0;
+  char slug[120], full[600];
+  snprintf(full, sizeof full, "%s%s%s", c->figtag ? c->figtag : "", c->figtag ? " " : "", name);
+  size_t k = 0;
+  for (const char *q = full; *q && k + 1 < sizeof slug; q++) {
+    unsigned char ch = (unsigned char)*q;
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_') slug[k++] = (char)ch;
+    else if (ch >= 'A' && ch <= 'Z') slug[k++] = (char)(ch - 'A' + 'a');
+    else if (k && slug[k - 1] != '-') slug[k++] = '-';
+  }
+  while (k && slug[k - 1] == '-') k--;
+  slug[k] = 0;
+  char file[1200];
+  snprintf(file, sizeof file, "%s/%03zu-%s.svg", c->o->svg_dir, ++c->svg_count, slug[0] ? slug : "plot");
+  l1k_err e = {0};
+  if (l1k_plot_write_svg(p, file, &e)) {
+    if (!c->failed) {
+      *c->err = e;
+      c->failed = 1;
+    }
+    return -1;
+  }
+  return 0;
+}
+
 static void num_cell(ctx *c, double v, const char *fmt) {
   if (!isfinite(v)) {
     S("<td class=\"na\">&ndash;</td>");
@@ -933,7 +967,7 @@ static void hist_figs(ctx *c, const cJSON *o, const char *prefix, int depth, int
       }
       l1k_plot_size(p, 560, 320);
       l1k_plot_log_x(p, logx);
-      if ((note[0] && l1k_plot_note(p, note)) || l1k_plot_bars(p, NULL, ee, kk, m, NULL) || l1k_plot_svg(p, c->b)) oom(c);
+      if ((note[0] && l1k_plot_note(p, note)) || l1k_plot_bars(p, NULL, ee, kk, m, NULL) || emit(c, p, key)) oom(c);
       ee[0] = save;
       (void)total;
       l1k_plot_free(p);
@@ -1137,7 +1171,7 @@ static void section_law(ctx *c) {
       char title[300];
       snprintf(title, sizeof title, "%s: accuracy against training length", bp[b].name);
       l1k_plot *p = l1k_plot_new(title, "training reasoning length (tokens)", "pass@1 (%)");
-      if (!p || l1k_plot_fit(p, &fr[b], &fd[b], NULL) || l1k_plot_svg(p, c->b)) oom(c);
+      if (!p || l1k_plot_fit(p, &fr[b], &fd[b], NULL) || emit(c, p, title)) oom(c);
       l1k_plot_free(p);
     }
     S("</div>\n");
@@ -1248,7 +1282,7 @@ static void section_law(ctx *c) {
               const char *g = jstr(j, "group");
               snprintf(title, sizeof title, "%s%s%s", base_name(fits[k].path), g ? ": " : "", g ? g : "");
               l1k_plot *p = l1k_plot_new(title, jstr(j, "x_field") ? jstr(j, "x_field") : "x", jstr(j, "y_field") ? jstr(j, "y_field") : "y");
-              if (!p || l1k_plot_fit(p, &R, &d, NULL) || l1k_plot_svg(p, c->b)) oom(c);
+              if (!p || l1k_plot_fit(p, &R, &d, NULL) || emit(c, p, title)) oom(c);
               l1k_plot_free(p);
               l1k_fit_result_free(&R);
             } else {
@@ -1280,7 +1314,9 @@ static void section_data(ctx *c) {
       E(base_name(r->stats[k].path));
       S("</code></h3>\n<div class=\"figs\">\n");
       int nfig = 0;
+      c->figtag = r->name;
       hist_figs(c, r->stats[k].j, "", 0, &nfig);
+      c->figtag = NULL;
       S("</div>\n");
       if (!nfig) S("<p class=\"small\">No length histogram in this file.</p>\n");
       S("<details open><summary>all fields</summary>\n");
@@ -1386,7 +1422,7 @@ static void section_train(ctx *c) {
         trainlog *t = &c->runs[i].train[k];
         if (count_finite(t->loss, t->n) && l1k_plot_line(p, c->runs[i].name, t->step, t->loss, t->n, NULL)) oom(c);
       }
-    if (l1k_plot_svg(p, c->b)) oom(c);
+    if (emit(c, p, "training loss all runs")) oom(c);
     l1k_plot_free(p);
   }
   for (size_t i = 0; i < c->nruns && !c->failed; i++) {
@@ -1415,6 +1451,8 @@ static void section_train(ctx *c) {
           return;
         }
         l1k_plot_size(p, 440, 280);
+        char fname[400];
+        snprintf(fname, sizeof fname, "%s %s", r->name, figs[f].title);
         /* only the records that carry this value: a gap is not a missing point */
         size_t m = 0;
         double *xs = malloc(t->n * sizeof *xs), *ys = malloc(t->n * sizeof *ys);
@@ -1429,7 +1467,7 @@ static void section_train(ctx *c) {
           if (l1k_plot_line(p, with_eval ? "train" : NULL, xs, ys, m, f == 1 ? "#D55E00" : f == 2 ? "#009E73" : f == 3 ? "#CC79A7" : NULL) ||
               (with_eval && (l1k_plot_line(p, "eval", t->estep, t->eloss, t->ne, "#E69F00") ||
                              l1k_plot_scatter(p, NULL, t->estep, t->eloss, t->ne, "#E69F00"))) ||
-              l1k_plot_svg(p, c->b))
+              emit(c, p, fname))
             oom(c);
         }
         free(xs);
@@ -1525,8 +1563,10 @@ static void eval_detail(ctx *c, run *r, evalrun *ev) {
     }
     l1k_plot_size(p, 520, 300);
     l1k_plot_log_x(p, 1);
+    char fname[600];
+    snprintf(fname, sizeof fname, "%s %s response length", r->name, ev->bench);
     if (l1k_plot_bars(p, "correct", edges, hc, nb, "#009E73") || l1k_plot_bars(p, "wrong", edges, hw, nb, "#D55E00") ||
-        l1k_plot_svg(p, c->b))
+        emit(c, p, fname))
       oom(c);
     l1k_plot_free(p);
   }
@@ -1672,6 +1712,7 @@ int l1k_report_build(const char *const *dirs, size_t n, const l1k_report_opts *o
   ctx C = {.o = opts, .err = err, .b = out}, *c = &C;
   for (size_t i = 0; i < n; i++)
     if (!l1k_is_dir(dirs[i])) return l1k_errf(err, L1K_EINPUT, "%s: not a directory (expected a run directory)", dirs[i]);
+  if (opts->svg_dir && l1k_mkdir_p(opts->svg_dir, err)) return err ? err->code : L1K_EIO;
   C.runs = calloc(n ? n : 1, sizeof *C.runs);
   if (!C.runs) return l1k_errf(err, L1K_ENOMEM, "out of memory");
   C.nruns = n;

@@ -31,13 +31,14 @@ static const char *REPORT_USAGE =
     "      --bootstrap N   replicates for the law's intervals (default 2000)\n"
     "      --seed S        bootstrap seed (default 1)\n"
     "      --strict        a file that cannot be read is an error (exit 2), not a warning\n"
+    "      --svg-dir DIR   also write every plot as DIR/NNN-name.svg (for papers and slides)\n"
     "  -q, --quiet         no summary line on stderr\n"
     "  -h, --help          this text\n";
 
 int cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"out", required_argument, 0, 'o'},   {"title", required_argument, 0, 1},
                                        {"fit", required_argument, 0, 2},     {"bootstrap", required_argument, 0, 3},
-                                       {"seed", required_argument, 0, 4},    {"strict", no_argument, 0, 5},
+                                       {"seed", required_argument, 0, 4},    {"strict", no_argument, 0, 5},       {"svg-dir", required_argument, 0, 6},
                                        {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   l1k_report_opts ro;
@@ -84,6 +85,7 @@ int cmd_report(int argc, char **argv) {
         break;
       }
       case 5: ro.strict = 1; break;
+      case 6: ro.svg_dir = optarg; break;
       case 'h': fputs(REPORT_USAGE, stdout); goto done;
       case ':': rc = cli_usage_error("report", "option '%s' needs a value", argv[optind - 1]); goto done;
       default: rc = cli_usage_error("report", "unknown option '%s'", argv[optind - 1]); goto done;

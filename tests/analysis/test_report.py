@@ -174,6 +174,19 @@ check(bad == 0, "%d of %d inline SVGs do not parse" % (bad, len(svgs)))
 ids = re.findall(r'<clipPath id="([^"]+)"', page)
 check(len(ids) == len(svgs), "one clipPath per plot")
 
+# --svg-dir: every plot also as a file, each a well-formed SVG
+svgdir = os.path.join(tmp, "figs")
+rc, so, se = report(*dirs[:3], "-o", os.path.join(tmp, "r2.html"), "-q", "--bootstrap", "50", "--svg-dir", svgdir)
+check(rc == 0, "--svg-dir rc=%d %s" % (rc, se))
+files = sorted(os.listdir(svgdir)) if os.path.isdir(svgdir) else []
+check(len(files) >= 20 and len(set(files)) == len(files), "plots written as files: %d" % len(files))
+check(any("len3k-sets-all-.length_histogram" in f for f in files), "dataset figures named by run: %r" % files[:8])
+for fn in files:
+    try:
+        ET.parse(os.path.join(svgdir, fn))
+    except ET.ParseError as e:
+        check(False, "%s: %s" % (fn, e))
+
 # --- a report with most parts missing: one eval, no training length ---------------------------
 only = os.path.join(tmp, "only_eval")
 os.makedirs(os.path.join(only, "ev"))
