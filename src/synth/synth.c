@@ -1709,6 +1709,10 @@ static void ctx_free(ctx *c) {
 
 static int validate(const l1k_synth_opts *o, l1k_err *err) {
   if (!o->n_pools) return l1k_errf(err, L1K_EINPUT, "no --pool file given");
+  for (size_t i = 0; i < o->n_pools; i++)
+    if (!strcmp(o->pools[i], "-"))
+      return l1k_errf(err, L1K_EINPUT, "--pool -: a pool is read twice (records are loaded "
+                      "again by position), so it must be a file, not standard input");
   if (!o->out || !*o->out) return l1k_errf(err, L1K_EINPUT, "no --out file given");
   if (!o->count) return l1k_errf(err, L1K_EINPUT, "no token counter (give --tokenizer PATH)");
   if (o->k < 0 || o->k > KMAX)
