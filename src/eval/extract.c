@@ -233,6 +233,7 @@ static char *group_last(const char *s, const span *sp, int n) {
 /* math segments: $$...$$, $...$, \[...\], \(...\) */
 static int find_math(const char *s, size_t a, size_t b, span *out, int max) {
   int n = 0;
+  int no_close[2] = {0, 0}; /* no "\]" / "\)" after here: later openers cannot close either */
   for (size_t i = a; i < b && n < max; i++) {
     if (s[i] == '$') {
       int dbl = i + 1 < b && s[i + 1] == '$';
@@ -251,9 +252,14 @@ static int find_math(const char *s, size_t a, size_t b, span *out, int max) {
       if (j > cs) out[n++] = (span){i, e, cs, j};
       i = e - 1;
     } else if (s[i] == '\\' && i + 1 < b && (s[i + 1] == '[' || s[i + 1] == '(')) {
-      const char *close = s[i + 1] == '[' ? "\\]" : "\\)";
+      int kind = s[i + 1] == '[' ? 0 : 1;
+      if (no_close[kind]) continue;
+      const char *close = kind == 0 ? "\\]" : "\\)";
       long j = find(s, i + 2, b, close);
-      if (j < 0) continue;
+      if (j < 0) {
+        no_close[kind] = 1;
+        continue;
+      }
       if ((size_t)j > i + 2) out[n++] = (span){i, (size_t)j + 2, i + 2, (size_t)j};
       i = (size_t)j + 1;
     }
