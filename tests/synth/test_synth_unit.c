@@ -38,8 +38,96 @@ static double jaccard_est(const char *a, const char *b) {
   return eq / 128.0;
 }
 
+/* Deterministic mutation loop: records of every schema with bytes flipped, cut, braces and
+ * backslashes inserted go through cJSON and every parser; \boxed{} extraction and normalization
+ * get random bytes (invalid UTF-8 included). Checks bounds and that nothing crashes (ASan). */
+static uint64_t fz_state = 12345;
+static uint32_t fz(void) {
+  fz_state ^= fz_state << 13;
+  fz_state ^= fz_state >> 7;
+  fz_state ^= fz_state << 17;
+  return (uint32_t)fz_state;
+}
+
+static void mutation_loop(int iters) {
+  static const char *seeds[] = {
+      "{\"system\":\"s\",\"conversations\":[{\"from\":\"user\",\"value\":\"Q?\"},{\"from\":"
+      "\"assistant\",\"value\":\"<|begin_of_thought|>\\n\\nt\\n\\n<|end_of_thought|>\\n\\n"
+      "<|begin_of_solution|>\\n\\n\\\\boxed{\\\\frac{1}{2}}\\n\\n<|end_of_solution|>\"}]}",
+      "{\"problem\":\"p\",\"deepseek_reasoning\":\"r\",\"deepseek_solution\":\"\\\\boxed{3}\","
+      "\"ground_truth_solution\":\"g\",\"domain\":\"math\",\"source\":\"x\"}",
+      "{\"question\":\"q\",\"solution\":\"9\",\"deepseek_thinking_trajectory\":\"t\","
+      "\"deepseek_attempt\":\"\\\\boxed{9}\",\"cot_type\":\"math\",\"source_type\":\"x\"}",
+      "{\"q\":{\"a\":[\"x\",\"y\"]},\"trace\":\"t\",\"sol\":\"s \\\\fbox{1}\",\"level\":\"Level 2\"}",
+  };
+  l1k_synth_fields f = {0};
+  l1k_err err = {0};
+  l1k_synth_fields_parse(&f, "problem=q.a.1,reasoning=trace,solution=sol,difficulty=level", &err);
+  static const char ins[] = "{}\\\"[]:,0a\x80\xff\xc3 ";
+  char buf[1024];
+  int parsed_ok = 0, seeds_ok = 0;
+  for (int i = 0; i < 4; i++) {
+    cJSON *j = cJSON_Parse(seeds[i]);
+    l1k_synth_record r;
+    l1k_synth_schema sc = i == 3 ? L1K_SCHEMA_FIELDS : l1k_synth_detect(j);
+    if (j && l1k_synth_parse(j, sc, i == 3 ? &f : NULL, "seed", &r, &err) == 0 && r.answer) {
+      seeds_ok++;
+      l1k_synth_record_free(&r);
+    }
+    cJSON_Delete(j);
+  }
+  CHECK_MSG(seeds_ok == 4, "%d seeds parse: %s", seeds_ok, err.msg);
+  for (int it = 0; it < iters; it++) {
+    const char *sd = seeds[fz() % 4];
+    size_t n = strlen(sd);
+    memcpy(buf, sd, n);
+    int muts = 1 + (int)(fz() % 4);
+    for (int m = 0; m < muts; m++) {
+      uint32_t op = fz() % 3, pos = n ? fz() % (uint32_t)n : 0;
+      if (op == 0 && n) buf[pos] = ins[fz() % (sizeof ins - 1)];
+      else if (op == 1 && n + 1 < sizeof buf) {
+        memmove(buf + pos + 1, buf + pos, n - pos);
+        buf[pos] = ins[fz() % (sizeof ins - 1)];
+        n++;
+      } else if (op == 2) n = pos;
+    }
+    buf[n] = 0;
+    cJSON *j = cJSON_ParseWithLength(buf, n);
+    if (j) {
+      (void)l1k_synth_detect(j);
+      for (int sc = L1K_SCHEMA_OPENTHOUGHTS; sc <= L1K_SCHEMA_FIELDS; sc++) {
+        l1k_synth_record r;
+        int rc = l1k_synth_parse(j, (l1k_synth_schema)sc, sc == L1K_SCHEMA_FIELDS ? &f : NULL,
+                                 "fz:1", &r, &err);
+        if (rc == 0) {
+          parsed_ok++;
+          CHECK(r.problem && r.reasoning && r.solution && r.reasoning_len == strlen(r.reasoning));
+          l1k_synth_record_free(&r);
+        } else {
+          CHECK(rc == L1K_EINPUT && strncmp(err.msg, "fz:1", 4) == 0);
+        }
+      }
+      cJSON_Delete(j);
+    }
+    size_t b, l;
+    if (l1k_synth_last_boxed(buf, n, &b, &l)) CHECK(b + l <= n && l > 0);
+    size_t nl;
+    char *nm = l1k_synth_normalize(buf, n, &nl);
+    CHECK(nm != NULL);
+    if (nm) {
+      CHECK(nl == strlen(nm) && (nl == 0 || (nm[0] != ' ' && nm[nl - 1] != ' ')));
+      uint32_t sig[8];
+      l1k_synth_minhash(nm, nl, sig, 8);
+      free(nm);
+    }
+  }
+  CHECK_MSG(parsed_ok > iters / 20, "only %d mutated records parsed", parsed_ok);
+  l1k_synth_fields_free(&f);
+}
+
 int main(void) {
   l1k_err err = {0};
+  mutation_loop(getenv("LONG1K_SANITIZER") ? 3000 : 20000);
   /* --- last \boxed{} --- */
   char *b = boxed("so $\\boxed{\\frac{1}{2}}$ and later \\boxed{42}.");
   CHECK(b && !strcmp(b, "42"));
