@@ -315,7 +315,7 @@ int cmd_demo(int argc, char **argv) {
     char *args[] = {"init", "--preset", "qwen2.5-0.5b-instruct", "--out", base, "--seed", seed_s,
                     "--dtype", "f32", "--tokenizer", tiny_tok, "--layers", L, "--hidden-size", Hs,
                     "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", "816",
-                    "--max-position-embeddings", "4096", NULL};
+                    "--max-position-embeddings", "4096", "--eos-token-id", "811", "--bos-token-id", "809", NULL};
     int rc = run_cmd(NULL, args);
     if (rc) {
       fprintf(stderr, "long1k demo: init failed (exit %d)\n", rc);
