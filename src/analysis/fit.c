@@ -202,6 +202,35 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+typedef struct {
+  double x;
+  size_t i;
+} xi_pair;
+
+static int cmp_xi(const void *a, const void *b) {
+  const xi_pair *p = a, *q = b;
+  if (p->x != q->x) return p->x < q->x ? -1 : 1;
+  return (p->i > q->i) - (p->i < q->i);
+}
+
+/* Sorts idx[0..n) by x[idx[i]] (stable by index). Falls back to insertion sort without memory. */
+static void sort_by_x(size_t *idx, size_t n, const double *x) {
+  xi_pair *t = malloc((n ? n : 1) * sizeof *t);
+  if (t) {
+    for (size_t i = 0; i < n; i++) t[i] = (xi_pair){x[idx[i]], idx[i]};
+    if (n > 1) qsort(t, n, sizeof *t, cmp_xi);
+    for (size_t i = 0; i < n; i++) idx[i] = t[i].i;
+    free(t);
+    return;
+  }
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = i; j > 0 && x[idx[j - 1]] > x[idx[j]]; j--) {
+      size_t s = idx[j];
+      idx[j] = idx[j - 1];
+      idx[j - 1] = s;
+    }
+}
+
 /* Percentile interval of v[0..m) (sorted in place) at the given level. */
 static void pct_interval(double *v, size_t m, double level, double out[2]) {
   if (m == 0) {
@@ -250,10 +279,14 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
       return l1k_errf(err, L1K_EINPUT, "point %zu: n = %g, expected a sample count >= 1", i, d->n[i]);
   }
   size_t distinct = 0;
-  for (size_t i = 0; i < n; i++) {
-    int seen = 0;
-    for (size_t j = 0; j < i && !seen; j++) seen = d->x[j] == d->x[i];
-    distinct += !seen;
+  if (n) {
+    double *sx = malloc(n * sizeof *sx);
+    if (!sx) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    memcpy(sx, d->x, n * sizeof *sx);
+    qsort(sx, n, sizeof *sx, cmp_double);
+    distinct = 1;
+    for (size_t i = 1; i < n; i++) distinct += sx[i] != sx[i - 1];
+    free(sx);
   }
   if (distinct < 2)
     return l1k_errf(err, L1K_EINPUT, "%zu point%s with %zu distinct x value%s: need at least 2 distinct x to fit y = a + b ln x",
@@ -329,16 +362,50 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
   M[1] = (l1k_fit_model){.name = "power", .formula = "y = c x^d", .k = 2};
   M[2] = (l1k_fit_model){.name = "saturating", .formula = "y = L - c x^(-d)", .k = 3};
   {
-    prof P = {.x = d->x, .y = d->y, .w = w, .n = n, .g = g};
+    /* Points that share an x enter the nonlinear fits as one point at their weighted mean
+     * with their summed weight: the same minimiser, and WRSS = grouped WRSS + the spread
+     * within the groups (a constant). Makes per-sample inputs (many points, few x) fast. */
+    size_t ng = 0;
+    double within = 0;
+    double *gx = malloc(n * sizeof *gx), *gy = malloc(n * sizeof *gy), *gw = malloc(n * sizeof *gw);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!gx || !gy || !gw || !idx) {
+      free(gx);
+      free(gy);
+      free(gw);
+      free(idx);
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto done;
+    }
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    sort_by_x(idx, n, d->x);
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      double sw2 = 0, swy = 0;
+      while (j < n && d->x[idx[j]] == d->x[idx[i]]) {
+        sw2 += w[idx[j]];
+        swy += w[idx[j]] * d->y[idx[j]];
+        j++;
+      }
+      double m = swy / sw2;
+      for (size_t q = i; q < j; q++) within += w[idx[q]] * (d->y[idx[q]] - m) * (d->y[idx[q]] - m);
+      gx[ng] = d->x[idx[i]];
+      gy[ng] = m;
+      gw[ng] = sw2;
+      ng++;
+      i = j;
+    }
+    free(idx);
+    prof P = {.x = gx, .y = gy, .w = gw, .n = ng, .g = g};
     int atb = 0;
     P.model = L1K_MODEL_POWER;
-    M[1].wrss = prof_search(&P, -3, 3, 0, M[1].p, &atb);
+    M[1].wrss = prof_search(&P, -3, 3, 0, M[1].p, &atb) + within;
     M[1].ok = isfinite(M[1].wrss);
     if (!M[1].ok) snprintf(M[1].note, sizeof M[1].note, "no finite fit");
     else if (atb) snprintf(M[1].note, sizeof M[1].note, "d at the end of the searched range [-3, 3]");
     if (distinct >= 3) {
       P.model = L1K_MODEL_SAT;
-      M[2].wrss = prof_search(&P, 1e-4, 5, 1, M[2].p, &atb);
+      M[2].wrss = prof_search(&P, 1e-4, 5, 1, M[2].p, &atb) + within;
       M[2].ok = isfinite(M[2].wrss);
       if (!M[2].ok) snprintf(M[2].note, sizeof M[2].note, "no finite fit");
       else if (atb && M[2].p[2] < 1e-3)
@@ -348,6 +415,9 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
     } else {
       snprintf(M[2].note, sizeof M[2].note, "needs at least 3 distinct x (has 3 parameters)");
     }
+    free(gx);
+    free(gy);
+    free(gw);
   }
   r->best_model = -1;
   for (int k = 0; k < L1K_MODEL_COUNT; k++) {

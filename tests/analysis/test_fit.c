@@ -172,6 +172,34 @@ static void test_exact_and_models(void) {
   CHECK(r.y_scale == 1);
   l1k_fit_result_free(&r);
 
+  /* repeated x: each point twice, and a spread within one x. The nonlinear fits group equal
+   * x internally; the minimiser must not move and WRSS must count every point. */
+  {
+    double x2[16], y2[16], yn[8];
+    for (int i = 0; i < 8; i++) {
+      yn[i] = ys[i] + 0.01 * ((i % 3) - 1); /* not an exact fit */
+      x2[2 * i] = x2[2 * i + 1] = x[i];
+      y2[2 * i] = y2[2 * i + 1] = yn[i];
+    }
+    l1k_fit_result a1, a2;
+    l1k_fit_data d1 = {.x = x, .y = yn, .count = 8}, d2 = {.x = x2, .y = y2, .count = 16};
+    CHECK(l1k_fit_run(&d1, &o, &a1, &err) == 0);
+    CHECK(l1k_fit_run(&d2, &o, &a2, &err) == 0);
+    for (int k = 0; k < 3; k++) {
+      for (int j = 0; j < 3; j++) CHECK_CLOSE(a1.models[k].p[j], a2.models[k].p[j], 1e-6 * (1 + fabs(a1.models[k].p[j])));
+      CHECK_CLOSE(a2.models[k].wrss, 2 * a1.models[k].wrss, 1e-9 * (1 + a1.models[k].wrss));
+    }
+    /* spread within an x adds to WRSS of every model equally */
+    y2[1] += 0.2;
+    y2[0] -= 0.2;
+    l1k_fit_result a3;
+    CHECK(l1k_fit_run(&d2, &o, &a3, &err) == 0);
+    for (int k = 1; k < 3; k++) CHECK_CLOSE(a3.models[k].wrss - a2.models[k].wrss, 2 * 0.2 * 0.2, 1e-6);
+    l1k_fit_result_free(&a1);
+    l1k_fit_result_free(&a2);
+    l1k_fit_result_free(&a3);
+  }
+
   /* two points: exact line, saturating needs 3 distinct x */
   d.y = y;
   d.count = 2;
