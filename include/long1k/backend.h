@@ -3,8 +3,10 @@
  * Shared by the training forward/backward (src/model/forward.c) and generation. Shapes are in
  * the comments; all matrices are row-major. Weight matrices use the PyTorch Linear layout
  * W[out, in], so a linear layer is y = x W^T (+ b). Functions that "accumulate" (+=) say so.
- * Large matrix products run multithreaded inside OpenBLAS; do not call the *_mm functions from
- * inside an OpenMP parallel region.
+ * Threading is OpenMP only: l1k_gemm splits a large product over the OpenMP threads, each
+ * running single-threaded OpenBLAS. Wrap a sequence of calls in l1k_blas_single_begin/end so that
+ * OpenBLAS's own thread pool stays idle meanwhile (it would spin against OpenMP's). Inside an
+ * OpenMP parallel region l1k_gemm runs on the calling thread.
  */
 #ifndef LONG1K_BACKEND_H
 #define LONG1K_BACKEND_H
@@ -19,6 +21,13 @@
 /* Once per process, before the first matrix product (l1k_model_create calls it): makes sure
  * OpenBLAS uses the vector kernels this CPU supports (see kernels.c). */
 void l1k_backend_init(void);
+
+/* C[M,N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta / tb. */
+void l1k_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+/* Sets OpenBLAS to one thread; returns the previous count for l1k_blas_single_end. */
+int l1k_blas_single_begin(void);
+void l1k_blas_single_end(int prev);
 
 /* y[N, out] = x[N, in] W[out, in]^T (+ b[out] when b != NULL). Overwrites y. */
 void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in, int out);

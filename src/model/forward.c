@@ -7,6 +7,7 @@
  * the target of position i is labels[i+1] only when i+1 is in the same document. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +74,8 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   TAKE(a->dgate, N * FF);
   TAKE(a->dup, N * FF);
   TAKE(a->dh, N * FF);
-  TAKE(a->dS, (size_t)T * T);
+  TAKE(a->segs, 3 * N);
+  TAKE(a->dS, (size_t)a->n_threads * T * T);
 #undef TAKE
   return off;
 }
@@ -90,6 +92,7 @@ int l1k_model_reserve(l1k_model *m, int B, int T, l1k_err *err) {
     if (m->a.T > nT) nT = m->a.T;
     if (m->a.B > nB) nB = m->a.B;
   }
+  m->a.n_threads = omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
   size_t n = acts_layout(m, nB, nT, NULL);
   free(m->a.mem);
   m->a.mem = NULL;
@@ -150,6 +153,15 @@ static int prepare_batch(l1k_model *m, const l1k_batch *b, l1k_err *err) {
       a->target[i] = tg;
     }
   }
+  a->n_segs = 0;
+  for (int r = 0; r < B; r++)
+    for (int t = 0; t < T;) {
+      int e = t + 1;
+      while (e < T && a->seg[(size_t)r * T + e] == t) e++;
+      int32_t *sg = a->segs + 3 * a->n_segs++;
+      sg[0] = r, sg[1] = t, sg[2] = e;
+      t = e;
+    }
   return 0;
 }
 
@@ -181,88 +193,83 @@ int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err) {
 
 /* ---------------------------------------------------------------- attention */
 
-/* Forward attention for one layer: qr/kr/v -> att (probabilities), ao. */
+/* Forward attention for one layer: qr/kr/v -> att (probabilities), ao. One task per
+ * (document, head), spread over the OpenMP threads; each runs single-threaded sgemm. */
 static void attention_fw(l1k_model *m, layer_acts *L, int B, int T) {
   const l1k_model_config *c = &m->cfg;
   int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   int QD = H * hd, KD = KVH * hd, rep = H / KVH;
   float scale = 1.0f / sqrtf((float)hd);
-  const int32_t *seg = m->a.seg;
-  for (int b = 0; b < B; b++) {
-    for (int s = 0; s < T;) {
-      int e = s + 1;
-      while (e < T && seg[(size_t)b * T + e] == s) e++;
-      int len = e - s;
-      for (int h = 0; h < H; h++) {
-        int g = h / rep;
-        const float *Q = L->qr + ((size_t)b * T + s) * QD + (size_t)h * hd;
-        const float *K = L->kr + ((size_t)b * T + s) * KD + (size_t)g * hd;
-        const float *Vv = L->v + ((size_t)b * T + s) * KD + (size_t)g * hd;
-        float *P = L->att + (((size_t)b * H + h) * T + s) * T + s; /* block, ld T */
-        float *O = L->ao + ((size_t)b * T + s) * QD + (size_t)h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, Q, QD, K, KD,
-                    0.0f, P, T);
-#pragma omp parallel for schedule(static) if (len > 256)
-        for (int i = 0; i < len; i++) {
-          float *row = P + (size_t)i * T;
-          l1k_softmax_inplace(row, i + 1);
-          for (int j = i + 1; j < len; j++) row[j] = 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, Vv, KD,
-                    0.0f, O, QD);
-      }
-      s = e;
+  const int32_t *segs = m->a.segs;
+  int ntask = m->a.n_segs * H;
+  (void)B;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->a.n_threads) if (ntask > 1 && (size_t)B * T * T * hd > L1K_PAR_MIN)
+  for (int task = 0; task < ntask; task++) {
+    const int32_t *sg = segs + 3 * (task / H);
+    int b = sg[0], s = sg[1], len = sg[2] - sg[1], h = task % H, g = h / rep;
+    size_t r0 = (size_t)b * T + s;
+    const float *Q = L->qr + r0 * QD + (size_t)h * hd;
+    const float *K = L->kr + r0 * KD + (size_t)g * hd;
+    const float *Vv = L->v + r0 * KD + (size_t)g * hd;
+    float *P = L->att + (((size_t)b * H + h) * T + s) * T + s; /* block, ld T */
+    float *O = L->ao + r0 * QD + (size_t)h * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, Q, QD, K, KD, 0.0f,
+                P, T);
+    for (int i = 0; i < len; i++) {
+      float *row = P + (size_t)i * T;
+      l1k_softmax_inplace(row, i + 1);
+      memset(row + i + 1, 0, (size_t)(len - i - 1) * sizeof(float));
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, Vv, KD, 0.0f,
+                O, QD);
   }
 }
 
-/* Backward: dao -> dq (overwritten), dk, dv (overwritten). */
+/* Backward: dao -> dq, dk, dv (all overwritten). One task per (document, kv head): the query
+ * heads sharing a kv head accumulate into its dk / dv one after the other. */
 static void attention_bw(l1k_model *m, layer_acts *L, int B, int T, const float *dao, float *dq,
                          float *dk, float *dv) {
   const l1k_model_config *c = &m->cfg;
   int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   int QD = H * hd, KD = KVH * hd, rep = H / KVH;
   float scale = 1.0f / sqrtf((float)hd);
-  const int32_t *seg = m->a.seg;
-  float *dS = m->a.dS;
+  const int32_t *segs = m->a.segs;
+  int ntask = m->a.n_segs * KVH;
   memset(dk, 0, (size_t)B * T * KD * sizeof(float));
   memset(dv, 0, (size_t)B * T * KD * sizeof(float));
-  for (int b = 0; b < B; b++) {
-    for (int s = 0; s < T;) {
-      int e = s + 1;
-      while (e < T && seg[(size_t)b * T + e] == s) e++;
-      int len = e - s;
-      for (int h = 0; h < H; h++) {
-        int g = h / rep;
-        size_t r0 = (size_t)b * T + s;
-        const float *Q = L->qr + r0 * QD + (size_t)h * hd;
-        const float *K = L->kr + r0 * KD + (size_t)g * hd;
-        const float *Vv = L->v + r0 * KD + (size_t)g * hd;
-        const float *P = L->att + (((size_t)b * H + h) * T + s) * T + s;
-        const float *dO = dao + r0 * QD + (size_t)h * hd;
-        /* dV += P^T dO */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, dO, QD, 1.0f,
-                    dv + r0 * KD + (size_t)g * hd, KD);
-        /* dP = dO V^T  -> dS (ld len) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, 1.0f, dO, QD, Vv, KD,
-                    0.0f, dS, len);
-#pragma omp parallel for schedule(static) if (len > 256)
-        for (int i = 0; i < len; i++) {
-          const float *pr = P + (size_t)i * T;
-          float *dr = dS + (size_t)i * len;
-          double dot = 0;
-          for (int j = 0; j <= i; j++) dot += (double)pr[j] * dr[j];
-          float fd = (float)dot;
-          for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - fd) * scale;
-          for (int j = i + 1; j < len; j++) dr[j] = 0.0f;
-        }
-        /* dQ = dS K ; dK += dS^T Q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, K, KD,
-                    0.0f, dq + r0 * QD + (size_t)h * hd, QD);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, Q, QD,
-                    1.0f, dk + r0 * KD + (size_t)g * hd, KD);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->a.n_threads) if (ntask > 1 && (size_t)B * T * T * hd > L1K_PAR_MIN)
+  for (int task = 0; task < ntask; task++) {
+    const int32_t *sg = segs + 3 * (task / KVH);
+    int b = sg[0], s = sg[1], len = sg[2] - sg[1], g = task % KVH;
+    int tid = omp_get_thread_num();
+    float *dS = m->a.dS + (size_t)tid * T * T;
+    size_t r0 = (size_t)b * T + s;
+    const float *K = L->kr + r0 * KD + (size_t)g * hd;
+    const float *Vv = L->v + r0 * KD + (size_t)g * hd;
+    for (int h = g * rep; h < (g + 1) * rep; h++) {
+      const float *Q = L->qr + r0 * QD + (size_t)h * hd;
+      const float *P = L->att + (((size_t)b * H + h) * T + s) * T + s;
+      const float *dO = dao + r0 * QD + (size_t)h * hd;
+      /* dV += P^T dO */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, dO, QD, 1.0f,
+                  dv + r0 * KD + (size_t)g * hd, KD);
+      /* dP = dO V^T -> dS (ld len); dS = P * (dP - rowsum(P * dP)) * scale */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, 1.0f, dO, QD, Vv, KD, 0.0f,
+                  dS, len);
+      for (int i = 0; i < len; i++) {
+        const float *pr = P + (size_t)i * T;
+        float *dr = dS + (size_t)i * len;
+        double dot = 0;
+        for (int j = 0; j <= i; j++) dot += (double)pr[j] * dr[j];
+        float fd = (float)dot;
+        for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - fd) * scale;
+        memset(dr + i + 1, 0, (size_t)(len - i - 1) * sizeof(float));
       }
-      s = e;
+      /* dQ = dS K ; dK += dS^T Q */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, K, KD, 0.0f,
+                  dq + r0 * QD + (size_t)h * hd, QD);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, Q, QD, 1.0f,
+                  dk + r0 * KD + (size_t)g * hd, KD);
     }
   }
 }
@@ -437,8 +444,8 @@ static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n
   return loss;
 }
 
-int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
-                      int64_t *n_targets, l1k_err *err) {
+static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                        int64_t *n_targets, l1k_err *err) {
   int rc = forward_body(m, b, err);
   if (rc) return rc;
   const l1k_model_config *c = &m->cfg;
@@ -460,9 +467,16 @@ int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *l
   return 0;
 }
 
-int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
-                               double *loss_sum, int64_t *n_targets, l1k_err *err) {
-  if (!l1k_model_grads(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                      int64_t *n_targets, l1k_err *err) {
+  int prev = l1k_blas_single_begin();
+  int rc = forward_impl(m, b, logits, loss_sum, n_targets, err);
+  l1k_blas_single_end(prev);
+  return rc;
+}
+
+static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_scale,
+                                 double *loss_sum, int64_t *n_targets, l1k_err *err) {
   int rc = forward_body(m, b, err);
   if (rc) return rc;
   const l1k_model_config *c = &m->cfg;
@@ -496,4 +510,13 @@ int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_sca
   if (loss_sum) *loss_sum = loss;
   if (n_targets) *n_targets = nt;
   return 0;
+}
+
+int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
+                               double *loss_sum, int64_t *n_targets, l1k_err *err) {
+  if (!l1k_model_grads(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+  int prev = l1k_blas_single_begin();
+  int rc = forward_backward_impl(m, b, grad_scale, loss_sum, n_targets, err);
+  l1k_blas_single_end(prev);
+  return rc;
 }

@@ -73,7 +73,10 @@ typedef struct model_acts {
   float *dk, *dk2, *dv;/* [N, KD] */
   float *dao;          /* [N, QD] */
   float *dgate, *dup, *dh; /* [N, I] */
-  float *dS;           /* [T, T] attention score gradient scratch */
+  float *dS;           /* [threads, T, T] attention score gradient scratch, one per thread */
+  int n_threads;       /* threads the scratch was sized for */
+  int32_t *segs;       /* [N, 3] documents of the batch: row, start, end */
+  int n_segs;
 } model_acts;
 
 #define L1K_LOGIT_CHUNK 256

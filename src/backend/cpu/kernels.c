@@ -1,6 +1,7 @@
 /* long1k — CPU kernels: see include/long1k/backend.h. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,54 @@ void l1k_backend_init(void) {
   pthread_once(&once, pick_blas_core);
 }
 
+/* ---- matrix products ----------------------------------------------------------------------
+ * One threading runtime: OpenMP splits a large product into row / column blocks and each thread
+ * runs a single-threaded OpenBLAS sgemm on its block. (Letting OpenBLAS's own pthreads run
+ * between OpenMP regions makes the two pools spin against each other: 2x slower on 2 cores.) */
+void l1k_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  double flops = 2.0 * M * N * (double)K;
+  if (nt <= 1 || flops < 8e6) {
+    cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  int split_m = M >= N;
+  int D = split_m ? M : N, unit = split_m ? 4 : 16;
+  if (D < nt * unit) nt = D / unit > 0 ? D / unit : 1;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int p = 0; p < nt; p++) {
+    int blocks = (D + unit - 1) / unit;
+    int b0 = (int)((long)blocks * p / nt), b1 = (int)((long)blocks * (p + 1) / nt);
+    int d0 = b0 * unit, d1 = b1 * unit < D ? b1 * unit : D;
+    if (d1 <= d0) continue;
+    if (split_m) {
+      const float *Ap = ta ? A + d0 : A + (size_t)d0 * lda;
+      cblas_sgemm(CblasRowMajor, TA, TB, d1 - d0, N, K, alpha, Ap, lda, B, ldb, beta,
+                  C + (size_t)d0 * ldc, ldc);
+    } else {
+      const float *Bp = tb ? B + (size_t)d0 * ldb : B + d0;
+      cblas_sgemm(CblasRowMajor, TA, TB, M, d1 - d0, K, alpha, A, lda, Bp, ldb, beta, C + d0, ldc);
+    }
+  }
+}
+
+int l1k_blas_single_begin(void) {
+  int prev = openblas_get_num_threads();
+  if (prev != 1) openblas_set_num_threads(1);
+  return prev;
+}
+
+void l1k_blas_single_end(int prev) {
+  if (prev != 1 && prev > 0) openblas_set_num_threads(prev);
+}
+
 void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int N, int in,
                    int out) {
   if (N <= 0 || out <= 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+  l1k_gemm(0, 1, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
   if (b) {
 #pragma omp parallel for schedule(static) if ((size_t)N * out > L1K_PAR_MIN)
     for (int i = 0; i < N; i++) {
@@ -58,10 +103,9 @@ void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float
                    int N, int in, int out, int accumulate_dx) {
   if (N <= 0) return;
   if (dx)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in,
-                accumulate_dx ? 1.0f : 0.0f, dx, in);
+    l1k_gemm(0, 0, N, in, out, 1.0f, dy, out, W, in, accumulate_dx ? 1.0f : 0.0f, dx, in);
   if (dW)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    l1k_gemm(1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   if (db) {
 #pragma omp parallel for schedule(static) if ((size_t)N * out > L1K_PAR_MIN)
     for (int j = 0; j < out; j++) {
