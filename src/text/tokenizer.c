@@ -139,15 +139,17 @@ static int bmap_put(bmap *m, uint32_t off, uint32_t len, int32_t id) {
   }
 }
 
-/* (left id, right id) -> (rank, merged id) */
-typedef struct {
-  uint64_t key; /* UINT64_MAX: empty */
-  int32_t rank, id;
-} mmap_ent;
+/* (left id, right id) -> rank, packed in 8 bytes: left (20 bits) | right (20) | rank (24);
+ * all ones = empty. The merged id is merge_id[rank]. Small entries keep the table (2 MiB for
+ * Qwen) in cache. */
+#define MERGE_ID_BITS 20
+#define MERGE_RANK_BITS 24
+#define MERGE_EMPTY UINT64_MAX
 
 static inline uint64_t pair_key(int32_t a, int32_t b) {
-  return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
+  return ((uint64_t)(uint32_t)a << MERGE_ID_BITS) | (uint32_t)b; /* 40 bits */
 }
+static inline size_t pair_slot(uint64_t k) { return (size_t)((k * 0x9E3779B97F4A7C15ULL) >> 20); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* per-thread piece cache                                                                       */
@@ -204,8 +206,9 @@ struct l1k_tokenizer {
   uint8_t *str_arena;
   bmap byte_map;  /* raw bytes -> id for model tokens (ignore_merges); arena = dec_arena */
   int32_t byte_id[256];
-  mmap_ent *merges;
+  uint64_t *merges; /* packed entries, see MERGE_ID_BITS */
   size_t merges_mask;
+  int32_t *merge_id; /* rank -> merged token id */
   /* added tokens */
   added_tok *added;
   size_t n_added;
@@ -217,16 +220,21 @@ struct l1k_tokenizer {
   tcache *caches;
 };
 
-static int merge_get(const l1k_tokenizer *t, int32_t a, int32_t b, int32_t *id) {
+static inline int32_t merge_get(const l1k_tokenizer *t, int32_t a, int32_t b, int32_t *id) {
   uint64_t k = pair_key(a, b);
-  for (size_t i = mix64(k) & t->merges_mask;; i = (i + 1) & t->merges_mask) {
-    const mmap_ent *e = &t->merges[i];
-    if (e->key == k) {
-      *id = e->id;
-      return e->rank;
+  for (size_t i = pair_slot(k) & t->merges_mask;; i = (i + 1) & t->merges_mask) {
+    uint64_t e = t->merges[i];
+    if ((e >> MERGE_RANK_BITS) == k) {
+      int32_t r = (int32_t)(e & ((1u << MERGE_RANK_BITS) - 1));
+      *id = t->merge_id[r];
+      return r;
     }
-    if (e->key == UINT64_MAX) return INT32_MAX;
+    if (e == MERGE_EMPTY) return INT32_MAX;
   }
+}
+
+static inline void merge_prefetch(const l1k_tokenizer *t, int32_t a, int32_t b) {
+  __builtin_prefetch(&t->merges[pair_slot(pair_key(a, b)) & t->merges_mask]);
 }
 
 /* ---- GPT-2 byte <-> unicode alphabet ---- */
@@ -671,13 +679,20 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
     }
     size_t nm = (size_t)cJSON_GetArraySize(merges);
     size_t mcap = 16;
-    while (mcap < nm * 2) mcap *= 2;
+    while (mcap < nm + nm / 3) mcap *= 2; /* load factor at most 3/4 */
+    if (t->vocab_size > (1 << MERGE_ID_BITS) || nm >= (1u << MERGE_RANK_BITS)) {
+      l1k_errf(err, L1K_EUNSUPPORTED,
+               "%s: %d tokens and %zu merges: at most %d tokens and %u merges are supported",
+               file, t->vocab_size, nm, 1 << MERGE_ID_BITS, (1u << MERGE_RANK_BITS) - 1);
+      goto fail;
+    }
     t->merges = malloc(mcap * sizeof *t->merges);
-    if (!t->merges) {
+    t->merge_id = malloc((nm ? nm : 1) * sizeof *t->merge_id);
+    if (!t->merges || !t->merge_id) {
       l1k_errf(err, L1K_ENOMEM, "out of memory");
       goto fail;
     }
-    for (size_t i = 0; i < mcap; i++) t->merges[i].key = UINT64_MAX;
+    for (size_t i = 0; i < mcap; i++) t->merges[i] = MERGE_EMPTY;
     t->merges_mask = mcap - 1;
     size_t tmp_cap = 256;
     tmp = malloc(tmp_cap);
@@ -735,15 +750,14 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
         goto fail;
       }
       uint64_t k = pair_key(ia, ib);
-      for (size_t i = mix64(k) & t->merges_mask;; i = (i + 1) & t->merges_mask) {
-        mmap_ent *e = &t->merges[i];
-        if (e->key == UINT64_MAX) {
-          e->key = k;
-          e->rank = rank;
-          e->id = im;
+      t->merge_id[rank] = im;
+      for (size_t i = pair_slot(k) & t->merges_mask;; i = (i + 1) & t->merges_mask) {
+        uint64_t e = t->merges[i];
+        if (e == MERGE_EMPTY) {
+          t->merges[i] = (k << MERGE_RANK_BITS) | (uint64_t)rank;
           break;
         }
-        if (e->key == k) break; /* a repeated merge keeps its first (lowest) rank */
+        if ((e >> MERGE_RANK_BITS) == k) break; /* a repeated merge keeps its first rank */
       }
       rank++;
     }
@@ -792,6 +806,7 @@ void l1k_tokenizer_free(l1k_tokenizer *t) {
   free(t->str_map.e);
   free(t->byte_map.e);
   free(t->merges);
+  free(t->merge_id);
   for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
   free(t->added);
   trie_free(&t->trie_raw);
@@ -837,8 +852,9 @@ static tcache *get_cache(const l1k_tokenizer *tc) {
 
 /* Small pieces: arrays, O(n^2) in the worst case but n is small. */
 static size_t bpe_small(const l1k_tokenizer *t, const uint8_t *p, size_t n, int32_t *sym) {
-  int32_t rk[64], mid[64];
+  int32_t rk[64], mid[64] = {0};
   for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[p[i]];
+  for (size_t i = 0; i + 1 < n; i++) merge_prefetch(t, sym[i], sym[i + 1]);
   for (size_t i = 0; i + 1 < n; i++) rk[i] = merge_get(t, sym[i], sym[i + 1], &mid[i]);
   while (n > 1) {
     size_t best = 0;
@@ -917,7 +933,7 @@ static int bpe_large(const l1k_tokenizer *t, const uint8_t *p, size_t n, l1k_ids
     prv[i] = i > 0 ? (uint32_t)(i - 1) : END;
   }
   for (size_t i = 0; i + 1 < n; i++) {
-    int32_t m;
+    int32_t m = -1;
     int32_t r = merge_get(t, sym[i], sym[i + 1], &m);
     if (r != INT32_MAX) heap_push(h, &hn, (heap_ent){r, (uint32_t)i, sym[i], sym[i + 1]});
   }
@@ -927,7 +943,7 @@ static int bpe_large(const l1k_tokenizer *t, const uint8_t *p, size_t n, l1k_ids
     if (sym[a] != e.left) continue;
     uint32_t b = nxt[a];
     if (b == END || sym[b] != e.right) continue;
-    int32_t m;
+    int32_t m = -1;
     if (merge_get(t, e.left, e.right, &m) != e.rank) continue;
     sym[a] = m;
     sym[b] = -1;
@@ -956,13 +972,17 @@ static int bpe_large(const l1k_tokenizer *t, const uint8_t *p, size_t n, l1k_ids
 #define SMALL_PIECE 64
 
 /* Encodes one pre-token (raw bytes) and appends its ids. */
+static inline int cacheable(const tcache *cache, size_t n) {
+  return cache && n > 1 && n <= CACHE_KEY;
+}
+
+/* hh: hash_bytes(p, n) when cacheable(cache, n) */
 static int encode_piece(const l1k_tokenizer *t, tcache *cache, const uint8_t *p, size_t n,
-                        l1k_ids *out) {
+                        uint64_t hh, l1k_ids *out) {
   if (n == 1) return l1k_ids_push(out, t->byte_id[p[0]]);
   cache_ent *ce = NULL;
   uint32_t h = 0;
-  if (cache && n <= CACHE_KEY) {
-    uint64_t hh = hash_bytes(p, n);
+  if (cacheable(cache, n)) {
     h = (uint32_t)(hh >> 32);
     ce = &cache->slots[hh & (CACHE_SLOTS - 1)];
     if (ce->klen == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
@@ -1029,33 +1049,56 @@ static int off_push(enc *e, size_t b, size_t en) {
  * ranges), or NULL with base: s[i] is original byte base+i. */
 static int encode_pretok(enc *e, const uint8_t *s, size_t n, const size_t *map, size_t base) {
   const l1k_tokenizer *t = e->t;
-  size_t i = 0;
-  while (i < n) {
-    size_t j = l1k_pretok_next(t->pre, s, n, i);
+  tcache *cache = e->cache;
+  /* Pieces are found a few ahead of the one being encoded and their cache slots prefetched:
+   * the slot load is the one memory access every piece pays. */
+  enum { AHEAD = 8 };
+  size_t pb[AHEAD], pe[AHEAD];
+  uint64_t ph[AHEAD];
+  size_t head = 0, cnt = 0, pos = 0;
+  for (;;) {
+    while (cnt < AHEAD && pos < n) {
+      size_t k = (head + cnt) % AHEAD;
+      size_t j = l1k_pretok_next(t->pre, s, n, pos);
+      pb[k] = pos;
+      pe[k] = j;
+      if (cacheable(cache, j - pos)) {
+        ph[k] = hash_bytes(s + pos, j - pos);
+        __builtin_prefetch(&cache->slots[ph[k] & (CACHE_SLOTS - 1)]);
+      } else {
+        ph[k] = 0;
+      }
+      cnt++;
+      pos = j;
+    }
+    if (cnt == 0) break;
+    size_t i = pb[head], j = pe[head];
+    uint64_t hh = ph[head];
+    head = (head + 1) % AHEAD;
+    cnt--;
     size_t before = e->out->len;
-    int rc = encode_piece(t, e->cache, s + i, j - i, e->out);
+    int rc = encode_piece(t, cache, s + i, j - i, hh, e->out);
     if (rc) return rc;
     if (e->off) {
-      size_t pos = i;
-      size_t cnt = e->out->len - before;
+      size_t at = i;
+      size_t ntok = e->out->len - before;
       e->out->len = before;
-      for (size_t k = 0; k < cnt; k++) {
+      for (size_t k = 0; k < ntok; k++) {
         int32_t id = e->out->data[before + k];
         size_t L = t->dec_len[id];
         size_t b0, b1;
         if (map) {
-          b0 = map[2 * pos];
-          b1 = map[2 * (pos + L - 1) + 1];
+          b0 = map[2 * at];
+          b1 = map[2 * (at + L - 1) + 1];
         } else {
-          b0 = base + pos;
-          b1 = base + pos + L;
+          b0 = base + at;
+          b1 = base + at + L;
         }
         e->out->len++;
         if (off_push(e, b0, b1)) return L1K_ENOMEM;
-        pos += L;
+        at += L;
       }
     }
-    i = j;
   }
   return 0;
 }
