@@ -381,6 +381,8 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
     return l1k_errf(err, L1K_EINTERNAL, "step %lld: the model counted %lld loss tokens, the data %lld",
                     (long long)t->step + 1, (long long)acc[1], (long long)targets);
   double loss = acc[0] / (double)targets;
+  const char *fault = getenv("LONG1K_TRAIN_FAULT");
+  if (fault && !strncmp(fault, "nan-at-step:", 12) && atoll(fault + 12) == t->step + 1) loss = NAN;
   double gn = l1k_clip_grad_norm(g, np, t->c->max_grad_norm);
   *loss_out = loss;
   *gnorm_out = gn;
