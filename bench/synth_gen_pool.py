@@ -167,6 +167,8 @@ def main():
                 kind = "near"
             elif k == "contam":
                 problem = contam[ci]
+                if ci % 2:  # wrapped: caught by a shared 13-gram, not by equal text
+                    problem = "Here is a question from a contest. " + problem + " Show your work."
                 ci += 1
                 kind = "contam"
             elif k == "bad":

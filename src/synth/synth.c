@@ -73,6 +73,7 @@ typedef struct {
   uint32_t *sigs;        /* NPERM per record */
   uint32_t *band_next;   /* NBANDS per record: chain of records with the same band key */
   char **eval_where;     /* "file:line" of each eval problem */
+  uint64_t short_mask;   /* bit w: an eval problem has w words, 5 <= w < n */
   size_t n_eval;
   FILE *removed;         /* removal report */
   l1k_atomic_file removed_af;
@@ -229,6 +230,9 @@ static int load_eval(ctx *c, const char *path) {
     gram_ctx g = {c, (uint32_t)c->n_eval, 0, 0};
     c->n_eval++;
     if (nl) {
+      size_t words = 1;
+      for (size_t q = 0; q < nl; q++) words += norm[q] == ' ';
+      if (words >= 5 && words < (size_t)c->o->decontam_n) c->short_mask |= 1ULL << words;
       l1k_synth_ngrams(norm, nl, c->o->decontam_n, add_gram, &g);
       l1k_synth_hashset_add(&c->eval_exact, text_hash(norm, nl), g.val);
     }
@@ -335,7 +339,7 @@ typedef struct {
   int has_answer, domain_ok;
   uint64_t th;
   size_t norm_len;
-  int contam;              /* 0, 1 = equal text, 2 = shared n-gram */
+  int contam;              /* 0, 1 = equal text, 2 = shared n-gram, 3 = contains a short one */
   uint32_t contam_val;
   uint32_t sig[NPERM];
 } line_res;
@@ -428,8 +432,15 @@ static void process_line(ctx *c, batch *b, size_t li) {
     } else if (c->n_eval && nl && l1k_synth_ngrams(norm, nl, o->decontam_n, find_gram, &g) && g.hit) {
       r->contam = 2;
       r->contam_val = g.hit_val;
-    } else if (o->near_dup > 0) {
-      l1k_synth_minhash(norm, nl, r->sig, NPERM);
+    } else {
+      /* an eval problem shorter than n words (at least 5) inside a longer pool problem */
+      for (int w = 5; w < o->decontam_n && w < 64 && !r->contam; w++)
+        if ((c->short_mask >> w) & 1 && c->n_eval && nl &&
+            l1k_synth_ngrams(norm, nl, w, find_gram, &g) && g.hit) {
+          r->contam = 3;
+          r->contam_val = g.hit_val;
+        }
+      if (!r->contam && o->near_dup > 0) l1k_synth_minhash(norm, nl, r->sig, NPERM);
     }
     free(norm);
   }
@@ -564,6 +575,9 @@ static int merge_batch(ctx *c, batch *b, merge_state *ms) {
       c->n_contam++;
       if (r->contam == 1)
         snprintf(detail, sizeof detail, "problem text equals %s", c->eval_where[r->contam_val]);
+      else if (r->contam == 3)
+        snprintf(detail, sizeof detail, "contains the whole (short) problem text of %s",
+                 c->eval_where[r->contam_val]);
       else
         snprintf(detail, sizeof detail, "shares a %d-gram of normalized text with %s",
                  o->decontam_n, c->eval_where[r->contam_val]);

@@ -315,6 +315,12 @@ int main(void) {
     char *rep = l1k_read_file(rp, NULL, NULL);
     CHECK(rep != NULL);
     if (rep) {
+      /* half the planted copies are wrapped in extra text: found by a shared 13-gram */
+      CHECK_MSG(strstr(rep, "shares a 13-gram of normalized text with math500.jsonl:") != NULL,
+                "no 13-gram contamination in the report");
+      CHECK(strstr(rep, "problem text equals math500.jsonl:") != NULL);
+      /* MATH500 line 4 has 9 words: found inside the wrapped copy */
+      CHECK(strstr(rep, "contains the whole (short) problem text of math500.jsonl:4") != NULL);
       for (size_t i = 0; i < key.n; i++) {
         if (!strcmp(key.v[i].kind, "orig")) continue;
         char needle[300];
