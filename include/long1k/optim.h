@@ -29,7 +29,9 @@ typedef struct l1k_adamw {
   double beta1, beta2, eps, weight_decay;
   int64_t step;          /* optimizer steps taken so far */
   size_t n;              /* number of parameters */
-  float *m, *v;          /* first and second moments [n] */
+  size_t lo, hi;         /* the parameters this optimizer updates: [lo, hi) (ZeRO-1 shard;
+                            0, n by default) */
+  float *m, *v;          /* first and second moments of [lo, hi): m[i - lo] */
   l1k_param_seg *segs;   /* decay grouping; parameters outside any segment get decay */
   size_t n_segs;
 } l1k_adamw;
@@ -39,7 +41,12 @@ int l1k_adamw_init(l1k_adamw *o, size_t n, const l1k_param_seg *segs, size_t n_s
                    double beta2, double eps, double weight_decay, l1k_err *err);
 void l1k_adamw_free(l1k_adamw *o);
 
-/* One AdamW step with learning rate lr (increments o->step first, as torch does). */
+/* Restricts the optimizer to parameters [lo, hi) (ZeRO-1: each rank keeps and updates the
+ * moments of its shard only); reallocates zeroed moments. Call right after init. */
+int l1k_adamw_shard(l1k_adamw *o, size_t lo, size_t hi, l1k_err *err);
+
+/* One AdamW step with learning rate lr (increments o->step first, as torch does). Only
+ * params[lo, hi) change. */
 void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr);
 
 /* Global L2 norm of x[n], accumulated in double in a fixed order. */

@@ -247,7 +247,7 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
       const float *params = l1k_model_params((l1k_model *)m);
       int bad = fwrite(&h, sizeof h, 1, af.f) != 1 ||
                 fwrite(params, 4, opt->n, af.f) != opt->n || fwrite(opt->m, 4, opt->n, af.f) != opt->n ||
-                fwrite(opt->v, 4, opt->n, af.f) != opt->n ||
+                fwrite(opt->v, 4, opt->n, af.f) != opt->n || /* full moments (lo 0, hi n) */
                 fwrite(perm, 8, (size_t)n_rows, af.f) != (size_t)n_rows;
       if (bad) {
         l1k_atomic_abort(&af);
@@ -345,8 +345,9 @@ int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *
   if (!rc) {
     const char *d = (const char *)mp.data + sizeof *h;
     memcpy(l1k_model_params(m), d, 4 * n);
-    memcpy(opt->m, d + 4 * n, 4 * n);
-    memcpy(opt->v, d + 8 * n, 4 * n);
+    /* the file holds all moments; a ZeRO-1 rank keeps its shard [lo, hi) */
+    memcpy(opt->m, d + 4 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));
+    memcpy(opt->v, d + 8 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));
     memcpy(perm, d + 12 * n, 8 * (size_t)n_rows);
     opt->step = h->adam_step;
     *step = h->global_step;

@@ -94,6 +94,8 @@ static const key_spec KEYS[] = {
      "keep the newest N checkpoints (0: all)"},
     {"resume_from_checkpoint", T_STR, F(resume_from_checkpoint), 0, 0, 0, "(none)",
      "checkpoint directory, or true for the latest in output_dir"},
+    {"zero_stage", T_INT, F(zero_stage), 0, 0, 1, "0",
+     "1: shard the AdamW moments across MPI ranks (ZeRO-1)"},
     {"num_threads", T_INT, F(num_threads), 0, 0, 4096, "0", "OpenMP threads (0: default)"},
     {"overwrite_output_dir", T_BOOL, F(overwrite_output_dir), 0, 0, 0, "false",
      "allow an output_dir that already holds checkpoints without resuming"},

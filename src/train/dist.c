@@ -100,6 +100,44 @@ void l1k_dist_barrier(l1k_dist *d) {
 #endif
 }
 
+int l1k_dist_bcast_from(l1k_dist *d, void *buf, size_t bytes, int root, l1k_err *err) {
+#ifdef LONG1K_HAVE_MPI
+  if (d->world > 1) {
+    const size_t chunk = (size_t)1 << 30;
+    for (size_t i = 0; i < bytes; i += chunk) {
+      size_t k = bytes - i < chunk ? bytes - i : chunk;
+      if (MPI_Bcast((char *)buf + i, (int)k, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return l1k_errf(err, L1K_EIO, "MPI_Bcast failed");
+    }
+  }
+#endif
+  return 0;
+}
+
+int l1k_dist_gather_f32(l1k_dist *d, const float *mine, float *full, const size_t *lo, l1k_err *err) {
+#ifdef LONG1K_HAVE_MPI
+  if (d->world > 1) {
+    int *cnt = malloc(sizeof(int) * (size_t)d->world), *dsp = malloc(sizeof(int) * (size_t)d->world);
+    if (!cnt || !dsp) {
+      free(cnt);
+      free(dsp);
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+    }
+    for (int r = 0; r < d->world; r++) {
+      cnt[r] = (int)(lo[r + 1] - lo[r]);
+      dsp[r] = (int)lo[r];
+    }
+    int rc = MPI_Gatherv(mine, cnt[d->rank], MPI_FLOAT, full, cnt, dsp, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    free(cnt);
+    free(dsp);
+    if (rc != MPI_SUCCESS) return l1k_errf(err, L1K_EIO, "MPI_Gatherv failed");
+    return 0;
+  }
+#endif
+  if (full != mine) memcpy(full + lo[0], mine, (lo[1] - lo[0]) * sizeof(float));
+  return 0;
+}
+
 int l1k_dist_bcast(l1k_dist *d, void *buf, size_t bytes, l1k_err *err) {
 #ifdef LONG1K_HAVE_MPI
   if (d->world > 1) {

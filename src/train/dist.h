@@ -22,5 +22,9 @@ int l1k_dist_sum_i64(l1k_dist *d, int64_t *x, size_t n, l1k_err *err);
 int l1k_dist_max_int(l1k_dist *d, int v);
 void l1k_dist_barrier(l1k_dist *d);
 int l1k_dist_bcast(l1k_dist *d, void *buf, size_t bytes, l1k_err *err);
+int l1k_dist_bcast_from(l1k_dist *d, void *buf, size_t bytes, int root, l1k_err *err);
+/* Rank r's x[lo[r], lo[r+1]) of a float array -> the full array on rank 0 (in place on rank 0;
+ * each shard below 2^31 floats). */
+int l1k_dist_gather_f32(l1k_dist *d, const float *mine, float *full, const size_t *lo, l1k_err *err);
 
 #endif

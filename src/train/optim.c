@@ -13,6 +13,8 @@ int l1k_adamw_init(l1k_adamw *o, size_t n, const l1k_param_seg *segs, size_t n_s
   o->eps = eps;
   o->weight_decay = weight_decay;
   o->n = n;
+  o->lo = 0;
+  o->hi = n;
   o->m = l1k_calloc(n ? n : 1, sizeof(float), err);
   o->v = l1k_calloc(n ? n : 1, sizeof(float), err);
   o->segs = l1k_calloc(n_segs ? n_segs : 1, sizeof *segs, err);
@@ -32,6 +34,25 @@ int l1k_adamw_init(l1k_adamw *o, size_t n, const l1k_param_seg *segs, size_t n_s
   return 0;
 }
 
+int l1k_adamw_shard(l1k_adamw *o, size_t lo, size_t hi, l1k_err *err) {
+  if (lo > hi || hi > o->n)
+    return l1k_errf(err, L1K_EINTERNAL, "adamw: shard [%zu, %zu) outside %zu parameters", lo, hi, o->n);
+  size_t k = hi - lo;
+  float *m = l1k_calloc(k ? k : 1, sizeof(float), err), *v = l1k_calloc(k ? k : 1, sizeof(float), err);
+  if (!m || !v) {
+    free(m);
+    free(v);
+    return L1K_ENOMEM;
+  }
+  free(o->m);
+  free(o->v);
+  o->m = m;
+  o->v = v;
+  o->lo = lo;
+  o->hi = hi;
+  return 0;
+}
+
 void l1k_adamw_free(l1k_adamw *o) {
   free(o->m);
   free(o->v);
@@ -42,18 +63,23 @@ void l1k_adamw_free(l1k_adamw *o) {
 
 static void update_range(l1k_adamw *o, float *p, const float *g, size_t lo, size_t hi, double lr,
                          double wd, double step_size, double bc2_sqrt) {
+  if (lo < o->lo) lo = o->lo;
+  if (hi > o->hi) hi = o->hi;
+  if (lo >= hi) return;
   const double b1 = o->beta1, b2 = o->beta2, eps = o->eps, decay = 1.0 - lr * wd;
-  float *m = o->m, *v = o->v;
+  float *m = o->m, *v = o->v; /* moments of the shard: parameter i at i - base */
+  const long long base = (long long)o->lo;
   long long l = (long long)lo, h = (long long)hi;
 #pragma omp parallel for schedule(static) if (h - l > 65536)
   for (long long i = l; i < h; i++) {
     double gi = g[i];
-    double mi = b1 * m[i] + (1.0 - b1) * gi;
-    double vi = b2 * v[i] + (1.0 - b2) * gi * gi;
-    m[i] = (float)mi;
-    v[i] = (float)vi;
+    long long j = i - base;
+    double mi = b1 * m[j] + (1.0 - b1) * gi;
+    double vi = b2 * v[j] + (1.0 - b2) * gi * gi;
+    m[j] = (float)mi;
+    v[j] = (float)vi;
     double pi = (double)p[i] * decay;
-    pi -= step_size * (double)m[i] / (sqrt((double)v[i]) / bc2_sqrt + eps);
+    pi -= step_size * (double)m[j] / (sqrt((double)v[j]) / bc2_sqrt + eps);
     p[i] = (float)pi;
   }
 }

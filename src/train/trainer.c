@@ -59,6 +59,7 @@ typedef struct trainer {
   int64_t B, accum, spe, total_steps, warmup, rows_per_step;
   l1k_sched_type sched;
   l1k_adamw opt;
+  size_t *shard;       /* ZeRO-1: rank r updates parameters [shard[r], shard[r+1]); else NULL */
   int64_t step;        /* optimizer steps done */
   int64_t perm_epoch;  /* epoch the permutation belongs to */
   int64_t *perm;
@@ -344,6 +345,43 @@ static int check_ranks_agree(trainer *t, l1k_err *err) {
   return 0;
 }
 
+/* Writes checkpoint-<step> (rank 0). With ZeRO-1 every rank takes part: the moment shards
+ * are gathered on rank 0 first, so the file always holds all moments. */
+static int save_ckpt(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  if (!t->shard) {
+    if (t->d.rank != 0) return 0;
+    return l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe,
+                         t->total_steps, t->perm_epoch, t->perm, t->rows.n, t->rows_per_step,
+                         &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
+  }
+  size_t n = t->opt.n;
+  float *fm = NULL, *fv = NULL;
+  int rc = 0;
+  if (t->d.rank == 0) {
+    fm = malloc(n * sizeof *fm);
+    fv = malloc(n * sizeof *fv);
+    if (!fm || !fv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory gathering the moments");
+  }
+  if ((rc = fail_all(t, rc))) goto done;
+  if ((rc = l1k_dist_gather_f32(&t->d, t->opt.m, fm, t->shard, err))) goto done;
+  if ((rc = l1k_dist_gather_f32(&t->d, t->opt.v, fv, t->shard, err))) goto done;
+  if (t->d.rank == 0) {
+    l1k_adamw full = t->opt;
+    full.m = fm;
+    full.v = fv;
+    full.lo = 0;
+    full.hi = n;
+    rc = l1k_ckpt_save(c, t->m, t->tok_dir, &full, t->step, t->tokens, t->spe, t->total_steps,
+                       t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
+                       t->last_ckpt, sizeof t->last_ckpt, err);
+  }
+done:
+  free(fm);
+  free(fv);
+  return rc;
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok_out,
@@ -389,7 +427,13 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
   *tok_out = tokens;
   if (!isfinite(loss) || !isfinite(gn)) return 1; /* caller stops; parameters untouched */
   double lr = l1k_sched_lr(t->sched, t->c->learning_rate, t->warmup, t->total_steps, t->step);
-  l1k_adamw_step(&t->opt, l1k_model_params(t->m), g, lr);
+  float *params = l1k_model_params(t->m);
+  l1k_adamw_step(&t->opt, params, g, lr);
+  if (t->shard) /* ZeRO-1: every rank updated its shard; share them */
+    for (int r = 0; r < t->d.world; r++)
+      if ((rc = l1k_dist_bcast_from(&t->d, params + t->shard[r],
+                                    (t->shard[r + 1] - t->shard[r]) * sizeof(float), r, err)))
+        return rc;
   t->step++;
   return 0;
 }
@@ -458,6 +502,22 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
                         c->adam_epsilon, c->weight_decay, err);
     free(segs);
     if (rc) goto out;
+  }
+  if (c->zero_stage >= 1 && t->d.world > 1) {
+    size_t n = t->opt.n, W = (size_t)t->d.world;
+    size_t chunk = ((n + W - 1) / W + 15) & ~(size_t)15;
+    t->shard = malloc((W + 1) * sizeof *t->shard);
+    if (!t->shard) {
+      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+      goto out;
+    }
+    for (size_t r = 0; r <= W; r++) t->shard[r] = r * chunk < n ? r * chunk : n;
+    t->shard[W] = n;
+    rc = l1k_adamw_shard(&t->opt, t->shard[t->d.rank], t->shard[t->d.rank + 1], err);
+    if ((rc = fail_all(t, rc))) goto out;
+    if (t->d.rank == 0)
+      l1k_info("zero_stage 1: AdamW moments sharded over %d ranks (%zu parameters each)",
+               t->d.world, chunk);
   }
   if (resume_dir[0]) {
     rc = l1k_ckpt_load_state(resume_dir, t->m, &t->opt, &t->step, &t->tokens, &t->perm_epoch,
@@ -547,10 +607,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     if (fault && !strncmp(fault, "kill-after-step:", 16) && atoll(fault + 16) == t->step)
       raise(SIGKILL);
     if (c->save_steps > 0 && t->step % c->save_steps == 0 && t->step < t->total_steps) {
-      if (t->d.rank == 0)
-        rc = l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe,
-                           t->total_steps, t->perm_epoch, t->perm, t->rows.n, t->rows_per_step,
-                           &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
+      rc = save_ckpt(t, err);
       if ((rc = fail_all(t, rc))) goto out;
     }
   }
@@ -566,10 +623,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     if (t->d.rank == 0) l1k_info("eval loss %.6f on %lld rows", el, (long long)t->val.n);
   }
   if (t->step > start_step || !t->last_ckpt[0]) {
-    if (t->d.rank == 0)
-      rc = l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe, t->total_steps,
-                         t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
-                         t->last_ckpt, sizeof t->last_ckpt, err);
+    rc = save_ckpt(t, err);
     if ((rc = fail_all(t, rc))) goto out;
   }
   if (!rc && (rc = check_ranks_agree(t, err))) goto out;
@@ -593,6 +647,7 @@ out:
   free(t->b_doc);
   free(t->perm);
   l1k_adamw_free(&t->opt);
+  free(t->shard);
   l1k_rows_free(&t->rows);
   l1k_rows_free(&t->val);
   l1k_dataset_free(&t->ds);

@@ -43,6 +43,36 @@ int main(void) {
   l1k_param_seg bad = {4, 4, 1};
   CHECK(l1k_adamw_init(&o, 6, &bad, 1, 0.9, 0.95, 1e-8, 0.0, &err) == L1K_EINTERNAL);
 
+  /* ZeRO-1 shards: two optimizers over [0, 3) and [3, 6) give the full optimizer's result */
+  {
+    l1k_param_seg sg[] = {{2, 2, 1}};
+    l1k_adamw full, s0, s1;
+    CHECK(l1k_adamw_init(&full, 6, sg, 1, 0.9, 0.95, 1e-8, 0.1, &err) == 0);
+    CHECK(l1k_adamw_init(&s0, 6, sg, 1, 0.9, 0.95, 1e-8, 0.1, &err) == 0);
+    CHECK(l1k_adamw_init(&s1, 6, sg, 1, 0.9, 0.95, 1e-8, 0.1, &err) == 0);
+    CHECK(l1k_adamw_shard(&s0, 0, 3, &err) == 0 && l1k_adamw_shard(&s1, 3, 6, &err) == 0);
+    CHECK(l1k_adamw_shard(&s1, 4, 7, &err) == L1K_EINTERNAL);
+    float pf[6] = {1, -1, 0.5f, 2, -3, 0.25f}, ps[6], gg[6];
+    memcpy(ps, pf, sizeof pf);
+    for (int t = 0; t < 4; t++) {
+      for (int i = 0; i < 6; i++) gg[i] = (float)((i + 1) * (t % 2 ? -0.1 : 0.3));
+      l1k_adamw_step(&full, pf, gg, 0.01);
+      float a[6], b[6];
+      memcpy(a, ps, sizeof a);
+      memcpy(b, ps, sizeof b);
+      l1k_adamw_step(&s0, a, gg, 0.01);
+      l1k_adamw_step(&s1, b, gg, 0.01);
+      for (int i = 0; i < 3; i++) CHECK(b[i] == ps[i]); /* outside the shard: untouched */
+      for (int i = 3; i < 6; i++) CHECK(a[i] == ps[i]);
+      for (int i = 0; i < 6; i++) ps[i] = i < 3 ? a[i] : b[i];
+    }
+    CHECK(memcmp(pf, ps, sizeof pf) == 0);
+    CHECK(s1.m[0] == full.m[3] && s1.v[2] == full.v[5]);
+    l1k_adamw_free(&full);
+    l1k_adamw_free(&s0);
+    l1k_adamw_free(&s1);
+  }
+
   /* clipping: norm 5 clipped to 1 -> scaled by 1 / (5 + 1e-6) */
   float c[2] = {3, 4};
   double n = l1k_clip_grad_norm(c, 2, 1.0);
