@@ -211,6 +211,12 @@ static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
   }
   (void)buf2;
   if (!any) return n;
+  /* every element labeled, labels distinct: the values in the order written, as a tuple
+   * ("x = 3, y = 2" is the point (3, 2), not the set {2, 3}) */
+  if (!repeated && nl == n->nkids && nc >= 2) {
+    mx_node *t = mk(k, MX_TUPLE, nc, cur);
+    return t ? t : n;
+  }
   if (repeated) {
     if (nc) groups[ng++] = nc == 1 ? cur[0] : mk(k, MX_TUPLE, nc, cur);
     for (int i = 0; i < ng; i++)
@@ -219,6 +225,33 @@ static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
   }
   mx_node *r = mk(k, MX_LIST, nc, cur);
   return r ? r : n;
+}
+
+/* -1: not two fully labeled lists; else 1/0 */
+static int labeled_map_eq(cmpctx *k, const mx_node *a, const mx_node *b) {
+  if (a->kind != MX_LIST || b->kind != MX_LIST || a->nkids != b->nkids || a->nkids > 32) return -1;
+  char la[32][128], lb[32][128];
+  const mx_node *va[32], *vb[32];
+  for (int side = 0; side < 2; side++) {
+    const mx_node *l = side ? b : a;
+    for (int i = 0; i < l->nkids; i++) {
+      const mx_node *e = simplify_rel(k, l->kids[i]);
+      if (!is_label_eq(e) || e->ops[0] != MXR_EQ) return -1;
+      char *buf = side ? lb[i] : la[i];
+      mx_print(e->kids[0], buf, 128);
+      for (int j = 0; j < i; j++)
+        if (!strcmp(side ? lb[j] : la[j], buf)) return -1; /* repeated label: groups */
+      if (side) vb[i] = e->kids[1];
+      else va[i] = e->kids[1];
+    }
+  }
+  for (int i = 0; i < a->nkids; i++) {
+    int j = 0;
+    while (j < b->nkids && strcmp(la[i], lb[j])) j++;
+    if (j == b->nkids) return -1; /* different labels: compare the values instead */
+    if (!eq(k, va[i], vb[j], 0)) return 0;
+  }
+  return 1;
 }
 
 /* a \pm b -> {a + b, a - b} (one level) */
@@ -574,6 +607,12 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
     return unordered_eq(k, la, na, lb, nb);
   }
 
+  /* two lists of labeled values with distinct labels: compare label by label
+   * ("a_3 = 2, a_{37} = 19" = "a_{37} = 19, a_3 = 2") */
+  {
+    int m = labeled_map_eq(k, a, b);
+    if (m >= 0) return m;
+  }
   /* labels */
   if (a->kind == MX_LIST) a = strip_list_labels(k, a);
   if (b->kind == MX_LIST) b = strip_list_labels(k, b);
@@ -637,6 +676,8 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
         int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
         return unordered_eq(k, ea, na, eb, nb);
       }
+      /* \{3\} against 3 */
+      if (a->nkids == 1 && is_scalar(b) && eq(k, a->kids[0], b, 0)) return 1;
       break;
     case MX_INTERVAL:
       if (b->kind == MX_INTERVAL) {
@@ -652,6 +693,11 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
       break;
     case MX_TEXT:
       return b->kind == MX_TEXT && !strcmp(a->name, b->name);
+    default:
+      if (b->kind == MX_SET && b->nkids == 1 && is_scalar(a) && eq(k, a, b->kids[0], 0)) return 1;
+      break;
+  }
+  switch (a->kind) {
     case MX_EMPTY:
       if (b->kind == MX_EMPTY) return 1;
       if (b->kind == MX_SET && b->nkids == 0) return 1;

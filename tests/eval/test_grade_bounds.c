@@ -1,6 +1,6 @@
-/* Bounded work: the grader on pathological inputs (1 MB of unclosed delimiters, nested boxes,
+/* Bounded work: the grader on pathological inputs (0.5 MB of unclosed delimiters, nested boxes,
  * repeated phrases, deep nesting) must finish in roughly linear time and never crash. A
- * quadratic scan of 1 MB would take minutes; the generous limit below only catches that. */
+ * quadratic scan of 0.5 MB would take minutes; the generous limit below only catches that. */
 #include <time.h>
 
 #include "check.h"
