@@ -108,7 +108,7 @@ static const struct {
   const char *name, *required;
 } IGNORED[] = {
     {"stage", "sft"},         {"do_train", "true"},       {"finetuning_type", "full"},
-    {"optim", "adamw_torch"}, {"packing", NULL},          {"dataset_dir", NULL},
+    {"optim", "adamw_torch"}, {"dataset_dir", NULL},
     {"deepspeed", NULL},      {"report_to", NULL},        {"ddp_timeout", NULL},
     {"plot_loss", NULL},      {"preprocessing_num_workers", NULL},
     {"dataloader_num_workers", NULL}, {"flash_attn", NULL},  {"trust_remote_code", NULL},
@@ -200,6 +200,15 @@ int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value
   }
   void *p = (char *)c + k->off;
   char *end;
+  if (!strcmp(key, "packing")) {
+    /* LLaMA-Factory's packing lets packed samples attend to each other; long1k always packs
+     * with isolated attention (neat_packing), which gives each sample its unpacked loss */
+    int b;
+    if (parse_bool(value, &b))
+      return l1k_errf(err, L1K_EINPUT, "%s: packing: expected true or false, got '%s'", where, value);
+    if (b) c->neat_packing = 1;
+    return 0;
+  }
   if (!strcmp(key, "warmup_steps")) {
     /* transformers 5: a warmup_steps below 1 is a ratio */
     double d = strtod(value, &end);
@@ -397,8 +406,13 @@ char *l1k_train_config_dump(const l1k_train_config *c) {
 }
 
 void l1k_train_config_help(FILE *f) {
-  for (size_t i = 0; i < N_KEYS; i++)
-    fprintf(f, "  %-28s %s (default: %s)\n", KEYS[i].name, KEYS[i].help, KEYS[i].def);
+  for (size_t i = 0; i < N_KEYS; i++) {
+    fprintf(f, "  %-28s %s", KEYS[i].name, KEYS[i].help);
+    if (KEYS[i].enums) fprintf(f, ": %s", KEYS[i].enums);
+    fprintf(f, " (default: %s)\n", KEYS[i].def);
+  }
+  fprintf(f, "  %-28s true = neat_packing (long1k never lets packed samples attend to each other)\n",
+          "packing");
   fprintf(f, "  accepted LLaMA-Factory keys without effect:");
   for (size_t i = 0; i < sizeof IGNORED / sizeof IGNORED[0]; i++)
     fprintf(f, "%s%s%s%s", i % 6 == 0 ? "\n    " : " ", IGNORED[i].name,
