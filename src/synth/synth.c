@@ -383,11 +383,12 @@ static void process_line(ctx *c, batch *b, size_t li) {
       j = NULL;
     }
   }
-  if (!j) {
+  if (!j || !cJSON_IsObject(j)) {
     r->status = 1;
-    size_t n = strlen(where) + 32;
+    size_t n = strlen(where) + 48;
     r->msg = malloc(n);
-    if (r->msg) snprintf(r->msg, n, "%s: invalid JSON", where);
+    if (r->msg) snprintf(r->msg, n, "%s: %s", where, j ? "expected a JSON object" : "invalid JSON");
+    cJSON_Delete(j);
     return;
   }
   l1k_synth_record rec;
@@ -667,6 +668,10 @@ static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_befor
       }
       if (!schema_known) {
         cJSON *j = cJSON_ParseWithLength(line, len);
+        if (j && !cJSON_IsObject(j)) {
+          cJSON_Delete(j); /* not a record: malformed, the schema waits for an object */
+          j = NULL;
+        }
         if (j) {
           schema = l1k_synth_detect(j);
           if (schema == L1K_SCHEMA_AUTO) {

@@ -152,6 +152,14 @@ def main():
             check(not os.path.exists(os.path.join(d, "never.jsonl")), f"{what}: output written")
 
         nv = os.path.join(d, "never.jsonl")
+        # a first line that is JSON but not an object is a malformed record, not the schema
+        arr = os.path.join(d, "arr.jsonl")
+        with open(arr, "w") as f:
+            f.write("[1, 2]\n")
+            f.write(open(a).read())
+        rc, out, err = run("--pool", arr, "--samples", "3", "--out", o, "--quiet")
+        check(rc == 0 and "arr.jsonl:1: expected a JSON object" in err, f"array line: {rc} {err}")
+
         bad(["--samples", "3", "--out", nv], "no pool given", "no pool")
         bad(["--pool", a, "--samples", "3"], "no output given", "no out")
         bad(["--pool", a, "--samples", "3", "--out", nv, "--target-tokens", "9:3"],
