@@ -62,6 +62,13 @@ int main(void) {
   ex("<answer>17</answer>", "17");
   ex("<answer>so \\boxed{18}</answer>", "18");
 
+  ex("**Answer:** 42", "42");
+  ex("The answer is \\(\\frac{1}{2}\\).", "\\frac{1}{2}");
+  ex("The final answer is 5 dollars.", "5 dollars");
+  ex("Therefore, the answer is $\\boxed{5}$. Let me double check: 2+3 = 5.", "5");
+  ex("</think>\n\n**Final Answer**\n\\[\n\\boxed{\\dfrac{3}{4}}\n\\]<|im_end|>", "\\dfrac{3}{4}");
+  ex("so the box \\boxed{130} was a guess.\n\nThe answer is $8$.", "8");
+
   /* math segments and numbers */
   ex("Answer \\[ 9 \\]", "9");
   ex("We find that $x \\neq 3$.", "x \\neq 3");
@@ -83,6 +90,11 @@ int main(void) {
   choice("the answer is \\boxed{E}", 4, 0);         /* only A-D allowed */
   choice("the answer is \\boxed{E}", 5, 'E');
   choice("Answer: (B)", 4, 'B');
+  choice("**Answer: C**", 4, 'C');
+  choice("The answer is C) 12", 4, 'C');
+  choice("Option B is correct.", 4, 'B');
+  choice("I think (A) and (B) are wrong; it's (D).", 4, 'D');
+  choice("<think>maybe the answer is A</think>The answer is \\boxed{B}", 4, 'B');
 
   /* whole responses */
   grade("\\frac{639}{40}", "$d = 15\\frac{975}{1000} = \\boxed{15\\frac{39}{40}},$ or $\\boxed{\\frac{639}{40}}$ inches.", 0, 1);
