@@ -178,6 +178,15 @@ static int is_null(const char *v) {
 
 int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value,
                          const char *where, l1k_err *err) {
+  if (!strcmp(key, "packing")) {
+    /* LLaMA-Factory's packing lets packed samples attend to each other; long1k always packs
+     * with isolated attention (neat_packing), which gives each sample its unpacked loss */
+    int b;
+    if (parse_bool(value, &b))
+      return l1k_errf(err, L1K_EINPUT, "%s: packing: expected true or false, got '%s'", where, value);
+    if (b) c->neat_packing = 1;
+    return 0;
+  }
   const key_spec *k = NULL;
   for (size_t i = 0; i < N_KEYS; i++)
     if (strcmp(KEYS[i].name, key) == 0) k = &KEYS[i];
@@ -200,15 +209,6 @@ int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value
   }
   void *p = (char *)c + k->off;
   char *end;
-  if (!strcmp(key, "packing")) {
-    /* LLaMA-Factory's packing lets packed samples attend to each other; long1k always packs
-     * with isolated attention (neat_packing), which gives each sample its unpacked loss */
-    int b;
-    if (parse_bool(value, &b))
-      return l1k_errf(err, L1K_EINPUT, "%s: packing: expected true or false, got '%s'", where, value);
-    if (b) c->neat_packing = 1;
-    return 0;
-  }
   if (!strcmp(key, "warmup_steps")) {
     /* transformers 5: a warmup_steps below 1 is a ratio */
     double d = strtod(value, &end);
