@@ -60,6 +60,7 @@ def main():
     ap.add_argument('--seq', type=int, default=1024)
     ap.add_argument('--peer-python', default=sys.executable)
     ap.add_argument('--attn', default='sdpa', help='transformers attn_implementation for the peer')
+    ap.add_argument('--wait-policy', default='', help='OMP_WAIT_POLICY for both (default: unset)')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='l1k_bench_model_')
     model = os.path.join(tmp, 'model')
@@ -76,12 +77,16 @@ def main():
                     os.path.join(HERE, 'model_train_step.c')] + libs +
                    ['-lcjson', '-lz', '-lm'] + blas + ['-o', exe], check=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
+    env.pop('OMP_WAIT_POLICY', None)
+    if a.wait_policy:
+        env['OMP_WAIT_POLICY'] = a.wait_policy
     ours = timed([exe, model, str(a.seq), str(a.steps)], env)
     peer_script = os.path.join(tmp, 'peer.py')
     open(peer_script, 'w').write(PEER)
     peer = timed([a.peer_python, peer_script, model, str(a.seq), str(a.steps), str(a.threads), a.attn], env)
     print('model: Qwen2.5 architecture, %d parameters (8 layers, hidden 256, vocab 151936), '
-          'seq %d, batch 1, %d threads, %d timed steps' % (ours['params'], a.seq, a.threads, a.steps))
+          'seq %d, batch 1, %d threads, %d timed steps, OMP_WAIT_POLICY=%s' % (
+              ours['params'], a.seq, a.threads, a.steps, a.wait_policy or '(unset)'))
     print('| implementation | s/step | tokens/s | peak RSS MB | loss | grad norm |')
     print('|---|---|---|---|---|---|')
     print('| long1k | %.3f | %.0f | %.0f | %.5f | %.5f |' % (ours['step_s'], ours['tokens_per_s'],

@@ -380,7 +380,8 @@ static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
 
 /* e^x, vectorizable: round-to-nearest range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
  * polynomial for e^r (relative error < 2e-7) and 2^n from the exponent bits. x is clamped to
- * [-87, 88]; softmax only calls it with x <= 0. */
+ * [-87, 88]; softmax only calls it with finite x <= 0 (ce_row checks for NaN / inf first:
+ * converting NaN to an integer would be undefined). */
 static inline float exp_fast(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
   float t = x * 1.44269504088896341f;
@@ -399,8 +400,17 @@ static inline float exp_fast(float x) {
 __attribute__((target_clones("avx512f", "avx2", "default")))
 static double ce_row(float *row, int V, int tg, int grad, float scale) {
   float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+  int bad = 0;
+#pragma omp simd reduction(max : mx) reduction(| : bad)
+  for (int j = 0; j < V; j++) {
+    mx = row[j] > mx ? row[j] : mx;
+    bad |= !(fabsf(row[j]) <= 3.0e38f); /* NaN or infinite logit */
+  }
+  if (bad) { /* the loss is NaN, as in transformers; never feed NaN to exp_fast */
+    if (grad)
+      for (int j = 0; j < V; j++) row[j] = NAN;
+    return NAN;
+  }
   float xt = row[tg], s = 0.0f;
   if (grad) {
 #pragma omp simd reduction(+ : s)

@@ -90,6 +90,16 @@ static void family(const char *fam) {
   /* running the separate batch again after the bigger packed shape reuses the arena */
   run(m, &sep, &l3, &n3, g3);
   CHECK(l3 == l1 && !memcmp(g3, g1, n * 4));
+  /* a NaN weight gives a NaN loss (reported, never hidden; no undefined behaviour) */
+  float *pw = l1k_model_params(m);
+  float keep = pw[l1k_model_tensor(m, "model.norm.weight")->offset];
+  pw[l1k_model_tensor(m, "model.norm.weight")->offset] = NAN;
+  double lnan;
+  int64_t nnan;
+  CHECK(l1k_model_forward(m, &sep, NULL, &lnan, &nnan, &err) == 0 && isnan(lnan));
+  l1k_model_zero_grads(m);
+  CHECK(l1k_model_forward_backward(m, &sep, 1.0, &lnan, &nnan, &err) == 0 && isnan(lnan));
+  pw[l1k_model_tensor(m, "model.norm.weight")->offset] = keep;
   free(lp);
   free(ls);
   free(g1);
