@@ -707,7 +707,8 @@ static void fmt_count(char *t, size_t n, double v) {
   else if (fabs(v) >= 1e9) snprintf(t, n, "%.2fG", v / 1e9);
   else if (fabs(v) >= 1e6) snprintf(t, n, "%.2fM", v / 1e6);
   else if (fabs(v) >= 1e4) snprintf(t, n, "%.1fk", v / 1e3);
-  else snprintf(t, n, "%.6g", v);
+  else if (fabs(v) >= 100) snprintf(t, n, "%.0f", v);
+  else snprintf(t, n, "%.3g", v);
 }
 
 static void fmt_duration(char *t, size_t n, double s) {
