@@ -5,6 +5,7 @@
  * byte lengths, difficulty, domain, id, a MinHash signature). Record texts are loaded later in
  * batches (one streaming pass per batch, reading only the wanted lines), their tokens counted
  * once, and freed as soon as the sample that uses them is written. */
+#define _GNU_SOURCE 1 /* qsort_r */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -746,9 +747,9 @@ static int scan_file(ctx *c, uint32_t fi, l1k_progress *pg, int64_t *bytes_befor
 
 /* ---------------------------------------------------------------- loading ------------ */
 
-static ctx *sort_ctx;
-static int cmp_idx(const void *a, const void *b) {
-  const rmeta *x = &sort_ctx->r[*(const uint32_t *)a], *y = &sort_ctx->r[*(const uint32_t *)b];
+static int cmp_idx(const void *a, const void *b, void *p) {
+  const ctx *sc = p;
+  const rmeta *x = &sc->r[*(const uint32_t *)a], *y = &sc->r[*(const uint32_t *)b];
   if (x->file != y->file) return x->file < y->file ? -1 : 1;
   return x->line < y->line ? -1 : x->line > y->line;
 }
@@ -788,8 +789,7 @@ static void unload(ctx *c, uint32_t i) {
 static int load_set(ctx *c, uint32_t *idx, size_t n) {
   if (!n) return 0;
   l1k_err *err = c->err;
-  sort_ctx = c;
-  qsort(idx, n, sizeof *idx, cmp_idx);
+  qsort_r(idx, n, sizeof *idx, cmp_idx, c);
   c->n_loads++;
   size_t k = 0;
   while (k < n) {
@@ -1304,9 +1304,10 @@ static void release(ctx *c, const uint32_t *sel, int k) {
   for (int i = 0; i < k; i++) unload(c, sel[i]);
 }
 
-static int cmp_bytes(const void *a, const void *b) {
-  const rmeta *x = &sort_ctx->r[*(const uint32_t *)a], *y = &sort_ctx->r[*(const uint32_t *)b];
-  int resp = sort_ctx->o->count_mode == L1K_COUNT_RESPONSE;
+static int cmp_bytes(const void *a, const void *b, void *p) {
+  const ctx *sc = p;
+  const rmeta *x = &sc->r[*(const uint32_t *)a], *y = &sc->r[*(const uint32_t *)b];
+  int resp = sc->o->count_mode == L1K_COUNT_RESPONSE;
   uint32_t u = resp ? x->reas_bytes + x->sol_bytes : x->reas_bytes;
   uint32_t v = resp ? y->reas_bytes + y->sol_bytes : y->reas_bytes;
   return u < v ? -1 : u > v;
@@ -1330,8 +1331,7 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   size_t kx = (size_t)(k + 8) < all.len ? (size_t)(k + 8) : all.len;
   size_t kn = (size_t)(kmin + 8) < all.len ? (size_t)(kmin + 8) : all.len;
   /* sort all by reasoning bytes (n log n on the pool; cheap next to pass 1) */
-  sort_ctx = c;
-  qsort(all.v, all.len, sizeof *all.v, cmp_bytes);
+  qsort_r(all.v, all.len, sizeof *all.v, cmp_bytes, c);
   u32vec need = {0};
   for (size_t i = 0; i < kx; i++) {
     uint32_t r = all.v[all.len - 1 - i];
