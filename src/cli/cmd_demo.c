@@ -181,7 +181,7 @@ static int parse_sets(const char *s, demo_opts *o) {
 
 int cmd_demo(int argc, char **argv) {
   demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
-                 .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 4, .accum = 1,
+                 .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
                  .max_new_tokens = 200, .threads = 0, .lr = 2e-3};
   static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
@@ -231,10 +231,10 @@ int cmd_demo(int argc, char **argv) {
   if (optind < argc) return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
   if (o.quick) {
     o.pool_size = 600;
-    o.samples = 48;
-    o.heldout = 16;
-    if (!o.steps) o.steps = 12;
-    o.max_new_tokens = 120;
+    if (o.samples == 240) o.samples = 32;
+    if (o.heldout == 100) o.heldout = 12;
+    if (!o.steps) o.steps = 8;
+    o.max_new_tokens = 96;
     o.hidden = 64;
     o.inter = 192;
   }
@@ -334,7 +334,7 @@ int cmd_demo(int argc, char **argv) {
         "model_name_or_path: %s\n"
         "dataset: %s\n"
         "template: qwen2.5\n"
-        "cutoff_len: 4096\n"
+        "cutoff_len: 2048\n"
         "overlength: truncate\n"
         "learning_rate: %g\n"
         "max_steps: %d\n"
