@@ -2073,6 +2073,25 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
                    "\"eligible\":%zu,\"tokens_counted_records\":%lld,\"load_passes\":%lld},",
                    (long long)c->n_lines, (long long)c->n_blank, (long long)c->n_parsed, n_elig,
                    (long long)c->n_counted, (long long)c->n_loads);
+    {
+      /* records used per domain ("" = none given) */
+      int64_t *per = calloc(c->n_domains ? c->n_domains : 1, sizeof *per);
+      l1k_buf_puts(&b, "\"domains_used\":{");
+      if (per) {
+        for (size_t i = 0; i < c->n; i++)
+          if (c->r[i].state == ST_USED) per[c->r[i].domain]++;
+        int first = 1;
+        for (size_t d = 0; d < c->n_domains; d++) {
+          if (!per[d]) continue;
+          if (!first) l1k_buf_puts(&b, ",");
+          first = 0;
+          l1k_buf_json_string(&b, c->domains[d], strlen(c->domains[d]));
+          l1k_buf_printf(&b, ":%lld", (long long)per[d]);
+        }
+        free(per);
+      }
+      l1k_buf_puts(&b, "},");
+    }
     l1k_buf_printf(&b, "\"removed\":{\"malformed\":%lld,\"no_final_answer\":%lld,\"domain\":%lld,"
                    "\"contaminated\":%lld,\"exact_duplicate\":%lld,\"near_duplicate\":%lld,"
                    "\"report\":", (long long)c->n_malformed, (long long)c->n_no_answer,

@@ -83,6 +83,7 @@ def main():
             schemas = [f["schema"] for f in st["pool"]["files"]]
             check(schemas == ["openthoughts", "s1k"], f"schemas {schemas}")
             check(sum(f["records_used"] for f in st["pool"]["files"]) == 90, "records used")
+            check(sum(st["domains_used"].values()) == 90, f"domains used {st['domains_used']}")
             check(st["sets"][0]["samples"] == 30, "stats samples")
             removed = jsonl(o + ".removed.jsonl")
             check(sum(1 for x in removed if x["reason"] == "contaminated") == 5, "report")
