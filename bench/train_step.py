@@ -78,6 +78,9 @@ def main():
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--peer-python', default=sys.executable)
     ap.add_argument('--attn', default='sdpa', help='transformers attn_implementation for the peer')
+    ap.add_argument('--repeat', type=int, default=1,
+                    help='alternate ours / peer this many times and keep each side\'s best run '
+                         '(on a shared machine)')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='l1k_bench_train_')
     model = os.path.join(tmp, 'model')
@@ -99,29 +102,44 @@ def main():
         for i in range(n):
             f.write(json.dumps({"input_ids": ids, "labels": [-100] * 16 + ids[16:]}) + "\n")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
-    out = os.path.join(tmp, 'out')
-    # the real trainer, end to end (its own log gives the time and tokens of each step)
-    r, ours_rss = timed([os.path.join(a.build, 'long1k'), 'train', '-q',
-                         '--model_name_or_path', model, '--dataset', data,
-                         '--formatting', 'tokenized', '--output_dir', out,
-                         '--tokenized_cache_dir', os.path.join(tmp, 'cache'),
-                         '--cutoff_len', str(a.seq), '--max_steps', str(a.steps + 1),
-                         '--per_device_train_batch_size', str(a.batch),
-                         '--gradient_accumulation_steps', str(a.accum), '--save_steps', '0',
-                         '--logging_steps', '1', '--num_threads', str(a.threads),
-                         '--learning_rate', '1e-5', '--warmup_steps', '0',
-                         '--lr_scheduler_type', 'constant', '--bf16', 'false'], env)
-    log = [json.loads(l) for l in open(os.path.join(out, 'trainer_log.jsonl'))]
-    timed_steps = log[1:]
-    el = timed_steps[-1]['elapsed'] - log[0]['elapsed']
-    tok = timed_steps[-1]['tokens'] - log[0]['tokens']
-    ours = {'step_s': el / len(timed_steps), 'tokens_per_s': tok / el,
-            'loss': timed_steps[-1]['loss'], 'grad_norm': timed_steps[-1]['grad_norm']}
+    def run_ours(k):
+        out = os.path.join(tmp, 'out%d' % k)
+        r, rss = timed([os.path.join(a.build, 'long1k'), 'train', '-q',
+                        '--model_name_or_path', model, '--dataset', data,
+                        '--formatting', 'tokenized', '--output_dir', out,
+                        '--tokenized_cache_dir', os.path.join(tmp, 'cache'),
+                        '--cutoff_len', str(a.seq), '--max_steps', str(a.steps + 1),
+                        '--per_device_train_batch_size', str(a.batch),
+                        '--gradient_accumulation_steps', str(a.accum), '--save_steps', '0',
+                        '--logging_steps', '1', '--num_threads', str(a.threads),
+                        '--learning_rate', '1e-5', '--warmup_steps', '0',
+                        '--lr_scheduler_type', 'constant', '--bf16', 'false'], env)
+        log = [json.loads(l) for l in open(os.path.join(out, 'trainer_log.jsonl'))]
+        timed_steps = log[1:]
+        el = timed_steps[-1]['elapsed'] - log[0]['elapsed']
+        tok = timed_steps[-1]['tokens'] - log[0]['tokens']
+        return {'step_s': el / len(timed_steps), 'tokens_per_s': tok / el,
+                'loss': timed_steps[-1]['loss'], 'grad_norm': timed_steps[-1]['grad_norm'],
+                'rss': rss}
     peer_script = os.path.join(tmp, 'peer.py')
     open(peer_script, 'w').write(PEER)
-    rp, peer_rss = timed([a.peer_python, peer_script, model, data, str(a.batch), str(a.accum),
-                          str(a.steps), str(a.threads), a.attn], env)
-    peer = json.loads([l for l in rp.stdout.splitlines() if l.startswith('{')][-1])
+    def run_peer():
+        rp, rss = timed([a.peer_python, peer_script, model, data, str(a.batch), str(a.accum),
+                         str(a.steps), str(a.threads), a.attn], env)
+        res = json.loads([l for l in rp.stdout.splitlines() if l.startswith('{')][-1])
+        res['rss'] = rss
+        return res
+    runs_ours, runs_peer = [], []
+    for k in range(a.repeat):
+        runs_ours.append(run_ours(k))
+        runs_peer.append(run_peer())
+    if a.repeat > 1:
+        print('all runs, tokens/s: long1k %s, peer %s' % (
+            [round(r['tokens_per_s'], 1) for r in runs_ours],
+            [round(r['tokens_per_s'], 1) for r in runs_peer]))
+    ours = max(runs_ours, key=lambda r: r['tokens_per_s'])
+    peer = max(runs_peer, key=lambda r: r['tokens_per_s'])
+    ours_rss, peer_rss = ours['rss'], peer['rss']
     print('model: Qwen2.5 architecture (%d layers, hidden %d, vocab %d), seq %d, batch %d x '
           'accumulation %d = %d tokens per optimizer step, %d threads, %d timed steps'
           % (a.layers, a.hidden, V, a.seq, a.batch, a.accum, a.seq * a.batch * a.accum,
