@@ -146,11 +146,38 @@ EOF
 "$BIN" tokenize -t "$QWEN" -i - <"$T/qwen.jsonl" >"$T/stdin.out"
 check 'cmp -s "$T/stdin.out" "$T/q1.out"' "stdin input"
 
-# bad input: FILE:LINE, exit 2, nothing after the bad record
+# bad input: FILE:LINE, exit 2, nothing after the bad record. These use a small byte-level
+# tokenizer made here (the 256 byte tokens, three merges, Qwen's normalizer, regex and first
+# added tokens), which loads in no time.
+python3 - "$QWEN/tokenizer.json" "$T/small" <<'EOF'
+import json, os, sys
+q = json.load(open(sys.argv[1], encoding="utf-8"))
+bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+cs, n = bs[:], 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b); cs.append(256 + n); n += 1
+vocab = {chr(c): i for i, c in enumerate(cs)}
+merges = [["t", "h"], ["th", "e"], ["\u0120", "the"]]
+for a, b in merges:
+    vocab[a + b] = len(vocab)
+added = [dict(t, id=len(vocab) + i) for i, t in enumerate(q["added_tokens"][:3])]
+tok = {"version": "1.0", "added_tokens": added, "normalizer": q["normalizer"],
+       "pre_tokenizer": q["pre_tokenizer"], "post_processor": None, "decoder": q["decoder"],
+       "model": {"type": "BPE", "vocab": vocab, "merges": merges}}
+os.makedirs(sys.argv[2], exist_ok=True)
+json.dump(tok, open(os.path.join(sys.argv[2], "tokenizer.json"), "w"))
+EOF
+SMALL=$T/small
+# "the" -> th+e; " theme" -> Ġthe m e (ids: bytes in GPT-2 order, then th=256, the=257, Ġthe=258)
+echo '{"text": "the theme<|im_end|>"}' >"$T/small.jsonl"
+"$BIN" tokenize -t "$SMALL" -i "$T/small.jsonl" >"$T/small.out" 2>"$T/small.err"
+check 'grep -qF "{\"ids\":[257,258,76,68,261]}" "$T/small.out"' "small tokenizer: $(cat "$T/small.out" "$T/small.err")"
 expect_bad() { # file, message regex, description, extra args...
   local f=$1 re=$2 what=$3
   shift 3
-  "$BIN" tokenize -t "$QWEN" -i "$f" "$@" >"$T/bad.out" 2>"$T/bad.err"; local rc=$?
+  "$BIN" tokenize -t "$SMALL" -i "$f" "$@" >"$T/bad.out" 2>"$T/bad.err"; local rc=$?
+
   if [ $rc -eq 2 ] && grep -Eq -- "$re" "$T/bad.err"; then ok; else
     bad "$what: exit $rc, stderr: $(cat "$T/bad.err")"; fi
 }
