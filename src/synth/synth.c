@@ -524,7 +524,11 @@ static int merge_batch(ctx *c, batch *b, merge_state *ms) {
       /* the keys are for the first error only: cut them from the warning and report */
       char *k = strstr(r->msg, " (record keys: ");
       if (k) *k = 0;
-      l1k_warn("skipping malformed record: %s", r->msg);
+      if (c->n_malformed <= 20)
+        l1k_warn("skipping malformed record: %s", r->msg);
+      else if (c->n_malformed == 21)
+        l1k_warn("more malformed records are skipped without a warning (all are counted and "
+                 "listed in the removal report)");
       report_removed(c, path, r->line, NULL, "malformed", r->msg);
       res_clear(r);
       if (ms->ok == 0 && ms->bad >= 100) rc = -1; /* a mapping problem, not a bad record */
