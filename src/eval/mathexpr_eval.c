@@ -37,14 +37,15 @@ static uint64_t mix(uint64_t x) {
 static long double unit01(uint64_t h) { return (long double)(mix(h) >> 11) / (long double)(1ULL << 53); }
 
 static int64_t gcd64(int64_t a, int64_t b) {
-  if (a < 0) a = -a;
-  if (b < 0) b = -b;
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
+  /* in unsigned arithmetic: |INT64_MIN| does not fit an int64_t */
+  uint64_t x = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
+  uint64_t y = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
+  while (y) {
+    uint64_t t = x % y;
+    x = y;
+    y = t;
   }
-  return a ? a : 1;
+  return x == 0 ? 1 : x > (uint64_t)INT64_MAX ? 1 : (int64_t)x;
 }
 
 static mx_val vz(long double complex z) {
@@ -269,7 +270,7 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
     case MX_ABS: {
       mx_val a;
       if (!eval_rec(n->kids[0], e, &a)) return 0;
-      if (a.exact) *out = a.p < 0 && a.p != INT64_MIN ? vq(-a.p, a.q) : a;
+      if (a.exact && a.p != INT64_MIN) *out = a.p < 0 ? vq(-a.p, a.q) : a;
       else *out = vz(cabsl(a.z));
       return 1;
     }
@@ -291,10 +292,11 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
       if (!strcmp(n->name, "binom") && n->nkids == 2) {
         mx_val a, b;
         if (!eval_rec(n->kids[0], e, &a) || !eval_rec(n->kids[1], e, &b)) return 0;
-        if (a.exact && b.exact && a.q == 1 && b.q == 1 && b.p >= 0 && a.p >= 0 && b.p <= a.p) {
+        if (a.exact && b.exact && a.q == 1 && b.q == 1 && b.p >= 0 && a.p >= 0 && b.p <= a.p &&
+            (b.p <= 200 || a.p - b.p <= 200)) {
           int64_t k = b.p < a.p - b.p ? b.p : a.p - b.p;
           mx_val r = vq(1, 1);
-          for (int64_t j = 1; j <= k && j < 200; j++) r = mul(r, vq(a.p - k + j, j));
+          for (int64_t j = 1; j <= k; j++) r = mul(r, vq(a.p - k + j, j));
           *out = r;
           return 1;
         }
@@ -318,6 +320,7 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
           else if (n->name[1] == 'a') best = x > best ? x : best;
           else if (n->name[1] == 'i') best = x < best ? x : best;
           else {
+            if (fabsl(best) > 1e15L || fabsl(x) > 1e15L) return 0;
             long long a = llroundl(best), b = llroundl(x);
             long long g = gcd64(a, b);
             best = n->name[0] == 'g' ? (long double)g : (long double)(a / g) * (long double)b;
@@ -332,7 +335,9 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
       if (!strcmp(n->name, "sqrt") && a.exact && a.p >= 0) {
         long double rp = sqrtl((long double)a.p), rq = sqrtl((long double)a.q);
         int64_t ip = llroundl(rp), iq = llroundl(rq);
-        if (ip * ip == a.p && iq * iq == a.q) {
+        int64_t pp, qq;
+        if (!__builtin_mul_overflow(ip, ip, &pp) && !__builtin_mul_overflow(iq, iq, &qq) && pp == a.p &&
+            qq == a.q) {
           *out = vq(ip, iq);
           return 1;
         }
@@ -346,6 +351,7 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
     case MX_SUM: {
       long double lo, hi;
       if (!eval_real(n->kids[0], e, &lo) || !eval_real(n->kids[1], e, &hi)) return 0;
+      if (!isfinite(lo) || !isfinite(hi) || fabsl(lo) > 1e15L || fabsl(hi) > 1e15L) return 0;
       long long a = (long long)floorl(lo + 1e-9L), b = (long long)floorl(hi + 1e-9L);
       if (b - a > MX_MAX_SUM_TERMS || e->nb >= 8) return 0;
       mx_val acc = n->op == 'p' ? vq(1, 1) : vq(0, 1);

@@ -65,14 +65,15 @@ mx_node *mx_new(mx_ctx *c, int kind) {
 }
 
 static int64_t gcd64(int64_t a, int64_t b) {
-  if (a < 0) a = -a;
-  if (b < 0) b = -b;
-  while (b) {
-    int64_t t = a % b;
-    a = b;
-    b = t;
+  /* in unsigned arithmetic: |INT64_MIN| does not fit an int64_t */
+  uint64_t x = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
+  uint64_t y = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
+  while (y) {
+    uint64_t t = x % y;
+    x = y;
+    y = t;
   }
-  return a ? a : 1;
+  return x == 0 ? 1 : x > (uint64_t)INT64_MAX ? 1 : (int64_t)x;
 }
 
 mx_node *mx_new_num(mx_ctx *c, int64_t p, int64_t q) {
