@@ -21,6 +21,7 @@ enum {
   T_MBEGIN, T_MEND, /* matrix environments */
   T_FLOOR,   /* \lfloor \rfloor \lceil \rceil (s = name) */
   T_DOTS, T_PERIOD,
+  T_REALS,   /* \mathbb{R}, \R: the real line */
   T_BAD,     /* anything else: not math */
 };
 

@@ -451,6 +451,19 @@ static void lex_command(mx_lexer *L, const char *s, size_t n, size_t *pi, const 
     push(L, T_DOTS, "...", 3);
     return;
   }
+  if (IS("mathbb") || IS("mathbf") || IS("Bbb")) { /* \mathbb{R}: the real line */
+    size_t j = i;
+    while (j < n && s[j] == ' ') j++;
+    if (j + 2 < n && s[j] == '{' && s[j + 1] == 'R' && s[j + 2] == '}') {
+      push(L, T_REALS, "R", 1);
+      *pi = j + 3;
+      return;
+    }
+  }
+  if (IS("R") || IS("reals")) {
+    push(L, T_REALS, "R", 1);
+    return;
+  }
   if (IS("boxed") || IS("fbox") || IS("overline") || IS("bar") || IS("vec") || IS("hat") ||
       IS("tilde") || IS("widehat") || IS("widetilde") || IS("overrightarrow") || IS("underline") ||
       IS("mathbf") || IS("boldsymbol") || IS("bm") || IS("mathit") || IS("mathsf") ||

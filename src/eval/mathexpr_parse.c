@@ -665,6 +665,13 @@ static mx_node *parse_atom(P *p) {
     case T_MBEGIN:
       r = parse_matrix(p);
       break;
+    case T_REALS: { /* (-\infty, \infty) */
+      p->pos++;
+      mx_node *lo = mx_new(p->c, MX_INF), *hi = mx_new(p->c, MX_INF);
+      lo = lo ? node1(p, MX_NEG, lo) : NULL;
+      r = lo && hi ? node2(p, MX_INTERVAL, lo, hi) : fail(p);
+      break;
+    }
     case T_WORD: {
       /* "xy + 1", "abc": a short run of letters is a product of variables, unless another
        * word follows (prose) */

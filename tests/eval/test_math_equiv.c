@@ -71,6 +71,8 @@ int main(void) {
       {"-2 \\le x \\le 7", "x \\in [-2,7]", 1}, {"x \\in [-2,7]", "-2 \\leq x \\leq 7", 1},
       {"1\\leq|z|\\leq \\frac{3}{2}", "z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]", 1},
       {"x > 2", "(2, \\infty)", 1},   {"x \\ge 2", "(2, \\infty)", 0},
+      {"(-\\infty, \\infty)", "\\mathbb{R}", 1}, {"x \\in \\mathbb{R}", "(-\\infty,\\infty)", 1},
+      {"[0, \\infty)", "\\mathbb{R}", 0},
       {"(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x>3", 1},
       {"(-\\infty,-2)\\cup(3,\\infty)", "x<-2 \\text{ or } x \\ge 3", 0},
   };
