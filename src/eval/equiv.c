@@ -188,7 +188,7 @@ static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
   mx_node *groups[MX_MAX_ITEMS], *cur[MX_MAX_ITEMS];
   const char *labels[MX_MAX_ITEMS];
   int ng = 0, nc = 0, nl = 0, any = 0, repeated = 0;
-  char buf1[256], buf2[256];
+  char buf1[256];
   for (int i = 0; i < n->nkids; i++) {
     const mx_node *e = simplify_rel(k, n->kids[i]);
     if (is_label_eq(e)) {
@@ -209,7 +209,6 @@ static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
       cur[nc++] = (mx_node *)e;
     }
   }
-  (void)buf2;
   if (!any) return n;
   /* every element labeled, labels distinct: the values in the order written, as a tuple
    * ("x = 3, y = 2" is the point (3, 2), not the set {2, 3}) */

@@ -96,7 +96,6 @@ static int find_boxed(const char *s, size_t a, size_t b, span *out, int max) {
     if (s[i] != '\\') continue;
     size_t j = i;
     while (j < b && s[j] == '\\') j++;
-    size_t name = j;
     if (j + 5 <= b && memcmp(s + j, "boxed", 5) == 0) j += 5;
     else if (j + 4 <= b && memcmp(s + j, "fbox", 4) == 0) j += 4;
     else {
@@ -107,7 +106,6 @@ static int find_boxed(const char *s, size_t a, size_t b, span *out, int max) {
       i = j;
       continue;
     }
-    (void)name;
     size_t k = j;
     while (k < b && (s[k] == ' ' || s[k] == '\t')) k++;
     if (k < b && s[k] == '{') {
