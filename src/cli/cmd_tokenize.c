@@ -388,42 +388,76 @@ static int read_batch(l1k_jsonl *rd, batch *b, l1k_err *err) {
   return 0;
 }
 
-/* ---- stats ---- */
+/* ---- stats ----
+ * Token counts are kept as a histogram (count -> number of documents, open addressing), so the
+ * memory is bounded by the number of distinct counts, not by the number of documents. */
 
 typedef struct {
-  int64_t *v;
-  size_t n, cap;
+  int64_t key; /* -1: empty */
+  uint64_t n;
+} hist_ent;
+
+typedef struct {
+  hist_ent *h;
+  size_t cap, used;
+  uint64_t n; /* documents */
   int64_t total, bytes;
 } stats;
 
 static int stats_add(stats *s, int64_t x, int64_t bytes) {
-  if (s->n == s->cap) {
+  if (2 * (s->used + 1) > s->cap) {
     size_t nc = s->cap ? s->cap * 2 : 1024;
-    int64_t *nv = realloc(s->v, nc * sizeof *nv);
-    if (!nv) return L1K_ENOMEM;
-    s->v = nv;
+    hist_ent *nh = malloc(nc * sizeof *nh);
+    if (!nh) return L1K_ENOMEM;
+    for (size_t i = 0; i < nc; i++) nh[i].key = -1;
+    for (size_t i = 0; i < s->cap; i++) {
+      if (s->h[i].key < 0) continue;
+      size_t j = (size_t)((uint64_t)s->h[i].key * 0x9E3779B97F4A7C15ULL) & (nc - 1);
+      while (nh[j].key >= 0) j = (j + 1) & (nc - 1);
+      nh[j] = s->h[i];
+    }
+    free(s->h);
+    s->h = nh;
     s->cap = nc;
   }
-  s->v[s->n++] = x;
+  size_t j = (size_t)((uint64_t)x * 0x9E3779B97F4A7C15ULL) & (s->cap - 1);
+  while (s->h[j].key >= 0 && s->h[j].key != x) j = (j + 1) & (s->cap - 1);
+  if (s->h[j].key < 0) {
+    s->h[j].key = x;
+    s->h[j].n = 0;
+    s->used++;
+  }
+  s->h[j].n++;
+  s->n++;
   s->total += x;
   s->bytes += bytes;
   return 0;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+static int cmp_hist(const void *a, const void *b) {
+  int64_t x = ((const hist_ent *)a)->key, y = ((const hist_ent *)b)->key;
   return (x > y) - (x < y);
+}
+
+/* value of rank r (0-based) in the sorted histogram h[0..k) */
+static int64_t hist_at(const hist_ent *h, size_t k, uint64_t r) {
+  for (size_t i = 0; i < k; i++) {
+    if (r < h[i].n) return h[i].key;
+    r -= h[i].n;
+  }
+  return k ? h[k - 1].key : 0;
 }
 
 /* linear interpolation between closest ranks (numpy's default, Python's
  * statistics.quantiles(method="inclusive")) */
-static double quantile(const int64_t *v, size_t n, double q) {
+static double quantile(const hist_ent *h, size_t k, uint64_t n, double q) {
   if (n == 0) return 0;
   double pos = q * (double)(n - 1);
-  size_t lo = (size_t)pos;
+  uint64_t lo = (uint64_t)pos;
   double frac = pos - (double)lo;
-  if (lo + 1 >= n) return (double)v[n - 1];
-  return (double)v[lo] + frac * (double)(v[lo + 1] - v[lo]);
+  double a = (double)hist_at(h, k, lo);
+  if (lo + 1 >= n) return a;
+  return a + frac * ((double)hist_at(h, k, lo + 1) - a);
 }
 
 static double cpu_now(void) {
@@ -433,14 +467,17 @@ static double cpu_now(void) {
 }
 
 static void print_stats(FILE *f, stats *s, mode_t_ mode, double secs, double cpu) {
-  qsort(s->v, s->n, sizeof *s->v, cmp_i64);
+  size_t k = 0;
+  for (size_t i = 0; i < s->cap; i++) /* compact the histogram, then sort it by count */
+    if (s->h[i].key >= 0) s->h[k++] = s->h[i];
+  if (k) qsort(s->h, k, sizeof *s->h, cmp_hist);
   const char *unit = mode == MODE_DECODE ? "ids" : "tokens";
-  fprintf(f, "documents      %zu\n", s->n);
+  fprintf(f, "documents      %llu\n", (unsigned long long)s->n);
   fprintf(f, "%-14s %lld\n", unit, (long long)s->total);
   fprintf(f, "mean           %.2f\n", s->n ? (double)s->total / (double)s->n : 0.0);
-  fprintf(f, "median         %.1f\n", quantile(s->v, s->n, 0.5));
-  fprintf(f, "p90            %.1f\n", quantile(s->v, s->n, 0.9));
-  fprintf(f, "max            %lld\n", s->n ? (long long)s->v[s->n - 1] : 0LL);
+  fprintf(f, "median         %.1f\n", quantile(s->h, k, s->n, 0.5));
+  fprintf(f, "p90            %.1f\n", quantile(s->h, k, s->n, 0.9));
+  fprintf(f, "max            %lld\n", k ? (long long)s->h[k - 1].key : 0LL);
   fprintf(f, "%-14s %lld\n", mode == MODE_DECODE ? "text bytes" : "input bytes",
           (long long)s->bytes);
   if (mode != MODE_DECODE && s->total)
@@ -701,7 +738,8 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (show_progress) {
       char extra[96];
-      snprintf(extra, sizeof extra, "%zu docs, %lld tokens", st.n, (long long)st.total);
+      snprintf(extra, sizeof extra, "%llu docs, %lld tokens", (unsigned long long)st.n,
+               (long long)st.total);
       l1k_progress_update(&prog, l1k_jsonl_bytes_read(rd), extra);
     }
     batch *t = A;
@@ -749,7 +787,7 @@ end:
     }
     free(b[k].rec);
   }
-  free(st.v);
+  free(st.h);
   l1k_jsonl_close(rd);
   l1k_tokenizer_free(tok);
   free(default_tok);
