@@ -9,12 +9,17 @@
 #include <stddef.h>
 #include "long1k/error.h"
 
-/* Extracts the final answer(s) from a (possibly long) response. Returns a malloc'ed string
- * (several answers of a composite response joined with ", "), or NULL if none was found. */
+/* Extracts the final answer(s) from a (possibly long) response: the part after </think> (or
+ * <|end_of_thought|>); <answer> tags; the last \boxed{}/\fbox{} (with the boxes just before
+ * it that only a connector such as ", " or "and" separates); "final answer is ...", "answer
+ * is ...", "Answer: ..."; the last math segment; the last number (not for a response cut
+ * inside its reasoning). Rules: docs/grader.md. Returns a malloc'ed string (several answers
+ * of a composite response joined with ", "), or NULL if none was found. */
 char *l1k_extract_answer(const char *response, size_t len);
 /* Extracts the last \boxed{...} / \fbox{...} content (nested braces); NULL if none. */
 char *l1k_extract_boxed(const char *text, size_t len);
-/* Multiple choice: the chosen letter 'A'..'E' (or 0 if none). n_choices limits the letters. */
+/* Multiple choice: the chosen letter 'A'.. (or 0 if none). n_choices (2..10; other values
+ * mean 5) limits the letters. The word "a" and a sentence-opening article "A" are not choices. */
 int l1k_extract_choice(const char *response, size_t len, int n_choices);
 
 /* 1 if the two answers are mathematically equal, 0 if not. Either side may be a bare answer
