@@ -12,6 +12,8 @@
 #define LONG1K_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include "long1k/model.h"
 
 /* Loops with less work than this many elements run on one thread: OpenMP fork/join costs
@@ -54,7 +56,24 @@ void l1k_rope_table(float *cos_t, float *sin_t, const int32_t *pos, int n, const
 void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
                     const float *cos_t, const float *sin_t, int inverse);
 
-/* Numerically stable softmax of x[n] in place (only the first n entries). */
+/* e^x, vectorizable: round-to-nearest range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+ * polynomial for e^r (relative error < 2e-7) and 2^n from the exponent bits. x is clamped to
+ * [-87, 88]; softmax only calls it with finite x <= 0 (callers check for NaN / inf first:
+ * converting NaN to an integer would be undefined). */
+static inline float l1k_exp_fast(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float t = x * 1.44269504088896341f;
+  float n = (t + 12582912.0f) - 12582912.0f; /* rint(t) without fast-math */
+  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
+                                                    r * (0.00833333377f + r * 0.00138888892f)))));
+  int32_t e = ((int32_t)n + 127) << 23;
+  float sc;
+  memcpy(&sc, &e, 4);
+  return p * sc;
+}
+
+/* Numerically stable softmax of x[n] in place (only the first n entries); NaN in, NaN out. */
 void l1k_softmax_inplace(float *x, int n);
 static inline float l1k_silu(float x) { return x / (1.0f + __builtin_expf(-x)); }
 

@@ -62,7 +62,11 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   TAKE(a->seg, N);
   TAKE(a->target, N);
   TAKE(a->pos, N);
-  TAKE(a->logits, (size_t)L1K_LOGIT_CHUNK * V);
+  size_t ch = L1K_LOGIT_BUDGET / (V * sizeof(float));
+  if (ch < 64) ch = 64;
+  if (ch > N) ch = N;
+  if (base) a->chunk = (int)ch;
+  TAKE(a->logits, ch * V);
   TAKE(a->dres, N * C);
   TAKE(a->dc, N * C);
   TAKE(a->dq, N * QD);
@@ -378,23 +382,6 @@ static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
   return 0;
 }
 
-/* e^x, vectorizable: round-to-nearest range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
- * polynomial for e^r (relative error < 2e-7) and 2^n from the exponent bits. x is clamped to
- * [-87, 88]; softmax only calls it with finite x <= 0 (ce_row checks for NaN / inf first:
- * converting NaN to an integer would be undefined). */
-static inline float exp_fast(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float t = x * 1.44269504088896341f;
-  float n = (t + 12582912.0f) - 12582912.0f; /* rint(t) without fast-math */
-  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
-  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
-                                                    r * (0.00833333377f + r * 0.00138888892f)))));
-  int32_t e = ((int32_t)n + 127) << 23;
-  float sc;
-  memcpy(&sc, &e, 4);
-  return p * sc;
-}
-
 /* Cross-entropy of one row of V logits with target tg. With grad, the row is replaced by
  * scale * (softmax - onehot(tg)); otherwise it is left untouched. Returns lse - logit[tg]. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -415,13 +402,13 @@ static double ce_row(float *row, int V, int tg, int grad, float scale) {
   if (grad) {
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < V; j++) {
-      float e = exp_fast(row[j] - mx);
+      float e = l1k_exp_fast(row[j] - mx);
       row[j] = e;
       s += e;
     }
   } else {
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += exp_fast(row[j] - mx);
+    for (int j = 0; j < V; j++) s += l1k_exp_fast(row[j] - mx);
   }
   double lse = (double)mx + log((double)s);
   if (grad) {
@@ -463,8 +450,8 @@ static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double 
   int N = b->B * b->T, C = c->hidden_size, V = c->vocab_size;
   double loss = 0;
   int64_t nt = 0;
-  for (int r0 = 0; r0 < N; r0 += L1K_LOGIT_CHUNK) {
-    int R = N - r0 < L1K_LOGIT_CHUNK ? N - r0 : L1K_LOGIT_CHUNK;
+  for (int r0 = 0; r0 < N; r0 += a->chunk) {
+    int R = N - r0 < a->chunk ? N - r0 : a->chunk;
     float *lg = logits ? logits + (size_t)r0 * V : a->logits;
     int any = 0;
     for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
@@ -496,8 +483,8 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   int64_t nt = 0;
   /* fused lm_head + cross-entropy + backward, chunk by chunk: dlnf into a->dc */
   memset(a->dc, 0, (size_t)N * C * sizeof(float));
-  for (int r0 = 0; r0 < N; r0 += L1K_LOGIT_CHUNK) {
-    int R = N - r0 < L1K_LOGIT_CHUNK ? N - r0 : L1K_LOGIT_CHUNK;
+  for (int r0 = 0; r0 < N; r0 += a->chunk) {
+    int R = N - r0 < a->chunk ? N - r0 : a->chunk;
     int any = 0;
     for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
     if (!any) continue;

@@ -66,6 +66,7 @@ typedef struct model_acts {
   int32_t *target;     /* [N] target token of each position, or -1 */
   int32_t *pos;        /* [N] positions */
   float *logits;       /* [CH, V] logits chunk */
+  int chunk;           /* CH */
   /* backward scratch */
   float *dres;         /* [N, C] gradient of the residual stream */
   float *dc;           /* [N, C] */
@@ -79,7 +80,9 @@ typedef struct model_acts {
   int n_segs;
 } model_acts;
 
-#define L1K_LOGIT_CHUNK 256
+/* Rows of logits computed at once in training: as many as fit in this many bytes (at least 64):
+ * fewer chunks mean fewer passes of OpenBLAS packing the [V, C] lm_head matrix. */
+#define L1K_LOGIT_BUDGET ((size_t)640 << 20)
 
 struct l1k_model {
   l1k_model_config cfg;

@@ -209,14 +209,29 @@ void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
   }
 }
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void l1k_softmax_inplace(float *x, int n) {
   float mx = -INFINITY;
-  for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-  double s = 0;
+  int bad = 0;
+#pragma omp simd reduction(max : mx) reduction(| : bad)
   for (int i = 0; i < n; i++) {
-    x[i] = expf(x[i] - mx);
-    s += x[i];
+    mx = x[i] > mx ? x[i] : mx;
+    bad |= !(fabsf(x[i]) <= 3.0e38f);
   }
-  float inv = (float)(1.0 / s);
+  if (bad) { /* NaN / inf scores: leave the exact path (and NaN propagates) */
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (x[i] = expf(x[i] - mx));
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] / s);
+    return;
+  }
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; i++) {
+    float e = l1k_exp_fast(x[i] - mx);
+    x[i] = e;
+    s += e;
+  }
+  float inv = 1.0f / s;
+#pragma omp simd
   for (int i = 0; i < n; i++) x[i] *= inv;
 }
