@@ -4,7 +4,8 @@
  * (src/text/); it may grow, but these functions keep their meaning.
  *
  * Thread safety: a loaded tokenizer is immutable; encode/decode may be called from many
- * threads at once on the same l1k_tokenizer.
+ * threads at once on the same l1k_tokenizer (each thread gets its own small cache, owned by
+ * the tokenizer and freed with it).
  *
  * Invalid UTF-8 in the input is encoded losslessly: each invalid byte is treated as a lone
  * byte (its own pre-token piece) and mapped through the byte-level alphabet, so decode(encode(x))
@@ -39,7 +40,9 @@ int l1k_tokenizer_encode(const l1k_tokenizer *t, const char *text, size_t len, l
 /* Number of tokens text encodes to (no allocation visible to the caller). */
 int64_t l1k_tokenizer_count(const l1k_tokenizer *t, const char *text, size_t len, l1k_err *err);
 /* Decodes ids to a malloc'ed NUL-terminated string (skip_special_tokens = false, as the
- * goldens). Returns NULL with err set for an id outside the vocabulary. */
+ * goldens): the tokens' bytes concatenated, *len of them (the text may contain NUL bytes or,
+ * for ids that split a character, invalid UTF-8; HF would show U+FFFD there). Returns NULL
+ * with err set for an id outside the vocabulary. */
 char *l1k_tokenizer_decode(const l1k_tokenizer *t, const int32_t *ids, size_t n, size_t *len,
                            l1k_err *err);
 

@@ -63,11 +63,21 @@ def cases(rng):
     return out
 
 
+GPT2_PRE = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+
+
 def main():
     rng = random.Random(1234)
     texts = cases(rng)
-    for name in ["qwen", "llama3"]:
-        tok = Tokenizer.from_file(os.path.join(shared, "tokenizers", name, "tokenizer.json"))
+    for name in ["qwen", "llama3", "gpt2"]:
+        if name == "gpt2":
+            # the Qwen vocabulary with GPT-2's ByteLevel regex as pre-tokenizer (the C test builds
+            # the same tokenizer.json)
+            j = json.load(open(os.path.join(shared, "tokenizers", "qwen", "tokenizer.json"), encoding="utf-8"))
+            j["pre_tokenizer"] = GPT2_PRE
+            tok = Tokenizer.from_str(json.dumps(j))
+        else:
+            tok = Tokenizer.from_file(os.path.join(shared, "tokenizers", name, "tokenizer.json"))
         path = os.path.join(here, "data", f"tokenizer_edge_{name}.jsonl")
         with open(path, "w", encoding="utf-8") as f:
             for t in texts:

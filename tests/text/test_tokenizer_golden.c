@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/tokenizer.h"
 
@@ -17,7 +19,7 @@ static void print_ids(const char *label, const int32_t *ids, size_t n, size_t fr
 
 static void run_corpus(const char *tok_dir, const char *corpus_path, const char *corpus) {
   l1k_err err = {0};
-  l1k_tokenizer *t = l1k_tokenizer_load(shared_path(tok_dir), &err);
+  l1k_tokenizer *t = l1k_tokenizer_load(tok_dir[0] == '/' ? tok_dir : shared_path(tok_dir), &err);
   CHECK_MSG(t != NULL, "load %s: %s", tok_dir, err.msg);
   if (!t) return;
   l1k_jsonl *r = l1k_jsonl_open(corpus_path, &err);
@@ -97,6 +99,30 @@ static void run_corpus(const char *tok_dir, const char *corpus_path, const char 
   l1k_tokenizer_free(t);
 }
 
+/* The Qwen vocabulary with GPT-2's ByteLevel(use_regex=true) pre-tokenizer, as
+ * tests/text/gen_tokenizer_edge.py builds it for HF; written to dir/tokenizer.json. */
+static int make_gpt2_tokenizer(const char *dir) {
+  size_t len = 0;
+  char *text = l1k_read_file(shared_path("tokenizers/qwen/tokenizer.json"), &len, NULL);
+  if (!text) return -1;
+  cJSON *j = cJSON_ParseWithLength(text, len);
+  free(text);
+  if (!j) return -1;
+  cJSON *pre = cJSON_CreateObject();
+  cJSON_AddStringToObject(pre, "type", "ByteLevel");
+  cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
+  cJSON_AddBoolToObject(pre, "trim_offsets", 1);
+  cJSON_AddBoolToObject(pre, "use_regex", 1);
+  cJSON_ReplaceItemInObjectCaseSensitive(j, "pre_tokenizer", pre);
+  char *out = cJSON_PrintUnformatted(j);
+  cJSON_Delete(j);
+  char path[512];
+  snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+  int rc = out && l1k_write_file_atomic(path, out, strlen(out), NULL) == 0 ? 0 : -1;
+  free(out);
+  return rc;
+}
+
 static const char *src_path(const char *rel) {
   static char buf[4096];
   const char *root = getenv("LONG1K_SRC");
@@ -116,5 +142,15 @@ int main(void) {
   run_corpus("tokenizers/qwen", p, "tokenizer_edge_qwen.jsonl");
   snprintf(p, sizeof p, "%s", src_path("tests/text/data/tokenizer_edge_llama3.jsonl"));
   run_corpus("tokenizers/llama3", p, "tokenizer_edge_llama3.jsonl");
+  /* GPT-2's regex (ByteLevel use_regex=true) over the Qwen vocabulary */
+  char dir[] = "/tmp/l1k_gpt2_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  CHECK(make_gpt2_tokenizer(dir) == 0);
+  snprintf(p, sizeof p, "%s", src_path("tests/text/data/tokenizer_edge_gpt2.jsonl"));
+  run_corpus(dir, p, "tokenizer_edge_gpt2.jsonl");
+  char tj[600];
+  snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+  unlink(tj);
+  rmdir(dir);
   CHECK_DONE();
 }
