@@ -88,6 +88,11 @@ l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err);
 void l1k_model_init_random(l1k_model *m, uint64_t seed);
 /* The dtype the weights were stored in ("F32", "BF16", "F16"; the most common one). */
 const char *l1k_model_stored_dtype(const l1k_model *m);
+/* The rotary inverse frequencies [head_dim/2] this model uses: transformers' float32 values
+ * (llama3 scaling applied), rounded to bf16 / f16 for a bf16 / f16 checkpoint, because
+ * transformers casts its inv_freq buffer to the model dtype. Use these (not a fresh
+ * l1k_rope_inv_freq) to match transformers on bf16 checkpoints. */
+const float *l1k_model_inv_freq(const l1k_model *m);
 /* Looks up a parameter by Hugging Face name (NULL if absent). */
 const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name);
 const l1k_model_config *l1k_model_cfg(const l1k_model *m);

@@ -151,6 +151,7 @@ const l1k_model_config *l1k_model_cfg(const l1k_model *m) { return &m->cfg; }
 float *l1k_model_params(l1k_model *m) { return m->params; }
 size_t l1k_model_num_params(const l1k_model *m) { return m->n_params; }
 const char *l1k_model_stored_dtype(const l1k_model *m) { return m->stored_dtype; }
+const float *l1k_model_inv_freq(const l1k_model *m) { return m->inv_freq; }
 
 const l1k_tensor_info *l1k_model_tensors(const l1k_model *m, size_t *n) {
   if (n) *n = m->n_tensors;
