@@ -25,6 +25,8 @@ enum {
 void l1k_uc_init(void);
 /* Class bits of a code point. l1k_uc_init() must have run. */
 int l1k_uc_class(uint32_t cp);
+/* Word character for single_word added tokens (HF: the regex crate's \w). */
+int l1k_uc_is_word(uint32_t cp);
 /* Python str.isspace() (used by the Jinja "trim" filter in the Llama-3 template). */
 int l1k_uc_py_isspace(uint32_t cp);
 

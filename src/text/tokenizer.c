@@ -1104,9 +1104,7 @@ static int encode_pretok(enc *e, const uint8_t *s, size_t n, const size_t *map, 
 }
 
 static int is_ws_cp(uint32_t cp) { return (l1k_uc_class(cp) & UC_S) != 0; }
-static int is_word_cp(uint32_t cp) {
-  return cp == '_' || (l1k_uc_class(cp) & (UC_L | UC_N)) != 0;
-}
+static int is_word_cp(uint32_t cp) { return l1k_uc_is_word(cp); }
 
 /* last code point before position i (i > 0) and its start */
 static uint32_t cp_before(const uint8_t *s, size_t i, size_t *start) {

@@ -67,6 +67,34 @@ static int is_white_space(uint32_t cp) {
          cp == 0x205F || cp == 0x3000;
 }
 
+/* Word characters for HF's single_word added tokens (the regex crate's \w: Alphabetic, marks,
+ * Nd, Pc, Join_Control), checked against HF over every code point. Beyond the categories:
+ * the alphabetic symbols (circled / squared Latin letters), ZWNJ/ZWJ, and Unicode 16 additions
+ * (used only where utf8proc says unassigned). */
+static const uint32_t word_extra[][2] = {
+    {0x24B6, 0x24E9}, {0x1F130, 0x1F149}, {0x1F150, 0x1F169}, {0x1F170, 0x1F189}, {0x200C, 0x200D},
+};
+static const uint32_t word_u16[][2] = {
+    {0x897, 0x897},     {0x1C89, 0x1C8A},   {0xA7CB, 0xA7CD},   {0xA7DA, 0xA7DC},
+    {0x105C0, 0x105F3}, {0x10D40, 0x10D65}, {0x10D69, 0x10D6D}, {0x10D6F, 0x10D85},
+    {0x10EC2, 0x10EC4}, {0x10EFC, 0x10EFC}, {0x11380, 0x11389}, {0x1138B, 0x1138B},
+    {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113C0}, {0x113C2, 0x113C2},
+    {0x113C5, 0x113C5}, {0x113C7, 0x113CA}, {0x113CC, 0x113D3}, {0x113E1, 0x113E2},
+    {0x116D0, 0x116E3}, {0x11BC0, 0x11BE0}, {0x11BF0, 0x11BF9}, {0x11F5A, 0x11F5A},
+    {0x13460, 0x143FA}, {0x16100, 0x16139}, {0x16D40, 0x16D6C}, {0x16D70, 0x16D79},
+    {0x18CFF, 0x18CFF}, {0x1CCF0, 0x1CCF9}, {0x1E5D0, 0x1E5FA}, {0x2EBF0, 0x2EE5D},
+};
+
+int l1k_uc_is_word(uint32_t cp) {
+  if (cp >= UC_MAX) return 0;
+  int cat = utf8proc_category((utf8proc_int32_t)cp);
+  if ((cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_ME) ||
+      cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_PC)
+    return 1;
+  if (in_ranges(cp, word_extra, sizeof word_extra / sizeof word_extra[0])) return 1;
+  return cat == UTF8PROC_CATEGORY_CN && in_ranges(cp, word_u16, sizeof word_u16 / sizeof word_u16[0]);
+}
+
 int l1k_uc_py_isspace(uint32_t cp) {
   /* Python's str.isspace(): bidi class WS/B/S or category Zs. */
   return is_white_space(cp) || (cp >= 0x1C && cp <= 0x1F);

@@ -31,7 +31,7 @@ POOL = (
     + list("عربيहिन्दीक़") + ["\u0958", "\u0915\u093c", "\u2126", "\u212b", "\u0344", "\u0f73", "\u0f71\u0f72"]
     + ["\u017f", "'s", "'S", "'\u017f", "'LL", "'rE", "'Ve", "'m", "'D", "'t", "'x", "''"]
     + list("٠١٢０１２²³½Ⅻⅻ") + ["\u1c89", "\ua7cb", "\U00010d40", "\U000105c0"]
-    + ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<|im_", "<|begin_of_text|>",
+    + ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>", "<|im_", " <think> ", "<|begin_of_text|>",
        "<|eot_id|>", "<|reserved_special_token_5|>", "<|start_header_id|>", "<tool_call>", "< |im_end|>"]
     + ["\U000e0001", "\U0010fffd", "\ue000", "\u00ad", "\u2060", "\u061c"]
     # marks newer than HF's Unicode 9.0 NFC data (starters there), U+11935 U+11930
@@ -49,6 +49,8 @@ FIXED = [
     "    def f(x):\n        return x  \n\n\n", "\U0001F600" * 30, "\u0915\u093c\u0958" * 5,
     "\u25c2\u1acc\u032a", "x\u1df7\u0f71\u0f72", "m\u0315\u1acd", "\U00011935\U00011930",
     "a\u1df6\u0316\u0301", "e\u0898\u0301",
+    "x  <|im_start|>  y", "\u3000<|im_start|>", "a<|im_end|> \n\tb", "<|im_end|>\u2003", "a<think>b",
+    "a <think> b", "_<think>", "<think>_", "\u00e9<think>", "1<think>", "x</think>y", "<|im_start|><|im_end|>",
 ]
 
 
@@ -64,13 +66,21 @@ def cases(rng):
 
 
 GPT2_PRE = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+# added-token flags no shipped tokenizer uses (the C test sets the same ones)
+FLAGS = {"<|im_start|>": "lstrip", "<|im_end|>": "rstrip", "<think>": "single_word", "</think>": "normalized"}
 
 
 def main():
     rng = random.Random(1234)
     texts = cases(rng)
-    for name in ["qwen", "llama3", "gpt2"]:
-        if name == "gpt2":
+    for name in ["qwen", "llama3", "gpt2", "flags"]:
+        if name == "flags":
+            j = json.load(open(os.path.join(shared, "tokenizers", "qwen", "tokenizer.json"), encoding="utf-8"))
+            for a in j["added_tokens"]:
+                if a["content"] in FLAGS:
+                    a[FLAGS[a["content"]]] = True
+            tok = Tokenizer.from_str(json.dumps(j))
+        elif name == "gpt2":
             # the Qwen vocabulary with GPT-2's ByteLevel regex as pre-tokenizer (the C test builds
             # the same tokenizer.json)
             j = json.load(open(os.path.join(shared, "tokenizers", "qwen", "tokenizer.json"), encoding="utf-8"))

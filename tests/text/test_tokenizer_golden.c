@@ -101,19 +101,31 @@ static void run_corpus(const char *tok_dir, const char *corpus_path, const char 
 
 /* The Qwen vocabulary with GPT-2's ByteLevel(use_regex=true) pre-tokenizer, as
  * tests/text/gen_tokenizer_edge.py builds it for HF; written to dir/tokenizer.json. */
-static int make_gpt2_tokenizer(const char *dir) {
+static int make_variant(const char *dir, int flags) {
   size_t len = 0;
   char *text = l1k_read_file(shared_path("tokenizers/qwen/tokenizer.json"), &len, NULL);
   if (!text) return -1;
   cJSON *j = cJSON_ParseWithLength(text, len);
   free(text);
   if (!j) return -1;
-  cJSON *pre = cJSON_CreateObject();
-  cJSON_AddStringToObject(pre, "type", "ByteLevel");
-  cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
-  cJSON_AddBoolToObject(pre, "trim_offsets", 1);
-  cJSON_AddBoolToObject(pre, "use_regex", 1);
-  cJSON_ReplaceItemInObjectCaseSensitive(j, "pre_tokenizer", pre);
+  if (!flags) {
+    cJSON *pre = cJSON_CreateObject();
+    cJSON_AddStringToObject(pre, "type", "ByteLevel");
+    cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
+    cJSON_AddBoolToObject(pre, "trim_offsets", 1);
+    cJSON_AddBoolToObject(pre, "use_regex", 1);
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "pre_tokenizer", pre);
+  } else { /* added-token flags, as FLAGS in gen_tokenizer_edge.py */
+    static const char *tok[] = {"<|im_start|>", "<|im_end|>", "<think>", "</think>"};
+    static const char *flag[] = {"lstrip", "rstrip", "single_word", "normalized"};
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "added_tokens")) {
+      const char *c = cJSON_GetObjectItemCaseSensitive(it, "content")->valuestring;
+      for (int k = 0; k < 4; k++)
+        if (!strcmp(c, tok[k]))
+          cJSON_ReplaceItemInObjectCaseSensitive(it, flag[k], cJSON_CreateBool(1));
+    }
+  }
   char *out = cJSON_PrintUnformatted(j);
   cJSON_Delete(j);
   char path[512];
@@ -142,15 +154,21 @@ int main(void) {
   run_corpus("tokenizers/qwen", p, "tokenizer_edge_qwen.jsonl");
   snprintf(p, sizeof p, "%s", src_path("tests/text/data/tokenizer_edge_llama3.jsonl"));
   run_corpus("tokenizers/llama3", p, "tokenizer_edge_llama3.jsonl");
-  /* GPT-2's regex (ByteLevel use_regex=true) over the Qwen vocabulary */
-  char dir[] = "/tmp/l1k_gpt2_XXXXXX";
-  CHECK(mkdtemp(dir) != NULL);
-  CHECK(make_gpt2_tokenizer(dir) == 0);
-  snprintf(p, sizeof p, "%s", src_path("tests/text/data/tokenizer_edge_gpt2.jsonl"));
-  run_corpus(dir, p, "tokenizer_edge_gpt2.jsonl");
-  char tj[600];
-  snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
-  unlink(tj);
-  rmdir(dir);
+  /* GPT-2's regex (ByteLevel use_regex=true) over the Qwen vocabulary; then Qwen with the
+   * added-token flags lstrip, rstrip, single_word, normalized */
+  for (int flags = 0; flags < 2; flags++) {
+    char dir[] = "/tmp/l1k_tokvar_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    CHECK(make_variant(dir, flags) == 0);
+    const char *name = flags ? "tokenizer_edge_flags.jsonl" : "tokenizer_edge_gpt2.jsonl";
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/text/data/%s", name);
+    snprintf(p, sizeof p, "%s", src_path(rel));
+    run_corpus(dir, p, name);
+    char tj[600];
+    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
+    unlink(tj);
+    rmdir(dir);
+  }
   CHECK_DONE();
 }
