@@ -874,29 +874,37 @@ static void make_room(ctx *c, size_t want) {
   while (c->loaded_bytes + want > c->budget && i < c->avail.len) {
     uint32_t r = c->avail.v[i];
     avail_del(c, r);
-    unload(c, r);
-    /* back into the queues of its classes (appended), to be loaded again later */
-    for (int k = 0; k < CL_N; k++)
-      if (c->cls[k].len && in_class(c, r, k)) u32_push(&c->cls[k], r);
+    unload(c, r); /* still eligible: a later batch may load it again */
   }
 }
 
 /* Loads up to `want` more records of class cl. Returns the number loaded (0: exhausted). */
-static int64_t grow(ctx *c, int cl, size_t want) {
+static double plan_tok(ctx *c, uint32_t i);
+
+static int64_t grow(ctx *c, int cl, size_t want, double max_tok) {
   u32vec sel = {0};
   size_t bytes = 0;
-  /* records evicted for the memory budget are queued again; a class cycled through three times
-   * without making progress counts as exhausted (a budget too small for one sample) */
+  /* a class gone through three times without making progress counts as exhausted (a memory
+   * budget too small for one sample: loaded records get evicted and loaded again) */
   if (c->loaded_total[cl] > 3 * c->class_size[cl] + 256) return 0;
-  while (c->cursor[cl] < c->cls[cl].len && sel.len < want) {
-    uint32_t i = c->cls[cl].v[c->cursor[cl]];
-    if (c->r[i].state != ST_ELIGIBLE || c->r[i].rec) {
-      c->cursor[cl]++;
-      continue;
+  size_t L = c->cls[cl].len;
+  if (!L) return 0;
+  double bpt = c->bytes_per_tok > 0 ? c->bytes_per_tok : 3.5;
+  int resp = c->o->count_mode == L1K_COUNT_RESPONSE;
+  /* a ring over the class' random order: records skipped (too long for this target) or
+   * evicted stay for later batches and later bins */
+  size_t start = c->cursor[cl] % L, q = 0;
+  for (; q < L && sel.len < want; q++) {
+    uint32_t i = c->cls[cl].v[(start + q) % L];
+    const rmeta *m = &c->r[i];
+    if (m->state != ST_ELIGIBLE || m->rec) continue;
+    if (max_tok > 0) {
+      double t = m->tok_reason >= 0 ? plan_tok(c, i)
+                                    : (m->reas_bytes + (resp ? m->sol_bytes : 0)) / bpt / 1.3;
+      if (t > max_tok) continue;
     }
-    size_t rb = (size_t)c->r[i].prob_bytes + c->r[i].reas_bytes + c->r[i].sol_bytes;
+    size_t rb = (size_t)m->prob_bytes + m->reas_bytes + m->sol_bytes;
     if (sel.len >= 64 && bytes + rb > c->budget) break; /* the rest in a later batch */
-    c->cursor[cl]++;
     if (u32_push(&sel, i)) {
       free(sel.v);
       l1k_errf(c->err, L1K_ENOMEM, "out of memory");
@@ -904,6 +912,7 @@ static int64_t grow(ctx *c, int cl, size_t want) {
     }
     bytes += rb;
   }
+  c->cursor[cl] = (start + q) % L;
   if (!sel.len) {
     free(sel.v);
     return 0;
@@ -1044,27 +1053,32 @@ static int usable(ctx *c, uint32_t i, const want_t *w, const uint32_t *sel, int 
 }
 
 /* A random available record of the class with planned tokens in [a,b]; -1 if none. */
-static int64_t pick(ctx *c, const want_t *w, double a, double b, const uint32_t *sel, int ns) {
+/* A random available record of the class with planned tokens in [a,b] but not strictly inside
+ * the gap (ga,gb) (an empty gap when ga >= gb); -1 if none. */
+static int64_t pick(ctx *c, const want_t *w, double a, double b, double ga, double gb,
+                    const uint32_t *sel, int ns) {
   size_t n = c->avail.len;
-  if (!n) return -1;
+  if (!n || a > b) return -1;
+#define FITS(p) ((p) >= a && (p) <= b && !((p) > ga && (p) < gb))
   for (int t = 0; t < 48; t++) {
     uint32_t i = c->avail.v[rnd_below(c, n)];
     double p = plan_tok(c, i);
-    if (p >= a && p <= b && usable(c, i, w, sel, ns)) return i;
+    if (FITS(p) && usable(c, i, w, sel, ns)) return i;
   }
   size_t cnt = 0;
   for (size_t q = 0; q < n; q++) {
     uint32_t i = c->avail.v[q];
     double p = plan_tok(c, i);
-    if (p >= a && p <= b && usable(c, i, w, sel, ns)) cnt++;
+    if (FITS(p) && usable(c, i, w, sel, ns)) cnt++;
   }
   if (!cnt) return -1;
   size_t want = rnd_below(c, cnt);
   for (size_t q = 0; q < n; q++) {
     uint32_t i = c->avail.v[q];
     double p = plan_tok(c, i);
-    if (p >= a && p <= b && usable(c, i, w, sel, ns) && want-- == 0) return i;
+    if (FITS(p) && usable(c, i, w, sel, ns) && want-- == 0) return i;
   }
+#undef FITS
   return -1;
 }
 
@@ -1075,12 +1089,22 @@ static int64_t pick(ctx *c, const want_t *w, double a, double b, const uint32_t 
 static int try_sample(ctx *c, const want_t *w, uint32_t *sel, int *kout, sample_text *s) {
   int tries = 64;
   int has_target = w->hi > 0;
+  /* shortest and longest available records of the class: a pick must leave the rest of the
+   * sample completable (no dead ends such as a first problem too long to add a second) */
+  double minv = 1e18, maxv = 0;
+  for (size_t q = 0; q < c->avail.len; q++) {
+    uint32_t i = c->avail.v[q];
+    if (!in_class(c, i, w->cl)) continue;
+    double p = plan_tok(c, i);
+    if (p < minv) minv = p;
+    if (p > maxv) maxv = p;
+  }
   for (int t = 0; t < tries; t++) {
     int k = 0;
     if (!has_target) {
       int kk = w->k ? w->k : 2;
       for (k = 0; k < kk; k++) {
-        int64_t i = pick(c, w, -1, 1e18, sel, k);
+        int64_t i = pick(c, w, -1, 1e18, 0, 0, sel, k);
         if (i < 0) return 0;
         sel[k] = (uint32_t)i;
       }
@@ -1090,23 +1114,31 @@ static int try_sample(ctx *c, const want_t *w, uint32_t *sel, int *kout, sample_
       if (w->k) {
         double s0 = plan_overhead(c, w->k);
         for (k = 0; k < w->k - 1; k++) {
-          double room = hi - s0;
-          int64_t i = pick(c, w, 0, room, sel, k);
+          double r = (double)(w->k - 1 - k); /* picks still to come after this one */
+          int64_t i = pick(c, w, lo - s0 - r * maxv, hi - s0 - r * minv, 0, 0, sel, k);
           if (i < 0) break;
           sel[k] = (uint32_t)i;
           s0 += plan_tok(c, (uint32_t)i);
         }
         if (k < w->k - 1) continue;
-        int64_t i = pick(c, w, lo - s0, hi - s0, sel, k);
+        int64_t i = pick(c, w, lo - s0, hi - s0, 0, 0, sel, k);
         if (i < 0) continue;
         sel[k++] = (uint32_t)i;
       } else {
         double s0 = 0;
         int kmin = w->kmin ? w->kmin : 1;
         while (k < KMAX) {
-          double ov = plan_overhead(c, k + 1);
+          double ov1 = plan_overhead(c, k + 1), ov2 = plan_overhead(c, k + 2);
           if (k >= kmin && s0 + plan_overhead(c, k) >= lo) break;
-          int64_t i = pick(c, w, 0, hi - s0 - ov, sel, k);
+          double cont_hi = hi - s0 - ov2 - minv; /* at most this: another problem still fits */
+          double upper = hi - s0 - ov1;
+          int64_t i;
+          if (k + 1 < kmin) {
+            i = pick(c, w, 0, cont_hi, 0, 0, sel, k);
+          } else {
+            double done_lo = lo - s0 - ov1; /* at least this: the sample is complete */
+            i = pick(c, w, 0, upper, cont_hi, done_lo, sel, k);
+          }
           if (i < 0) break;
           sel[k++] = (uint32_t)i;
           s0 += plan_tok(c, (uint32_t)i);
@@ -1416,7 +1448,8 @@ static int64_t grow_targeted(ctx *c, int cl, int64_t lo, int64_t hi, size_t want
     if (m->state != ST_ELIGIBLE || m->rec || m->tok_reason >= 0) continue;
     double b = m->reas_bytes + (c->o->count_mode == L1K_COUNT_RESPONSE ? m->sol_bytes : 0);
     double est = b / bpt;
-    if (est >= lo * 0.8 && est <= hi * 1.25) u32_push(&sel, i);
+    /* wide: a record's bytes per token varies; exact counts decide after loading */
+    if (est >= lo * 0.6 && est <= hi * 1.6) u32_push(&sel, i);
   }
   if (!sel.len) {
     free(sel.v);
@@ -1448,6 +1481,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
   int rc = 0;
   double avg_k = w.k ? w.k : 2;
   int fails = 0;
+  size_t boost = 1; /* batches double while draws keep missing */
   for (int64_t q = 0; q < n; q++) {
     want_t ww = w;
     if (is_single[q]) {
@@ -1466,11 +1500,25 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
       int64_t more;
       size_t left = (size_t)(n - q);
       size_t want = (size_t)(left * (ww.k ? ww.k : avg_k) * 1.3) + 64;
-      if (is_single[q] && w.hi > 0)
+      if (is_single[q] && w.hi > 0) {
+        /* singles: only records whose length can fit are worth loading; once all of those
+         * are counted, loading random others will not help */
         more = grow_targeted(c, CL_SINGLE, w.lo, w.hi, (size_t)(left * 3) + 64);
-      else
-        more = 0;
-      if (more == 0) more = grow(c, ww.cl, want);
+        if (more == 0 && ++fails > 2) {
+          rc = l1k_errf(c->err, L1K_EINPUT, "%s: made %lld of %lld samples: no more single "
+                        "records meet the target %lld:%lld (lower --mix-single, or give "
+                        "--single-pool records that long)", st->name, (long long)q,
+                        (long long)n, (long long)w.lo, (long long)w.hi);
+          goto out;
+        }
+        if (more < 0) {
+          rc = c->err->code ? c->err->code : L1K_EINTERNAL;
+          goto out;
+        }
+        continue;
+      }
+      more = grow(c, ww.cl, want * boost, w.hi > 0 ? (double)w.hi : 0);
+      if (boost < 64) boost *= 2;
       if (more < 0) {
         rc = c->err->code ? c->err->code : L1K_EINTERNAL;
         goto out;
@@ -1488,6 +1536,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
       }
     }
     fails = 0;
+    boost = 1;
     mark_used(c, sel, k);
     int64_t measured = c->o->count_mode == L1K_COUNT_RESPONSE ? s.response_tok : s.reasoning_tok;
     sample_tags tg = *tg0;
@@ -1529,7 +1578,8 @@ static int make_study(ctx *c, FILE *fe, FILE *fh, set_stats *se, set_stats *sh,
         goto out;
       }
       if (!got) {
-        int64_t more = grow(c, CL_HARD, (size_t)(n - q) * 2 + 16);
+        int64_t more = grow(c, CL_HARD, (size_t)(n - q) * 2 + 16,
+                            o->target_max > 0 ? (double)o->target_max : 0);
         if (more < 0) {
           rc = c->err->code;
           goto out;
@@ -1556,7 +1606,7 @@ static int make_study(ctx *c, FILE *fe, FILE *fh, set_stats *se, set_stats *sh,
           goto out;
         }
         if (!eg) {
-          int64_t more = grow(c, CL_EASY, (size_t)(n - q) * 4 + 64);
+          int64_t more = grow(c, CL_EASY, (size_t)(n - q) * 4 + 64, (double)we.hi);
           if (more < 0) {
             rc = c->err->code;
             goto out;
