@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "long1k/io.h"
@@ -188,7 +187,6 @@ int cmd_synth(int argc, char **argv) {
           rc = cli_usage_error(cmd, "unexpected argument '%s'", optarg);
           goto out;
         }
-        last_multi = last_multi ? last_multi : 0;
         break;
       case O_POOL:
         sl_push(&pools, optarg);
@@ -442,7 +440,6 @@ int cmd_synth(int argc, char **argv) {
   }
   o.count = tok_count;
   o.count_ctx = tok;
-  if (!isatty(2)) o.progress = o.progress && 1;
   if (l1k_synth_run(&o, &err)) {
     rc = cli_fail(cmd, &err);
     goto out;
