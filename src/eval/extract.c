@@ -386,12 +386,13 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
   return first_number(s, a, e);
 }
 
-static const char *const k_final_phrases[] = {"final answer is", "final answer:", NULL};
+static const char *const k_final_phrases[] = {"final answer is", "final answer:", "final answer**",
+                                              "final answer**:", NULL};
 static const char *const k_answer_phrases[] = {
     "answer is",     "answer:",        "answer :",        "réponse est", "réponse :",
     "réponse:",      "respuesta es",   "respuesta:",      "antwort ist", "antwort:",
     "\xe7\xad\x94\xe6\xa1\x88\xe6\x98\xaf" /* 答案是 */, "\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x9a" /* 答案： */,
-    "\xe7\xad\x94\xe6\xa1\x88:", "answer would be", "answer should be", NULL};
+    "\xe7\xad\x94\xe6\xa1\x88:", "answer would be", "answer should be", "answer**:", "**answer**", NULL};
 
 static char *from_phrases(const char *s, size_t a, size_t b, const char *const *phr) {
   long best = -1;

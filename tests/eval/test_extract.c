@@ -63,6 +63,8 @@ int main(void) {
   ex("<answer>so \\boxed{18}</answer>", "18");
 
   ex("**Answer:** 42", "42");
+  ex("**Answer**: 43", "43");
+  ex("so it is 12.\n\n**Final Answer**\n44", "44");
   ex("The answer is \\(\\frac{1}{2}\\).", "\\frac{1}{2}");
   ex("The final answer is 5 dollars.", "5 dollars");
   ex("Therefore, the answer is $\\boxed{5}$. Let me double check: 2+3 = 5.", "5");
