@@ -65,8 +65,13 @@ struct l1k_generator {
   uint16_t *bf16;       /* one block with every bf16 weight copy, or NULL */
   const uint16_t *lm_head16;
   int isa;              /* l1k_gen_cpu_isa() */
-  int bf16_rows;        /* steps of at most this many rows use the bf16 copies */
-  int f32_rows;         /* else steps of at most this many rows use the decode kernel, not BLAS */
+  l1k_gen_pool *pool;   /* threads of the decode kernels and the attention */
+  /* steps of at most bf16_rows rows use the bf16 copies, else steps of at most f32_rows rows
+   * the float32 kernels, else OpenBLAS sgemm. Default: always our kernels and pool (OpenBLAS's
+   * own threads spin and yield; on a shared machine that cost more than its faster sgemm
+   * gains); LONG1K_GEN_BF16_ROWS / LONG1K_GEN_F32_ROWS lower the limits. */
+  int bf16_rows;
+  int f32_rows;
 
   int max_batch, max_ctx, max_rows;
   float *kc, *vc;       /* [L][max_batch][nkv][max_ctx][hd] */
@@ -194,7 +199,7 @@ static int bf16_copies(l1k_generator *g) {
   }
   g->bf16 = b;
   const char *e = getenv("LONG1K_GEN_BF16_ROWS");
-  g->bf16_rows = e && *e ? atoi(e) : 16;
+  g->bf16_rows = e && *e ? atoi(e) : 1 << 30;
   return 0;
 }
 
@@ -244,7 +249,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->max_rows = max_batch > 128 ? max_batch : 128;
   {
     const char *e = getenv("LONG1K_GEN_F32_ROWS");
-    g->f32_rows = e && *e ? atoi(e) : 16;
+    g->f32_rows = e && *e ? atoi(e) : 1 << 30;
   }
   if (g->max_rows > max_ctx && max_ctx >= max_batch) g->max_rows = max_ctx;
 #ifdef _OPENMP
@@ -284,6 +289,13 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->scores = xalloc((size_t)g->nthreads * (g->nh / g->nkv) * max_ctx, sizeof(float), err, &failed);
   g->row_slot = xalloc(R, sizeof(int), err, &failed);
   g->row_pos = xalloc(R, sizeof(int), err, &failed);
+  if (!failed) {
+    g->pool = l1k_gen_pool_create(g->nthreads);
+    if (!g->pool) {
+      l1k_errf(err, L1K_ENOMEM, "generate: cannot start the worker threads");
+      failed = 1;
+    }
+  }
   if (failed) {
     l1k_generator_free(g);
     return NULL;
@@ -321,6 +333,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
 
 void l1k_generator_free(l1k_generator *g) {
   if (!g) return;
+  l1k_gen_pool_free(g->pool);
   free(g->lw);
   free(g->bf16);
   free(g->kc);
@@ -393,9 +406,9 @@ static void linear(float *out, const float *in, const float *W, const float *bia
 static inline void lin(const l1k_generator *g, float *out, const float *in, const float *W, const uint16_t *W16,
                        const float *bias, int n, int od, int id, int accumulate) {
   if (W16 && n <= g->bf16_rows)
-    l1k_gen_linear_bf16(g->isa, out, in, W16, bias, n, od, id, accumulate);
+    l1k_gen_linear_bf16(g->isa, g->pool, out, in, W16, bias, n, od, id, accumulate);
   else if (n <= g->f32_rows)
-    l1k_gen_linear_f32(g->isa, out, in, W, bias, n, od, id, accumulate);
+    l1k_gen_linear_f32(g->isa, g->pool, out, in, W, bias, n, od, id, accumulate);
   else
     linear(out, in, W, bias, n, od, id, accumulate);
 }
@@ -404,12 +417,29 @@ static inline size_t cache_off(const l1k_generator *g, int l, int slot, int kvh,
   return ((((size_t)l * g->max_batch + slot) * g->nkv + kvh) * g->max_ctx + pos) * g->hd;
 }
 
+typedef struct att_job {
+  l1k_generator *g;
+  int l;
+} att_job;
+
+/* one (row, KV head) pair: c = row * nkv + kv head; each pool thread has its scores block */
+static void att_chunk(void *arg, int c, int thread) {
+  const att_job *A = arg;
+  l1k_generator *g = A->g;
+  int grp = g->nh / g->nkv, r = c / g->nkv, kvh = c % g->nkv;
+  int pos = g->row_pos[r], slot = g->row_slot[r];
+  float *sc = g->scores + (size_t)thread * grp * g->max_ctx;
+  size_t qo = (size_t)r * g->qdim + (size_t)kvh * grp * g->hd;
+  l1k_gen_attend(g->isa, g->q + qo, g->kc + cache_off(g, A->l, slot, kvh, 0), g->vc + cache_off(g, A->l, slot, kvh, 0),
+                 pos + 1, g->hd, grp, 1.0f / sqrtf((float)g->hd), sc, g->att + qo);
+}
+
 /* Runs n rows (row_slot / row_pos set, ids given) through all layers; K/V go into the cache.
  * Leaves the final-normed hidden states in g->xn. */
 static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
   const int H = g->H, hd = g->hd, half = hd / 2, nh = g->nh, nkv = g->nkv, FF = g->FF;
-  const int qd = g->qdim, kvd = g->kvdim, grp = nh / nkv;
-  const float eps = g->eps, scale = 1.0f / sqrtf((float)hd);
+  const int qd = g->qdim, kvd = g->kvdim;
+  const float eps = g->eps;
   float *x = g->x, *xn = g->xn;
   for (int r = 0; r < n; r++) memcpy(x + (size_t)r * H, g->emb + (size_t)ids[r] * H, H * sizeof(float));
 
@@ -437,20 +467,13 @@ static void forward_rows(l1k_generator *g, const int32_t *ids, int n) {
       }
     }
     /* attention: each (row, KV head) with its group of query heads over positions 0..pos */
+    att_job A = {g, l};
     long work = 0;
     for (int r = 0; r < n; r++) work += (long)(g->row_pos[r] + 1) * nh * hd;
-#pragma omp parallel for schedule(dynamic, 1) if (work > 100000)
-    for (int rg = 0; rg < n * nkv; rg++) {
-      int r = rg / nkv, kvh = rg % nkv;
-      int pos = g->row_pos[r], slot = g->row_slot[r];
-#ifdef _OPENMP
-      float *sc = g->scores + (size_t)omp_get_thread_num() * grp * g->max_ctx;
-#else
-      float *sc = g->scores;
-#endif
-      size_t qo = (size_t)r * qd + (size_t)kvh * grp * hd;
-      l1k_gen_attend(g->isa, g->q + qo, g->kc + cache_off(g, l, slot, kvh, 0), g->vc + cache_off(g, l, slot, kvh, 0),
-                     pos + 1, hd, grp, scale, sc, g->att + qo);
+    if (work < 32768) {
+      for (int c = 0; c < n * nkv; c++) att_chunk(&A, c, 0);
+    } else {
+      l1k_gen_pool_run(g->pool, att_chunk, &A, n * nkv);
     }
     lin(g, x, g->att, w->wo, w->ho, NULL, n, H, qd, 1);
 

@@ -5,6 +5,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Work pool (generate_pool.c): l1k_gen_pool_run calls fn(ctx, c, thread) for c in [0, n) on the
+ * caller and the pool's helper threads; it returns when all n calls are done. The caller never
+ * waits for a helper that has not started (late helpers find no work). */
+typedef struct l1k_gen_pool l1k_gen_pool;
+typedef void (*l1k_gen_pool_fn)(void *ctx, int chunk, int thread); /* thread: 0 = caller */
+l1k_gen_pool *l1k_gen_pool_create(int nthreads); /* nthreads includes the caller */
+void l1k_gen_pool_free(l1k_gen_pool *p);
+int l1k_gen_pool_threads(const l1k_gen_pool *p);
+void l1k_gen_pool_run(l1k_gen_pool *p, l1k_gen_pool_fn fn, void *ctx, int n);
+
 /* Instruction set for the kernels below: 2 = AVX-512, 1 = AVX2 + FMA, 0 = portable C
  * (LONG1K_GEN_ISA=0|1 in the environment caps it). Each kernel also falls back when a size does not fit
  * the vector width. */
@@ -15,12 +25,12 @@ int l1k_gen_cpu_isa(void);
 int l1k_gen_to_bf16_exact(const float *src, uint16_t *dst, size_t n);
 
 /* y[n, od] = x[n, id] W[od, id]^T (+ bias) (+ y when accumulate), W bfloat16, float32 math.
- * OpenMP over output rows. */
-void l1k_gen_linear_bf16(int isa, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
+ * Output rows are split into chunks of the pool. */
+void l1k_gen_linear_bf16(int isa, l1k_gen_pool *pool, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
                          int accumulate);
 
 /* The same with float32 weights (decode steps of float32 checkpoints). */
-void l1k_gen_linear_f32(int isa, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
+void l1k_gen_linear_f32(int isa, l1k_gen_pool *pool, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
                         int accumulate);
 
 /* Attention of grp query heads q[grp][hd] sharing one KV head over npos cached positions

@@ -7,7 +7,7 @@
  * summed in another order). The generator only takes this path after checking that every
  * weight of a matrix is exactly representable.
  *
- * Threads split the output rows (OpenMP) in multiples of 4; a tile of weight rows stays in L1
+ * Threads of the generator's pool split the output rows in chunks of multiples of 4; a tile of weight rows stays in L1
  * while every block of 4 batch rows passes over it, so a step reads each weight once whatever
  * the batch. AVX-512 (4x4 tiles) or AVX2+FMA (2x4 tiles) are chosen at run time; the sums of a
  * row do not depend on the batch size, so a sequence decodes to the same bits alone or batched.
@@ -17,9 +17,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <immintrin.h>
 
 #include "model/generate_internal.h"
@@ -204,36 +201,46 @@ int l1k_gen_cpu_isa(void) {
   return isa;
 }
 
-static void linear_any(int isa, float *y, const float *x, const uint16_t *W16, const float *W32, const float *bias, int n, int od, int id,
-                         int accumulate) {
-  int simd = isa >= 1 && id % 8 == 0;
-  int wide = isa >= 2 && id % 16 == 0;
+typedef struct lin_job {
+  int isa, n, od, id, accumulate, rows; /* rows per chunk, a multiple of 4 */
+  float *y;
+  const float *x;
+  const uint16_t *W16;
+  const float *W32;
+} lin_job;
+
+static void lin_chunk(void *arg, int c, int thread) {
+  (void)thread;
+  const lin_job *L = arg;
+  int j0 = c * L->rows, j1 = j0 + L->rows < L->od ? j0 + L->rows : L->od;
+  int simd = L->isa >= 1 && L->id % 8 == 0, wide = L->isa >= 2 && L->id % 16 == 0;
+  if (L->W16 && wide)
+    rows_avx512(L->y, L->x, L->W16, L->n, L->od, L->id, j0, j1, L->accumulate);
+  else if (!L->W16 && wide)
+    rows_avx512_f32(L->y, L->x, L->W32, L->n, L->od, L->id, j0, j1, L->accumulate);
+  else if (L->W16 && simd)
+    rows_avx2(L->y, L->x, L->W16, L->n, L->od, L->id, j0, j1, L->accumulate);
+  else if (L->W16)
+    rows_scalar(L->y, L->x, L->W16, L->n, L->od, L->id, j0, j1, L->accumulate);
+  else if (simd)
+    rows_avx2_f32(L->y, L->x, L->W32, L->n, L->od, L->id, j0, j1, L->accumulate);
+  else
+    rows_scalar_f32(L->y, L->x, L->W32, L->n, L->od, L->id, j0, j1, L->accumulate);
+}
+
+/* Chunks of output rows are multiples of 4, so the rows that fall to the narrower tail paths
+ * (od % 4 at the very end) are the same whatever the number of threads. */
+static void linear_any(int isa, l1k_gen_pool *pool, float *y, const float *x, const uint16_t *W16, const float *W32,
+                       const float *bias, int n, int od, int id, int accumulate) {
+  lin_job L = {isa, n, od, id, accumulate, od, y, x, W16, W32};
   long work = (long)n * od * id;
-#pragma omp parallel if (work > 100000)
-  {
-#ifdef _OPENMP
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
-#else
-    int nt = 1, t = 0;
-#endif
-    /* contiguous, even-sized chunks of output rows per thread */
-    int per = ((od + nt - 1) / nt + 3) & ~3;
-    int j0 = t * per, j1 = j0 + per < od ? j0 + per : od;
-    if (j0 < j1) {
-      if (W16 && wide)
-        rows_avx512(y, x, W16, n, od, id, j0, j1, accumulate);
-      else if (!W16 && wide)
-        rows_avx512_f32(y, x, W32, n, od, id, j0, j1, accumulate);
-      else if (W16 && simd)
-        rows_avx2(y, x, W16, n, od, id, j0, j1, accumulate);
-      else if (W16)
-        rows_scalar(y, x, W16, n, od, id, j0, j1, accumulate);
-      else if (simd)
-        rows_avx2_f32(y, x, W32, n, od, id, j0, j1, accumulate);
-      else
-        rows_scalar_f32(y, x, W32, n, od, id, j0, j1, accumulate);
-    }
-  }
+  int nt = l1k_gen_pool_threads(pool);
+  int chunks = work < 65536 || nt == 1 ? 1 : nt * 8;
+  int rows = (od + chunks - 1) / chunks;
+  rows = (rows + 3) & ~3;
+  if (rows < 16 && chunks > 1) rows = 16;
+  L.rows = rows;
+  l1k_gen_pool_run(pool, lin_chunk, &L, (od + rows - 1) / rows);
   if (bias)
     for (int r = 0; r < n; r++) {
       float *o = y + (size_t)r * od;
@@ -241,14 +248,14 @@ static void linear_any(int isa, float *y, const float *x, const uint16_t *W16, c
     }
 }
 
-void l1k_gen_linear_bf16(int isa, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od,
-                         int id, int accumulate) {
-  linear_any(isa, y, x, W, NULL, bias, n, od, id, accumulate);
+void l1k_gen_linear_bf16(int isa, l1k_gen_pool *pool, float *y, const float *x, const uint16_t *W, const float *bias,
+                         int n, int od, int id, int accumulate) {
+  linear_any(isa, pool, y, x, W, NULL, bias, n, od, id, accumulate);
 }
 
-void l1k_gen_linear_f32(int isa, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
-                        int accumulate) {
-  linear_any(isa, y, x, NULL, W, bias, n, od, id, accumulate);
+void l1k_gen_linear_f32(int isa, l1k_gen_pool *pool, float *y, const float *x, const float *W, const float *bias,
+                        int n, int od, int id, int accumulate) {
+  linear_any(isa, pool, y, x, NULL, W, bias, n, od, id, accumulate);
 }
 
 /* ---- attention over the cache ------------------------------------------------------------
