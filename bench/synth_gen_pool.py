@@ -88,7 +88,9 @@ def record(schema, problem, reasoning, solution, answer, difficulty, domain, uid
     if schema == "openthoughts":
         value = ("<|begin_of_thought|>\n\n" + reasoning + "\n\n<|end_of_thought|>\n\n"
                  "<|begin_of_solution|>\n\n" + solution + "\n\n<|end_of_solution|>")
-        return {"system": SYSTEM, "conversations": [{"from": "user", "value": problem},
+        # as in OpenThoughts-114k, the user turn starts with the boxed-answer instruction
+        user = "Return your final response within \\boxed{}. " + problem
+        return {"system": SYSTEM, "conversations": [{"from": "user", "value": user},
                                                     {"from": "assistant", "value": value}]}
     if schema == "openthoughts-metadata":
         return {"problem": problem, "deepseek_reasoning": reasoning, "deepseek_solution": solution,

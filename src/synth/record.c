@@ -239,6 +239,11 @@ static int parse_openthoughts(const cJSON *rec, const char *where, l1k_synth_rec
   const char *s0 = b2 + strlen(bs);
   const char *e2 = find_tag(s0, n - (size_t)(s0 - asst), es);
   size_t sl = e2 ? (size_t)(e2 - s0) : n - (size_t)(s0 - asst);
+  /* OpenThoughts-114k's user turns start with this instruction; the composed prompt asks for
+   * boxed answers itself, so the problem text is kept without it */
+  static const char *ot_prefix = "Return your final response within \\boxed{}.";
+  while (isspace((unsigned char)*user)) user++;
+  if (!strncmp(user, ot_prefix, strlen(ot_prefix))) user += strlen(ot_prefix);
   r->problem = dup_trim(user, strlen(user));
   const char *rs = b1 + strlen(bt);
   size_t rl = (size_t)(e1 - b1) - strlen(bt);

@@ -34,6 +34,7 @@ static int64_t ntok(const char *s, size_t n) {
 typedef struct {
   char id[128];
   char answer[256];
+  char problem[512];
   char kind[16];
   double difficulty;
 } key_t_;
@@ -70,6 +71,8 @@ static int gen(const char *schema, const char *name, const char *extra, answer_k
     snprintf(k->kind, sizeof k->kind, "%s", cJSON_GetObjectItem(j, "kind")->valuestring);
     cJSON *a = cJSON_GetObjectItem(j, "answer");
     if (cJSON_IsString(a)) snprintf(k->answer, sizeof k->answer, "%s", a->valuestring);
+    cJSON *pr = cJSON_GetObjectItem(j, "problem");
+    if (cJSON_IsString(pr)) snprintf(k->problem, sizeof k->problem, "%s", pr->valuestring);
     cJSON *d = cJSON_GetObjectItem(j, "difficulty");
     k->difficulty = cJSON_IsNumber(d) ? d->valuedouble : NAN;
     cJSON_Delete(j);
@@ -167,7 +170,10 @@ static int check_output(const char *path, const answer_key *key, const expect *x
         CHECK_MSG(q != NULL, "prompt lacks '%s'", label);
         if (q) pp = q + strlen(label);
       }
+      /* the problem's own text follows its label (OpenThoughts' instruction prefix removed) */
+      CHECK_MSG(!strncmp(pp, kk->problem, strlen(kk->problem)), "sample %d: problem %d text", n, i + 1);
     }
+    CHECK(strstr(prompt, "Return your final response") == NULL);
     /* answers in order */
     const char *rp = resp;
     for (int i = 0; i < k; i++) {

@@ -167,6 +167,17 @@ int main(void) {
   l1k_synth_record_free(&r);
   cJSON_Delete(ot);
 
+  /* the OpenThoughts instruction prefix is not part of the problem */
+  ot = cJSON_Parse("{\"conversations\":[{\"from\":\"user\",\"value\":\"Return your final response "
+                   "within \\\\boxed{}. Find $x$.\"},{\"from\":\"assistant\",\"value\":"
+                   "\"<|begin_of_thought|>t<|end_of_thought|><|begin_of_solution|>\\\\boxed{1}\"}]}");
+  CHECK(ot != NULL);
+  CHECK(l1k_synth_parse(ot, L1K_SCHEMA_OPENTHOUGHTS, NULL, "f:2", &r, &err) == 0);
+  CHECK_STR(r.problem, "Find $x$.");
+  CHECK_STR(r.answer, "1");
+  l1k_synth_record_free(&r);
+  cJSON_Delete(ot);
+
   ot = cJSON_Parse("{\"conversations\":[{\"from\":\"user\",\"value\":\"q\"},"
                    "{\"from\":\"assistant\",\"value\":\"no tags\"}]}");
   CHECK(l1k_synth_parse(ot, L1K_SCHEMA_OPENTHOUGHTS, NULL, "f.jsonl:7", &r, &err) == L1K_EINPUT);
