@@ -79,8 +79,8 @@ static int scalar_eq(const mx_node *a, const mx_node *b) {
     long double complex zx = mx_val_z(&x), zy = mx_val_z(&y);
     if (x.exact && y.exact) {
       if (x.p == y.p && x.q == y.q) return 1;
-    } else if (close_z(zx, zy, REL_TOL)) {
-      return 1;
+    } else if (close_z(zx, zy, REL_TOL) && !mx_fingerprints_differ(a, b)) {
+      return 1; /* close in floating point and not told apart by exact modular arithmetic */
     }
     return rounds_to(a, zy) || rounds_to(b, zx);
   }

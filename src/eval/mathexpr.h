@@ -116,6 +116,11 @@ int mx_eval_bind(const mx_node *n, const char *var, long double x, mx_val *out);
  * to 400,000 steps. */
 void mx_set_budget(long steps);
 
+/* 1 when two variable-free trees are certainly different: their exact values modulo large
+ * primes differ (integers and rationals of any size under + - * /, integer powers, n!,
+ * binomials). 0 when equal modulo the primes or when a tree is outside that arithmetic. */
+int mx_fingerprints_differ(const mx_node *a, const mx_node *b);
+
 /* Number of distinct free variables (up to 8 collected into names). */
 int mx_vars(const mx_node *n, const char **names, int max);
 /* 1 if no variables (only numbers and constants). */

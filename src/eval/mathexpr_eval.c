@@ -488,3 +488,125 @@ int mx_eval_bind(const mx_node *n, const char *var, long double x, mx_val *out) 
   e.nb = 1;
   return eval_rec(n, &e, out);
 }
+
+/* ---------------------------------------------------------------- modular fingerprints */
+/* Rational arithmetic modulo a prime: exact for numbers of any size built from integers with
+ * + - * /, integer powers, factorials and binomials. Two values that differ modulo a prime
+ * are different, however close their floating-point values are (10^{100} vs 10^{100} + 1). */
+typedef unsigned __int128 u128;
+
+static uint64_t mulm(uint64_t a, uint64_t b, uint64_t m) { return (uint64_t)((u128)a * b % m); }
+static uint64_t powm(uint64_t a, uint64_t e, uint64_t m) {
+  uint64_t r = 1 % m;
+  a %= m;
+  while (e) {
+    if (e & 1) r = mulm(r, a, m);
+    a = mulm(a, a, m);
+    e >>= 1;
+  }
+  return r;
+}
+static uint64_t modi(int64_t v, uint64_t m) {
+  int64_t r = v % (int64_t)m;
+  return (uint64_t)(r < 0 ? r + (int64_t)m : r);
+}
+
+static int mod_rec(const mx_node *n, uint64_t m, uint64_t *out, long *steps) {
+  if (!n || ++*steps > 200000) return 0;
+  switch (n->kind) {
+    case MX_NUM:
+      if (!(n->flags & MXF_EXACT)) {
+        /* a literal too big for 64 bits: its digits / 10^places */
+        if (!n->name || !n->name[0]) return 0;
+        uint64_t r = 0, den = 1 % m;
+        for (const char *c = n->name; *c; c++) {
+          if (*c == '.') continue;
+          r = (uint64_t)(((u128)r * 10 + (uint64_t)(*c - '0')) % m);
+        }
+        for (int k = 0; k < n->places; k++) den = mulm(den, 10, m);
+        if (den == 0) return 0;
+        *out = mulm(r, powm(den, m - 2, m), m);
+        return 1;
+      }
+      if (modi(n->q, m) == 0) return 0;
+      *out = mulm(modi(n->p, m), powm(modi(n->q, m), m - 2, m), m);
+      return 1;
+    case MX_ADD: case MX_MUL: {
+      uint64_t acc = n->kind == MX_ADD ? 0 : 1 % m;
+      for (int k = 0; k < n->nkids; k++) {
+        uint64_t x;
+        if (!mod_rec(n->kids[k], m, &x, steps)) return 0;
+        acc = n->kind == MX_ADD ? (uint64_t)(((u128)acc + x) % m) : mulm(acc, x, m);
+      }
+      *out = acc;
+      return 1;
+    }
+    case MX_NEG: {
+      uint64_t x;
+      if (!mod_rec(n->kids[0], m, &x, steps)) return 0;
+      *out = x ? m - x : 0;
+      return 1;
+    }
+    case MX_RATIO: case MX_PCT: {
+      uint64_t x, y;
+      if (!mod_rec(n->kids[0], m, &x, steps)) return 0;
+      if (n->kind == MX_PCT) y = 100 % m;
+      else if (!mod_rec(n->kids[1], m, &y, steps)) return 0;
+      if (y == 0) return 0;
+      *out = mulm(x, powm(y, m - 2, m), m);
+      return 1;
+    }
+    case MX_POW: {
+      mx_val e;
+      uint64_t x;
+      if (!mx_eval(n->kids[1], 0, &e) || !e.exact || e.q != 1) return 0;
+      if (!mod_rec(n->kids[0], m, &x, steps)) return 0;
+      if (e.p < 0) {
+        if (x == 0 || e.p == INT64_MIN) return 0;
+        x = powm(x, m - 2, m);
+        *out = powm(x, (uint64_t)(-e.p), m);
+      } else {
+        *out = powm(x, (uint64_t)e.p, m);
+      }
+      return 1;
+    }
+    case MX_FACT: {
+      mx_val v;
+      if (!mx_eval(n->kids[0], 0, &v) || !v.exact || v.q != 1 || v.p < 0 || v.p > 100000) return 0;
+      uint64_t r = 1 % m;
+      for (int64_t k = 2; k <= v.p; k++) r = mulm(r, (uint64_t)k % m, m);
+      *steps += v.p;
+      *out = r;
+      return 1;
+    }
+    case MX_FUNC:
+      if (!strcmp(n->name, "binom") && n->nkids == 2) {
+        mx_val a, b;
+        if (!mx_eval(n->kids[0], 0, &a) || !mx_eval(n->kids[1], 0, &b) || !a.exact || !b.exact ||
+            a.q != 1 || b.q != 1 || a.p < 0 || b.p < 0 || b.p > a.p || a.p > 100000)
+          return 0;
+        uint64_t num = 1 % m, den = 1 % m;
+        for (int64_t j = 1; j <= b.p; j++) {
+          num = mulm(num, (uint64_t)(a.p - b.p + j) % m, m);
+          den = mulm(den, (uint64_t)j % m, m);
+        }
+        *steps += b.p;
+        *out = mulm(num, powm(den, m - 2, m), m);
+        return 1;
+      }
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int mx_fingerprints_differ(const mx_node *a, const mx_node *b) {
+  static const uint64_t primes[] = {2305843009213693951ULL /* 2^61 - 1 */, 1000000007ULL, 998244353ULL};
+  for (size_t i = 0; i < sizeof primes / sizeof primes[0]; i++) {
+    uint64_t x, y;
+    long sa = 0, sb = 0;
+    if (!mod_rec(a, primes[i], &x, &sa) || !mod_rec(b, primes[i], &y, &sb)) return 0;
+    if (x != y) return 1;
+  }
+  return 0;
+}

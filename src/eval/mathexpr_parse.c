@@ -360,6 +360,20 @@ static mx_node *parse_number(P *p) {
   n->v = t->v;
   n->places = (int16_t)t->places;
   n->sig = (int16_t)t->sig;
+  if (!t->exact && t->n < 4000) {
+    /* too big for 64 bits: keep the digits (for exact arithmetic modulo primes) */
+    char *d = mx_alloc(p->c, t->n + 1);
+    size_t k = 0;
+    int sci = 0;
+    if (!d) return fail(p);
+    for (size_t i = 0; i < t->n; i++) {
+      char ch = t->s[i];
+      if (ch == 'e' || ch == 'E') sci = 1;
+      if ((ch >= '0' && ch <= '9') || ch == '.') d[k++] = ch;
+    }
+    d[k] = 0;
+    if (!sci) n->name = d;
+  }
   /* base subscript: 1011_2, 2012_{3} */
   if (is_op(pk(p), '_') && t->places < 0) {
     p->pos++;
