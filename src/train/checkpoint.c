@@ -195,6 +195,13 @@ static int copy_file(const char *src_dir, const char *dst_dir, const char *name,
   return rc;
 }
 
+/* first occurrence of the 6-byte string k in s[0, n) */
+static const char *find6(const char *s, size_t n, const char *k) {
+  for (size_t i = 0; i + 6 <= n; i++)
+    if (!memcmp(s + i, k, 6)) return s + i;
+  return NULL;
+}
+
 static int fault_at(const char *what, int64_t step) {
   const char *f = getenv("LONG1K_TRAIN_FAULT");
   size_t n = strlen(what);
@@ -280,7 +287,15 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
       size_t b = nl ? (size_t)(nl - log->data) : log->len;
       if (b > a) {
         l1k_buf_puts(&j, first ? "\n    " : ",\n    ");
-        l1k_buf_append(&j, log->data + a, b - a);
+        /* transformers' log_history says learning_rate where trainer_log.jsonl says lr */
+        const char *rec = log->data + a, *lr = find6(rec, b - a, "\"lr\": ");
+        if (lr) {
+          l1k_buf_append(&j, rec, (size_t)(lr - rec));
+          l1k_buf_puts(&j, "\"learning_rate\": ");
+          l1k_buf_append(&j, lr + 6, b - a - (size_t)(lr + 6 - rec));
+        } else {
+          l1k_buf_append(&j, rec, b - a);
+        }
         first = 0;
       }
       a = b + 1;

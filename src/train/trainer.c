@@ -552,7 +552,13 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   if ((rc = fail_all(t, 0))) goto out;
 
   l1k_progress prog;
-  if (t->d.rank == 0) l1k_progress_begin(&prog, "train", t->total_steps);
+  /* after a resume the bar counts this run's steps (so the rate and ETA are right) */
+  char label[64];
+  if (t->step > 0)
+    snprintf(label, sizeof label, "train (from step %lld)", (long long)t->step);
+  else
+    snprintf(label, sizeof label, "train");
+  if (t->d.rank == 0) l1k_progress_begin(&prog, label, t->total_steps - t->step);
   t->t_start = l1k_now();
   double win_loss = 0, t_win = l1k_now(), loss = 0, gn = 0;
   int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
@@ -579,7 +585,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
       char extra[200];
       snprintf(extra, sizeof extra, "loss %.4f lr %.3g gn %.3g %.0f tok/s", loss, lr, gn,
                (double)(t->tokens - start_tokens) / (now - t->t_start + 1e-9));
-      l1k_progress_update(&prog, t->step, extra);
+      l1k_progress_update(&prog, t->step - start_step, extra);
     }
     if (t->step % c->logging_steps == 0 || t->step == t->total_steps) {
       char rec[512];
