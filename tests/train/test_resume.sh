@@ -109,6 +109,7 @@ import json, os, sys
 d = sys.argv[1]
 st = json.load(open(os.path.join(d, "trainer_state.json")))
 assert st["global_step"] == 12 and len(st["log_history"]) == 12, st
+assert all("learning_rate" in r and "loss" in r for r in st["log_history"]), st["log_history"][0]
 cfg = json.load(open(os.path.join(d, "config.json")))
 assert cfg["model_type"] == "qwen2"
 EOP
