@@ -129,6 +129,25 @@ def main():
                 check(all(bn * 0.9 <= x["meta"]["reasoning_tokens"] <= bn * 1.1 + 1 for x in recs),
                       f"bin {bn} lengths")
 
+        # the default evaluation sets come from $LONG1K_DATA/benchmarks when set
+        ddir = os.path.join(d, "data")
+        os.makedirs(os.path.join(ddir, "benchmarks"))
+        planted = [k for k in ka if k["kind"] == "orig"][5]
+        with open(os.path.join(ddir, "benchmarks", "math500.jsonl"), "w") as f:
+            f.write(json.dumps({"problem": planted["problem"], "answer": "x"}) + "\n")
+        tok = os.path.join(SRC, "data", "tokenizers", "qwen")
+        rc, out, err = run("--pool", a, "--samples", "3", "--out", o, "--quiet", "--tokenizer", tok,
+                           env={"LONG1K_DATA": ddir})
+        check(rc == 0, f"LONG1K_DATA run: {err}")
+        if rc == 0:
+            removed = jsonl(o + ".removed.jsonl")
+            hits = [x for x in removed if x["reason"] == "contaminated"]
+            check(len(hits) == 1 and hits[0]["id"] == planted["id"], f"LONG1K_DATA decontam {hits}")
+        os.remove(os.path.join(ddir, "benchmarks", "math500.jsonl"))
+        rc, out, err = run("--pool", a, "--samples", "3", "--out", o, "--quiet", "--tokenizer", tok,
+                           env={"LONG1K_DATA": ddir})
+        check(rc == 0 and "not decontaminating" in err, f"no shipped benchmarks: {rc} {err}")
+
         # singles only from --single-pool (the paper's s1.1 mix), joined samples from --pool
         sp, _ = gen(d, "s1k", "single.jsonl", "--n", "60", "--reason-words", "500", "--seed", "9")
         rc, out, err = run("--pool", a, "--single-pool", sp, "--samples", "10", "--target-tokens",
