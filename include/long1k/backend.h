@@ -58,19 +58,19 @@ void l1k_rope_apply(float *x, int n_rows, int stride, int n_heads, int head_dim,
 
 /* e^x, vectorizable: round-to-nearest range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
  * polynomial for e^r (relative error < 2e-7) and 2^n from the exponent bits. x is clamped to
- * [-87, 88]; softmax only calls it with finite x <= 0 (callers check for NaN / inf first:
- * converting NaN to an integer would be undefined). */
+ * [-87, 88] (so e^-inf gives 1.6e-38, not 0); NaN in, NaN out. */
 static inline float l1k_exp_fast(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float t = x * 1.44269504088896341f;
+  float xc = x != x ? 0.0f : x; /* NaN: computed on 0, returned as NaN (no UB conversion) */
+  xc = xc < -87.0f ? -87.0f : (xc > 88.0f ? 88.0f : xc);
+  float t = xc * 1.44269504088896341f;
   float n = (t + 12582912.0f) - 12582912.0f; /* rint(t) without fast-math */
-  float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
   float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
                                                     r * (0.00833333377f + r * 0.00138888892f)))));
   int32_t e = ((int32_t)n + 127) << 23;
   float sc;
   memcpy(&sc, &e, 4);
-  return p * sc;
+  return x != x ? x : p * sc;
 }
 
 /* Numerically stable softmax of x[n] in place (only the first n entries); NaN in, NaN out. */

@@ -45,7 +45,7 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
     }
     TAKE(L->qr, N * QD);
     TAKE(L->kr, N * KD);
-    TAKE(L->att, (size_t)B * H * T * T);
+    TAKE(L->lse, N * H);
     TAKE(L->ao, N * QD);
     TAKE(L->xm, N * C);
     TAKE(L->ln2, N * C);
@@ -79,7 +79,7 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   TAKE(a->dup, N * FF);
   TAKE(a->dh, N * FF);
   TAKE(a->segs, 3 * N);
-  TAKE(a->dS, (size_t)a->n_threads * T * T);
+  TAKE(a->scr, (size_t)a->n_threads * 2 * ATT_RB * T);
 #undef TAKE
   return off;
 }
@@ -197,8 +197,32 @@ int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err) {
 
 /* ---------------------------------------------------------------- attention */
 
-/* Forward attention for one layer: qr/kr/v -> att (probabilities), ao. One task per
- * (document, head), spread over the OpenMP threads; each runs single-threaded sgemm. */
+/* Attention, flash-style on the CPU: per (document, head) the query rows go in blocks of
+ * ATT_RB; a block [r0, r1) needs the keys [0, r1) only (causal), so the masked upper half is
+ * never computed. The forward keeps only the log-sum-exp of each row; the backward recomputes
+ * the probabilities P = exp(S - lse) block by block. Memory: O(N·H) per layer plus a
+ * [2, ATT_RB, T] scratch per thread, instead of H·T² per layer. */
+
+/* Softmax of row[0..n) in place; returns its log-sum-exp (NaN when a score is NaN / inf). */
+static float softmax_lse(float *row, int n) {
+  float mx = -INFINITY;
+  int bad = 0;
+  for (int j = 0; j < n; j++) {
+    mx = row[j] > mx ? row[j] : mx;
+    bad |= !(fabsf(row[j]) <= 3.0e38f);
+  }
+  if (bad) {
+    for (int j = 0; j < n; j++) row[j] = NAN;
+    return NAN;
+  }
+  l1k_softmax_inplace(row, n);
+  /* lse = mx + log(sum exp(x - mx)); recompute the sum from the normalizer is not possible
+   * after normalization, so take it from the largest probability: p_max = exp(mx - lse). */
+  float pmax = 0.0f;
+  for (int j = 0; j < n; j++) pmax = row[j] > pmax ? row[j] : pmax;
+  return mx - logf(pmax);
+}
+
 static void attention_fw(l1k_model *m, layer_acts *L, int B, int T) {
   const l1k_model_config *c = &m->cfg;
   int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
@@ -211,21 +235,24 @@ static void attention_fw(l1k_model *m, layer_acts *L, int B, int T) {
   for (int task = 0; task < ntask; task++) {
     const int32_t *sg = segs + 3 * (task / H);
     int b = sg[0], s = sg[1], len = sg[2] - sg[1], h = task % H, g = h / rep;
+    float *S = m->a.scr + (size_t)omp_get_thread_num() * 2 * ATT_RB * T; /* [rb, kn], ld kn */
     size_t r0 = (size_t)b * T + s;
-    const float *Q = L->qr + r0 * QD + (size_t)h * hd;
     const float *K = L->kr + r0 * KD + (size_t)g * hd;
     const float *Vv = L->v + r0 * KD + (size_t)g * hd;
-    float *P = L->att + (((size_t)b * H + h) * T + s) * T + s; /* block, ld T */
-    float *O = L->ao + r0 * QD + (size_t)h * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, scale, Q, QD, K, KD, 0.0f,
-                P, T);
-    for (int i = 0; i < len; i++) {
-      float *row = P + (size_t)i * T;
-      l1k_softmax_inplace(row, i + 1);
-      memset(row + i + 1, 0, (size_t)(len - i - 1) * sizeof(float));
+    for (int q0 = 0; q0 < len; q0 += ATT_RB) {
+      int q1 = q0 + ATT_RB < len ? q0 + ATT_RB : len, rb = q1 - q0, kn = q1;
+      const float *Q = L->qr + (r0 + q0) * QD + (size_t)h * hd;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, kn, hd, scale, Q, QD, K, KD, 0.0f,
+                  S, kn);
+      for (int i = 0; i < rb; i++) {
+        float *row = S + (size_t)i * kn;
+        int n = q0 + i + 1;
+        L->lse[(r0 + q0 + i) * H + h] = softmax_lse(row, n);
+        memset(row + n, 0, (size_t)(kn - n) * sizeof(float));
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, hd, kn, 1.0f, S, kn, Vv, KD, 0.0f,
+                  L->ao + (r0 + q0) * QD + (size_t)h * hd, QD);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, Vv, KD, 0.0f,
-                O, QD);
   }
 }
 
@@ -245,35 +272,49 @@ static void attention_bw(l1k_model *m, layer_acts *L, int B, int T, const float 
   for (int task = 0; task < ntask; task++) {
     const int32_t *sg = segs + 3 * (task / KVH);
     int b = sg[0], s = sg[1], len = sg[2] - sg[1], g = task % KVH;
-    int tid = omp_get_thread_num();
-    float *dS = m->a.dS + (size_t)tid * T * T;
+    float *P = m->a.scr + (size_t)omp_get_thread_num() * 2 * ATT_RB * T;
+    float *dS = P + (size_t)ATT_RB * T;
     size_t r0 = (size_t)b * T + s;
     const float *K = L->kr + r0 * KD + (size_t)g * hd;
     const float *Vv = L->v + r0 * KD + (size_t)g * hd;
+    float *dKg = dk + r0 * KD + (size_t)g * hd, *dVg = dv + r0 * KD + (size_t)g * hd;
     for (int h = g * rep; h < (g + 1) * rep; h++) {
-      const float *Q = L->qr + r0 * QD + (size_t)h * hd;
-      const float *P = L->att + (((size_t)b * H + h) * T + s) * T + s;
-      const float *dO = dao + r0 * QD + (size_t)h * hd;
-      /* dV += P^T dO */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, P, T, dO, QD, 1.0f,
-                  dv + r0 * KD + (size_t)g * hd, KD);
-      /* dP = dO V^T -> dS (ld len); dS = P * (dP - rowsum(P * dP)) * scale */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, hd, 1.0f, dO, QD, Vv, KD, 0.0f,
-                  dS, len);
-      for (int i = 0; i < len; i++) {
-        const float *pr = P + (size_t)i * T;
-        float *dr = dS + (size_t)i * len;
-        double dot = 0;
-        for (int j = 0; j <= i; j++) dot += (double)pr[j] * dr[j];
-        float fd = (float)dot;
-        for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - fd) * scale;
-        memset(dr + i + 1, 0, (size_t)(len - i - 1) * sizeof(float));
+      for (int q0 = 0; q0 < len; q0 += ATT_RB) {
+        int q1 = q0 + ATT_RB < len ? q0 + ATT_RB : len, rb = q1 - q0, kn = q1;
+        const float *Q = L->qr + (r0 + q0) * QD + (size_t)h * hd;
+        const float *dO = dao + (r0 + q0) * QD + (size_t)h * hd;
+        /* recompute P = exp(scale Q K^T - lse), causal */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, kn, hd, scale, Q, QD, K, KD, 0.0f,
+                    P, kn);
+        for (int i = 0; i < rb; i++) {
+          float *row = P + (size_t)i * kn;
+          int n = q0 + i + 1;
+          float lse = L->lse[(r0 + q0 + i) * H + h];
+          for (int j = 0; j < n; j++) row[j] = l1k_exp_fast(row[j] - lse);
+          memset(row + n, 0, (size_t)(kn - n) * sizeof(float));
+        }
+        /* dV[0:kn] += P^T dO */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kn, hd, rb, 1.0f, P, kn, dO, QD, 1.0f,
+                    dVg, KD);
+        /* dP = dO V^T; dS = P * (dP - rowsum(P * dP)) * scale */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, kn, hd, 1.0f, dO, QD, Vv, KD, 0.0f,
+                    dS, kn);
+        for (int i = 0; i < rb; i++) {
+          const float *pr = P + (size_t)i * kn;
+          float *dr = dS + (size_t)i * kn;
+          int n = q0 + i + 1;
+          double dot = 0;
+          for (int j = 0; j < n; j++) dot += (double)pr[j] * dr[j];
+          float fd = (float)dot;
+          for (int j = 0; j < n; j++) dr[j] = pr[j] * (dr[j] - fd) * scale;
+          memset(dr + n, 0, (size_t)(kn - n) * sizeof(float));
+        }
+        /* dQ = dS K ; dK[0:kn] += dS^T Q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, hd, kn, 1.0f, dS, kn, K, KD, 0.0f,
+                    dq + (r0 + q0) * QD + (size_t)h * hd, QD);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kn, hd, rb, 1.0f, dS, kn, Q, QD, 1.0f,
+                    dKg, KD);
       }
-      /* dQ = dS K ; dK += dS^T Q */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, K, KD, 0.0f,
-                  dq + r0 * QD + (size_t)h * hd, QD);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, len, hd, len, 1.0f, dS, len, Q, QD, 1.0f,
-                  dk + r0 * KD + (size_t)g * hd, KD);
     }
   }
 }

@@ -43,7 +43,7 @@ typedef struct layer_acts {
   float *kn_rstd;  /* [N, KVH] */
   float *qr;       /* [N, QD]  after q_norm and rope */
   float *kr;       /* [N, KD] */
-  float *att;      /* [B, H, T, T] softmax probabilities (only blocks inside a document) */
+  float *lse;      /* [N, H]   log-sum-exp of each query row's scores (P is recomputed) */
   float *ao;       /* [N, QD]  attention output before o_proj */
   float *xm;       /* [N, C]   residual after attention */
   float *ln2;      /* [N, C] */
@@ -74,7 +74,8 @@ typedef struct model_acts {
   float *dk, *dk2, *dv;/* [N, KD] */
   float *dao;          /* [N, QD] */
   float *dgate, *dup, *dh; /* [N, I] */
-  float *dS;           /* [threads, T, T] attention score gradient scratch, one per thread */
+  float *scr;          /* [threads, 2, ATT_RB, T] attention scratch (scores / probabilities
+                          and their gradient for one block of query rows), one per thread */
   int n_threads;       /* threads the scratch was sized for */
   int32_t *segs;       /* [N, 3] documents of the batch: row, start, end */
   int n_segs;
@@ -82,6 +83,8 @@ typedef struct model_acts {
 
 /* Rows of logits computed at once in training: as many as fit in this many bytes (at least 64):
  * fewer chunks mean fewer passes of OpenBLAS packing the [V, C] lm_head matrix. */
+/* Query rows per attention block: a block attends to keys 0..its last row only (causal). */
+#define ATT_RB 128
 #define L1K_LOGIT_BUDGET ((size_t)640 << 20)
 
 struct l1k_model {
