@@ -48,6 +48,7 @@ typedef struct {
   int max_new_tokens;
   int threads;
   double lr;
+  int min_digits, max_digits;
 } demo_opts;
 
 static const char *self_exe(void) {
@@ -83,6 +84,128 @@ static int run_cmd(const char *stdout_path, char *const args[]) {
     if (errno != EINTR) return 1;
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   return 1;
+}
+
+/* Starts `long1k args...` in the background, single-threaded (tiny models gain nothing from
+ * threads, and the runs share the cores instead), stdout and stderr to log_path. */
+static pid_t spawn_bg(const char *log_path, char *const args[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  FILE *f = freopen(log_path, "w", stdout);
+  if (!f || dup2(fileno(stdout), 2) < 0) _exit(1);
+  setenv("OMP_NUM_THREADS", "1", 1);
+  setenv("OPENBLAS_NUM_THREADS", "1", 1);
+  int n = 0;
+  while (args[n]) n++;
+  char **argv = calloc((size_t)n + 2, sizeof *argv);
+  if (!argv) _exit(1);
+  argv[0] = (char *)"long1k";
+  for (int i = 0; i < n; i++) argv[i + 1] = args[i];
+  execv(self_exe(), argv);
+  _exit(127);
+}
+
+/* Counts the lines of a file and returns the last one (malloc'ed) if wanted. */
+static long count_lines(const char *path, char **last) {
+  FILE *f = fopen(path, "r");
+  if (last) *last = NULL;
+  if (!f) return 0;
+  long n = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    if (line[len - 1] != '\n') break; /* a line still being written */
+    n++;
+    if (last) {
+      free(*last);
+      *last = strdup(line);
+    }
+  }
+  free(line);
+  fclose(f);
+  return n;
+}
+
+static void print_log_tail(const char *path) {
+  char *text = l1k_read_file(path, NULL, NULL);
+  if (!text) return;
+  size_t n = strlen(text);
+  const char *p = n > 2000 ? text + n - 2000 : text;
+  fprintf(stderr, "--- last lines of %s ---\n%s\n", path, p);
+  free(text);
+}
+
+typedef struct {
+  pid_t pid;
+  const char *name;
+  char *log;
+  char *progress_file; /* JSONL whose line count (or last "step") shows progress */
+  long total;
+  int use_step;        /* progress = "step" of the last line (trainer_log.jsonl) */
+  int done, rc;
+} bg_job;
+
+/* Waits for all jobs, drawing one progress line for them together. Returns the first
+ * non-zero exit code (after printing that job's log tail), or 0. */
+static int wait_jobs(bg_job *jobs, int n, const char *label) {
+  l1k_progress pr;
+  long total = 0;
+  for (int i = 0; i < n; i++) total += jobs[i].total;
+  l1k_progress_begin(&pr, label, total);
+  int left = n;
+  while (left > 0) {
+    for (int i = 0; i < n; i++) {
+      if (jobs[i].done) continue;
+      int st;
+      pid_t r = waitpid(jobs[i].pid, &st, WNOHANG);
+      if (r == jobs[i].pid) {
+        jobs[i].done = 1;
+        jobs[i].rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        left--;
+      }
+    }
+    long done = 0;
+    char extra[256] = "", *e = extra;
+    for (int i = 0; i < n; i++) {
+      char *last = NULL;
+      long lines = count_lines(jobs[i].progress_file, jobs[i].use_step ? &last : NULL);
+      long d = lines;
+      double loss = NAN;
+      if (jobs[i].use_step) {
+        d = 0;
+        if (last) {
+          cJSON *j = cJSON_Parse(last);
+          if (j) {
+            cJSON *st = cJSON_GetObjectItem(j, "step"), *lo = cJSON_GetObjectItem(j, "loss");
+            if (cJSON_IsNumber(st)) d = (long)st->valuedouble;
+            if (cJSON_IsNumber(lo)) loss = lo->valuedouble;
+            cJSON_Delete(j);
+          }
+          free(last);
+        }
+      }
+      if (jobs[i].done && !jobs[i].rc) d = jobs[i].total;
+      if (d > jobs[i].total) d = jobs[i].total;
+      done += d;
+      size_t room = sizeof extra - (size_t)(e - extra);
+      int w = isfinite(loss) ? snprintf(e, room, "%s%s %ld/%ld loss %.3f", i ? " | " : "", jobs[i].name, d, jobs[i].total, loss)
+                             : snprintf(e, room, "%s%s %ld/%ld", i ? " | " : "", jobs[i].name, d, jobs[i].total);
+      if (w > 0 && (size_t)w < room) e += w;
+    }
+    l1k_progress_update(&pr, done, extra);
+    if (left > 0) usleep(200000);
+  }
+  l1k_progress_end(&pr);
+  for (int i = 0; i < n; i++)
+    if (jobs[i].rc) {
+      fprintf(stderr, "long1k demo: %s %s failed (exit %d)\n", label, jobs[i].name, jobs[i].rc);
+      print_log_tail(jobs[i].log);
+      return jobs[i].rc;
+    }
+  return 0;
 }
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -158,6 +281,7 @@ static void usage(void) {
       "      --samples N       samples per training set (default 240)\n"
       "      --steps N         optimizer steps per run (default: from --minutes)\n"
       "      --heldout N       held-out problems to evaluate (default 100)\n"
+      "      --digits MIN:MAX  size of the toy problems' numbers (default 1:3)\n"
       "      --threads N       CPU threads (default: all)\n"
       "  -h, --help            this text\n\n"
       "Everything lands in DIR: pool.jsonl, heldout.jsonl, sets/, base/ (the untrained model),\n"
@@ -183,7 +307,8 @@ int cmd_demo(int argc, char **argv) {
   demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
                  .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
-                 .max_new_tokens = 200, .threads = 0, .lr = 2e-3};
+                 .max_new_tokens = 200, .threads = 0, .lr = 2e-3,
+                 .min_digits = 1, .max_digits = 3};
   static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
                                         {"minutes", required_argument, 0, 'm'},
                                         {"quick", no_argument, 0, 'Q'},
@@ -193,6 +318,7 @@ int cmd_demo(int argc, char **argv) {
                                         {"steps", required_argument, 0, 'T'},
                                         {"heldout", required_argument, 0, 'H'},
                                         {"threads", required_argument, 0, 'j'},
+                                        {"digits", required_argument, 0, 'D'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int c;
@@ -223,6 +349,11 @@ int cmd_demo(int argc, char **argv) {
         break;
       case 'j': o.threads = (int)strtol(optarg, &end, 10);
         if (*end || o.threads < 1) return cli_usage_error("demo", "--threads '%s': expected a positive integer", optarg);
+        break;
+      case 'D':
+        if (sscanf(optarg, "%d:%d", &o.min_digits, &o.max_digits) != 2 || o.min_digits < 1 ||
+            o.max_digits > 7 || o.min_digits > o.max_digits)
+          return cli_usage_error("demo", "--digits '%s': expected MIN:MAX within 1:7", optarg);
         break;
       case 'h': usage(); return 0;
       default: return cli_usage_error("demo", "unknown option");
@@ -265,6 +396,9 @@ int cmd_demo(int argc, char **argv) {
   char *pool = fmt("%s/pool.jsonl", o.out), *held = fmt("%s/heldout.jsonl", o.out);
   l1k_toy_opts topt;
   l1k_toy_default_opts(&topt);
+  topt.min_digits = o.min_digits;
+  topt.max_digits = o.max_digits;
+  topt.kinds = 7; /* addition, subtraction, multiplication: every step is written out */
   FILE *f = fopen(pool, "w");
   if (!f || l1k_toy_write_pool(f, o.seed, 0, o.pool_size, &topt, &err)) {
     if (f) fclose(f);
@@ -323,9 +457,12 @@ int cmd_demo(int argc, char **argv) {
     }
   }
 
-  /* 4. train */
-  stage(4, NST, "train: fine-tune one copy per training set");
+  /* 4. train: all runs at once, one thread each */
+  stage(4, NST, "train: fine-tune one copy per training set (runs in parallel, one thread each)");
   char *run_dir[MAX_SETS], *ckpt[MAX_SETS];
+  bg_job jobs[MAX_SETS + 1];
+  char *names[MAX_SETS + 1];
+  memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < o.n_sets; i++) {
     run_dir[i] = fmt("%s/k%d", runs_dir, o.ks[i]);
     if (l1k_mkdir_p(run_dir[i], &err)) return cli_fail("demo", &err);
@@ -357,20 +494,36 @@ int cmd_demo(int argc, char **argv) {
         base, set_path[i], o.lr, o.steps, o.batch, o.accum, o.seed, run_dir[i], o.out);
     char *cfg_path = fmt("%s/train.yaml", run_dir[i]);
     if (write_text(cfg_path, cfg)) return 1;
-    fprintf(stderr, "run k=%d: %s\n", o.ks[i], cfg_path);
+    fprintf(stderr, "run k=%d: %s (log: %s/train.log)\n", o.ks[i], cfg_path, run_dir[i]);
     char *args[] = {"train", cfg_path, NULL};
-    int rc = run_cmd(NULL, args);
-    if (rc) {
-      fprintf(stderr, "long1k demo: training failed for k=%d (exit %d)\n", o.ks[i], rc);
-      return rc == 2 ? 2 : 1;
-    }
+    names[i] = fmt("k%d", o.ks[i]);
+    jobs[i].name = names[i];
+    jobs[i].log = fmt("%s/train.log", run_dir[i]);
+    jobs[i].progress_file = fmt("%s/out/trainer_log.jsonl", run_dir[i]);
+    jobs[i].total = o.steps;
+    jobs[i].use_step = 1;
+    jobs[i].pid = spawn_bg(jobs[i].log, args);
     ckpt[i] = fmt("%s/out/checkpoint-%d", run_dir[i], o.steps);
     free(cfg);
     free(cfg_path);
   }
+  {
+    int rc = wait_jobs(jobs, o.n_sets, "train");
+    if (rc) return rc == 2 ? 2 : 1;
+    for (int i = 0; i < o.n_sets; i++) {
+      char *last = NULL;
+      count_lines(jobs[i].progress_file, &last);
+      cJSON *j = last ? cJSON_Parse(last) : NULL;
+      cJSON *lo = j ? cJSON_GetObjectItem(j, "loss") : NULL;
+      fprintf(stderr, "  k=%d: %d steps, final training loss %.4f\n", o.ks[i], o.steps,
+              cJSON_IsNumber(lo) ? lo->valuedouble : NAN);
+      cJSON_Delete(j);
+      free(last);
+    }
+  }
 
-  /* 5. eval */
-  stage(5, NST, "eval: held-out problems, greedy, graded");
+  /* 5. eval: every model at once, one thread each */
+  stage(5, NST, "eval: held-out problems, greedy, graded (in parallel, one thread each)");
   char *prompt_file = fmt("%s/prompt.json", o.out);
   if (write_text(prompt_file,
                  "{\"user\": \"{problem}\\n\\nPlease reason step by step, and put your final answer within \\\\boxed{}.\"}\n"))
@@ -378,23 +531,29 @@ int cmd_demo(int argc, char **argv) {
   char mnt[16];
   snprintf(mnt, sizeof mnt, "%d", o.max_new_tokens);
   double acc[MAX_SETS + 1];
+  char *edirs[MAX_SETS + 1];
+  memset(jobs, 0, sizeof jobs);
   for (int i = 0; i <= o.n_sets; i++) {
     const char *model = i < o.n_sets ? ckpt[i] : base;
-    char *edir = i < o.n_sets ? fmt("%s/eval", run_dir[i]) : fmt("%s/base_eval", o.out);
-    fprintf(stderr, "%s\n", i < o.n_sets ? run_dir[i] : "untrained model");
-    char *args[] = {"eval", "--data", held, "--model", (char *)model, "--out", edir,
+    edirs[i] = i < o.n_sets ? fmt("%s/eval", run_dir[i]) : fmt("%s/base_eval", o.out);
+    char *args[] = {"eval", "--data", held, "--model", (char *)model, "--out", edirs[i],
                     "--prompt-template", prompt_file, "--temperature", "0", "--max-tokens", mnt,
-                    "--n", "1", NULL};
-    int rc = run_cmd(NULL, args);
-    if (rc) {
-      fprintf(stderr, "long1k demo: eval failed for %s (exit %d)\n", model, rc);
-      return rc == 2 ? 2 : 1;
-    }
-    char *sum = fmt("%s/summary.json", edir);
+                    "--n", "1", "--quiet", NULL};
+    jobs[i].name = i < o.n_sets ? names[i] : "untrained";
+    jobs[i].log = fmt("%s.log", edirs[i]);
+    jobs[i].progress_file = fmt("%s/results.jsonl", edirs[i]);
+    jobs[i].total = o.heldout;
+    jobs[i].pid = spawn_bg(jobs[i].log, args);
+  }
+  {
+    int rc = wait_jobs(jobs, o.n_sets + 1, "eval");
+    if (rc) return rc == 2 ? 2 : 1;
+  }
+  for (int i = 0; i <= o.n_sets; i++) {
+    char *sum = fmt("%s/summary.json", edirs[i]);
     if (json_file_number(sum, "pass@1", &acc[i]) && json_file_number(sum, "metrics.pass@1", &acc[i]))
       acc[i] = NAN;
     free(sum);
-    free(edir);
   }
 
   /* 6. fit: x = mean reasoning tokens of each set (from synth's stats), y = held-out accuracy */
