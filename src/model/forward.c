@@ -173,7 +173,6 @@ int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err) {
   int64_t n = 0;
   if (!b->labels) return 0;
   for (int r = 0; r < b->B; r++) {
-    int32_t seg_prev_doc = 0, prev_pos = 0;
     for (int t = 0; t + 1 < b->T; t++) {
       size_t i = (size_t)r * b->T + t;
       int32_t lb = b->labels[i + 1];
@@ -189,8 +188,6 @@ int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err) {
       else same = 1;
       n += same;
     }
-    (void)seg_prev_doc;
-    (void)prev_pos;
   }
   return n;
 }
