@@ -147,6 +147,21 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(cons
       for (int r0 = 0; r0 < n; r0 += 4) {                                                                \
         int nb = n - r0 < 4 ? n - r0 : 4;                                                                \
         const float *xb = x + (size_t)r0 * id;                                                           \
+        if (nb == 1) { /* one row (batch-1 decode): 4 accumulators, no wasted products */               \
+          __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;                                    \
+          for (int k = 0; k < id; k += 16) {                                                             \
+            __m512 x0 = _mm512_loadu_ps(xb + k);                                                         \
+            c0 = _mm512_fmadd_ps(LOAD(w0 + k), x0, c0);                                                  \
+            c1 = _mm512_fmadd_ps(LOAD(w1 + k), x0, c1);                                                  \
+            c2 = _mm512_fmadd_ps(LOAD(w2 + k), x0, c2);                                                  \
+            c3 = _mm512_fmadd_ps(LOAD(w3 + k), x0, c3);                                                  \
+          }                                                                                              \
+          float *o = y + (size_t)r0 * od + j;                                                            \
+          float s4[4] = {_mm512_reduce_add_ps(c0), _mm512_reduce_add_ps(c1), _mm512_reduce_add_ps(c2),  \
+                         _mm512_reduce_add_ps(c3)};                                                      \
+          for (int u = 0; u < 4; u++) o[u] = accumulate ? o[u] + s4[u] : s4[u];                          \
+          continue;                                                                                      \
+        }                                                                                                \
         const float *x1p = xb + (nb > 1 ? (size_t)id : 0), *x2p = xb + (nb > 2 ? 2 * (size_t)id : 0);    \
         const float *x3p = xb + (nb > 3 ? 3 * (size_t)id : 0);                                           \
         __m512 a[4][4];                                                                                  \
