@@ -281,7 +281,7 @@ static void usage(void) {
       "      --samples N       samples per training set (default 240)\n"
       "      --steps N         optimizer steps per run (default: from --minutes)\n"
       "      --heldout N       held-out problems to evaluate (default 100)\n"
-      "      --digits MIN:MAX  size of the toy problems' numbers (default 1:3)\n"
+      "      --digits MIN:MAX  size of the toy problems' numbers (default 1:2)\n"
       "      --threads N       CPU threads (default: all)\n"
       "  -h, --help            this text\n\n"
       "Everything lands in DIR: pool.jsonl, heldout.jsonl, sets/, base/ (the untrained model),\n"
@@ -303,12 +303,33 @@ static int parse_sets(const char *s, demo_opts *o) {
   return o->n_sets >= 2 ? 0 : -1;
 }
 
-int cmd_demo(int argc, char **argv) {
+/* Every string the demo builds is kept here and freed when it ends. */
+typedef struct {
+  char **s;
+  size_t n, cap;
+} strpool;
+
+static char *keep(strpool *sp, char *s) {
+  if (!s) return NULL;
+  if (sp->n == sp->cap) {
+    size_t nc = sp->cap ? sp->cap * 2 : 64;
+    char **ns = realloc(sp->s, nc * sizeof *ns);
+    if (!ns) return s; /* not kept: a leak at worst, never a crash */
+    sp->s = ns;
+    sp->cap = nc;
+  }
+  sp->s[sp->n++] = s;
+  return s;
+}
+
+#define F(...) keep(sp, fmt(__VA_ARGS__))
+
+static int demo_run(int argc, char **argv, strpool *sp) {
   demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
                  .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
-                 .max_new_tokens = 200, .threads = 0, .lr = 2e-3,
-                 .min_digits = 1, .max_digits = 3};
+                 .max_new_tokens = 200, .threads = 0, .lr = 3e-3,
+                 .min_digits = 1, .max_digits = 2};
   static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
                                         {"minutes", required_argument, 0, 'm'},
                                         {"quick", no_argument, 0, 'Q'},
@@ -369,7 +390,7 @@ int cmd_demo(int argc, char **argv) {
     o.hidden = 64;
     o.inter = 192;
   }
-  if (!o.steps) o.steps = (int)(o.minutes * 25.0 + 0.5);
+  if (!o.steps) o.steps = (int)(o.minutes * 75.0 + 0.5);
   if (o.steps < 1) o.steps = 1;
   int need = 0;
   for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
@@ -378,14 +399,14 @@ int cmd_demo(int argc, char **argv) {
   double t0 = l1k_now();
   l1k_err err = {0};
   const char *data = cli_data_dir();
-  char *qwen_tok = l1k_path_join(data, "tokenizers/qwen");
-  char *tiny_tok = l1k_path_join(data, "tokenizers/tiny");
+  char *qwen_tok = keep(sp, l1k_path_join(data, "tokenizers/qwen"));
+  char *tiny_tok = keep(sp, l1k_path_join(data, "tokenizers/tiny"));
   if (!l1k_is_dir(tiny_tok) || !l1k_is_dir(qwen_tok)) {
     fprintf(stderr, "long1k demo: shipped tokenizers not found under %s (set LONG1K_DATA)\n", data);
     return 2;
   }
   if (l1k_rm_rf(o.out, &err) || l1k_mkdir_p(o.out, &err)) return cli_fail("demo", &err);
-  char *sets_dir = fmt("%s/sets", o.out), *runs_dir = fmt("%s/runs", o.out);
+  char *sets_dir = F("%s/sets", o.out), *runs_dir = F("%s/runs", o.out);
   if (l1k_mkdir_p(sets_dir, &err) || l1k_mkdir_p(runs_dir, &err)) return cli_fail("demo", &err);
   const int NST = 7;
   char threads_s[16];
@@ -393,7 +414,7 @@ int cmd_demo(int argc, char **argv) {
 
   /* 1. pool */
   stage(1, NST, "pool: solved toy problems with step-by-step reasoning");
-  char *pool = fmt("%s/pool.jsonl", o.out), *held = fmt("%s/heldout.jsonl", o.out);
+  char *pool = F("%s/pool.jsonl", o.out), *held = F("%s/heldout.jsonl", o.out);
   l1k_toy_opts topt;
   l1k_toy_default_opts(&topt);
   topt.min_digits = o.min_digits;
@@ -421,7 +442,7 @@ int cmd_demo(int argc, char **argv) {
   char seed_s[32];
   snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
   for (int i = 0; i < o.n_sets; i++) {
-    set_path[i] = fmt("%s/k%d.jsonl", sets_dir, o.ks[i]);
+    set_path[i] = F("%s/k%d.jsonl", sets_dir, o.ks[i]);
     char ks[8], ns[16];
     snprintf(ks, sizeof ks, "%d", o.ks[i]);
     snprintf(ns, sizeof ns, "%d", o.samples);
@@ -438,7 +459,7 @@ int cmd_demo(int argc, char **argv) {
 
   /* 3. init */
   stage(3, NST, "init: a tiny Qwen2-architecture model (random weights)");
-  char *base = fmt("%s/base", o.out);
+  char *base = F("%s/base", o.out);
   {
     char L[8], Hs[8], I[8], Hd[8], KV[8];
     snprintf(L, sizeof L, "%d", o.layers);
@@ -464,9 +485,9 @@ int cmd_demo(int argc, char **argv) {
   char *names[MAX_SETS + 1];
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < o.n_sets; i++) {
-    run_dir[i] = fmt("%s/k%d", runs_dir, o.ks[i]);
+    run_dir[i] = F("%s/k%d", runs_dir, o.ks[i]);
     if (l1k_mkdir_p(run_dir[i], &err)) return cli_fail("demo", &err);
-    char *cfg = fmt(
+    char *cfg = F(
         "# written by long1k demo\n"
         "model_name_or_path: %s\n"
         "dataset: %s\n"
@@ -492,20 +513,18 @@ int cmd_demo(int argc, char **argv) {
         "save_total_limit: 1\n"
         "tokenized_cache_dir: %s/cache\n",
         base, set_path[i], o.lr, o.steps, o.batch, o.accum, o.seed, run_dir[i], o.out);
-    char *cfg_path = fmt("%s/train.yaml", run_dir[i]);
+    char *cfg_path = F("%s/train.yaml", run_dir[i]);
     if (write_text(cfg_path, cfg)) return 1;
     fprintf(stderr, "run k=%d: %s (log: %s/train.log)\n", o.ks[i], cfg_path, run_dir[i]);
     char *args[] = {"train", cfg_path, NULL};
-    names[i] = fmt("k%d", o.ks[i]);
+    names[i] = F("k%d", o.ks[i]);
     jobs[i].name = names[i];
-    jobs[i].log = fmt("%s/train.log", run_dir[i]);
-    jobs[i].progress_file = fmt("%s/out/trainer_log.jsonl", run_dir[i]);
+    jobs[i].log = F("%s/train.log", run_dir[i]);
+    jobs[i].progress_file = F("%s/out/trainer_log.jsonl", run_dir[i]);
     jobs[i].total = o.steps;
     jobs[i].use_step = 1;
     jobs[i].pid = spawn_bg(jobs[i].log, args);
-    ckpt[i] = fmt("%s/out/checkpoint-%d", run_dir[i], o.steps);
-    free(cfg);
-    free(cfg_path);
+    ckpt[i] = F("%s/out/checkpoint-%d", run_dir[i], o.steps);
   }
   {
     int rc = wait_jobs(jobs, o.n_sets, "train");
@@ -524,7 +543,7 @@ int cmd_demo(int argc, char **argv) {
 
   /* 5. eval: every model at once, one thread each */
   stage(5, NST, "eval: held-out problems, greedy, graded (in parallel, one thread each)");
-  char *prompt_file = fmt("%s/prompt.json", o.out);
+  char *prompt_file = F("%s/prompt.json", o.out);
   if (write_text(prompt_file,
                  "{\"user\": \"{problem}\\n\\nPlease reason step by step, and put your final answer within \\\\boxed{}.\"}\n"))
     return 1;
@@ -535,13 +554,13 @@ int cmd_demo(int argc, char **argv) {
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i <= o.n_sets; i++) {
     const char *model = i < o.n_sets ? ckpt[i] : base;
-    edirs[i] = i < o.n_sets ? fmt("%s/eval", run_dir[i]) : fmt("%s/base_eval", o.out);
+    edirs[i] = i < o.n_sets ? F("%s/eval", run_dir[i]) : F("%s/base_eval", o.out);
     char *args[] = {"eval", "--data", held, "--model", (char *)model, "--out", edirs[i],
                     "--prompt-template", prompt_file, "--temperature", "0", "--max-tokens", mnt,
                     "--n", "1", "--quiet", NULL};
     jobs[i].name = i < o.n_sets ? names[i] : "untrained";
-    jobs[i].log = fmt("%s.log", edirs[i]);
-    jobs[i].progress_file = fmt("%s/results.jsonl", edirs[i]);
+    jobs[i].log = F("%s.log", edirs[i]);
+    jobs[i].progress_file = F("%s/results.jsonl", edirs[i]);
     jobs[i].total = o.heldout;
     jobs[i].pid = spawn_bg(jobs[i].log, args);
   }
@@ -550,33 +569,29 @@ int cmd_demo(int argc, char **argv) {
     if (rc) return rc == 2 ? 2 : 1;
   }
   for (int i = 0; i <= o.n_sets; i++) {
-    char *sum = fmt("%s/summary.json", edirs[i]);
+    char *sum = F("%s/summary.json", edirs[i]);
     if (json_file_number(sum, "pass@1", &acc[i]) && json_file_number(sum, "metrics.pass@1", &acc[i]))
       acc[i] = NAN;
-    free(sum);
   }
 
   /* 6. fit: x = mean reasoning tokens of each set (from synth's stats), y = held-out accuracy */
   stage(6, NST, "fit: accuracy = a + b ln(training reasoning length)");
   double xlen[MAX_SETS];
-  char *points = fmt("%s/points.jsonl", o.out);
+  char *points = F("%s/points.jsonl", o.out);
   l1k_buf pb = {0};
   for (int i = 0; i < o.n_sets; i++) {
-    char *st = fmt("%s.stats.json", set_path[i]);
+    char *st = F("%s.stats.json", set_path[i]);
     if (json_file_number(st, "sets.0.mean_reasoning_tokens", &xlen[i]))
       xlen[i] = NAN;
-    free(st);
     l1k_buf_printf(&pb, "{\"run\":\"k%d\",\"train_length\":%.1f,\"accuracy\":%.6f,\"n\":%d}\n", o.ks[i],
                    xlen[i], acc[i], o.heldout);
-    char *meta = fmt("%s/long1k.json", run_dir[i]);
-    char *mt = fmt("{\"name\": \"k%d\", \"train_length\": %.1f}\n", o.ks[i], xlen[i]);
+    char *meta = F("%s/long1k.json", run_dir[i]);
+    char *mt = F("{\"name\": \"k%d\", \"train_length\": %.1f}\n", o.ks[i], xlen[i]);
     write_text(meta, mt);
-    free(meta);
-    free(mt);
   }
   if (write_text(points, pb.data ? pb.data : "")) return 1;
   l1k_buf_free(&pb);
-  char *fitjson = fmt("%s/fit.json", o.out), *fitsvg = fmt("%s/fit.svg", o.out);
+  char *fitjson = F("%s/fit.json", o.out), *fitsvg = F("%s/fit.svg", o.out);
   {
     char *args[] = {"fit", "--input", points, "--x", "train_length", "--y", "accuracy", "--n", "n",
                     "--bootstrap", o.quick ? "200" : "2000", "--out", fitjson, "--svg", fitsvg, NULL};
@@ -586,7 +601,7 @@ int cmd_demo(int argc, char **argv) {
 
   /* 7. report */
   stage(7, NST, "report");
-  char *report = fmt("%s/report.html", o.out);
+  char *report = F("%s/report.html", o.out);
   {
     char *args[] = {"report", sets_dir, runs_dir, "--fit", fitjson, "--out", report,
                     "--title", "long1k demo", NULL};
@@ -613,11 +628,19 @@ int cmd_demo(int argc, char **argv) {
     l1k_buf_printf(&sb, "%s{\"k\": %d, \"train_length\": %.1f, \"accuracy\": %.6f}", i ? ", " : "", o.ks[i], xlen[i], acc[i]);
   }
   l1k_buf_printf(&sb, "], \"fit_b_per_ln\": %.6f, \"elapsed_s\": %.1f}\n", b, l1k_now() - t0);
-  char *summary = fmt("%s/summary.json", o.out);
+  char *summary = F("%s/summary.json", o.out);
   write_text(summary, sb.data);
   l1k_buf_free(&sb);
   if (isfinite(b))
     fprintf(stderr, "  fitted law: accuracy = a + %.4f ln(length)  (%+.1f points per doubling)\n", b, 100 * b * log(2));
   fprintf(stderr, "  report: %s\n  summary: %s\n", report, summary);
   return 0;
+}
+
+int cmd_demo(int argc, char **argv) {
+  strpool sp = {0};
+  int rc = demo_run(argc, argv, &sp);
+  for (size_t i = 0; i < sp.n; i++) free(sp.s[i]);
+  free(sp.s);
+  return rc;
 }
