@@ -603,8 +603,19 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   stage(7, NST, "report");
   char *report = F("%s/report.html", o.out);
   {
-    char *args[] = {"report", sets_dir, runs_dir, "--fit", fitjson, "--out", report,
-                    "--title", "long1k demo", NULL};
+    /* each run directory separately, so the report sees one run per training length */
+    char *args[MAX_SETS + 12];
+    int na = 0;
+    args[na++] = "report";
+    for (int i = 0; i < o.n_sets; i++) args[na++] = run_dir[i];
+    args[na++] = sets_dir;
+    args[na++] = "--fit";
+    args[na++] = fitjson;
+    args[na++] = "--out";
+    args[na++] = report;
+    args[na++] = "--title";
+    args[na++] = "long1k demo";
+    args[na] = NULL;
     int rc = run_cmd(NULL, args);
     if (rc) {
       fprintf(stderr, "long1k demo: report failed (exit %d)\n", rc);
