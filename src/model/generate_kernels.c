@@ -138,6 +138,23 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(cons
   return _mm512_loadu_ps(p);
 }
 
+__attribute__((target("avx512f"))) static inline __m256 hi256(__m512 v) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+/* the four horizontal sums of a, b, c, d as one vector {sum a, sum b, sum c, sum d} (a fixed
+ * order of additions, the same for every batch size) */
+__attribute__((target("avx512f,avx512bw"))) static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d) {
+  __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), hi256(a));
+  __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), hi256(b));
+  __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), hi256(c));
+  __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), hi256(d));
+  __m256 ab = _mm256_hadd_ps(a8, b8); /* a01 a23 b01 b23 | a45 a67 b45 b67 */
+  __m256 cd = _mm256_hadd_ps(c8, d8);
+  __m256 abcd = _mm256_hadd_ps(ab, cd); /* a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7 */
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
 #define DEFINE_ROWS_AVX512(NAME, WT, LOAD, TAIL)                                                        \
   __attribute__((target("avx512f,avx512bw"))) static void NAME(float *y, const float *x, const WT *W, int n, \
                                                               int od, int id, int j0, int j1, int accumulate) { \
@@ -157,9 +174,9 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(cons
             c3 = _mm512_fmadd_ps(LOAD(w3 + k), x0, c3);                                                  \
           }                                                                                              \
           float *o = y + (size_t)r0 * od + j;                                                            \
-          float s4[4] = {_mm512_reduce_add_ps(c0), _mm512_reduce_add_ps(c1), _mm512_reduce_add_ps(c2),  \
-                         _mm512_reduce_add_ps(c3)};                                                      \
-          for (int u = 0; u < 4; u++) o[u] = accumulate ? o[u] + s4[u] : s4[u];                          \
+          __m128 s4 = hsum4x512(c0, c1, c2, c3);                                                         \
+          if (accumulate) s4 = _mm_add_ps(s4, _mm_loadu_ps(o));                                          \
+          _mm_storeu_ps(o, s4);                                                                          \
           continue;                                                                                      \
         }                                                                                                \
         const float *x1p = xb + (nb > 1 ? (size_t)id : 0), *x2p = xb + (nb > 2 ? 2 * (size_t)id : 0);    \
@@ -194,10 +211,9 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(cons
         }                                                                                                \
         for (int b = 0; b < nb; b++) {                                                                   \
           float *o = y + (size_t)(r0 + b) * od + j;                                                      \
-          for (int u = 0; u < 4; u++) {                                                                  \
-            float sum = _mm512_reduce_add_ps(a[u][b]);                                                   \
-            o[u] = accumulate ? o[u] + sum : sum;                                                        \
-          }                                                                                              \
+          __m128 s4 = hsum4x512(a[0][b], a[1][b], a[2][b], a[3][b]);                                     \
+          if (accumulate) s4 = _mm_add_ps(s4, _mm_loadu_ps(o));                                          \
+          _mm_storeu_ps(o, s4);                                                                          \
         }                                                                                                \
       }                                                                                                  \
     }                                                                                                    \
