@@ -379,11 +379,24 @@ static int cache_key(char **files, int nf, const l1k_data_opts *o, uint64_t *key
     struct stat st;
     if (stat(files[i], &st) != 0)
       return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
+    /* the key hashes the bytes of the data, not its file metadata: a rewrite of the same
+     * size is seen, a touch or a copy is not a change */
     h = hash_str(h, files[i]);
     h = hash_i64(h, (int64_t)st.st_size);
-    h = hash_i64(h, (int64_t)st.st_mtim.tv_sec);
-    h = hash_i64(h, (int64_t)st.st_mtim.tv_nsec);
-    h = hash_i64(h, (int64_t)st.st_ino);
+    FILE *f = fopen(files[i], "rb");
+    if (!f) return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    if (!buf) {
+      fclose(f);
+      return l1k_errf(err, L1K_ENOMEM, "out of memory hashing %s", files[i]);
+    }
+    size_t got;
+    while ((got = fread(buf, 1, CHUNK, f)) > 0) h = l1k_fnv1a64(buf, got, h);
+    int bad = ferror(f);
+    free(buf);
+    fclose(f);
+    if (bad) return l1k_errf(err, L1K_EIO, "%s: read error while hashing it for the cache", files[i]);
   }
   if (o->tokenizer_path) {
     const char *names[] = {"tokenizer.json", "tokenizer_config.json"};

@@ -3,6 +3,8 @@
  * every assistant turn and its end-of-turn token and nothing else; malformed records name the
  * field; the memory-mapped cache is reused, keyed by the inputs, and rebuilt when they change;
  * over-length samples are dropped or truncated and counted. */
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
@@ -192,6 +194,27 @@ int main(void) {
   CHECK(l1k_dataset_load(data, &O, &ds, &err) == 0);
   CHECK(!ds.from_cache && ds.n == 3);
   l1k_dataset_free(&ds);
+  /* the key is the content: a touch keeps the cache, a same-size rewrite invalidates it */
+  {
+    struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    CHECK(utimensat(AT_FDCWD, data, ts, 0) == 0);
+    CHECK(l1k_dataset_load(data, &O, &ds, &err) == 0);
+    CHECK(ds.from_cache && ds.n == 3);
+    l1k_dataset_free(&ds);
+    size_t len = 0;
+    char *txt = l1k_read_file(data, &len, &err);
+    CHECK(txt != NULL);
+    char *y = txt ? strstr(txt, "\"content\": \"y\"") : NULL;
+    CHECK(y != NULL);
+    if (y) {
+      y[strlen("\"content\": \"")] = 'z'; /* same size, other bytes */
+      CHECK(l1k_write_file_atomic(data, txt, len, &err) == 0);
+      CHECK(l1k_dataset_load(data, &O, &ds, &err) == 0);
+      CHECK(!ds.from_cache && ds.n == 3);
+      l1k_dataset_free(&ds);
+    }
+    free(txt);
+  }
   /* several files, comma-separated */
   char two[9000];
   snprintf(two, sizeof two, "%s, %s", data, data);
