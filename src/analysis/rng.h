@@ -7,19 +7,14 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "long1k/rng.h"
+
 typedef struct l1k_rng {
   uint64_t s[4];
 } l1k_rng;
 
-static inline uint64_t l1k_rng_splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 static inline void l1k_rng_seed(l1k_rng *g, uint64_t seed) {
-  for (int i = 0; i < 4; i++) g->s[i] = l1k_rng_splitmix(&seed);
+  for (int i = 0; i < 4; i++) g->s[i] = l1k_splitmix64(&seed);
 }
 
 static inline uint64_t l1k_rng_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

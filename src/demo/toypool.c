@@ -5,20 +5,14 @@
 
 #include "long1k/demo.h"
 #include "long1k/jsonl.h"
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+#include "long1k/rng.h"
 
 static int64_t rand_digits(uint64_t *s, int digits) {
   int64_t lo = 1, hi;
   for (int i = 1; i < digits; i++) lo *= 10;
   hi = lo * 10 - 1;
   if (digits == 1) lo = 0;
-  return lo + (int64_t)(splitmix64(s) % (uint64_t)(hi - lo + 1));
+  return lo + (int64_t)(l1k_splitmix64(s) % (uint64_t)(hi - lo + 1));
 }
 
 typedef struct {
@@ -55,7 +49,7 @@ static int digit_at(int64_t v, int i) {
 }
 
 static void gen_add(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(splitmix64(s) % (uint64_t)d));
+  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(l1k_splitmix64(s) % (uint64_t)d));
   int64_t c = a + b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " + %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
@@ -76,7 +70,7 @@ static void gen_add(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
 }
 
 static void gen_sub(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(splitmix64(s) % (uint64_t)d));
+  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(l1k_splitmix64(s) % (uint64_t)d));
   if (b > a) {
     int64_t t = a;
     a = b;
@@ -107,7 +101,7 @@ static void gen_sub(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
 }
 
 static void gen_mul(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = rand_digits(s, d), b = 2 + (int64_t)(splitmix64(s) % 8);
+  int64_t a = rand_digits(s, d), b = 2 + (int64_t)(l1k_splitmix64(s) % 8);
   int64_t c = a * b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " * %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
@@ -127,7 +121,7 @@ static void gen_mul(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
 }
 
 static void gen_linear(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = 2 + (int64_t)(splitmix64(s) % 8), x = rand_digits(s, d > 3 ? 3 : d);
+  int64_t a = 2 + (int64_t)(l1k_splitmix64(s) % 8), x = rand_digits(s, d > 3 ? 3 : d);
   int64_t b = rand_digits(s, d), c = a * x + b;
   snprintf(p->problem, sizeof p->problem, "Solve %" PRId64 "x + %" PRId64 " = %" PRId64 " for x.", a, b, c);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
@@ -150,15 +144,15 @@ void l1k_toy_default_opts(l1k_toy_opts *o) {
 void l1k_toy_generate(uint64_t seed, uint64_t index, const l1k_toy_opts *o, l1k_toy_problem *p) {
   memset(p, 0, sizeof *p);
   uint64_t s = seed * 0x9E3779B97F4A7C15ULL ^ (index + 1) * 0xD1B54A32D192ED03ULL;
-  splitmix64(&s);
+  l1k_splitmix64(&s);
   int lo = o->min_digits < 1 ? 1 : o->min_digits, hi = o->max_digits > 7 ? 7 : o->max_digits;
   if (hi < lo) hi = lo;
-  int d = lo + (int)(splitmix64(&s) % (uint64_t)(hi - lo + 1));
+  int d = lo + (int)(l1k_splitmix64(&s) % (uint64_t)(hi - lo + 1));
   int kinds[4], nk = 0;
   for (int k = 0; k < 4; k++)
     if (o->kinds & (1 << k)) kinds[nk++] = k;
   if (!nk) kinds[nk++] = 0;
-  int kind = kinds[splitmix64(&s) % (uint64_t)nk];
+  int kind = kinds[l1k_splitmix64(&s) % (uint64_t)nk];
   switch (kind) {
     case 0: gen_add(&s, d, o, p); break;
     case 1: gen_sub(&s, d, o, p); break;

@@ -9,6 +9,7 @@
 #include "long1k/eval.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
+#include "long1k/rng.h"
 
 #define MAX_CHOICES 5 /* A..E: what the grader's multiple-choice extraction reads */
 
@@ -58,13 +59,6 @@ static char *trimmed(const char *s, l1k_err *err) {
   memcpy(r, s, n);
   r[n] = 0;
   return r;
-}
-
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 /* "A) text\nB) text" */
@@ -121,7 +115,7 @@ static int load_mc_split(const cJSON *rec, const l1k_eval_data_opts *o, const ch
   uint64_t s = l1k_fnv1a64(p->id, strlen(p->id), o->shuffle_seed ^ 0x6C6F6E67316Bull);
   int correct_at = 0;
   for (int i = k - 1; i > 0; i--) {
-    int j = (int)(splitmix(&s) % (uint64_t)(i + 1));
+    int j = (int)(l1k_splitmix64(&s) % (uint64_t)(i + 1));
     char *tmp = opts[i];
     opts[i] = opts[j];
     opts[j] = tmp;

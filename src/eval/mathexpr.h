@@ -129,4 +129,17 @@ int mx_is_numeric(const mx_node *n);
 /* Debug rendering of a tree (for tests and --explain). */
 void mx_print(const mx_node *n, char *buf, size_t cap);
 
+/* Greatest common divisor of |a| and |b| (1 when both are 0 or the result does not fit). */
+static inline int64_t mx_gcd64(int64_t a, int64_t b) {
+  /* in unsigned arithmetic: |INT64_MIN| does not fit an int64_t */
+  uint64_t x = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
+  uint64_t y = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
+  while (y) {
+    uint64_t t = x % y;
+    x = y;
+    y = t;
+  }
+  return x == 0 ? 1 : x > (uint64_t)INT64_MAX ? 1 : (int64_t)x;
+}
+
 #endif

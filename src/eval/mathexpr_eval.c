@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eval/mathexpr.h"
+#include "long1k/rng.h"
 
 #define MX_EVAL_BUDGET 400000
 
@@ -26,27 +27,7 @@ static uint64_t fnv(const void *d, size_t n, uint64_t h) {
   }
   return h;
 }
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-static long double unit01(uint64_t h) { return (long double)(mix(h) >> 11) / (long double)(1ULL << 53); }
-
-static int64_t gcd64(int64_t a, int64_t b) {
-  /* in unsigned arithmetic: |INT64_MIN| does not fit an int64_t */
-  uint64_t x = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
-  uint64_t y = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
-  while (y) {
-    uint64_t t = x % y;
-    x = y;
-    y = t;
-  }
-  return x == 0 ? 1 : x > (uint64_t)INT64_MAX ? 1 : (int64_t)x;
-}
+static long double unit01(uint64_t h) { return (long double)(l1k_fmix64(h) >> 11) / (long double)(1ULL << 53); }
 
 static mx_val vz(long double complex z) {
   mx_val v = {0, 0, 1, z};
@@ -60,7 +41,7 @@ static mx_val vq(int64_t p, int64_t q) {
     p = -p;
     q = -q;
   }
-  int64_t g = gcd64(p, q);
+  int64_t g = mx_gcd64(p, q);
   v.exact = 1;
   v.p = p / g;
   v.q = q / g;
@@ -74,7 +55,7 @@ long double complex mx_val_z(const mx_val *v) {
 
 static mx_val add(mx_val a, mx_val b) {
   if (a.exact && b.exact) {
-    int64_t g = gcd64(a.q, b.q), l, x, y, p;
+    int64_t g = mx_gcd64(a.q, b.q), l, x, y, p;
     if (!__builtin_mul_overflow(a.q / g, b.q, &l) && !__builtin_mul_overflow(a.p, l / a.q, &x) &&
         !__builtin_mul_overflow(b.p, l / b.q, &y) && !__builtin_add_overflow(x, y, &p))
       return vq(p, l);
@@ -83,7 +64,7 @@ static mx_val add(mx_val a, mx_val b) {
 }
 static mx_val mul(mx_val a, mx_val b) {
   if (a.exact && b.exact) {
-    int64_t g1 = gcd64(a.p, b.q), g2 = gcd64(b.p, a.q), p, q;
+    int64_t g1 = mx_gcd64(a.p, b.q), g2 = mx_gcd64(b.p, a.q), p, q;
     if (!__builtin_mul_overflow(a.p / g1, b.p / g2, &p) && !__builtin_mul_overflow(a.q / g2, b.q / g1, &q))
       return vq(p, q);
   }
@@ -322,7 +303,7 @@ static int eval_rec(const mx_node *n, env *e, mx_val *out) {
           else {
             if (fabsl(best) > 1e15L || fabsl(x) > 1e15L) return 0;
             long long a = llroundl(best), b = llroundl(x);
-            long long g = gcd64(a, b);
+            long long g = mx_gcd64(a, b);
             best = n->name[0] == 'g' ? (long double)g : (long double)(a / g) * (long double)b;
           }
         }

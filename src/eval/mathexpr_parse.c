@@ -64,22 +64,10 @@ mx_node *mx_new(mx_ctx *c, int kind) {
   return n;
 }
 
-static int64_t gcd64(int64_t a, int64_t b) {
-  /* in unsigned arithmetic: |INT64_MIN| does not fit an int64_t */
-  uint64_t x = a < 0 ? (uint64_t)0 - (uint64_t)a : (uint64_t)a;
-  uint64_t y = b < 0 ? (uint64_t)0 - (uint64_t)b : (uint64_t)b;
-  while (y) {
-    uint64_t t = x % y;
-    x = y;
-    y = t;
-  }
-  return x == 0 ? 1 : x > (uint64_t)INT64_MAX ? 1 : (int64_t)x;
-}
-
 mx_node *mx_new_num(mx_ctx *c, int64_t p, int64_t q) {
   mx_node *n = mx_new(c, MX_NUM);
   if (!n) return NULL;
-  int64_t g = gcd64(p, q);
+  int64_t g = mx_gcd64(p, q);
   n->p = p / g;
   n->q = q / g;
   if (n->q < 0) {
@@ -352,7 +340,7 @@ static mx_node *parse_number(P *p) {
   mx_node *n = mx_new(p->c, MX_NUM);
   if (!n) return fail(p);
   if (t->exact) {
-    int64_t g = gcd64(t->p, t->q);
+    int64_t g = mx_gcd64(t->p, t->q);
     n->p = t->p / g;
     n->q = t->q / g;
     n->flags = MXF_EXACT;

@@ -3,17 +3,10 @@
 #include <string.h>
 
 #include "model/internal.h"
-
-/* splitmix64: a counter-based generator, so every tensor gets its own stream */
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+#include "long1k/rng.h"
 
 static double uniform01(uint64_t *s) { /* (0, 1) */
-  return ((double)(splitmix(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  return ((double)(l1k_splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 void l1k_model_init_random(l1k_model *m, uint64_t seed) {
@@ -32,9 +25,9 @@ void l1k_model_init_random(l1k_model *m, uint64_t seed) {
     }
     /* an independent-looking starting point per (seed, tensor): hash both */
     uint64_t h = seed ^ 0x6a09e667f3bcc909ull;
-    uint64_t s = splitmix(&h);
+    uint64_t s = l1k_splitmix64(&h);
     h = s ^ ((uint64_t)(i + 1) * 0xd1b54a32d192ed03ull);
-    s = splitmix(&h);
+    s = l1k_splitmix64(&h);
     for (size_t j = 0; j < n; j += 2) { /* Box-Muller, two normals per draw */
       double u1 = uniform01(&s), u2 = uniform01(&s);
       double r = sqrt(-2.0 * log(u1));

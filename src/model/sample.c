@@ -13,19 +13,13 @@
 #include <string.h>
 
 #include "long1k/generate.h"
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+#include "long1k/rng.h"
 
 void l1k_rng_seed(l1k_rng *r, uint64_t seed, uint64_t stream) {
   uint64_t x = seed;
-  uint64_t a = splitmix64(&x);
+  uint64_t a = l1k_splitmix64(&x);
   x = a ^ (stream * 0xD1342543DE82EF95ULL + 0x2545F4914F6CDD1DULL);
-  for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+  for (int i = 0; i < 4; i++) r->s[i] = l1k_splitmix64(&x);
   if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3])) r->s[0] = 1;
 }
 

@@ -3,16 +3,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "long1k/rng.h"
 #include "long1k/synth.h"
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 static uint64_t hash_bytes(const char *s, size_t n) {
   uint64_t h = 1469598103934665603ULL;
@@ -20,7 +12,7 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     h ^= (unsigned char)s[i];
     h *= 1099511628211ULL;
   }
-  return mix64(h);
+  return l1k_mix64(h);
 }
 
 /* Appends c (lowercase alnum or a separator) collapsing separators. */
@@ -193,7 +185,7 @@ typedef struct {
 static int mh_add(void *ctx, uint64_t h) {
   mh_ctx *c = ctx;
   for (int p = 0; p < c->nperm; p++) {
-    uint32_t v = (uint32_t)(mix64(h + 0x9e3779b97f4a7c15ULL * (uint64_t)(p + 1)) >> 32);
+    uint32_t v = (uint32_t)(l1k_mix64(h + 0x9e3779b97f4a7c15ULL * (uint64_t)(p + 1)) >> 32);
     if (v < c->sig[p]) c->sig[p] = v;
   }
   return 0;

@@ -18,6 +18,7 @@
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
+#include "long1k/rng.h"
 #include "long1k/synth.h"
 #include "synth/internal.h"
 
@@ -99,12 +100,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- rng ---------------- */
 
-static uint64_t rnd(ctx *c) {
-  uint64_t z = (c->rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+static uint64_t rnd(ctx *c) { return l1k_splitmix64(&c->rng); }
 static size_t rnd_below(ctx *c, size_t n) { return n ? (size_t)(rnd(c) % n) : 0; }
 
 static void shuffle(ctx *c, uint32_t *a, size_t n) {
@@ -1436,7 +1432,6 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   }
   return 0;
 }
-
 
 /* Loads records of class cl whose estimated length suits [lo,hi] (for single samples). */
 static int64_t grow_targeted(ctx *c, int cl, int64_t lo, int64_t hi, size_t want) {

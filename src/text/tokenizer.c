@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "long1k/io.h"
+#include "long1k/rng.h"
 #include "long1k/tokenizer.h"
 #include "text/tok_internal.h"
 
@@ -63,15 +64,6 @@ void l1k_ids_free(l1k_ids *v) {
 /* ------------------------------------------------------------------------------------------ */
 /* hashing and tables                                                                           */
 
-static inline uint64_t mix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
   uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0x100000001B3ULL);
   while (n >= 8) {
@@ -85,7 +77,7 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
   uint64_t v = 0;
   memcpy(&v, p, n);
   h ^= v;
-  return mix64(h);
+  return l1k_fmix64(h);
 }
 
 /* bytes -> id, open addressing. Keys live in an arena owned by the tokenizer. */

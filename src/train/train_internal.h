@@ -8,7 +8,6 @@
 #include "long1k/optim.h"
 #include "long1k/train.h"
 
-uint64_t l1k_train_splitmix(uint64_t *s);
 /* Fisher-Yates with splitmix64 seeded from (seed, stream); stream = epoch + 1, 0 = val split. */
 void l1k_train_shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream);
 

@@ -20,6 +20,7 @@
 #include "long1k/model.h"
 #include "long1k/optim.h"
 #include "long1k/plot.h"
+#include "long1k/rng.h"
 #include "long1k/sched.h"
 #include "long1k/tokenizer.h"
 #include "long1k/train.h"
@@ -28,17 +29,10 @@
 
 /* ---- deterministic random permutations (splitmix64) --------------------------------------- */
 
-uint64_t l1k_train_splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 void l1k_train_shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
   uint64_t s = seed * 0x9E3779B97F4A7C15ULL ^ (stream + 1) * 0xD1B54A32D192ED03ULL;
   for (int64_t i = n - 1; i > 0; i--) {
-    uint64_t r = l1k_train_splitmix(&s);
+    uint64_t r = l1k_splitmix64(&s);
     int64_t j = (int64_t)(((unsigned __int128)r * (uint64_t)(i + 1)) >> 64);
     int64_t t = v[i];
     v[i] = v[j];
