@@ -59,44 +59,9 @@ static const char *self_exe(void) {
   return buf;
 }
 
-/* Runs `long1k args...`; stdout optionally to a file. Returns the child's exit code. */
-static int run_cmd(const char *stdout_path, char *const args[]) {
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid == 0) {
-    if (stdout_path) {
-      FILE *f = freopen(stdout_path, "w", stdout);
-      if (!f) _exit(1);
-    }
-    int n = 0;
-    while (args[n]) n++;
-    char **argv = calloc((size_t)n + 2, sizeof *argv);
-    if (!argv) _exit(1);
-    argv[0] = (char *)"long1k";
-    for (int i = 0; i < n; i++) argv[i + 1] = args[i];
-    execv(self_exe(), argv);
-    _exit(127);
-  }
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return 1;
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return 1;
-}
-
-/* Starts `long1k args...` in the background, single-threaded (tiny models gain nothing from
- * threads, and the runs share the cores instead), stdout and stderr to log_path. */
-static pid_t spawn_bg(const char *log_path, char *const args[]) {
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  FILE *f = freopen(log_path, "w", stdout);
-  if (!f || dup2(fileno(stdout), 2) < 0) _exit(1);
-  setenv("OMP_NUM_THREADS", "1", 1);
-  setenv("OPENBLAS_NUM_THREADS", "1", 1);
+/* In a forked child: replaces it with `long1k args...`. Never returns. */
+static void exec_long1k(char *const args[]) __attribute__((noreturn));
+static void exec_long1k(char *const args[]) {
   int n = 0;
   while (args[n]) n++;
   char **argv = calloc((size_t)n + 2, sizeof *argv);
@@ -105,6 +70,35 @@ static pid_t spawn_bg(const char *log_path, char *const args[]) {
   for (int i = 0; i < n; i++) argv[i + 1] = args[i];
   execv(self_exe(), argv);
   _exit(127);
+}
+
+/* Runs `long1k args...` in the foreground. Returns the child's exit code. */
+static int run_cmd(char *const args[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) exec_long1k(args);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return 1;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 1;
+}
+
+/* Starts `long1k args...` in the background, single-threaded (tiny models gain nothing from
+ * threads, and the runs share the cores instead), stdout and stderr to log_path. Returns the
+ * child's pid, or -1 if it could not be started. */
+static pid_t spawn_bg(const char *log_path, char *const args[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid != 0) return pid < 0 ? -1 : pid;
+  FILE *f = freopen(log_path, "w", stdout);
+  if (!f || dup2(fileno(stdout), 2) < 0) _exit(1);
+  setenv("OMP_NUM_THREADS", "1", 1);
+  setenv("OPENBLAS_NUM_THREADS", "1", 1);
+  exec_long1k(args);
 }
 
 /* Counts the lines of a file and returns the last one (malloc'ed) if wanted. */
@@ -160,10 +154,11 @@ static int wait_jobs(bg_job *jobs, int n, const char *label) {
     for (int i = 0; i < n; i++) {
       if (jobs[i].done) continue;
       int st;
-      pid_t r = waitpid(jobs[i].pid, &st, WNOHANG);
-      if (r == jobs[i].pid) {
+      /* a job that never started (pid -1) must not wait for "any child" */
+      pid_t r = jobs[i].pid > 0 ? waitpid(jobs[i].pid, &st, WNOHANG) : -1;
+      if (r == jobs[i].pid || (r < 0 && errno != EINTR)) {
         jobs[i].done = 1;
-        jobs[i].rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        jobs[i].rc = r == jobs[i].pid && WIFEXITED(st) ? WEXITSTATUS(st) : 1;
         left--;
       }
     }
@@ -450,7 +445,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
                     "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
                     "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
                     "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
-    int rc = run_cmd(NULL, args);
+    int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);
       return rc == 2 ? 2 : 1;
@@ -471,7 +466,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
                     "--dtype", "f32", "--tokenizer", tiny_tok, "--layers", L, "--hidden-size", Hs,
                     "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", "816",
                     "--max-position-embeddings", "4096", "--eos-token-id", "811", "--bos-token-id", "809", NULL};
-    int rc = run_cmd(NULL, args);
+    int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: init failed (exit %d)\n", rc);
       return rc == 2 ? 2 : 1;
@@ -570,7 +565,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   }
   for (int i = 0; i <= o.n_sets; i++) {
     char *sum = F("%s/summary.json", edirs[i]);
-    if (json_file_number(sum, "pass@1", &acc[i]) && json_file_number(sum, "metrics.pass@1", &acc[i]))
+    if (json_file_number(sum, "pass@1", &acc[i]))
       acc[i] = NAN;
   }
 
@@ -595,7 +590,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   {
     char *args[] = {"fit", "--input", points, "--x", "train_length", "--y", "accuracy", "--n", "n",
                     "--bootstrap", o.quick ? "200" : "2000", "--out", fitjson, "--svg", fitsvg, NULL};
-    int rc = run_cmd(NULL, args);
+    int rc = run_cmd(args);
     if (rc) fprintf(stderr, "long1k demo: fit failed (exit %d); the report will say so\n", rc);
   }
 
@@ -616,7 +611,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     args[na++] = "--title";
     args[na++] = "long1k demo";
     args[na] = NULL;
-    int rc = run_cmd(NULL, args);
+    int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: report failed (exit %d)\n", rc);
       return rc == 2 ? 2 : 1;
