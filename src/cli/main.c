@@ -78,27 +78,7 @@ static void usage(FILE *f) {
   }
 }
 
-/* OpenBLAS 0.3.21 (Debian 12) does not recognize some current Xeons and falls back to its
- * Prescott (SSE3) kernels, 2-3x slower than the AVX2/AVX-512 ones. When the user has not chosen
- * a core type, pick the one the CPU supports and re-execute once so that OpenBLAS (which reads
- * OPENBLAS_CORETYPE when it is loaded) sees it. A value already set is never changed. */
-static void choose_openblas_core(char **argv) {
-  if (getenv("OPENBLAS_CORETYPE") || getenv("LONG1K_BLAS_CHOSEN")) return;
-  const char *core = NULL;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    core = "SkylakeX";
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    core = "Haswell";
-  setenv("LONG1K_BLAS_CHOSEN", core ? core : "auto", 1);
-  if (!core) return;
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv); /* on failure: carry on with OpenBLAS's own choice */
-}
-
 int main(int argc, char **argv) {
-  choose_openblas_core(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;
