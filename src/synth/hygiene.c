@@ -20,6 +20,18 @@ static inline void put_sep(char *o, size_t *n) {
   if (*n && o[*n - 1] != ' ') o[(*n)++] = ' ';
 }
 
+/* ASCII operators and grouping that change a math problem's meaning ("62 + 3" is not
+ * "62 - 3"): each one is kept as a word of its own. */
+static inline int is_math_op(unsigned char c) { return c && strchr("+-*/=<>^%()", c) != NULL; }
+
+/* Appends the bytes of one operator as a separate word. */
+static inline void put_op(char *o, size_t *n, const void *bytes, size_t len) {
+  put_sep(o, n);
+  memcpy(o + *n, bytes, len);
+  *n += len;
+  o[(*n)++] = ' ';
+}
+
 char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
   int ascii = 1;
   for (size_t i = 0; i < n; i++)
@@ -30,12 +42,13 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
   char *o;
   size_t on = 0;
   if (ascii) {
-    o = malloc(n + 1);
+    o = malloc(3 * n + 1); /* an operator becomes " + " */
     if (!o) return NULL;
     for (size_t i = 0; i < n; i++) {
       unsigned char c = (unsigned char)s[i];
       if (c >= 'A' && c <= 'Z') o[on++] = (char)(c + 32);
       else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) o[on++] = (char)c;
+      else if (is_math_op(c)) put_op(o, &on, &c, 1);
       else put_sep(o, &on);
     }
   } else {
@@ -45,16 +58,17 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
                                            UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
     if (ml < 0) {
       /* invalid UTF-8: keep bytes >= 0x80 as word characters, ASCII as above */
-      o = malloc(n + 1);
+      o = malloc(3 * n + 1);
       if (!o) return NULL;
       for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 'A' && c <= 'Z') o[on++] = (char)(c + 32);
         else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) o[on++] = (char)c;
+        else if (is_math_op(c)) put_op(o, &on, &c, 1);
         else put_sep(o, &on);
       }
     } else {
-      o = malloc((size_t)ml + 1);
+      o = malloc(3 * (size_t)ml + 1);
       if (!o) {
         free(m);
         return NULL;
@@ -73,6 +87,8 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
         if (word) {
           memcpy(o + on, m + i, (size_t)l);
           on += (size_t)l;
+        } else if (cat == UTF8PROC_CATEGORY_SM || (cp < 0x80 && is_math_op((unsigned char)cp))) {
+          put_op(o, &on, m + i, (size_t)l); /* ×, ÷, ≤, − ... */
         } else {
           put_sep(o, &on);
         }

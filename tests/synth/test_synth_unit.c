@@ -240,8 +240,20 @@ int main(void) {
   /* --- normalization, n-grams --- */
   size_t nl;
   char *n = l1k_synth_normalize("  What's  THE value of $x^2+1$?\n", 32, &nl);
-  CHECK_STR(n, "what s the value of x 2 1");
+  CHECK_STR(n, "what s the value of x ^ 2 + 1");
   CHECK(nl == strlen(n));
+  free(n);
+  /* operators are words: problems that differ only in one are different problems */
+  n = l1k_synth_normalize("Compute 62 - 3.", 15, &nl);
+  CHECK_STR(n, "compute 62 - 3");
+  free(n);
+  n = l1k_synth_normalize("(2*3)+4=10", 10, &nl);
+  CHECK_STR(n, "( 2 * 3 ) + 4 = 10");
+  CHECK(nl == strlen(n));
+  free(n);
+  const char *um = "6 \xC3\x97 7 \xE2\x89\xA4 50"; /* 6 × 7 ≤ 50 */
+  n = l1k_synth_normalize(um, strlen(um), &nl);
+  CHECK_STR(n, "6 \xC3\x97 7 \xE2\x89\xA4 50");
   free(n);
   const char *u = "\xC3\x89tude de la FONCTION \xEF\xAC\x81n"; /* Étude, ﬁ ligature */
   n = l1k_synth_normalize(u, strlen(u), &nl);
