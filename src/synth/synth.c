@@ -1801,8 +1801,6 @@ static int validate(const l1k_synth_opts *o, l1k_err *err) {
                     (long long)o->target_min, (long long)o->target_max);
   if (o->mix_single < 0 || o->mix_single > 1)
     return l1k_errf(err, L1K_EINPUT, "--mix-single %g: expected a fraction in [0,1]", o->mix_single);
-  if (o->mix_single > 0 && o->target_max <= 0 && !o->n_bins)
-    return l1k_errf(err, L1K_EINPUT, "--mix-single needs a length target (--target-tokens or --bins)");
   if (o->n_single_pools && (o->n_single_pools >= o->n_pools || o->mix_single <= 0))
     return l1k_errf(err, L1K_EINPUT, "--single-pool needs --mix-single and at least one --pool "
                     "for the joined samples");
@@ -2038,15 +2036,16 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
       st->lo = w.lo;
       st->hi = w.hi;
       if (w.hi <= 0 && w.k == 0) w.k = 2;
-      int64_t singles = w.hi > 0 ? (int64_t)llround((double)n * o->mix_single) : 0;
+      int64_t singles = (int64_t)llround((double)n * o->mix_single);
       if (w.hi <= 0) {
         size_t avail_left = 0;
         for (size_t q = 0; q < c->cls[CL_ALL].len; q++)
           avail_left += c->r[c->cls[CL_ALL].v[q]].state == ST_ELIGIBLE;
-        if ((int64_t)avail_left < n * w.k) {
+        int64_t need = (n - singles) * w.k + singles;
+        if ((int64_t)avail_left < need) {
           rc = l1k_errf(err, L1K_EINPUT, "the pool has %zu unused eligible records; %lld samples "
-                        "of %d problems need %lld (problems are never reused)", avail_left,
-                        (long long)n, w.k, (long long)(n * w.k));
+                        "of %d problems%s need %lld (problems are never reused)", avail_left,
+                        (long long)n, w.k, singles ? " (some single)" : "", (long long)need);
           goto done;
         }
       } else {

@@ -164,6 +164,17 @@ def main():
                       f"single-pool sources {m['sources']}")
                 check(700 <= m["reasoning_tokens"] <= 1100, "single-pool target")
 
+        # --mix-single without a length target: that fraction of samples hold one problem
+        rc, out, err = run("--pool", a, "--samples", "8", "-k", "3", "--mix-single", "0.25",
+                           "--out", o, "--quiet", "--no-decontaminate")
+        check(rc == 0, f"mix without target: {err}")
+        if rc == 0:
+            recs = jsonl(o)
+            ks = sorted(r["meta"]["k"] for r in recs)
+            check(ks == [1, 1, 3, 3, 3, 3, 3, 3], f"mix without target: k = {ks}")
+            check(all(bool(r["meta"].get("single")) == (r["meta"]["k"] == 1) for r in recs),
+                  "mix without target: single flags")
+
         # --- bad input: exit 2, one clear line ---
         def bad(args, needle, what):
             rc, out, err = run(*args)
@@ -203,8 +214,8 @@ def main():
              os.path.join(d, "nope.jsonl")], "nope.jsonl", "missing eval file")
         bad(["--pool", a, "--samples", "3", "--out", nv, "--tokenizer", os.path.join(d, "tok")],
             "tok", "missing tokenizer")
-        bad(["--pool", a, "--samples", "3", "--out", nv, "--mix-single", "0.5"],
-            "needs a length target", "mix without target")
+        bad(["--pool", a, "--samples", "3", "--out", nv, "--mix-single", "1.5"],
+            "--mix-single", "mix out of range")
         bad(["--pool", a, "--samples", "3", "--out", nv, "--difficulty-study"],
             "difficulty", "study without difficulty")
     finally:
