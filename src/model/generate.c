@@ -163,31 +163,36 @@ static int bf16_copies(l1k_generator *g) {
   const char *off = getenv("LONG1K_GEN_F32");
   if (!sd || strcmp(sd, "BF16") != 0 || (off && *off && strcmp(off, "0") != 0)) return 0;
   if (g->H % 8 || g->qdim % 8 || g->FF % 8) return 0;
-  size_t per = (size_t)g->qdim * g->H + 2 * (size_t)g->kvdim * g->H + (size_t)g->H * g->qdim +
-               3 * (size_t)g->FF * g->H;
-  size_t total = per * g->L + (size_t)g->V * g->H;
+  /* with AVX-512 the copies are in the panel layout of generate_panels.c */
+  int pan = g->isa >= 2;
+#define SZ(od, id) (pan ? l1k_gen_panels_size(od, id) : (size_t)(od) * (size_t)(id))
+  size_t per = SZ(g->qdim, g->H) + 2 * SZ(g->kvdim, g->H) + SZ(g->H, g->qdim) + 2 * SZ(g->FF, g->H) +
+               SZ(g->H, g->FF);
+  size_t total = per * g->L + SZ(g->V, g->H);
   uint16_t *b = malloc(total * sizeof(uint16_t));
   if (!b) return -1;
   uint16_t *p = b;
   int exact = 1;
-#define CP(dst, src, count)                                      \
-  do {                                                           \
-    exact = exact && l1k_gen_to_bf16_exact(src, p, count);       \
-    dst = p;                                                     \
-    p += (count);                                                \
+#define CP(dst, src, od, id)                                                                        \
+  do {                                                                                             \
+    exact = exact && (pan ? l1k_gen_to_bf16_panels(src, p, od, id)                                 \
+                          : l1k_gen_to_bf16_exact(src, p, (size_t)(od) * (size_t)(id)));           \
+    dst = p;                                                                                       \
+    p += SZ(od, id);                                                                               \
   } while (0)
   for (int l = 0; l < g->L && exact; l++) {
     layer_w *w = &g->lw[l];
-    CP(w->hq, w->wq, (size_t)g->qdim * g->H);
-    CP(w->hk, w->wk, (size_t)g->kvdim * g->H);
-    CP(w->hv, w->wv, (size_t)g->kvdim * g->H);
-    CP(w->ho, w->wo, (size_t)g->H * g->qdim);
-    CP(w->hg, w->wg, (size_t)g->FF * g->H);
-    CP(w->hu, w->wu, (size_t)g->FF * g->H);
-    CP(w->hd, w->wd, (size_t)g->H * g->FF);
+    CP(w->hq, w->wq, g->qdim, g->H);
+    CP(w->hk, w->wk, g->kvdim, g->H);
+    CP(w->hv, w->wv, g->kvdim, g->H);
+    CP(w->ho, w->wo, g->H, g->qdim);
+    CP(w->hg, w->wg, g->FF, g->H);
+    CP(w->hu, w->wu, g->FF, g->H);
+    CP(w->hd, w->wd, g->H, g->FF);
   }
-  if (exact) CP(g->lm_head16, g->lm_head, (size_t)g->V * g->H);
+  if (exact) CP(g->lm_head16, g->lm_head, g->V, g->H);
 #undef CP
+#undef SZ
   if (!exact) { /* trained or edited weights: the float32 path */
     free(b);
     for (int l = 0; l < g->L; l++) {
@@ -405,7 +410,9 @@ static void linear(float *out, const float *in, const float *W, const float *bia
 /* linear with the bf16 copy when there is one and the step is small (decode) */
 static inline void lin(const l1k_generator *g, float *out, const float *in, const float *W, const uint16_t *W16,
                        const float *bias, int n, int od, int id, int accumulate) {
-  if (W16 && n <= g->bf16_rows)
+  if (W16 && n <= g->bf16_rows && g->isa >= 2)
+    l1k_gen_linear_panels(g->pool, out, in, W16, bias, n, od, id, accumulate);
+  else if (W16 && n <= g->bf16_rows)
     l1k_gen_linear_bf16(g->isa, g->pool, out, in, W16, bias, n, od, id, accumulate);
   else if (n <= g->f32_rows)
     l1k_gen_linear_f32(g->isa, g->pool, out, in, W, bias, n, od, id, accumulate);

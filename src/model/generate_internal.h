@@ -29,6 +29,15 @@ int l1k_gen_to_bf16_exact(const float *src, uint16_t *dst, size_t n);
 void l1k_gen_linear_bf16(int isa, l1k_gen_pool *pool, float *y, const float *x, const uint16_t *W, const float *bias, int n, int od, int id,
                          int accumulate);
 
+/* bf16 weights in panel layout (generate_panels.c, AVX-512 only): l1k_gen_panels_size
+ * elements hold W[od, id] (id even); l1k_gen_to_bf16_panels writes them, returning 0 when a
+ * value is not exactly a bf16 or id is odd. l1k_gen_linear_panels computes what
+ * l1k_gen_linear_bf16 does, each output summed in order k = 0..id-1. */
+size_t l1k_gen_panels_size(int od, int id);
+int l1k_gen_to_bf16_panels(const float *src, uint16_t *dst, int od, int id);
+void l1k_gen_linear_panels(l1k_gen_pool *pool, float *y, const float *x, const uint16_t *P, const float *bias, int n,
+                           int od, int id, int accumulate);
+
 /* The same with float32 weights (decode steps of float32 checkpoints). */
 void l1k_gen_linear_f32(int isa, l1k_gen_pool *pool, float *y, const float *x, const float *W, const float *bias, int n, int od, int id,
                         int accumulate);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <immintrin.h>
 
 #include "long1k/generate.h"
 #include "long1k/rng.h"
@@ -40,7 +41,41 @@ uint64_t l1k_rng_next(l1k_rng *r) {
 
 double l1k_rng_uniform(l1k_rng *r) { return (double)(l1k_rng_next(r) >> 11) * 0x1.0p-53; }
 
+/* The first index of the maximum, 16 lanes at a time: one pass for the maximum (and whether
+ * any value is NaN), one for its first position. Returns -1 when a NaN is present (the scalar
+ * loop below defines what happens then). */
+__attribute__((target("avx512f"))) static int argmax_avx512(const float *x, int n) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  __mmask16 nan = 0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(x + i);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    mx = _mm512_max_ps(mx, v);
+  }
+  float m = _mm512_reduce_max_ps(mx);
+  for (int j = i; j < n; j++) {
+    if (isnan(x[j])) return -1;
+    if (x[j] > m) m = x[j];
+  }
+  if (nan) return -1;
+  __m512 mv = _mm512_set1_ps(m);
+  for (i = 0; i + 16 <= n; i += 16) {
+    __mmask16 eq = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), mv, _CMP_EQ_OQ);
+    if (eq) return i + __builtin_ctz((unsigned)eq);
+  }
+  for (; i < n; i++)
+    if (x[i] == m) return i;
+  return 0; /* all -inf */
+}
+
 int32_t l1k_argmax(const float *x, int n) {
+  static int wide = -1;
+  if (wide < 0) wide = __builtin_cpu_supports("avx512f");
+  if (wide && n >= 16) {
+    int r = argmax_avx512(x, n);
+    if (r >= 0) return r;
+  }
   int best = 0;
   float bv = x[0];
   for (int i = 1; i < n; i++)

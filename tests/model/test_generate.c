@@ -1,6 +1,7 @@
 /* Generation: the cached forward against the transformers reference and l1k_model_forward,
  * greedy ids against transformers' 16-token greedy generation, batching, sampling, stops. */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,25 @@ static void test_sampler(void) {
   s.temperature = 1;
   s.top_k = 1;
   CHECK(l1k_sample(&s, tie, 4, &rng) == 1);
+  /* argmax (vectorized where the CPU allows): first index of the maximum on ties, at any
+   * length and position, -inf everywhere, and with NaN (skipped, as the scalar rule says) */
+  {
+    float v[101];
+    for (int len = 1; len <= 101; len += 4)
+      for (int pos = 0; pos < len; pos += 3) {
+        for (int i = 0; i < len; i++) v[i] = (float)((i * 37) % 11) - 20.0f;
+        v[pos] = 5.0f;
+        if (pos + 17 < len) v[pos + 17] = 5.0f; /* a later tie */
+        CHECK(l1k_argmax(v, len) == pos);
+        for (int i = 0; i < len; i++) v[i] = -INFINITY;
+        CHECK(l1k_argmax(v, len) == 0);
+      }
+    for (int i = 0; i < 40; i++) v[i] = (float)i;
+    v[3] = NAN;
+    CHECK(l1k_argmax(v, 40) == 39);
+    v[0] = NAN;
+    CHECK(l1k_argmax(v, 40) == 39);
+  }
   /* top-p over a large flat-ish vocabulary (exercises the threshold passes) */
   enum { BIG = 151936 };
   float *big = malloc(BIG * sizeof(float));
