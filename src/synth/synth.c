@@ -964,6 +964,7 @@ static int assemble(ctx *c, const uint32_t *sel, int k, sample_text *s) {
     rc |= l1k_synth_fill(&s->prompt, t->prompt_intro, &v);
     for (int i = 0; i < k; i++) {
       v.i = i + 1;
+      v.problem = c->r[sel[i]].rec->problem;
       rc |= l1k_buf_puts(&s->prompt, "\n\n");
       rc |= l1k_synth_fill(&s->prompt, t->problem_label, &v);
       rc |= l1k_buf_puts(&s->prompt, c->r[sel[i]].rec->problem);
@@ -980,12 +981,14 @@ static int assemble(ctx *c, const uint32_t *sel, int k, sample_text *s) {
     shuffle(c, order, no);
     if (t->first_link[0]) {
       v.i = 1;
+      v.problem = c->r[sel[0]].rec->problem;
       rc |= l1k_synth_fill(&s->reasoning, t->first_link, &v);
       rc |= l1k_buf_puts(&s->reasoning, "\n\n");
     }
     for (int i = 0; i < k; i++) {
       if (i) {
         v.i = i + 1;
+        v.problem = c->r[sel[i]].rec->problem;
         rc |= l1k_buf_puts(&s->reasoning, "\n\n");
         rc |= l1k_synth_fill(&s->reasoning, t->links[order[(size_t)(i - 1) % no]], &v);
         rc |= l1k_buf_puts(&s->reasoning, "\n\n");
@@ -1009,6 +1012,7 @@ static int assemble(ctx *c, const uint32_t *sel, int k, sample_text *s) {
     const l1k_synth_record *r = c->r[sel[i]].rec;
     v.i = i + 1;
     v.answer = r->answer;
+    v.problem = r->problem;
     if (i) rc |= l1k_buf_puts(&s->response, "\n\n");
     if (k > 1) rc |= l1k_synth_fill(&s->response, t->solution_label, &v);
     rc |= l1k_buf_puts(&s->response, r->solution);

@@ -175,6 +175,20 @@ def main():
             check(all(bool(r["meta"].get("single")) == (r["meta"]["k"] == 1) for r in recs),
                   "mix without target: single flags")
 
+        # {problem} in linking phrases restates the problem the reasoning turns to
+        tpl = os.path.join(d, "restate.json")
+        with open(tpl, "w") as f:
+            json.dump({"first_link": "First: {problem}", "links": ["Then problem {i}: {problem}"]}, f)
+        rc, out, err = run("--pool", a, "--samples", "3", "-k", "2", "--template", tpl,
+                           "--out", o, "--quiet", "--no-decontaminate")
+        check(rc == 0, f"restating template: {err}")
+        if rc == 0:
+            for r in jsonl(o):
+                user, reply = r["messages"][0]["content"], r["messages"][-1]["content"]
+                probs = [p.split(": ", 1)[1] for p in user.split("\n\n") if p.startswith("Problem ")]
+                check(len(probs) == 2 and "First: " + probs[0] in reply and
+                      "Then problem 2: " + probs[1] in reply, f"restated problems: {reply[:300]!r}")
+
         # --- bad input: exit 2, one clear line ---
         def bad(args, needle, what):
             rc, out, err = run(*args)
