@@ -30,6 +30,7 @@
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
+#include "long1k/tokenizer.h"
 
 #define MAX_SETS 6
 
@@ -48,6 +49,7 @@ typedef struct {
   int max_new_tokens;
   int threads;
   double lr;
+  double mix_single;
   int min_digits, max_digits;
 } demo_opts;
 
@@ -273,7 +275,9 @@ static void usage(void) {
       "      --quick           a shortened run for tests (about a minute)\n"
       "      --seed S          seed of the pool, sets, init and training (default 1)\n"
       "      --sets K1,K2,..   problems joined per sample for each set (default 1,2,4)\n"
-      "      --samples N       samples per training set (default 240)\n"
+      "      --samples N       samples per training set (default 1000, the paper's 1K)\n"
+      "      --mix-single R    fraction of single-problem samples in the k > 1 sets (default\n"
+      "                        0.25), so every set holds the held-out problems' format\n"
       "      --steps N         optimizer steps per run (default: from --minutes)\n"
       "      --heldout N       held-out problems to evaluate (default 100)\n"
       "      --digits MIN:MAX  size of the toy problems' numbers (default 1:2)\n"
@@ -321,9 +325,9 @@ static char *keep(strpool *sp, char *s) {
 
 static int demo_run(int argc, char **argv, strpool *sp) {
   demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
-                 .samples = 240, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
+                 .samples = 1000, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
-                 .max_new_tokens = 200, .threads = 0, .lr = 3e-3,
+                 .max_new_tokens = 256, .threads = 0, .lr = 3e-3, .mix_single = 0.25,
                  .min_digits = 1, .max_digits = 2};
   static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
                                         {"minutes", required_argument, 0, 'm'},
@@ -335,6 +339,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
                                         {"heldout", required_argument, 0, 'H'},
                                         {"threads", required_argument, 0, 'j'},
                                         {"digits", required_argument, 0, 'D'},
+                                        {"mix-single", required_argument, 0, 'X'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int c;
@@ -371,6 +376,11 @@ static int demo_run(int argc, char **argv, strpool *sp) {
             o.max_digits > 7 || o.min_digits > o.max_digits)
           return cli_usage_error("demo", "--digits '%s': expected MIN:MAX within 1:7", optarg);
         break;
+      case 'X':
+        o.mix_single = strtod(optarg, &end);
+        if (*end || !(o.mix_single >= 0 && o.mix_single < 1))
+          return cli_usage_error("demo", "--mix-single '%s': expected a fraction in [0, 1)", optarg);
+        break;
       case 'h': usage(); return 0;
       default: return cli_usage_error("demo", "unknown option");
     }
@@ -378,7 +388,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   if (optind < argc) return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
   if (o.quick) {
     o.pool_size = 600;
-    if (o.samples == 240) o.samples = 32;
+    if (o.samples == 1000) o.samples = 32;
     if (o.heldout == 100) o.heldout = 12;
     if (!o.steps) o.steps = 8;
     o.max_new_tokens = 96;
@@ -389,7 +399,8 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   if (o.steps < 1) o.steps = 1;
   int need = 0;
   for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
-  if (need > o.pool_size * 9 / 10) o.pool_size = need * 10 / 9 + 100;
+  /* exact duplicates and problems equal to held-out ones are removed by synth: room for them */
+  if (need * 3 + 1000 > o.pool_size) o.pool_size = need * 3 + 1000;
 
   double t0 = l1k_now();
   l1k_err err = {0};
@@ -438,13 +449,14 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
   for (int i = 0; i < o.n_sets; i++) {
     set_path[i] = F("%s/k%d.jsonl", sets_dir, o.ks[i]);
-    char ks[8], ns[16];
+    char ks[8], ns[16], mix[32];
     snprintf(ks, sizeof ks, "%d", o.ks[i]);
     snprintf(ns, sizeof ns, "%d", o.samples);
+    snprintf(mix, sizeof mix, "%g", o.ks[i] > 1 ? o.mix_single : 0.0);
     char *args[] = {"synth", "--pool", pool, "--schema", "fields",
                     "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
                     "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
-                    "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
+                    "--mix-single", mix, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
     int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);
@@ -456,16 +468,34 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   stage(3, NST, "init: a tiny Qwen2-architecture model (random weights)");
   char *base = F("%s/base", o.out);
   {
-    char L[8], Hs[8], I[8], Hd[8], KV[8];
+    /* vocabulary size and special ids from the tiny tokenizer itself */
+    l1k_tokenizer *tk = l1k_tokenizer_load(tiny_tok, &err);
+    if (!tk) return cli_fail("demo", &err);
+    int32_t vocab = l1k_tokenizer_vocab_size(tk), eos = l1k_tokenizer_token_to_id(tk, "<|im_end|>"),
+            bos = l1k_tokenizer_token_to_id(tk, "<|endoftext|>");
+    l1k_tokenizer_free(tk);
+    if (eos < 0 || bos < 0) {
+      fprintf(stderr, "long1k demo: %s has no <|im_end|> or <|endoftext|> token\n", tiny_tok);
+      return 2;
+    }
+    char L[16], Hs[16], I[16], Hd[16], KV[16], V[16], E[16], Bo[16], IR[32];
     snprintf(L, sizeof L, "%d", o.layers);
     snprintf(Hs, sizeof Hs, "%d", o.hidden);
     snprintf(I, sizeof I, "%d", o.inter);
     snprintf(Hd, sizeof Hd, "%d", o.heads);
     snprintf(KV, sizeof KV, "%d", o.kv_heads);
+    snprintf(V, sizeof V, "%d", (int)vocab);
+    snprintf(E, sizeof E, "%d", (int)eos);
+    snprintf(Bo, sizeof Bo, "%d", (int)bos);
+    /* weights ~ N(0, 1/sqrt(hidden)): transformers' 0.02 is tuned for hidden sizes near 2500;
+     * at 128 it starts attention so flat that a 2-layer model never learns to copy digits
+     * within the demo's budget (measured: docs/demo.md) */
+    snprintf(IR, sizeof IR, "%.4f", 1.0 / sqrt((double)o.hidden));
     char *args[] = {"init", "--preset", "qwen2.5-0.5b-instruct", "--out", base, "--seed", seed_s,
                     "--dtype", "f32", "--tokenizer", tiny_tok, "--layers", L, "--hidden-size", Hs,
-                    "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", "816",
-                    "--max-position-embeddings", "4096", "--eos-token-id", "811", "--bos-token-id", "809", NULL};
+                    "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", V,
+                    "--max-position-embeddings", "4096", "--eos-token-id", E, "--bos-token-id", Bo,
+                    "--rope-theta", "10000", "--initializer-range", IR, NULL};
     int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: init failed (exit %d)\n", rc);

@@ -31,6 +31,14 @@ static void sb_printf(sb *b, const char *fmt, ...) {
   if (b->len >= b->cap) b->len = b->cap - 1;
 }
 
+/* Digits of the second operand: uniform in [min_digits, d], so that small numbers are not
+ * over-represented (1-digit pairs are only 100 problems, most of which would be duplicates). */
+static int other_digits(uint64_t *s, int d, const l1k_toy_opts *o) {
+  int lo = o->min_digits < 1 ? 1 : o->min_digits;
+  if (lo > d) lo = d;
+  return lo + (int)(l1k_splitmix64(s) % (uint64_t)(d - lo + 1));
+}
+
 static const char *place[] = {"ones", "tens", "hundreds", "thousands", "ten thousands",
                               "hundred thousands", "millions", "ten millions", "hundred millions"};
 
@@ -48,19 +56,32 @@ static int digit_at(int64_t v, int i) {
   return (int)(v % 10);
 }
 
+/* The lowest `k` digits of c (leading zeros kept), then ".\n": the result as it grows column
+ * by column, so that reading the answer is copying the last of these, not collecting the
+ * written digits in reverse order. */
+static void so_far(sb *r, int64_t c, int k) {
+  for (int i = k - 1; i >= 0; i--) sb_printf(r, "%d", digit_at(c, i));
+  sb_printf(r, ".\n");
+}
+
 static void gen_add(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(l1k_splitmix64(s) % (uint64_t)d));
+  int64_t a = rand_digits(s, d), b = rand_digits(s, other_digits(s, d, o));
   int64_t c = a + b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " + %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
+  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I add the numbers column by column, starting from the ones.\n");
   int carry = 0, n = ndigits(a > b ? a : b);
   for (int i = 0; i < n; i++) {
     int x = digit_at(a, i), y = digit_at(b, i), t = x + y + carry;
-    sb_printf(&r, "%s: %d + %d + %d = %d, write %d, carry %d.\n", place[i], x, y, carry, t, t % 10, t / 10);
+    sb_printf(&r, "%s: %d + %d + %d = %d, write %d, carry %d, digits so far ", place[i], x, y, carry, t, t % 10, t / 10);
+    so_far(&r, c, i + 1);
     carry = t / 10;
   }
-  if (carry) sb_printf(&r, "The last carry %d becomes the leading digit.\n", carry);
+  if (carry) {
+    sb_printf(&r, "The last carry %d becomes the leading digit, digits so far ", carry);
+    so_far(&r, c, n + 1);
+  }
   sb_printf(&r, "Reading the digits from the top: %" PRId64 ".", c);
   if (o->verbose)
     sb_printf(&r, "\nCheck: %" PRId64 " - %" PRId64 " = %" PRId64 ". Correct.", c, b, a);
@@ -70,7 +91,7 @@ static void gen_add(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
 }
 
 static void gen_sub(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *p) {
-  int64_t a = rand_digits(s, d), b = rand_digits(s, 1 + (int)(l1k_splitmix64(s) % (uint64_t)d));
+  int64_t a = rand_digits(s, d), b = rand_digits(s, other_digits(s, d, o));
   if (b > a) {
     int64_t t = a;
     a = b;
@@ -79,19 +100,23 @@ static void gen_sub(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
   int64_t c = a - b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " - %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
+  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I subtract column by column, starting from the ones.\n");
   int borrow = 0, n = ndigits(a);
   for (int i = 0; i < n; i++) {
     int x = digit_at(a, i) - borrow, y = digit_at(b, i);
     if (x < y) {
-      sb_printf(&r, "%s: %d - %d needs a borrow, %d - %d = %d, write %d, borrow 1.\n", place[i], x, y,
+      sb_printf(&r, "%s: %d - %d needs a borrow, %d - %d = %d, write %d, borrow 1, digits so far ", place[i], x, y,
                 x + 10, y, x + 10 - y, x + 10 - y);
       borrow = 1;
     } else {
-      sb_printf(&r, "%s: %d - %d = %d, write %d, borrow 0.\n", place[i], x, y, x - y, x - y);
+      sb_printf(&r, "%s: %d - %d = %d, write %d, borrow 0, digits so far ", place[i], x, y, x - y, x - y);
       borrow = 0;
     }
+    so_far(&r, c, i + 1);
   }
+  if (ndigits(c) < n)
+    sb_printf(&r, "Dropping the leading zeros: %" PRId64 ".\n", c);
   sb_printf(&r, "Reading the digits from the top: %" PRId64 ".", c);
   if (o->verbose)
     sb_printf(&r, "\nCheck: %" PRId64 " + %" PRId64 " = %" PRId64 ". Correct.", c, b, a);
@@ -105,14 +130,20 @@ static void gen_mul(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
   int64_t c = a * b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " * %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
+  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I multiply each digit by %" PRId64 ", starting from the ones.\n", b);
   int carry = 0, n = ndigits(a);
   for (int i = 0; i < n; i++) {
     int x = digit_at(a, i), t = x * (int)b + carry;
-    sb_printf(&r, "%s: %d * %d + %d = %d, write %d, carry %d.\n", place[i], x, (int)b, carry, t, t % 10, t / 10);
+    sb_printf(&r, "%s: %d * %d + %d = %d, write %d, carry %d, digits so far ", place[i], x, (int)b, carry, t, t % 10, t / 10);
+    so_far(&r, c, i + 1);
     carry = t / 10;
   }
-  if (carry) sb_printf(&r, "The last carry %d becomes the leading digits.\n", carry);
+  if (carry) {
+    sb_printf(&r, "The last carry %d becomes the leading digit, digits so far ", carry);
+    so_far(&r, c, n + ndigits(carry));
+  }
+  if (ndigits(c) < n) sb_printf(&r, "Dropping the leading zeros: %" PRId64 ".\n", c);
   sb_printf(&r, "Reading the digits from the top: %" PRId64 ".", c);
   if (o->verbose) sb_printf(&r, "\nCheck: %" PRId64 " / %" PRId64 " = %" PRId64 ". Correct.", c, b, a);
   snprintf(p->solution, sizeof p->solution, "%" PRId64 " * %" PRId64 " = %" PRId64 ". The answer is \\boxed{%" PRId64 "}.", a, b, c, c);
@@ -125,6 +156,7 @@ static void gen_linear(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_proble
   int64_t b = rand_digits(s, d), c = a * x + b;
   snprintf(p->problem, sizeof p->problem, "Solve %" PRId64 "x + %" PRId64 " = %" PRId64 " for x.", a, b, c);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
+  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "Subtract %" PRId64 " from both sides: %" PRId64 "x = %" PRId64 " - %" PRId64 " = %" PRId64 ".\n", b, a, c, b, c - b);
   sb_printf(&r, "Divide both sides by %" PRId64 ": x = %" PRId64 " / %" PRId64 " = %" PRId64 ".", a, c - b, a, x);
   if (o->verbose)

@@ -37,11 +37,15 @@ lens = [r["train_length"] for r in runs]
 assert all(a < b for a, b in zip(lens, lens[1:])), lens
 for r in runs:
     k = r["k"]
-    # every sample of set k joins k problems
-    for line in open(os.path.join(d, "sets", f"k{k}.jsonl")):
-        rec = json.loads(line)
-        assert rec["meta"]["k"] == k, rec["meta"]
+    # every sample of set k joins k problems, except the single-problem share (--mix-single,
+    # default 0.25 of the k > 1 sets)
+    recs = [json.loads(line) for line in open(os.path.join(d, "sets", f"k{k}.jsonl"))]
+    for rec in recs:
+        m = rec["meta"]
+        assert m["k"] == k or (k > 1 and m["k"] == 1 and m.get("single")), m
         assert rec["messages"][-1]["role"] == "assistant"
+    singles = sum(1 for rec in recs if rec["meta"]["k"] != k)
+    assert singles == (round(0.25 * len(recs)) if k > 1 else 0), (k, singles, len(recs))
     # eval graded every held-out problem, and summary accuracy matches the results
     res = [json.loads(l) for l in open(os.path.join(d, "runs", f"k{k}", "eval", "results.jsonl"))]
     assert len(res) == held, (len(res), held)

@@ -400,8 +400,8 @@ def scenario_local_judge(url, tmp):
     model = os.path.join(tmp, "tiny_model")
     p = subprocess.run([BIN, "init", "--preset", "qwen2.5-0.5b-instruct", "--layers", "1",
                         "--hidden-size", "32", "--intermediate-size", "64", "--heads", "4",
-                        "--kv-heads", "2", "--vocab-size", "814", "--max-position-embeddings", "512",
-                        "--eos-token-id", "811", "--dtype", "f32", "--tokenizer",
+                        "--kv-heads", "2", "--vocab-size", "750", "--max-position-embeddings", "512",
+                        "--eos-token-id", "747", "--dtype", "f32", "--tokenizer",
                         os.path.join(src, "data", "tokenizers", "tiny"), "--out", model],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, "long1k init: %s" % p.stderr)

@@ -92,13 +92,13 @@ int main(void) {
   const char *src = getenv("LONG1K_SRC");
   char tok_dir[1024];
   snprintf(tok_dir, sizeof tok_dir, "%s/data/tokenizers/tiny", src ? src : ".");
-  /* a tiny Qwen2 with the tiny tokenizer's 814 ids; <|im_end|> (811) ends a turn */
+  /* a tiny Qwen2 with the tiny tokenizer's 750 ids; <|im_end|> (747) ends a turn */
   const char *cfg_json =
-      "{\"model_type\":\"qwen2\",\"vocab_size\":814,\"hidden_size\":32,\"intermediate_size\":64,"
+      "{\"model_type\":\"qwen2\",\"vocab_size\":750,\"hidden_size\":32,\"intermediate_size\":64,"
       "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
       "\"max_position_embeddings\":512,\"rope_theta\":10000.0,\"rms_norm_eps\":1e-6,"
-      "\"tie_word_embeddings\":true,\"torch_dtype\":\"float32\",\"bos_token_id\":809,"
-      "\"eos_token_id\":811,\"initializer_range\":0.5}";
+      "\"tie_word_embeddings\":true,\"torch_dtype\":\"float32\",\"bos_token_id\":745,"
+      "\"eos_token_id\":747,\"initializer_range\":0.5}";
   l1k_model_config mc;
   int rc = l1k_config_parse(cfg_json, "test config", &mc, &err);
   CHECK_MSG(rc == 0, "%s", err.msg);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# long1k generate (CLI) on a tiny random Qwen2 model with the shipped tiny tokenizer (814 ids):
+# long1k generate (CLI) on a tiny random Qwen2 model with the shipped tiny tokenizer (750 ids):
 # determinism, seeds, batching == one at a time, stop strings, max tokens, chat input, errors.
 set -u
 BIN=${LONG1K_BIN:?LONG1K_BIN not set}
@@ -19,16 +19,16 @@ cp "$SRC/data/tokenizers/tiny/tokenizer.json" "$SRC/data/tokenizers/tiny/tokeniz
 python3 - "$M" <<'EOF'
 import json, random, struct, sys
 d = sys.argv[1]
-V, H, I, L, NH, NKV = 814, 32, 64, 2, 4, 2
+V, H, I, L, NH, NKV = 750, 32, 64, 2, 4, 2
 HD = H // NH
 cfg = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": V,
        "hidden_size": H, "intermediate_size": I, "num_hidden_layers": L,
        "num_attention_heads": NH, "num_key_value_heads": NKV, "max_position_embeddings": 512,
        "rope_theta": 10000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True,
-       "hidden_act": "silu", "torch_dtype": "float32", "bos_token_id": 809, "eos_token_id": 809,
+       "hidden_act": "silu", "torch_dtype": "float32", "bos_token_id": 745, "eos_token_id": 745,
        "use_sliding_window": False, "sliding_window": None}
 json.dump(cfg, open(d + "/config.json", "w"), indent=1)
-json.dump({"bos_token_id": 809, "eos_token_id": [811, 809]}, open(d + "/generation_config.json", "w"))
+json.dump({"bos_token_id": 745, "eos_token_id": [747, 745]}, open(d + "/generation_config.json", "w"))
 rnd = random.Random(7)
 tensors = [("model.embed_tokens.weight", [V, H], 1.0), ("model.norm.weight", [H], None)]
 for l in range(L):

@@ -144,7 +144,7 @@ int main(void) {
       {"{\"text\": \"x\"}", "record has none of"},
       {"[1, 2]", "expected a JSON object"},
       {"{\"input_ids\": [1, 2], \"labels\": [-100]}", "field 'labels': expected an array as long as input_ids"},
-      {"{\"input_ids\": [1, 99999], \"labels\": [-100, 99999]}", "input_ids[1]: expected a token id in [0, 814)"},
+      {"{\"input_ids\": [1, 99999], \"labels\": [-100, 99999]}", "input_ids[1]: expected a token id in [0, 750)"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err.msg[0] = 0;
