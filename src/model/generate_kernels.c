@@ -19,6 +19,7 @@
 #include <string.h>
 #include <immintrin.h>
 
+#include "long1k/backend.h"
 #include "model/generate_internal.h"
 
 int l1k_gen_to_bf16_exact(const float *src, uint16_t *dst, size_t n) {
@@ -316,7 +317,7 @@ void l1k_gen_linear_f32(int isa, l1k_gen_pool *pool, float *y, const float *x, c
       for (int t = 1; t < npos; t++) mx = s[t] > mx ? s[t] : mx;                                          \
       float sum = 0.0f;                                                                                   \
       for (int t = 0; t < npos; t++) {                                                                    \
-        s[t] = expf(s[t] - mx);                                                                           \
+        s[t] = l1k_exp_fast(s[t] - mx);                                                                   \
         sum += s[t];                                                                                      \
       }                                                                                                   \
       float inv = 1.0f / sum;                                                                             \
@@ -355,7 +356,7 @@ static void attend_scalar(const float *q, const float *K, const float *V, int np
     }
     float sum = 0.0f;
     for (int t = 0; t < npos; t++) {
-      s[t] = expf(s[t] - mx);
+      s[t] = l1k_exp_fast(s[t] - mx);
       sum += s[t];
     }
     float inv = 1.0f / sum;
