@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -61,6 +62,10 @@ static const char *self_exe(void) {
   return buf;
 }
 
+/* This executable, opened when the demo starts: the stages run it through the descriptor, so
+ * a rebuild or reinstall of long1k while the demo runs does not break them. */
+static int self_fd = -1;
+
 /* In a forked child: replaces it with `long1k args...`. Never returns. */
 static void exec_long1k(char *const args[]) __attribute__((noreturn));
 static void exec_long1k(char *const args[]) {
@@ -70,6 +75,7 @@ static void exec_long1k(char *const args[]) {
   if (!argv) _exit(1);
   argv[0] = (char *)"long1k";
   for (int i = 0; i < n; i++) argv[i + 1] = args[i];
+  if (self_fd >= 0) fexecve(self_fd, argv, environ);
   execv(self_exe(), argv);
   _exit(127);
 }
@@ -395,7 +401,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     o.hidden = 64;
     o.inter = 192;
   }
-  if (!o.steps) o.steps = (int)(o.minutes * 75.0 + 0.5);
+  if (!o.steps) o.steps = (int)(o.minutes * 112.5 + 0.5); /* 900 at the default 8 minutes */
   if (o.steps < 1) o.steps = 1;
   int need = 0;
   for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
@@ -446,6 +452,11 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   stage(2, NST, "synth: join k problems per sample (lengths counted with the Qwen tokenizer)");
   char *set_path[MAX_SETS];
   char seed_s[32];
+  /* one plain linking phrase that restates the problem: a 2-layer model cannot learn to map
+   * "the third problem" to "Problem 3:" in a few minutes (docs/demo.md) */
+  char *tpl = F("%s/synth_template.json", o.out);
+  if (write_text(tpl, "{\"first_link\": \"Problem 1: {problem}\", \"links\": [\"Problem {i}: {problem}\"]}\n"))
+    return 1;
   snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
   for (int i = 0; i < o.n_sets; i++) {
     set_path[i] = F("%s/k%d.jsonl", sets_dir, o.ks[i]);
@@ -456,7 +467,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     char *args[] = {"synth", "--pool", pool, "--schema", "fields",
                     "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
                     "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
-                    "--mix-single", mix, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
+                    "--mix-single", mix, "--template", tpl, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
     int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);
@@ -675,8 +686,10 @@ static int demo_run(int argc, char **argv, strpool *sp) {
 
 int cmd_demo(int argc, char **argv) {
   strpool sp = {0};
+  self_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   int rc = demo_run(argc, argv, &sp);
   for (size_t i = 0; i < sp.n; i++) free(sp.s[i]);
   free(sp.s);
+  if (self_fd >= 0) close(self_fd);
   return rc;
 }
