@@ -401,7 +401,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     o.hidden = 64;
     o.inter = 192;
   }
-  if (!o.steps) o.steps = (int)(o.minutes * 112.5 + 0.5); /* 900 at the default 8 minutes */
+  if (!o.steps) o.steps = (int)(o.minutes * 125.0 + 0.5); /* 1000 at the default 8 minutes */
   if (o.steps < 1) o.steps = 1;
   int need = 0;
   for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
@@ -452,11 +452,6 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   stage(2, NST, "synth: join k problems per sample (lengths counted with the Qwen tokenizer)");
   char *set_path[MAX_SETS];
   char seed_s[32];
-  /* one plain linking phrase that restates the problem: a 2-layer model cannot learn to map
-   * "the third problem" to "Problem 3:" in a few minutes (docs/demo.md) */
-  char *tpl = F("%s/synth_template.json", o.out);
-  if (write_text(tpl, "{\"first_link\": \"Problem 1: {problem}\", \"links\": [\"Problem {i}: {problem}\"]}\n"))
-    return 1;
   snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
   for (int i = 0; i < o.n_sets; i++) {
     set_path[i] = F("%s/k%d.jsonl", sets_dir, o.ks[i]);
@@ -467,7 +462,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     char *args[] = {"synth", "--pool", pool, "--schema", "fields",
                     "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
                     "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
-                    "--mix-single", mix, "--template", tpl, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
+                    "--mix-single", mix, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
     int rc = run_cmd(args);
     if (rc) {
       fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);

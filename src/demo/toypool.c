@@ -69,7 +69,6 @@ static void gen_add(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
   int64_t c = a + b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " + %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
-  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I add the numbers column by column, starting from the ones.\n");
   int carry = 0, n = ndigits(a > b ? a : b);
   for (int i = 0; i < n; i++) {
@@ -100,7 +99,6 @@ static void gen_sub(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
   int64_t c = a - b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " - %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
-  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I subtract column by column, starting from the ones.\n");
   int borrow = 0, n = ndigits(a);
   for (int i = 0; i < n; i++) {
@@ -130,7 +128,6 @@ static void gen_mul(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
   int64_t c = a * b;
   snprintf(p->problem, sizeof p->problem, "Compute %" PRId64 " * %" PRId64 ".", a, b);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
-  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "I multiply each digit by %" PRId64 ", starting from the ones.\n", b);
   int carry = 0, n = ndigits(a);
   for (int i = 0; i < n; i++) {
@@ -156,7 +153,6 @@ static void gen_linear(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_proble
   int64_t b = rand_digits(s, d), c = a * x + b;
   snprintf(p->problem, sizeof p->problem, "Solve %" PRId64 "x + %" PRId64 " = %" PRId64 " for x.", a, b, c);
   sb r = {p->reasoning, sizeof p->reasoning, 0};
-  sb_printf(&r, "%s\n", p->problem); /* restated: the steps below copy from here */
   sb_printf(&r, "Subtract %" PRId64 " from both sides: %" PRId64 "x = %" PRId64 " - %" PRId64 " = %" PRId64 ".\n", b, a, c, b, c - b);
   sb_printf(&r, "Divide both sides by %" PRId64 ": x = %" PRId64 " / %" PRId64 " = %" PRId64 ".", a, c - b, a, x);
   if (o->verbose)
