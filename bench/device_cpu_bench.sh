@@ -84,7 +84,8 @@ fi
 # Whole-run budget (seconds since start): each part has a deadline, and each measurement's
 # timeout is min(its cap, time left to its part's deadline); one with under 5 s left is skipped.
 BUDGET=${BUDGET:-300}
-TOK_END=$((BUDGET * 27 / 100)); TRAIN_END=$((BUDGET * 67 / 100)); GEN_END=$((BUDGET - 5))
+# TOK_END / TRAIN_END set to 0 skip those parts (e.g. a decode-only run: TOK_END=0 TRAIN_END=0)
+TOK_END=${TOK_END:-$((BUDGET * 27 / 100))}; TRAIN_END=${TRAIN_END:-$((BUDGET * 67 / 100))}; GEN_END=$((BUDGET - 5))
 SECONDS=0
 tmo() { local t=$(( $2 - SECONDS )); [ "$t" -gt "$1" ] && t=$1; [ "$t" -lt 5 ] && t=0; echo "$t"; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
