@@ -286,7 +286,7 @@ static void usage(void) {
       "                        0.25), so every set holds the held-out problems' format\n"
       "      --steps N         optimizer steps per run (default: from --minutes)\n"
       "      --heldout N       held-out problems to evaluate (default 100)\n"
-      "      --digits MIN:MAX  size of the toy problems' numbers (default 1:2)\n"
+      "      --digits MIN:MAX  digits of the toy problems' numbers (default 2:2)\n"
       "      --threads N       CPU threads (default: all)\n"
       "  -h, --help            this text\n\n"
       "Everything lands in DIR: pool.jsonl, heldout.jsonl, sets/, base/ (the untrained model),\n"
@@ -334,7 +334,7 @@ static int demo_run(int argc, char **argv, strpool *sp) {
                  .samples = 1000, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
                  .max_new_tokens = 256, .threads = 0, .lr = 3e-3, .mix_single = 0.25,
-                 .min_digits = 1, .max_digits = 2};
+                 .min_digits = 2, .max_digits = 2};
   static const struct option lopts[] = {{"out", required_argument, 0, 'o'},
                                         {"minutes", required_argument, 0, 'm'},
                                         {"quick", no_argument, 0, 'Q'},

@@ -1,5 +1,7 @@
 /* The demo's toy pool: deterministic, answers correct, reasoning grows with digits. */
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "long1k/demo.h"
@@ -34,6 +36,15 @@ int main(void) {
     CHECK(strstr(p.solution, boxed) != NULL);
     CHECK(p.difficulty >= 2 && p.difficulty <= 5);
     if (!strcmp(p.domain, "arithmetic")) {
+      /* the result carried line by line ends in the answer (leading zeros of a difference
+       * dropped), and the reasoning reads it off */
+      const char *last = NULL, *f = p.reasoning;
+      while ((f = strstr(f, "digits so far ")) != NULL) last = f++;
+      CHECK_MSG(last != NULL, "%s: no 'digits so far'", p.problem);
+      if (last) CHECK_MSG(strtoll(last + 14, NULL, 10) == want, "%s: last 'digits so far' %s", p.problem, last + 14);
+      char rd[96];
+      snprintf(rd, sizeof rd, "Reading the digits from the top: %s.", p.answer);
+      CHECK_MSG(strstr(p.reasoning, rd) != NULL, "%s: no '%s'", p.problem, rd);
       len_by_d[p.difficulty] += strlen(p.reasoning);
       cnt_by_d[p.difficulty]++;
     }
