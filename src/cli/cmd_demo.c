@@ -280,7 +280,7 @@ static void usage(void) {
       "  -m, --minutes N       rough time budget on 2 cores (default 8); scales training steps\n"
       "      --quick           a shortened run for tests (about a minute)\n"
       "      --seed S          seed of the pool, sets, init and training (default 1)\n"
-      "      --sets K1,K2,..   problems joined per sample for each set (default 1,2,4)\n"
+      "      --sets K1,K2,..   problems joined per sample for each set (default 1,2,3)\n"
       "      --samples N       samples per training set (default 1000, the paper's 1K)\n"
       "      --mix-single R    fraction of single-problem samples in the k > 1 sets (default\n"
       "                        0.25), so every set holds the held-out problems' format\n"
@@ -331,7 +331,7 @@ static char *keep(strpool *sp, char *s) {
 
 static int demo_run(int argc, char **argv, strpool *sp) {
   demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
-                 .samples = 1000, .ks = {1, 2, 4}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
+                 .samples = 1000, .ks = {1, 2, 3}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
                  .max_new_tokens = 256, .threads = 0, .lr = 3e-3, .mix_single = 0.25,
                  .min_digits = 2, .max_digits = 2};
