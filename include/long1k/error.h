@@ -41,6 +41,10 @@ int l1k_exit_code(int code);
 /* malloc/calloc/realloc that set err on failure (return NULL). */
 void *l1k_malloc(size_t n, l1k_err *err);
 void *l1k_calloc(size_t count, size_t size, l1k_err *err);
+/* Zeroed memory for large arrays (parameters, gradients, activations): 2 MiB-aligned and, on
+ * Linux, marked for transparent huge pages (fewer TLB misses in the big matrix products when the
+ * system's THP mode is "madvise"). Free with free(). NULL when out of memory (no message). */
+void *l1k_alloc_big(size_t bytes);
 void *l1k_realloc(void *p, size_t n, l1k_err *err);
 char *l1k_strdup(const char *s, l1k_err *err);
 

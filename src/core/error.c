@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 int l1k_errf(l1k_err *err, int code, const char *fmt, ...) {
@@ -51,6 +52,19 @@ void *l1k_malloc(size_t n, l1k_err *err) {
 void *l1k_calloc(size_t count, size_t size, l1k_err *err) {
   void *p = calloc(count ? count : 1, size ? size : 1);
   if (!p) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+  return p;
+}
+
+void *l1k_alloc_big(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  if (bytes < huge) return calloc(1, bytes ? bytes : 1);
+  size_t n = (bytes + huge - 1) & ~(huge - 1);
+  void *p = aligned_alloc(huge, n);
+  if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, n, MADV_HUGEPAGE); /* a hint: ignored where THP is off */
+#endif
+  memset(p, 0, n);
   return p;
 }
 

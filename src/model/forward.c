@@ -104,7 +104,7 @@ int l1k_model_reserve(l1k_model *m, int B, int T, l1k_err *err) {
     m->a.layer = calloc((size_t)m->cfg.num_hidden_layers, sizeof(layer_acts));
     if (!m->a.layer) return l1k_errf(err, L1K_ENOMEM, "out of memory for activations");
   }
-  m->a.mem = aligned_alloc(64, ((n * sizeof(float)) + 63) & ~(size_t)63);
+  m->a.mem = l1k_alloc_big(n * sizeof(float));
   if (!m->a.mem) {
     m->a.B = m->a.T = 0;
     return l1k_errf(err, L1K_ENOMEM,

@@ -115,7 +115,7 @@ l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err) {
   m->cfg = *cfg;
   snprintf(m->stored_dtype, sizeof m->stored_dtype, "F32");
   if (model_layout(m, err)) goto fail;
-  m->params = calloc(m->n_params, sizeof(float));
+  m->params = l1k_alloc_big(m->n_params * sizeof(float));
   m->p.layer = calloc((size_t)cfg->num_hidden_layers, sizeof(layer_params));
   m->g.layer = calloc((size_t)cfg->num_hidden_layers, sizeof(layer_params));
   m->inv_freq = calloc((size_t)cfg->head_dim / 2, sizeof(float));
@@ -166,7 +166,7 @@ const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name) {
 
 float *l1k_model_grads(l1k_model *m) {
   if (!m->grads) {
-    m->grads = calloc(m->n_params, sizeof(float));
+    m->grads = l1k_alloc_big(m->n_params * sizeof(float));
     if (!m->grads) return NULL;
     model_point(m, m->grads, &m->g);
   }
