@@ -140,7 +140,6 @@ static void gen_mul(uint64_t *s, int d, const l1k_toy_opts *o, l1k_toy_problem *
     sb_printf(&r, "The last carry %d becomes the leading digit, digits so far ", carry);
     so_far(&r, c, n + ndigits(carry));
   }
-  if (ndigits(c) < n) sb_printf(&r, "Dropping the leading zeros: %" PRId64 ".\n", c);
   sb_printf(&r, "Reading the digits from the top: %" PRId64 ".", c);
   if (o->verbose) sb_printf(&r, "\nCheck: %" PRId64 " / %" PRId64 " = %" PRId64 ". Correct.", c, b, a);
   snprintf(p->solution, sizeof p->solution, "%" PRId64 " * %" PRId64 " = %" PRId64 ". The answer is \\boxed{%" PRId64 "}.", a, b, c, c);

@@ -9,7 +9,8 @@
  *
  * Threads of the generator's pool split the output rows in chunks of multiples of 4; a tile of weight rows stays in L1
  * while every block of 4 batch rows passes over it, so a step reads each weight once whatever
- * the batch. AVX-512 (4x4 tiles) or AVX2+FMA (2x4 tiles) are chosen at run time; the sums of a
+ * the batch. AVX-512 (4x4 tiles, float32 weights only: bf16 weights on AVX-512 use the panel
+ * layout of generate_panels.c) or AVX2+FMA (2x4 tiles) are chosen at run time; the sums of a
  * row do not depend on the batch size, so a sequence decodes to the same bits alone or batched.
  * LONG1K_GEN_ISA=1 (AVX2) or 0 (portable C) caps the choice.
  */
@@ -131,10 +132,6 @@ DEFINE_ROWS_AVX2(rows_avx2_f32, float, _mm256_loadu_ps)
 /* AVX-512 tiles: four weight rows against up to 4 batch rows (16 accumulators of 16 floats);
  * id must be a multiple of 16. Rows of a thread's range past the last multiple of 4 go through
  * the AVX2 path. */
-__attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_bf16(const uint16_t *p) {
-  __m256i h = _mm256_loadu_si256((const __m256i *)p);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
 __attribute__((target("avx512f,avx512bw"))) static inline __m512 load16_f32(const float *p) {
   return _mm512_loadu_ps(p);
 }
@@ -221,7 +218,6 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m128 hsum4x512(__m51
     if (j < j1) TAIL(y, x, W, n, od, id, j, j1, accumulate);                                             \
   }
 
-DEFINE_ROWS_AVX512(rows_avx512, uint16_t, load16_bf16, rows_avx2)
 DEFINE_ROWS_AVX512(rows_avx512_f32, float, load16_f32, rows_avx2_f32)
 
 int l1k_gen_cpu_isa(void) {
@@ -246,9 +242,8 @@ static void lin_chunk(void *arg, int c, int thread) {
   const lin_job *L = arg;
   int j0 = c * L->rows, j1 = j0 + L->rows < L->od ? j0 + L->rows : L->od;
   int simd = L->isa >= 1 && L->id % 8 == 0, wide = L->isa >= 2 && L->id % 16 == 0;
-  if (L->W16 && wide)
-    rows_avx512(L->y, L->x, L->W16, L->n, L->od, L->id, j0, j1, L->accumulate);
-  else if (!L->W16 && wide)
+  /* bf16 weights on AVX-512 machines are in panel layout (generate_panels.c), never here */
+  if (!L->W16 && wide)
     rows_avx512_f32(L->y, L->x, L->W32, L->n, L->od, L->id, j0, j1, L->accumulate);
   else if (L->W16 && simd)
     rows_avx2(L->y, L->x, L->W16, L->n, L->od, L->id, j0, j1, L->accumulate);
