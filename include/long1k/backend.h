@@ -38,6 +38,14 @@ void l1k_linear_fw(float *y, const float *x, const float *W, const float *b, int
 void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
                    int N, int in, int out, int accumulate_dx);
 
+/* The lm_head forward, y[N, V] = x[N, C] W[V, C]^T (overwritten), for the large vocabularies:
+ * AVX-512 kernels (lmhead.c) with at most `threads` OpenMP threads and a work area of
+ * l1k_lm_work_floats(N, C, threads) floats; l1k_linear_fw where the CPU lacks AVX-512 F,
+ * LONG1K_NO_AVX512 is set or work is NULL. Same bits whatever the number of threads. */
+size_t l1k_lm_work_floats(int N, int C, int threads);
+void l1k_lm_logits(float *y, const float *x, const float *W, int N, int C, int V, float *work,
+                   int threads);
+
 /* RMSNorm (transformers): y = w * x / sqrt(mean(x^2) + eps), per row of C. rstd[N] (optional)
  * receives 1/sqrt(mean(x^2)+eps) for the backward. */
 void l1k_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N, int C, float eps);

@@ -67,6 +67,7 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   if (ch > N) ch = N;
   if (base) a->chunk = (int)ch;
   TAKE(a->logits, ch * V);
+  TAKE(a->lmwork, l1k_lm_work_floats((int)ch, (int)C, a->n_threads));
   TAKE(a->dres, N * C);
   TAKE(a->dc, N * C);
   TAKE(a->dq, N * QD);
@@ -494,7 +495,7 @@ static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double 
     int any = 0;
     for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
     if (!logits && !any) continue;
-    l1k_linear_fw(lg, a->lnf + (size_t)r0 * C, m->p.lm_head, NULL, R, C, V);
+    l1k_lm_logits(lg, a->lnf + (size_t)r0 * C, m->p.lm_head, R, C, V, a->lmwork, a->n_threads);
     loss += ce_rows(a->target + r0, lg, R, V, &nt, 0, 0.0f);
   }
   if (loss_sum) *loss_sum = loss;
@@ -528,7 +529,7 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
     if (!any) continue;
     float *lg = a->logits;
     const float *xin = a->lnf + (size_t)r0 * C;
-    l1k_linear_fw(lg, xin, m->p.lm_head, NULL, R, C, V);
+    l1k_lm_logits(lg, xin, m->p.lm_head, R, C, V, a->lmwork, a->n_threads);
     loss += ce_rows(a->target + r0, lg, R, V, &nt, 1, (float)grad_scale);
     l1k_linear_bw(a->dc + (size_t)r0 * C, m->g.lm_head, NULL, lg, xin, m->p.lm_head, R, C, V, 0);
   }

@@ -66,6 +66,7 @@ typedef struct model_acts {
   int32_t *target;     /* [N] target token of each position, or -1 */
   int32_t *pos;        /* [N] positions */
   float *logits;       /* [CH, V] logits chunk */
+  float *lmwork;       /* [l1k_lm_work_floats(CH, C)] packed rows for the lm_head kernels */
   int chunk;           /* CH */
   /* backward scratch */
   float *dres;         /* [N, C] gradient of the residual stream */
