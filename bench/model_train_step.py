@@ -4,12 +4,15 @@ the real 151,936-token vocabulary at sequence 1024: long1k (C, OpenBLAS, OpenMP)
 transformers + PyTorch on the CPU, same shape, same thread count, same token ids.
 
   python3 bench/model_train_step.py [--build build] [--threads 2] [--steps 3] [--seq 1024]
-                                    [--peer-python PYTHON]   (a python with torch + transformers)
+                                    [--rounds 3] [--peer-python PYTHON]   (torch + transformers)
 
-Prints a table: seconds per step, tokens/s, peak RSS (/usr/bin/time -v), loss and gradient norm
-(the two implementations must agree on these).
+Each round runs both sides once, in alternating order (long1k first in odd rounds), so that a
+virtual machine whose speed drifts by 20% over minutes slows both alike. Prints every round and
+a summary table with the medians: seconds per step, CPU seconds per step, tokens/s, peak RSS
+(/usr/bin/time -v), loss and gradient norm (the two implementations must agree on these), and
+the median of the per-round speedups.
 """
-import argparse, json, os, re, subprocess, sys, tempfile
+import argparse, json, os, re, statistics, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -58,6 +61,7 @@ def main():
     ap.add_argument('--build', default=os.path.join(ROOT, 'build'))
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--steps', type=int, default=3)
+    ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--seq', type=int, default=1024)
     ap.add_argument('--peer-python', default=sys.executable)
     ap.add_argument('--attn', default='sdpa', help='transformers attn_implementation for the peer')
@@ -81,23 +85,41 @@ def main():
     env.pop('OMP_WAIT_POLICY', None)
     if a.wait_policy:
         env['OMP_WAIT_POLICY'] = a.wait_policy
-    ours = timed([exe, model, str(a.seq), str(a.steps)], env)
     peer_script = os.path.join(tmp, 'peer.py')
     open(peer_script, 'w').write(PEER)
-    peer = timed([a.peer_python, peer_script, model, str(a.seq), str(a.steps), str(a.threads), a.attn], env)
-    print('model: Qwen2.5 architecture, %d parameters (8 layers, hidden 256, vocab 151936), '
-          'seq %d, batch 1, %d threads, %d timed steps, OMP_WAIT_POLICY=%s' % (
-              ours['params'], a.seq, a.threads, a.steps, a.wait_policy or '(unset)'))
-    print('| implementation | s/step (wall) | CPU s/step | tokens/s | peak RSS MB | loss | grad norm |')
+    ours_cmd = [exe, model, str(a.seq), str(a.steps)]
+    peer_cmd = [a.peer_python, peer_script, model, str(a.seq), str(a.steps), str(a.threads), a.attn]
+    print('model: Qwen2.5 architecture, 8 layers, hidden 256, vocab 151936, seq %d, batch 1, '
+          '%d threads, %d timed steps per run, %d rounds, OMP_WAIT_POLICY=%s' % (
+              a.seq, a.threads, a.steps, a.rounds, a.wait_policy or '(unset)'), flush=True)
+    rounds = []
+    for r in range(a.rounds):
+        if r % 2 == 0:
+            ours = timed(ours_cmd, env)
+            peer = timed(peer_cmd, env)
+        else:
+            peer = timed(peer_cmd, env)
+            ours = timed(ours_cmd, env)
+        rounds.append((ours, peer))
+        print('round %d (%s first): long1k %.3f s/step, torch %.3f s/step, speedup %.2fx' % (
+            r + 1, 'long1k' if r % 2 == 0 else 'torch', ours['step_s'], peer['step_s'],
+            peer['step_s'] / ours['step_s']), flush=True)
+    def med(side, key):
+        return statistics.median(x[side][key] for x in rounds)
+    def peak(side):
+        return max(x[side]['peak_rss_mb'] for x in rounds)
+    o, p = rounds[-1]
+    print('| implementation | s/step (wall, median) | CPU s/step (median) | tokens/s (median) | peak RSS MB | loss | grad norm |')
     print('|---|---|---|---|---|---|---|')
-    print('| long1k | %.3f | %.3f | %.0f | %.0f | %.5f | %.5f |' % (ours['step_s'], ours['cpu_s'],
-          ours['tokens_per_s'], ours['peak_rss_mb'], ours['loss'], ours['grad_norm']))
+    print('| long1k | %.3f | %.3f | %.0f | %.0f | %.5f | %.5f |' % (
+        med(0, 'step_s'), med(0, 'cpu_s'), med(0, 'tokens_per_s'), peak(0), o['loss'], o['grad_norm']))
     print('| transformers + torch %s (%s) | %.3f | %.3f | %.0f | %.0f | %.5f | %.5f |' % (
-          peer['torch'], a.attn, peer['step_s'], peer['cpu_s'], peer['tokens_per_s'],
-          peer['peak_rss_mb'], peer['loss'], peer['grad_norm']))
-    print('speedup (wall): %.2fx, CPU time: %.2fx less, memory: %.2fx less' % (
-          peer['step_s'] / ours['step_s'], peer['cpu_s'] / ours['cpu_s'],
-          peer['peak_rss_mb'] / ours['peak_rss_mb']))
+        p['torch'], a.attn, med(1, 'step_s'), med(1, 'cpu_s'), med(1, 'tokens_per_s'), peak(1),
+        p['loss'], p['grad_norm']))
+    ratios = sorted(x[1]['step_s'] / x[0]['step_s'] for x in rounds)
+    print('speedup (wall): median of rounds %.2fx (range %.2f-%.2fx), CPU time: %.2fx less, '
+          'memory: %.2fx less' % (statistics.median(ratios), ratios[0], ratios[-1],
+                                  med(1, 'cpu_s') / med(0, 'cpu_s'), peak(1) / peak(0)))
     subprocess.run(['rm', '-rf', tmp])
 
 if __name__ == '__main__':

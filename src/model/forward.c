@@ -68,6 +68,10 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   if (base) a->chunk = (int)ch;
   TAKE(a->logits, ch * V);
   TAKE(a->lmwork, l1k_lm_work_floats((int)ch, (int)C, a->n_threads));
+  TAKE(a->trow, N);
+  TAKE(a->ttg, N);
+  TAKE(a->lnfc, N * C);
+  TAKE(a->dcc, N * C);
   TAKE(a->dres, N * C);
   TAKE(a->dc, N * C);
   TAKE(a->dq, N * QD);
@@ -480,6 +484,27 @@ static double ce_rows(const int32_t *target, float *lg, int R, int V, int64_t *n
   return loss;
 }
 
+/* The rows that reach the lm_head: with loss only (no logits wanted), just those with a target
+ * (a prompt or padding position has no loss and no gradient), gathered into lnfc / ttg when
+ * some rows have none. Returns their number; *x and *tg point at their rows and targets. */
+static int lm_rows(model_acts *a, int N, int C, int all, const float **x, const int32_t **tg) {
+  int nr = 0;
+  *x = a->lnf;
+  *tg = a->target;
+  if (all) return N;
+  for (int i = 0; i < N; i++)
+    if (a->target[i] >= 0) a->trow[nr++] = i;
+  if (nr < N) {
+    for (int j = 0; j < nr; j++) {
+      memcpy(a->lnfc + (size_t)j * C, a->lnf + (size_t)a->trow[j] * C, (size_t)C * sizeof(float));
+      a->ttg[j] = a->target[a->trow[j]];
+    }
+    *x = a->lnfc;
+    *tg = a->ttg;
+  }
+  return nr;
+}
+
 static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
                         int64_t *n_targets, l1k_err *err) {
   int rc = forward_body(m, b, err);
@@ -489,14 +514,14 @@ static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double 
   int N = b->B * b->T, C = c->hidden_size, V = c->vocab_size;
   double loss = 0;
   int64_t nt = 0;
-  for (int r0 = 0; r0 < N; r0 += a->chunk) {
-    int R = N - r0 < a->chunk ? N - r0 : a->chunk;
+  const float *xs;
+  const int32_t *tg;
+  int nr = lm_rows(a, N, C, logits != NULL, &xs, &tg);
+  for (int r0 = 0; r0 < nr; r0 += a->chunk) {
+    int R = nr - r0 < a->chunk ? nr - r0 : a->chunk;
     float *lg = logits ? logits + (size_t)r0 * V : a->logits;
-    int any = 0;
-    for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
-    if (!logits && !any) continue;
-    l1k_lm_logits(lg, a->lnf + (size_t)r0 * C, m->p.lm_head, R, C, V, a->lmwork, a->n_threads);
-    loss += ce_rows(a->target + r0, lg, R, V, &nt, 0, 0.0f);
+    l1k_lm_logits(lg, xs + (size_t)r0 * C, m->p.lm_head, R, C, V, a->lmwork, a->n_threads);
+    loss += ce_rows(tg + r0, lg, R, V, &nt, 0, 0.0f);
   }
   if (loss_sum) *loss_sum = loss;
   if (n_targets) *n_targets = nt;
@@ -520,19 +545,24 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   int N = b->B * b->T, C = c->hidden_size, V = c->vocab_size, Lc = c->num_hidden_layers;
   double loss = 0;
   int64_t nt = 0;
-  /* fused lm_head + cross-entropy + backward, chunk by chunk: dlnf into a->dc */
-  memset(a->dc, 0, (size_t)N * C * sizeof(float));
-  for (int r0 = 0; r0 < N; r0 += a->chunk) {
-    int R = N - r0 < a->chunk ? N - r0 : a->chunk;
-    int any = 0;
-    for (int r = 0; r < R && !any; r++) any = a->target[r0 + r] >= 0;
-    if (!any) continue;
+  /* fused lm_head + cross-entropy + backward, chunk by chunk over the rows with a target:
+   * dlnf into a->dc (zero for the other rows) */
+  const float *xs;
+  const int32_t *tg;
+  int nr = lm_rows(a, N, C, 0, &xs, &tg);
+  float *ds = nr < N ? a->dcc : a->dc;
+  if (nr < N) memset(a->dc, 0, (size_t)N * C * sizeof(float));
+  for (int r0 = 0; r0 < nr; r0 += a->chunk) {
+    int R = nr - r0 < a->chunk ? nr - r0 : a->chunk;
     float *lg = a->logits;
-    const float *xin = a->lnf + (size_t)r0 * C;
+    const float *xin = xs + (size_t)r0 * C;
     l1k_lm_logits(lg, xin, m->p.lm_head, R, C, V, a->lmwork, a->n_threads);
-    loss += ce_rows(a->target + r0, lg, R, V, &nt, 1, (float)grad_scale);
-    l1k_linear_bw(a->dc + (size_t)r0 * C, m->g.lm_head, NULL, lg, xin, m->p.lm_head, R, C, V, 0);
+    loss += ce_rows(tg + r0, lg, R, V, &nt, 1, (float)grad_scale);
+    l1k_linear_bw(ds + (size_t)r0 * C, m->g.lm_head, NULL, lg, xin, m->p.lm_head, R, C, V, 0);
   }
+  if (nr < N)
+    for (int j = 0; j < nr; j++)
+      memcpy(a->dc + (size_t)a->trow[j] * C, a->dcc + (size_t)j * C, (size_t)C * sizeof(float));
   /* final norm */
   memset(a->dres, 0, (size_t)N * C * sizeof(float));
   l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);

@@ -68,6 +68,8 @@ typedef struct model_acts {
   float *logits;       /* [CH, V] logits chunk */
   float *lmwork;       /* [l1k_lm_work_floats(CH, C)] packed rows for the lm_head kernels */
   int chunk;           /* CH */
+  int32_t *trow, *ttg; /* [N] rows with a target and their targets (lm_head rows) */
+  float *lnfc, *dcc;   /* [N, C] those rows of lnf and their gradient, gathered */
   /* backward scratch */
   float *dres;         /* [N, C] gradient of the residual stream */
   float *dc;           /* [N, C] */
