@@ -620,6 +620,13 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     char *meta = F("%s/long1k.json", run_dir[i]);
     char *mt = F("{\"name\": \"k%d\", \"train_length\": %.1f}\n", o.ks[i], xlen[i]);
     write_text(meta, mt);
+    /* the set's statistics beside its run, so that the report shows them in the run's row */
+    size_t sl = 0;
+    char *stx = l1k_read_file(st, &sl, &err);
+    if (stx) {
+      write_text(F("%s/dataset.stats.json", run_dir[i]), stx);
+      free(stx);
+    }
   }
   if (write_text(points, pb.data ? pb.data : "")) return 1;
   l1k_buf_free(&pb);
@@ -640,7 +647,6 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     int na = 0;
     args[na++] = "report";
     for (int i = 0; i < o.n_sets; i++) args[na++] = run_dir[i];
-    args[na++] = sets_dir;
     args[na++] = "--fit";
     args[na++] = fitjson;
     args[na++] = "--out";

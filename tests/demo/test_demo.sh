@@ -58,6 +58,14 @@ fit = json.load(open(os.path.join(d, "fit.json")))
 assert "b" in fit, fit
 html = open(os.path.join(d, "report.html")).read()
 assert "<svg" in html and "</html>" in html
+# the runs table: one row per run, each with its set's statistics; no row for the sets folder
+import re
+for r in runs:
+    k = r["k"]
+    assert os.path.getsize(os.path.join(d, "runs", f"k{k}", "dataset.stats.json")) > 0
+    row = re.search(r"<tr><td>k%d</td><td class=\"t\"><code>[^<]*</code></td><td[^>]*>[^<]*</td><td>([^<]*)</td>" % k, html)
+    assert row and row.group(1) == "yes", (k, row and row.group(1))
+assert not re.search(r"<tr><td>sets</td>", html), "the sets folder is listed as a run"
 print("demo artifacts ok:", [(r["k"], round(r["train_length"]), r["accuracy"]) for r in runs])
 EOP
 grep -q "long1k demo summary" "$T/log" || { echo "FAIL: no summary table printed"; fail=1; }
