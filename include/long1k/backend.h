@@ -24,6 +24,11 @@
  * OpenBLAS uses the vector kernels this CPU supports (see kernels.c). */
 void l1k_backend_init(void);
 
+/* Which family of long1k's hand-written kernels this CPU runs (decode products and attention,
+ * the lm_head forward, argmax): 2 = AVX-512 (F and BW), 1 = AVX2 + FMA, 0 = portable C.
+ * LONG1K_CPU_ISA=0|1 in the environment caps it (tests and benchmarks); read at every call. */
+int l1k_cpu_isa(void);
+
 /* C[M,N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta / tb. */
 void l1k_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
@@ -40,8 +45,8 @@ void l1k_linear_bw(float *dx, float *dW, float *db, const float *dy, const float
 
 /* The lm_head forward, y[N, V] = x[N, C] W[V, C]^T (overwritten), for the large vocabularies:
  * AVX-512 kernels (lmhead.c) with at most `threads` OpenMP threads and a work area of
- * l1k_lm_work_floats(N, C, threads) floats; l1k_linear_fw where the CPU lacks AVX-512 F,
- * LONG1K_NO_AVX512 is set or work is NULL. Same bits whatever the number of threads. */
+ * l1k_lm_work_floats(N, C, threads) floats; l1k_linear_fw where l1k_cpu_isa() < 2 or work is
+ * NULL. Same bits whatever the number of threads. */
 size_t l1k_lm_work_floats(int N, int C, int threads);
 void l1k_lm_logits(float *y, const float *x, const float *W, int N, int C, int V, float *work,
                    int threads);

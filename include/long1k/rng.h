@@ -5,14 +5,6 @@
 
 #include <stdint.h>
 
-/* splitmix64: advances *state by the golden gamma and returns the mixed value. */
-static inline uint64_t l1k_splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 /* splitmix64's finalizer alone: a stateless 64-bit mix. */
 static inline uint64_t l1k_mix64(uint64_t x) {
   x ^= x >> 30;
@@ -21,6 +13,11 @@ static inline uint64_t l1k_mix64(uint64_t x) {
   x *= 0x94D049BB133111EBULL;
   x ^= x >> 31;
   return x;
+}
+
+/* splitmix64: advances *state by the golden gamma and returns the mixed value. */
+static inline uint64_t l1k_splitmix64(uint64_t *state) {
+  return l1k_mix64(*state += 0x9E3779B97F4A7C15ULL);
 }
 
 /* MurmurHash3's 64-bit finalizer (fmix64). */

@@ -64,7 +64,7 @@ struct l1k_generator {
   layer_w *lw;          /* [L] */
   uint16_t *bf16;       /* one block with every bf16 weight copy, or NULL */
   const uint16_t *lm_head16;
-  int isa;              /* l1k_gen_cpu_isa() */
+  int isa;              /* l1k_cpu_isa() */
   l1k_gen_pool *pool;   /* threads of the decode kernels and the attention */
   /* steps of at most bf16_rows rows use the bf16 copies, else steps of at most f32_rows rows
    * the float32 kernels, else OpenBLAS sgemm. Default: always our kernels and pool (OpenBLAS's
@@ -250,7 +250,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->eps = (float)c->rms_norm_eps;
   g->max_batch = max_batch;
   g->max_ctx = max_ctx;
-  g->isa = l1k_gen_cpu_isa();
+  g->isa = l1k_cpu_isa();
   g->max_rows = max_batch > 128 ? max_batch : 128;
   {
     const char *e = getenv("LONG1K_GEN_F32_ROWS");

@@ -15,10 +15,9 @@ void l1k_gen_pool_free(l1k_gen_pool *p);
 int l1k_gen_pool_threads(const l1k_gen_pool *p);
 void l1k_gen_pool_run(l1k_gen_pool *p, l1k_gen_pool_fn fn, void *ctx, int n);
 
-/* Instruction set for the kernels below: 2 = AVX-512, 1 = AVX2 + FMA, 0 = portable C
- * (LONG1K_GEN_ISA=0|1 in the environment caps it). Each kernel also falls back when a size does not fit
- * the vector width. */
-int l1k_gen_cpu_isa(void);
+/* The kernels below take the instruction set from l1k_cpu_isa() (long1k/backend.h): 2 =
+ * AVX-512, 1 = AVX2 + FMA, 0 = portable C. Each also falls back when a size does not fit the
+ * vector width. */
 
 /* dst = src as bfloat16 when every value is exactly a bf16 (low 16 bits zero): returns 1;
  * otherwise 0 (dst partly written). */

@@ -12,7 +12,7 @@
  * the batch. AVX-512 (4x4 tiles, float32 weights only: bf16 weights on AVX-512 use the panel
  * layout of generate_panels.c) or AVX2+FMA (2x4 tiles) are chosen at run time; the sums of a
  * row do not depend on the batch size, so a sequence decodes to the same bits alone or batched.
- * LONG1K_GEN_ISA=1 (AVX2) or 0 (portable C) caps the choice.
+ * LONG1K_CPU_ISA=1 (AVX2) or 0 (portable C) caps the choice (l1k_cpu_isa).
  */
 #include <math.h>
 #include <stdint.h>
@@ -219,15 +219,6 @@ __attribute__((target("avx512f,avx512bw"))) static inline __m128 hsum4x512(__m51
   }
 
 DEFINE_ROWS_AVX512(rows_avx512_f32, float, load16_f32, rows_avx2_f32)
-
-int l1k_gen_cpu_isa(void) {
-  int isa = 0;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
-  if (isa && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) isa = 2;
-  const char *cap = getenv("LONG1K_GEN_ISA");
-  if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa) isa = *cap - '0';
-  return isa;
-}
 
 typedef struct lin_job {
   int isa, n, od, id, accumulate, rows; /* rows per chunk, a multiple of 4 */

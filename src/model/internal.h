@@ -66,7 +66,7 @@ typedef struct model_acts {
   int32_t *target;     /* [N] target token of each position, or -1 */
   int32_t *pos;        /* [N] positions */
   float *logits;       /* [CH, V] logits chunk */
-  float *lmwork;       /* [l1k_lm_work_floats(CH, C)] packed rows for the lm_head kernels */
+  float *lmwork;       /* [l1k_lm_work_floats(CH, C, threads)] for the lm_head forward */
   int chunk;           /* CH */
   int32_t *trow, *ttg; /* [N] rows with a target and their targets (lm_head rows) */
   float *lnfc, *dcc;   /* [N, C] those rows of lnf and their gradient, gathered */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <immintrin.h>
 
+#include "long1k/backend.h"
 #include "long1k/generate.h"
 #include "long1k/rng.h"
 
@@ -70,9 +71,7 @@ __attribute__((target("avx512f"))) static int argmax_avx512(const float *x, int 
 }
 
 int32_t l1k_argmax(const float *x, int n) {
-  static int wide = -1;
-  if (wide < 0) wide = __builtin_cpu_supports("avx512f");
-  if (wide && n >= 16) {
+  if (n >= 16 && l1k_cpu_isa() >= 2) {
     int r = argmax_avx512(x, n);
     if (r >= 0) return r;
   }

@@ -3,17 +3,11 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "long1k/io.h"
 #include "long1k/rng.h"
 #include "long1k/synth.h"
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ULL;
-  }
-  return l1k_mix64(h);
-}
+static uint64_t hash_bytes(const char *s, size_t n) { return l1k_mix64(l1k_fnv1a64(s, n, 0)); }
 
 /* Appends c (lowercase alnum or a separator) collapsing separators. */
 static inline void put_sep(char *o, size_t *n) {

@@ -147,7 +147,7 @@ static void test_model(const char *name) {
    *     first 40 positions then one chunk; isa 3 = AVX-512 with chunks through OpenBLAS */
   for (int isa = 0; isa <= 3; isa++) {
     char v[2] = {(char)('0' + (isa < 3 ? isa : 2)), 0};
-    setenv("LONG1K_GEN_ISA", v, 1);
+    setenv("LONG1K_CPU_ISA", v, 1);
     if (isa == 3) setenv("LONG1K_GEN_F32_ROWS", "16", 1);
     l1k_generator *gi = l1k_generator_create(m, 1, 320, &err);
     CHECK(gi != NULL);
@@ -158,7 +158,7 @@ static void test_model(const char *name) {
     CHECK_MSG(e <= 1e-4, "%s: isa %d: cached logits vs transformers: rel err %.3g", name, isa, e);
     l1k_generator_free(gi);
   }
-  unsetenv("LONG1K_GEN_ISA");
+  unsetenv("LONG1K_CPU_ISA");
   unsetenv("LONG1K_GEN_F32_ROWS");
 
   /* 2. two sequences decoded together, one token per step == reference logits [2, 24] */

@@ -37,6 +37,17 @@ static void pick_blas_core(void) {
   gotoblas_dynamic_init();
 }
 
+int l1k_cpu_isa(void) {
+  int isa = 0;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = 1;
+  if (isa && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) isa = 2;
+#endif
+  const char *cap = getenv("LONG1K_CPU_ISA");
+  if (cap && *cap >= '0' && *cap <= '2' && *cap - '0' < isa) isa = *cap - '0';
+  return isa;
+}
+
 void l1k_backend_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, pick_blas_core);

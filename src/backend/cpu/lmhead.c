@@ -23,7 +23,6 @@
  */
 #include <omp.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -35,19 +34,6 @@
 #define NR 32  /* columns of the register tile */
 #define KC 256 /* k-block of the forward */
 #define FG 16  /* panels of NR vocabulary columns per packed group of W^T */
-
-static int have_avx512(void) {
-#if defined(__x86_64__)
-  static int have = -1;
-  if (have < 0) {
-    __builtin_cpu_init();
-    have = __builtin_cpu_supports("avx512f") && !getenv("LONG1K_NO_AVX512") ? 1 : 0;
-  }
-  return have;
-#else
-  return 0;
-#endif
-}
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
@@ -197,7 +183,7 @@ void l1k_lm_logits(float *y, const float *x, const float *W, int N, int C, int V
                    int threads) {
   if (N <= 0 || V <= 0) return;
 #if defined(__x86_64__)
-  if (have_avx512() && C > 0 && work) {
+  if (l1k_cpu_isa() >= 2 && C > 0 && work) {
     logits_avx512(y, x, W, N, C, V, work, threads > 0 ? threads : 1);
     return;
   }
