@@ -626,6 +626,9 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     if (stx) {
       write_text(F("%s/dataset.stats.json", run_dir[i]), stx);
       free(stx);
+    } else {
+      fprintf(stderr, "long1k demo: %s (the report will show no dataset stats for k=%d)\n",
+              err.msg, o.ks[i]);
     }
   }
   if (write_text(points, pb.data ? pb.data : "")) return 1;
