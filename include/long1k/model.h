@@ -71,6 +71,9 @@ typedef struct l1k_tensor_info {
   size_t offset;     /* in floats, into params / grads */
   size_t numel;
   int no_decay;      /* bias or norm weight: AdamW weight decay 0 (transformers' grouping) */
+  char dtype[8];     /* where the backend keeps it: "F32" (CPU; CUDA float32 mode) or "BF16"
+                        (CUDA bf16 mode: working copy; the float32 master stays in the
+                        optimizer) */
 } l1k_tensor_info;
 
 typedef struct l1k_model l1k_model;

@@ -103,6 +103,10 @@ struct l1k_model {
   char stored_dtype[8];
   char *orig_config;     /* config.json text as loaded (kept on save), or NULL */
   char *orig_genconfig;  /* generation_config.json text, or NULL */
+  /* the backend seam (src/backend/ops.h): which backend runs this model, and its private
+   * state (device buffers, optimizer state, streams); NULL until attached */
+  const struct l1k_backend_ops *be;
+  void *be_state;
 };
 
 /* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */

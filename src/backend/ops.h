@@ -1,0 +1,106 @@
+/* long1k — the backend seam: one table of operations per device, private to the model library.
+ *
+ * The seam is drawn at the granularity of llm.c's per-backend functions (forward, backward,
+ * update), not at single kernels: the CPU backend keeps its fused OpenMP loops and its lm_head
+ * kernel unchanged, and the CUDA backend is free to fuse (flash attention, chunked lm_head +
+ * cross-entropy, recomputation) without the other side knowing. Kernels inside a backend follow
+ * llm.c's rule instead: one launcher per op, forward and backward side by side, each checked
+ * against the CPU backend's function of the same name.
+ *
+ * Ownership. The model (struct l1k_model, src/model/internal.h) keeps what every backend shares:
+ * the config, the tensor table (names, shapes, offsets into the flat layout, no-decay flags,
+ * storage dtype), the rotary inverse frequencies, and a host float32 copy of the parameters as
+ * loaded (the CPU backend trains that copy in place; a device backend may drop it after
+ * attach() and recreate it in params_get). Gradients and AdamW state live where the backend
+ * keeps them: callers outside the model library see them only through l1k_model_* calls
+ * (include/long1k/model.h), never as raw pointers, except the CPU backend's host gradient
+ * buffer that the MPI all-reduce still uses (grads_host; NULL on a device backend, which
+ * reduces with NCCL itself).
+ *
+ * Offsets and counts below are in parameters of the flat layout (l1k_tensor_info.offset).
+ * Every entry returns 0 or an L1K_E* code with err set; none aborts.
+ */
+#ifndef LONG1K_BACKEND_OPS_H
+#define LONG1K_BACKEND_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "long1k/error.h"
+#include "long1k/model.h"
+
+/* Numeric mode of a device backend. The CPU backend is always float32. */
+typedef enum l1k_precision {
+  L1K_PREC_F32 = 0,  /* float32 weights, activations and products (parity mode; no TF32) */
+  L1K_PREC_BF16 = 1, /* bf16 weights and activations, float32 accumulation, float32 master
+                        weights and AdamW moments */
+} l1k_precision;
+
+/* What a device backend is asked to do when it attaches to a model. */
+typedef struct l1k_backend_opts {
+  l1k_precision precision;
+  int deterministic;      /* same bits on every run (no atomics whose order varies) */
+  int recompute;          /* per-layer activation recomputation (gradient_checkpointing) */
+  int device_index;       /* which GPU (CUDA_VISIBLE_DEVICES applies first) */
+} l1k_backend_opts;
+
+/* One AdamW + clipping step, torch.optim.AdamW with transformers' grouping (include/long1k/
+ * optim.h states the arithmetic). The backend updates parameters [lo, hi) only (ZeRO-1 shard;
+ * 0, n_params for all); the global gradient norm is over ALL parameters' gradients as they
+ * are when step() is called (already summed over ranks by the caller or by the backend). */
+typedef struct l1k_step_args {
+  double lr;
+  double max_grad_norm;   /* 0 = no clipping */
+  size_t lo, hi;
+} l1k_step_args;
+
+typedef struct l1k_backend_ops {
+  const char *name; /* "cpu" | "cuda" */
+
+  /* 1 when this backend can run in this process; else 0 and why[] holds one line
+   * ("long1k was built without the CUDA backend (no nvcc at build time)", "no CUDA device"). */
+  int (*available)(char *why, size_t why_len);
+
+  /* Takes over a loaded (or created) model: m->params holds float32 host parameters. Moves or
+   * copies them where the backend keeps them and records the storage dtype in each tensor's
+   * l1k_tensor_info.dtype. */
+  int (*attach)(l1k_model *m, const l1k_backend_opts *o, l1k_err *err);
+  void (*detach)(l1k_model *m);
+
+  /* Activation memory for batches up to B x T (planned once; no allocation during steps). */
+  int (*reserve)(l1k_model *m, int B, int T, l1k_err *err);
+
+  /* Same contracts as l1k_model_forward / l1k_model_forward_backward (model.h); logits, when
+   * not NULL, is a HOST float32 buffer [B*T*vocab]. */
+  int (*forward)(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                 int64_t *n_targets, l1k_err *err);
+  int (*forward_backward)(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
+                          int64_t *n_targets, l1k_err *err);
+  int (*zero_grads)(l1k_model *m, l1k_err *err);
+
+  /* AdamW state for parameters [lo, hi) (float32 moments), zeroed; step counter 0. */
+  int (*optim_init)(l1k_model *m, double beta1, double beta2, double eps, double weight_decay,
+                    size_t lo, size_t hi, l1k_err *err);
+  /* Global gradient norm (before clipping) -> *grad_norm; if finite, clip and run AdamW on
+   * [a->lo, a->hi). A non-finite norm leaves parameters and state untouched. */
+  int (*step)(l1k_model *m, const l1k_step_args *a, double *grad_norm, l1k_err *err);
+
+  /* Host copies (checkpoints, parity, ZeRO broadcasts): n parameters from offset lo. */
+  int (*params_get)(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
+  int (*params_set)(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
+  int (*grads_get)(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
+  int (*grads_set)(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
+  /* AdamW moments of the backend's shard [lo, hi) and its step counter (checkpoints). */
+  int (*optim_get)(l1k_model *m, float *m1, float *m2, int64_t *step, l1k_err *err);
+  int (*optim_set)(l1k_model *m, const float *m1, const float *m2, int64_t step, l1k_err *err);
+
+  /* The host gradient buffer when gradients live in host memory (CPU backend), else NULL. */
+  float *(*grads_host)(l1k_model *m);
+} l1k_backend_ops;
+
+/* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without
+ * nvcc at build time its available() says so and every other entry is NULL. */
+extern const l1k_backend_ops l1k_backend_cpu_ops;
+extern const l1k_backend_ops l1k_backend_cuda_ops;
+
+#endif
