@@ -150,7 +150,7 @@ static void print_table(const plan_args *a, const l1k_model_config *cfg, const l
   printf("T = %" PRId64 " tokens per micro-batch, %s, recompute %s, optimizer %s, ZeRO-%d on %d rank%s\n\n",
          p->T, dt, o->recompute ? "on" : "off", o->offload ? "offloaded to host" : "on the GPU",
          o->zero, o->world, o->world > 1 ? "s" : "");
-  printf("  %-15s %10s  %s\n", "", "GiB", "");
+  printf("  %-15s %10s\n", "", "GiB");
   printf("  %-15s %10.2f  %s weights, whole model on every rank\n", "weights", p->weights / GIB, dt);
   printf("  %-15s %10.2f  %s%s\n", "gradients", p->grads / GIB, dt,
          o->zero == 2 ? ", this rank's shard + one layer's bucket" : "");
@@ -166,7 +166,7 @@ static void print_table(const plan_args *a, const l1k_model_config *cfg, const l
   printf("  %-15s %10.2f\n", "total", p->total / GIB);
   printf("  %-15s %10.2f  %.2f GiB of GPU memory minus %.2f GiB reserved (context, NCCL)\n",
          "free (assumed)", free_b / GIB, a->gpu_mem / GIB, a->reserve / GIB);
-  if (o->offload) printf("  %-15s %10.2f  master, moments and float32 gradients\n", "host memory", p->host / GIB);
+  if (o->offload) printf("  %-15s %10.2f  master, moments and float32 gradients of this rank's shard\n", "host memory", p->host / GIB);
   char line[512];
   l1k_memplan_line(p, free_b, line, sizeof line);
   printf("\n%s\nlargest T that fits: %" PRId64 " tokens\n", line, best);
