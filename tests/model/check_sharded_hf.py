@@ -35,12 +35,11 @@ def main():
             model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
             got = model.state_dict()
             assert set(got) == set(ref), (path, set(got) ^ set(ref))
-            for name, t in ref.items():
-                if not torch.equal(got[name], t.to(dtype)):
-                    print("DIFFERS", path, name)
-                    bad += 1
+            differ = [n for n, t in ref.items() if not torch.equal(got[n], t.to(dtype))]
+            bad += len(differ)
             print(f"{os.path.basename(path)}: {len(shards)} shards, {len(got)} tensors loaded by "
-                  f"transformers {transformers.__version__}, all equal" if not bad else "")
+                  f"transformers {transformers.__version__}: "
+                  + (f"{len(differ)} differ: {differ}" if differ else "all equal"))
     sys.exit(1 if bad else 0)
 
 

@@ -49,6 +49,29 @@ def main():
                 with open(os.path.join(dst, f + ".header"), "wb") as fh:
                     fh.write(head)
             print(name, len(files), "shards:", " ".join(files))
+    many_layers(out_root)
+
+
+def many_layers(out_root):
+    """A 12-layer float32 qwen2 (layers.10 and .11 sort after .2 only in natural order): the
+    index transformers writes for it once loaded with from_pretrained, with 1KB shards (the
+    1024-byte q/o projections exceed them). Only the index and config.json are kept: the test
+    saves a model of this config and compares the index, which does not depend on the values."""
+    cfg = transformers.Qwen2Config(vocab_size=64, hidden_size=16, intermediate_size=32,
+                                   num_hidden_layers=12, num_attention_heads=2,
+                                   num_key_value_heads=1, tie_word_embeddings=False)
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    dst = os.path.join(out_root, "qwen2_12layers")
+    shutil.rmtree(dst, ignore_errors=True)
+    os.makedirs(dst)
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        model.save_pretrained(a)
+        loaded = transformers.AutoModelForCausalLM.from_pretrained(a, dtype=torch.float32)
+        loaded.save_pretrained(b, max_shard_size="1KB")
+        for f in ("model.safetensors.index.json", "config.json"):
+            shutil.copy(os.path.join(b, f), dst)
+    print("qwen2_12layers: index written")
 
 
 if __name__ == "__main__":

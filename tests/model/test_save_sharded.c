@@ -151,6 +151,35 @@ static void check_resave(const char *tmp) {
   l1k_model_free(m);
 }
 
+/* 12 layers: layers.10 and .11 come after .9 (transformers' natural order), lm_head.weight
+ * first; the index depends only on the config (tests/model/data/sharded/qwen2_12layers). */
+static void check_many_layers(const char *tmp) {
+  char *dir = golden_file("qwen2_12layers", ""), out[600];
+  snprintf(out, sizeof out, "%s/qwen2_12layers", tmp);
+  l1k_model_config cfg;
+  l1k_err err = {0};
+  l1k_model *m = NULL;
+  CHECK_MSG(l1k_config_load(dir, &cfg, &err) == 0 && (m = l1k_model_create(&cfg, &err)) != NULL,
+            "%s", err.msg);
+  if (m) {
+    l1k_model_init_random(m, 1);
+    CHECK_MSG(l1k_model_save_sharded(m, out, "f32", 1000, &err) == 0, "%s", err.msg);
+    char *gi = golden_file("qwen2_12layers", "model.safetensors.index.json");
+    char *oi = l1k_path_join(out, "model.safetensors.index.json");
+    char *g = l1k_read_file(gi, NULL, NULL), *o = l1k_read_file(oi, NULL, NULL);
+    CHECK_MSG(g && o && !strcmp(g, o), "qwen2_12layers: index differs from transformers'");
+    char names[128][64];
+    CHECK(list_shards(out, names, 128) == 86);
+    check_same_params(m, out);
+    free(gi);
+    free(oi);
+    free(g);
+    free(o);
+    l1k_model_free(m);
+  }
+  free(dir);
+}
+
 /* transformers' dot_natural_key order, and the shard plan's oversize rule. */
 static void check_plan_rules(void) {
   CHECK(l1k_st_natural_cmp("model.layers.2.x", "model.layers.10.x") < 0);
@@ -195,6 +224,7 @@ int main(int argc, char **argv) {
   CHECK(mkdtemp(tmp) != NULL);
   for (size_t i = 0; i < sizeof models / sizeof *models; i++) check_model(models[i], tmp);
   check_resave(tmp);
+  check_many_layers(tmp);
   l1k_rm_rf(tmp, NULL);
   CHECK_DONE();
 }
