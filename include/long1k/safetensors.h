@@ -75,4 +75,31 @@ typedef struct l1k_st_entry {
 int l1k_st_write(const char *path, const l1k_st_entry *e, size_t n,
                  const l1k_st_meta *meta, size_t n_meta, l1k_err *err);
 
+/* Sharded writer, as transformers' save_pretrained (5.25) writes a model it loaded with
+ * from_pretrained:
+ *  - the state dict is walked in transformers' "dot natural" key order (split on '.', numbers
+ *    compared as numbers, words alphabetically: layers.2 before layers.10; l1k_st_natural_cmp);
+ *  - tensors are added to the current shard until the next one would take it over
+ *    max_shard_size bytes, then a new shard starts; a tensor bigger than max_shard_size alone
+ *    goes into a shard of its own at once (so it may come BEFORE the shard still being filled,
+ *    exactly as huggingface_hub's split_state_dict_into_shards_factory does);
+ *  - one shard: dir/<stem>.safetensors and no index; several: dir/<stem>-00001-of-0000N.
+ *    safetensors ... and dir/<stem>.safetensors.index.json =
+ *    json.dumps({"metadata": {"total_parameters": P, "total_size": S}, "weight_map": {...}},
+ *    indent=2, sort_keys=True) + "\n", S the sum of the tensors' bytes;
+ *  - inside each file tensors are laid out sorted by name, as the safetensors library does.
+ * Each file is written atomically, the shards before the index; shard files of an earlier save
+ * that the new one does not use (<stem>-NNNNN-of-NNNNN.safetensors), and the single file or the
+ * index the new save does not write, are removed afterwards, so the directory never mixes two
+ * saves (transformers leaves a stale index behind when a sharded directory is resaved whole).
+ * Entries must not share storage (tied weights are the caller's to drop). */
+#define L1K_ST_DEFAULT_MAX_SHARD ((uint64_t)50 * 1000 * 1000 * 1000) /* "50GB", transformers 5.x */
+int l1k_st_natural_cmp(const char *a, const char *b);
+/* Shard of each entry (shard_of[i], 0-based, in file-name order) and the shard count. */
+int l1k_st_plan_shards(const l1k_st_entry *e, size_t n, uint64_t max_shard_size,
+                       size_t *shard_of, size_t *n_shards, l1k_err *err);
+int l1k_st_write_sharded(const char *dir, const char *stem, const l1k_st_entry *e, size_t n,
+                         uint64_t max_shard_size, uint64_t total_parameters,
+                         const l1k_st_meta *meta, size_t n_meta, l1k_err *err);
+
 #endif

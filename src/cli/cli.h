@@ -21,6 +21,7 @@ const char *cli_data_dir(void);
   X(parity, "Compare forward/backward/generation against a transformers reference dump")   \
   X(generate, "Generate completions with a local model (KV cache, greedy or sampling)")    \
   X(train, "Supervised fine-tuning with the Long1K recipe (LLaMA-Factory-style YAML)")     \
+  X(plan, "Plan the GPU memory of a training run (largest sequence that fits)")          \
   X(synth, "Synthesize long reasoning samples by joining solved problems")                \
   X(grade, "Grade answers against references (math equivalence, multiple choice)")        \
   X(eval, "Run a benchmark with a local model or an OpenAI-compatible server")            \

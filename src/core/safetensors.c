@@ -3,9 +3,13 @@
 #include "long1k/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "long1k/jsonl.h"
 
@@ -380,4 +384,261 @@ int l1k_st_write(const char *path, const l1k_st_entry *e, size_t n, const l1k_st
     return l1k_errf(err, L1K_EIO, "%s: write failed (disk full?)", path);
   }
   return l1k_atomic_commit(&a, err);
+}
+
+/* ---------------------------------------------------------------- sharded writer */
+
+/* One '.'-separated part of a key as transformers' dot_natural_key sees it: a number
+ * (all digits), or a word with an optional numeric suffix. */
+typedef struct nat_part {
+  int is_num;
+  const char *w; size_t wn;   /* word (without its trailing digits) */
+  const char *d; size_t dn;   /* digits (leading zeros skipped), or dn = 0 and has_d = 0 */
+  int has_d;
+} nat_part;
+
+static const char *nat_next(const char *s, nat_part *p) {
+  const char *e = strchr(s, '.');
+  size_t n = e ? (size_t)(e - s) : strlen(s), t = n;
+  while (t > 0 && s[t - 1] >= '0' && s[t - 1] <= '9') t--;
+  p->is_num = n > 0 && t == 0;
+  p->w = s;
+  p->wn = t;
+  p->has_d = t < n;
+  p->d = s + t;
+  p->dn = n - t;
+  while (p->dn > 1 && *p->d == '0') p->d++, p->dn--;
+  return e ? e + 1 : NULL;
+}
+
+static int num_cmp(const char *a, size_t an, const char *b, size_t bn) {
+  if (an != bn) return an < bn ? -1 : 1;
+  int c = memcmp(a, b, an);
+  return (c > 0) - (c < 0);
+}
+
+static int word_cmp(const char *a, size_t an, const char *b, size_t bn) {
+  int c = memcmp(a, b, an < bn ? an : bn);
+  if (c) return (c > 0) - (c < 0);
+  return an == bn ? 0 : an < bn ? -1 : 1;
+}
+
+/* Python's ordering of the lists of tuples (0, int) / (1, word) / (1, word, int). */
+int l1k_st_natural_cmp(const char *a, const char *b) {
+  while (a && b) {
+    nat_part x, y;
+    a = nat_next(a, &x);
+    b = nat_next(b, &y);
+    if (x.is_num != y.is_num) return x.is_num ? -1 : 1;
+    int c = x.is_num ? num_cmp(x.d, x.dn, y.d, y.dn) : word_cmp(x.w, x.wn, y.w, y.wn);
+    if (!c && !x.is_num) {
+      if (x.has_d != y.has_d) c = x.has_d ? 1 : -1; /* (1, w) < (1, w, n) */
+      else if (x.has_d) c = num_cmp(x.d, x.dn, y.d, y.dn);
+    }
+    if (c) return c;
+  }
+  return a ? 1 : b ? -1 : 0; /* the shorter list first */
+}
+
+typedef struct keyed {
+  const char *name;
+  size_t i;
+} keyed;
+
+static int by_natural_key(const void *pa, const void *pb) {
+  const keyed *x = pa, *y = pb;
+  int c = l1k_st_natural_cmp(x->name, y->name);
+  return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* safetensors' own layout inside a file: wider dtypes first, then by name. */
+static int by_file_order(const void *pa, const void *pb) {
+  const l1k_st_entry *x = pa, *y = pb;
+  size_t a = l1k_dtype_size(x->dtype), b = l1k_dtype_size(y->dtype);
+  if (a != b) return a > b ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static uint64_t entry_bytes(const l1k_st_entry *e) {
+  uint64_t n = l1k_dtype_size(e->dtype);
+  for (int d = 0; d < e->ndim; d++) n *= (uint64_t)e->shape[d];
+  return n;
+}
+
+int l1k_st_plan_shards(const l1k_st_entry *e, size_t n, uint64_t max_shard_size,
+                       size_t *shard_of, size_t *n_shards, l1k_err *err) {
+  keyed *order = l1k_calloc(n ? n : 1, sizeof *order, err);
+  size_t *cur = l1k_calloc(n ? n : 1, sizeof *cur, err);
+  if (!order || !cur) {
+    free(order);
+    free(cur);
+    return L1K_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) order[i] = (keyed){e[i].name, i};
+  qsort(order, n, sizeof *order, by_natural_key);
+  size_t ns = 0, nc = 0;
+  uint64_t cur_size = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = order[k].i;
+    uint64_t sz = entry_bytes(&e[i]);
+    if (sz > max_shard_size) { /* alone, in a shard appended now */
+      shard_of[i] = ns++;
+      continue;
+    }
+    if (cur_size + sz > max_shard_size) {
+      for (size_t j = 0; j < nc; j++) shard_of[cur[j]] = ns;
+      ns++;
+      nc = 0;
+      cur_size = 0;
+    }
+    cur[nc++] = i;
+    cur_size += sz;
+  }
+  if (nc) {
+    for (size_t j = 0; j < nc; j++) shard_of[cur[j]] = ns;
+    ns++;
+  }
+  free(order);
+  free(cur);
+  *n_shards = ns;
+  return 0;
+}
+
+static char *shard_name(const char *stem, size_t k, size_t ns) {
+  size_t len = strlen(stem) + 64;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  if (ns == 1) snprintf(s, len, "%s.safetensors", stem);
+  else snprintf(s, len, "%s-%05zu-of-%05zu.safetensors", stem, k + 1, ns);
+  return s;
+}
+
+static int write_one_shard(const char *dir, const char *fname, const l1k_st_entry *e, size_t n,
+                           const size_t *shard_of, size_t k, const l1k_st_meta *meta,
+                           size_t n_meta, l1k_err *err) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) m += shard_of[i] == k;
+  l1k_st_entry *sub = l1k_calloc(m ? m : 1, sizeof *sub, err);
+  char *path = l1k_path_join(dir, fname);
+  int rc = 0;
+  if (!sub || !path) rc = sub ? l1k_errf(err, L1K_ENOMEM, "out of memory") : L1K_ENOMEM;
+  if (!rc) {
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (shard_of[i] == k) sub[m++] = e[i];
+    qsort(sub, m, sizeof *sub, by_file_order);
+    rc = l1k_st_write(path, sub, m, meta, n_meta, err);
+  }
+  free(sub);
+  free(path);
+  return rc;
+}
+
+typedef struct name_file {
+  const char *name, *file;
+} name_file;
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const name_file *)a)->name, ((const name_file *)b)->name);
+}
+
+/* json.dumps(index, indent=2, sort_keys=True) + "\n" */
+static int write_index(const char *dir, const char *stem, const l1k_st_entry *e, size_t n,
+                       const size_t *shard_of, char **files, uint64_t total_parameters,
+                       l1k_err *err) {
+  name_file *nf = l1k_calloc(n, sizeof *nf, err);
+  if (!nf) return L1K_ENOMEM;
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    nf[i].name = e[i].name;
+    nf[i].file = files[shard_of[i]];
+    total += entry_bytes(&e[i]);
+  }
+  qsort(nf, n, sizeof *nf, by_name);
+  l1k_buf b = {0};
+  l1k_buf_printf(&b, "{\n  \"metadata\": {\n    \"total_parameters\": %llu,\n    \"total_size\": %llu\n"
+                     "  },\n  \"weight_map\": {\n",
+                 (unsigned long long)total_parameters, (unsigned long long)total);
+  for (size_t i = 0; i < n; i++) {
+    l1k_buf_puts(&b, "    ");
+    l1k_buf_json_string(&b, nf[i].name, strlen(nf[i].name));
+    l1k_buf_puts(&b, ": ");
+    l1k_buf_json_string(&b, nf[i].file, strlen(nf[i].file));
+    l1k_buf_puts(&b, i + 1 < n ? ",\n" : "\n");
+  }
+  int ok = l1k_buf_puts(&b, "  }\n}\n") == 0;
+  free(nf);
+  size_t len = strlen(stem) + 32;
+  char *iname = malloc(len), *path = NULL;
+  if (iname) snprintf(iname, len, "%s.safetensors.index.json", stem);
+  if (iname) path = l1k_path_join(dir, iname);
+  int rc = ok && b.data && path ? l1k_write_file_atomic(path, b.data, b.len, err)
+                                : l1k_errf(err, L1K_ENOMEM, "out of memory");
+  l1k_buf_free(&b);
+  free(iname);
+  free(path);
+  return rc;
+}
+
+/* Is fname "<stem>-NNNNN-of-NNNNN.safetensors"? */
+static int is_shard_file(const char *fname, const char *stem) {
+  size_t sl = strlen(stem);
+  if (strncmp(fname, stem, sl)) return 0;
+  const char *p = fname + sl;
+  static const char pat[] = "-#####-of-#####.safetensors";
+  if (strlen(p) != sizeof pat - 1) return 0;
+  for (size_t i = 0; pat[i]; i++)
+    if (pat[i] == '#' ? !(p[i] >= '0' && p[i] <= '9') : p[i] != pat[i]) return 0;
+  return 1;
+}
+
+/* Removes what an earlier save left that this one (files[0..ns)) does not use. */
+static int remove_stale(const char *dir, const char *stem, char **files, size_t ns, l1k_err *err) {
+  DIR *d = opendir(dir);
+  if (!d) return l1k_errf(err, L1K_EIO, "%s: cannot list: %s", dir, strerror(errno));
+  size_t len = strlen(stem) + 32;
+  char single[len], index[len];
+  snprintf(single, len, "%s.safetensors", stem);
+  snprintf(index, len, "%s.safetensors.index.json", stem);
+  int rc = 0;
+  struct dirent *de;
+  while (!rc && (de = readdir(d))) {
+    const char *f = de->d_name;
+    int stale = is_shard_file(f, stem) || (ns > 1 && !strcmp(f, single)) ||
+                (ns == 1 && !strcmp(f, index));
+    for (size_t k = 0; k < ns && stale; k++) stale = strcmp(f, files[k]) != 0;
+    if (!stale) continue;
+    char *p = l1k_path_join(dir, f);
+    if (!p) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+    else if (unlink(p) != 0)
+      rc = l1k_errf(err, L1K_EIO, "%s: cannot remove the stale file of an earlier save: %s", p,
+                    strerror(errno));
+    free(p);
+  }
+  closedir(d);
+  return rc;
+}
+
+int l1k_st_write_sharded(const char *dir, const char *stem, const l1k_st_entry *e, size_t n,
+                         uint64_t max_shard_size, uint64_t total_parameters,
+                         const l1k_st_meta *meta, size_t n_meta, l1k_err *err) {
+  if (!n) return l1k_errf(err, L1K_EINTERNAL, "%s: no tensors to save", dir);
+  if (!max_shard_size)
+    return l1k_errf(err, L1K_EINPUT, "%s: max_shard_size must be at least 1 byte", dir);
+  size_t *shard_of = l1k_calloc(n, sizeof *shard_of, err), ns = 0;
+  if (!shard_of) return L1K_ENOMEM;
+  int rc = l1k_st_plan_shards(e, n, max_shard_size, shard_of, &ns, err);
+  char **files = rc ? NULL : l1k_calloc(ns, sizeof *files, err);
+  if (!rc && !files) rc = L1K_ENOMEM;
+  for (size_t k = 0; !rc && k < ns; k++)
+    if (!(files[k] = shard_name(stem, k, ns))) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+  for (size_t k = 0; !rc && k < ns; k++)
+    rc = write_one_shard(dir, files[k], e, n, shard_of, k, meta, n_meta, err);
+  if (!rc && ns > 1) rc = write_index(dir, stem, e, n, shard_of, files, total_parameters, err);
+  if (!rc) rc = remove_stale(dir, stem, files, ns, err);
+  if (!rc) rc = l1k_fsync_dir(dir, err);
+  for (size_t k = 0; files && k < ns; k++) free(files[k]);
+  free(files);
+  free(shard_of);
+  return rc;
 }

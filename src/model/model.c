@@ -425,6 +425,11 @@ static char *config_with_dtype(const char *orig, const char *dtype_name) {
 }
 
 int l1k_model_save(const l1k_model *m, const char *dir, const char *dtype, l1k_err *err) {
+  return l1k_model_save_sharded(m, dir, dtype, 0, err);
+}
+
+int l1k_model_save_sharded(const l1k_model *m, const char *dir, const char *dtype,
+                           uint64_t max_shard_size, l1k_err *err) {
   l1k_dtype dt = l1k_dtype_parse_loose(dtype ? dtype : "f32");
   if (dt != L1K_DT_F32 && dt != L1K_DT_BF16 && dt != L1K_DT_F16)
     return l1k_errf(err, L1K_EINPUT, "save: dtype '%s' not supported (expected f32, bf16 or f16)",
@@ -443,9 +448,9 @@ int l1k_model_save(const l1k_model *m, const char *dir, const char *dtype, l1k_e
     e[i].f32 = m->params + m->tensors[i].offset;
   }
   l1k_st_meta meta = {"format", "pt"};
-  char *p = l1k_path_join(dir, "model.safetensors");
-  rc = p ? l1k_st_write(p, e, m->n_tensors, &meta, 1, err) : l1k_errf(err, L1K_ENOMEM, "out of memory");
-  free(p);
+  rc = l1k_st_write_sharded(dir, "model", e, m->n_tensors,
+                            max_shard_size ? max_shard_size : L1K_ST_DEFAULT_MAX_SHARD,
+                            m->n_params, &meta, 1, err);
   free(e);
   if (rc) return rc;
   char *cfg = m->orig_config ? config_with_dtype(m->orig_config, tname) : NULL;
