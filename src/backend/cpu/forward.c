@@ -568,8 +568,12 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   memset(a->dres, 0, (size_t)N * C * sizeof(float));
   l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);
   for (int l = Lc - 1; l >= 0; l--) layer_bw(m, l, b->B, b->T);
-  /* embedding: scatter-add (serial over rows: ids repeat) */
+  /* embedding: scatter-add (serial over rows: ids repeat). transformers' nn.Embedding(
+   * padding_idx=pad_token_id): the positions whose input is pad_token_id add nothing (the row
+   * still gets the tied lm_head's gradient above). pad_token_id is -1 when unset. */
+  const int32_t pad = m->cfg.pad_token_id;
   for (int i = 0; i < N; i++) {
+    if (b->ids[i] == pad) continue;
     float *g = m->g.embed + (size_t)b->ids[i] * C;
     const float *d = a->dres + (size_t)i * C;
     for (int j = 0; j < C; j++) g[j] += d[j];
