@@ -197,14 +197,19 @@ int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err 
 int l1k_model_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
 int l1k_model_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
 int l1k_model_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
-/* The AdamW moments of the optimizer's range [lo, hi) (hi - lo floats each; m1 / m2 may be
- * NULL) and its step counter. */
+/* The AdamW moments of the optimizer's range [lo, hi) (hi - lo floats each) and its step
+ * counter. On the CPU backend m1 / m2 may be NULL (the step counter alone). */
 int l1k_model_optim_get(l1k_model *m, float *m1, float *m2, int64_t *step, l1k_err *err);
 int l1k_model_optim_set(l1k_model *m, const float *m1, const float *m2, int64_t step,
                         l1k_err *err);
 /* The host gradient buffer that the MPI all-reduce sums in place (CPU backend; allocated on
  * first use), or NULL on a device backend (which reduces its gradients itself). */
 float *l1k_model_grads_host(l1k_model *m);
+/* The AdamW moments of the optimizer's range in host memory (CPU backend, after
+ * l1k_model_optim_init): *m1, *m2 point at hi - lo floats each, read and written in place by
+ * checkpoints. Returns 0, or 1 when they are not in host memory (device backend, or no
+ * optimizer yet): use l1k_model_optim_get / _set. */
+int l1k_model_optim_host(l1k_model *m, float **m1, float **m2);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (atomically). Tokenizer files are the caller's. */

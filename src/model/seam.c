@@ -90,6 +90,9 @@ const char *l1k_model_device(const l1k_model *m) { return m->be ? m->be->name : 
 float *l1k_model_params(l1k_model *m) { return is_host(m) ? m->params : NULL; }
 float *l1k_model_grads(l1k_model *m) { return is_host(m) ? model_grads_alloc(m) : NULL; }
 float *l1k_model_grads_host(l1k_model *m) { return m->be->grads_host ? m->be->grads_host(m) : NULL; }
+int l1k_model_optim_host(l1k_model *m, float **m1, float **m2) {
+  return m->be->optim_host ? m->be->optim_host(m, m1, m2) : 1;
+}
 
 const float *model_host_params(l1k_model *m, float **owned, l1k_err *err) {
   *owned = NULL;
@@ -149,10 +152,22 @@ int l1k_model_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *
 int l1k_model_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   return m->be->grads_set(m, src, lo, n, err);
 }
+/* NULL moments (only the step counter) are a CPU-backend convenience; the table's contract
+ * gives device backends real buffers. */
+static int moments_given(const l1k_model *m, const void *m1, const void *m2, const char *what,
+                         l1k_err *err) {
+  if ((m1 && m2) || is_host(m)) return 0;
+  return l1k_errf(err, L1K_EINTERNAL, "%s: device %s needs both moment buffers", what,
+                  m->be->name);
+}
 int l1k_model_optim_get(l1k_model *m, float *m1, float *m2, int64_t *step, l1k_err *err) {
-  return m->be->optim_get(m, m1, m2, step, err);
+  int rc = moments_given(m, m1, m2, "optim_get", err);
+  if (!rc) rc = m->be->optim_get(m, m1, m2, step, err);
+  return rc;
 }
 int l1k_model_optim_set(l1k_model *m, const float *m1, const float *m2, int64_t step,
                         l1k_err *err) {
-  return m->be->optim_set(m, m1, m2, step, err);
+  int rc = moments_given(m, m1, m2, "optim_set", err);
+  if (!rc) rc = m->be->optim_set(m, m1, m2, step, err);
+  return rc;
 }

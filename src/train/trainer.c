@@ -355,65 +355,71 @@ static int check_ranks_agree(trainer *t, l1k_err *err) {
 
 /* Writes checkpoint-<step> (rank 0). With ZeRO-1 every rank takes part: the moment shards
  * are gathered on rank 0 first, so the file always holds all moments. */
+/* This rank's moments in host memory: in place on the CPU backend, else copied into *own
+ * (free it). */
+static int host_moments(trainer *t, float **m1, float **m2, float **own, int64_t *adam_step,
+                        l1k_err *err) {
+  size_t k = t->opt_hi - t->opt_lo;
+  *own = NULL;
+  if (l1k_model_optim_host(t->m, m1, m2) == 0) /* cpu: in place; read the step counter */
+    return l1k_model_optim_get(t->m, NULL, NULL, adam_step, err);
+  if (!(*own = malloc((k ? 2 * k : 1) * sizeof **own)))
+    return l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the moments");
+  *m1 = *own;
+  *m2 = *own + k;
+  return l1k_model_optim_get(t->m, *m1, *m2, adam_step, err);
+}
+
 static int save_ckpt(trainer *t, l1k_err *err) {
   const l1k_train_config *c = t->c;
-  size_t n = t->n_params, k = t->opt_hi - t->opt_lo;
-  float *fm = NULL, *fv = NULL, *sm = NULL, *sv = NULL;
+  size_t n = t->n_params;
+  float *m1 = NULL, *m2 = NULL, *own = NULL, *fm = NULL, *fv = NULL;
   int64_t adam_step = 0;
-  int rc = 0;
   if (!t->shard && t->d.rank != 0) return 0;
-  /* host copies of the moments: all of them on rank 0; with ZeRO-1 each rank's shard, gathered */
-  if (t->d.rank == 0) {
-    fm = malloc((n ? n : 1) * sizeof *fm);
-    fv = malloc((n ? n : 1) * sizeof *fv);
-    if (!fm || !fv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory for the moments");
-  }
-  if (t->shard && !rc) {
-    sm = malloc((k ? k : 1) * sizeof *sm);
-    sv = malloc((k ? k : 1) * sizeof *sv);
-    if (!sm || !sv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory for the moments");
-  }
-  if (!rc) rc = l1k_model_optim_get(t->m, t->shard ? sm : fm, t->shard ? sv : fv, &adam_step, err);
-  if (t->shard) {
+  int rc = host_moments(t, &m1, &m2, &own, &adam_step, err);
+  if (t->shard) { /* ZeRO-1: gather every rank's shard of the moments on rank 0 */
+    if (!rc && t->d.rank == 0) {
+      fm = malloc((n ? n : 1) * sizeof *fm);
+      fv = malloc((n ? n : 1) * sizeof *fv);
+      if (!fm || !fv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory gathering the moments");
+    }
     if ((rc = fail_all(t, rc))) goto done;
-    if ((rc = l1k_dist_gather_f32(&t->d, sm, fm, t->shard, err))) goto done;
-    if ((rc = l1k_dist_gather_f32(&t->d, sv, fv, t->shard, err))) goto done;
+    if ((rc = l1k_dist_gather_f32(&t->d, m1, fm, t->shard, err))) goto done;
+    if ((rc = l1k_dist_gather_f32(&t->d, m2, fv, t->shard, err))) goto done;
   }
   if (!rc && t->d.rank == 0) {
-    l1k_adamw full = {0};
+    l1k_adamw full = {0}; /* what l1k_ckpt_save reads: n, step and all moments */
     full.n = n;
     full.step = adam_step;
-    full.m = fm;
-    full.v = fv;
+    full.m = t->shard ? fm : m1;
+    full.v = t->shard ? fv : m2;
     full.hi = n;
     rc = l1k_ckpt_save(c, t->m, t->tok_dir, &full, t->step, t->tokens, t->spe, t->total_steps,
                        t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
                        t->last_ckpt, sizeof t->last_ckpt, err);
   }
 done:
+  free(own);
   free(fm);
   free(fv);
-  free(sm);
-  free(sv);
   return rc;
 }
 
 /* Restores parameters, moments (this rank's range) and the data position from a checkpoint. */
 static int resume_state(trainer *t, const char *dir, l1k_err *err) {
-  size_t k = t->opt_hi - t->opt_lo;
-  l1k_adamw host = {0}; /* the file's moments of [opt_lo, opt_hi), on their way to the backend */
+  float *own = NULL;
+  int64_t s0 = 0;
+  l1k_adamw host = {0}; /* the file's moments of [opt_lo, opt_hi), read where they live */
   host.n = t->n_params;
   host.lo = t->opt_lo;
   host.hi = t->opt_hi;
-  host.m = malloc((k ? k : 1) * sizeof(float));
-  host.v = malloc((k ? k : 1) * sizeof(float));
-  int rc = !host.m || !host.v ? l1k_errf(err, L1K_ENOMEM, "out of memory for the moments") : 0;
+  int rc = host_moments(t, &host.m, &host.v, &own, &s0, err);
   if (!rc)
     rc = l1k_ckpt_load_state(dir, t->m, &host, &t->step, &t->tokens, &t->perm_epoch, t->perm,
                              t->rows.n, (uint64_t)t->c->seed, t->rows_per_step, &t->log, err);
-  if (!rc) rc = l1k_model_optim_set(t->m, host.m, host.v, host.step, err);
-  free(host.m);
-  free(host.v);
+  /* the step counter always, the moments when they were read into a copy */
+  if (!rc) rc = l1k_model_optim_set(t->m, own ? host.m : NULL, own ? host.v : NULL, host.step, err);
+  free(own);
   return rc;
 }
 

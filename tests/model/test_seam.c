@@ -126,7 +126,10 @@ static void copies(void) {
   CHECK(l1k_model_grads_set(m, buf, n - 1, 2, &err) == L1K_EINPUT);
   /* moments: need optim_init; shard-sized; the step counter round-trips */
   CHECK(l1k_model_optim_get(m, back, back, NULL, &err) == L1K_EINTERNAL);
+  float *h1 = NULL, *h2 = NULL;
+  CHECK(l1k_model_optim_host(m, &h1, &h2) == 1); /* no optimizer yet */
   CHECK(l1k_model_optim_init(m, 0.9, 0.999, 1e-8, 0.0, lo, lo + k, &err) == 0);
+  CHECK(l1k_model_optim_host(m, &h1, &h2) == 0 && h1 && h2);
   int64_t st = -1;
   CHECK(l1k_model_optim_get(m, back, back + k, &st, &err) == 0 && st == 0);
   zero = 1;
@@ -135,6 +138,7 @@ static void copies(void) {
   CHECK(l1k_model_optim_set(m, buf, buf, 17, &err) == 0);
   CHECK(l1k_model_optim_get(m, back, back + k, &st, &err) == 0 && st == 17);
   CHECK(!memcmp(back, buf, k * sizeof *buf) && !memcmp(back + k, buf, k * sizeof *buf));
+  CHECK(!memcmp(h1, buf, k * sizeof *buf) && !memcmp(h2, buf, k * sizeof *buf)); /* in place */
   CHECK(l1k_model_optim_init(m, 0.9, 0.999, 1e-8, 0.0, 5, n + 1, &err) == L1K_EINTERNAL);
   /* a non-finite gradient norm: parameters and moments untouched, counter not advanced */
   CHECK(l1k_model_optim_init(m, 0.9, 0.999, 1e-8, 0.0, 0, n, &err) == 0);

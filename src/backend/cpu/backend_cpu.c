@@ -159,6 +159,14 @@ static int cpu_optim_set(l1k_model *m, const float *m1, const float *m2, int64_t
 
 static float *cpu_grads_host(l1k_model *m) { return model_grads_alloc(m); }
 
+static int cpu_optim_host(l1k_model *m, float **m1, float **m2) {
+  cpu_state *s = m->be_state;
+  if (!s || !s->have_opt) return 1;
+  *m1 = s->opt.m;
+  *m2 = s->opt.v;
+  return 0;
+}
+
 const l1k_backend_ops l1k_backend_cpu_ops = {
     .name = "cpu",
     .available = cpu_available,
@@ -177,4 +185,5 @@ const l1k_backend_ops l1k_backend_cpu_ops = {
     .optim_get = cpu_optim_get,
     .optim_set = cpu_optim_set,
     .grads_host = cpu_grads_host,
+    .optim_host = cpu_optim_host,
 };
