@@ -52,6 +52,13 @@ EOC
     { echo "FAIL train --device cpu: $(cat "$T/err")"; fail=1; }
   "$BIN" train "$T/c.yaml" -q --device auto --output_dir "$T/out_auto" >/dev/null 2>"$T/err" ||
     { echo "FAIL train --device auto: $(cat "$T/err")"; fail=1; }
+  expect "train precision bf16 on cpu" 2 \
+    "long1k train: precision bf16: the cpu backend computes in float32 only (use precision: fp32, or --device cuda)" -- \
+    "$BIN" train "$T/c.yaml" -q --device cpu --precision bf16 --output_dir "$T/out_bf16"
+  # (the wording of a bad enum value is train config's: only one line naming it is checked)
+  err=$("$BIN" train "$T/c.yaml" -q --device gpu 2>&1 >/dev/null); rc=$?
+  [[ $rc -eq 2 && $(printf '%s\n' "$err" | wc -l) -eq 1 && $err == *device*gpu* ]] ||
+    { echo "FAIL train --device gpu: exit $rc, [$err]"; fail=1; }
 else
   echo "note: this build has the CUDA backend ($msg); the no-CUDA refusals are not checked"
 fi
