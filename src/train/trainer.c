@@ -353,8 +353,6 @@ static int check_ranks_agree(trainer *t, l1k_err *err) {
   return 0;
 }
 
-/* Writes checkpoint-<step> (rank 0). With ZeRO-1 every rank takes part: the moment shards
- * are gathered on rank 0 first, so the file always holds all moments. */
 /* This rank's moments in host memory: in place on the CPU backend, else copied into *own
  * (free it). */
 static int host_moments(trainer *t, float **m1, float **m2, float **own, int64_t *adam_step,
@@ -370,6 +368,8 @@ static int host_moments(trainer *t, float **m1, float **m2, float **own, int64_t
   return l1k_model_optim_get(t->m, *m1, *m2, adam_step, err);
 }
 
+/* Writes checkpoint-<step> (rank 0). With ZeRO-1 every rank takes part: the moment shards
+ * are gathered on rank 0 first, so the file always holds all moments. */
 static int save_ckpt(trainer *t, l1k_err *err) {
   const l1k_train_config *c = t->c;
   size_t n = t->n_params;
