@@ -1,7 +1,7 @@
 /* long1k — CPU kernels of the model library (float32, OpenMP + OpenBLAS).
  *
- * Shared by the training forward/backward (src/model/forward.c) and generation. Shapes are in
- * the comments; all matrices are row-major. Weight matrices use the PyTorch Linear layout
+ * Shared by the training forward/backward (src/backend/cpu/forward.c) and generation. Shapes
+ * are in the comments; all matrices are row-major. Weight matrices use the PyTorch Linear layout
  * W[out, in], so a linear layer is y = x W^T (+ b). Functions that "accumulate" (+=) say so.
  * Threading is OpenMP only: l1k_gemm splits a large product over the OpenMP threads, each
  * running single-threaded OpenBLAS. Wrap a sequence of calls in l1k_blas_single_begin/end so that

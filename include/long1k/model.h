@@ -3,11 +3,16 @@
  * Contract used by train, eval, demo and the CLI. Owned by the model module (src/model,
  * src/backend). It may grow; these functions keep their meaning.
  *
- * Memory: all trainable parameters live in ONE contiguous float32 buffer (params) and their
- * gradients in ONE buffer of the same layout (grads), so that the optimizer, gradient
- * clipping and MPI/NCCL all-reduce work on flat arrays. l1k_model_tensors() names every
- * parameter with its offset and shape (Hugging Face names, e.g.
- * "model.layers.0.self_attn.q_proj.weight").
+ * Memory: all trainable parameters have ONE flat layout (l1k_model_tensors() names every
+ * parameter with its offset and shape, Hugging Face names, e.g.
+ * "model.layers.0.self_attn.q_proj.weight"), and gradients and AdamW moments use the same
+ * layout, so that the optimizer, gradient clipping and MPI/NCCL all-reduce work on flat
+ * arrays. WHERE they live is the backend's business (the seam, docs/DESIGN.md "The backend
+ * seam"): the CPU backend keeps them in host float32 buffers; a device backend keeps them in
+ * device memory. Callers reach them through l1k_model_params_get/set, grads_get/set,
+ * optim_get/set (host copies, offsets in parameters of the flat layout) and run the optimizer
+ * with l1k_model_step; the raw host pointers (l1k_model_params, l1k_model_grads,
+ * l1k_model_grads_host) exist only on the CPU backend.
  *
  * Reusable CPU kernels (RMSNorm, RoPE tables, softmax, SiLU, sgemm wrappers) for other code in
  * the model library (e.g. generation) are declared in include/long1k/backend.h.
@@ -100,8 +105,11 @@ const float *l1k_model_inv_freq(const l1k_model *m);
 const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name);
 const l1k_model_config *l1k_model_cfg(const l1k_model *m);
 
-float *l1k_model_params(l1k_model *m);     /* flat float32 parameters */
-float *l1k_model_grads(l1k_model *m);      /* flat float32 gradients (allocated on first use) */
+/* Flat float32 host parameters / gradients (gradients allocated on first use) on the CPU
+ * backend, which computes on them in place; NULL on a device backend (use the _get / _set
+ * copies below). The CPU generator and l1k_model_save read the host parameters. */
+float *l1k_model_params(l1k_model *m);
+float *l1k_model_grads(l1k_model *m);
 size_t l1k_model_num_params(const l1k_model *m);
 const l1k_tensor_info *l1k_model_tensors(const l1k_model *m, size_t *n);
 
@@ -138,6 +146,70 @@ void l1k_model_zero_grads(l1k_model *m);
 /* Number of target positions of a batch (labels[i+1] != -100 within the same document):
  * the denominator of transformers' mean loss. Returns -1 and sets err on invalid labels. */
 int64_t l1k_batch_count_targets(const l1k_batch *b, l1k_err *err);
+
+/* ---- the backend seam (src/backend/ops.h; docs/DESIGN.md "The backend seam") ---------------
+ *
+ * A model runs on one backend. l1k_model_load / l1k_model_create attach the CPU backend, so
+ * callers that never call l1k_model_attach run on the CPU as before. */
+
+typedef enum l1k_device_precision {
+  L1K_DEVICE_PREC_DEFAULT = 0, /* the backend's default: cpu float32, cuda bf16 */
+  L1K_DEVICE_PREC_FP32 = 1,    /* float32 everywhere (parity mode) */
+  L1K_DEVICE_PREC_BF16 = 2,    /* bf16 weights and activations, float32 accumulation and master
+                                  weights (device backends; the cpu backend refuses it) */
+} l1k_device_precision;
+
+typedef struct l1k_device_opts {
+  l1k_device_precision precision;
+  int deterministic;  /* same bits on every run (device backends; the CPU always is) */
+  int recompute;      /* per-layer activation recomputation (device backends) */
+  int device_index;   /* which GPU */
+  const char *what;   /* how the user named the setting, for messages ("--device", "device");
+                         NULL = "device" */
+} l1k_device_opts;
+
+/* Moves the model onto backend `device`: "cpu", "cuda", or "auto" (NULL too) = cuda when a GPU
+ * and the CUDA backend are present, else cpu (one info line says so when auto picks cuda).
+ * o may be NULL (defaults). An unknown name, a backend absent from this build or without a
+ * device, or a precision the backend lacks: one line naming the setting, L1K_EINPUT (the
+ * model stays on its previous backend). Call it after loading, before reserve / training;
+ * gradients and optimizer state are not carried over. */
+int l1k_model_attach(l1k_model *m, const char *device, const l1k_device_opts *o, l1k_err *err);
+/* The backend the model runs on: "cpu" or "cuda". */
+const char *l1k_model_device(const l1k_model *m);
+/* Checks a device name without a model: resolves "auto" and reports, as l1k_model_attach
+ * would, why a named backend cannot run here. *resolved (optional) gets "cpu" or "cuda". */
+int l1k_device_check(const char *device, const char *what, const char **resolved, l1k_err *err);
+
+/* AdamW (include/long1k/optim.h arithmetic, transformers' no-decay grouping from the tensor
+ * table) for parameters [lo, hi) (ZeRO-1 shard; 0, n_params for all): zeroed moments, step 0. */
+int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
+                         double weight_decay, size_t lo, size_t hi, l1k_err *err);
+/* One optimizer step in the backend: *grad_norm (optional) = the global L2 norm of ALL
+ * gradients as they are (sum over ranks first); if finite, clip to max_grad_norm (0 = no
+ * clipping; torch's clip_grad_norm_) and run AdamW with lr on [lo, hi), which must be the
+ * range given to l1k_model_optim_init. A non-finite norm leaves parameters and moments
+ * untouched (returns 0; the caller decides). */
+int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
+                   double *grad_norm, l1k_err *err);
+/* Host copies of n values from flat offset lo (checkpoints, parity, broadcasts). */
+int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
+int l1k_model_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
+int l1k_model_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
+int l1k_model_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);
+/* The AdamW moments of the optimizer's range [lo, hi) (hi - lo floats each) and its step
+ * counter. On the CPU backend m1 / m2 may be NULL (the step counter alone). */
+int l1k_model_optim_get(l1k_model *m, float *m1, float *m2, int64_t *step, l1k_err *err);
+int l1k_model_optim_set(l1k_model *m, const float *m1, const float *m2, int64_t step,
+                        l1k_err *err);
+/* The host gradient buffer that the MPI all-reduce sums in place (CPU backend; allocated on
+ * first use), or NULL on a device backend (which reduces its gradients itself). */
+float *l1k_model_grads_host(l1k_model *m);
+/* The AdamW moments of the optimizer's range in host memory (CPU backend, after
+ * l1k_model_optim_init): *m1, *m2 point at hi - lo floats each, read and written in place by
+ * checkpoints. Returns 0, or 1 when they are not in host memory (device backend, or no
+ * optimizer yet): use l1k_model_optim_get / _set. */
+int l1k_model_optim_host(l1k_model *m, float **m1, float **m2);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (each file atomically), or shards and an index

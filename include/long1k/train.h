@@ -62,6 +62,10 @@ typedef struct l1k_train_config {
   int64_t num_threads;            /* 0: OpenMP default */
   int64_t zero_stage;             /* 1: AdamW moments sharded across MPI ranks */
   int overwrite_output_dir;
+  /* the backend (include/long1k/model.h l1k_model_attach) */
+  char *device;                   /* auto|cpu|cuda */
+  char *precision;                /* auto|fp32|bf16 (auto: cpu fp32, cuda bf16) */
+  int deterministic;              /* device backends: same bits on every run */
 } l1k_train_config;
 
 void l1k_train_config_default(l1k_train_config *c);

@@ -96,6 +96,14 @@ typedef struct l1k_backend_ops {
 
   /* The host gradient buffer when gradients live in host memory (CPU backend), else NULL. */
   float *(*grads_host)(l1k_model *m);
+
+  /* ---- added after the first version of the table; a backend may leave these NULL ---- */
+
+  /* The AdamW moments of the backend's range [lo, hi) when they live in host memory (CPU
+   * backend): *m1, *m2 point at hi - lo floats each (checkpoints write and read them in place,
+   * without a second copy of both moments). NULL entry, or 1 returned: not in host memory
+   * (callers use optim_get / optim_set). */
+  int (*optim_host)(l1k_model *m, float **m1, float **m2);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

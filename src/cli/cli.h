@@ -15,6 +15,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * the source tree's data/ (when run from the build), else <prefix>/share/long1k. */
 const char *cli_data_dir(void);
 
+/* --device / --precision (src/cli/device.c). cli_parse_precision: "auto" | "fp32" | "bf16"
+ * into *out (an l1k_device_precision); -1 for anything else. cli_generation_device: checks a
+ * --device for a command that generates with the CPU engine (generate, eval --model): cpu and
+ * auto run on the CPU (auto says so when a GPU is present); cuda is refused with one line
+ * (absent from the build, or GPU decoding not there yet). 0 or an L1K_E* code with err set. */
+int cli_parse_precision(const char *s, int *out);
+int cli_generation_device(const char *device, l1k_err *err);
+#define CLI_DEVICE_HELP                                                                      \
+  "  --device NAME        cpu | cuda | auto (default auto: cuda when a GPU and the CUDA\n"   \
+  "                       backend are present, else cpu)\n"
+
 #define L1K_COMMANDS(X)                                                                      \
   X(tokenize, "Tokenize JSONL text (or chat messages) with a Hugging Face tokenizer.json")   \
   X(init, "Write a random-initialized Qwen2/Qwen3/Llama model directory (HF format)")       \

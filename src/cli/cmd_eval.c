@@ -54,6 +54,8 @@ static void usage(FILE *f) {
 "  --tokenizer PATH         local: tokenizer.json or its directory (default: the model's)\n"
 "  --chat-template NAME     local: qwen2.5 | qwen3 | llama3 (default: from tokenizer_config.json)\n"
 "  --batch N                local: sequences decoded together (default 8)\n"
+"  --device NAME            local: cpu | cuda | auto (default auto); generation runs on the CPU\n"
+"                           engine for now: auto uses it, cuda is refused with exit 2\n"
 "prompt and sampling:\n"
 "  --prompt-template T      boxed (default; system: \"Please reason step by step, and put your\n"
 "                           final answer within \\boxed{}.\"), boxed-user, long1k, mc (default for\n"
@@ -115,7 +117,7 @@ enum {
   O_CHOICES, O_SHUFFLE, O_ENDPOINT, O_MNAME, O_COMPL, O_APIKEY, O_MODEL, O_TEMPLATE, O_N, O_TEMP,
   O_TOPP, O_MAXTOK, O_SEED, O_EXTRA, O_CONC, O_RETRIES, O_TIMEOUT, O_BACKOFF, O_BACKOFFMAX,
   O_JEND, O_JMODEL, O_JPROMPT, O_JLINES, O_JMAXTOK, O_JKEY, O_OUT, O_SUMONLY, O_TOKENIZER,
-  O_CHATTMPL, O_BATCH
+  O_CHATTMPL, O_BATCH, O_DEVICE
 };
 
 int cmd_eval(int argc, char **argv) {
@@ -140,6 +142,7 @@ int cmd_eval(int argc, char **argv) {
       {"tokenizer", required_argument, 0, O_TOKENIZER},
       {"chat-template", required_argument, 0, O_CHATTMPL},
       {"batch", required_argument, 0, O_BATCH},
+      {"device", required_argument, 0, O_DEVICE},
       {"prompt-template", required_argument, 0, O_TEMPLATE},
       {"n", required_argument, 0, O_N},
       {"temperature", required_argument, 0, O_TEMP},
@@ -165,7 +168,7 @@ int cmd_eval(int argc, char **argv) {
       {0, 0, 0, 0}};
   l1k_eval_config c;
   l1k_eval_config_default(&c);
-  const char *model_dir = NULL, *api_key = NULL;
+  const char *model_dir = NULL, *api_key = NULL, *device = NULL;
   int summary_only = 0, rc;
   long v;
   double d;
@@ -200,6 +203,7 @@ int cmd_eval(int argc, char **argv) {
       case O_COMPL: c.completions = 1; break;
       case O_APIKEY: api_key = optarg; break;
       case O_MODEL: model_dir = optarg; break;
+      case O_DEVICE: device = optarg; break;
       case O_TOKENIZER: c.tokenizer_path = optarg; break;
       case O_CHATTMPL: c.chat_template = optarg; break;
       case O_BATCH:
@@ -329,7 +333,15 @@ int cmd_eval(int argc, char **argv) {
                       "directory with config.json and model.safetensors)\n", model_dir);
       return 2;
     }
+    l1k_err derr = {0};
+    if (cli_generation_device(device ? device : "auto", &derr)) {
+      free(bench_path);
+      return cli_fail(cmd, &derr);
+    }
     c.model_dir = model_dir;
+  } else if (device) {
+    free(bench_path);
+    return cli_usage_error(cmd, "--device applies to a local --model only");
   } else if (!c.endpoint || !c.model_name) {
     free(bench_path);
     return cli_usage_error(cmd, "--endpoint URL and --model-name NAME (or --model DIR) are required");

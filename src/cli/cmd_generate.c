@@ -61,6 +61,8 @@ static const char *GEN_USAGE =
     "      --max-context N     KV cache positions per prompt (default: longest prompt +\n"
     "                          max-new-tokens, at most the model's max_position_embeddings)\n"
     "      --threads N         CPU threads (default: all)\n"
+    "      --device NAME       cpu | cuda | auto (default auto). Generation runs on the CPU\n"
+    "                          engine for now: auto uses it, cuda is refused with exit 2\n"
     "  -q, --quiet             no progress or statistics on stderr\n"
     "  -h, --help              this text\n"
     "\n"
@@ -70,7 +72,7 @@ static const char *GEN_USAGE =
     "line and field, exit code 2.\n";
 
 enum { OPT_TOPK = 256, OPT_TOPP, OPT_MINP, OPT_STOP, OPT_IGNORE_EOS, OPT_CTX, OPT_THREADS, OPT_CHAT,
-       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER };
+       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER, OPT_DEVICE };
 
 static int parse_int(const char *s, long lo, long hi, long *out) {
   char *end;
@@ -201,10 +203,12 @@ int cmd_generate(int argc, char **argv) {
       {"batch", required_argument, 0, 'b'},
       {"max-context", required_argument, 0, OPT_CTX},
       {"threads", required_argument, 0, OPT_THREADS},
+      {"device", required_argument, 0, OPT_DEVICE},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *cmd = "generate";
+  const char *device = "auto";
   const char *model_dir = NULL, *prompt = NULL, *input = NULL, *output = NULL, *system_msg = NULL;
   const char *template_name = NULL, *tok_path = NULL;
   int chat = 0, no_think = 0, quiet = 0, batch = 0, max_ctx = 0, threads = 0;
@@ -282,6 +286,7 @@ int cmd_generate(int argc, char **argv) {
         if (parse_int(optarg, 1, 1024, &lv)) return cli_usage_error(cmd, "--threads: expected an integer in 1..1024, got '%s'", optarg);
         threads = (int)lv;
         break;
+      case OPT_DEVICE: device = optarg; break;
       case 'q': quiet = 1; break;
       case 'h': fputs(GEN_USAGE, stdout); return 0;
       default: return cli_usage_error(cmd, "unknown option");
@@ -289,6 +294,10 @@ int cmd_generate(int argc, char **argv) {
   }
   if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   if (!model_dir) return cli_usage_error(cmd, "--model DIR is required");
+  {
+    l1k_err derr = {0};
+    if (cli_generation_device(device, &derr)) return cli_fail(cmd, &derr);
+  }
   if (!!prompt + !!input != 1) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --input FILE.jsonl");
   if (threads > 0) {
 #ifdef _OPENMP

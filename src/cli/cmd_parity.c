@@ -37,6 +37,9 @@ static void usage(FILE *f) {
           "                       grad.<name>, long_input_ids, long_logits, greedy_prompt,\n"
           "                       greedy_output, logits_bf16_checkpoint\n"
           "  --meta FILE          reference.json (settings; its 'family' is echoed)\n"
+          CLI_DEVICE_HELP
+          "  --precision P        fp32 | bf16 on a device backend (default fp32, the parity mode;\n"
+          "                       the cpu backend is fp32 only)\n"
           "  -h, --help           this text\n",
           PARITY_TOL);
 }
@@ -122,10 +125,13 @@ static void check(report *r, const char *name, double e, int counts) {
 }
 
 int cmd_parity(int argc, char **argv) {
-  const char *model_dir = NULL, *ref_path = NULL, *meta_path = NULL;
+  const char *model_dir = NULL, *ref_path = NULL, *meta_path = NULL, *device = "auto";
+  int precision = L1K_DEVICE_PREC_FP32;
   static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                        {"reference", required_argument, 0, 'r'},
                                        {"meta", required_argument, 0, 'j'},
+                                       {"device", required_argument, 0, 'd'},
+                                       {"precision", required_argument, 0, 'P'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -135,6 +141,12 @@ int cmd_parity(int argc, char **argv) {
       case 'm': model_dir = optarg; break;
       case 'r': ref_path = optarg; break;
       case 'j': meta_path = optarg; break;
+      case 'd': device = optarg; break;
+      case 'P':
+        if (cli_parse_precision(optarg, &precision))
+          return cli_usage_error("parity", "--precision %s: expected fp32 or bf16", optarg);
+        if (precision == L1K_DEVICE_PREC_DEFAULT) precision = L1K_DEVICE_PREC_FP32;
+        break;
       case 'h': usage(stdout); return 0;
       default: return cli_usage_error("parity", "unknown option");
     }
@@ -151,7 +163,9 @@ int cmd_parity(int argc, char **argv) {
   float *ref = NULL, *ours = NULL, *g = NULL;
   cJSON *meta = NULL;
   report R = {{0}, 1};
+  l1k_device_opts dopt = {(l1k_device_precision)precision, 1, 0, 0, "--device"};
 
+  if (l1k_device_check(device, "--device", NULL, &err)) goto fail;
   if (meta_path) {
     char *txt = l1k_read_file(meta_path, NULL, &err);
     if (!txt) goto fail;
@@ -163,6 +177,7 @@ int cmd_parity(int argc, char **argv) {
     }
   }
   if (!(m = l1k_model_load(model_dir, &err))) goto fail;
+  if (l1k_model_attach(m, device, &dopt, &err)) goto fail;
   if (l1k_st_open(&st, ref_path, &err)) goto fail;
   const l1k_model_config *cfg = l1k_model_cfg(m);
   int V = cfg->vocab_size;
@@ -216,7 +231,12 @@ int cmd_parity(int argc, char **argv) {
   l1k_model_zero_grads(m);
   if (l1k_model_forward_backward(m, &batch, nt2 ? 1.0 / (double)nt2 : 0.0, &loss_sum, &nt, &err))
     goto fail;
-  g = l1k_model_grads(m);
+  size_t np = l1k_model_num_params(m);
+  if (!(g = malloc((np ? np : 1) * sizeof *g))) {
+    l1k_errf(&err, L1K_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (l1k_model_grads_get(m, g, 0, np, &err)) goto fail;
   size_t ntens;
   const l1k_tensor_info *ti = l1k_model_tensors(m, &ntens);
   double worst = 0;
@@ -338,6 +358,7 @@ cleanup:
   free(go);
   free(ref);
   free(ours);
+  free(g);
   l1k_st_close(&st);
   l1k_model_free(m);
   return rc;

@@ -213,6 +213,11 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
     l1k_errf(err, L1K_EINTERNAL, "generate: no model");
     return NULL;
   }
+  if (!l1k_model_params(m)) { /* the CPU engine reads host weights (DESIGN.md, the seam) */
+    l1k_errf(err, L1K_EUNSUPPORTED, "generate: the model is on device %s; generation runs on "
+             "the CPU engine only (attach it to cpu)", l1k_model_device(m));
+    return NULL;
+  }
   if (max_batch < 1 || max_batch > 4096) {
     l1k_errf(err, L1K_EINPUT, "generate: batch size %d out of range (1..4096)", max_batch);
     return NULL;

@@ -109,6 +109,15 @@ struct l1k_model {
   void *be_state;
 };
 
+/* The host gradient buffer, allocated (zeroed) on first use; NULL when out of memory. */
+float *model_grads_alloc(l1k_model *m);
+/* Attaches the CPU backend (l1k_model_create); lets go of the backend (l1k_model_free). */
+int model_attach_default(l1k_model *m, l1k_err *err);
+void model_detach(l1k_model *m);
+/* The parameters in host memory: m->params on the CPU backend, else a malloc'ed copy from the
+ * backend returned in *owned (free it). NULL with err set on failure. */
+const float *model_host_params(l1k_model *m, float **owned, l1k_err *err);
+
 /* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */
 int model_layout(l1k_model *m, l1k_err *err);
 void model_point(const l1k_model *m, float *base, model_params *p);

@@ -126,6 +126,7 @@ l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err) {
   }
   model_point(m, m->params, &m->p);
   l1k_rope_inv_freq(&m->cfg, m->inv_freq);
+  if (model_attach_default(m, err)) goto fail;
   return m;
 fail:
   l1k_model_free(m);
@@ -134,6 +135,7 @@ fail:
 
 void l1k_model_free(l1k_model *m) {
   if (!m) return;
+  model_detach(m);
   free(m->params);
   free(m->grads);
   free(m->tensors);
@@ -148,7 +150,6 @@ void l1k_model_free(l1k_model *m) {
 }
 
 const l1k_model_config *l1k_model_cfg(const l1k_model *m) { return &m->cfg; }
-float *l1k_model_params(l1k_model *m) { return m->params; }
 size_t l1k_model_num_params(const l1k_model *m) { return m->n_params; }
 const char *l1k_model_stored_dtype(const l1k_model *m) { return m->stored_dtype; }
 const float *l1k_model_inv_freq(const l1k_model *m) { return m->inv_freq; }
@@ -164,17 +165,13 @@ const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name) {
   return NULL;
 }
 
-float *l1k_model_grads(l1k_model *m) {
+float *model_grads_alloc(l1k_model *m) {
   if (!m->grads) {
     m->grads = l1k_alloc_big(m->n_params * sizeof(float));
     if (!m->grads) return NULL;
     model_point(m, m->grads, &m->g);
   }
   return m->grads;
-}
-
-void l1k_model_zero_grads(l1k_model *m) {
-  if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -437,21 +434,28 @@ int l1k_model_save_sharded(const l1k_model *m, const char *dir, const char *dtyp
   const char *tname = dt == L1K_DT_F32 ? "float32" : dt == L1K_DT_BF16 ? "bfloat16" : "float16";
   int rc = l1k_mkdir_p(dir, err);
   if (rc) return rc;
+  float *host = NULL; /* a device backend's parameters, copied to the host for the file */
+  const float *params = model_host_params((l1k_model *)m, &host, err);
+  if (!params) return err && err->code ? err->code : L1K_ENOMEM;
   l1k_st_entry *e = l1k_calloc(m->n_tensors, sizeof *e, err);
-  if (!e) return L1K_ENOMEM;
+  if (!e) {
+    free(host);
+    return L1K_ENOMEM;
+  }
   for (size_t i = 0; i < m->n_tensors; i++) {
     e[i].name = m->tensors[i].name;
     e[i].dtype = dt;
     e[i].ndim = m->tensors[i].ndim;
     e[i].shape[0] = m->tensors[i].shape[0];
     e[i].shape[1] = m->tensors[i].shape[1];
-    e[i].f32 = m->params + m->tensors[i].offset;
+    e[i].f32 = params + m->tensors[i].offset;
   }
   l1k_st_meta meta = {"format", "pt"};
   rc = l1k_st_write_sharded(dir, "model", e, m->n_tensors,
                             max_shard_size ? max_shard_size : L1K_ST_DEFAULT_MAX_SHARD,
                             m->n_params, &meta, 1, err);
   free(e);
+  free(host);
   if (rc) return rc;
   char *cfg = m->orig_config ? config_with_dtype(m->orig_config, tname) : NULL;
   if (!cfg) cfg = l1k_config_to_json(&m->cfg, tname);

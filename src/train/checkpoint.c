@@ -250,8 +250,17 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
     char *p = l1k_path_join(tmp, STATE_FILE);
     l1k_atomic_file af;
     rc = p ? l1k_atomic_open(&af, p, err) : L1K_ENOMEM;
+    /* the parameters in host memory: in place on the cpu backend, else a copy */
+    float *own = NULL;
+    const float *params = l1k_model_params((l1k_model *)m);
+    if (!rc && !params) {
+      own = malloc((opt->n ? opt->n : 1) * sizeof *own);
+      rc = own ? l1k_model_params_get((l1k_model *)m, own, 0, opt->n, err)
+               : l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the parameters");
+      params = own;
+      if (rc) l1k_atomic_abort(&af);
+    }
     if (!rc) {
-      const float *params = l1k_model_params((l1k_model *)m);
       int bad = fwrite(&h, sizeof h, 1, af.f) != 1 ||
                 fwrite(params, 4, opt->n, af.f) != opt->n || fwrite(opt->m, 4, opt->n, af.f) != opt->n ||
                 fwrite(opt->v, 4, opt->n, af.f) != opt->n || /* full moments (lo 0, hi n) */
@@ -263,6 +272,7 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
         rc = l1k_atomic_commit(&af, err);
       }
     }
+    free(own);
     free(p);
   }
   if (!rc) rc = write_blob(tmp, "trainer_log.jsonl", log->data ? log->data : "", log->len, err);
@@ -359,7 +369,10 @@ int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *
     rc = l1k_errf(err, L1K_EINPUT, "%s: truncated (%zu bytes)", p, mp.size);
   if (!rc) {
     const char *d = (const char *)mp.data + sizeof *h;
-    memcpy(l1k_model_params(m), d, 4 * n);
+    rc = l1k_model_params_set(m, (const float *)(const void *)d, 0, n, err);
+  }
+  if (!rc) {
+    const char *d = (const char *)mp.data + sizeof *h;
     /* the file holds all moments; a ZeRO-1 rank keeps its shard [lo, hi) */
     memcpy(opt->m, d + 4 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));
     memcpy(opt->v, d + 8 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));

@@ -99,6 +99,12 @@ static const key_spec KEYS[] = {
     {"num_threads", T_INT, F(num_threads), 0, 0, 4096, "0", "OpenMP threads (0: default)"},
     {"overwrite_output_dir", T_BOOL, F(overwrite_output_dir), 0, 0, 0, "false",
      "allow an output_dir that already holds checkpoints without resuming"},
+    {"device", T_ENUM, F(device), "auto|cpu|cuda", 0, 0, "auto",
+     "backend: cpu, cuda, or auto (cuda when a GPU and the CUDA backend are present)"},
+    {"precision", T_ENUM, F(precision), "auto|fp32|bf16", 0, 0, "auto",
+     "device arithmetic: fp32 or bf16 (auto: cpu fp32, cuda bf16; the cpu backend is fp32 only)"},
+    {"deterministic", T_BOOL, F(deterministic), 0, 0, 0, "false",
+     "device backends: same bits on every run (the cpu backend always is)"},
 };
 #undef F
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
@@ -150,6 +156,8 @@ void l1k_train_config_default(l1k_train_config *c) {
   c->seed = 42;
   c->logging_steps = 1;
   c->save_steps = 500;
+  c->device = xstrdup("auto");
+  c->precision = xstrdup("auto");
 }
 
 void l1k_train_config_free(l1k_train_config *c) {

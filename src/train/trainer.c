@@ -52,7 +52,8 @@ typedef struct trainer {
   l1k_rows rows, val;
   int64_t B, accum, spe, total_steps, warmup, rows_per_step;
   l1k_sched_type sched;
-  l1k_adamw opt;
+  size_t n_params;     /* the model's; AdamW (in the backend) updates [opt_lo, opt_hi) */
+  size_t opt_lo, opt_hi;
   size_t *shard;       /* ZeRO-1: rank r updates parameters [shard[r], shard[r+1]); else NULL */
   int64_t step;        /* optimizer steps done */
   int64_t perm_epoch;  /* epoch the permutation belongs to */
@@ -320,17 +321,30 @@ static int setup_data(trainer *t, l1k_err *err) {
  * writes each rank's parameters to PREFIX.rank<N> (for tests). */
 static int check_ranks_agree(trainer *t, l1k_err *err) {
   size_t n = l1k_model_num_params(t->m);
-  const float *p = l1k_model_params(t->m);
   const char *dump = getenv("LONG1K_TRAIN_DUMP_PARAMS");
+  if (t->d.world == 1 && !(dump && *dump)) return 0;
+  float *own = NULL;
+  const float *p = l1k_model_params(t->m); /* host parameters (cpu), else a copy */
+  if (!p) {
+    if (!(own = malloc((n ? n : 1) * sizeof *own)))
+      return l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the parameters");
+    int rc = l1k_model_params_get(t->m, own, 0, n, err);
+    if (rc) {
+      free(own);
+      return rc;
+    }
+    p = own;
+  }
+  int rc = 0;
   if (dump && *dump) {
     char path[4200];
     snprintf(path, sizeof path, "%s.rank%d", dump, t->d.rank);
-    int rc = l1k_write_file_atomic(path, p, n * sizeof *p, err);
-    if (rc) return rc;
+    rc = l1k_write_file_atomic(path, p, n * sizeof *p, err);
   }
-  if (t->d.world == 1) return 0;
   uint64_t h = l1k_fnv1a64(p, n * sizeof *p, 0), h0 = h;
-  int rc = l1k_dist_bcast(&t->d, &h0, sizeof h0, err);
+  free(own);
+  if (rc || t->d.world == 1) return rc;
+  rc = l1k_dist_bcast(&t->d, &h0, sizeof h0, err);
   if (rc) return rc;
   int bad = l1k_dist_max_int(&t->d, h != h0);
   if (bad)
@@ -339,44 +353,121 @@ static int check_ranks_agree(trainer *t, l1k_err *err) {
   return 0;
 }
 
+/* This rank's moments in host memory: in place on the CPU backend, else copied into *own
+ * (free it). */
+static int host_moments(trainer *t, float **m1, float **m2, float **own, int64_t *adam_step,
+                        l1k_err *err) {
+  size_t k = t->opt_hi - t->opt_lo;
+  *own = NULL;
+  if (l1k_model_optim_host(t->m, m1, m2) == 0) /* cpu: in place; read the step counter */
+    return l1k_model_optim_get(t->m, NULL, NULL, adam_step, err);
+  if (!(*own = malloc((k ? 2 * k : 1) * sizeof **own)))
+    return l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the moments");
+  *m1 = *own;
+  *m2 = *own + k;
+  return l1k_model_optim_get(t->m, *m1, *m2, adam_step, err);
+}
+
 /* Writes checkpoint-<step> (rank 0). With ZeRO-1 every rank takes part: the moment shards
  * are gathered on rank 0 first, so the file always holds all moments. */
 static int save_ckpt(trainer *t, l1k_err *err) {
   const l1k_train_config *c = t->c;
-  if (!t->shard) {
-    if (t->d.rank != 0) return 0;
-    return l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe,
-                         t->total_steps, t->perm_epoch, t->perm, t->rows.n, t->rows_per_step,
-                         &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
+  size_t n = t->n_params;
+  float *m1 = NULL, *m2 = NULL, *own = NULL, *fm = NULL, *fv = NULL;
+  int64_t adam_step = 0;
+  if (!t->shard && t->d.rank != 0) return 0;
+  int rc = host_moments(t, &m1, &m2, &own, &adam_step, err);
+  if (t->shard) { /* ZeRO-1: gather every rank's shard of the moments on rank 0 */
+    if (!rc && t->d.rank == 0) {
+      fm = malloc((n ? n : 1) * sizeof *fm);
+      fv = malloc((n ? n : 1) * sizeof *fv);
+      if (!fm || !fv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory gathering the moments");
+    }
+    if ((rc = fail_all(t, rc))) goto done;
+    if ((rc = l1k_dist_gather_f32(&t->d, m1, fm, t->shard, err))) goto done;
+    if ((rc = l1k_dist_gather_f32(&t->d, m2, fv, t->shard, err))) goto done;
   }
-  size_t n = t->opt.n;
-  float *fm = NULL, *fv = NULL;
-  int rc = 0;
-  if (t->d.rank == 0) {
-    fm = malloc(n * sizeof *fm);
-    fv = malloc(n * sizeof *fv);
-    if (!fm || !fv) rc = l1k_errf(err, L1K_ENOMEM, "out of memory gathering the moments");
-  }
-  if ((rc = fail_all(t, rc))) goto done;
-  if ((rc = l1k_dist_gather_f32(&t->d, t->opt.m, fm, t->shard, err))) goto done;
-  if ((rc = l1k_dist_gather_f32(&t->d, t->opt.v, fv, t->shard, err))) goto done;
-  if (t->d.rank == 0) {
-    l1k_adamw full = t->opt;
-    full.m = fm;
-    full.v = fv;
-    full.lo = 0;
+  if (!rc && t->d.rank == 0) {
+    l1k_adamw full = {0}; /* what l1k_ckpt_save reads: n, step and all moments */
+    full.n = n;
+    full.step = adam_step;
+    full.m = t->shard ? fm : m1;
+    full.v = t->shard ? fv : m2;
     full.hi = n;
     rc = l1k_ckpt_save(c, t->m, t->tok_dir, &full, t->step, t->tokens, t->spe, t->total_steps,
                        t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
                        t->last_ckpt, sizeof t->last_ckpt, err);
   }
 done:
+  free(own);
   free(fm);
   free(fv);
   return rc;
 }
 
+/* Restores parameters, moments (this rank's range) and the data position from a checkpoint. */
+static int resume_state(trainer *t, const char *dir, l1k_err *err) {
+  float *own = NULL;
+  int64_t s0 = 0;
+  l1k_adamw host = {0}; /* the file's moments of [opt_lo, opt_hi), read where they live */
+  host.n = t->n_params;
+  host.lo = t->opt_lo;
+  host.hi = t->opt_hi;
+  int rc = host_moments(t, &host.m, &host.v, &own, &s0, err);
+  if (!rc)
+    rc = l1k_ckpt_load_state(dir, t->m, &host, &t->step, &t->tokens, &t->perm_epoch, t->perm,
+                             t->rows.n, (uint64_t)t->c->seed, t->rows_per_step, &t->log, err);
+  /* the step counter always, the moments when they were read into a copy */
+  if (!rc) rc = l1k_model_optim_set(t->m, own ? host.m : NULL, own ? host.v : NULL, host.step, err);
+  free(own);
+  return rc;
+}
+
+/* The backend of the YAML's device / precision / deterministic keys (cpu by default when no
+ * GPU is present; l1k_model_attach says so when auto picks cuda). */
+static int attach_device(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  l1k_device_opts o = {0};
+  const char *pr = c->precision ? c->precision : "auto";
+  o.precision = !strcmp(pr, "bf16")   ? L1K_DEVICE_PREC_BF16
+                : !strcmp(pr, "fp32") ? L1K_DEVICE_PREC_FP32
+                                      : L1K_DEVICE_PREC_DEFAULT;
+  o.deterministic = c->deterministic;
+  o.recompute = c->gradient_checkpointing;
+  o.what = "device";
+  return l1k_model_attach(t->m, c->device, &o, err);
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
+
+/* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
+ * backend keeps its gradients to itself, so several processes need the cpu backend. */
+static int reduce_grads(trainer *t, l1k_err *err) {
+  if (t->d.world == 1) return 0;
+  float *g = l1k_model_grads_host(t->m);
+  if (!g)
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "device %s: data parallelism over %d processes reduces host gradients; run "
+                    "with device: cpu (the device backend does not all-reduce yet)",
+                    l1k_model_device(t->m), t->d.world);
+  return l1k_dist_sum_f32(&t->d, g, t->n_params, err);
+}
+
+/* ZeRO-1: every rank updated its shard of the parameters; each broadcasts it to the others. */
+static int share_shards(trainer *t, l1k_err *err) {
+  float *params = l1k_model_params(t->m); /* host parameters on the cpu backend */
+  int rc = 0;
+  for (int r = 0; r < t->d.world && !rc; r++) {
+    size_t lo = t->shard[r], k = t->shard[r + 1] - lo;
+    float *buf = params ? params + lo : malloc((k ? k : 1) * sizeof *buf);
+    if (!buf) return l1k_errf(err, L1K_ENOMEM, "out of memory sharing the parameter shards");
+    if (!params && r == t->d.rank) rc = l1k_model_params_get(t->m, buf, lo, k, err);
+    if (!rc) rc = l1k_dist_bcast_from(&t->d, buf, k * sizeof(float), r, err);
+    if (!rc && !params && r != t->d.rank) rc = l1k_model_params_set(t->m, buf, lo, k, err);
+    if (!params) free(buf);
+  }
+  return rc;
+}
 
 static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok_out,
                    l1k_err *err) {
@@ -405,9 +496,7 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
     acc[1] += (double)nt;
   }
   if ((rc = fail_all(t, rc))) return rc;
-  float *g = l1k_model_grads(t->m);
-  size_t np = l1k_model_num_params(t->m);
-  if ((rc = l1k_dist_sum_f32(&t->d, g, np, err))) return rc;
+  if ((rc = reduce_grads(t, err))) return rc;
   if ((rc = l1k_dist_sum_f64(&t->d, acc, 2, err))) return rc;
   if ((int64_t)acc[1] != targets)
     return l1k_errf(err, L1K_EINTERNAL, "step %lld: the model counted %lld loss tokens, the data %lld",
@@ -415,19 +504,20 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
   double loss = acc[0] / (double)targets;
   const char *fault = getenv("LONG1K_TRAIN_FAULT");
   if (fault && !strncmp(fault, "nan-at-step:", 12) && atoll(fault + 12) == t->step + 1) loss = NAN;
-  double gn = l1k_clip_grad_norm(g, np, t->c->max_grad_norm);
   *loss_out = loss;
-  *gnorm_out = gn;
   *tok_out = tokens;
-  if (!isfinite(loss) || !isfinite(gn)) return 1; /* caller stops; parameters untouched */
+  if (!isfinite(loss)) { /* caller stops; parameters untouched */
+    const float *g = l1k_model_grads_host(t->m);
+    *gnorm_out = g ? l1k_l2norm(g, t->n_params) : NAN;
+    return 1;
+  }
   double lr = l1k_sched_lr(t->sched, t->c->learning_rate, t->warmup, t->total_steps, t->step);
-  float *params = l1k_model_params(t->m);
-  l1k_adamw_step(&t->opt, params, g, lr);
-  if (t->shard) /* ZeRO-1: every rank updated its shard; share them */
-    for (int r = 0; r < t->d.world; r++)
-      if ((rc = l1k_dist_bcast_from(&t->d, params + t->shard[r],
-                                    (t->shard[r + 1] - t->shard[r]) * sizeof(float), r, err)))
-        return rc;
+  double gn = NAN;
+  rc = l1k_model_step(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, &gn, err);
+  *gnorm_out = gn;
+  if (rc) return rc;
+  if (!isfinite(gn)) return 1; /* the backend left parameters and moments untouched */
+  if (t->shard && (rc = share_shards(t, err))) return rc;
   t->step++;
   return 0;
 }
@@ -458,6 +548,11 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = fail_all(t, 0))) goto out;
+  if ((rc = attach_device(t, err))) {
+    fail_all(t, rc);
+    goto out;
+  }
+  if ((rc = fail_all(t, 0))) goto out;
   if ((rc = setup_data(t, err))) {
     fail_all(t, rc);
     goto out;
@@ -483,22 +578,11 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = l1k_model_reserve(t->m, (int)t->B, (int)t->Tmax, err))) goto out;
-  {
-    size_t nt = 0;
-    const l1k_tensor_info *ti = l1k_model_tensors(t->m, &nt);
-    l1k_param_seg *segs = calloc(nt + 1, sizeof *segs);
-    if (!segs) {
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto out;
-    }
-    for (size_t i = 0; i < nt; i++) segs[i] = (l1k_param_seg){ti[i].offset, ti[i].numel, ti[i].no_decay};
-    rc = l1k_adamw_init(&t->opt, l1k_model_num_params(t->m), segs, nt, c->adam_beta1, c->adam_beta2,
-                        c->adam_epsilon, c->weight_decay, err);
-    free(segs);
-    if (rc) goto out;
-  }
+  t->n_params = l1k_model_num_params(t->m);
+  t->opt_lo = 0;
+  t->opt_hi = t->n_params;
   if (c->zero_stage >= 1 && t->d.world > 1) {
-    size_t n = t->opt.n, W = (size_t)t->d.world;
+    size_t n = t->n_params, W = (size_t)t->d.world;
     size_t chunk = ((n + W - 1) / W + 15) & ~(size_t)15;
     t->shard = malloc((W + 1) * sizeof *t->shard);
     if (!t->shard) {
@@ -507,15 +591,17 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     }
     for (size_t r = 0; r <= W; r++) t->shard[r] = r * chunk < n ? r * chunk : n;
     t->shard[W] = n;
-    rc = l1k_adamw_shard(&t->opt, t->shard[t->d.rank], t->shard[t->d.rank + 1], err);
-    if ((rc = fail_all(t, rc))) goto out;
+    t->opt_lo = t->shard[t->d.rank];
+    t->opt_hi = t->shard[t->d.rank + 1];
     if (t->d.rank == 0)
       l1k_info("zero_stage 1: AdamW moments sharded over %d ranks (%zu parameters each)",
                t->d.world, chunk);
   }
+  rc = l1k_model_optim_init(t->m, c->adam_beta1, c->adam_beta2, c->adam_epsilon,
+                            c->weight_decay, t->opt_lo, t->opt_hi, err);
+  if ((rc = fail_all(t, rc))) goto out;
   if (resume_dir[0]) {
-    rc = l1k_ckpt_load_state(resume_dir, t->m, &t->opt, &t->step, &t->tokens, &t->perm_epoch,
-                             t->perm, t->rows.n, (uint64_t)c->seed, t->rows_per_step, &t->log, err);
+    rc = resume_state(t, resume_dir, err);
     if ((rc = fail_all(t, rc))) goto out;
     snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", resume_dir);
     if (t->d.rank == 0)
@@ -646,7 +732,6 @@ out:
   free(t->b_pos);
   free(t->b_doc);
   free(t->perm);
-  l1k_adamw_free(&t->opt);
   free(t->shard);
   l1k_rows_free(&t->rows);
   l1k_rows_free(&t->val);

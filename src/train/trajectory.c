@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "long1k/optim.h"
 #include "long1k/safetensors.h"
 
 static int num(const cJSON *o, const char *k, double *v, l1k_err *err) {
@@ -49,26 +48,24 @@ int l1k_parity_trajectory(l1k_model *m, const l1k_batch *b, const cJSON *meta,
 
   size_t n = l1k_model_num_params(m), nt = 0;
   const l1k_tensor_info *ti = l1k_model_tensors(m, &nt);
-  float *params = l1k_model_params(m);
-  float *saved = malloc(n * sizeof *saved);
-  l1k_param_seg *segs = calloc(nt + 1, sizeof *segs);
-  if (!saved || !segs) {
+  /* host copies: the parameters before (restored at the end) and after the steps */
+  float *saved = malloc((n ? n : 1) * sizeof *saved), *params = malloc((n ? n : 1) * sizeof *params);
+  if (!saved || !params) {
     free(saved);
-    free(segs);
+    free(params);
     return l1k_errf(err, L1K_ENOMEM, "out of memory");
   }
-  memcpy(saved, params, n * sizeof *saved);
   int grouping_ok = 1;
-  for (size_t i = 0; i < nt; i++) {
-    segs[i] = (l1k_param_seg){ti[i].offset, ti[i].numel, ti[i].no_decay};
+  for (size_t i = 0; i < nt; i++)
     if (ti[i].no_decay != name_no_decay(ti[i].name)) grouping_ok = 0;
-  }
-  l1k_adamw opt;
-  rc = l1k_adamw_init(&opt, n, segs, nt, cJSON_GetArrayItem(betas, 0)->valuedouble,
-                      cJSON_GetArrayItem(betas, 1)->valuedouble, eps, wd, err);
-  free(segs);
+  /* AdamW in the model's backend (its optimizer state is reset) */
+  rc = l1k_model_params_get(m, saved, 0, n, err);
+  if (!rc)
+    rc = l1k_model_optim_init(m, cJSON_GetArrayItem(betas, 0)->valuedouble,
+                              cJSON_GetArrayItem(betas, 1)->valuedouble, eps, wd, 0, n, err);
   if (rc) {
     free(saved);
+    free(params);
     return rc;
   }
   /* loss positions in the batch (labels shifted inside each row, -100 ignored) */
@@ -96,10 +93,8 @@ int l1k_parity_trajectory(l1k_model *m, const l1k_batch *b, const cJSON *meta,
                     (long long)nts, (long long)targets);
       break;
     }
-    float *g = l1k_model_grads(m);
-    double loss = ls / (double)targets;
-    double gn = l1k_clip_grad_norm(g, n, clip);
-    l1k_adamw_step(&opt, params, g, lr);
+    double loss = ls / (double)targets, gn = 0;
+    if ((rc = l1k_model_step(m, lr, clip, 0, n, &gn, err))) break;
     double el = rel(loss, rl->valuedouble), eg = rel(gn, rg->valuedouble);
     worst_loss = el > worst_loss ? el : worst_loss;
     worst_gn = eg > worst_gn ? eg : worst_gn;
@@ -112,6 +107,7 @@ int l1k_parity_trajectory(l1k_model *m, const l1k_batch *b, const cJSON *meta,
                  worst_gn);
   int pass = !rc && worst_loss <= tol && worst_gn <= tol && grouping_ok;
   if (!grouping_ok) l1k_buf_puts(out, ",\"no_decay_grouping\":\"differs from the reference rule\"");
+  if (!rc && params_path) rc = l1k_model_params_get(m, params, 0, n, err);
   if (!rc && params_path) {
     l1k_safetensors st;
     rc = l1k_st_open(&st, params_path, err);
@@ -171,9 +167,10 @@ int l1k_parity_trajectory(l1k_model *m, const l1k_batch *b, const cJSON *meta,
   }
   l1k_buf_printf(out, ",\"ok\":%s},", pass ? "true" : "false");
   if (!pass) *ok = 0;
-  memcpy(params, saved, n * sizeof *saved);
+  int rc2 = l1k_model_params_set(m, saved, 0, n, rc ? NULL : err);
+  if (!rc) rc = rc2;
   l1k_model_zero_grads(m);
   free(saved);
-  l1k_adamw_free(&opt);
+  free(params);
   return rc;
 }

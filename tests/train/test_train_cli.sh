@@ -103,7 +103,7 @@ EOP
 # a non-finite loss stops the run with a message and keeps the last good checkpoint
 # (diverging for real: lr 1000 with weight decay 1 multiplies the weights by -999 per step; under
 # the sanitizers the NaN is injected at step 5 instead, because the model's exp of a NaN logit
-# is undefined behaviour that UBSan stops on: src/model/forward.c exp_fast)
+# is undefined behaviour that UBSan stops on: src/backend/cpu/forward.c exp_fast)
 if [[ -n ${LONG1K_SANITIZER:-} ]]; then export LONG1K_TRAIN_FAULT=nan-at-step:5; fi
 expect 1 "is not finite; stopped without updating \(last good checkpoint: .*checkpoint-[0-9]+\)" -- \
   "$T/c.yaml" --output_dir "$T/o7" --learning_rate 1000 --weight_decay 1 --max_steps 60 --save_steps 2 --warmup_steps 1 --max_grad_norm 0

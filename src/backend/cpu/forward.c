@@ -1,7 +1,7 @@
 /* long1k — forward and backward of the decoder on the CPU (float32).
  *
  * llm.c style: the activations of a batch live in one arena (model_acts) sized by
- * l1k_model_reserve; each layer's forward and backward sit side by side below. A batch row may
+ * l1k_cpu_reserve; each layer's forward and backward sit side by side below. A batch row may
  * hold several documents: a document starts where doc[] changes (or, without doc[], where
  * pos[] does not increase); attention is causal inside a document and never crosses it, and
  * the target of position i is labels[i+1] only when i+1 is in the same document. */
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu.h"
 #include "model/internal.h"
 
 /* ---------------------------------------------------------------- arena */
@@ -89,7 +90,7 @@ static size_t acts_layout(l1k_model *m, int B, int T, float *base) {
   return off;
 }
 
-int l1k_model_reserve(l1k_model *m, int B, int T, l1k_err *err) {
+int l1k_cpu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
   if (B <= 0 || T <= 0)
     return l1k_errf(err, L1K_EINPUT, "batch of %d rows x %d tokens: expected positive sizes", B, T);
   if (m->a.mem && B * (size_t)T <= (size_t)m->a.B * m->a.T && T <= m->a.T &&
@@ -409,7 +410,7 @@ static void layer_bw(l1k_model *m, int l, int B, int T) {
 static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
   if (!b || !b->ids || b->B <= 0 || b->T <= 0)
     return l1k_errf(err, L1K_EINPUT, "empty batch (expected B > 0 rows of T > 0 tokens)");
-  int rc = l1k_model_reserve(m, b->B, b->T, err);
+  int rc = l1k_cpu_reserve(m, b->B, b->T, err);
   if (rc) return rc;
   if ((rc = prepare_batch(m, b, err))) return rc;
   const l1k_model_config *c = &m->cfg;
@@ -528,8 +529,8 @@ static int forward_impl(l1k_model *m, const l1k_batch *b, float *logits, double 
   return 0;
 }
 
-int l1k_model_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
-                      int64_t *n_targets, l1k_err *err) {
+int l1k_cpu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                    int64_t *n_targets, l1k_err *err) {
   int prev = l1k_blas_single_begin();
   int rc = forward_impl(m, b, logits, loss_sum, n_targets, err);
   l1k_blas_single_end(prev);
@@ -567,8 +568,12 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   memset(a->dres, 0, (size_t)N * C * sizeof(float));
   l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);
   for (int l = Lc - 1; l >= 0; l--) layer_bw(m, l, b->B, b->T);
-  /* embedding: scatter-add (serial over rows: ids repeat) */
+  /* embedding: scatter-add (serial over rows: ids repeat). transformers' nn.Embedding(
+   * padding_idx=pad_token_id): the positions whose input is pad_token_id add nothing (the row
+   * still gets the tied lm_head's gradient above). pad_token_id is -1 when unset. */
+  const int32_t pad = m->cfg.pad_token_id;
   for (int i = 0; i < N; i++) {
+    if (b->ids[i] == pad) continue;
     float *g = m->g.embed + (size_t)b->ids[i] * C;
     const float *d = a->dres + (size_t)i * C;
     for (int j = 0; j < C; j++) g[j] += d[j];
@@ -578,9 +583,9 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   return 0;
 }
 
-int l1k_model_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
-                               double *loss_sum, int64_t *n_targets, l1k_err *err) {
-  if (!l1k_model_grads(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+int l1k_cpu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
+                             double *loss_sum, int64_t *n_targets, l1k_err *err) {
+  if (!model_grads_alloc(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
   int prev = l1k_blas_single_begin();
   int rc = forward_backward_impl(m, b, grad_scale, loss_sum, n_targets, err);
   l1k_blas_single_end(prev);

@@ -1,4 +1,5 @@
-/* long1k — AdamW and gradient clipping: see include/long1k/optim.h. */
+/* long1k — AdamW and gradient clipping: see include/long1k/optim.h. The CPU backend's step
+ * (backend_cpu.c) runs these on the host buffers. */
 #include "long1k/optim.h"
 
 #include <math.h>
