@@ -24,6 +24,7 @@ learning_rate: 1.0e-3
 max_steps: 4
 per_device_train_batch_size: 2
 gradient_accumulation_steps: 2
+logging_steps: 1
 num_threads: 1
 tokenized_cache_dir: $T/cache
 output_dir: $T/out
@@ -42,15 +43,15 @@ expect() {
 }
 
 base >"$T/c.yaml"; echo "learning_rat: 1e-5" >>"$T/c.yaml"
-expect 2 "c.yaml:12: unknown key 'learning_rat'" -- "$T/c.yaml"
+expect 2 "c.yaml:13: unknown key 'learning_rat'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "learning_rate: fast" >>"$T/c.yaml"
-expect 2 "c.yaml:12: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
+expect 2 "c.yaml:13: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "lr_scheduler_type: cosine_with_restarts" >>"$T/c.yaml"
 expect 2 "lr_scheduler_type: 'cosine_with_restarts' is not one of" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "finetuning_type: lora" >>"$T/c.yaml"
 expect 2 "finetuning_type: 'lora' is not supported" -- "$T/c.yaml"
 base >"$T/c.yaml"; printf 'neat_packing: [1, 2]\n' >>"$T/c.yaml"
-expect 2 "c.yaml:12: neat_packing: expected a scalar" -- "$T/c.yaml"
+expect 2 "c.yaml:13: neat_packing: expected a scalar" -- "$T/c.yaml"
 printf 'a: "open\n' >"$T/bad.yaml"
 expect 2 "bad.yaml:[0-9]+: invalid YAML" -- "$T/bad.yaml"
 base >"$T/c.yaml"
