@@ -87,7 +87,7 @@ ls "$T/cache"/ds-*.bin >/dev/null || { echo "FAIL: no cache file"; fail=1; }
 
 # eval loss on a val split, packing, log and plot
 expect 0 "eval loss [0-9.]+ on" -- "$T/c.yaml" --output_dir "$T/o6" --val_size 0.2 --neat_packing true --eval_steps 2
-python3 - "$T/o6" <<'EOP' || { echo "FAIL: log / plot"; fail=1; }
+python3 - "$T/o6" "$SRC/tests/train/data/trainer_state_transformers.json" <<'EOP' || { echo "FAIL: log / plot"; fail=1; }
 import json, os, sys, xml.dom.minidom
 d = sys.argv[1]
 recs = [json.loads(l) for l in open(os.path.join(d, "trainer_log.jsonl"))]
@@ -99,6 +99,12 @@ for r in train:
         assert k in r, (k, r)
 assert [r["step"] for r in ev] == [2, 4], ev
 xml.dom.minidom.parse(os.path.join(d, "training_loss.svg"))
+# trainer_state.json's eval entries carry transformers' keys (eval_loss, epoch, step)
+st = json.load(open(os.path.join(d, "checkpoint-4", "trainer_state.json")))
+ref = json.load(open(sys.argv[2]))
+ref_eval = [r for r in ref["log_history"] if "eval_loss" in r][0]
+sev = [r for r in st["log_history"] if "eval_loss" in r]
+assert [r["step"] for r in sev] == [2, 4] and all(set(r) <= set(ref_eval) for r in sev), sev
 EOP
 
 # a non-finite loss stops the run with a message and keeps the last good checkpoint
