@@ -558,8 +558,8 @@ void l1k_train_config_help(FILE *f) {
   for (size_t r = 0; r < sizeof RECIPE_LONG1K / sizeof RECIPE_LONG1K[0]; r++)
     fprintf(f, "%s=%s%s", RECIPE_LONG1K[r][0], RECIPE_LONG1K[r][1],
             r + 1 < sizeof RECIPE_LONG1K / sizeof RECIPE_LONG1K[0] ? (r % 4 == 3 ? "\n    " : " ") : "\n");
-  fprintf(f, "  accepted LLaMA-Factory keys (only=: other values refused; others: a warning when "
-             "the value asks for something long1k does not do):");
+  fprintf(f, "  accepted LLaMA-Factory keys (only=: other values refused; the others print a\n"
+             "  warning when their value asks for something long1k does not do):");
   for (size_t i = 0; i < N_IGNORED; i++)
     fprintf(f, "%s%s%s%s", i % 5 == 0 ? "\n    " : " ", IGNORED[i].name,
             IGNORED[i].refuse_unless ? " only=" : "",
