@@ -59,6 +59,11 @@ expect 2 "per_device_train_batch_size: 0 is out of range" -- "$T/c.yaml" --per_d
 expect 2 "unknown key 'no_such_key'" -- "$T/c.yaml" --no-such-key 1
 expect 2 "model_name_or_path: '$T/nope' is not a directory" -- "$T/c.yaml" --model_name_or_path "$T/nope"
 expect 2 "cannot open" -- "$T/c.yaml" --dataset "$T/missing.jsonl"
+# LLaMA-Factory dataset names need dataset_dir/dataset_info.json; interleaved mixing is refused
+expect 2 "dataset: 'identity' is not a file, and there is no $T/nodir/dataset_info.json" -- "$T/c.yaml" \
+  --dataset identity --dataset_dir "$T/nodir"
+expect 2 "mix_strategy: 'interleave_under' is not supported" -- "$T/c.yaml" --mix_strategy interleave_under
+expect 2 "recipe: 'paper' is not a recipe \(known: long1k\)" -- "$T/c.yaml" --recipe paper
 "$BIN" train --help | grep -q "gradient_accumulation_steps" || { echo "FAIL: --help"; fail=1; }
 "$BIN" train "$T/c.yaml" --print-config --warmup_steps 3 | grep -q "^warmup_steps: 3$" || { echo "FAIL: --print-config"; fail=1; }
 
