@@ -20,6 +20,7 @@ model_name_or_path: $MODEL
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64
+recipe: long1k
 learning_rate: 1.0e-3
 max_steps: 4
 per_device_train_batch_size: 2
@@ -43,15 +44,15 @@ expect() {
 }
 
 base >"$T/c.yaml"; echo "learning_rat: 1e-5" >>"$T/c.yaml"
-expect 2 "c.yaml:13: unknown key 'learning_rat'" -- "$T/c.yaml"
+expect 2 "c.yaml:14: unknown key 'learning_rat'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "learning_rate: fast" >>"$T/c.yaml"
-expect 2 "c.yaml:13: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
+expect 2 "c.yaml:14: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "lr_scheduler_type: cosine_with_restarts" >>"$T/c.yaml"
 expect 2 "lr_scheduler_type: 'cosine_with_restarts' is not one of" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "finetuning_type: lora" >>"$T/c.yaml"
 expect 2 "finetuning_type: 'lora' is not supported" -- "$T/c.yaml"
 base >"$T/c.yaml"; printf 'neat_packing: [1, 2]\n' >>"$T/c.yaml"
-expect 2 "c.yaml:13: neat_packing: expected a scalar" -- "$T/c.yaml"
+expect 2 "c.yaml:14: neat_packing: expected a scalar" -- "$T/c.yaml"
 printf 'a: "open\n' >"$T/bad.yaml"
 expect 2 "bad.yaml:[0-9]+: invalid YAML" -- "$T/bad.yaml"
 base >"$T/c.yaml"
