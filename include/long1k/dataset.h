@@ -48,6 +48,7 @@ typedef struct l1k_data_opts {
   const char *default_system;
   const char *cache_dir;          /* NULL: no cache (tokenize in memory) */
   int overwrite_cache;
+  const char *dataset_dir;        /* where dataset_info.json is looked up; NULL = "data" */
 } l1k_data_opts;
 
 void l1k_data_opts_default(l1k_data_opts *o);
@@ -75,7 +76,8 @@ typedef struct l1k_dataset {
   void *heap;
 } l1k_dataset;
 
-/* paths: one JSONL file or several separated by commas. */
+/* paths: datasets separated by commas, each a name in dataset_dir/dataset_info.json or a file
+ * (see l1k_data_sources_resolve); concatenated in that order, max_samples records each. */
 int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds, l1k_err *err);
 void l1k_dataset_free(l1k_dataset *ds);
 static inline int64_t l1k_dataset_len(const l1k_dataset *ds, int64_t i) {
@@ -89,6 +91,59 @@ int64_t l1k_dataset_targets(const l1k_dataset *ds, int64_t i);
 struct cJSON;
 int l1k_record_encode(const struct cJSON *rec, const l1k_data_opts *o, l1k_ids *ids,
                       uint8_t **mask, l1k_err *err);
+
+/* ---- LLaMA-Factory datasets (src/train/lfdata.c) -------------------------------------------
+ * `dataset: identity,alpaca_en_demo` names entries of dataset_dir/dataset_info.json
+ * (LLaMA-Factory's format: file_name (a file or a directory of files), formatting alpaca |
+ * sharegpt | openai, columns, tags); a name that is not an entry is a file path (long1k's own
+ * record formats, `formatting:`). Hub, script and cloud datasets, ranking, num_samples, tools
+ * and multimodal columns are refused naming the dataset and the key. */
+enum { L1K_LF_PROMPT, L1K_LF_QUERY, L1K_LF_RESPONSE, L1K_LF_HISTORY, L1K_LF_MESSAGES,
+       L1K_LF_SYSTEM, L1K_LF_NCOL };
+enum { L1K_LF_ROLE_TAG, L1K_LF_CONTENT_TAG, L1K_LF_USER_TAG, L1K_LF_ASSISTANT_TAG,
+       L1K_LF_OBSERVATION_TAG, L1K_LF_FUNCTION_TAG, L1K_LF_SYSTEM_TAG, L1K_LF_NTAG };
+
+typedef struct l1k_data_source {
+  char *spec;                     /* the name or path as written in dataset: */
+  int lf;                         /* 1: a dataset_info.json entry, 0: a path */
+  char **files;                   /* lf: file_name, or the files of that directory (sorted) */
+  int n_files;
+  l1k_data_format formatting;     /* lf: ALPACA | SHAREGPT | OPENAI */
+  char *col[L1K_LF_NCOL];         /* lf: column names; NULL = None (as LLaMA-Factory's attrs) */
+  char *tag[L1K_LF_NTAG];         /* lf: sharegpt / openai tags; NULL = None */
+  char *canon;                    /* the entry as JSON text (lf) or "path:..." (cache key) */
+} l1k_data_source;
+
+int l1k_data_sources_resolve(const char *spec, const char *dataset_dir, l1k_data_source **out,
+                             int *n, l1k_err *err);
+void l1k_data_sources_free(l1k_data_source *s, int n);
+
+/* Records of one file: a JSON array (the first non-blank byte is '['), else JSON Lines;
+ * either may be gzip-compressed. Returns 1 (caller cJSON_Delete's *rec), 0 at the end, -1
+ * with a message naming the file and line. where: "file:LINE" or "file: record INDEX". */
+typedef struct l1k_records l1k_records;
+l1k_records *l1k_records_open(const char *path, l1k_err *err);
+int l1k_records_next(l1k_records *r, struct cJSON **rec, l1k_err *err);
+int l1k_records_is_array(const l1k_records *r);
+const char *l1k_records_where(const l1k_records *r);
+void l1k_records_close(l1k_records *r);
+
+/* One record converted as LLaMA-Factory's converter for s->formatting does: messages with
+ * roles "system" (first, only when non-empty), "user", "assistant". Strings point into rec or
+ * into ms->owned. Records LLaMA-Factory would skip with a warning (bad role order, odd
+ * message count, no response) are errors naming the field. */
+typedef struct l1k_lf_msgs {
+  l1k_chat_msg *m;
+  size_t n;
+  char **owned;
+  size_t n_owned;
+} l1k_lf_msgs;
+int l1k_lf_convert(const struct cJSON *rec, const l1k_data_source *s, l1k_lf_msgs *ms,
+                   l1k_err *err);
+void l1k_lf_msgs_free(l1k_lf_msgs *ms);
+/* l1k_lf_convert, default_system when the record has no system prompt, l1k_chat_encode. */
+int l1k_lf_record_encode(const struct cJSON *rec, const l1k_data_source *s,
+                         const l1k_data_opts *o, l1k_ids *ids, uint8_t **mask, l1k_err *err);
 
 /* ---- rows and micro-batches ---------------------------------------------------------------
  * A row holds one sample, or several (neat_packing) whose total length fits cutoff_len. */

@@ -7,9 +7,12 @@
  *   l1k_train_run(&c, &result, &err);
  *   l1k_train_config_free(&c);
  *
- * Defaults are the paper's recipe: lr 1e-5, cosine, warmup_ratio 0.05, weight_decay 1e-4,
- * betas 0.9 / 0.95, max_grad_norm 1.0, 5 epochs, batch 1 x accumulation 16 (effective 16),
- * cutoff_len 32768, bf16 checkpoints. See docs/train.md.
+ * Defaults are LLaMA-Factory's (and transformers' TrainingArguments' where LLaMA-Factory
+ * defers to it): lr 5e-5, linear, no warmup, weight_decay 0, betas 0.9 / 0.999, clipping 1.0,
+ * 3 epochs, batch 8 x accumulation 1, cutoff_len 2048, logging_steps 500, float32 checkpoints.
+ * `recipe: long1k` sets the paper's values (lr 1e-5, cosine, warmup_ratio 0.05, weight_decay
+ * 1e-4, betas 0.9 / 0.95, 5 epochs, batch 1 x accumulation 16, cutoff_len 32768, bf16,
+ * logging_steps 1) for every key the configuration does not set itself. See docs/train.md.
  */
 #ifndef LONG1K_TRAIN_H
 #define LONG1K_TRAIN_H
@@ -23,7 +26,9 @@ typedef struct l1k_train_config {
   /* model / data */
   char *model_name_or_path;
   char *tokenizer_name_or_path;   /* default: model_name_or_path */
-  char *dataset;                  /* JSONL path(s), comma-separated */
+  char *dataset;                  /* names in dataset_dir/dataset_info.json or paths, comma-separated */
+  char *dataset_dir;              /* "data" (LLaMA-Factory's default) */
+  char *mix_strategy;             /* "concat" (interleave_* refused) */
   char *template_name;            /* "template": qwen|qwen2.5|qwen3|llama3; NULL = detect */
   int64_t cutoff_len;
   int64_t max_samples;            /* 0 = all */
@@ -66,6 +71,11 @@ typedef struct l1k_train_config {
   char *device;                   /* auto|cpu|cuda */
   char *precision;                /* auto|fp32|bf16 (auto: cpu fp32, cuda bf16) */
   int deterministic;              /* device backends: same bits on every run */
+
+  /* bookkeeping */
+  char *recipe;                   /* "long1k" or NULL */
+  unsigned char key_set[128];     /* key table index -> set by the config itself (not a recipe) */
+  uint64_t warned;                /* LLaMA-Factory keys already warned about */
 } l1k_train_config;
 
 void l1k_train_config_default(l1k_train_config *c);

@@ -4,8 +4,10 @@
  * epoch's data order; trainer_state.json; trainer_log.jsonl up to this step). A checkpoint is
  * built in output_dir/.tmp-checkpoint-<step>-<pid>, every file fsync'ed, then renamed into
  * place, so a crash leaves either no checkpoint-<step> or a complete one. */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,16 +198,99 @@ static int copy_file(const char *src_dir, const char *dst_dir, const char *name,
 }
 
 /* first occurrence of the 6-byte string k in s[0, n) */
-static const char *find6(const char *s, size_t n, const char *k) {
-  for (size_t i = 0; i + 6 <= n; i++)
-    if (!memcmp(s + i, k, 6)) return s + i;
-  return NULL;
-}
-
 static int fault_at(const char *what, int64_t step) {
   const char *f = getenv("LONG1K_TRAIN_FAULT");
   size_t n = strlen(what);
   return f && !strncmp(f, what, n) && f[n] == ':' && atoll(f + n + 1) == step;
+}
+
+/* One trainer_log.jsonl record as transformers' Trainer logs it: training steps {epoch,
+ * grad_norm, learning_rate, loss, num_input_tokens_seen, step}, evaluations {epoch, eval_loss,
+ * step}. */
+static cJSON *log_entry(const cJSON *r) {
+  static const char *const map[][2] = {{"epoch", "epoch"},         {"grad_norm", "grad_norm"},
+                                       {"lr", "learning_rate"},    {"loss", "loss"},
+                                       {"eval_loss", "eval_loss"}, {"tokens", "num_input_tokens_seen"},
+                                       {"step", "step"},           {"elapsed", "train_runtime"}};
+  cJSON *e = cJSON_CreateObject();
+  for (size_t i = 0; e && i < sizeof map / sizeof map[0]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, map[i][0]);
+    if (cJSON_IsNumber(v) && !cJSON_AddNumberToObject(e, map[i][1], v->valuedouble)) {
+      cJSON_Delete(e);
+      return NULL;
+    }
+  }
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "tokens");
+  const cJSON *el = cJSON_GetObjectItemCaseSensitive(r, "elapsed");
+  if (e && cJSON_IsNumber(t) && cJSON_IsNumber(el) && el->valuedouble > 0 &&
+      !cJSON_AddNumberToObject(e, "train_tokens_per_second",
+                               round(t->valuedouble / el->valuedouble * 1000) / 1000)) {
+    cJSON_Delete(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* what transformers' TrainerControl holds when it saves a checkpoint */
+static cJSON *trainer_control(int last) {
+  cJSON *tc = cJSON_CreateObject(), *a = cJSON_AddObjectToObject(tc, "args");
+  cJSON_AddBoolToObject(a, "should_epoch_stop", 0);
+  cJSON_AddBoolToObject(a, "should_evaluate", 0);
+  cJSON_AddBoolToObject(a, "should_log", 0);
+  cJSON_AddBoolToObject(a, "should_save", 1);
+  cJSON_AddBoolToObject(a, "should_training_stop", last);
+  cJSON_AddObjectToObject(tc, "attributes");
+  cJSON *sc = cJSON_CreateObject();
+  cJSON_AddItemToObject(sc, "TrainerControl", tc);
+  return sc;
+}
+
+/* trainer_state.json with exactly the fields of transformers' TrainerState, so that
+ * TrainerState.load_from_json (cls(**json)) loads it. long1k's own counters are in
+ * train_state.bin. */
+static char *trainer_state_json(const l1k_train_config *c, const l1k_buf *log, int64_t step,
+                                int64_t spe, int64_t total_steps, int64_t tokens) {
+  cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateArray();
+  if (!o || !h) {
+    cJSON_Delete(o);
+    cJSON_Delete(h);
+    return NULL;
+  }
+  cJSON_AddItemToObject(o, "log_history", h);
+  cJSON_AddNullToObject(o, "best_global_step");
+  cJSON_AddNullToObject(o, "best_metric");
+  cJSON_AddNullToObject(o, "best_model_checkpoint");
+  cJSON_AddNumberToObject(o, "epoch", (double)step / (double)(spe > 0 ? spe : 1));
+  cJSON_AddNumberToObject(o, "eval_steps", (double)(c->eval_steps > 0 ? c->eval_steps : c->logging_steps));
+  cJSON_AddNumberToObject(o, "global_step", (double)step);
+  cJSON_AddBoolToObject(o, "is_hyper_param_search", 0);
+  cJSON_AddBoolToObject(o, "is_local_process_zero", 1);
+  cJSON_AddBoolToObject(o, "is_world_process_zero", 1);
+  cJSON_AddNumberToObject(o, "logging_steps", (double)c->logging_steps);
+  cJSON_AddNumberToObject(o, "max_steps", (double)total_steps);
+  cJSON_AddNumberToObject(o, "num_input_tokens_seen", (double)tokens);
+  cJSON_AddNumberToObject(o, "num_train_epochs",
+                          c->max_steps > 0 ? ceil((double)total_steps / (double)(spe > 0 ? spe : 1))
+                                           : ceil(c->num_train_epochs));
+  cJSON_AddNumberToObject(o, "save_steps", (double)c->save_steps);
+  cJSON_AddItemToObject(o, "stateful_callbacks", trainer_control(step >= total_steps));
+  cJSON_AddNumberToObject(o, "total_flos", 0);
+  cJSON_AddNumberToObject(o, "train_batch_size", (double)c->per_device_train_batch_size);
+  cJSON_AddNullToObject(o, "trial_name");
+  cJSON_AddNullToObject(o, "trial_params");
+  int bad = 0;
+  for (size_t a = 0; log && log->data && a < log->len && !bad;) {
+    const char *nl = memchr(log->data + a, '\n', log->len - a);
+    size_t b = nl ? (size_t)(nl - log->data) : log->len;
+    cJSON *r = b > a ? cJSON_ParseWithLength(log->data + a, b - a) : NULL;
+    cJSON *e = r ? log_entry(r) : NULL;
+    bad = (b > a && !e) || (e && !cJSON_AddItemToArray(h, e));
+    cJSON_Delete(r);
+    a = b + 1;
+  }
+  char *txt = bad ? NULL : cJSON_Print(o);
+  cJSON_Delete(o);
+  return txt;
 }
 
 int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok_dir,
@@ -277,42 +362,10 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
   }
   if (!rc) rc = write_blob(tmp, "trainer_log.jsonl", log->data ? log->data : "", log->len, err);
   if (!rc) {
-    l1k_buf j = {0};
-    l1k_buf_printf(&j,
-                   "{\n  \"global_step\": %lld,\n  \"epoch\": %.6g,\n  \"max_steps\": %lld,\n"
-                   "  \"num_train_epochs\": %g,\n  \"train_batch_size\": %lld,\n"
-                   "  \"gradient_accumulation_steps\": %lld,\n  \"logging_steps\": %lld,\n"
-                   "  \"save_steps\": %lld,\n  \"num_input_tokens_seen\": %lld,\n"
-                   "  \"long1k\": {\"seed\": %lld, \"data_epoch\": %lld, \"rows_per_step\": %lld,"
-                   " \"train_rows\": %lld, \"adam_step\": %lld},\n  \"log_history\": [",
-                   (long long)step, (double)step / (double)spe, (long long)total_steps,
-                   c->num_train_epochs, (long long)c->per_device_train_batch_size,
-                   (long long)c->gradient_accumulation_steps, (long long)c->logging_steps,
-                   (long long)c->save_steps, (long long)tokens, (long long)c->seed,
-                   (long long)perm_epoch, (long long)rows_per_step, (long long)n_rows,
-                   (long long)opt->step);
-    int first = 1;
-    for (size_t a = 0; log->data && a < log->len;) {
-      const char *nl = memchr(log->data + a, '\n', log->len - a);
-      size_t b = nl ? (size_t)(nl - log->data) : log->len;
-      if (b > a) {
-        l1k_buf_puts(&j, first ? "\n    " : ",\n    ");
-        /* transformers' log_history says learning_rate where trainer_log.jsonl says lr */
-        const char *rec = log->data + a, *lr = find6(rec, b - a, "\"lr\": ");
-        if (lr) {
-          l1k_buf_append(&j, rec, (size_t)(lr - rec));
-          l1k_buf_puts(&j, "\"learning_rate\": ");
-          l1k_buf_append(&j, lr + 6, b - a - (size_t)(lr + 6 - rec));
-        } else {
-          l1k_buf_append(&j, rec, b - a);
-        }
-        first = 0;
-      }
-      a = b + 1;
-    }
-    l1k_buf_puts(&j, "\n  ]\n}\n");
-    rc = j.data ? write_blob(tmp, "trainer_state.json", j.data, j.len, err) : L1K_ENOMEM;
-    l1k_buf_free(&j);
+    char *j = trainer_state_json(c, log, step, spe, total_steps, tokens);
+    rc = j ? write_blob(tmp, "trainer_state.json", j, strlen(j), err)
+           : l1k_errf(err, L1K_ENOMEM, "out of memory writing trainer_state.json");
+    free(j);
   }
   if (!rc && fault_at("kill-before-rename", step)) raise(SIGKILL);
   if (!rc) rc = l1k_fsync_dir(tmp, err);

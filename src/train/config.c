@@ -32,11 +32,17 @@ static const key_spec KEYS[] = {
      "Hugging Face model directory to fine-tune"},
     {"tokenizer_name_or_path", T_STR, F(tokenizer_name_or_path), 0, 0, 0, "model dir",
      "directory or tokenizer.json (not needed for formatting: tokenized)"},
-    {"dataset", T_STR, F(dataset), 0, 0, 0, "(required)", "JSONL file(s), comma-separated"},
+    {"dataset", T_STR, F(dataset), 0, 0, 0, "(required)",
+     "comma-separated: names in dataset_dir/dataset_info.json, or JSON / JSONL files"},
+    {"dataset_dir", T_STR, F(dataset_dir), 0, 0, 0, "data",
+     "folder of dataset_info.json (relative to the working directory)"},
+    {"mix_strategy", T_ENUM, F(mix_strategy), "concat|interleave_under|interleave_over|interleave_once",
+     0, 0, "concat", "several datasets: concatenated in the order given (interleave_*: refused)"},
     {"template", T_STR, F(template_name), 0, 0, 0, "detect",
      "chat template: qwen (= qwen2.5), qwen2.5, qwen3, llama3; default from tokenizer_config.json"},
-    {"cutoff_len", T_INT, F(cutoff_len), 0, 2, 1 << 24, "32768", "max tokens per sample"},
-    {"max_samples", T_INT, F(max_samples), 0, 0, BIG, "0", "use only the first N records (0 = all)"},
+    {"cutoff_len", T_INT, F(cutoff_len), 0, 2, 1 << 24, "2048", "max tokens per sample"},
+    {"max_samples", T_INT, F(max_samples), 0, 0, BIG, "0",
+     "use only the first N records of each dataset (0 = all)"},
     {"formatting", T_ENUM, F(formatting), "auto|openai|sharegpt|alpaca|fields|tokenized", 0, 0,
      "auto", "record format (auto: by the fields present)"},
     {"question_field", T_STR, F(question_field), 0, 0, 0, "question", "fields format: user turn"},
@@ -58,24 +64,24 @@ static const key_spec KEYS[] = {
     {"tokenized_cache_dir", T_STR, F(tokenized_cache_dir), 0, 0, 0, "~/.cache/long1k/tokenized",
      "where tokenized datasets are cached"},
     {"overwrite_cache", T_BOOL, F(overwrite_cache), 0, 0, 0, "false", "re-tokenize"},
-    {"learning_rate", T_FLOAT, F(learning_rate), 0, 0, 1e3, "1e-5", "peak learning rate"},
-    {"num_train_epochs", T_FLOAT, F(num_train_epochs), 0, 0, 1e6, "5", "epochs"},
+    {"learning_rate", T_FLOAT, F(learning_rate), 0, 0, 1e3, "5e-5", "peak learning rate"},
+    {"num_train_epochs", T_FLOAT, F(num_train_epochs), 0, 0, 1e6, "3", "epochs"},
     {"max_steps", T_INT, F(max_steps), 0, -1, BIG, "-1", "optimizer steps (> 0 overrides epochs)"},
-    {"per_device_train_batch_size", T_INT, F(per_device_train_batch_size), 0, 1, 1 << 20, "1",
+    {"per_device_train_batch_size", T_INT, F(per_device_train_batch_size), 0, 1, 1 << 20, "8",
      "rows per micro-batch per process"},
-    {"gradient_accumulation_steps", T_INT, F(gradient_accumulation_steps), 0, 1, 1 << 20, "16",
+    {"gradient_accumulation_steps", T_INT, F(gradient_accumulation_steps), 0, 1, 1 << 20, "1",
      "micro-batches per optimizer step"},
     {"lr_scheduler_type", T_ENUM, F(lr_scheduler_type), "cosine|linear|constant_with_warmup|constant",
-     0, 0, "cosine", "schedule"},
-    {"warmup_ratio", T_FLOAT, F(warmup_ratio), 0, 0, 1, "0.05",
+     0, 0, "linear", "schedule"},
+    {"warmup_ratio", T_FLOAT, F(warmup_ratio), 0, 0, 1, "0",
      "warmup = ceil(ratio * total steps)"},
     {"warmup_steps", T_INT, F(warmup_steps), 0, 0, BIG, "0", "warmup steps (> 0 overrides ratio)"},
-    {"weight_decay", T_FLOAT, F(weight_decay), 0, 0, 1e3, "1e-4", "AdamW decoupled weight decay"},
+    {"weight_decay", T_FLOAT, F(weight_decay), 0, 0, 1e3, "0", "AdamW decoupled weight decay"},
     {"adam_beta1", T_FLOAT, F(adam_beta1), 0, 0, 0.999999999, "0.9", "AdamW beta1"},
-    {"adam_beta2", T_FLOAT, F(adam_beta2), 0, 0, 0.999999999, "0.95", "AdamW beta2"},
+    {"adam_beta2", T_FLOAT, F(adam_beta2), 0, 0, 0.999999999, "0.999", "AdamW beta2"},
     {"adam_epsilon", T_FLOAT, F(adam_epsilon), 0, 0, 1, "1e-8", "AdamW epsilon"},
     {"max_grad_norm", T_FLOAT, F(max_grad_norm), 0, 0, 1e9, "1.0", "global grad-norm clip (0 = off)"},
-    {"bf16", T_BOOL, F(bf16), 0, 0, 0, "true",
+    {"bf16", T_BOOL, F(bf16), 0, 0, 0, "false",
      "save checkpoints in bfloat16 (master weights and moments stay float32)"},
     {"seed", T_INT, F(seed), 0, 0, BIG, "42", "data order and split seed"},
     {"neat_packing", T_BOOL, F(neat_packing), 0, 0, 0, "false",
@@ -88,7 +94,7 @@ static const key_spec KEYS[] = {
      "evaluation split: fraction (< 1) or number of samples"},
     {"eval_steps", T_INT, F(eval_steps), 0, 0, BIG, "0", "evaluate every N steps (0: at the end)"},
     {"output_dir", T_STR, F(output_dir), 0, 0, 0, "(required)", "checkpoints and logs"},
-    {"logging_steps", T_INT, F(logging_steps), 0, 1, BIG, "1", "log every N steps"},
+    {"logging_steps", T_INT, F(logging_steps), 0, 1, BIG, "500", "log every N steps"},
     {"save_steps", T_INT, F(save_steps), 0, 0, BIG, "500", "checkpoint every N steps (0: end only)"},
     {"save_total_limit", T_INT, F(save_total_limit), 0, 0, BIG, "0",
      "keep the newest N checkpoints (0: all)"},
@@ -109,29 +115,81 @@ static const key_spec KEYS[] = {
 #undef F
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
-/* LLaMA-Factory keys with no meaning here. required: the only accepted value (NULL = any). */
+/* LLaMA-Factory keys long1k accepts without a key of its own. refuse_unless: the values
+ * long1k does (others are refused); same: values that ask for what long1k does anyway (quiet);
+ * any other value prints ONE warning: "<key>: ignored; <why>". */
 static const struct {
-  const char *name, *required;
+  const char *name, *refuse_unless, *same, *why;
 } IGNORED[] = {
-    {"stage", "sft"},         {"do_train", "true"},       {"finetuning_type", "full"},
-    {"optim", "adamw_torch"}, {"dataset_dir", NULL},
-    {"deepspeed", NULL},      {"report_to", NULL},        {"ddp_timeout", NULL},
-    {"plot_loss", NULL},      {"preprocessing_num_workers", NULL},
-    {"dataloader_num_workers", NULL}, {"flash_attn", NULL},  {"trust_remote_code", NULL},
-    {"logging_dir", NULL},    {"run_name", NULL},         {"save_only_model", NULL},
-    {"per_device_eval_batch_size", NULL}, {"eval_strategy", NULL}, {"do_eval", NULL},
-    {"use_fast_tokenizer", NULL}, {"fp16", "false"},     {"tf32", NULL},
-    {"ddp_find_unused_parameters", NULL}, {"save_strategy", NULL}, {"logging_strategy", NULL},
-    {"disable_tqdm", NULL},   {"include_num_input_tokens_seen", NULL},
+    {"stage", "sft", 0, 0},
+    {"do_train", "true", 0, 0},
+    {"finetuning_type", "full", 0, 0},
+    {"optim", "adamw_torch|adamw_torch_fused", 0, 0},
+    {"fp16", "false", 0, 0},
+    {"deepspeed", 0, 0, "long1k shards with its own ZeRO (zero_stage: 1 under mpirun; see docs/train.md)"},
+    {"report_to", 0, "none", "long1k logs to output_dir/trainer_log.jsonl and trainer_state.json only"},
+    {"ddp_timeout", 0, 0, "MPI collectives have no timeout here"},
+    {"plot_loss", 0, "true", "training_loss.svg is always written"},
+    {"preprocessing_num_workers", 0, 0,
+     "records are tokenized in one process, once (tokenized_cache_dir keeps the result)"},
+    {"dataloader_num_workers", 0, 0,
+     "batches are read from the memory-mapped token cache inside the training loop"},
+    {"flash_attn", 0, "disabled|eager", "long1k computes exact attention with its own kernels"},
+    {"trust_remote_code", 0, "false", "long1k runs no code from the model directory"},
+    {"logging_dir", 0, 0, "logs go to output_dir"},
+    {"run_name", 0, 0, "there is no experiment tracker"},
+    {"save_only_model", 0, "false", "checkpoints always hold the optimizer state (train_state.bin)"},
+    {"per_device_eval_batch_size", 0, 0,
+     "the val_size split is evaluated in micro-batches of per_device_train_batch_size"},
+    {"eval_strategy", 0, "no|steps", "with val_size > 0 long1k evaluates every eval_steps (0: at the end)"},
+    {"do_eval", 0, "false", "with val_size > 0 long1k evaluates every eval_steps (0: at the end)"},
+    {"use_fast_tokenizer", 0, "true", "long1k's tokenizer reads tokenizer.json (the fast tokenizer's file)"},
+    {"tf32", 0, "false", "compute is float32"},
+    {"ddp_find_unused_parameters", 0, 0, "MPI all-reduces every gradient"},
+    {"save_strategy", 0, "steps", "long1k saves every save_steps and at the end"},
+    {"logging_strategy", 0, "steps", "long1k logs every logging_steps"},
+    {"disable_tqdm", 0, "false", "the progress bar shows only on a terminal (-q hides it)"},
+    {"include_num_input_tokens_seen", 0, "true|false|all|non_padding",
+     "num_input_tokens_seen is always recorded"},
+    {"use_v1_kernels", 0, "false", "long1k uses its own kernels"},
+};
+#define N_IGNORED (sizeof IGNORED / sizeof IGNORED[0])
+
+/* `recipe: long1k`: the paper's setup (the defaults long1k had before it took LLaMA-Factory's).
+ * Applied to every key the configuration does not set itself, wherever `recipe` appears. */
+static const char *const RECIPE_LONG1K[][2] = {
+    {"learning_rate", "1e-5"},
+    {"num_train_epochs", "5"},
+    {"per_device_train_batch_size", "1"},
+    {"gradient_accumulation_steps", "16"},
+    {"lr_scheduler_type", "cosine"},
+    {"warmup_ratio", "0.05"},
+    {"weight_decay", "1e-4"},
+    {"adam_beta1", "0.9"},
+    {"adam_beta2", "0.95"},
+    {"adam_epsilon", "1e-8"},
+    {"max_grad_norm", "1.0"},
+    {"cutoff_len", "32768"},
+    {"bf16", "true"},
+    {"seed", "42"},
+    {"logging_steps", "1"},
+    {"save_steps", "500"},
 };
 
 static char *xstrdup(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
+_Static_assert(N_KEYS <= sizeof ((l1k_train_config *)0)->key_set, "key_set too small");
+_Static_assert(N_IGNORED <= 64, "warned mask too small");
+
+/* Defaults are LLaMA-Factory's (DataArguments) and transformers' TrainingArguments' where
+ * LLaMA-Factory defers to it; `recipe: long1k` gives the paper's values. */
 void l1k_train_config_default(l1k_train_config *c) {
   memset(c, 0, sizeof *c);
-  c->cutoff_len = 32768;
+  c->cutoff_len = 2048;
+  c->dataset_dir = xstrdup("data");
+  c->mix_strategy = xstrdup("concat");
   c->formatting = xstrdup("auto");
   c->question_field = xstrdup("question");
   c->reasoning_field = xstrdup("deepseek_thinking_trajectory");
@@ -140,21 +198,21 @@ void l1k_train_config_default(l1k_train_config *c) {
   c->response_format = xstrdup("<think>\n{reasoning}\n</think>\n\n{answer}");
   c->enable_thinking = -1;
   c->overlength = xstrdup("drop");
-  c->learning_rate = 1e-5;
-  c->num_train_epochs = 5;
+  c->learning_rate = 5e-5;
+  c->num_train_epochs = 3;
   c->max_steps = -1;
-  c->per_device_train_batch_size = 1;
-  c->gradient_accumulation_steps = 16;
-  c->lr_scheduler_type = xstrdup("cosine");
-  c->warmup_ratio = 0.05;
-  c->weight_decay = 1e-4;
+  c->per_device_train_batch_size = 8;
+  c->gradient_accumulation_steps = 1;
+  c->lr_scheduler_type = xstrdup("linear");
+  c->warmup_ratio = 0;
+  c->weight_decay = 0;
   c->adam_beta1 = 0.9;
-  c->adam_beta2 = 0.95;
+  c->adam_beta2 = 0.999;
   c->adam_epsilon = 1e-8;
   c->max_grad_norm = 1.0;
-  c->bf16 = 1;
+  c->bf16 = 0;
   c->seed = 42;
-  c->logging_steps = 1;
+  c->logging_steps = 500;
   c->save_steps = 500;
   c->device = xstrdup("auto");
   c->precision = xstrdup("auto");
@@ -167,6 +225,8 @@ void l1k_train_config_free(l1k_train_config *c) {
       free(*p);
       *p = NULL;
     }
+  free(c->recipe);
+  c->recipe = NULL;
 }
 
 static int parse_bool(const char *v, int *out) {
@@ -184,6 +244,66 @@ static int is_null(const char *v) {
          strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
+/* value is one of "a|b|c" (booleans compared as booleans, "null" as "none") */
+static int in_list(const char *list, const char *value) {
+  int bv, bl;
+  int vb = parse_bool(value, &bv) == 0;
+  for (const char *e = list; e && *e;) {
+    const char *bar = strchr(e, '|');
+    size_t n = bar ? (size_t)(bar - e) : strlen(e);
+    char one[64];
+    snprintf(one, sizeof one, "%.*s", (int)n, e);
+    if (!strcmp(one, value) || (vb && parse_bool(one, &bl) == 0 && bl == bv) ||
+        (!strcmp(one, "none") && is_null(value)))
+      return 1;
+    e += n + (bar ? 1 : 0);
+    if (!bar) break;
+  }
+  return 0;
+}
+
+static int set_ignored(l1k_train_config *c, size_t i, const char *value, const char *where,
+                       l1k_err *err) {
+  const char *key = IGNORED[i].name;
+  if (IGNORED[i].refuse_unless) {
+    if (!in_list(IGNORED[i].refuse_unless, value))
+      return l1k_errf(err, L1K_EUNSUPPORTED,
+                      "%s: %s: '%s' is not supported (long1k train does only %s: %s)", where, key,
+                      value, key, IGNORED[i].refuse_unless);
+    return 0;
+  }
+  if (is_null(value) || in_list(IGNORED[i].same, value)) {
+    l1k_debug("%s: %s: %s (what long1k does anyway)", where, key, value);
+    return 0;
+  }
+  if (!(c->warned & (1ull << i))) l1k_warn("%s: %s: ignored; %s", where, key, IGNORED[i].why);
+  c->warned |= 1ull << i;
+  return 0;
+}
+
+static int set_value(l1k_train_config *c, const key_spec *k, const char *key, const char *value,
+                     const char *where, l1k_err *err);
+
+static int apply_recipe(l1k_train_config *c, const char *value, const char *where, l1k_err *err) {
+  if (strcmp(value, "long1k") != 0)
+    return l1k_errf(err, L1K_EINPUT, "%s: recipe: '%s' is not a recipe (known: long1k)", where, value);
+  free(c->recipe);
+  if (!(c->recipe = strdup(value))) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  for (size_t r = 0; r < sizeof RECIPE_LONG1K / sizeof RECIPE_LONG1K[0]; r++)
+    for (size_t i = 0; i < N_KEYS; i++)
+      if (!strcmp(KEYS[i].name, RECIPE_LONG1K[r][0]) && !c->key_set[i]) {
+        int rc = set_value(c, &KEYS[i], KEYS[i].name, RECIPE_LONG1K[r][1], where, err);
+        if (rc) return rc;
+      }
+  return 0;
+}
+
+static int key_index(const char *key) {
+  for (size_t i = 0; i < N_KEYS; i++)
+    if (strcmp(KEYS[i].name, key) == 0) return (int)i;
+  return -1;
+}
+
 int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value,
                          const char *where, l1k_err *err) {
   if (!strcmp(key, "packing")) {
@@ -193,28 +313,31 @@ int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value
     if (parse_bool(value, &b))
       return l1k_errf(err, L1K_EINPUT, "%s: packing: expected true or false, got '%s'", where, value);
     if (b) c->neat_packing = 1;
+    c->key_set[key_index("neat_packing")] |= b;
     return 0;
   }
-  const key_spec *k = NULL;
-  for (size_t i = 0; i < N_KEYS; i++)
-    if (strcmp(KEYS[i].name, key) == 0) k = &KEYS[i];
-  if (!k) {
-    for (size_t i = 0; i < sizeof IGNORED / sizeof IGNORED[0]; i++)
-      if (strcmp(IGNORED[i].name, key) == 0) {
-        if (IGNORED[i].required && strcmp(value, IGNORED[i].required) != 0) {
-          int b1, b2;
-          if (!(parse_bool(value, &b1) == 0 && parse_bool(IGNORED[i].required, &b2) == 0 &&
-                b1 == b2))
-            return l1k_errf(err, L1K_EUNSUPPORTED,
-                            "%s: %s: '%s' is not supported (long1k train does only %s: %s)", where,
-                            key, value, key, IGNORED[i].required);
-        }
-        l1k_debug("%s: %s: LLaMA-Factory key with no effect in long1k, ignored", where, key);
-        return 0;
-      }
+  if (!strcmp(key, "recipe")) return apply_recipe(c, value, where, err);
+  if (!strcmp(key, "interleave_probs") && !is_null(value))
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "%s: interleave_probs: interleaved mixing is not supported (datasets are "
+                    "concatenated: mix_strategy: concat)",
+                    where);
+  int ki = key_index(key);
+  if (ki < 0) {
+    for (size_t i = 0; i < N_IGNORED; i++)
+      if (strcmp(IGNORED[i].name, key) == 0) return set_ignored(c, i, value, where, err);
+    if (!strcmp(key, "interleave_probs")) return 0;
     return l1k_errf(err, L1K_EINPUT, "%s: unknown key '%s' (see 'long1k train --help' for the keys)",
                     where, key);
   }
+  int rc = set_value(c, &KEYS[ki], key, value, where, err);
+  if (!rc) c->key_set[ki] = 1;
+  if (!rc && !strcmp(key, "warmup_steps")) c->key_set[key_index("warmup_ratio")] = 1;
+  return rc;
+}
+
+static int set_value(l1k_train_config *c, const key_spec *k, const char *key, const char *value,
+                     const char *where, l1k_err *err) {
   void *p = (char *)c + k->off;
   char *end;
   if (!strcmp(key, "warmup_steps")) {
@@ -358,6 +481,19 @@ static int file_exists_in(const char *dir, const char *name) {
   return r;
 }
 
+/* Keys that long1k honours only in part: one warning line each, saying what differs. */
+static void warn_partial_effects(const l1k_train_config *c) {
+  if (c->gradient_checkpointing)
+    l1k_warn("gradient_checkpointing: true has no effect; the CPU trainer keeps all activations "
+             "(same numbers, more memory)");
+  if (c->bf16)
+    l1k_warn("bf16: true only saves checkpoints in bfloat16; compute, master weights and moments "
+             "stay float32 on the CPU (LLaMA-Factory trains in bfloat16 mixed precision)");
+  if (c->val_size > 0)
+    l1k_warn("val_size: the held-out samples are drawn by long1k's seeded shuffle, not by "
+             "datasets' train_test_split: same count, other samples than LLaMA-Factory's");
+}
+
 int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
   if (!c->model_name_or_path)
     return l1k_errf(err, L1K_EINPUT, "model_name_or_path: required (a Hugging Face model directory)");
@@ -382,8 +518,12 @@ int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
                       "template: '%s' is not a built-in template (qwen, qwen2.5, qwen3, llama3)",
                       c->template_name);
   }
-  if (c->gradient_checkpointing)
-    l1k_info("gradient_checkpointing: true is accepted; the CPU trainer keeps all activations");
+  if (c->mix_strategy && strcmp(c->mix_strategy, "concat") != 0)
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "mix_strategy: '%s' is not supported (long1k concatenates datasets in the order "
+                    "given: concat)",
+                    c->mix_strategy);
+  warn_partial_effects(c);
   return 0;
 }
 
@@ -421,9 +561,16 @@ void l1k_train_config_help(FILE *f) {
   }
   fprintf(f, "  %-28s true = neat_packing (long1k never lets packed samples attend to each other)\n",
           "packing");
-  fprintf(f, "  accepted LLaMA-Factory keys without effect:");
-  for (size_t i = 0; i < sizeof IGNORED / sizeof IGNORED[0]; i++)
-    fprintf(f, "%s%s%s%s", i % 6 == 0 ? "\n    " : " ", IGNORED[i].name,
-            IGNORED[i].required ? "=" : "", IGNORED[i].required ? IGNORED[i].required : "");
+  fprintf(f, "  %-28s long1k: the paper's values for every key the config does not set:\n    ",
+          "recipe");
+  for (size_t r = 0; r < sizeof RECIPE_LONG1K / sizeof RECIPE_LONG1K[0]; r++)
+    fprintf(f, "%s=%s%s", RECIPE_LONG1K[r][0], RECIPE_LONG1K[r][1],
+            r + 1 < sizeof RECIPE_LONG1K / sizeof RECIPE_LONG1K[0] ? (r % 4 == 3 ? "\n    " : " ") : "\n");
+  fprintf(f, "  accepted LLaMA-Factory keys (only=: other values refused; the others print a\n"
+             "  warning when their value asks for something long1k does not do):");
+  for (size_t i = 0; i < N_IGNORED; i++)
+    fprintf(f, "%s%s%s%s", i % 5 == 0 ? "\n    " : " ", IGNORED[i].name,
+            IGNORED[i].refuse_unless ? " only=" : "",
+            IGNORED[i].refuse_unless ? IGNORED[i].refuse_unless : "");
   fprintf(f, "\n");
 }

@@ -349,54 +349,41 @@ static uint64_t hash_i64(uint64_t h, int64_t v) {
   return l1k_fnv1a64(&v, sizeof v, h);
 }
 
-/* splits "a.jsonl, b.jsonl" into trimmed paths */
-static int split_paths(const char *paths, char ***out, int *n, l1k_err *err) {
-  char *dup = strdup(paths);
-  if (!dup) return l1k_errf(err, L1K_ENOMEM, "out of memory");
-  int cap = 8, k = 0;
-  char **v = malloc(cap * sizeof *v);
-  for (char *save = NULL, *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    while (*t == ' ' || *t == '\t') t++;
-    char *e = t + strlen(t);
-    while (e > t && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
-    if (!*t) continue;
-    if (k == cap) v = realloc(v, (cap *= 2) * sizeof *v);
-    v[k++] = strdup(t);
+/* the key hashes the bytes of the data, not its file metadata: a rewrite of the same size is
+ * seen, a touch or a copy is not a change */
+static int hash_file(uint64_t *h, const char *file, l1k_err *err) {
+  struct stat st;
+  if (stat(file, &st) != 0)
+    return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", file, strerror(errno));
+  *h = hash_str(*h, file);
+  *h = hash_i64(*h, (int64_t)st.st_size);
+  FILE *f = fopen(file, "rb");
+  if (!f) return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", file, strerror(errno));
+  enum { CHUNK = 1 << 20 };
+  unsigned char *buf = malloc(CHUNK);
+  if (!buf) {
+    fclose(f);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory hashing %s", file);
   }
-  free(dup);
-  if (!k) {
-    free(v);
-    return l1k_errf(err, L1K_EINPUT, "dataset: no file given");
-  }
-  *out = v;
-  *n = k;
+  size_t got;
+  while ((got = fread(buf, 1, CHUNK, f)) > 0) *h = l1k_fnv1a64(buf, got, *h);
+  int bad = ferror(f);
+  free(buf);
+  fclose(f);
+  if (bad) return l1k_errf(err, L1K_EIO, "%s: read error while hashing it for the cache", file);
   return 0;
 }
 
-static int cache_key(char **files, int nf, const l1k_data_opts *o, uint64_t *key, l1k_err *err) {
+static int cache_key(const l1k_data_source *src, int ns, const l1k_data_opts *o, uint64_t *key,
+                     l1k_err *err) {
   uint64_t h = hash_str(0xcbf29ce484222325ULL, CACHE_MAGIC);
-  for (int i = 0; i < nf; i++) {
-    struct stat st;
-    if (stat(files[i], &st) != 0)
-      return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
-    /* the key hashes the bytes of the data, not its file metadata: a rewrite of the same
-     * size is seen, a touch or a copy is not a change */
-    h = hash_str(h, files[i]);
-    h = hash_i64(h, (int64_t)st.st_size);
-    FILE *f = fopen(files[i], "rb");
-    if (!f) return l1k_errf(err, L1K_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
-    enum { CHUNK = 1 << 20 };
-    unsigned char *buf = malloc(CHUNK);
-    if (!buf) {
-      fclose(f);
-      return l1k_errf(err, L1K_ENOMEM, "out of memory hashing %s", files[i]);
-    }
-    size_t got;
-    while ((got = fread(buf, 1, CHUNK, f)) > 0) h = l1k_fnv1a64(buf, got, h);
-    int bad = ferror(f);
-    free(buf);
-    fclose(f);
-    if (bad) return l1k_errf(err, L1K_EIO, "%s: read error while hashing it for the cache", files[i]);
+  /* sources: LLaMA-Factory entries (their JSON text) or paths; max_samples per source */
+  h = hash_str(h, "sources-v1");
+  for (int i = 0; i < ns; i++) {
+    h = hash_str(h, src[i].canon);
+    for (int k = 0; k < src[i].n_files; k++)
+      if (hash_file(&h, src[i].files[k], err))
+        return err ? err->code : L1K_EINPUT;
   }
   if (o->tokenizer_path) {
     const char *names[] = {"tokenizer.json", "tokenizer_config.json"};
@@ -463,17 +450,41 @@ static int grow_push(grow *g, const int32_t *ids, const uint8_t *mask, int64_t l
   return 0;
 }
 
-static int read_file_records(const char *path, const l1k_data_opts *o, grow *g,
-                             l1k_dataset_stats *st, l1k_err *err) {
-  l1k_jsonl *r = l1k_jsonl_open(path, err);
-  if (!r) return err ? err->code : L1K_EINPUT;
+/* Keeps or drops one encoded sample (over-length, no loss token) and counts it. */
+static int keep_sample(l1k_ids *ids, uint8_t *mask, const l1k_data_opts *o, grow *g,
+                       l1k_dataset_stats *st, l1k_err *err) {
+  int64_t len = (int64_t)ids->len;
+  if (len > o->cutoff_len) {
+    if (!o->truncate) {
+      st->too_long++;
+      return 0;
+    }
+    st->truncated++;
+    len = o->cutoff_len;
+  }
+  int64_t t = 0;
+  for (int64_t j = 1; j < len; j++) t += mask[j];
+  if (t == 0) {
+    st->no_target++;
+    return 0;
+  }
+  return grow_push(g, ids->data, mask, len, err);
+}
+
+/* One file of a source; *taken counts the source's records so far (max_samples applies to
+ * each dataset, as LLaMA-Factory truncates each before mixing). */
+static int read_file_records(const l1k_data_source *src, const char *path,
+                             const l1k_data_opts *o, grow *g, l1k_dataset_stats *st,
+                             int64_t *taken, l1k_err *err) {
+  l1k_records *r = l1k_records_open(path, err);
+  if (!r) return err && err->code ? err->code : L1K_EINPUT;
   int rc = 0;
   for (;;) {
     cJSON *rec = NULL;
     l1k_err e2 = {0};
-    int k = l1k_jsonl_next(r, &rec, &e2);
+    int k = l1k_records_next(r, &rec, &e2);
     if (k == 0) break;
-    if (o->max_samples > 0 && st->records >= o->max_samples) {
+    if (o->max_samples > 0 && *taken >= o->max_samples) {
       cJSON_Delete(rec);
       if (k == 1 || e2.code == L1K_EINPUT) {
         st->not_read++;
@@ -481,9 +492,10 @@ static int read_file_records(const char *path, const l1k_data_opts *o, grow *g,
       }
     }
     if (k < 0) {
-      if (e2.code == L1K_EINPUT && o->skip_bad_records) {
+      if (e2.code == L1K_EINPUT && o->skip_bad_records && !l1k_records_is_array(r)) {
         st->records++;
         st->bad++;
+        (*taken)++;
         l1k_debug("%s (skipped)", e2.msg);
         continue;
       }
@@ -492,46 +504,36 @@ static int read_file_records(const char *path, const l1k_data_opts *o, grow *g,
       break;
     }
     st->records++;
+    (*taken)++;
     l1k_ids ids = {0};
     uint8_t *mask = NULL;
-    int e = l1k_record_encode(rec, o, &ids, &mask, &e2);
+    int e = src->lf ? l1k_lf_record_encode(rec, src, o, &ids, &mask, &e2)
+                    : l1k_record_encode(rec, o, &ids, &mask, &e2);
     cJSON_Delete(rec);
-    if (e) {
-      free(ids.data);
-      free(mask);
-      if ((e == L1K_EINPUT || e == L1K_EUNSUPPORTED) && o->skip_bad_records) {
-        st->bad++;
-        l1k_debug("%s:%lld: %s (skipped)", path, (long long)l1k_jsonl_line_no(r), e2.msg);
-        continue;
-      }
-      rc = l1k_errf(err, e, "%s:%lld: %s", path, (long long)l1k_jsonl_line_no(r), e2.msg);
-      break;
+    if (e && (e == L1K_EINPUT || e == L1K_EUNSUPPORTED) && o->skip_bad_records) {
+      st->bad++;
+      l1k_debug("%s: %s (skipped)", l1k_records_where(r), e2.msg);
+    } else if (e) {
+      rc = l1k_errf(err, e, "%s: %s", l1k_records_where(r), e2.msg);
+    } else {
+      rc = keep_sample(&ids, mask, o, g, st, err);
     }
-    int64_t len = (int64_t)ids.len;
-    if (len > o->cutoff_len) {
-      if (!o->truncate) {
-        st->too_long++;
-        free(ids.data);
-        free(mask);
-        continue;
-      }
-      st->truncated++;
-      len = o->cutoff_len;
-    }
-    int64_t t = 0;
-    for (int64_t j = 1; j < len; j++) t += mask[j];
-    if (t == 0) {
-      st->no_target++;
-      free(ids.data);
-      free(mask);
-      continue;
-    }
-    rc = grow_push(g, ids.data, mask, len, err);
     free(ids.data);
     free(mask);
     if (rc) break;
   }
-  l1k_jsonl_close(r);
+  l1k_records_close(r);
+  return rc;
+}
+
+static int read_sources(const l1k_data_source *src, int ns, const l1k_data_opts *o, grow *g,
+                        l1k_dataset_stats *st, l1k_err *err) {
+  int rc = 0;
+  for (int i = 0; i < ns && !rc; i++) {
+    int64_t taken = 0;
+    for (int k = 0; k < src[i].n_files && !rc; k++)
+      rc = read_file_records(&src[i], src[i].files[k], o, g, st, &taken, err);
+  }
   return rc;
 }
 
@@ -560,11 +562,11 @@ static int open_cache(l1k_dataset *ds, const char *path, uint64_t key, l1k_err *
 
 int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds, l1k_err *err) {
   memset(ds, 0, sizeof *ds);
-  char **files = NULL;
-  int nf = 0, rc = split_paths(paths, &files, &nf, err);
+  l1k_data_source *src = NULL;
+  int ns = 0, rc = l1k_data_sources_resolve(paths, o->dataset_dir, &src, &ns, err);
   if (rc) return rc;
   uint64_t key = 0;
-  rc = cache_key(files, nf, o, &key, err);
+  rc = cache_key(src, ns, o, &key, err);
   if (!rc && o->cache_dir) {
     snprintf(ds->cache_path, sizeof ds->cache_path, "%s/ds-%016llx.bin", o->cache_dir,
              (unsigned long long)key);
@@ -576,7 +578,7 @@ int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds,
   }
   if (!rc) {
     grow g = {0};
-    for (int i = 0; i < nf && !rc; i++) rc = read_file_records(files[i], o, &g, &ds->stats, err);
+    rc = read_sources(src, ns, o, &g, &ds->stats, err);
     if (!rc && g.n == 0) {
       g.off = g.off ? g.off : calloc(1, sizeof *g.off);
       if (!g.off) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
@@ -642,8 +644,7 @@ int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds,
     }
   }
 done:
-  for (int i = 0; i < nf; i++) free(files[i]);
-  free(files);
+  l1k_data_sources_free(src, ns);
   if (rc) l1k_dataset_free(ds);
   return rc;
 }

@@ -241,6 +241,7 @@ static int setup_data(trainer *t, l1k_err *err) {
   o.response_format = c->response_format;
   o.default_system = c->default_system;
   o.overwrite_cache = c->overwrite_cache;
+  o.dataset_dir = c->dataset_dir;
   char cache_dir[4096];
   if (c->tokenized_cache_dir) {
     snprintf(cache_dir, sizeof cache_dir, "%s", c->tokenized_cache_dir);

@@ -86,7 +86,7 @@ int main(void) {
   snprintf(out, sizeof out, "%s/out", dir);
   snprintf(cache, sizeof cache, "%s/cache", dir);
   const char *kv[][2] = {
-      {"model_name_or_path", mdir}, {"dataset", p}, {"output_dir", out},
+      {"recipe", "long1k"}, {"model_name_or_path", mdir}, {"dataset", p}, {"output_dir", out},
       {"tokenized_cache_dir", cache}, {"default_system", "Solve."}, {"cutoff_len", "256"},
       {"learning_rate", "3e-3"}, {"max_steps", san ? "200" : "250"}, {"warmup_ratio", "0.05"},
       {"per_device_train_batch_size", "3"}, {"gradient_accumulation_steps", "1"},

@@ -18,6 +18,7 @@ model_name_or_path: $MODEL
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64
+recipe: long1k
 learning_rate: 1.0e-3
 num_train_epochs: 2
 per_device_train_batch_size: 1

@@ -18,6 +18,7 @@ model_name_or_path: $MODEL
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64
+recipe: long1k
 learning_rate: 1.0e-3
 max_steps: 12
 per_device_train_batch_size: 2
@@ -107,12 +108,27 @@ same_run "$T/ref" "$o" "random kills"
 [[ "$(cd "$T/lim" && ls -d checkpoint-* | sort -t- -k2 -n | tr '\n' ' ')" == "checkpoint-9 checkpoint-12 " ]] ||
   { echo "FAIL: save_total_limit 2 kept: $(ls "$T/lim")"; fail=1; }
 # HF model dir + trainer state in each checkpoint
-python3 - "$T/lim/checkpoint-12" <<'EOP' || { echo "FAIL: checkpoint contents"; fail=1; }
+# trainer_state.json has the fields of transformers' TrainerState (TrainerState.load_from_json
+# is cls(**json)), with the JSON types and log_history keys of a checkpoint transformers' Trainer
+# wrote (tests/train/data/trainer_state_transformers.json, tests/train/make_trainer_state_golden.py)
+python3 - "$T/lim/checkpoint-12" "$SRC/tests/train/data/trainer_state_transformers.json" <<'EOP' || { echo "FAIL: checkpoint contents"; fail=1; }
 import json, os, sys
 d = sys.argv[1]
 st = json.load(open(os.path.join(d, "trainer_state.json")))
+ref = json.load(open(sys.argv[2]))
+ref.pop("_made_by")
 assert st["global_step"] == 12 and len(st["log_history"]) == 12, st
-assert all("learning_rate" in r and "loss" in r for r in st["log_history"]), st["log_history"][0]
+assert sorted(st) == sorted(ref), (sorted(st), sorted(ref))
+num = (int, float)
+for k, v in ref.items():
+    ok = isinstance(st[k], num) if isinstance(v, num) and not isinstance(v, bool) else type(st[k]) is type(v)
+    assert ok, (k, st[k], v)
+assert st["max_steps"] == 12 and st["logging_steps"] == 1 and st["save_steps"] == 3, st
+assert st["train_batch_size"] == 2 and st["stateful_callbacks"]["TrainerControl"]["args"]["should_save"]
+train_keys = sorted(ref["log_history"][0])
+for i, r in enumerate(st["log_history"]):
+    assert sorted(r) == train_keys, (sorted(r), train_keys)
+    assert r["step"] == i + 1 and all(isinstance(r[k], num) for k in r), r
 cfg = json.load(open(os.path.join(d, "config.json")))
 assert cfg["model_type"] == "qwen2"
 EOP

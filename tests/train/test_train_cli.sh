@@ -20,10 +20,12 @@ model_name_or_path: $MODEL
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64
+recipe: long1k
 learning_rate: 1.0e-3
 max_steps: 4
 per_device_train_batch_size: 2
 gradient_accumulation_steps: 2
+logging_steps: 1
 num_threads: 1
 tokenized_cache_dir: $T/cache
 output_dir: $T/out
@@ -42,15 +44,15 @@ expect() {
 }
 
 base >"$T/c.yaml"; echo "learning_rat: 1e-5" >>"$T/c.yaml"
-expect 2 "c.yaml:12: unknown key 'learning_rat'" -- "$T/c.yaml"
+expect 2 "c.yaml:14: unknown key 'learning_rat'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "learning_rate: fast" >>"$T/c.yaml"
-expect 2 "c.yaml:12: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
+expect 2 "c.yaml:14: learning_rate: expected a number, got 'fast'" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "lr_scheduler_type: cosine_with_restarts" >>"$T/c.yaml"
 expect 2 "lr_scheduler_type: 'cosine_with_restarts' is not one of" -- "$T/c.yaml"
 base >"$T/c.yaml"; echo "finetuning_type: lora" >>"$T/c.yaml"
 expect 2 "finetuning_type: 'lora' is not supported" -- "$T/c.yaml"
 base >"$T/c.yaml"; printf 'neat_packing: [1, 2]\n' >>"$T/c.yaml"
-expect 2 "c.yaml:12: neat_packing: expected a scalar" -- "$T/c.yaml"
+expect 2 "c.yaml:14: neat_packing: expected a scalar" -- "$T/c.yaml"
 printf 'a: "open\n' >"$T/bad.yaml"
 expect 2 "bad.yaml:[0-9]+: invalid YAML" -- "$T/bad.yaml"
 base >"$T/c.yaml"
@@ -58,6 +60,11 @@ expect 2 "per_device_train_batch_size: 0 is out of range" -- "$T/c.yaml" --per_d
 expect 2 "unknown key 'no_such_key'" -- "$T/c.yaml" --no-such-key 1
 expect 2 "model_name_or_path: '$T/nope' is not a directory" -- "$T/c.yaml" --model_name_or_path "$T/nope"
 expect 2 "cannot open" -- "$T/c.yaml" --dataset "$T/missing.jsonl"
+# LLaMA-Factory dataset names need dataset_dir/dataset_info.json; interleaved mixing is refused
+expect 2 "dataset: 'identity' is not a file, and there is no $T/nodir/dataset_info.json" -- "$T/c.yaml" \
+  --dataset identity --dataset_dir "$T/nodir"
+expect 2 "mix_strategy: 'interleave_under' is not supported" -- "$T/c.yaml" --mix_strategy interleave_under
+expect 2 "recipe: 'paper' is not a recipe \(known: long1k\)" -- "$T/c.yaml" --recipe paper
 "$BIN" train --help | grep -q "gradient_accumulation_steps" || { echo "FAIL: --help"; fail=1; }
 "$BIN" train "$T/c.yaml" --print-config --warmup_steps 3 | grep -q "^warmup_steps: 3$" || { echo "FAIL: --print-config"; fail=1; }
 
@@ -86,7 +93,7 @@ ls "$T/cache"/ds-*.bin >/dev/null || { echo "FAIL: no cache file"; fail=1; }
 
 # eval loss on a val split, packing, log and plot
 expect 0 "eval loss [0-9.]+ on" -- "$T/c.yaml" --output_dir "$T/o6" --val_size 0.2 --neat_packing true --eval_steps 2
-python3 - "$T/o6" <<'EOP' || { echo "FAIL: log / plot"; fail=1; }
+python3 - "$T/o6" "$SRC/tests/train/data/trainer_state_transformers.json" <<'EOP' || { echo "FAIL: log / plot"; fail=1; }
 import json, os, sys, xml.dom.minidom
 d = sys.argv[1]
 recs = [json.loads(l) for l in open(os.path.join(d, "trainer_log.jsonl"))]
@@ -98,6 +105,12 @@ for r in train:
         assert k in r, (k, r)
 assert [r["step"] for r in ev] == [2, 4], ev
 xml.dom.minidom.parse(os.path.join(d, "training_loss.svg"))
+# trainer_state.json's eval entries carry transformers' keys (eval_loss, epoch, step)
+st = json.load(open(os.path.join(d, "checkpoint-4", "trainer_state.json")))
+ref = json.load(open(sys.argv[2]))
+ref_eval = [r for r in ref["log_history"] if "eval_loss" in r][0]
+sev = [r for r in st["log_history"] if "eval_loss" in r]
+assert [r["step"] for r in sev] == [2, 4] and all(set(r) <= set(ref_eval) for r in sev), sev
 EOP
 
 # a non-finite loss stops the run with a message and keeps the last good checkpoint
