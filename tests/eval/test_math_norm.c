@@ -1,21 +1,6 @@
 /* Unit tests of the grader's normalization rules, one group per rule (docs/grader.md).
  * Each case: gold, pred, expected verdict of l1k_math_equal_answers (no extraction). */
-#include "check.h"
-#include "long1k/grade.h"
-
-typedef struct {
-  const char *gold, *pred;
-  int equal;
-} tcase;
-
-static void run(const char *rule, const tcase *t, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int got = l1k_math_equal_answers(t[i].gold, t[i].pred);
-    CHECK_MSG(got == t[i].equal, "[%s] '%s' vs '%s': expected %s", rule, t[i].gold, t[i].pred,
-              t[i].equal ? "equal" : "different");
-  }
-}
-#define RUN(rule, arr) run(rule, arr, sizeof arr / sizeof arr[0])
+#include "eval/grade_cases.h"
 
 int main(void) {
   static const tcase left_right[] = {
@@ -26,6 +11,22 @@ int main(void) {
       {"\\left. x \\right|", "x", 0}, /* "|" alone is not an absolute value */
   };
   RUN("left/right", left_right);
+
+  /* issue 18: the lexer's command table (mathexpr_lex.c k_cmds), one case per action */
+  static const tcase commands[] = {
+      {"x \\leqslant 3", "x \\le 3", 1},      {"x \\geqq 3", "x \\ge 3", 1},
+      {"a \\coloneqq 2", "a = 2", 1},          {"\\lvert -4 \\rvert", "4", 1},
+      {"3 \\bullet 4", "12", 1},               {"8 \\div 2", "4", 1},
+      {"\\Bbb{R}", "(-\\infty, \\infty)", 1}, {"\\mathbb{R}", "\\R", 1},
+      {"\\overline{12}", "12", 1},             {"\\hspace{1cm} 7", "7", 1},
+      {"\\displaystyle\\tfrac{1}{2}", "0.5", 1}, {"\\dbinom{5}{2}", "10", 1},
+      {"\\langle 1, 2 \\rangle", "(1, 2)", 1}, {"\\operatorname{sin}(0)", "0", 1},
+      {"\\lceil 2.1 \\rceil", "3", 1},          {"\\lfloor 2.1 \\rfloor", "3", 0},
+      {"x \\Rightarrow 3", "3", 0},             {"\\varnothing", "\\emptyset", 1},
+      {"\\begin{bmatrix} 1 & 2 \\end{bmatrix}", "\\begin{pmatrix} 1 & 2 \\end{pmatrix}", 1},
+      {"\\begin{array}{cc} 1 & 2 \\end{array}", "\\begin{pmatrix} 1 & 3 \\end{pmatrix}", 0},
+  };
+  RUN("LaTeX commands (lexer table)", commands);
 
   static const tcase fracs[] = {
       {"\\dfrac{1}{3}", "\\frac{1}{3}", 1},   {"\\tfrac12", "0.5", 1},
