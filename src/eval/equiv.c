@@ -70,6 +70,26 @@ static int is_scalar(const mx_node *n) {
   return 1;
 }
 
+static int has_inf(const mx_node *n) {
+  if (n->kind == MX_INF) return 1;
+  for (int i = 0; i < n->nkids; i++)
+    if (has_inf(n->kids[i])) return 1;
+  return 0;
+}
+
+static int overflowed(long double complex z) { return !isfinite(creall(z)) || !isfinite(cimagl(z)); }
+
+/* A value too large for long double (100000000!, 10^{10^{6}}): equal when exact modular
+ * arithmetic says so, else only when both trees are written the same; never by value. */
+static int huge_eq(const mx_node *a, const mx_node *b) {
+  int f = mx_fingerprint_cmp(a, b);
+  if (f >= 0) return f;
+  char pa[512], pb[512];
+  mx_print(a, pa, sizeof pa);
+  mx_print(b, pb, sizeof pb);
+  return strlen(pa) < sizeof pa - 1 && !strcmp(pa, pb);
+}
+
 static int scalar_eq(const mx_node *a, const mx_node *b) {
   const char *va[8], *vb[8];
   int na = mx_vars(a, va, 8), nb = mx_vars(b, vb, 8);
@@ -77,6 +97,7 @@ static int scalar_eq(const mx_node *a, const mx_node *b) {
     mx_val x, y;
     if (!mx_eval(a, 0, &x) || !mx_eval(b, 0, &y)) return 0;
     long double complex zx = mx_val_z(&x), zy = mx_val_z(&y);
+    if ((overflowed(zx) || overflowed(zy)) && !has_inf(a) && !has_inf(b)) return huge_eq(a, b);
     if (x.exact && y.exact) {
       if (x.p == y.p && x.q == y.q) return 1;
     } else if (close_z(zx, zy, REL_TOL) && !mx_fingerprints_differ(a, b)) {

@@ -120,6 +120,8 @@ void mx_set_budget(long steps);
  * primes differ (integers and rationals of any size under + - * /, integer powers, n!,
  * binomials). 0 when equal modulo the primes or when a tree is outside that arithmetic. */
 int mx_fingerprints_differ(const mx_node *a, const mx_node *b);
+/* 1: equal modulo all the primes; 0: different; -1: a tree is outside that arithmetic. */
+int mx_fingerprint_cmp(const mx_node *a, const mx_node *b);
 
 /* Number of distinct free variables (up to 8 collected into names). */
 int mx_vars(const mx_node *n, const char **names, int max);
