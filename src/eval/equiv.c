@@ -37,24 +37,70 @@ static int close_z(long double complex a, long double complex b, long double tol
   return d <= tol * m || d <= 1e-15L;
 }
 
-/* the literal decimal of a node (possibly negated), for the rounding rule */
-static const mx_node *decimal_lit(const mx_node *n, int *neg) {
-  *neg = 0;
-  while (n && n->kind == MX_NEG) {
-    *neg = !*neg;
-    n = n->kids[0];
-  }
-  if (n && n->kind == MX_NUM && n->places >= 1 && n->sig >= 4 && n->sig < 99) return n;
-  return NULL;
+/* ------------------------------------------------------------------ rounded decimals */
+/* A decimal as written: its value and the unit of its last shown digit. "1.414" (0.001),
+ * "-0.33", "2.3148e-3" and "2.3148 \times 10^{-3}" (1e-7); at least 2 significant digits. */
+typedef struct {
+  long double v, ulp;
+} shown_decimal;
+
+static int int_power_of_ten(const mx_node *n, int *e) {
+  if (n->kind != MX_POW || n->kids[0]->kind != MX_NUM || !(n->kids[0]->flags & MXF_EXACT) ||
+      n->kids[0]->p != 10 || n->kids[0]->q != 1)
+    return 0;
+  mx_val x;
+  if (!mx_eval(n->kids[1], 0, &x) || !x.exact || x.q != 1 || x.p < -400 || x.p > 400) return 0;
+  *e = (int)x.p;
+  return 1;
 }
 
-static int rounds_to(const mx_node *lit_side, long double complex other) {
-  int neg;
-  const mx_node *d = decimal_lit(lit_side, &neg);
-  if (!d || cimagl(other) != 0) return 0;
-  long double lit = neg ? -d->v : d->v;
-  long double half = 0.5L * powl(10.0L, -(long double)d->places);
-  return fabsl(creall(other) - lit) <= half * (1 + 1e-9L);
+static int decimal_shown(const mx_node *n, shown_decimal *d) {
+  int neg = 0, e = 0;
+  while (n && n->kind == MX_NEG) {
+    neg = !neg;
+    n = n->kids[0];
+  }
+  if (!n) return 0;
+  if (n->kind == MX_MUL && n->nkids == 2 && n->kids[0]->kind == MX_NUM && int_power_of_ten(n->kids[1], &e))
+    n = n->kids[0]; /* 2.3148 \times 10^{-3} */
+  else if (n->kind != MX_NUM)
+    return 0;
+  if (n->sig < 2 || n->sig >= 99 || (n->places < 1 && n->exp10 == 0 && e == 0)) return 0;
+  int places = (n->places > 0 ? n->places : 0) - n->exp10 - e;
+  d->v = (neg ? -n->v : n->v) * powl(10.0L, (long double)e);
+  d->ulp = powl(10.0L, -(long double)places);
+  return 1;
+}
+
+/* an exact value whose decimal expansion never ends: irrational (not an exact rational), or
+ * a fraction whose denominator has a prime factor other than 2 and 5 */
+static int nonterminating(const mx_val *x) {
+  if (!x->exact) return 1;
+  int64_t q = x->q < 0 ? -x->q : x->q;
+  while (q > 1 && q % 2 == 0) q /= 2;
+  while (q > 1 && q % 5 == 0) q /= 5;
+  return q != 1;
+}
+
+/* a number written as digits (not a computation): no rounding against another literal */
+static int is_literal(const mx_node *n) {
+  shown_decimal d;
+  while (n->kind == MX_NEG) n = n->kids[0];
+  return (n->kind == MX_NUM && n->sig < 99) || decimal_shown(n, &d); /* sig 99: a \frac of integers */
+}
+
+/* The rounding rule: a decimal equals an exact value with a never-ending expansion when it
+ * is that value rounded or truncated to the digits shown (1.414 and 1.4142 = sqrt 2, 0.666
+ * and 0.667 = 2/3; 0.665 and 1.415 are not). */
+static int rounds_to(const mx_node *lit_side, const mx_node *other, const mx_val *ox) {
+  shown_decimal d;
+  if (!decimal_shown(lit_side, &d) || is_literal(other) || !nonterminating(ox)) return 0;
+  long double complex z = mx_val_z(ox);
+  if (cimagl(z) != 0 || !isfinite(creall(z))) return 0;
+  long double x = creall(z);
+  if ((x < 0) != (d.v < 0) && d.v != 0) return 0;
+  long double diff = fabsl(x) - fabsl(d.v), tol = 1e-9L * d.ulp + 1e-17L * fabsl(x);
+  return diff >= -0.5L * d.ulp - tol && diff < d.ulp - tol;
 }
 
 static int is_scalar(const mx_node *n) {
@@ -103,7 +149,7 @@ static int scalar_eq(const mx_node *a, const mx_node *b) {
     } else if (close_z(zx, zy, REL_TOL) && !mx_fingerprints_differ(a, b)) {
       return 1; /* close in floating point and not told apart by exact modular arithmetic */
     }
-    return rounds_to(a, zy) || rounds_to(b, zx);
+    return rounds_to(a, b, &y) || rounds_to(b, a, &x);
   }
   int valid = 0;
   for (int pt = 0; pt < NPOINTS; pt++) {

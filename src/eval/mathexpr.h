@@ -67,6 +67,7 @@ typedef struct mx_node {
   uint16_t flags;
   int16_t places; /* MX_NUM: digits after the decimal point as written, -1 for none */
   int16_t sig;    /* MX_NUM: significant digits as written */
+  int16_t exp10;  /* MX_NUM: e-notation exponent as written (2.5e-3: -3), else 0 */
   int nkids;
   int rows, cols; /* MX_MATRIX */
   struct mx_node **kids;

@@ -231,6 +231,7 @@ static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   mx_tok *tk = &L->tok[t];
   tk->places = places;
   tk->sig = sig;
+  tk->exp10 = exp10;
   tk->v = strtold(digits, NULL);
   if (has_exp) {
     long double m = 1;

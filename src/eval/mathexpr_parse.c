@@ -348,6 +348,7 @@ static mx_node *parse_number(P *p) {
   n->v = t->v;
   n->places = (int16_t)t->places;
   n->sig = (int16_t)t->sig;
+  n->exp10 = (int16_t)(t->exp10 < -4000 ? -4000 : t->exp10 > 4000 ? 4000 : t->exp10);
   if (!t->exact && t->n < 4000) {
     /* too big for 64 bits: keep the digits (for exact arithmetic modulo primes) */
     char *d = mx_alloc(p->c, t->n + 1);
