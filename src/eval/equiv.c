@@ -189,9 +189,38 @@ static int is_label(const mx_node *n) {
   }
 }
 
+static const char *label_arg(const mx_node *n);
+static int uses_sym(const mx_node *n, const char *name, int depth);
+
+/* A composite name made of symbols only: products "AB", ratios "NO/BO", sums "m+n", absolute
+ * values "|AB|", "m \angle B", f(x). No numbers (except the -1 of a division). */
+static int is_name_expr(const mx_node *n, int depth) {
+  if (!n || depth > 8) return 0;
+  switch (n->kind) {
+    case MX_SYM: return 1;
+    case MX_APPLY: return is_label(n);
+    case MX_ABS: case MX_NEG: return is_name_expr(n->kids[0], depth + 1);
+    case MX_MUL: case MX_ADD:
+      for (int i = 0; i < n->nkids; i++)
+        if (!is_name_expr(n->kids[i], depth + 1)) return 0;
+      return 1;
+    case MX_POW:
+      return is_name_expr(n->kids[0], depth + 1) && n->kids[1]->kind == MX_NUM &&
+             (n->kids[1]->flags & MXF_EXACT) && n->kids[1]->p == -1 && n->kids[1]->q == 1;
+    default: return 0;
+  }
+}
+
+/* "label = value": a plain label (x, f(x), (p, q)) before any value, or a composite name
+ * (AB, |AB|, NO/BO, m+n) before a value without variables */
 static int is_label_eq(const mx_node *n) {
-  return n && n->kind == MX_REL && n->nkids == 2 && (n->ops[0] == MXR_EQ || n->ops[0] == MXR_IN) &&
-         is_label(n->kids[0]);
+  if (!n || n->kind != MX_REL || n->nkids != 2 || (n->ops[0] != MXR_EQ && n->ops[0] != MXR_IN)) return 0;
+  if (is_label(n->kids[0])) return 1;
+  if (n->ops[0] != MXR_EQ) return 0;
+  if (is_name_expr(n->kids[0], 0) && mx_is_numeric(n->kids[1])) return 1;
+  /* "P(x) = x^2 - 1": a function of the variable named on the left */
+  const char *arg = label_arg(n->kids[0]);
+  return arg && n->kids[0]->kind == MX_MUL && uses_sym(n->kids[1], arg, 0);
 }
 
 static mx_node *mk(cmpctx *k, int kind, int nk, mx_node **kids) {
@@ -215,7 +244,7 @@ static const mx_node *simplify_rel(cmpctx *k, const mx_node *n) {
     }
   int all_eq = 1;
   for (int i = 0; i < cut - 1; i++) all_eq &= n->ops[i] == MXR_EQ;
-  if (cut == 1) return n->kids[0];
+  if (cut == 1) return is_name_expr(n->kids[0], 0) && !mx_is_numeric(n->kids[0]) ? n->kids[1] : n->kids[0];
   if (all_eq && cut >= 2) {
     int numeric_first = mx_is_numeric(n->kids[0]) && is_scalar(n->kids[0]);
     if (numeric_first && mx_is_numeric(n->kids[cut - 1])) return n->kids[cut - 1];
@@ -291,6 +320,58 @@ static const mx_node *strip_list_labels(cmpctx *k, const mx_node *n) {
   }
   mx_node *r = mk(k, MX_LIST, nc, cur);
   return r ? r : n;
+}
+
+/* n with the symbol `from` renamed `to` (copies only what changes); NULL when out of memory */
+static const mx_node *rename_sym(cmpctx *k, const mx_node *n, const char *from, const char *to, int depth) {
+  if (depth > MX_MAX_DEPTH) return NULL;
+  if (n->kind == MX_SYM && n->name && !strcmp(n->name, from)) {
+    mx_node *r = mx_new(k->c, MX_SYM);
+    if (r) r->name = to;
+    return r;
+  }
+  if (!n->nkids) return n;
+  mx_node **kids = mx_alloc(k->c, sizeof(mx_node *) * (size_t)n->nkids);
+  if (!kids) return NULL;
+  int changed = 0;
+  for (int i = 0; i < n->nkids; i++) {
+    const mx_node *c = rename_sym(k, n->kids[i], from, to, depth + 1);
+    if (!c) return NULL;
+    kids[i] = (mx_node *)c;
+    changed |= c != n->kids[i];
+  }
+  if (!changed) return n;
+  mx_node *r = mx_new(k->c, n->kind);
+  if (!r) return NULL;
+  *r = *n;
+  r->kids = kids;
+  return r;
+}
+
+/* the argument of a one-argument function label f(x), else NULL */
+static const char *label_arg(const mx_node *n) {
+  if (n->kind == MX_APPLY && n->nkids == 1 && n->kids[0]->kind == MX_SYM) return n->kids[0]->name;
+  /* P(x), W(n): a letter applied to a variable in parentheses (parsed as a product) */
+  if (n->kind == MX_MUL && n->nkids == 2 && n->kids[0]->kind == MX_SYM && n->kids[1]->kind == MX_SYM &&
+      (n->kids[1]->flags & MXF_PAREN) && !(n->kids[0]->flags & MXF_PAREN))
+    return n->kids[1]->name;
+  return NULL;
+}
+
+static int uses_sym(const mx_node *n, const char *name, int depth) {
+  if (depth > MX_MAX_DEPTH) return 0;
+  if (n->kind == MX_SYM) return n->name && !strcmp(n->name, name);
+  for (int i = 0; i < n->nkids; i++)
+    if (uses_sym(n->kids[i], name, depth + 1)) return 1;
+  return 0;
+}
+
+/* two definitions "P(x) = ..." and "P(t) = ...": the values with the arguments renamed alike */
+static int same_function(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
+  const char *xa = label_arg(a->kids[0]), *xb = label_arg(b->kids[0]);
+  if (!xa || !xb || !strcmp(xa, xb)) return 0;
+  const mx_node *vb = rename_sym(k, b->kids[1], xb, xa, 0);
+  return vb && eq(k, a->kids[1], vb, top);
 }
 
 /* -1: not two fully labeled lists; else 1/0 */
@@ -579,8 +660,54 @@ static int has_apply(const mx_node *n) {
   return 0;
 }
 
-static int realset_eq(const mx_node *a, const mx_node *b) {
+static int is_ineq(int op) { return op == MXR_LT || op == MXR_LE || op == MXR_GT || op == MXR_GE; }
+
+/* The set a side describes: "x \in S" is S; a chain of inequalities whose non-numeric terms
+ * are all one name that cannot be evaluated in one variable ("0 < f(x) < 1", "|AB| \ge 2")
+ * constrains the values of that name (renamed to one common variable); lists map. */
+static const char *const k_subject = "\x01";
+static const mx_node *as_set(cmpctx *k, const mx_node *n, int depth) {
+  if (depth > 8) return n;
+  if (n->kind == MX_REL && n->nkids == 2 && n->ops[0] == MXR_IN && is_label(n->kids[0])) return n->kids[1];
+  if (n->kind == MX_LIST) {
+    mx_node *kids[MX_MAX_ITEMS];
+    for (int i = 0; i < n->nkids && i < MX_MAX_ITEMS; i++) kids[i] = (mx_node *)as_set(k, n->kids[i], depth + 1);
+    mx_node *r = mk(k, MX_LIST, n->nkids < MX_MAX_ITEMS ? n->nkids : MX_MAX_ITEMS, kids);
+    return r ? r : n;
+  }
+  if (n->kind != MX_REL) return n;
+  char first[256] = "", cur[256];
+  const mx_node *subj = NULL;
+  for (int i = 0; i + 1 < n->nkids; i++)
+    if (!is_ineq(n->ops[i])) return n;
+  for (int i = 0; i < n->nkids; i++) {
+    if (mx_is_numeric(n->kids[i])) continue;
+    if (!is_name_expr(n->kids[i], 0)) return n;
+    mx_print(n->kids[i], cur, sizeof cur);
+    if (!subj) {
+      subj = n->kids[i];
+      memcpy(first, cur, sizeof first);
+    } else if (strcmp(first, cur)) {
+      return n;
+    }
+  }
+  const char *vars[2];
+  /* a subject in one variable (x, |z|, 2x) is evaluated: the set is one of that variable */
+  if (!subj || (!has_apply(subj) && mx_vars(subj, vars, 2) < 2)) return n;
+  mx_node *x = mx_new(k->c, MX_SYM), *r = mx_new(k->c, MX_REL);
+  mx_node **kids = mx_alloc(k->c, sizeof(mx_node *) * (size_t)n->nkids);
+  if (!x || !r || !kids) return n;
+  x->name = k_subject;
+  *r = *n;
+  for (int i = 0; i < n->nkids; i++) kids[i] = mx_is_numeric(n->kids[i]) ? n->kids[i] : x;
+  r->kids = kids;
+  return r;
+}
+
+static int realset_eq(cmpctx *k, const mx_node *a, const mx_node *b) {
   const char *va[3], *vb[3];
+  a = as_set(k, a, 0);
+  b = as_set(k, b, 0);
   if (has_apply(a) || has_apply(b)) return 0;
   int na = mx_vars(a, va, 3), nb = mx_vars(b, vb, 3);
   if (na > 1 || nb > 1) return 0;
@@ -686,6 +813,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   if (la && lb) {
     if (a->ops[0] == b->ops[0] && eq(k, a->kids[0], b->kids[0], 0) && eq(k, a->kids[1], b->kids[1], top))
       return 1;
+    if (same_function(k, a, b, top)) return 1;
     return eq(k, a->kids[1], b->kids[1], top);
   }
   if (la && b->kind != MX_REL) return eq(k, a->kids[1], b, top);
@@ -699,7 +827,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
 
   /* inequalities joined by "or": "x < -2 or x > 3" = (-\infty, -2) \cup (3, \infty) */
   if ((a->kind == MX_LIST || b->kind == MX_LIST) && is_realset(a) && is_realset(b) &&
-      !(a->kind == MX_LIST && b->kind == MX_LIST) && realset_eq(a, b))
+      !(a->kind == MX_LIST && b->kind == MX_LIST) && realset_eq(k, a, b))
     return 1;
 
   /* lists */
@@ -798,7 +926,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   if ((is_realset(a) || a->kind == MX_SET || (a->kind == MX_TUPLE && a->nkids == 2)) &&
       (is_realset(b) || b->kind == MX_SET || (b->kind == MX_TUPLE && b->nkids == 2)) &&
       (is_realset(a) || is_realset(b)))
-    return realset_eq(a, b);
+    return realset_eq(k, a, b);
   if (top) {
     /* "x \in S" against S */
     if (a->kind == MX_REL && a->nkids == 2 && a->ops[0] == MXR_IN) return eq(k, a->kids[1], b, 0);

@@ -338,6 +338,7 @@ static const cmd_rule k_cmds[] = {
     A("limits", C_SPACE), A("nolimits", C_SPACE), A("scriptstyle", C_SPACE), A("enspace", C_SPACE),
     A("thinspace", C_SPACE), A("space", C_SPACE), A("hfill", C_SPACE), A("nonumber", C_SPACE),
     A("notag", C_SPACE), A("cdotp", C_SPACE), A("allowbreak", C_SPACE),
+    A("angle", C_SPACE), /* m\angle B = 65^\circ: the name of an angle */
     A("hspace", C_SKIP_ARG), A("vspace", C_SKIP_ARG), A("phantom", C_SKIP_ARG), A("label", C_SKIP_ARG),
     A("tag", C_SKIP_ARG), A("color", C_SKIP_ARG), A("hspace*", C_SKIP_ARG),
     P("dfrac", T_CMD, "frac"), P("tfrac", T_CMD, "frac"), P("cfrac", T_CMD, "frac"), P("frac", T_CMD, "frac"),
@@ -384,7 +385,7 @@ static const cmd_rule k_cmds[] = {
     P("lor", T_BAD, NULL), P("wedge", T_BAD, NULL), P("vee", T_BAD, NULL), P("subset", T_BAD, NULL),
     P("subseteq", T_BAD, NULL), P("supset", T_BAD, NULL), P("perp", T_BAD, NULL),
     P("parallel", T_BAD, NULL), P("cong", T_BAD, NULL), P("triangle", T_BAD, NULL),
-    P("angle", T_BAD, NULL), P("partial", T_BAD, NULL), P("int", T_BAD, NULL), P("lim", T_BAD, NULL),
+    P("partial", T_BAD, NULL), P("int", T_BAD, NULL), P("lim", T_BAD, NULL),
     P("nabla", T_BAD, NULL),
 };
 #undef P

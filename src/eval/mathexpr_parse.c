@@ -848,6 +848,28 @@ static int unit_run(P *p) {
   return k;
 }
 
+static int plain_int_tok(const mx_tok *t) {
+  return t->kind == T_NUM && t->exact && t->q == 1 && t->places < 0 && !t->exp10;
+}
+
+/* A mixed number written plainly, "7 3/4": an integer, a space, then a proper fraction of
+ * integers a/b (0 < a < b) that nothing multiplies or raises. Returns the fraction (and
+ * consumes it) or NULL. So "1 1/2" is 3/2, never the product 1/2. */
+static mx_node *plain_mixed_fraction(P *p, const mx_node *whole) {
+  if (!is_int_num(whole) || (whole->flags & MXF_PAREN) || p->pos + 3 > p->L->ntok) return NULL;
+  const mx_tok *a = pk(p), *sl = a + 1, *b = a + 2;
+  if (!a->space || !plain_int_tok(a) || !is_op(sl, '/') || sl->space || !plain_int_tok(b) || b->space) return NULL;
+  if (a->p <= 0 || a->p >= b->p) return NULL;
+  const mx_tok *after = p->pos + 3 < p->L->ntok ? b + 1 : NULL;
+  if (after && (is_op(after, '^') || is_op(after, '(') || is_op(after, '!') || after->kind == T_NUM ||
+                (after->kind == T_ID && !after->space) || after->kind == T_CMD))
+    return NULL;
+  mx_node *r = mx_new_num(p->c, a->p, b->p);
+  if (!r) return fail(p);
+  p->pos += 3;
+  return r;
+}
+
 static mx_node *parse_term(P *p) {
   ENTER();
   mx_node *f[64];
@@ -913,6 +935,16 @@ static mx_node *parse_term(P *p) {
       }
     }
     if (starts_atom(p, t)) {
+      if (nf == 1 && t->kind == T_NUM && t->space) {
+        mx_node *fr = plain_mixed_fraction(p, f[0]);
+        if (p->fail) LEAVE(NULL);
+        if (fr) {
+          mx_node *k2[2] = {f[0], fr};
+          f[0] = node_n(p, MX_ADD, 2, k2);
+          if (!f[0]) LEAVE(fail(p));
+          continue;
+        }
+      }
       if (t->kind == T_NUM && t->space && f[nf - 1]->kind == MX_NUM) LEAVE(fail(p));
       mx_node *g = parse_unary(p);
       if (!g) LEAVE(fail(p));
