@@ -10,6 +10,7 @@
  * the bare number. */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -758,13 +759,28 @@ static int is_realset(const mx_node *n) {
 }
 
 /* ------------------------------------------------------------------ structure */
-static int time_minutes(const mx_node *n, long *out) {
+/* a clock time in seconds after midnight: h:mm, h:mm:ss, with a.m./p.m. */
+static int time_seconds(const mx_node *n, long *out) {
   if (n->kind != MX_RATIO || !(n->flags & MXF_TIME)) return 0;
   long h = (long)n->kids[0]->p, m = (long)n->kids[1]->p;
   if (n->flags & MXF_PM_TIME && h < 12) h += 12;
   if (n->flags & MXF_AM_TIME && h == 12) h = 0;
-  *out = h * 60 + m;
+  *out = (h * 60 + m) * 60 + (long)n->p;
   return 1;
+}
+
+/* "2516_8" against "2516": a number with a base subscript equals its digits written bare
+ * (the base is the question's), as well as its value (1011_2 = 11) */
+static int base_digits_match(const mx_node *based, const mx_node *bare) {
+  if (based->kind != MX_NUM || !(based->flags & MXF_BASE) || !based->name) return 0;
+  if (bare->kind != MX_NUM || (bare->flags & MXF_BASE) || bare->places >= 0 || bare->exp10 ||
+      !(bare->flags & MXF_EXACT) || bare->q != 1 || bare->p < 0)
+    return 0;
+  char digits[32];
+  snprintf(digits, sizeof digits, "%lld", (long long)bare->p);
+  const char *d = based->name;
+  while (d[0] == '0' && d[1]) d++;
+  return !strcmp(d, digits);
 }
 
 static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
@@ -820,8 +836,9 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   if (lb && a->kind != MX_REL) return eq(k, a, b->kids[1], top);
 
   /* top-level degrees and percent: 90^\circ = 90, 10\% = 10 = 0.1 */
-  if (a->kind == MX_DEG && b->kind != MX_DEG && eq(k, a->kids[0], b, 0)) return 1;
-  if (b->kind == MX_DEG && a->kind != MX_DEG && eq(k, a, b->kids[0], 0)) return 1;
+  /* (never as radians: 90^\circ is not \frac{\pi}{2}) */
+  if (a->kind == MX_DEG && b->kind != MX_DEG) return eq(k, a->kids[0], b, 0);
+  if (b->kind == MX_DEG && a->kind != MX_DEG) return eq(k, a, b->kids[0], 0);
   if (a->kind == MX_PCT && b->kind != MX_PCT && eq(k, a->kids[0], b, 0)) return 1;
   if (b->kind == MX_PCT && a->kind != MX_PCT && eq(k, a, b->kids[0], 0)) return 1;
 
@@ -934,7 +951,8 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   }
   /* clock times */
   long ta, tb;
-  if (time_minutes(a, &ta) && time_minutes(b, &tb)) return ta == tb;
+  if (time_seconds(a, &ta) && time_seconds(b, &tb)) return ta == tb;
+  if (base_digits_match(a, b) || base_digits_match(b, a)) return 1;
   if (is_scalar(a) && is_scalar(b)) return scalar_eq(a, b);
   return 0;
 }

@@ -40,7 +40,7 @@ typedef enum {
   MX_MATRIX,   /* rows x cols, kids row-major */
   MX_PM,       /* kids[0] \pm kids[1] (op '+' for \pm, '-' for \mp); unary when nkids == 1 */
   MX_TEXT,     /* a word or words: name (lowercased, normalized) */
-  MX_RATIO,    /* kids[0] : kids[1] (also a clock time when MXF_TIME) */
+  MX_RATIO,    /* kids[0] : kids[1] (also a clock time when MXF_TIME; p = seconds of h:mm:ss) */
   MX_PCT,      /* kids[0] % */
   MX_DEG,      /* kids[0] degrees */
   MX_FACT,     /* kids[0]! */
@@ -61,6 +61,7 @@ enum { MXR_EQ = 1, MXR_LT, MXR_LE, MXR_GT, MXR_GE, MXR_NE, MXR_IN, MXR_APPROX };
 #define MXF_UNIT 32      /* a unit word was dropped after this node (top level) */
 #define MXF_PAREN 64     /* written in parentheses */
 #define MXF_EXACT 128    /* MX_NUM: p/q is exact */
+#define MXF_BASE 256     /* MX_NUM: written with a base subscript (2516_8); name = the digits */
 
 typedef struct mx_node {
   uint8_t kind, op;

@@ -531,7 +531,9 @@ static void lex_range(mx_lexer *L, const char *s, size_t n, int text_mode) {
     if (is_letter(c)) {
       size_t j = i;
       while (j < n && is_letter((unsigned char)s[j])) j++;
-      if (text_mode) { /* P.M., a.m.: letters with dots between them */
+      int meridiem = j == i + 1 && (c == 'a' || c == 'p' || c == 'A' || c == 'P') && j + 1 < n && s[j] == '.' &&
+                     (s[j + 1] == 'm' || s[j + 1] == 'M');
+      if (text_mode || meridiem) { /* P.M., a.m.: letters with dots between them */
         while (j + 1 < n && s[j] == '.' && is_letter((unsigned char)s[j + 1])) {
           j++;
           while (j < n && is_letter((unsigned char)s[j])) j++;

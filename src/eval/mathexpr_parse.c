@@ -392,8 +392,10 @@ static mx_node *parse_number(P *p) {
     n->p = v;
     n->q = 1;
     n->v = (long double)v;
-    n->flags = MXF_EXACT;
+    n->flags = MXF_EXACT | MXF_BASE;
     n->places = -1;
+    n->name = mx_strdup(p->c, t->s, t->n);
+    if (!n->name) return fail(p);
   }
   return n;
 }
@@ -848,6 +850,16 @@ static int unit_run(P *p) {
   return k;
 }
 
+/* the power of ten of a number word after a number: thousand 3, million 6, billion 9,
+ * trillion 12; else 0 */
+static int number_word_power(const mx_tok *t) {
+  if (word_is(t, "thousand")) return 3;
+  if (word_is(t, "million")) return 6;
+  if (word_is(t, "billion")) return 9;
+  if (word_is(t, "trillion")) return 12;
+  return 0;
+}
+
 static int plain_int_tok(const mx_tok *t) {
   return t->kind == T_NUM && t->exact && t->q == 1 && t->places < 0 && !t->exp10;
 }
@@ -894,6 +906,14 @@ static mx_node *parse_term(P *p) {
       f[nf] = recip(p, d);
       if (!f[nf]) LEAVE(fail(p));
       nf++;
+      continue;
+    }
+    if (t->kind == T_WORD && f[nf - 1]->kind == MX_NUM && number_word_power(t) > 0) {
+      /* "3 million": the number word multiplies */
+      mx_node *e = num_i(p, number_word_power(t)), *ten = num_i(p, 10);
+      f[nf - 1] = node2(p, MX_MUL, f[nf - 1], node2(p, MX_POW, ten, e));
+      if (!f[nf - 1]) LEAVE(fail(p));
+      p->pos++;
       continue;
     }
     if (t->kind == T_WORD) {
@@ -1035,8 +1055,16 @@ static mx_node *parse_ratio(P *p) {
   mx_node *r = node2(p, MX_RATIO, a, b);
   if (!r) LEAVE(NULL);
   if (is_int_num(a) && is_int_num(b) && ta->kind == T_NUM && tb->kind == T_NUM && tb->n == 2 &&
-      b->p < 60 && a->p < 24)
+      b->p < 60 && a->p < 24) {
     r->flags |= MXF_TIME;
+    /* h:mm:ss */
+    mx_tok *c = pk(p), *sec = pk2(p);
+    if (is_op(c, ':') && !c->space && sec->kind == T_NUM && sec->n == 2 && sec->exact && sec->q == 1 &&
+        sec->p < 60 && !sec->space) {
+      r->p = sec->p;
+      p->pos += 2;
+    }
+  }
   mx_tok *w = pk(p);
   if (w->kind == T_WORD && (r->flags & MXF_TIME)) {
     if (word_is(w, "pm")) r->flags |= MXF_PM_TIME, p->pos++;

@@ -134,7 +134,9 @@ int main(void) {
   RUN("escaped backslashes", double_backslash);
 
   static const tcase bases[] = {
-      {"1011_2", "11", 1}, {"2012_{3}", "59", 1}, {"1011_2", "1011", 0}, {"17_8", "15", 1},
+      {"1011_2", "11", 1}, {"2012_{3}", "59", 1}, {"17_8", "15", 1}, {"1011_2", "12", 0},
+      /* issue 16: the digits written bare, in the question's base, are the answer too */
+      {"1011_2", "1011", 1}, {"2516_8", "2516", 1}, {"2516_8", "2515", 0}, {"0017_8", "17", 1},
   };
   RUN("base subscripts", bases);
 
