@@ -758,6 +758,81 @@ static int is_realset(const mx_node *n) {
   }
 }
 
+/* ------------------------------------------------------------------ matrix arithmetic */
+/* "A + B", "2A", "AB", "-A" with written matrices: the matrix they compute, entries left as
+ * trees (compared by value later). NULL when n is not such a computation or shapes differ. */
+static int has_matrix(const mx_node *n, int depth) {
+  if (n->kind == MX_MATRIX) return 1;
+  if (depth > 8 || (n->kind != MX_ADD && n->kind != MX_MUL && n->kind != MX_NEG)) return 0;
+  for (int i = 0; i < n->nkids; i++)
+    if (has_matrix(n->kids[i], depth + 1)) return 1;
+  return 0;
+}
+
+static mx_node *new_matrix(cmpctx *k, int rows, int cols) {
+  if (rows <= 0 || cols <= 0 || rows * cols > MX_MAX_ITEMS) return NULL;
+  mx_node *m = mx_new(k->c, MX_MATRIX);
+  if (!m) return NULL;
+  m->rows = rows;
+  m->cols = cols;
+  m->nkids = rows * cols;
+  m->kids = mx_alloc(k->c, sizeof(mx_node *) * (size_t)m->nkids);
+  return m->kids ? m : NULL;
+}
+
+static mx_node *bin(cmpctx *k, int kind, mx_node *x, mx_node *y) {
+  mx_node *kids[2] = {x, y};
+  return x && y ? mk(k, kind, 2, kids) : NULL;
+}
+
+/* x + y or x * y where either may be a matrix (a scalar times a matrix scales it) */
+static mx_node *mat_op(cmpctx *k, int kind, mx_node *x, mx_node *y) {
+  int mx = x->kind == MX_MATRIX, my = y->kind == MX_MATRIX;
+  if (!mx && !my) return bin(k, kind, x, y);
+  if (kind == MX_ADD) {
+    if (!mx || !my || x->rows != y->rows || x->cols != y->cols) return NULL;
+    mx_node *r = new_matrix(k, x->rows, x->cols);
+    for (int i = 0; r && i < r->nkids; i++)
+      if (!(r->kids[i] = bin(k, MX_ADD, x->kids[i], y->kids[i]))) return NULL;
+    return r;
+  }
+  if (!mx || !my) { /* scalar * matrix */
+    mx_node *m = mx ? x : y, *c = mx ? y : x, *r = new_matrix(k, m->rows, m->cols);
+    for (int i = 0; r && i < r->nkids; i++)
+      if (!(r->kids[i] = bin(k, MX_MUL, c, m->kids[i]))) return NULL;
+    return r;
+  }
+  if (x->cols != y->rows || x->cols > 16) return NULL;
+  mx_node *r = new_matrix(k, x->rows, y->cols);
+  for (int i = 0; r && i < x->rows; i++)
+    for (int j = 0; j < y->cols; j++) {
+      mx_node *terms[16];
+      for (int t = 0; t < x->cols; t++)
+        if (!(terms[t] = bin(k, MX_MUL, x->kids[i * x->cols + t], y->kids[t * y->cols + j]))) return NULL;
+      if (!(r->kids[i * r->cols + j] = mk(k, MX_ADD, x->cols, terms))) return NULL;
+    }
+  return r;
+}
+
+static mx_node *matrix_value(cmpctx *k, const mx_node *n, int depth) {
+  if (n->kind == MX_MATRIX) return (mx_node *)n;
+  if (depth > 8 || !has_matrix(n, 0)) return NULL;
+  if (n->kind == MX_NEG) {
+    mx_node *m = matrix_value(k, n->kids[0], depth + 1), *r = m ? new_matrix(k, m->rows, m->cols) : NULL;
+    for (int i = 0; r && i < r->nkids; i++)
+      if (!(r->kids[i] = mk(k, MX_NEG, 1, &m->kids[i]))) return NULL;
+    return r;
+  }
+  mx_node *acc = NULL;
+  for (int i = 0; i < n->nkids; i++) {
+    mx_node *x = has_matrix(n->kids[i], 0) ? matrix_value(k, n->kids[i], depth + 1) : n->kids[i];
+    if (!x) return NULL;
+    acc = acc ? mat_op(k, n->kind, acc, x) : x;
+    if (!acc) return NULL;
+  }
+  return acc && acc->kind == MX_MATRIX ? acc : NULL;
+}
+
 /* ------------------------------------------------------------------ structure */
 /* a clock time in seconds after midnight: h:mm, h:mm:ss, with a.m./p.m. */
 static int time_seconds(const mx_node *n, long *out) {
@@ -789,6 +864,15 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   a = simplify_rel(k, a);
   b = simplify_rel(k, b);
   if (!a || !b) return 0;
+  /* a computation with matrices is the matrix it computes */
+  if (a->kind != MX_MATRIX && has_matrix(a, 0)) {
+    const mx_node *m = matrix_value(k, a, 0);
+    if (m) a = m;
+  }
+  if (b->kind != MX_MATRIX && has_matrix(b, 0)) {
+    const mx_node *m = matrix_value(k, b, 0);
+    if (m) b = m;
+  }
 
   /* \pm */
   if (has_pm(a) || has_pm(b)) {
@@ -996,6 +1080,27 @@ int l1k_math_equal_answers(const char *ga, const char *pa) {
   return r;
 }
 
+/* the words of a text answer ("\\text{Navin}" -> "navin"), malloc'ed; NULL if not text */
+static char *text_words_of(const char *ans) {
+  if (!ans) return NULL;
+  mx_ctx c;
+  mx_init(&c);
+  mx_node *n = mx_parse(&c, ans, strlen(ans));
+  char *w = n && n->kind == MX_TEXT && n->name ? strdup(n->name) : NULL;
+  mx_free(&c);
+  return w;
+}
+
+/* A text gold ("\\text{Navin}") against a prose response whose final sentence ends with it
+ * ("... the one who earns the most is Navin.") */
+int l1k_text_gold_in_prose(const char *gold_answer, const char *pred, size_t pn) {
+  if (!l1k_is_prose(pred, pn)) return 0;
+  char *w = text_words_of(gold_answer);
+  int r = w && l1k_prose_ends_with(pred, pn, w);
+  free(w);
+  return r;
+}
+
 int l1k_math_equal(const char *gold, const char *pred) {
   if (!gold || !pred) return 0;
   size_t gn = strlen(gold), pn = strlen(pred);
@@ -1013,6 +1118,7 @@ int l1k_math_equal(const char *gold, const char *pred) {
     if (gl && pl) r = gl == pl;
     else r = l1k_math_equal_answers(ga, pa);
   }
+  if (!r && ga) r = l1k_text_gold_in_prose(ga, pred, pn);
   free(ga);
   free(pa);
   return r;

@@ -265,19 +265,78 @@ static int find_math(const char *s, size_t a, size_t b, span *out, int max) {
   return n;
 }
 
-/* the last number in [a, b): -1,234.5, 3/4, .5 */
+/* A number in prose that is part of a word is not an answer: "covid19", "x2", "3x3" (a
+ * letter right before the digits, or a letter and a digit right after them). */
+static int inside_word(const char *s, size_t a, size_t b, size_t st, size_t e) {
+  if (st > a && isalpha((unsigned char)s[st - 1])) return 1;
+  return e + 1 < b && isalpha((unsigned char)s[e]) && isdigit((unsigned char)s[e + 1]);
+}
+
+/* digits [i, j) then ",dd" (not a group of 3 after at most 3 digits: that is a thousands
+ * separator) and no further ",d": a decimal comma ("2,74 $", "12,75 Euro"). Returns the end. */
+static size_t decimal_comma_end(const char *s, size_t i, size_t j, size_t b) {
+  if (j + 2 >= b || s[j] != ',' || !isdigit((unsigned char)s[j + 1])) return 0;
+  size_t k = j + 1;
+  while (k < b && isdigit((unsigned char)s[k])) k++;
+  size_t fl = k - j - 1, il = j - i;
+  if (fl < 2 || (fl == 3 && il <= 3)) return 0;
+  if (k + 1 < b && (s[k] == ',' || s[k] == '.') && isdigit((unsigned char)s[k + 1])) return 0;
+  return k;
+}
+
+/* "1.234,5" / "12.345.678,9": dot thousands groups then a decimal comma. Returns the end. */
+static size_t dot_thousands_end(const char *s, size_t i, size_t j, size_t b) {
+  if (j - i > 3 || j - i == 0) return 0;
+  size_t k = j;
+  int groups = 0;
+  while (k + 3 < b && s[k] == '.' && isdigit((unsigned char)s[k + 1]) && isdigit((unsigned char)s[k + 2]) &&
+         isdigit((unsigned char)s[k + 3]) && !(k + 4 < b && isdigit((unsigned char)s[k + 4]))) {
+    k += 4;
+    groups++;
+  }
+  if (!groups || k + 1 >= b || s[k] != ',' || !isdigit((unsigned char)s[k + 1])) return 0;
+  k++;
+  while (k < b && isdigit((unsigned char)s[k])) k++;
+  return k;
+}
+
+/* the number [st, e) with dots dropped and the comma made a decimal point */
+static char *european_number(const char *s, size_t st, size_t e) {
+  char *r = malloc(e - st + 1);
+  if (!r) return NULL;
+  size_t n = 0;
+  for (size_t i = st; i < e; i++)
+    if (s[i] != '.') r[n++] = s[i] == ',' ? '.' : s[i];
+  r[n] = 0;
+  return r;
+}
+
+/* the last number in [a, b): -1,234.5, 3/4, .5, 2,74 (decimal comma), 1.234,5 */
 static char *last_number(const char *s, size_t a, size_t b) {
   long best_s = -1, best_e = -1;
+  int european = 0;
   for (size_t i = a; i < b;) {
     if (isdigit((unsigned char)s[i]) || (s[i] == '.' && i + 1 < b && isdigit((unsigned char)s[i + 1]))) {
       size_t st = i;
       if (st > a && s[st - 1] == '-') st--;
       size_t j = i;
+      while (j < b && isdigit((unsigned char)s[j])) j++;
+      size_t eu = (i == st || s[st] == '-') ? dot_thousands_end(s, i, j, b) : 0;
+      int in_list = st >= a + 2 && s[st - 1] == ',' && isdigit((unsigned char)s[st - 2]); /* 3,12,45 */
+      if (!eu && !in_list) eu = decimal_comma_end(s, i, j, b);
+      if (eu) {
+        if (!inside_word(s, a, b, st, eu)) {
+          best_s = (long)st;
+          best_e = (long)eu;
+          european = 1;
+        }
+        i = eu;
+        continue;
+      }
       for (;;) {
-        while (j < b && isdigit((unsigned char)s[j])) j++;
         if (j + 3 < b + 0 && s[j] == ',' && isdigit((unsigned char)s[j + 1]) && isdigit((unsigned char)s[j + 2]) &&
             isdigit((unsigned char)s[j + 3]) && !(j + 4 < b && isdigit((unsigned char)s[j + 4]))) {
-          j += 1;
+          j += 4;
           continue;
         }
         break;
@@ -290,14 +349,18 @@ static char *last_number(const char *s, size_t a, size_t b) {
         j++;
         while (j < b && isdigit((unsigned char)s[j])) j++;
       }
-      best_s = (long)st;
-      best_e = (long)j;
+      if (!inside_word(s, a, b, st, j)) {
+        best_s = (long)st;
+        best_e = (long)j;
+        european = 0;
+      }
       i = j;
       continue;
     }
     i++;
   }
   if (best_s < 0) return NULL;
+  if (european) return european_number(s, (size_t)best_s, (size_t)best_e);
   return dup_range(s, (size_t)best_s, (size_t)best_e);
 }
 
@@ -327,6 +390,33 @@ static int parses(const char *s, size_t a, size_t b) {
   return ok;
 }
 
+/* [a, b) is one to four words of letters, possibly in \\text{} (a text answer) */
+static int text_words(const char *s, size_t a, size_t b) {
+  mx_ctx c;
+  mx_init(&c);
+  mx_node *n = mx_parse(&c, s + a, b - a);
+  int ok = n && n->kind == MX_TEXT;
+  mx_free(&c);
+  return ok;
+}
+
+/* an empty math block or box at s[a]: "$$", "$ $", "\\( \\)", "\\[\\]", "\\boxed{}" */
+static int empty_block(const char *s, size_t a, size_t b) {
+  size_t i = a;
+  int dollars = 0, opener = 0;
+  while (i < b && (s[i] == '$' || s[i] == ' ')) dollars += s[i++] == '$';
+  if (i + 1 < b && s[i] == '\\' && (s[i + 1] == '(' || s[i + 1] == '[')) {
+    i += 2;
+    opener = 1;
+  } else if (i + 7 <= b && !memcmp(s + i, "\\boxed{", 7)) {
+    i += 7;
+    opener = 1;
+  }
+  while (i < b && isspace((unsigned char)s[i])) i++;
+  if (!opener) return dollars >= 2 && (i >= b || strchr(".,;:!?", s[i]));
+  return i < b && (s[i] == '}' || (s[i] == '\\' && i + 1 < b && (s[i + 1] == ')' || s[i + 1] == ']')));
+}
+
 /* The answer after a phrase such as "the answer is": a math segment, else the sentence; when
  * the sentence is prose, what follows its last " is ", else its first math run or number. */
 static char *phrase_answer(const char *s, size_t a, size_t b) {
@@ -337,6 +427,7 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
   if (a + 3 <= b && memcmp(s + a, "\xef\xbc\x9a", 3) == 0) a += 3;
   while (a < b && isspace((unsigned char)s[a])) a++;
   if (a >= b) return NULL;
+  if (empty_block(s, a, b)) return dup_range(s, a, a); /* stated, but empty: no answer */
   if (s[a] == '$' || (s[a] == '\\' && a + 1 < b && (s[a + 1] == '[' || s[a + 1] == '('))) {
     span ms[64];
     int k = find_math(s, a, b, ms, 64);
@@ -383,7 +474,12 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
     if (j > i && parses(s, i, j) && i > a) return dup_range(s, i, j);
     i = j;
   }
-  return first_number(s, a, e);
+  char *num = first_number(s, a, e);
+  if (num) return num;
+  /* a text answer: "Answer: \text{Evelyn}" */
+  size_t z = e;
+  while (z > a && (s[z - 1] == '.' || isspace((unsigned char)s[z - 1]))) z--;
+  return z - a <= 60 && text_words(s, a, z) ? dup_range(s, a, z) : NULL;
 }
 
 static const char *const k_final_phrases[] = {"final answer is", "final answer:", "final answer**",
@@ -445,7 +541,11 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
     r = from_phrases(s, after, b, k_final_phrases);
     if (!r) r = from_phrases(s, after, b, k_answer_phrases);
   }
-  if (!r && n > 0) r = group_last(s, sp, n);
+  if (!r && n > 0) {
+    size_t c0 = sp[n - 1].cs, c1 = sp[n - 1].ce;
+    while (c0 < c1 && isspace((unsigned char)s[c0])) c0++;
+    r = c0 < c1 ? group_last(s, sp, n) : dup_range(s, c0, c0); /* an empty last box: no answer */
+  }
   if (!r) r = from_phrases(s, a, b, k_final_phrases);
   if (!r) r = from_phrases(s, a, b, k_answer_phrases);
   /* a response cut inside its reasoning (<think> never closed) has no final statement: only
@@ -456,6 +556,10 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
   }
   if (!r && !unfinished) r = last_number(s, a, b);
   free(sp);
+  if (r && !*r) { /* an empty box or math block where the answer is stated: no answer */
+    free(r);
+    r = NULL;
+  }
   return r;
 }
 
@@ -531,6 +635,18 @@ int l1k_bare_letter(const char *s, size_t n) {
 }
 
 /* multiple choice */
+/* a letter at s[i] named in a negated clause: "it can't be A or B", "not C", "rule out D"
+ * (the clause starts after the last . ; , ! ? or line break before it) */
+static int negated(const char *s, size_t a, size_t i) {
+  static const char *const neg[] = {"not ", "n't ", "cannot ", "never ", "no ", "nor ", "neither ",
+                                    "rule out ", "ruled out ", "eliminate ", "exclude ", "except ", NULL};
+  size_t c = i;
+  while (c > a && !strchr(".;,!?\n", s[c - 1])) c--;
+  for (int k = 0; neg[k]; k++)
+    if (rfind_ci(s, c, i, neg[k]) >= 0) return 1;
+  return 0;
+}
+
 static int choice_at(const char *s, size_t i, size_t b, int maxc) {
   /* skip spaces, '(', '*', '$', '\text{', '\boxed{', '{' and read one letter */
   for (int guard = 0; i < b && guard < 40; guard++) {
@@ -570,7 +686,10 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
   static const char *const phr[] = {"answer is", "answer:", "answer :", "réponse est", "réponse :",
                                     "réponse:", "respuesta es", "respuesta:",
                                     "\xe7\xad\x94\xe6\xa1\x88\xe6\x98\xaf", "\xe7\xad\x94\xe6\xa1\x88",
-                                    "answer would be", "correct option is", "option", "choice is", NULL};
+                                    "answer would be", "correct option is", "option", "choice is",
+                                    /* affirmations: "for sure D, it can't be A or B" */
+                                    "must be", "should be", "pick", "choose", "go with", "for sure",
+                                    "certainly", "definitely", "clearly", NULL};
   long best = -1;
   int best_c = 0;
   for (int k = 0; phr[k]; k++) {
@@ -617,6 +736,7 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
     if (c < 'A' || c >= 'A' + n_choices) continue;
     if (i > a && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '\\' || s[i - 1] == '\'')) continue;
     if (i + 1 < b && (isalnum((unsigned char)s[i + 1]) || s[i + 1] == '\'')) continue;
+    if (negated(s, a, i)) continue;
     if (c == 'A' && i + 2 < b && s[i + 1] == ' ' && islower((unsigned char)s[i + 2])) {
       /* "A man", but not "not A because" inside a sentence: article only at a sentence start */
       size_t k = i;
@@ -695,4 +815,41 @@ char *l1k_answer_of(const char *s, size_t n) {
     }
   }
   return r;
+}
+
+/* ------------------------------------------------------------------ text answers in prose */
+static int word_before_is_negation(const char *s, size_t a, size_t i) {
+  static const char *const neg[] = {"not", "no", "nor", "never", "neither", "n't", NULL};
+  while (i > a && isspace((unsigned char)s[i - 1])) i--;
+  size_t e = i;
+  while (i > a && (isalpha((unsigned char)s[i - 1]) || s[i - 1] == '\'')) i--;
+  for (int k = 0; neg[k]; k++) {
+    size_t l = strlen(neg[k]);
+    if (e - i >= l && !strncasecmp(s + e - l, neg[k], l) && (e - i == l || !strcmp(neg[k], "n't")))
+      return 1;
+  }
+  return 0;
+}
+
+int l1k_prose_ends_with(const char *s, size_t n, const char *words) {
+  if (!s || !words || !*words) return 0;
+  size_t a, b;
+  l1k_grade_final_part(s, n, &a, &b);
+  while (b > a && (isspace((unsigned char)s[b - 1]) || strchr(".!$*\"'}", s[b - 1]))) b--;
+  size_t i = b, w = strlen(words);
+  while (w > 0 && i > a) { /* match backwards; a space in words matches any run of spaces */
+    char c = words[w - 1];
+    if (c == ' ') {
+      if (!isspace((unsigned char)s[i - 1])) return 0;
+      while (i > a && isspace((unsigned char)s[i - 1])) i--;
+    } else {
+      if (lower((unsigned char)s[i - 1]) != (unsigned char)c) return 0;
+      i--;
+    }
+    w--;
+  }
+  if (w > 0) return 0;
+  if (i > a && (isalnum((unsigned char)s[i - 1]) || (unsigned char)s[i - 1] >= 0x80)) return 0;
+  if (i >= 7 && !strncmp(s + i - 6, "\\text{", 6)) i -= 6;
+  return !word_before_is_negation(s, a, i);
 }

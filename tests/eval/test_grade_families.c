@@ -54,5 +54,39 @@ int main(void) {
       {"90^\\circ", "90", 1},                     {"90^\\circ", "\\frac{\\pi}{2}", 0}, /* never radians */
   };
   RUN("units, times, bases, mixed numbers", units);
+
+  /* a computation with written matrices is the matrix it computes */
+  static const tcase matrices[] = {
+      {"\\begin{pmatrix} 4 & 6 \\\\ 8 & 10 \\end{pmatrix}",
+       "So the sum is $\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix} + \\begin{pmatrix} 3 & 4 \\\\ 5 & 6 \\end{pmatrix}$.", 1},
+      {"\\begin{pmatrix} 4 & 6 \\\\ 8 & 11 \\end{pmatrix}",
+       "So the sum is $\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix} + \\begin{pmatrix} 3 & 4 \\\\ 5 & 6 \\end{pmatrix}$.", 0},
+      {"\\begin{pmatrix} 19 & 22 \\\\ 43 & 50 \\end{pmatrix}",
+       "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}\\begin{pmatrix} 5 & 6 \\\\ 7 & 8 \\end{pmatrix}", 1},
+      {"\\begin{pmatrix} 19 & 22 \\\\ 43 & 50 \\end{pmatrix}", /* products do not commute */
+       "\\begin{pmatrix} 5 & 6 \\\\ 7 & 8 \\end{pmatrix}\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", 0},
+      {"\\begin{pmatrix} -2 \\\\ 4 \\end{pmatrix}", "-2\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}", 1},
+      {"\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix} 1 & 2 \\end{pmatrix} + \\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", 0},
+  };
+  RUN_RESP("matrix computations", matrices);
+
+  /* extraction from prose: letters, locales, text answers, refusals */
+  static const tcase prose[] = {
+      {"D", "for sure D, it can't be A or B", 1},  {"A", "for sure D, it can't be A or B", 0},
+      {"B", "It is not A and not C. B.", 1},        {"C", "I would pick C; A and B are too small.", 1},
+      {"2.74", "Soucis : 2,74 $ a..", 1},           {"2.74", "Soucis : 2,75 $ a..", 0},
+      {"1234.5", "Summe: 1.234,5 Euro", 1},         {"1000", "It costs 1,000 dollars.", 1},
+      {"12", "The values are 3,12,45 in order.", 0}, /* a list, not 12.45 */
+      {"\\text{Navin}", "Comparing the wages, it is navin.", 1},
+      {"\\text{Navin}", "Comparing the wages, it is Luka.", 0},
+      {"\\text{even}", "So the function is neither odd nor even.", 0},
+      {"\\text{east}", "He ends up facing east.", 1},  {"\\text{east}", "He ends up facing northeast.", 0},
+      {"19", "We looked at the covid19 data.", 0},  /* a digit inside a word */
+      {"3", "It is a 3x3 grid.", 0},
+      {"12", "We have 12 apples. The final answer is $\\boxed{}$.", 0}, /* an empty box */
+      {"12", "We have 12 apples. The answer is $$.", 0},                   /* an empty math block */
+      {"12", "We have 12 apples, so the answer is $12$.", 1},
+  };
+  RUN_RESP("extraction from prose", prose);
   CHECK_DONE();
 }
