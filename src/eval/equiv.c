@@ -920,6 +920,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   if (lb && a->kind != MX_REL) return eq(k, a, b->kids[1], top);
 
   /* top-level degrees and percent: 90^\circ = 90, 10\% = 10 = 0.1 */
+  if (a->kind == b->kind && (a->kind == MX_DEG || a->kind == MX_PCT)) return eq(k, a->kids[0], b->kids[0], 0);
   /* (never as radians: 90^\circ is not \frac{\pi}{2}) */
   if (a->kind == MX_DEG && b->kind != MX_DEG) return eq(k, a->kids[0], b, 0);
   if (b->kind == MX_DEG && a->kind != MX_DEG) return eq(k, a, b->kids[0], 0);

@@ -517,6 +517,21 @@ static long last_phrase(const char *s, size_t a, size_t b) {
   return best;
 }
 
+/* A concluding sentence ("Therefore, there are 12 ...", "Thus ... increases by 100%.") after
+ * the last math segment (which ends at m): its first number. */
+static char *conclusion_number(const char *s, size_t m, size_t b) {
+  static const char *const k_concl[] = {"therefore", "thus", "hence", "in conclusion", "so, ", NULL};
+  long best = -1;
+  for (int k = 0; k_concl[k]; k++) {
+    long i = rfind_ci(s, m, b, k_concl[k]);
+    if (i > best && ((size_t)i == m || !isalpha((unsigned char)s[i - 1]))) best = i;
+  }
+  if (best < 0) return NULL;
+  size_t e = (size_t)best;
+  while (e < b && s[e] != '\n' && !(s[e] == '.' && (e + 1 >= b || isspace((unsigned char)s[e + 1])))) e++;
+  return first_number(s, (size_t)best, e);
+}
+
 static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
   /* <answer> tags */
   long t = rfind(s, a, b, "<answer>");
@@ -552,7 +567,8 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
    * an explicit box or answer phrase counts, not the last number of the reasoning */
   if (!r && !unfinished) {
     n = find_math(s, a, b, sp, MAX_SPANS);
-    if (n > 0) r = group_last(s, sp, n);
+    r = n > 0 ? conclusion_number(s, sp[n - 1].e, b) : NULL;
+    if (!r && n > 0) r = group_last(s, sp, n);
   }
   if (!r && !unfinished) r = last_number(s, a, b);
   free(sp);
