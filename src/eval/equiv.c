@@ -965,6 +965,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
       break;
     case MX_BLIST:
       if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
+      if (b->kind == MX_MATRIX && (b->rows == 1 || b->cols == 1)) return ordered_eq(k, a, b);
       break;
     case MX_SET:
       if (b->kind == MX_SET) {
@@ -985,7 +986,7 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
     case MX_MATRIX:
       if (b->kind == MX_MATRIX) return a->rows == b->rows && a->cols == b->cols && ordered_eq(k, a, b);
       /* a column or row vector against a tuple: (1, 2) = \begin{pmatrix} 1 \\ 2 \end{pmatrix} */
-      if (b->kind == MX_TUPLE && (a->rows == 1 || a->cols == 1)) return ordered_eq(k, a, b);
+      if ((b->kind == MX_TUPLE || b->kind == MX_BLIST) && (a->rows == 1 || a->cols == 1)) return ordered_eq(k, a, b);
       break;
     case MX_TEXT:
       return b->kind == MX_TEXT && !strcmp(a->name, b->name);

@@ -567,6 +567,10 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
    * an explicit box or answer phrase counts, not the last number of the reasoning */
   if (!r && !unfinished) {
     n = find_math(s, a, b, sp, MAX_SPANS);
+    /* a $...$ span that is prose ("how many $? just about 1$": dollar signs) is not math */
+    while (n > 0 && l1k_is_prose(s + sp[n - 1].cs, sp[n - 1].ce - sp[n - 1].cs) &&
+           !parses(s, sp[n - 1].cs, sp[n - 1].ce) && !text_words(s, sp[n - 1].cs, sp[n - 1].ce))
+      n--;
     r = n > 0 ? conclusion_number(s, sp[n - 1].e, b) : NULL;
     if (!r && n > 0) r = group_last(s, sp, n);
   }

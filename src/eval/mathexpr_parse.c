@@ -1150,7 +1150,8 @@ static mx_node *parse_top(P *p) {
   for (;;) {
     mx_tok *t = pk(p);
     if (t->kind == T_END) break;
-    if (t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD) {
+    /* a row break outside a matrix separates items (\begin{cases} a = 1 \\ b = 2 \end{cases}) */
+    if (t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD || t->kind == T_ROWSEP) {
       p->pos++;
       continue;
     }
@@ -1158,7 +1159,8 @@ static mx_node *parse_top(P *p) {
     if (!e || n >= MX_MAX_ITEMS) return fail(p);
     items[n++] = e;
     t = pk(p);
-    if (t->kind == T_END || t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD)
+    if (t->kind == T_END || t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD ||
+        t->kind == T_ROWSEP)
       continue;
     return fail(p);
   }

@@ -2,8 +2,9 @@
 """Builds the grader's own test set: tests/eval/data/grader_cases.{dev,heldout}.jsonl.
 
 Every case is {gold, pred, equal, source, reason}. Sources:
-  * huggingface/Math-Verify's test suite (mathverify_cases.json, mined by mine_mathverify.py at
-    the commit recorded there), minus the pairs already in ../shared/eval/grader_cases.dev.jsonl;
+  * the test suites of Math-Verify, lighteval, NeMo-Skills and MARIO_EVAL
+    (grader_tests_cases.json, mined by mine_grader_tests.py at the commits recorded there),
+    minus the pairs already in ../shared/eval/grader_cases.dev.jsonl;
   * the conventions written in other graders' code, as cases: PRM800K's grader
     (openai/prm800k prm800k/grading/grader.py @7ecc794: units, mixed numbers, million, "or"),
     lm-evaluation-harness' minerva_math normalization (lm_eval/tasks/minerva_math/utils.py:
@@ -47,34 +48,35 @@ def case(gold, pred, equal, source, reason):
     return {"gold": gold, "pred": pred, "equal": bool(equal), "source": source, "reason": reason}
 
 
-# ----------------------------------------------------------------------------- Math-Verify
-# A careful human grader's verdict where Math-Verify's own test expects something else
-# because of a configuration a MATH grader does not use (keyed by file:line).
-MV_OVERRIDES = {
+# ----------------------------------------------------------------------------- graders' test suites
+# A careful human grader's verdict where a suite's own test expects something else because of
+# a configuration a MATH grader does not use (keyed by repo file:line).
+OVERRIDES = {
     # strict=False makes f(x) = f(y); a grader of answers keeps variables apart
-    "tests/test_strict.py:8": (False, "strict=False is a Math-Verify option that identifies all "
-                               "variables; f(x) and f(y) are different answers"),
+    "huggingface/Math-Verify tests/test_strict.py:8": (
+        False, "strict=False is a Math-Verify option that identifies all variables; f(x) and f(y) "
+        "are different answers"),
 }
 
 
-def mathverify_cases():
-    d = json.load(open(os.path.join(HERE, "mathverify_cases.json"), encoding="utf-8"))
-    commit = d["commit"][:7]
+def suite_cases():
+    d = json.load(open(os.path.join(HERE, "grader_tests_cases.json"), encoding="utf-8"))
     out = []
     for c in d["cases"]:
-        key = f"{c['file']}:{c['line']}"
-        src = f"huggingface/Math-Verify@{commit} {key} ({c['test']})"
-        if key in MV_OVERRIDES and c["config"].get("strict") is False:
-            eq, why = MV_OVERRIDES[key]
-            out.append(case(c["gold"], c["pred"], eq, src, "differs from Math-Verify's expectation: " + why))
+        commit = d["commits"][c["repo"]][:7]
+        key = f"{c['repo']} {c['file']}:{c['line']}"
+        src = f"{c['repo']}@{commit} {c['file']}:{c['line']} ({c['test']})"
+        if key in OVERRIDES:
+            eq, why = OVERRIDES[key]
+            out.append(case(c["gold"], c["pred"], eq, src, "differs from the suite's expectation: " + why))
             continue
         if c["config"].get("strict") is False:
             continue
-        cfg = ", ".join(f"{k}={v}" for k, v in c["config"].items())
-        why = "Math-Verify's test expects " + ("equal" if c["mv_expected"] else "different")
+        cfg = ", ".join(f"{k}={v}" for k, v in c["config"].items() if k not in ("call", "language"))
+        why = "the suite's test expects " + ("equal" if c["expected"] else "different")
         if cfg:
             why += f" (with {cfg})"
-        out.append(case(c["gold"], c["pred"], c["mv_expected"], src, why))
+        out.append(case(c["gold"], c["pred"], c["expected"], src, why))
     return out
 
 
@@ -294,7 +296,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "..", "shared"))
     a = ap.parse_args()
-    cases = mathverify_cases() + convention_cases() + math500_cases(a.shared)
+    cases = suite_cases() + convention_cases() + math500_cases(a.shared)
     cases += [c for c in hand_cases()]
     dev_pairs = set()
     for l in open(os.path.join(a.shared, "eval", "grader_cases.dev.jsonl"), encoding="utf-8"):
