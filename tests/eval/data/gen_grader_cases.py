@@ -163,6 +163,33 @@ def convention_cases():
         case("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", 1, QWEN + " symbolic_equal", "same number"),
         case("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", 1, QWEN + " symbolic_equal", "rationalized denominator"),
     ]
+    # verl: canonical integers (tests/utils/reward_score/test_numeric_canonicalization_on_cpu.py)
+    VERL = "volcengine/verl@d69068d tests/utils/reward_score/test_numeric_canonicalization_on_cpu.py (test_is_equiv_boxed)"
+    c += [
+        case("\\boxed{033}", "33", 1, VERL, "leading zeros: the same integer"),
+        case("\\boxed{+033}", "33", 1, VERL, "a plus sign and leading zeros"),
+        case("\\boxed{-0}", "0", 1, VERL, "-0 is 0"),
+        case("\\boxed{000}", "0", 1, VERL, "000 is 0"),
+    ]
+    # MindSpeed-RL's grader test (tests/ut/utils/test_grader.py)
+    MS = "codemayq/MindSpeed-RL@9312f4f tests/ut/utils/test_grader.py (test_math_equal)"
+    c += [
+        case("x+1", "x+1", 1, MS, "the same expression"),
+        case("x+1", "x+2", 0, MS, "different constant"),
+        case("1", "1.0", 1, MS, "1.0 is 1"),
+        case("1", "1.0001", 0, MS, "the test expects equal (relative tolerance 1e-4); a careful grader of exact "
+             "answers does not: 1.0001 is not 1"),
+        case("1", "1.1", 0, MS, "1.1 is not 1"),
+    ]
+    c += [
+        case("33.3", "\\frac{100}{3}", 1, QWEN + " _test_math_equal (commented example)",
+             "a decimal gold is 100/3 rounded to the digits shown"),
+        case("-34x-45y+20z-100=0", "34x+45y-20z+100=0", 1, QWEN + " _test_math_equal (commented example)",
+             "the same plane, both sides negated"),
+        case("-\\frac{2(x^2+6)}{9(x^2-2)\\sqrt[3]{x^2-2}^2}",
+             "-\\frac{8x^2}{9(x^2-2)^{5/3}}+\\frac{2}{3(x^2-2)^{2/3}}", 1,
+             QWEN + " _test_math_equal (commented example)", "the same derivative, simplified differently"),
+    ]
     # simple-evals: the equality checker's own examples
     c += [
         case("$2x+3$", "$3+2x$", 1, SIMPLE, "example: Yes"),

@@ -10,7 +10,8 @@ with REPO one of the names in SUITES. The committed grader_tests_cases.json was 
     huggingface/lighteval @3fd15266bc8448b797e61462d293aa3fd40b3580
     NVIDIA/NeMo-Skills @0b012df8a09cd4730d31b16e90a0d8f13d145fb8
     MARIO-Math-Reasoning/MARIO_EVAL @13584f20b71ffc6e9873e86481054849ed015065
-(python 3.11).
+    hendrycks/math @5f3bf91d13367550bed100240554fd11c25abe48
+(python 3.11; tabs in hendrycks' file were expanded to spaces before parsing).
 """
 import ast
 import json
@@ -22,6 +23,7 @@ SUITES = {
     "huggingface/lighteval": ["tests/unit/metrics/test_extractive_match.py"],
     "NVIDIA/NeMo-Skills": ["tests/test_math_equal.py"],
     "MARIO-Math-Reasoning/MARIO_EVAL": ["math_evaluation/tests/test_is_equiv.py"],
+    "hendrycks/math": ["modeling/math_equivalence_test.py"],
 }
 
 
@@ -116,7 +118,7 @@ def main():
         commits[repo] = commit
         for rel in SUITES[repo]:
             tree = ast.parse(open(f"{root}/{rel}", encoding="utf-8").read())
-            gen = unittest_pairs(tree) if "MARIO" in repo else parametrized(tree)
+            gen = unittest_pairs(tree) if repo in ("MARIO-Math-Reasoning/MARIO_EVAL", "hendrycks/math") else parametrized(tree)
             for g, p, eq, line, test, extra in gen:
                 rows.append({"gold": g, "pred": p, "expected": eq, "repo": repo, "file": rel, "line": line,
                              "test": test, "config": extra})
