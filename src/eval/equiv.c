@@ -4,10 +4,11 @@
  * lists, tuples, sets, intervals, matrices and relations; scalars are compared by value:
  * exactly when both sides are exact rationals, otherwise with a relative tolerance, at several
  * deterministic random points when variables occur (symbolic equality by evaluation). A
- * decimal written with k places and at least 3 significant digits matches any value that
- * rounds to it. Labels ("x = ", "f(x) = ", "(p, q) = ", "x \in") are dropped when only one
- * side has them; "\approx ..." tails are dropped; degrees and percent at the top level match
- * the bare number. */
+ * decimal with at least 2 significant digits equals a never-ending exact value rounded or
+ * truncated to the digits shown. Labels ("x = ", "f(x) = ", "(p, q) = ", "x \in", "AB = ",
+ * "|AB| = ") are dropped when only one side has them; "\approx ..." tails are dropped;
+ * degrees and percent at the top level match the bare number; computations with written
+ * matrices are evaluated. Rules: docs/grader.md. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
