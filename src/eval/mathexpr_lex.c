@@ -261,6 +261,57 @@ static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
 }
 
 /* UTF-8 sequences with a math meaning */
+/* the digit of a superscript character at s[i] (⁰¹²³⁴⁵⁶⁷⁸⁹), -2 for ⁻, else -1; *len its bytes */
+static int superscript_at(const char *s, size_t n, size_t i, size_t *len) {
+  const unsigned char *u = (const unsigned char *)s + i;
+  if (i + 1 < n && u[0] == 0xc2 && (u[1] == 0xb2 || u[1] == 0xb3 || u[1] == 0xb9)) {
+    *len = 2;
+    return u[1] == 0xb2 ? 2 : u[1] == 0xb3 ? 3 : 1;
+  }
+  if (i + 2 < n && u[0] == 0xe2 && u[1] == 0x81 && (u[2] == 0xb0 || (u[2] >= 0xb4 && u[2] <= 0xb9) || u[2] == 0xbb)) {
+    *len = 3;
+    return u[2] == 0xbb ? -2 : u[2] == 0xb0 ? 0 : u[2] - 0xb0;
+  }
+  return -1;
+}
+
+/* ^{-digits} or ^{digits} from a run of superscripts that is more than one lone ² or ³ */
+static int superscript_run(mx_lexer *L, const char *s, size_t n, size_t *pi) {
+  size_t i = *pi, len = 0;
+  int neg = 0, nd = 0;
+  int64_t v = 0;
+  int d = superscript_at(s, n, i, &len);
+  if (d == -2) {
+    neg = 1;
+    i += len;
+    d = superscript_at(s, n, i, &len);
+  }
+  while (d >= 0 && nd < 18) {
+    v = v * 10 + d;
+    nd++;
+    i += len;
+    d = superscript_at(s, n, i, &len);
+  }
+  if (nd == 0 || (!neg && nd == 1 && (v == 2 || v == 3))) return 0; /* ² ³: the single-digit path */
+  push(L, T_OP, "^", 1);
+  push(L, T_OP, "{", 1);
+  if (neg) push(L, T_OP, "-", 1);
+  static const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  int tk = push(L, T_NUM, v < 10 ? digits[v] : "10", v < 10 ? 1 : 2);
+  if (tk >= 0) {
+    mx_tok *t = &L->tok[tk];
+    t->exact = 1;
+    t->p = v;
+    t->q = 1;
+    t->v = (long double)v;
+    t->places = -1;
+    t->sig = nd;
+  }
+  push(L, T_OP, "}", 1);
+  *pi = i;
+  return 1;
+}
+
 static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   static const struct {
     const char *u;
@@ -285,6 +336,8 @@ static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
       return 1;
     }
   }
+  /* a run of superscripts with a minus or several digits: 10⁻³, 2¹⁰ -> ^{-3}, ^{10} */
+  if (superscript_run(L, s, n, pi)) return 1;
   /* superscript digits ² ³ */
   if (*pi + 1 < n && (unsigned char)s[*pi] == 0xc2 &&
       ((unsigned char)s[*pi + 1] == 0xb2 || (unsigned char)s[*pi + 1] == 0xb3)) {

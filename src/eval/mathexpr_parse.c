@@ -1145,6 +1145,7 @@ static mx_node *parse_top(P *p) {
       p->L->tok[1].s[0] >= 'A' && p->L->tok[1].s[0] <= 'J' && is_op(&p->L->tok[2], ')') &&
       p->L->tok[3].space && starts_atom(p, &p->L->tok[3]))
     p->pos = 3;
+  if (p->pos == 0 && p->L->tok[0].kind == T_APPROX) p->pos = 1; /* "\approx 1.414": the value */
   mx_node *items[MX_MAX_ITEMS];
   int n = 0;
   for (;;) {
