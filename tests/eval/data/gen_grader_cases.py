@@ -190,6 +190,23 @@ def convention_cases():
              "-\\frac{8x^2}{9(x^2-2)^{5/3}}+\\frac{2}{3(x^2-2)^{2/3}}", 1,
              QWEN + " _test_math_equal (commented example)", "the same derivative, simplified differently"),
     ]
+    # s1's answer-matching prompt (from simple-evals): each option against the attempt; the
+    # option the prompt's example picks is equal, the others are not
+    S1 = ("simplescaling/s1 eval/lm-evaluation-harness/lm_eval/tasks/aime/utils.py "
+          "(EXTRACTION_TEMPLATE_IDX examples)")
+    for opt in ["2x+4", "2x", "4x"]:
+        c.append(case(opt, "The answer is 3+2x.", 0, S1, "the attempt 3+2x is none of the options"))
+    c.append(case("x=5", "5", 1, S1, "the label x = is dropped"))
+    c.append(case("(1,-3)", "-2, 1", 0, S1, "the example matches (1,-2), not (1,-3)"))
+    c.append(case("42", "...So the answer is 42. ...So the answer is 42. ...So the answer is 42.", 1, S1,
+                  "repeated final answers"))
+    for opt, eq in [("100", 0), ("200", 0), ("150", 1)]:
+        c.append(case(opt, "...Therefore, the final answer is $\\boxed{150}$.", eq, S1, "the boxed final answer is 150"))
+    for opt, eq in [("11", 0), ("100", 0), ("12", 1), ("10", 0)]:
+        c.append(case(opt, "...$\\boxed{12^{\\mathrm{th}}}$.", eq, S1, "12th is the ordinal 12"))
+    c.append(case("2516_8", "2516", 1, S1, "the digits in the question's base (benefit of the doubt)"))
+    c.append(case("11,\\! 111,\\! 111,\\! 100", "11111111100", 1, S1, "thousands separators"))
+    c.append(case("\\text{Navin}", "...it is navin.", 1, S1, "a text answer at the end of the sentence"))
     # simple-evals: the equality checker's own examples
     c += [
         case("$2x+3$", "$3+2x$", 1, SIMPLE, "example: Yes"),
