@@ -713,6 +713,13 @@ static int realset_eq(cmpctx *k, const mx_node *a, const mx_node *b) {
   if (has_apply(a) || has_apply(b)) return 0;
   int na = mx_vars(a, va, 3), nb = mx_vars(b, vb, 3);
   if (na > 1 || nb > 1) return 0;
+  /* "0 < f(x) < 1" against "0 < y < 1": the values of a label against a plain variable */
+  if (na && nb && strcmp(va[0], vb[0]) && (va[0] == k_subject || vb[0] == k_subject)) {
+    if (va[0] == k_subject) b = rename_sym(k, b, vb[0], k_subject, 0);
+    else a = rename_sym(k, a, va[0], k_subject, 0);
+    if (!a || !b) return 0;
+    vb[0] = va[0] = k_subject;
+  }
   const char *var = na ? va[0] : nb ? vb[0] : "x";
   if (na && nb && strcmp(va[0], vb[0])) return 0;
   long double c[128];

@@ -142,6 +142,53 @@ static int prev_is_cmd(const mx_lexer *L, int back, const char *name) {
   return t->kind == T_CMD && eq(t->s, t->n, name);
 }
 
+/* A repeating decimal: digits (with k places) then \overline{r digits} or \dot{d}, e.g.
+ * 0.\overline{3} = 1/3, 0.1\overline{6} = 1/6. `digits` holds the written digits (a '.' among
+ * them); s[i] is where "\overline" may start. On success: *p / *q exact, *end after '}'. */
+static int repeating_decimal(const char *s, size_t n, size_t i, const char *digits, int64_t *p, int64_t *q,
+                             size_t *end) {
+  size_t j = i;
+  if (j < n && s[j] == '.') j++;
+  size_t cl = 0;
+  if (j + 9 < n && !memcmp(s + j, "\\overline", 9)) cl = 9;
+  else if (j + 4 < n && !memcmp(s + j, "\\dot", 4)) cl = 4;
+  if (!cl) return 0;
+  j += cl;
+  while (j < n && s[j] == ' ') j++;
+  if (j >= n || s[j] != '{') return 0;
+  size_t r0 = ++j;
+  while (j < n && is_digit(s[j])) j++;
+  size_t r = j - r0;
+  if (r == 0 || r > 9 || j >= n || s[j] != '}') return 0;
+  int64_t ip = 0, a = 0, rep = 0, pk = 1, pr = 1;
+  int k = 0, frac = 0;
+  for (const char *d = digits; *d; d++) {
+    if (*d == '.') {
+      frac = 1;
+      continue;
+    }
+    if (frac) {
+      if (k >= 9) return 0;
+      a = a * 10 + (*d - '0');
+      pk *= 10;
+      k++;
+    } else if (__builtin_mul_overflow(ip, 10, &ip) || __builtin_add_overflow(ip, *d - '0', &ip)) {
+      return 0;
+    }
+  }
+  for (size_t t = 0; t < r; t++) {
+    rep = rep * 10 + (s[r0 + t] - '0');
+    pr *= 10;
+  }
+  /* x = ip + (a (10^r - 1) + rep) / (10^k (10^r - 1)) */
+  int64_t den = pk * (pr - 1), num = a * (pr - 1) + rep, whole;
+  if (__builtin_mul_overflow(ip, den, &whole) || __builtin_add_overflow(whole, num, &num)) return 0;
+  *p = num;
+  *q = den;
+  *end = j + 1;
+  return 1;
+}
+
 static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   size_t i = *pi, start = i;
   /* \frac12, \sqrt3, \binom52: single-digit arguments */
@@ -225,6 +272,25 @@ static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
       i = j;
     }
   }
+  int64_t rp, rq;
+  size_t rend;
+  if (!single && !has_exp && !overflow && repeating_decimal(s, n, i, digits, &rp, &rq, &rend)) {
+    int t = push(L, T_NUM, s + start, rend - start);
+    *pi = rend;
+    if (t < 0) return;
+    mx_tok *tk = &L->tok[t];
+    tk->places = -1;
+    tk->sig = 99; /* an exact value, not digits shown (like a \frac of integers) */
+    tk->exact = 1;
+    tk->p = rp;
+    tk->q = rq;
+    tk->v = (long double)rp / (long double)rq;
+    return;
+  }
+  /* "0.333..." / "0.333\ldots": a decimal that goes on; its digits are what is shown */
+  if (places > 0 && i + 2 < n && s[i] == '.' && s[i + 1] == '.' && s[i + 2] == '.') i += 3;
+  else if (places > 0 && i + 6 <= n && (!memcmp(s + i, "\\ldots", 6) || !memcmp(s + i, "\\cdots", 6))) i += 6;
+  else if (places > 0 && i + 5 <= n && !memcmp(s + i, "\\dots", 5) && !(i + 5 < n && is_letter(s[i + 5]))) i += 5;
   int t = push(L, T_NUM, s + start, i - start);
   *pi = i;
   if (t < 0) return;
