@@ -7,6 +7,7 @@
  * last math segment ($...$, \[...\], \(...\)); the last number. Every scan is linear. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -517,6 +518,54 @@ static long last_phrase(const char *s, size_t a, size_t b) {
   return best;
 }
 
+/* With no number written in digits: the last number word (zero to twenty, the tens) as whole
+ * word in the last sentence ("There are six ways." -> 6). */
+static char *number_word(const char *s, size_t a, size_t b) {
+  static const char *const w[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                  "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
+                                  "sixteen", "seventeen", "eighteen", "nineteen", "twenty", NULL};
+  static const char *const tens[] = {"thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", NULL};
+  size_t e = b;
+  while (e > a && (isspace((unsigned char)s[e - 1]) || s[e - 1] == '.')) e--;
+  size_t st = e;
+  while (st > a && s[st - 1] != '.' && s[st - 1] != '\n') st--;
+  for (size_t i = e; i > st;) { /* words, last first */
+    size_t we = i;
+    while (we > st && !isalpha((unsigned char)s[we - 1])) we--;
+    size_t ws = we;
+    while (ws > st && isalpha((unsigned char)s[ws - 1])) ws--;
+    if (ws == we) break;
+    for (int k = 0; w[k]; k++)
+      if (we - ws == strlen(w[k]) && !strncasecmp(s + ws, w[k], we - ws)) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "%d", k);
+        return strdup(buf);
+      }
+    for (int k = 0; tens[k]; k++)
+      if (we - ws == strlen(tens[k]) && !strncasecmp(s + ws, tens[k], we - ws)) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "%d", 30 + 10 * k);
+        return strdup(buf);
+      }
+    i = ws;
+  }
+  return NULL;
+}
+
+/* the math segment starting at m follows a condition word: "at", "when", "where", "for",
+ * "if", "with", "whenever" (then it states where, not what) */
+static int is_condition(const char *s, size_t a, size_t m) {
+  static const char *const w[] = {"at", "when", "where", "for", "if", "with", "whenever", NULL};
+  size_t e = m;
+  while (e > a && isspace((unsigned char)s[e - 1])) e--;
+  size_t st = e;
+  while (st > a && isalpha((unsigned char)s[st - 1])) st--;
+  if (st == e || (st > a && !isspace((unsigned char)s[st - 1]) && s[st - 1] != ',')) return 0;
+  for (int k = 0; w[k]; k++)
+    if (e - st == strlen(w[k]) && !strncasecmp(s + st, w[k], e - st)) return 1;
+  return 0;
+}
+
 /* A concluding sentence ("Therefore, there are 12 ...", "Thus ... increases by 100%.") after
  * the last math segment (which ends at m): its first number. */
 static char *conclusion_number(const char *s, size_t m, size_t b) {
@@ -571,10 +620,13 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
     while (n > 0 && l1k_is_prose(s + sp[n - 1].cs, sp[n - 1].ce - sp[n - 1].cs) &&
            !parses(s, sp[n - 1].cs, sp[n - 1].ce) && !text_words(s, sp[n - 1].cs, sp[n - 1].ce))
       n--;
+    /* a last segment that is only a condition ("... is $-1$, attained at $x=0$") */
+    while (n > 1 && is_condition(s, a, sp[n - 1].s)) n--;
     r = n > 0 ? conclusion_number(s, sp[n - 1].e, b) : NULL;
     if (!r && n > 0) r = group_last(s, sp, n);
   }
   if (!r && !unfinished) r = last_number(s, a, b);
+  if (!r && !unfinished) r = number_word(s, a, b);
   free(sp);
   if (r && !*r) { /* an empty box or math block where the answer is stated: no answer */
     free(r);
@@ -819,7 +871,8 @@ char *l1k_answer_of(const char *s, size_t n) {
   char *r;
   if (has_marker(s, n)) {
     r = l1k_extract_answer(s, n);
-  } else if (!l1k_is_prose(s, n) || parses(s, 0, n)) {
+  } else if (!l1k_is_prose(s, n) || (parses(s, 0, n) && !memchr(s, '$', n))) {
+    /* a bare answer ("10 weeks"); prose around $...$ ("Thus $x = 5$.") is extracted */
     r = dup_range(s, 0, n);
   } else {
     /* prose without markers: a single math segment, else extraction */

@@ -90,6 +90,11 @@ int main(void) {
       {"12", "We have 12 apples. The final answer is $\\boxed{}$.", 0}, /* an empty box */
       {"12", "We have 12 apples. The answer is $$.", 0},                   /* an empty math block */
       {"12", "We have 12 apples, so the answer is $12$.", 1},
+      {"-1", "The minimum value is $-1$, attained at $x=0$.", 1}, /* a condition is not the answer */
+      {"0", "The minimum value is $-1$, attained at $x=0$.", 0},
+      {"6", "There are six ways.", 1},             {"5", "There are six ways.", 0},
+      {"\\frac{\\sqrt{3}}{2}", "Thus $\\sin 60^\\circ = \\frac{\\sqrt3}{2} \\approx 0.866$.", 1},
+      {"12", "Therefore, there are 12 sequences that meet the three conditions.", 1},
   };
   RUN_RESP("extraction from prose", prose);
   CHECK_DONE();
