@@ -866,57 +866,53 @@ static int base_digits_match(const mx_node *based, const mx_node *bare) {
   return !strcmp(d, digits);
 }
 
-static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
-  if (!a || !b) return 0;
-  if (k->budget-- <= 0) return 0;
-  a = simplify_rel(k, a);
-  b = simplify_rel(k, b);
-  if (!a || !b) return 0;
-  /* a computation with matrices is the matrix it computes */
-  if (a->kind != MX_MATRIX && has_matrix(a, 0)) {
-    const mx_node *m = matrix_value(k, a, 0);
-    if (m) a = m;
-  }
-  if (b->kind != MX_MATRIX && has_matrix(b, 0)) {
-    const mx_node *m = matrix_value(k, b, 0);
-    if (m) b = m;
-  }
+/* The phases of eq(): each returns UNDECIDED when its rule does not apply, else 0 or 1. */
+#define UNDECIDED (-1)
 
-  /* \pm */
-  if (has_pm(a) || has_pm(b)) {
-    const mx_node *la[2 * MX_MAX_ITEMS], *lb[2 * MX_MAX_ITEMS];
-    int na = 0, nb = 0;
-    const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
-    int ma = elems(a, ea, MX_MAX_ITEMS), mb = elems(b, eb, MX_MAX_ITEMS);
-    for (int i = 0; i < ma; i++) {
-      if (has_pm(ea[i])) {
-        la[na++] = expand_pm(k, ea[i], 1);
-        la[na++] = expand_pm(k, ea[i], -1);
-      } else la[na++] = ea[i];
-    }
-    for (int i = 0; i < mb; i++) {
-      if (has_pm(eb[i])) {
-        lb[nb++] = expand_pm(k, eb[i], 1);
-        lb[nb++] = expand_pm(k, eb[i], -1);
-      } else lb[nb++] = eb[i];
-    }
-    for (int i = 0; i < na; i++)
-      if (!la[i]) return 0;
-    for (int i = 0; i < nb; i++)
-      if (!lb[i]) return 0;
-    if (na == 1 && nb == 1) return eq(k, la[0], lb[0], top);
-    return unordered_eq(k, la, na, lb, nb);
+/* "a \approx b", numeric chains; a computation with written matrices is the matrix it computes */
+static void normalize_side(cmpctx *k, const mx_node **n) {
+  *n = simplify_rel(k, *n);
+  if (*n && (*n)->kind != MX_MATRIX && has_matrix(*n, 0)) {
+    const mx_node *m = matrix_value(k, *n, 0);
+    if (m) *n = m;
   }
+}
 
-  /* two lists of labeled values with distinct labels: compare label by label
-   * ("a_3 = 2, a_{37} = 19" = "a_{37} = 19, a_3 = 2") */
-  {
-    int m = labeled_map_eq(k, a, b);
-    if (m >= 0) return m;
+/* \pm: both values, as an unordered list */
+static int eq_pm(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
+  if (!has_pm(a) && !has_pm(b)) return UNDECIDED;
+  const mx_node *la[2 * MX_MAX_ITEMS], *lb[2 * MX_MAX_ITEMS];
+  const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
+  int na = 0, nb = 0, ma = elems(a, ea, MX_MAX_ITEMS), mb = elems(b, eb, MX_MAX_ITEMS);
+  for (int i = 0; i < ma; i++) {
+    if (has_pm(ea[i])) {
+      la[na++] = expand_pm(k, ea[i], 1);
+      la[na++] = expand_pm(k, ea[i], -1);
+    } else la[na++] = ea[i];
   }
-  /* labels */
-  if (a->kind == MX_LIST) a = strip_list_labels(k, a);
-  if (b->kind == MX_LIST) b = strip_list_labels(k, b);
+  for (int i = 0; i < mb; i++) {
+    if (has_pm(eb[i])) {
+      lb[nb++] = expand_pm(k, eb[i], 1);
+      lb[nb++] = expand_pm(k, eb[i], -1);
+    } else lb[nb++] = eb[i];
+  }
+  for (int i = 0; i < na; i++)
+    if (!la[i]) return 0;
+  for (int i = 0; i < nb; i++)
+    if (!lb[i]) return 0;
+  if (na == 1 && nb == 1) return eq(k, la[0], lb[0], top);
+  return unordered_eq(k, la, na, lb, nb);
+}
+
+/* labels: two labeled lists label by label; labels dropped when only one side has them
+ * (lists lose theirs first: *a and *b may be replaced) */
+static int eq_labels(cmpctx *k, const mx_node **pa, const mx_node **pb, int top) {
+  /* "a_3 = 2, a_{37} = 19" = "a_{37} = 19, a_3 = 2" */
+  int m = labeled_map_eq(k, *pa, *pb);
+  if (m >= 0) return m;
+  if ((*pa)->kind == MX_LIST) *pa = strip_list_labels(k, *pa);
+  if ((*pb)->kind == MX_LIST) *pb = strip_list_labels(k, *pb);
+  const mx_node *a = *pa, *b = *pb;
   int la = is_label_eq(a), lb = is_label_eq(b);
   if (la && lb) {
     if (a->ops[0] == b->ops[0] && eq(k, a->kids[0], b->kids[0], 0) && eq(k, a->kids[1], b->kids[1], top))
@@ -926,55 +922,53 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
   }
   if (la && b->kind != MX_REL) return eq(k, a->kids[1], b, top);
   if (lb && a->kind != MX_REL) return eq(k, a, b->kids[1], top);
+  return UNDECIDED;
+}
 
-  /* top-level degrees and percent: 90^\circ = 90, 10\% = 10 = 0.1 */
+/* top-level degrees and percent: 90^\circ = 90 (never as radians: 90^\circ is not
+ * \frac{\pi}{2}), 10\% = 10 = 0.1 */
+static int eq_units(cmpctx *k, const mx_node *a, const mx_node *b) {
   if (a->kind == b->kind && (a->kind == MX_DEG || a->kind == MX_PCT)) return eq(k, a->kids[0], b->kids[0], 0);
-  /* (never as radians: 90^\circ is not \frac{\pi}{2}) */
-  if (a->kind == MX_DEG && b->kind != MX_DEG) return eq(k, a->kids[0], b, 0);
-  if (b->kind == MX_DEG && a->kind != MX_DEG) return eq(k, a, b->kids[0], 0);
-  if (a->kind == MX_PCT && b->kind != MX_PCT && eq(k, a->kids[0], b, 0)) return 1;
-  if (b->kind == MX_PCT && a->kind != MX_PCT && eq(k, a, b->kids[0], 0)) return 1;
+  if (a->kind == MX_DEG) return eq(k, a->kids[0], b, 0);
+  if (b->kind == MX_DEG) return eq(k, a, b->kids[0], 0);
+  if (a->kind == MX_PCT && eq(k, a->kids[0], b, 0)) return 1;
+  if (b->kind == MX_PCT && eq(k, a, b->kids[0], 0)) return 1;
+  return UNDECIDED;
+}
 
+static int is_listlike(const mx_node *n) {
+  return n->kind == MX_LIST || n->kind == MX_TUPLE || n->kind == MX_SET || n->kind == MX_BLIST;
+}
+
+/* bare lists: unordered against any list-like side; against a single answer, equal when every
+ * element is (one element, or one answer written several ways) */
+static int eq_lists(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
+  if (a->kind != MX_LIST && b->kind != MX_LIST) return UNDECIDED;
   /* inequalities joined by "or": "x < -2 or x > 3" = (-\infty, -2) \cup (3, \infty) */
-  if ((a->kind == MX_LIST || b->kind == MX_LIST) && is_realset(a) && is_realset(b) &&
-      !(a->kind == MX_LIST && b->kind == MX_LIST) && realset_eq(k, a, b))
+  if (is_realset(a) && is_realset(b) && !(a->kind == MX_LIST && b->kind == MX_LIST) && realset_eq(k, a, b))
     return 1;
-
-  /* lists */
-  if (a->kind == MX_LIST || b->kind == MX_LIST) {
+  if (is_listlike(a) && is_listlike(b)) {
     const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
-    if ((a->kind == MX_LIST || a->kind == MX_TUPLE || a->kind == MX_SET || a->kind == MX_BLIST) &&
-        (b->kind == MX_LIST || b->kind == MX_TUPLE || b->kind == MX_SET || b->kind == MX_BLIST)) {
-      int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
-      return unordered_eq(k, ea, na, eb, nb);
-    }
-    /* a list against a single answer: equal when every element is (one element, or the
-     * same answer written several ways: "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}") */
-    if (a->kind == MX_LIST || b->kind == MX_LIST) {
-      const mx_node *l = a->kind == MX_LIST ? a : b, *o = a->kind == MX_LIST ? b : a;
-      if (o->kind == MX_LIST) return 0;
-      for (int i = 0; i < l->nkids; i++)
-        if (!(l == a ? eq(k, l->kids[i], o, top) : eq(k, o, l->kids[i], top))) return 0;
-      return l->nkids > 0;
-    }
-    if (a->kind == MX_LIST && (b->kind == MX_INTERVAL)) {
-      /* "1, 3" against an ambiguous "(1, 3)" is handled as a tuple above; intervals differ */
-      return 0;
-    }
-    return 0;
+    int na = elems(a, ea, MX_MAX_ITEMS), nb = elems(b, eb, MX_MAX_ITEMS);
+    return unordered_eq(k, ea, na, eb, nb);
   }
+  const mx_node *l = a->kind == MX_LIST ? a : b, *o = a->kind == MX_LIST ? b : a;
+  for (int i = 0; i < l->nkids; i++)
+    if (!(l == a ? eq(k, l->kids[i], o, top) : eq(k, o, l->kids[i], top))) return 0;
+  return l->nkids > 0;
+}
 
-  /* same-kind structures */
+/* tuples, bracket lists, sets, intervals, matrices, text */
+static int eq_structures(cmpctx *k, const mx_node *a, const mx_node *b) {
+  int vec_b = b->kind == MX_MATRIX && (b->rows == 1 || b->cols == 1);
   switch (a->kind) {
     case MX_TUPLE:
-      if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
-      if (b->kind == MX_MATRIX && (b->rows == 1 || b->cols == 1)) return ordered_eq(k, a, b);
+      if (b->kind == MX_TUPLE || b->kind == MX_BLIST || vec_b) return ordered_eq(k, a, b);
       if (b->kind == MX_INTERVAL && !(b->flags & (MXF_LO_CLOSED | MXF_HI_CLOSED))) return ordered_eq(k, a, b);
-      break;
+      return UNDECIDED;
     case MX_BLIST:
-      if (b->kind == MX_TUPLE || b->kind == MX_BLIST) return ordered_eq(k, a, b);
-      if (b->kind == MX_MATRIX && (b->rows == 1 || b->cols == 1)) return ordered_eq(k, a, b);
-      break;
+      if (b->kind == MX_TUPLE || b->kind == MX_BLIST || vec_b) return ordered_eq(k, a, b);
+      return UNDECIDED;
     case MX_SET:
       if (b->kind == MX_SET) {
         const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
@@ -983,67 +977,73 @@ static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
       }
       /* \{3\} against 3 */
       if (a->nkids == 1 && is_scalar(b) && eq(k, a->kids[0], b, 0)) return 1;
-      break;
+      if (a->nkids == 0 && b->kind == MX_EMPTY) return 1;
+      return UNDECIDED;
     case MX_INTERVAL:
-      if (b->kind == MX_INTERVAL) {
-        if ((a->flags & 3) != (b->flags & 3)) return 0;
-        return ordered_eq(k, a, b);
-      }
+      if (b->kind == MX_INTERVAL) return (a->flags & 3) == (b->flags & 3) && ordered_eq(k, a, b);
       if (b->kind == MX_TUPLE && !(a->flags & 3)) return ordered_eq(k, a, b);
-      break;
+      return UNDECIDED;
     case MX_MATRIX:
       if (b->kind == MX_MATRIX) return a->rows == b->rows && a->cols == b->cols && ordered_eq(k, a, b);
       /* a column or row vector against a tuple: (1, 2) = \begin{pmatrix} 1 \\ 2 \end{pmatrix} */
       if ((b->kind == MX_TUPLE || b->kind == MX_BLIST) && (a->rows == 1 || a->cols == 1)) return ordered_eq(k, a, b);
-      break;
+      return UNDECIDED;
     case MX_TEXT:
       return b->kind == MX_TEXT && !strcmp(a->name, b->name);
+    case MX_EMPTY:
+      if (b->kind == MX_EMPTY || (b->kind == MX_SET && b->nkids == 0)) return 1;
+      return UNDECIDED;
     default:
       if (b->kind == MX_SET && b->nkids == 1 && is_scalar(a) && eq(k, a, b->kids[0], 0)) return 1;
-      break;
+      return UNDECIDED;
   }
-  switch (a->kind) {
-    case MX_EMPTY:
-      if (b->kind == MX_EMPTY) return 1;
-      if (b->kind == MX_SET && b->nkids == 0) return 1;
-      break;
-    case MX_REL:
-      if (b->kind == MX_REL && a->nkids == b->nkids) {
-        int same = 1;
-        for (int i = 0; i + 1 < a->nkids && same; i++) same = a->ops[i] == b->ops[i];
-        if (same && ordered_eq(k, a, b)) return 1;
-        /* reversed chain: a < b  ==  b > a */
-        int rev = 1;
-        int n = a->nkids;
-        for (int i = 0; i + 1 < n && rev; i++) rev = a->ops[i] == flip(b->ops[n - 2 - i]);
-        if (rev) {
-          int ok = 1;
-          for (int i = 0; i < n && ok; i++) ok = eq(k, a->kids[i], b->kids[n - 1 - i], 0);
-          if (ok) return 1;
-        }
-        if (rel_scaled_eq(k, a, b)) return 1;
-      }
-      break;
-    default:
-      break;
+}
+
+/* relations: same operators and sides, the mirrored chain, or scaled two-sided relations;
+ * unions piecewise */
+static int eq_relations(cmpctx *k, const mx_node *a, const mx_node *b) {
+  if (a->kind == MX_REL && b->kind == MX_REL && a->nkids == b->nkids) {
+    int n = a->nkids, same = 1, rev = 1;
+    for (int i = 0; i + 1 < n && same; i++) same = a->ops[i] == b->ops[i];
+    if (same && ordered_eq(k, a, b)) return 1;
+    /* reversed chain: a < b  ==  b > a */
+    for (int i = 0; i + 1 < n && rev; i++) rev = a->ops[i] == flip(b->ops[n - 2 - i]);
+    for (int i = 0; i < n && rev; i++) rev = eq(k, a->kids[i], b->kids[n - 1 - i], 0);
+    if (rev) return 1;
+    if (rel_scaled_eq(k, a, b)) return 1;
   }
   if (a->kind == MX_UNION && b->kind == MX_UNION) {
     const mx_node *ea[MX_MAX_ITEMS], *eb[MX_MAX_ITEMS];
-    for (int i = 0; i < a->nkids && i < MX_MAX_ITEMS; i++) ea[i] = a->kids[i];
-    for (int i = 0; i < b->nkids && i < MX_MAX_ITEMS; i++) eb[i] = b->kids[i];
-    if (unordered_eq(k, ea, a->nkids, eb, b->nkids)) return 1;
+    int na = a->nkids < MX_MAX_ITEMS ? a->nkids : MX_MAX_ITEMS, nb = b->nkids < MX_MAX_ITEMS ? b->nkids : MX_MAX_ITEMS;
+    for (int i = 0; i < na; i++) ea[i] = a->kids[i];
+    for (int i = 0; i < nb; i++) eb[i] = b->kids[i];
+    if (unordered_eq(k, ea, na, eb, nb)) return 1;
   }
+  return UNDECIDED;
+}
+
+static int is_setlike(const mx_node *n) {
+  return is_realset(n) || n->kind == MX_SET || (n->kind == MX_TUPLE && n->nkids == 2);
+}
+
+static int eq(cmpctx *k, const mx_node *a, const mx_node *b, int top) {
+  if (!a || !b || k->budget-- <= 0) return 0;
+  normalize_side(k, &a);
+  normalize_side(k, &b);
+  if (!a || !b) return 0;
+  int r;
+  if ((r = eq_pm(k, a, b, top)) != UNDECIDED) return r;
+  if ((r = eq_labels(k, &a, &b, top)) != UNDECIDED) return r;
+  if ((r = eq_units(k, a, b)) != UNDECIDED) return r;
+  if ((r = eq_lists(k, a, b, top)) != UNDECIDED) return r;
+  if ((r = eq_structures(k, a, b)) != UNDECIDED) return r;
+  if ((r = eq_relations(k, a, b)) != UNDECIDED) return r;
   /* sets of reals written differently: "-2 \le x \le 7" vs "x \in [-2, 7]" */
-  if ((is_realset(a) || a->kind == MX_SET || (a->kind == MX_TUPLE && a->nkids == 2)) &&
-      (is_realset(b) || b->kind == MX_SET || (b->kind == MX_TUPLE && b->nkids == 2)) &&
-      (is_realset(a) || is_realset(b)))
-    return realset_eq(k, a, b);
-  if (top) {
-    /* "x \in S" against S */
+  if (is_setlike(a) && is_setlike(b) && (is_realset(a) || is_realset(b))) return realset_eq(k, a, b);
+  if (top) { /* "x \in S" against S */
     if (a->kind == MX_REL && a->nkids == 2 && a->ops[0] == MXR_IN) return eq(k, a->kids[1], b, 0);
     if (b->kind == MX_REL && b->nkids == 2 && b->ops[0] == MXR_IN) return eq(k, a, b->kids[1], 0);
   }
-  /* clock times */
   long ta, tb;
   if (time_seconds(a, &ta) && time_seconds(b, &tb)) return ta == tb;
   if (base_digits_match(a, b) || base_digits_match(b, a)) return 1;
