@@ -368,15 +368,24 @@ static mx_node *parse_number(P *p) {
     p->pos++;
     mx_tok *b = pk(p);
     int64_t base = 0;
-    int braces = 0;
+    int braces = 0, parens = 0;
     if (is_op(b, '{')) {
       braces = 1;
+      p->pos++;
+      b = pk(p);
+    }
+    if (braces && is_op(b, '(')) { /* 2516_{(8)} */
+      parens = 1;
       p->pos++;
       b = pk(p);
     }
     if (b->kind != T_NUM || !b->exact || b->q != 1 || b->p < 2 || b->p > 36) return fail(p);
     base = b->p;
     p->pos++;
+    if (parens) {
+      if (!is_op(pk(p), ')')) return fail(p);
+      p->pos++;
+    }
     if (braces) {
       if (!is_op(pk(p), '}')) return fail(p);
       p->pos++;
@@ -1069,6 +1078,7 @@ static mx_node *parse_ratio(P *p) {
   if (w->kind == T_WORD && (r->flags & MXF_TIME)) {
     if (word_is(w, "pm")) r->flags |= MXF_PM_TIME, p->pos++;
     else if (word_is(w, "am")) r->flags |= MXF_AM_TIME, p->pos++;
+    else p->pos += unit_run(p); /* "20:34 hours" */
   }
   LEAVE(r);
 }
