@@ -719,6 +719,27 @@ static int negated(const char *s, size_t a, size_t i) {
   return 0;
 }
 
+/* "A is the answer since B fails", "(C) is correct": the last letter named right before such
+ * an affirmation */
+static int letter_before_affirmation(const char *s, size_t a, size_t b, int maxc) {
+  static const char *const aff[] = {" is the answer", " is correct", " is the correct", " is right", NULL};
+  long best = -1;
+  int best_c = 0;
+  for (int k = 0; aff[k]; k++) {
+    long i = rfind_ci(s, a, b, aff[k]);
+    if (i <= (long)a || i <= best) continue;
+    size_t j = (size_t)i;
+    if (s[j - 1] == ')' || s[j - 1] == '*') j--;
+    char c = s[j - 1];
+    int alone = j - 1 == a || !isalnum((unsigned char)s[j - 2]);
+    if (c >= 'A' && c < 'A' + maxc && alone && !negated(s, a, j - 1)) {
+      best = i;
+      best_c = c;
+    }
+  }
+  return best_c;
+}
+
 static int choice_at(const char *s, size_t i, size_t b, int maxc) {
   /* skip spaces, '(', '*', '$', '\text{', '\boxed{', '{' and read one letter */
   for (int guard = 0; i < b && guard < 40; guard++) {
@@ -775,6 +796,7 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
     }
   }
   if (best_c) return best_c;
+  if ((best_c = letter_before_affirmation(s, a, b, n_choices))) return best_c;
   span sp[MAX_SPANS];
   int n = find_boxed(s, a, b, sp, MAX_SPANS);
   if (n > 0) {

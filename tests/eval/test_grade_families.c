@@ -79,6 +79,8 @@ int main(void) {
   static const tcase prose[] = {
       {"D", "for sure D, it can't be A or B", 1},  {"A", "for sure D, it can't be A or B", 0},
       {"B", "It is not A and not C. B.", 1},        {"C", "I would pick C; A and B are too small.", 1},
+      {"A", "A is the answer since B fails.", 1},  {"B", "A is the answer since B fails.", 0},
+      {"C", "(C) is correct, not (B).", 1},
       {"2.74", "Soucis : 2,74 $ a..", 1},           {"2.74", "Soucis : 2,75 $ a..", 0},
       {"1234.5", "Summe: 1.234,5 Euro", 1},         {"1000", "It costs 1,000 dollars.", 1},
       {"12", "The values are 3,12,45 in order.", 0}, /* a list, not 12.45 */
