@@ -285,12 +285,14 @@ static size_t decimal_comma_end(const char *s, size_t i, size_t j, size_t b) {
   return k;
 }
 
-/* "1.234,5" / "12.345.678,9": dot thousands groups then a decimal comma. Returns the end. */
+/* "1.234,5" / "12.345.678,9" / "1 234,5": dot (or space) thousands groups then a decimal
+ * comma. Returns the end. */
 static size_t dot_thousands_end(const char *s, size_t i, size_t j, size_t b) {
   if (j - i > 3 || j - i == 0) return 0;
   size_t k = j;
   int groups = 0;
-  while (k + 3 < b && s[k] == '.' && isdigit((unsigned char)s[k + 1]) && isdigit((unsigned char)s[k + 2]) &&
+  char sep = s[j] == ' ' ? ' ' : '.';
+  while (k + 3 < b && s[k] == sep && isdigit((unsigned char)s[k + 1]) && isdigit((unsigned char)s[k + 2]) &&
          isdigit((unsigned char)s[k + 3]) && !(k + 4 < b && isdigit((unsigned char)s[k + 4]))) {
     k += 4;
     groups++;
@@ -307,7 +309,7 @@ static char *european_number(const char *s, size_t st, size_t e) {
   if (!r) return NULL;
   size_t n = 0;
   for (size_t i = st; i < e; i++)
-    if (s[i] != '.') r[n++] = s[i] == ',' ? '.' : s[i];
+    if (s[i] != '.' && s[i] != ' ') r[n++] = s[i] == ',' ? '.' : s[i];
   r[n] = 0;
   return r;
 }
@@ -861,6 +863,7 @@ static char *decimal_comma(const char *s) {
   size_t d0 = i;
   while (i < b && isdigit((unsigned char)s[i])) i++;
   size_t intlen = i - d0;
+  if (intlen && dot_thousands_end(s, d0, i, b) == b) return european_number(s, a, b); /* 1 234,5 */
   if (!intlen || i >= b || s[i] != ',') return NULL;
   size_t c = i++;
   size_t f0 = i;

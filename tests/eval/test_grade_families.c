@@ -83,6 +83,7 @@ int main(void) {
       {"C", "(C) is correct, not (B).", 1},
       {"2.74", "Soucis : 2,74 $ a..", 1},           {"2.74", "Soucis : 2,75 $ a..", 0},
       {"1234.5", "Summe: 1.234,5 Euro", 1},         {"1000", "It costs 1,000 dollars.", 1},
+      {"1234.5", "Total : 1 234,5 €", 1},           {"1234.5", "1 234,5", 1},
       {"12", "The values are 3,12,45 in order.", 0}, /* a list, not 12.45 */
       {"\\text{Navin}", "Comparing the wages, it is navin.", 1},
       {"\\text{Navin}", "Comparing the wages, it is Luka.", 0},
