@@ -4,7 +4,11 @@ JSONL that `long1k grade --pairs` reads. One thread; times only parse + verify (
 loading). Prints one JSON line: n, seconds, grades_per_s, and agreement with a reference
 field (--ref equal|label) when the lines carry one.
 
-    python3 bench/grade_mathverify.py FILE.jsonl [--limit N] [--ref FIELD] [--wrap-gold]
+    python3 bench/grade_mathverify.py FILE.jsonl [--limit N] [--ref FIELD] [--wrap-gold | --wrap-bare-gold]
+
+--wrap-bare-gold wraps a gold in $...$ only when it has no $ and no \boxed (the grader's own
+test set, tests/eval/data/, holds bare LaTeX golds such as MATH500's; Math-Verify's default
+`parse` only reads LaTeX inside math delimiters).
 """
 import argparse
 import json
@@ -18,6 +22,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="grade only the first N lines")
     ap.add_argument("--ref", default="", help="field with the expected verdict")
     ap.add_argument("--wrap-gold", action="store_true", help="parse the gold as $gold$ (bare LaTeX golds)")
+    ap.add_argument("--wrap-bare-gold", action="store_true", help="$gold$ when the gold has no $ and no \\boxed")
     a = ap.parse_args()
     from math_verify import parse, verify  # imported here so --help works without it
 
@@ -37,7 +42,8 @@ def main():
     for r in rows:
         g, p = text(r.get("gold")), text(r.get("pred"))
         try:
-            gp = parse(f"${g}$" if a.wrap_gold else g)
+            bare = "$" not in g and "\\boxed" not in g
+            gp = parse(f"${g}$" if a.wrap_gold or (a.wrap_bare_gold and bare) else g)
             pp = parse(p)
             ok = bool(verify(gp, pp))
         except Exception:

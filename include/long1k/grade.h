@@ -12,9 +12,11 @@
 /* Extracts the final answer(s) from a (possibly long) response: the part after </think> (or
  * <|end_of_thought|>); <answer> tags; the last \boxed{}/\fbox{} (with the boxes just before
  * it that only a connector such as ", " or "and" separates); "final answer is ...", "answer
- * is ...", "Answer: ..."; the last math segment; the last number (not for a response cut
- * inside its reasoning). Rules: docs/grader.md. Returns a malloc'ed string (several answers
- * of a composite response joined with ", "), or NULL if none was found. */
+ * is ...", "Answer: ..."; a concluding sentence's number; the last math segment (not a
+ * condition "at $x=0$"); the last number (not inside a word; decimal commas); a number word
+ * (none of these for a response cut inside its reasoning). An empty box or math block where
+ * the answer is stated is no answer. Rules: docs/grader.md. Returns a malloc'ed string
+ * (several answers of a composite response joined with ", "), or NULL if none was found. */
 char *l1k_extract_answer(const char *response, size_t len);
 /* Extracts the last \boxed{...} / \fbox{...} content (nested braces); NULL if none. */
 char *l1k_extract_boxed(const char *text, size_t len);
@@ -24,7 +26,9 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices);
 
 /* 1 if the two answers are mathematically equal, 0 if not. Either side may be a bare answer
  * or a whole response (the answer is extracted first, see l1k_extract_answer); a lone letter
- * A-E against a response is graded as multiple choice. */
+ * A-E against a response is graded as multiple choice; a text gold ("\text{Navin}") also
+ * matches prose whose final sentence ends with it. Values too large to compare exactly are
+ * never equal by value (exact modular arithmetic, else the same tree). */
 int l1k_math_equal(const char *gold, const char *pred);
 /* Equivalence of two already extracted answers (no extraction step). */
 int l1k_math_equal_answers(const char *gold_answer, const char *pred_answer);

@@ -7,6 +7,7 @@
  * last math segment ($...$, \[...\], \(...\)); the last number. Every scan is linear. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -265,19 +266,80 @@ static int find_math(const char *s, size_t a, size_t b, span *out, int max) {
   return n;
 }
 
-/* the last number in [a, b): -1,234.5, 3/4, .5 */
+/* A number in prose that is part of a word is not an answer: "covid19", "x2", "3x3" (a
+ * letter right before the digits, or a letter and a digit right after them). */
+static int inside_word(const char *s, size_t a, size_t b, size_t st, size_t e) {
+  if (st > a && isalpha((unsigned char)s[st - 1])) return 1;
+  return e + 1 < b && isalpha((unsigned char)s[e]) && isdigit((unsigned char)s[e + 1]);
+}
+
+/* digits [i, j) then ",dd" (not a group of 3 after at most 3 digits: that is a thousands
+ * separator) and no further ",d": a decimal comma ("2,74 $", "12,75 Euro"). Returns the end. */
+static size_t decimal_comma_end(const char *s, size_t i, size_t j, size_t b) {
+  if (j + 2 >= b || s[j] != ',' || !isdigit((unsigned char)s[j + 1])) return 0;
+  size_t k = j + 1;
+  while (k < b && isdigit((unsigned char)s[k])) k++;
+  size_t fl = k - j - 1, il = j - i;
+  if (fl < 2 || (fl == 3 && il <= 3)) return 0;
+  if (k + 1 < b && (s[k] == ',' || s[k] == '.') && isdigit((unsigned char)s[k + 1])) return 0;
+  return k;
+}
+
+/* "1.234,5" / "12.345.678,9" / "1 234,5": dot (or space) thousands groups then a decimal
+ * comma. Returns the end. */
+static size_t dot_thousands_end(const char *s, size_t i, size_t j, size_t b) {
+  if (j - i > 3 || j - i == 0) return 0;
+  size_t k = j;
+  int groups = 0;
+  char sep = s[j] == ' ' ? ' ' : '.';
+  while (k + 3 < b && s[k] == sep && isdigit((unsigned char)s[k + 1]) && isdigit((unsigned char)s[k + 2]) &&
+         isdigit((unsigned char)s[k + 3]) && !(k + 4 < b && isdigit((unsigned char)s[k + 4]))) {
+    k += 4;
+    groups++;
+  }
+  if (!groups || k + 1 >= b || s[k] != ',' || !isdigit((unsigned char)s[k + 1])) return 0;
+  k++;
+  while (k < b && isdigit((unsigned char)s[k])) k++;
+  return k;
+}
+
+/* the number [st, e) with dots dropped and the comma made a decimal point */
+static char *european_number(const char *s, size_t st, size_t e) {
+  char *r = malloc(e - st + 1);
+  if (!r) return NULL;
+  size_t n = 0;
+  for (size_t i = st; i < e; i++)
+    if (s[i] != '.' && s[i] != ' ') r[n++] = s[i] == ',' ? '.' : s[i];
+  r[n] = 0;
+  return r;
+}
+
+/* the last number in [a, b): -1,234.5, 3/4, .5, 2,74 (decimal comma), 1.234,5 */
 static char *last_number(const char *s, size_t a, size_t b) {
   long best_s = -1, best_e = -1;
+  int european = 0;
   for (size_t i = a; i < b;) {
     if (isdigit((unsigned char)s[i]) || (s[i] == '.' && i + 1 < b && isdigit((unsigned char)s[i + 1]))) {
       size_t st = i;
       if (st > a && s[st - 1] == '-') st--;
       size_t j = i;
+      while (j < b && isdigit((unsigned char)s[j])) j++;
+      size_t eu = (i == st || s[st] == '-') ? dot_thousands_end(s, i, j, b) : 0;
+      int in_list = st >= a + 2 && s[st - 1] == ',' && isdigit((unsigned char)s[st - 2]); /* 3,12,45 */
+      if (!eu && !in_list) eu = decimal_comma_end(s, i, j, b);
+      if (eu) {
+        if (!inside_word(s, a, b, st, eu)) {
+          best_s = (long)st;
+          best_e = (long)eu;
+          european = 1;
+        }
+        i = eu;
+        continue;
+      }
       for (;;) {
-        while (j < b && isdigit((unsigned char)s[j])) j++;
         if (j + 3 < b + 0 && s[j] == ',' && isdigit((unsigned char)s[j + 1]) && isdigit((unsigned char)s[j + 2]) &&
             isdigit((unsigned char)s[j + 3]) && !(j + 4 < b && isdigit((unsigned char)s[j + 4]))) {
-          j += 1;
+          j += 4;
           continue;
         }
         break;
@@ -290,14 +352,18 @@ static char *last_number(const char *s, size_t a, size_t b) {
         j++;
         while (j < b && isdigit((unsigned char)s[j])) j++;
       }
-      best_s = (long)st;
-      best_e = (long)j;
+      if (!inside_word(s, a, b, st, j)) {
+        best_s = (long)st;
+        best_e = (long)j;
+        european = 0;
+      }
       i = j;
       continue;
     }
     i++;
   }
   if (best_s < 0) return NULL;
+  if (european) return european_number(s, (size_t)best_s, (size_t)best_e);
   return dup_range(s, (size_t)best_s, (size_t)best_e);
 }
 
@@ -327,6 +393,33 @@ static int parses(const char *s, size_t a, size_t b) {
   return ok;
 }
 
+/* [a, b) is one to four words of letters, possibly in \\text{} (a text answer) */
+static int text_words(const char *s, size_t a, size_t b) {
+  mx_ctx c;
+  mx_init(&c);
+  mx_node *n = mx_parse(&c, s + a, b - a);
+  int ok = n && n->kind == MX_TEXT;
+  mx_free(&c);
+  return ok;
+}
+
+/* an empty math block or box at s[a]: "$$", "$ $", "\\( \\)", "\\[\\]", "\\boxed{}" */
+static int empty_block(const char *s, size_t a, size_t b) {
+  size_t i = a;
+  int dollars = 0, opener = 0;
+  while (i < b && (s[i] == '$' || s[i] == ' ')) dollars += s[i++] == '$';
+  if (i + 1 < b && s[i] == '\\' && (s[i + 1] == '(' || s[i + 1] == '[')) {
+    i += 2;
+    opener = 1;
+  } else if (i + 7 <= b && !memcmp(s + i, "\\boxed{", 7)) {
+    i += 7;
+    opener = 1;
+  }
+  while (i < b && isspace((unsigned char)s[i])) i++;
+  if (!opener) return dollars >= 2 && (i >= b || strchr(".,;:!?", s[i]));
+  return i < b && (s[i] == '}' || (s[i] == '\\' && i + 1 < b && (s[i + 1] == ')' || s[i + 1] == ']')));
+}
+
 /* The answer after a phrase such as "the answer is": a math segment, else the sentence; when
  * the sentence is prose, what follows its last " is ", else its first math run or number. */
 static char *phrase_answer(const char *s, size_t a, size_t b) {
@@ -337,6 +430,7 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
   if (a + 3 <= b && memcmp(s + a, "\xef\xbc\x9a", 3) == 0) a += 3;
   while (a < b && isspace((unsigned char)s[a])) a++;
   if (a >= b) return NULL;
+  if (empty_block(s, a, b)) return dup_range(s, a, a); /* stated, but empty: no answer */
   if (s[a] == '$' || (s[a] == '\\' && a + 1 < b && (s[a + 1] == '[' || s[a + 1] == '('))) {
     span ms[64];
     int k = find_math(s, a, b, ms, 64);
@@ -383,7 +477,12 @@ static char *phrase_answer(const char *s, size_t a, size_t b) {
     if (j > i && parses(s, i, j) && i > a) return dup_range(s, i, j);
     i = j;
   }
-  return first_number(s, a, e);
+  char *num = first_number(s, a, e);
+  if (num) return num;
+  /* a text answer: "Answer: \text{Evelyn}" */
+  size_t z = e;
+  while (z > a && (s[z - 1] == '.' || isspace((unsigned char)s[z - 1]))) z--;
+  return z - a <= 60 && text_words(s, a, z) ? dup_range(s, a, z) : NULL;
 }
 
 static const char *const k_final_phrases[] = {"final answer is", "final answer:", "final answer**",
@@ -421,6 +520,69 @@ static long last_phrase(const char *s, size_t a, size_t b) {
   return best;
 }
 
+/* With no number written in digits: the last number word (zero to twenty, the tens) as whole
+ * word in the last sentence ("There are six ways." -> 6). */
+static char *number_word(const char *s, size_t a, size_t b) {
+  static const char *const w[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                  "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
+                                  "sixteen", "seventeen", "eighteen", "nineteen", "twenty", NULL};
+  static const char *const tens[] = {"thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", NULL};
+  size_t e = b;
+  while (e > a && (isspace((unsigned char)s[e - 1]) || s[e - 1] == '.')) e--;
+  size_t st = e;
+  while (st > a && s[st - 1] != '.' && s[st - 1] != '\n') st--;
+  for (size_t i = e; i > st;) { /* words, last first */
+    size_t we = i;
+    while (we > st && !isalpha((unsigned char)s[we - 1])) we--;
+    size_t ws = we;
+    while (ws > st && isalpha((unsigned char)s[ws - 1])) ws--;
+    if (ws == we) break;
+    for (int k = 0; w[k]; k++)
+      if (we - ws == strlen(w[k]) && !strncasecmp(s + ws, w[k], we - ws)) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "%d", k);
+        return strdup(buf);
+      }
+    for (int k = 0; tens[k]; k++)
+      if (we - ws == strlen(tens[k]) && !strncasecmp(s + ws, tens[k], we - ws)) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "%d", 30 + 10 * k);
+        return strdup(buf);
+      }
+    i = ws;
+  }
+  return NULL;
+}
+
+/* the math segment starting at m follows a condition word: "at", "when", "where", "for",
+ * "if", "with", "whenever" (then it states where, not what) */
+static int is_condition(const char *s, size_t a, size_t m) {
+  static const char *const w[] = {"at", "when", "where", "for", "if", "with", "whenever", NULL};
+  size_t e = m;
+  while (e > a && isspace((unsigned char)s[e - 1])) e--;
+  size_t st = e;
+  while (st > a && isalpha((unsigned char)s[st - 1])) st--;
+  if (st == e || (st > a && !isspace((unsigned char)s[st - 1]) && s[st - 1] != ',')) return 0;
+  for (int k = 0; w[k]; k++)
+    if (e - st == strlen(w[k]) && !strncasecmp(s + st, w[k], e - st)) return 1;
+  return 0;
+}
+
+/* A concluding sentence ("Therefore, there are 12 ...", "Thus ... increases by 100%.") after
+ * the last math segment (which ends at m): its first number. */
+static char *conclusion_number(const char *s, size_t m, size_t b) {
+  static const char *const k_concl[] = {"therefore", "thus", "hence", "in conclusion", "so, ", NULL};
+  long best = -1;
+  for (int k = 0; k_concl[k]; k++) {
+    long i = rfind_ci(s, m, b, k_concl[k]);
+    if (i > best && ((size_t)i == m || !isalpha((unsigned char)s[i - 1]))) best = i;
+  }
+  if (best < 0) return NULL;
+  size_t e = (size_t)best;
+  while (e < b && s[e] != '\n' && !(s[e] == '.' && (e + 1 >= b || isspace((unsigned char)s[e + 1])))) e++;
+  return first_number(s, (size_t)best, e);
+}
+
 static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
   /* <answer> tags */
   long t = rfind(s, a, b, "<answer>");
@@ -445,17 +607,33 @@ static char *extract_range(const char *s, size_t a, size_t b, int unfinished) {
     r = from_phrases(s, after, b, k_final_phrases);
     if (!r) r = from_phrases(s, after, b, k_answer_phrases);
   }
-  if (!r && n > 0) r = group_last(s, sp, n);
+  if (!r && n > 0) {
+    size_t c0 = sp[n - 1].cs, c1 = sp[n - 1].ce;
+    while (c0 < c1 && isspace((unsigned char)s[c0])) c0++;
+    r = c0 < c1 ? group_last(s, sp, n) : dup_range(s, c0, c0); /* an empty last box: no answer */
+  }
   if (!r) r = from_phrases(s, a, b, k_final_phrases);
   if (!r) r = from_phrases(s, a, b, k_answer_phrases);
   /* a response cut inside its reasoning (<think> never closed) has no final statement: only
    * an explicit box or answer phrase counts, not the last number of the reasoning */
   if (!r && !unfinished) {
     n = find_math(s, a, b, sp, MAX_SPANS);
-    if (n > 0) r = group_last(s, sp, n);
+    /* a $...$ span that is prose ("how many $? just about 1$": dollar signs) is not math */
+    while (n > 0 && l1k_is_prose(s + sp[n - 1].cs, sp[n - 1].ce - sp[n - 1].cs) &&
+           !parses(s, sp[n - 1].cs, sp[n - 1].ce) && !text_words(s, sp[n - 1].cs, sp[n - 1].ce))
+      n--;
+    /* a last segment that is only a condition ("... is $-1$, attained at $x=0$") */
+    while (n > 1 && is_condition(s, a, sp[n - 1].s)) n--;
+    r = n > 0 ? conclusion_number(s, sp[n - 1].e, b) : NULL;
+    if (!r && n > 0) r = group_last(s, sp, n);
   }
   if (!r && !unfinished) r = last_number(s, a, b);
+  if (!r && !unfinished) r = number_word(s, a, b);
   free(sp);
+  if (r && !*r) { /* an empty box or math block where the answer is stated: no answer */
+    free(r);
+    r = NULL;
+  }
   return r;
 }
 
@@ -531,6 +709,39 @@ int l1k_bare_letter(const char *s, size_t n) {
 }
 
 /* multiple choice */
+/* a letter at s[i] named in a negated clause: "it can't be A or B", "not C", "rule out D"
+ * (the clause starts after the last . ; , ! ? or line break before it) */
+static int negated(const char *s, size_t a, size_t i) {
+  static const char *const neg[] = {"not ", "n't ", "cannot ", "never ", "no ", "nor ", "neither ",
+                                    "rule out ", "ruled out ", "eliminate ", "exclude ", "except ", NULL};
+  size_t c = i;
+  while (c > a && !strchr(".;,!?\n", s[c - 1])) c--;
+  for (int k = 0; neg[k]; k++)
+    if (rfind_ci(s, c, i, neg[k]) >= 0) return 1;
+  return 0;
+}
+
+/* "A is the answer since B fails", "(C) is correct": the last letter named right before such
+ * an affirmation */
+static int letter_before_affirmation(const char *s, size_t a, size_t b, int maxc) {
+  static const char *const aff[] = {" is the answer", " is correct", " is the correct", " is right", NULL};
+  long best = -1;
+  int best_c = 0;
+  for (int k = 0; aff[k]; k++) {
+    long i = rfind_ci(s, a, b, aff[k]);
+    if (i <= (long)a || i <= best) continue;
+    size_t j = (size_t)i;
+    if (s[j - 1] == ')' || s[j - 1] == '*') j--;
+    char c = s[j - 1];
+    int alone = j - 1 == a || !isalnum((unsigned char)s[j - 2]);
+    if (c >= 'A' && c < 'A' + maxc && alone && !negated(s, a, j - 1)) {
+      best = i;
+      best_c = c;
+    }
+  }
+  return best_c;
+}
+
 static int choice_at(const char *s, size_t i, size_t b, int maxc) {
   /* skip spaces, '(', '*', '$', '\text{', '\boxed{', '{' and read one letter */
   for (int guard = 0; i < b && guard < 40; guard++) {
@@ -570,7 +781,10 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
   static const char *const phr[] = {"answer is", "answer:", "answer :", "réponse est", "réponse :",
                                     "réponse:", "respuesta es", "respuesta:",
                                     "\xe7\xad\x94\xe6\xa1\x88\xe6\x98\xaf", "\xe7\xad\x94\xe6\xa1\x88",
-                                    "answer would be", "correct option is", "option", "choice is", NULL};
+                                    "answer would be", "correct option is", "option", "choice is",
+                                    /* affirmations: "for sure D, it can't be A or B" */
+                                    "must be", "should be", "pick", "choose", "go with", "for sure",
+                                    "certainly", "definitely", "clearly", NULL};
   long best = -1;
   int best_c = 0;
   for (int k = 0; phr[k]; k++) {
@@ -584,6 +798,7 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
     }
   }
   if (best_c) return best_c;
+  if ((best_c = letter_before_affirmation(s, a, b, n_choices))) return best_c;
   span sp[MAX_SPANS];
   int n = find_boxed(s, a, b, sp, MAX_SPANS);
   if (n > 0) {
@@ -617,6 +832,7 @@ int l1k_extract_choice(const char *response, size_t len, int n_choices) {
     if (c < 'A' || c >= 'A' + n_choices) continue;
     if (i > a && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '\\' || s[i - 1] == '\'')) continue;
     if (i + 1 < b && (isalnum((unsigned char)s[i + 1]) || s[i + 1] == '\'')) continue;
+    if (negated(s, a, i)) continue;
     if (c == 'A' && i + 2 < b && s[i + 1] == ' ' && islower((unsigned char)s[i + 2])) {
       /* "A man", but not "not A because" inside a sentence: article only at a sentence start */
       size_t k = i;
@@ -647,6 +863,7 @@ static char *decimal_comma(const char *s) {
   size_t d0 = i;
   while (i < b && isdigit((unsigned char)s[i])) i++;
   size_t intlen = i - d0;
+  if (intlen && dot_thousands_end(s, d0, i, b) == b) return european_number(s, a, b); /* 1 234,5 */
   if (!intlen || i >= b || s[i] != ',') return NULL;
   size_t c = i++;
   size_t f0 = i;
@@ -679,7 +896,8 @@ char *l1k_answer_of(const char *s, size_t n) {
   char *r;
   if (has_marker(s, n)) {
     r = l1k_extract_answer(s, n);
-  } else if (!l1k_is_prose(s, n) || parses(s, 0, n)) {
+  } else if (!l1k_is_prose(s, n) || (parses(s, 0, n) && !memchr(s, '$', n))) {
+    /* a bare answer ("10 weeks"); prose around $...$ ("Thus $x = 5$.") is extracted */
     r = dup_range(s, 0, n);
   } else {
     /* prose without markers: a single math segment, else extraction */
@@ -695,4 +913,41 @@ char *l1k_answer_of(const char *s, size_t n) {
     }
   }
   return r;
+}
+
+/* ------------------------------------------------------------------ text answers in prose */
+static int word_before_is_negation(const char *s, size_t a, size_t i) {
+  static const char *const neg[] = {"not", "no", "nor", "never", "neither", "n't", NULL};
+  while (i > a && isspace((unsigned char)s[i - 1])) i--;
+  size_t e = i;
+  while (i > a && (isalpha((unsigned char)s[i - 1]) || s[i - 1] == '\'')) i--;
+  for (int k = 0; neg[k]; k++) {
+    size_t l = strlen(neg[k]);
+    if (e - i >= l && !strncasecmp(s + e - l, neg[k], l) && (e - i == l || !strcmp(neg[k], "n't")))
+      return 1;
+  }
+  return 0;
+}
+
+int l1k_prose_ends_with(const char *s, size_t n, const char *words) {
+  if (!s || !words || !*words) return 0;
+  size_t a, b;
+  l1k_grade_final_part(s, n, &a, &b);
+  while (b > a && (isspace((unsigned char)s[b - 1]) || strchr(".!$*\"'}", s[b - 1]))) b--;
+  size_t i = b, w = strlen(words);
+  while (w > 0 && i > a) { /* match backwards; a space in words matches any run of spaces */
+    char c = words[w - 1];
+    if (c == ' ') {
+      if (!isspace((unsigned char)s[i - 1])) return 0;
+      while (i > a && isspace((unsigned char)s[i - 1])) i--;
+    } else {
+      if (lower((unsigned char)s[i - 1]) != (unsigned char)c) return 0;
+      i--;
+    }
+    w--;
+  }
+  if (w > 0) return 0;
+  if (i > a && (isalnum((unsigned char)s[i - 1]) || (unsigned char)s[i - 1] >= 0x80)) return 0;
+  if (i >= 7 && !strncmp(s + i - 6, "\\text{", 6)) i -= 6;
+  return !word_before_is_negation(s, a, i);
 }

@@ -25,14 +25,14 @@ int l1k_grade_response(const char *gold, const char *response, size_t len, int c
     return L1K_OK;
   }
   out->extracted = l1k_answer_of(response, len);
-  if (!out->extracted) return L1K_OK;
   char *g = l1k_answer_of(gold, gn);
-  if (g) {
+  if (g && out->extracted) {
     int pl = l1k_bare_letter(out->extracted, strlen(out->extracted));
     int gl2 = l1k_bare_letter(g, strlen(g));
     out->correct = (pl && gl2) ? pl == gl2 : l1k_math_equal_answers(g, out->extracted);
-    free(g);
   }
+  if (g && !out->correct) out->correct = l1k_text_gold_in_prose(g, response, len);
+  free(g);
   return L1K_OK;
 }
 

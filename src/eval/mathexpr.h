@@ -40,7 +40,7 @@ typedef enum {
   MX_MATRIX,   /* rows x cols, kids row-major */
   MX_PM,       /* kids[0] \pm kids[1] (op '+' for \pm, '-' for \mp); unary when nkids == 1 */
   MX_TEXT,     /* a word or words: name (lowercased, normalized) */
-  MX_RATIO,    /* kids[0] : kids[1] (also a clock time when MXF_TIME) */
+  MX_RATIO,    /* kids[0] : kids[1] (also a clock time when MXF_TIME; p = seconds of h:mm:ss) */
   MX_PCT,      /* kids[0] % */
   MX_DEG,      /* kids[0] degrees */
   MX_FACT,     /* kids[0]! */
@@ -61,12 +61,14 @@ enum { MXR_EQ = 1, MXR_LT, MXR_LE, MXR_GT, MXR_GE, MXR_NE, MXR_IN, MXR_APPROX };
 #define MXF_UNIT 32      /* a unit word was dropped after this node (top level) */
 #define MXF_PAREN 64     /* written in parentheses */
 #define MXF_EXACT 128    /* MX_NUM: p/q is exact */
+#define MXF_BASE 256     /* MX_NUM: written with a base subscript (2516_8); name = the digits */
 
 typedef struct mx_node {
   uint8_t kind, op;
   uint16_t flags;
   int16_t places; /* MX_NUM: digits after the decimal point as written, -1 for none */
   int16_t sig;    /* MX_NUM: significant digits as written */
+  int16_t exp10;  /* MX_NUM: e-notation exponent as written (2.5e-3: -3), else 0 */
   int nkids;
   int rows, cols; /* MX_MATRIX */
   struct mx_node **kids;
@@ -120,6 +122,8 @@ void mx_set_budget(long steps);
  * primes differ (integers and rationals of any size under + - * /, integer powers, n!,
  * binomials). 0 when equal modulo the primes or when a tree is outside that arithmetic. */
 int mx_fingerprints_differ(const mx_node *a, const mx_node *b);
+/* 1: equal modulo all the primes; 0: different; -1: a tree is outside that arithmetic. */
+int mx_fingerprint_cmp(const mx_node *a, const mx_node *b);
 
 /* Number of distinct free variables (up to 8 collected into names). */
 int mx_vars(const mx_node *n, const char **names, int max);

@@ -581,13 +581,15 @@ static int mod_rec(const mx_node *n, uint64_t m, uint64_t *out, long *steps) {
   }
 }
 
-int mx_fingerprints_differ(const mx_node *a, const mx_node *b) {
+int mx_fingerprint_cmp(const mx_node *a, const mx_node *b) {
   static const uint64_t primes[] = {2305843009213693951ULL /* 2^61 - 1 */, 1000000007ULL, 998244353ULL};
   for (size_t i = 0; i < sizeof primes / sizeof primes[0]; i++) {
     uint64_t x, y;
     long sa = 0, sb = 0;
-    if (!mod_rec(a, primes[i], &x, &sa) || !mod_rec(b, primes[i], &y, &sb)) return 0;
-    if (x != y) return 1;
+    if (!mod_rec(a, primes[i], &x, &sa) || !mod_rec(b, primes[i], &y, &sb)) return -1;
+    if (x != y) return 0;
   }
-  return 0;
+  return 1;
 }
+
+int mx_fingerprints_differ(const mx_node *a, const mx_node *b) { return mx_fingerprint_cmp(a, b) == 0; }

@@ -36,6 +36,7 @@ typedef struct mx_tok {
   int64_t p, q;
   long double v;
   int places, sig;
+  int exp10; /* e-notation exponent written (1.5e-3: -3) */
 } mx_tok;
 
 typedef struct mx_lexer {

@@ -142,6 +142,53 @@ static int prev_is_cmd(const mx_lexer *L, int back, const char *name) {
   return t->kind == T_CMD && eq(t->s, t->n, name);
 }
 
+/* A repeating decimal: digits (with k places) then \overline{r digits} or \dot{d}, e.g.
+ * 0.\overline{3} = 1/3, 0.1\overline{6} = 1/6. `digits` holds the written digits (a '.' among
+ * them); s[i] is where "\overline" may start. On success: *p / *q exact, *end after '}'. */
+static int repeating_decimal(const char *s, size_t n, size_t i, const char *digits, int64_t *p, int64_t *q,
+                             size_t *end) {
+  size_t j = i;
+  if (j < n && s[j] == '.') j++;
+  size_t cl = 0;
+  if (j + 9 < n && !memcmp(s + j, "\\overline", 9)) cl = 9;
+  else if (j + 4 < n && !memcmp(s + j, "\\dot", 4)) cl = 4;
+  if (!cl) return 0;
+  j += cl;
+  while (j < n && s[j] == ' ') j++;
+  if (j >= n || s[j] != '{') return 0;
+  size_t r0 = ++j;
+  while (j < n && is_digit(s[j])) j++;
+  size_t r = j - r0;
+  if (r == 0 || r > 9 || j >= n || s[j] != '}') return 0;
+  int64_t ip = 0, a = 0, rep = 0, pk = 1, pr = 1;
+  int k = 0, frac = 0;
+  for (const char *d = digits; *d; d++) {
+    if (*d == '.') {
+      frac = 1;
+      continue;
+    }
+    if (frac) {
+      if (k >= 9) return 0;
+      a = a * 10 + (*d - '0');
+      pk *= 10;
+      k++;
+    } else if (__builtin_mul_overflow(ip, 10, &ip) || __builtin_add_overflow(ip, *d - '0', &ip)) {
+      return 0;
+    }
+  }
+  for (size_t t = 0; t < r; t++) {
+    rep = rep * 10 + (s[r0 + t] - '0');
+    pr *= 10;
+  }
+  /* x = ip + (a (10^r - 1) + rep) / (10^k (10^r - 1)) */
+  int64_t den = pk * (pr - 1), num = a * (pr - 1) + rep, whole;
+  if (__builtin_mul_overflow(ip, den, &whole) || __builtin_add_overflow(whole, num, &num)) return 0;
+  *p = num;
+  *q = den;
+  *end = j + 1;
+  return 1;
+}
+
 static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   size_t i = *pi, start = i;
   /* \frac12, \sqrt3, \binom52: single-digit arguments */
@@ -225,12 +272,32 @@ static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
       i = j;
     }
   }
+  int64_t rp, rq;
+  size_t rend;
+  if (!single && !has_exp && !overflow && repeating_decimal(s, n, i, digits, &rp, &rq, &rend)) {
+    int t = push(L, T_NUM, s + start, rend - start);
+    *pi = rend;
+    if (t < 0) return;
+    mx_tok *tk = &L->tok[t];
+    tk->places = -1;
+    tk->sig = 99; /* an exact value, not digits shown (like a \frac of integers) */
+    tk->exact = 1;
+    tk->p = rp;
+    tk->q = rq;
+    tk->v = (long double)rp / (long double)rq;
+    return;
+  }
+  /* "0.333..." / "0.333\ldots": a decimal that goes on; its digits are what is shown */
+  if (places > 0 && i + 2 < n && s[i] == '.' && s[i + 1] == '.' && s[i + 2] == '.') i += 3;
+  else if (places > 0 && i + 6 <= n && (!memcmp(s + i, "\\ldots", 6) || !memcmp(s + i, "\\cdots", 6))) i += 6;
+  else if (places > 0 && i + 5 <= n && !memcmp(s + i, "\\dots", 5) && !(i + 5 < n && is_letter(s[i + 5]))) i += 5;
   int t = push(L, T_NUM, s + start, i - start);
   *pi = i;
   if (t < 0) return;
   mx_tok *tk = &L->tok[t];
   tk->places = places;
   tk->sig = sig;
+  tk->exp10 = exp10;
   tk->v = strtold(digits, NULL);
   if (has_exp) {
     long double m = 1;
@@ -260,6 +327,57 @@ static void lex_number(mx_lexer *L, const char *s, size_t n, size_t *pi) {
 }
 
 /* UTF-8 sequences with a math meaning */
+/* the digit of a superscript character at s[i] (⁰¹²³⁴⁵⁶⁷⁸⁹), -2 for ⁻, else -1; *len its bytes */
+static int superscript_at(const char *s, size_t n, size_t i, size_t *len) {
+  const unsigned char *u = (const unsigned char *)s + i;
+  if (i + 1 < n && u[0] == 0xc2 && (u[1] == 0xb2 || u[1] == 0xb3 || u[1] == 0xb9)) {
+    *len = 2;
+    return u[1] == 0xb2 ? 2 : u[1] == 0xb3 ? 3 : 1;
+  }
+  if (i + 2 < n && u[0] == 0xe2 && u[1] == 0x81 && (u[2] == 0xb0 || (u[2] >= 0xb4 && u[2] <= 0xb9) || u[2] == 0xbb)) {
+    *len = 3;
+    return u[2] == 0xbb ? -2 : u[2] == 0xb0 ? 0 : u[2] - 0xb0;
+  }
+  return -1;
+}
+
+/* ^{-digits} or ^{digits} from a run of superscripts that is more than one lone ² or ³ */
+static int superscript_run(mx_lexer *L, const char *s, size_t n, size_t *pi) {
+  size_t i = *pi, len = 0;
+  int neg = 0, nd = 0;
+  int64_t v = 0;
+  int d = superscript_at(s, n, i, &len);
+  if (d == -2) {
+    neg = 1;
+    i += len;
+    d = superscript_at(s, n, i, &len);
+  }
+  while (d >= 0 && nd < 18) {
+    v = v * 10 + d;
+    nd++;
+    i += len;
+    d = superscript_at(s, n, i, &len);
+  }
+  if (nd == 0 || (!neg && nd == 1 && (v == 2 || v == 3))) return 0; /* ² ³: the single-digit path */
+  push(L, T_OP, "^", 1);
+  push(L, T_OP, "{", 1);
+  if (neg) push(L, T_OP, "-", 1);
+  static const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  int tk = push(L, T_NUM, v < 10 ? digits[v] : "10", v < 10 ? 1 : 2);
+  if (tk >= 0) {
+    mx_tok *t = &L->tok[tk];
+    t->exact = 1;
+    t->p = v;
+    t->q = 1;
+    t->v = (long double)v;
+    t->places = -1;
+    t->sig = nd;
+  }
+  push(L, T_OP, "}", 1);
+  *pi = i;
+  return 1;
+}
+
 static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   static const struct {
     const char *u;
@@ -284,6 +402,8 @@ static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
       return 1;
     }
   }
+  /* a run of superscripts with a minus or several digits: 10⁻³, 2¹⁰ -> ^{-3}, ^{10} */
+  if (superscript_run(L, s, n, pi)) return 1;
   /* superscript digits ² ³ */
   if (*pi + 1 < n && (unsigned char)s[*pi] == 0xc2 &&
       ((unsigned char)s[*pi + 1] == 0xb2 || (unsigned char)s[*pi + 1] == 0xb3)) {
@@ -310,242 +430,203 @@ static int lex_utf8(mx_lexer *L, const char *s, size_t n, size_t *pi) {
   return 0;
 }
 
-static void lex_command(mx_lexer *L, const char *s, size_t n, size_t *pi, const char *name,
-                        size_t nl) {
+/* What a LaTeX command does in the lexer. PUSH: one token (kind, text; text NULL keeps the
+ * name); DELIM: \left/\big... vanish with a following "."; SPACE: spacing and style commands
+ * vanish; SKIP_ARG: the command and its {argument} vanish; DECOR: the argument that follows is
+ * an ordinary group (\boxed, \overline, \mathbf...); BLACKBOARD: \mathbb{R} is the real line,
+ * else DECOR; TEXT: \text{...} and friends; ENV: \begin/\end; MATHFONT: \operatorname/\mathrm
+ * (a function name or a single letter keeps its math meaning, else TEXT). Commands not in the
+ * table are T_CMD tokens (functions, greek letters, \sqrt, \frac...). */
+enum { C_PUSH = 1, C_DELIM, C_SPACE, C_SKIP_ARG, C_DECOR, C_BLACKBOARD, C_TEXT, C_MATHFONT, C_ENV };
+
+typedef struct {
+  const char *name;
+  uint8_t action;
+  uint8_t kind;     /* C_PUSH */
+  const char *text; /* C_PUSH; NULL: the command's own name */
+} cmd_rule;
+
+#define P(name, kind, text) {name, C_PUSH, kind, text}
+#define A(name, action) {name, action, 0, NULL}
+static const cmd_rule k_cmds[] = {
+    A("left", C_DELIM), A("right", C_DELIM), A("bigl", C_DELIM), A("bigr", C_DELIM),
+    A("big", C_DELIM), A("Big", C_DELIM), A("Bigl", C_DELIM), A("Bigr", C_DELIM),
+    A("bigg", C_DELIM), A("Bigg", C_DELIM), A("biggl", C_DELIM), A("biggr", C_DELIM),
+    A("Biggl", C_DELIM), A("Biggr", C_DELIM), A("middle", C_DELIM),
+    A("quad", C_SPACE), A("qquad", C_SPACE), A("displaystyle", C_SPACE), A("textstyle", C_SPACE),
+    A("limits", C_SPACE), A("nolimits", C_SPACE), A("scriptstyle", C_SPACE), A("enspace", C_SPACE),
+    A("thinspace", C_SPACE), A("space", C_SPACE), A("hfill", C_SPACE), A("nonumber", C_SPACE),
+    A("notag", C_SPACE), A("cdotp", C_SPACE), A("allowbreak", C_SPACE),
+    A("angle", C_SPACE), /* m\angle B = 65^\circ: the name of an angle */
+    A("hspace", C_SKIP_ARG), A("vspace", C_SKIP_ARG), A("phantom", C_SKIP_ARG), A("label", C_SKIP_ARG),
+    A("tag", C_SKIP_ARG), A("color", C_SKIP_ARG), A("hspace*", C_SKIP_ARG),
+    P("dfrac", T_CMD, "frac"), P("tfrac", T_CMD, "frac"), P("cfrac", T_CMD, "frac"), P("frac", T_CMD, "frac"),
+    P("dbinom", T_CMD, "binom"), P("tbinom", T_CMD, "binom"), P("binom", T_CMD, "binom"),
+    P("cdot", T_OP, "*"), P("times", T_OP, "*"), P("ast", T_OP, "*"), P("bullet", T_OP, "*"),
+    P("div", T_OP, "/"),
+    P("le", T_LE, "<="), P("leq", T_LE, "<="), P("leqslant", T_LE, "<="), P("leqq", T_LE, "<="),
+    P("ge", T_GE, ">="), P("geq", T_GE, ">="), P("geqslant", T_GE, ">="), P("geqq", T_GE, ">="),
+    P("ne", T_NE, "!="), P("neq", T_NE, "!="), P("lt", T_OP, "<"), P("gt", T_OP, ">"),
+    P("approx", T_APPROX, "~"), P("simeq", T_APPROX, "~"), P("thickapprox", T_APPROX, "~"),
+    P("sim", T_APPROX, "~"),
+    P("equiv", T_OP, "="), P("coloneqq", T_OP, "="), P("eqqcolon", T_OP, "="),
+    P("pm", T_PM, "+-"), P("mp", T_MP, "-+"),
+    P("infty", T_INF, "oo"), P("infin", T_INF, "oo"), P("infinity", T_INF, "oo"),
+    P("emptyset", T_EMPTY, "0"), P("varnothing", T_EMPTY, "0"),
+    P("in", T_IN, "in"), P("cup", T_CUP, "cup"), P("cap", T_CAP, NULL), P("setminus", T_CAP, NULL),
+    P("circ", T_DEG, "deg"), P("degree", T_DEG, "deg"), P("prime", T_OP, "'"),
+    P("colon", T_OP, ":"), P("mid", T_OP, "|"),
+    P("vert", T_OP, "|"), P("lvert", T_OP, "|"), P("rvert", T_OP, "|"),
+    P("langle", T_OP, "("), P("rangle", T_OP, ")"),
+    P("lbrace", T_SETOPEN, "{"), P("rbrace", T_SETCLOSE, "}"),
+    P("lfloor", T_FLOOR, NULL), P("rfloor", T_FLOOR, NULL), P("lceil", T_FLOOR, NULL), P("rceil", T_FLOOR, NULL),
+    P("dots", T_DOTS, "..."), P("ldots", T_DOTS, "..."), P("cdots", T_DOTS, "..."),
+    P("dotsc", T_DOTS, "..."), P("dotsb", T_DOTS, "..."), P("vdots", T_DOTS, "..."),
+    A("mathbb", C_BLACKBOARD), A("mathbf", C_BLACKBOARD), A("Bbb", C_BLACKBOARD),
+    P("R", T_REALS, "R"), P("reals", T_REALS, "R"),
+    A("boxed", C_DECOR), A("fbox", C_DECOR), A("overline", C_DECOR), A("bar", C_DECOR), A("vec", C_DECOR),
+    A("hat", C_DECOR), A("tilde", C_DECOR), A("widehat", C_DECOR), A("widetilde", C_DECOR),
+    A("overrightarrow", C_DECOR), A("underline", C_DECOR), A("boldsymbol", C_DECOR), A("bm", C_DECOR),
+    A("mathit", C_DECOR), A("mathsf", C_DECOR), A("mathcal", C_DECOR), A("mathfrak", C_DECOR),
+    A("dot", C_DECOR), A("ddot", C_DECOR), A("underbrace", C_DECOR), A("overbrace", C_DECOR),
+    A("mathring", C_DECOR), A("mathscr", C_DECOR),
+    A("text", C_TEXT), A("textbf", C_TEXT), A("textit", C_TEXT), A("textrm", C_TEXT),
+    A("textnormal", C_TEXT), A("mbox", C_TEXT), A("textsf", C_TEXT), A("texttt", C_TEXT),
+    A("emph", C_TEXT), A("textup", C_TEXT), A("hbox", C_TEXT), A("textsc", C_TEXT),
+    A("operatorname", C_MATHFONT), A("mathrm", C_MATHFONT),
+    A("begin", C_ENV), A("end", C_ENV),
+    P("pmod", T_WORD, "mod"), P("bmod", T_WORD, "mod"), P("mod", T_WORD, "mod"),
+    /* logic, arrows, calculus, geometry: not an answer we compare */
+    P("to", T_BAD, NULL), P("rightarrow", T_BAD, NULL), P("Rightarrow", T_BAD, NULL),
+    P("implies", T_BAD, NULL), P("iff", T_BAD, NULL), P("Longrightarrow", T_BAD, NULL),
+    P("longrightarrow", T_BAD, NULL), P("therefore", T_BAD, NULL), P("because", T_BAD, NULL),
+    P("forall", T_BAD, NULL), P("exists", T_BAD, NULL), P("neg", T_BAD, NULL), P("land", T_BAD, NULL),
+    P("lor", T_BAD, NULL), P("wedge", T_BAD, NULL), P("vee", T_BAD, NULL), P("subset", T_BAD, NULL),
+    P("subseteq", T_BAD, NULL), P("supset", T_BAD, NULL), P("perp", T_BAD, NULL),
+    P("parallel", T_BAD, NULL), P("cong", T_BAD, NULL), P("triangle", T_BAD, NULL),
+    P("partial", T_BAD, NULL), P("int", T_BAD, NULL), P("lim", T_BAD, NULL),
+    P("nabla", T_BAD, NULL),
+};
+#undef P
+#undef A
+
+static const cmd_rule *find_cmd(const char *name, size_t nl) {
+  for (size_t k = 0; k < sizeof k_cmds / sizeof k_cmds[0]; k++)
+    if (k_cmds[k].name[0] == name[0] && eq(name, nl, k_cmds[k].name)) return &k_cmds[k];
+  return NULL;
+}
+
+/* i after the {argument} that starts at s[i] (spaces first), or i when there is none */
+static size_t skip_group(const char *s, size_t n, size_t i) {
+  while (i < n && s[i] == ' ') i++;
+  if (i < n && s[i] == '{') {
+    long e = brace_end(s, n, i);
+    if (e > 0) i = (size_t)e;
+  }
+  return i;
+}
+
+/* \text{...}, \mathrm{...}, \operatorname{...} */
+static void lex_text_command(mx_lexer *L, const char *s, size_t n, size_t *pi, int mathfont) {
   size_t i = *pi;
-#define IS(x) eq(name, nl, x)
-  if (IS("left") || IS("right") || IS("bigl") || IS("bigr") || IS("big") || IS("Big") ||
-      IS("Bigl") || IS("Bigr") || IS("bigg") || IS("Bigg") || IS("biggl") || IS("biggr") ||
-      IS("Biggl") || IS("Biggr") || IS("middle")) {
-    while (i < n && s[i] == ' ') i++;
-    if (i < n && s[i] == '.') i++; /* \left. */
-    *pi = i;
+  while (i < n && s[i] == ' ') i++;
+  if (i >= n || s[i] != '{') return;
+  long e = brace_end(s, n, i);
+  if (e < 0) {
+    L->failed = 1;
+    *pi = n;
     return;
   }
-  if (IS("quad") || IS("qquad") || IS("displaystyle") || IS("textstyle") || IS("limits") ||
-      IS("nolimits") || IS("scriptstyle") || IS("enspace") || IS("thinspace") || IS("space") ||
-      IS("hfill") || IS("nonumber") || IS("notag") || IS("cdotp") || IS("allowbreak")) {
-    L->space = 1;
-    return;
-  }
-  if (IS("hspace") || IS("vspace") || IS("phantom") || IS("label") || IS("tag") || IS("color") ||
-      IS("hspace*")) {
-    while (i < n && s[i] == ' ') i++;
-    if (i < n && s[i] == '{') {
-      long e = brace_end(s, n, i);
-      if (e > 0) i = (size_t)e;
-    }
-    *pi = i;
-    L->space = 1;
-    return;
-  }
-  if (IS("dfrac") || IS("tfrac") || IS("cfrac") || IS("frac")) {
-    push(L, T_CMD, "frac", 4);
-    return;
-  }
-  if (IS("dbinom") || IS("tbinom") || IS("binom")) {
-    push(L, T_CMD, "binom", 5);
-    return;
-  }
-  if (IS("cdot") || IS("times") || IS("ast") || IS("bullet")) {
-    push(L, T_OP, "*", 1);
-    return;
-  }
-  if (IS("div")) {
-    push(L, T_OP, "/", 1);
-    return;
-  }
-  if (IS("le") || IS("leq") || IS("leqslant") || IS("leqq")) {
-    push(L, T_LE, "<=", 2);
-    return;
-  }
-  if (IS("ge") || IS("geq") || IS("geqslant") || IS("geqq")) {
-    push(L, T_GE, ">=", 2);
-    return;
-  }
-  if (IS("ne") || IS("neq")) {
-    push(L, T_NE, "!=", 2);
-    return;
-  }
-  if (IS("lt")) {
-    push(L, T_OP, "<", 1);
-    return;
-  }
-  if (IS("gt")) {
-    push(L, T_OP, ">", 1);
-    return;
-  }
-  if (IS("approx") || IS("simeq") || IS("thickapprox") || IS("sim")) {
-    push(L, T_APPROX, "~", 1);
-    return;
-  }
-  if (IS("equiv") || IS("coloneqq") || IS("eqqcolon")) {
-    push(L, T_OP, "=", 1);
-    return;
-  }
-  if (IS("pm")) {
-    push(L, T_PM, "+-", 2);
-    return;
-  }
-  if (IS("mp")) {
-    push(L, T_MP, "-+", 2);
-    return;
-  }
-  if (IS("infty") || IS("infin") || IS("infinity")) {
-    push(L, T_INF, "oo", 2);
-    return;
-  }
-  if (IS("emptyset") || IS("varnothing")) {
-    push(L, T_EMPTY, "0", 1);
-    return;
-  }
-  if (IS("in")) {
-    push(L, T_IN, "in", 2);
-    return;
-  }
-  if (IS("cup")) {
-    push(L, T_CUP, "cup", 3);
-    return;
-  }
-  if (IS("cap") || IS("setminus")) {
-    push(L, T_CAP, name, nl);
-    return;
-  }
-  if (IS("circ") || IS("degree")) {
-    push(L, T_DEG, "deg", 3);
-    return;
-  }
-  if (IS("prime")) {
-    push(L, T_OP, "'", 1);
-    return;
-  }
-  if (IS("colon") || IS("mid")) {
-    push(L, T_OP, IS("mid") ? "|" : ":", 1);
-    return;
-  }
-  if (IS("vert") || IS("lvert") || IS("rvert")) {
-    push(L, T_OP, "|", 1);
-    return;
-  }
-  if (IS("langle")) {
-    push(L, T_OP, "(", 1);
-    return;
-  }
-  if (IS("rangle")) {
-    push(L, T_OP, ")", 1);
-    return;
-  }
-  if (IS("lbrace")) {
-    push(L, T_SETOPEN, "{", 1);
-    return;
-  }
-  if (IS("rbrace")) {
-    push(L, T_SETCLOSE, "}", 1);
-    return;
-  }
-  if (IS("lfloor") || IS("rfloor") || IS("lceil") || IS("rceil")) {
-    push(L, T_FLOOR, name, nl);
-    return;
-  }
-  if (IS("dots") || IS("ldots") || IS("cdots") || IS("dotsc") || IS("dotsb") || IS("vdots")) {
-    push(L, T_DOTS, "...", 3);
-    return;
-  }
-  if (IS("mathbb") || IS("mathbf") || IS("Bbb")) { /* \mathbb{R}: the real line */
-    size_t j = i;
-    while (j < n && s[j] == ' ') j++;
-    if (j + 2 < n && s[j] == '{' && s[j + 1] == 'R' && s[j + 2] == '}') {
-      push(L, T_REALS, "R", 1);
-      *pi = j + 3;
+  if (mathfont) {
+    /* \operatorname{sin} is a function; \mathrm{e} the constant: math meaning */
+    size_t a = i + 1, b = (size_t)e - 1;
+    while (a < b && s[a] == ' ') a++;
+    while (b > a && s[b - 1] == ' ') b--;
+    int letters = 1;
+    for (size_t k = a; k < b; k++) letters &= is_letter(s[k]);
+    if (letters && b > a && (in_list(k_funcs, s + a, b - a) || b - a == 1)) {
+      lex_range(L, s + a, b - a, 0);
+      *pi = (size_t)e;
       return;
     }
   }
-  if (IS("R") || IS("reals")) {
-    push(L, T_REALS, "R", 1);
-    return;
-  }
-  if (IS("boxed") || IS("fbox") || IS("overline") || IS("bar") || IS("vec") || IS("hat") ||
-      IS("tilde") || IS("widehat") || IS("widetilde") || IS("overrightarrow") || IS("underline") ||
-      IS("mathbf") || IS("boldsymbol") || IS("bm") || IS("mathit") || IS("mathsf") ||
-      IS("mathcal") || IS("mathbb") || IS("mathfrak") || IS("dot") || IS("ddot") ||
-      IS("underbrace") || IS("overbrace") || IS("mathring") || IS("mathscr")) {
-    return; /* the argument that follows is an ordinary group */
-  }
-  if (IS("text") || IS("textbf") || IS("textit") || IS("textrm") || IS("textnormal") ||
-      IS("mbox") || IS("mathrm") || IS("textsf") || IS("texttt") || IS("emph") ||
-      IS("operatorname") || IS("textup") || IS("hbox") || IS("textsc")) {
-    while (i < n && s[i] == ' ') i++;
-    if (i < n && s[i] == '{') {
-      long e = brace_end(s, n, i);
-      if (e < 0) {
-        L->failed = 1;
-        *pi = n;
-        return;
-      }
-      if (IS("operatorname") || IS("mathrm")) {
-        /* \operatorname{sin} is a function; \mathrm{e} the constant: math meaning */
-        size_t a = i + 1, b = (size_t)e - 1;
-        while (a < b && s[a] == ' ') a++;
-        while (b > a && s[b - 1] == ' ') b--;
-        int letters = 1;
-        for (size_t k = a; k < b; k++) letters &= is_letter(s[k]);
-        if (letters && b > a && (in_list(k_funcs, s + a, b - a) || b - a == 1)) {
-          lex_range(L, s + a, b - a, 0);
-          *pi = (size_t)e;
-          return;
-        }
-      }
-      lex_text_body(L, s + i + 1, (size_t)e - i - 2);
-      *pi = (size_t)e;
+  lex_text_body(L, s + i + 1, (size_t)e - i - 2);
+  *pi = (size_t)e;
+}
+
+/* \begin{env} / \end{env}: matrix environments are tokens, others (align, cases) vanish */
+static void lex_environment(mx_lexer *L, const char *s, size_t n, size_t *pi, int begin) {
+  size_t i = *pi;
+  while (i < n && s[i] == ' ') i++;
+  if (i < n && s[i] == '{') {
+    long e = brace_end(s, n, i);
+    if (e < 0) {
+      L->failed = 1;
+      *pi = n;
+      return;
     }
-    return;
-  }
-  if (IS("begin") || IS("end")) {
-    while (i < n && s[i] == ' ') i++;
-    if (i < n && s[i] == '{') {
-      long e = brace_end(s, n, i);
-      if (e < 0) {
-        L->failed = 1;
-        *pi = n;
-        return;
-      }
-      const char *env = s + i + 1;
-      size_t el = (size_t)e - i - 2;
-      i = (size_t)e;
-      int is_matrix = eq(env, el, "pmatrix") || eq(env, el, "bmatrix") || eq(env, el, "Bmatrix") ||
-                      eq(env, el, "vmatrix") || eq(env, el, "Vmatrix") || eq(env, el, "matrix") ||
-                      eq(env, el, "smallmatrix") || eq(env, el, "array");
-      if (is_matrix) {
-        push(L, IS("begin") ? T_MBEGIN : T_MEND, env, el);
-        if (IS("begin") && eq(env, el, "array")) { /* column spec */
-          while (i < n && s[i] == ' ') i++;
-          if (i < n && s[i] == '{') {
-            long e2 = brace_end(s, n, i);
-            if (e2 > 0) i = (size_t)e2;
-          }
-        }
-      } else {
-        L->space = 1; /* align, aligned, cases...: ignored */
-      }
+    const char *env = s + i + 1;
+    size_t el = (size_t)e - i - 2;
+    i = (size_t)e;
+    int is_matrix = eq(env, el, "pmatrix") || eq(env, el, "bmatrix") || eq(env, el, "Bmatrix") ||
+                    eq(env, el, "vmatrix") || eq(env, el, "Vmatrix") || eq(env, el, "matrix") ||
+                    eq(env, el, "smallmatrix") || eq(env, el, "array");
+    if (is_matrix) {
+      push(L, begin ? T_MBEGIN : T_MEND, env, el);
+      if (begin && eq(env, el, "array")) i = skip_group(s, n, i); /* column spec */
+    } else {
+      L->space = 1; /* align, aligned, cases...: ignored */
     }
-    *pi = i;
+  }
+  *pi = i;
+}
+
+static void lex_command(mx_lexer *L, const char *s, size_t n, size_t *pi, const char *name,
+                        size_t nl) {
+  const cmd_rule *r = find_cmd(name, nl);
+  size_t i = *pi;
+  if (!r) {
+    push(L, T_CMD, name, nl);
     return;
   }
-  if (IS("pmod") || IS("bmod") || IS("mod")) {
-    push(L, T_WORD, "mod", 3);
-    return;
+  switch (r->action) {
+    case C_PUSH:
+      if (r->text) push(L, r->kind, r->text, strlen(r->text));
+      else push(L, r->kind, name, nl);
+      return;
+    case C_DELIM:
+      while (i < n && s[i] == ' ') i++;
+      if (i < n && s[i] == '.') i++; /* \left. */
+      *pi = i;
+      return;
+    case C_SPACE:
+      L->space = 1;
+      return;
+    case C_SKIP_ARG:
+      *pi = skip_group(s, n, i);
+      L->space = 1;
+      return;
+    case C_BLACKBOARD: { /* \mathbb{R}: the real line */
+      size_t j = i;
+      while (j < n && s[j] == ' ') j++;
+      if (j + 2 < n && s[j] == '{' && s[j + 1] == 'R' && s[j + 2] == '}') {
+        push(L, T_REALS, "R", 1);
+        *pi = j + 3;
+      }
+      return; /* else the argument that follows is an ordinary group */
+    }
+    case C_DECOR:
+      return;
+    case C_TEXT: case C_MATHFONT:
+      lex_text_command(L, s, n, pi, r->action == C_MATHFONT);
+      return;
+    case C_ENV:
+      lex_environment(L, s, n, pi, name[0] == 'b');
+      return;
+    default:
+      push(L, T_CMD, name, nl);
+      return;
   }
-  if (IS("to") || IS("rightarrow") || IS("Rightarrow") || IS("implies") || IS("iff") ||
-      IS("Longrightarrow") || IS("longrightarrow") || IS("therefore") || IS("because") ||
-      IS("forall") || IS("exists") || IS("neg") || IS("land") || IS("lor") || IS("wedge") ||
-      IS("vee") || IS("subset") || IS("subseteq") || IS("supset") || IS("perp") ||
-      IS("parallel") || IS("cong") || IS("triangle") || IS("angle") || IS("partial") ||
-      IS("int") || IS("lim") || IS("nabla")) {
-    push(L, T_BAD, name, nl);
-    return;
-  }
-  push(L, T_CMD, name, nl);
-#undef IS
 }
 
 static void lex_range(mx_lexer *L, const char *s, size_t n, int text_mode) {
@@ -569,7 +650,9 @@ static void lex_range(mx_lexer *L, const char *s, size_t n, int text_mode) {
     if (is_letter(c)) {
       size_t j = i;
       while (j < n && is_letter((unsigned char)s[j])) j++;
-      if (text_mode) { /* P.M., a.m.: letters with dots between them */
+      int meridiem = j == i + 1 && (c == 'a' || c == 'p' || c == 'A' || c == 'P') && j + 1 < n && s[j] == '.' &&
+                     (s[j + 1] == 'm' || s[j + 1] == 'M');
+      if (text_mode || meridiem) { /* P.M., a.m.: letters with dots between them */
         while (j + 1 < n && s[j] == '.' && is_letter((unsigned char)s[j + 1])) {
           j++;
           while (j < n && is_letter((unsigned char)s[j])) j++;

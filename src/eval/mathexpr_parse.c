@@ -348,6 +348,7 @@ static mx_node *parse_number(P *p) {
   n->v = t->v;
   n->places = (int16_t)t->places;
   n->sig = (int16_t)t->sig;
+  n->exp10 = (int16_t)(t->exp10 < -4000 ? -4000 : t->exp10 > 4000 ? 4000 : t->exp10);
   if (!t->exact && t->n < 4000) {
     /* too big for 64 bits: keep the digits (for exact arithmetic modulo primes) */
     char *d = mx_alloc(p->c, t->n + 1);
@@ -367,15 +368,24 @@ static mx_node *parse_number(P *p) {
     p->pos++;
     mx_tok *b = pk(p);
     int64_t base = 0;
-    int braces = 0;
+    int braces = 0, parens = 0;
     if (is_op(b, '{')) {
       braces = 1;
+      p->pos++;
+      b = pk(p);
+    }
+    if (braces && is_op(b, '(')) { /* 2516_{(8)} */
+      parens = 1;
       p->pos++;
       b = pk(p);
     }
     if (b->kind != T_NUM || !b->exact || b->q != 1 || b->p < 2 || b->p > 36) return fail(p);
     base = b->p;
     p->pos++;
+    if (parens) {
+      if (!is_op(pk(p), ')')) return fail(p);
+      p->pos++;
+    }
     if (braces) {
       if (!is_op(pk(p), '}')) return fail(p);
       p->pos++;
@@ -391,8 +401,10 @@ static mx_node *parse_number(P *p) {
     n->p = v;
     n->q = 1;
     n->v = (long double)v;
-    n->flags = MXF_EXACT;
+    n->flags = MXF_EXACT | MXF_BASE;
     n->places = -1;
+    n->name = mx_strdup(p->c, t->s, t->n);
+    if (!n->name) return fail(p);
   }
   return n;
 }
@@ -847,6 +859,38 @@ static int unit_run(P *p) {
   return k;
 }
 
+/* the power of ten of a number word after a number: thousand 3, million 6, billion 9,
+ * trillion 12; else 0 */
+static int number_word_power(const mx_tok *t) {
+  if (word_is(t, "thousand")) return 3;
+  if (word_is(t, "million")) return 6;
+  if (word_is(t, "billion")) return 9;
+  if (word_is(t, "trillion")) return 12;
+  return 0;
+}
+
+static int plain_int_tok(const mx_tok *t) {
+  return t->kind == T_NUM && t->exact && t->q == 1 && t->places < 0 && !t->exp10;
+}
+
+/* A mixed number written plainly, "7 3/4": an integer, a space, then a proper fraction of
+ * integers a/b (0 < a < b) that nothing multiplies or raises. Returns the fraction (and
+ * consumes it) or NULL. So "1 1/2" is 3/2, never the product 1/2. */
+static mx_node *plain_mixed_fraction(P *p, const mx_node *whole) {
+  if (!is_int_num(whole) || (whole->flags & MXF_PAREN) || p->pos + 3 > p->L->ntok) return NULL;
+  const mx_tok *a = pk(p), *sl = a + 1, *b = a + 2;
+  if (!a->space || !plain_int_tok(a) || !is_op(sl, '/') || sl->space || !plain_int_tok(b) || b->space) return NULL;
+  if (a->p <= 0 || a->p >= b->p) return NULL;
+  const mx_tok *after = p->pos + 3 < p->L->ntok ? b + 1 : NULL;
+  if (after && (is_op(after, '^') || is_op(after, '(') || is_op(after, '!') || after->kind == T_NUM ||
+                (after->kind == T_ID && !after->space) || after->kind == T_CMD))
+    return NULL;
+  mx_node *r = mx_new_num(p->c, a->p, b->p);
+  if (!r) return fail(p);
+  p->pos += 3;
+  return r;
+}
+
 static mx_node *parse_term(P *p) {
   ENTER();
   mx_node *f[64];
@@ -871,6 +915,14 @@ static mx_node *parse_term(P *p) {
       f[nf] = recip(p, d);
       if (!f[nf]) LEAVE(fail(p));
       nf++;
+      continue;
+    }
+    if (t->kind == T_WORD && f[nf - 1]->kind == MX_NUM && number_word_power(t) > 0) {
+      /* "3 million": the number word multiplies */
+      mx_node *e = num_i(p, number_word_power(t)), *ten = num_i(p, 10);
+      f[nf - 1] = node2(p, MX_MUL, f[nf - 1], node2(p, MX_POW, ten, e));
+      if (!f[nf - 1]) LEAVE(fail(p));
+      p->pos++;
       continue;
     }
     if (t->kind == T_WORD) {
@@ -912,6 +964,16 @@ static mx_node *parse_term(P *p) {
       }
     }
     if (starts_atom(p, t)) {
+      if (nf == 1 && t->kind == T_NUM && t->space) {
+        mx_node *fr = plain_mixed_fraction(p, f[0]);
+        if (p->fail) LEAVE(NULL);
+        if (fr) {
+          mx_node *k2[2] = {f[0], fr};
+          f[0] = node_n(p, MX_ADD, 2, k2);
+          if (!f[0]) LEAVE(fail(p));
+          continue;
+        }
+      }
       if (t->kind == T_NUM && t->space && f[nf - 1]->kind == MX_NUM) LEAVE(fail(p));
       mx_node *g = parse_unary(p);
       if (!g) LEAVE(fail(p));
@@ -1002,12 +1064,21 @@ static mx_node *parse_ratio(P *p) {
   mx_node *r = node2(p, MX_RATIO, a, b);
   if (!r) LEAVE(NULL);
   if (is_int_num(a) && is_int_num(b) && ta->kind == T_NUM && tb->kind == T_NUM && tb->n == 2 &&
-      b->p < 60 && a->p < 24)
+      b->p < 60 && a->p < 24) {
     r->flags |= MXF_TIME;
+    /* h:mm:ss */
+    mx_tok *c = pk(p), *sec = pk2(p);
+    if (is_op(c, ':') && !c->space && sec->kind == T_NUM && sec->n == 2 && sec->exact && sec->q == 1 &&
+        sec->p < 60 && !sec->space) {
+      r->p = sec->p;
+      p->pos += 2;
+    }
+  }
   mx_tok *w = pk(p);
   if (w->kind == T_WORD && (r->flags & MXF_TIME)) {
     if (word_is(w, "pm")) r->flags |= MXF_PM_TIME, p->pos++;
     else if (word_is(w, "am")) r->flags |= MXF_AM_TIME, p->pos++;
+    else p->pos += unit_run(p); /* "20:34 hours" */
   }
   LEAVE(r);
 }
@@ -1084,12 +1155,14 @@ static mx_node *parse_top(P *p) {
       p->L->tok[1].s[0] >= 'A' && p->L->tok[1].s[0] <= 'J' && is_op(&p->L->tok[2], ')') &&
       p->L->tok[3].space && starts_atom(p, &p->L->tok[3]))
     p->pos = 3;
+  if (p->pos == 0 && p->L->tok[0].kind == T_APPROX) p->pos = 1; /* "\approx 1.414": the value */
   mx_node *items[MX_MAX_ITEMS];
   int n = 0;
   for (;;) {
     mx_tok *t = pk(p);
     if (t->kind == T_END) break;
-    if (t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD) {
+    /* a row break outside a matrix separates items (\begin{cases} a = 1 \\ b = 2 \end{cases}) */
+    if (t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD || t->kind == T_ROWSEP) {
       p->pos++;
       continue;
     }
@@ -1097,7 +1170,8 @@ static mx_node *parse_top(P *p) {
     if (!e || n >= MX_MAX_ITEMS) return fail(p);
     items[n++] = e;
     t = pk(p);
-    if (t->kind == T_END || t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD)
+    if (t->kind == T_END || t->kind == T_AND || is_op(t, ',') || is_op(t, ';') || t->kind == T_PERIOD ||
+        t->kind == T_ROWSEP)
       continue;
     return fail(p);
   }

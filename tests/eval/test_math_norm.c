@@ -1,21 +1,6 @@
 /* Unit tests of the grader's normalization rules, one group per rule (docs/grader.md).
  * Each case: gold, pred, expected verdict of l1k_math_equal_answers (no extraction). */
-#include "check.h"
-#include "long1k/grade.h"
-
-typedef struct {
-  const char *gold, *pred;
-  int equal;
-} tcase;
-
-static void run(const char *rule, const tcase *t, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    int got = l1k_math_equal_answers(t[i].gold, t[i].pred);
-    CHECK_MSG(got == t[i].equal, "[%s] '%s' vs '%s': expected %s", rule, t[i].gold, t[i].pred,
-              t[i].equal ? "equal" : "different");
-  }
-}
-#define RUN(rule, arr) run(rule, arr, sizeof arr / sizeof arr[0])
+#include "eval/grade_cases.h"
 
 int main(void) {
   static const tcase left_right[] = {
@@ -26,6 +11,22 @@ int main(void) {
       {"\\left. x \\right|", "x", 0}, /* "|" alone is not an absolute value */
   };
   RUN("left/right", left_right);
+
+  /* issue 18: the lexer's command table (mathexpr_lex.c k_cmds), one case per action */
+  static const tcase commands[] = {
+      {"x \\leqslant 3", "x \\le 3", 1},      {"x \\geqq 3", "x \\ge 3", 1},
+      {"a \\coloneqq 2", "a = 2", 1},          {"\\lvert -4 \\rvert", "4", 1},
+      {"3 \\bullet 4", "12", 1},               {"8 \\div 2", "4", 1},
+      {"\\Bbb{R}", "(-\\infty, \\infty)", 1}, {"\\mathbb{R}", "\\R", 1},
+      {"\\overline{12}", "12", 1},             {"\\hspace{1cm} 7", "7", 1},
+      {"\\displaystyle\\tfrac{1}{2}", "0.5", 1}, {"\\dbinom{5}{2}", "10", 1},
+      {"\\langle 1, 2 \\rangle", "(1, 2)", 1}, {"\\operatorname{sin}(0)", "0", 1},
+      {"\\lceil 2.1 \\rceil", "3", 1},          {"\\lfloor 2.1 \\rfloor", "3", 0},
+      {"x \\Rightarrow 3", "3", 0},             {"\\varnothing", "\\emptyset", 1},
+      {"\\begin{bmatrix} 1 & 2 \\end{bmatrix}", "\\begin{pmatrix} 1 & 2 \\end{pmatrix}", 1},
+      {"\\begin{array}{cc} 1 & 2 \\end{array}", "\\begin{pmatrix} 1 & 3 \\end{pmatrix}", 0},
+  };
+  RUN("LaTeX commands (lexer table)", commands);
 
   static const tcase fracs[] = {
       {"\\dfrac{1}{3}", "\\frac{1}{3}", 1},   {"\\tfrac12", "0.5", 1},
@@ -73,8 +74,21 @@ int main(void) {
   static const tcase numbers[] = {
       {"0.4", ".4", 1},          {"1000", "1000.0", 1},    {"004", "4", 1},
       {"1.0", "1", 1},           {"1.1", "1", 0},          {"\\frac{1}{3}", "0.3333", 1},
-      {"\\frac{1}{3}", "0.33", 0}, /* fewer than 4 significant digits do not round-match */
-      {"\\pi", "3.14", 0},      {"\\pi", "3.1416", 1},      {"\\sqrt{2}", "1.4142", 1},
+      /* rounding (issue 16): a never-ending exact value rounded or truncated to the digits
+       * shown, at least 2 significant digits */
+      {"\\frac{1}{3}", "0.33", 1},  {"\\frac{1}{3}", "0.3", 0},   {"\\frac{1}{3}", "0.34", 0},
+      {"\\pi", "3.14", 1},      {"\\pi", "3.15", 0},      {"\\pi", "3.1416", 1},
+      {"\\sqrt{2}", "1.4142", 1}, {"\\sqrt{2}", "1.414", 1},  {"\\sqrt{2}", "1.415", 0},
+      {"40\\pi", "125.66", 1},   {"40\\pi", "125.664", 1},  {"40\\pi", "125.663", 1}, /* truncated */
+      {"40\\pi", "125.665", 0},  {"40\\pi", "125.662", 0},  {"40\\pi", "126", 0},
+      {"\\frac{1}{432}", "2.3148 \\times 10^{-3}", 1}, {"\\frac{1}{432}", "2.3148e-3", 1},
+      {"\\frac{1}{432}", "2.3149 \\times 10^{-3}", 0}, {"\\frac{1}{432}", "2.3148 \\times 10^{-4}", 0},
+      {"\\frac{1}{8}", "0.125", 1}, {"\\frac{1}{8}", "0.13", 0},  /* 1/8 ends: no rounding */
+      {"-\\frac{2}{3}", "-0.667", 1}, {"-\\frac{2}{3}", "0.667", 0}, {"0.25", "0.3", 0},
+      /* repeating decimals are exact; "0.333..." shows its digits */
+      {"\\frac{1}{3}", "0.\\overline{3}", 1}, {"\\frac{1}{6}", "0.1\\overline{6}", 1},
+      {"\\frac{15}{7}", "2.\\overline{142857}", 1}, {"0.\\overline{3}", "0, 3", 0},
+      {"\\frac{1}{3}", "0.333...", 1},   {"\\frac{1}{3}", "0.334\\ldots", 0},
       {"\\frac{243}{625}", "0.3888", 1},
       {"5866608", "5866609", 0}, {"11111111100", "11111111101", 0},
       {"1.5e3", "1500", 1},      {"2.5 \\times 10^{3}", "2500", 1}, {"3E-2", "0.03", 1},
@@ -124,7 +138,9 @@ int main(void) {
   RUN("escaped backslashes", double_backslash);
 
   static const tcase bases[] = {
-      {"1011_2", "11", 1}, {"2012_{3}", "59", 1}, {"1011_2", "1011", 0}, {"17_8", "15", 1},
+      {"1011_2", "11", 1}, {"2012_{3}", "59", 1}, {"17_8", "15", 1}, {"1011_2", "12", 0},
+      /* issue 16: the digits written bare, in the question's base, are the answer too */
+      {"1011_2", "1011", 1}, {"2516_8", "2516", 1}, {"2516_8", "2515", 0}, {"0017_8", "17", 1},
   };
   RUN("base subscripts", bases);
 
