@@ -365,7 +365,7 @@ int cmd_generate(int argc, char **argv) {
     }
   }
   if (need_tmpl) {
-    int trc = template_name ? l1k_chat_template_by_name(template_name, &tmpl, &err)
+    int trc = template_name ? l1k_chat_template_named(template_name, tok_path ? tok_path : model_dir, &tmpl, &err)
                             : l1k_chat_template_detect(tok_path ? tok_path : model_dir, &tmpl, &err);
     if (trc) {
       if (!template_name) l1k_err_prefix(&err, "chat template (give --template NAME)");
@@ -559,6 +559,7 @@ out:
   for (int k = 0; k < n_stop; k++) free(stops[k]);
   free(stops);
   free(sys_text);
+  l1k_chat_template_free(tmpl);
   l1k_generator_free(g);
   l1k_model_free(model);
   l1k_tokenizer_free(tok);
