@@ -20,10 +20,22 @@ void jfail(jenv *e, int line, int col, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* one line: newlines (from a raise_exception message, a quoted token) are written as \n */
+  char one[1024];
+  size_t k = 0;
+  for (const char *p = msg; *p && k + 3 < sizeof one; p++) {
+    if (*p == '\n' || *p == '\r') {
+      one[k++] = '\\';
+      one[k++] = *p == '\n' ? 'n' : 'r';
+    } else {
+      one[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
+    }
+  }
+  one[k] = 0;
   if (line > 0)
-    l1k_errf(e->err, L1K_EINPUT, "template '%s' line %d column %d: %s", e->name, line, col, msg);
+    l1k_errf(e->err, L1K_EINPUT, "template '%s' line %d column %d: %s", e->name, line, col, one);
   else
-    l1k_errf(e->err, L1K_EINPUT, "template '%s': %s", e->name, msg);
+    l1k_errf(e->err, L1K_EINPUT, "template '%s': %s", e->name, one);
   longjmp(e->jb, 1);
 }
 

@@ -90,6 +90,7 @@ CASES = [
     ("{{ strftime_now('%Y-%m-%d %d %b %Y') }}", {}),
     # errors transformers raises too
     ("{{ raise_exception('bad role: ' ~ 'x') }}", {}),
+    ("{{ raise_exception('two\\nlines') }}", {}),
     ("{{ undefined_var.attr }}", {}),
     ("{{ 1 + 'a' }}", {}),
     ("{% for x in 5 %}{% endfor %}", {}),
