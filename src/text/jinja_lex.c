@@ -8,6 +8,7 @@
  * - trim_blocks: the first newline after "%}" / "#}" is removed (not after "}}"; "+%}" keeps it).
  * - Inside a tag, "}}" / "%}" end it only outside brackets.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,16 +191,21 @@ static void lex_number(lexer *L) {
   char buf[128];
   size_t k = 0;
   int is_float = 0;
+#define PUT(c)                                                        \
+  do {                                                                \
+    if (k + 1 >= sizeof buf) lex_fail(L, at, "number literal too long"); \
+    buf[k++] = (c);                                                   \
+  } while (0)
   while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-    if (L->s[i] != '_' && k < sizeof buf - 1) buf[k++] = L->s[i];
+    if (L->s[i] != '_') PUT(L->s[i]);
     i++;
   }
   if (i + 1 < L->n && L->s[i] == '.' && L->s[i + 1] >= '0' && L->s[i + 1] <= '9') {
     is_float = 1;
-    buf[k++] = '.';
+    PUT('.');
     i++;
     while (i < L->n && ((L->s[i] >= '0' && L->s[i] <= '9') || L->s[i] == '_')) {
-      if (L->s[i] != '_' && k < sizeof buf - 1) buf[k++] = L->s[i];
+      if (L->s[i] != '_') PUT(L->s[i]);
       i++;
     }
   }
@@ -208,19 +214,20 @@ static void lex_number(lexer *L) {
     if (j < L->n && (L->s[j] == '+' || L->s[j] == '-')) j++;
     if (j < L->n && L->s[j] >= '0' && L->s[j] <= '9') {
       is_float = 1;
-      while (i < j && k < sizeof buf - 1) buf[k++] = L->s[i++];
-      while (i < L->n && L->s[i] >= '0' && L->s[i] <= '9' && k < sizeof buf - 1) buf[k++] = L->s[i++];
+      while (i < j) PUT(L->s[i++]);
+      while (i < L->n && L->s[i] >= '0' && L->s[i] <= '9') PUT(L->s[i++]);
     }
   }
+#undef PUT
   buf[k] = 0;
-  if (k >= sizeof buf - 1) lex_fail(L, at, "number literal too long");
   jtok *t = push(L, is_float ? TK_FLOAT : TK_INT, at);
   if (is_float) {
     t->f = strtod(buf, NULL);
   } else {
     char *end;
+    errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
-    if (v > (unsigned long long)INT64_MAX) lex_fail(L, at, "integer literal out of range");
+    if (errno || v > (unsigned long long)INT64_MAX) lex_fail(L, at, "integer literal out of range");
     t->i = (int64_t)v;
   }
   L->pos = i;
