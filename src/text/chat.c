@@ -22,6 +22,7 @@
  *    So the span is the assistant content as rendered plus its end-of-turn marker; the header
  *    before it and the newline after it are not in it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,17 +124,22 @@ static int name_matches(const l1k_builtin_template *b, const char *name) {
   return 0;
 }
 
-const char *l1k_chat_template_known(void) {
-  static char buf[1024];
-  if (!buf[0]) {
-    size_t k = 0;
-    for (size_t i = 0; i < L1K_N_BUILTIN_TEMPLATES && k < sizeof buf; i++) {
-      const l1k_builtin_template *b = &L1K_BUILTIN_TEMPLATES[i];
-      k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", b->name);
-      if (*b->aliases && k < sizeof buf) k += (size_t)snprintf(buf + k, sizeof buf - k, " (= %s)", b->aliases);
-    }
+static char known_buf[1024];
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static void build_known(void) {
+  size_t k = 0;
+  for (size_t i = 0; i < L1K_N_BUILTIN_TEMPLATES && k < sizeof known_buf; i++) {
+    const l1k_builtin_template *b = &L1K_BUILTIN_TEMPLATES[i];
+    k += (size_t)snprintf(known_buf + k, sizeof known_buf - k, "%s%s", i ? ", " : "", b->name);
+    if (*b->aliases && k < sizeof known_buf)
+      k += (size_t)snprintf(known_buf + k, sizeof known_buf - k, " (= %s)", b->aliases);
   }
-  return buf;
+}
+
+const char *l1k_chat_template_known(void) {
+  pthread_once(&known_once, build_known);
+  return known_buf;
 }
 
 static const l1k_builtin_template *find_builtin(const char *name) {

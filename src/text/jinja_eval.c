@@ -87,6 +87,8 @@ static int contains(jrender *r, const jnode *n, jv hay, jv x) {
       return 0;
     case JV_DICT:
       return x.t == JV_STR && jdict_get(hay.u.d, x.u.s.s, x.u.s.n) != NULL;
+    case JV_UNDEF: /* Jinja's Undefined iterates as nothing */
+      return 0;
     default:
       JFAIL(r, n, "argument of type %s is not iterable (for 'in')", jv_typename(hay));
   }

@@ -88,6 +88,8 @@ CASES = [
     ("{{ messages[2].reasoning_content }}|{{ messages[2].thinking }}|{{ messages[2] }}", {"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a", "reasoning_content": "r"}]}),
     ("{% generation %}gen {{ 1 }}{% endgeneration %} after", {}),
     ("{{ strftime_now('%Y-%m-%d %d %b %Y') }}", {}),
+    # undefined values as Jinja's default Undefined
+    ("{{ 'a' in x }}|{{ x in [1] }}|{{ x | length }}|{{ x ~ 'q' }}|{{ x | trim }}|{% for a in x %}{% endfor %}|{{ x == x }}|{{ x | list }}|{{ x is none }}|{{ x | upper }}|{{ x | default(none) }}", {}),
     # errors transformers raises too
     ("{{ raise_exception('bad role: ' ~ 'x') }}", {}),
     ("{{ raise_exception('two\\nlines') }}", {}),
