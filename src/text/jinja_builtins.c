@@ -624,8 +624,9 @@ static jv to_int(jrender *r, jv x, jv def) {
       char *end;
       long long v = strtoll(buf, &end, 10);
       if (*end == 0) return jv_int(v);
+      if (strpbrk(buf, "xXpP")) return def; /* Python's float() reads no hexadecimal */
       double d = strtod(buf, &end);
-      if (*end == 0 && isfinite(d)) return jv_int((int64_t)d);
+      if (*end == 0 && isfinite(d) && fabs(d) < 9.2e18) return jv_int((int64_t)d);
       return def;
     }
     default: return def;
@@ -651,6 +652,19 @@ static jv to_float(jv x, jv def) {
   }
 }
 
+/* Python's round(v, p): the correctly rounded decimal (printf rounds the exact binary value,
+ * ties to even), as CPython does with its dtoa */
+static double py_round(double v, int64_t p) {
+  if (!isfinite(v)) return v;
+  if (p < 0 || p > 300) {
+    double scale = pow(10.0, (double)p);
+    return nearbyint(v * scale) / scale;
+  }
+  char buf[512];
+  snprintf(buf, sizeof buf, "%.*f", (int)p, v);
+  return strtod(buf, NULL);
+}
+
 static jv do_round(jrender *r, const jnode *n, jv x, jv *prec, jv *method) {
   double v = x.t == JV_FLOAT ? x.u.f : x.t == JV_INT ? (double)x.u.i : x.t == JV_BOOL ? x.u.b : NAN;
   if (isnan(v) && x.t != JV_FLOAT) JFAIL(r, n, "round: expected a number, got %s", jv_typename(x));
@@ -660,7 +674,7 @@ static jv do_round(jrender *r, const jnode *n, jv x, jv *prec, jv *method) {
   double y;
   if (!strncmp(m, "ceil", 4)) y = ceil(v * scale) / scale;
   else if (!strncmp(m, "floor", 5)) y = floor(v * scale) / scale;
-  else if (!strncmp(m, "common", 6)) y = nearbyint(v * scale) / scale; /* Python round: half to even */
+  else if (!strncmp(m, "common", 6)) y = py_round(v, p); /* Python's round() */
   else JFAIL(r, n, "round: method must be common, ceil or floor");
   return jv_float(y);
 }

@@ -88,6 +88,18 @@ CASES = [
     ("{{ messages[2].reasoning_content }}|{{ messages[2].thinking }}|{{ messages[2] }}", {"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a", "reasoning_content": "r"}]}),
     ("{% generation %}gen {{ 1 }}{% endgeneration %} after", {}),
     ("{{ strftime_now('%Y-%m-%d %d %b %Y') }}", {}),
+    # more whitespace control and statements
+    ("{%- if true -%}\n  a  \n{%- endif -%}\n|\t{% if true %}x{% endif %}\n  {{ 'v' }}\n|{% if false %}1{% elif none %}2{% elif 3 %}3{% else %}4{% endif %}", {}),
+    ("{% for a in [1, 2] %}{% set outer = loop %}{% for b in 'xy' %}{{ outer.index }}{{ loop.index }}{{ b }} {% endfor %}{% endfor %}", {}),
+    ("{{ 'a' 'b' }} {{ [1, 2, 3][1:] | join(',') }} {{ (1, 2) }} {{ (1,) }} {{ {'a': none, 'b': true} }} {{ [\"it's\"] }} {{ ['a\"b'] }}", {}),
+    ("{{ 10 / 4 }} {{ 10 // 4 }} {{ -3 % 5 }} {{ 2 ** -1 }} {{ 1 if none else 2 }} {{ true + 1 }} {{ true ~ 1 }} {{ 1e300 * 1e10 }} {{ 'x' * 3 }} {{ 3 * 'x' }}", {}),
+    ("{{ messages | selectattr('role', 'in', ['user', 'system']) | list | length }} {{ ['a', 'b'] | map('upper') | join }} {{ 'abc' | first }} {{ (messages | last).role }} {{ messages[0]['content'][0] }}", {"messages": M1}),
+    ("{{ 3.0 | int }} {{ '12abc' | int }} {{ ' 42 ' | int }} {{ '0x1A' | int }} {{ 1.5 | round(0, 'floor') }} {{ 2.675 | round(2) }} {{ 'Hello World' | lower | title }} {{ 'a\\tb\\nc' | indent(2, first=true) }}", {}),
+    ("{{ [1.0, 1e-7, 1234567890123456789, -0.5] | tojson }} {{ namespace(a=1) }} {{ range(3) | list }} {{ [1, 2] | length > 1 }} {{ not x is defined }} {{ 'a' if 'b' in 'abc' }}", {}),
+    ("{%- for m in messages if m.role != 'system' -%}{{ loop.index }}{{ m.role[0] }}{{ loop.length }}{%- endfor %}|{% for k, v in {'b': 1, 'a': 2} | dictsort %}{{ k }}{{ v }}{% endfor %}", {"messages": M1}),
+    ("{{ 'a' < 'B' }} {{ 5 is divisibleby(5) }} {{ messages[5] is defined }} {{ [1, 2] + [3] }} {{ 'ab'[5] is defined }}", {"messages": M1}),
+    ("{{ x.y is defined }}", {}),
+    ("{{ messages[5].role }}", {"messages": M1}),
     # undefined values as Jinja's default Undefined
     ("{{ 'a' in x }}|{{ x in [1] }}|{{ x | length }}|{{ x ~ 'q' }}|{{ x | trim }}|{% for a in x %}{% endfor %}|{{ x == x }}|{{ x | list }}|{{ x is none }}|{{ x | upper }}|{{ x | default(none) }}", {}),
     # errors transformers raises too
