@@ -8,7 +8,9 @@
  *  - an error is one line starting with "template '";
  *  - a successful render is NUL-terminated at its length and its {% generation %} spans lie
  *    inside the text, in order;
- *  - the same template renders the same text twice (no hidden state).
+ *  - the same template renders the same text twice (no hidden state);
+ *  - through chat.h (l1k_chat_render, which also derives the assistant spans by rendering
+ *    prefixes with sentinels): an error or spans inside the text, in order, not overlapping.
  * Seeds: fuzz/seeds/jinja/ (the real templates of tests/text/data/templates are good ones).
  */
 #include <stdint.h>
@@ -18,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "long1k/chat.h"
 #include "text/jinja.h"
 
 static const jinja_msg MSGS[] = {
@@ -56,6 +59,33 @@ static void render_twice(const jinja_tmpl *t, int agp, cJSON *vars) {
   jinja_result_free(&a);
 }
 
+static void chat_render(const uint8_t *data, size_t size, const cJSON *vars) {
+  l1k_template t = NULL;
+  l1k_err e = {0};
+  if (l1k_chat_template_from_text((const char *)data, size, "fuzz", "<s>", "</s>", &t, &e)) return;
+  static const l1k_chat_msg m[] = {{"system", "S", NULL},
+                                   {"user", "Q1", NULL},
+                                   {"assistant", "<think>\nr\n</think>\n\nA1", NULL},
+                                   {"user", "Q2", NULL},
+                                   {"assistant", " A2 ", NULL}};
+  for (int agp = 0; agp < 2; agp++) {
+    l1k_chat_opts o = {agp, agp ? 0 : -1, vars};
+    l1k_chat_rendered r;
+    if (l1k_chat_render(t, m, sizeof m / sizeof *m, &o, &r, &e)) {
+      if (strchr(e.msg, '\n')) abort();
+      continue;
+    }
+    size_t prev = 0;
+    for (size_t i = 0; i < r.n_assistant; i++) {
+      if (r.assistant[i].begin > r.assistant[i].end || r.assistant[i].end > r.len || r.assistant[i].begin < prev)
+        abort();
+      prev = r.assistant[i].end;
+    }
+    l1k_chat_rendered_free(&r);
+  }
+  l1k_chat_template_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   l1k_err e = {0};
   jinja_tmpl *t = jinja_parse((const char *)data, size, "fuzz", &e);
@@ -67,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             "\"custom\": {\"a\": [1, 2.5, \"x\", null, true]}}");
   render_twice(t, 0, vars);
   render_twice(t, 1, vars);
-  cJSON_Delete(vars);
   jinja_free(t);
+  chat_render(data, size, vars);
+  cJSON_Delete(vars);
   return 0;
 }

@@ -503,6 +503,7 @@ int jtest(jrender *r, const jnode *n, const char *t, jv x, jv *a, size_t na) {
   if (!strcmp(t, "divisibleby")) {
     int64_t d = need_int(r, n, arg, "divisibleby");
     if (!d) JFAIL(r, n, "divisibleby(0)");
+    if (d == -1) return 1; /* INT64_MIN % -1 would trap */
     return need_int(r, n, x, "divisibleby") % d == 0;
   }
   if (!strcmp(t, "lower") || !strcmp(t, "upper")) {
@@ -614,7 +615,7 @@ static jv to_int(jrender *r, jv x, jv def) {
   switch (x.t) {
     case JV_INT: return x;
     case JV_BOOL: return jv_int(x.u.b);
-    case JV_FLOAT: return isfinite(x.u.f) ? jv_int((int64_t)x.u.f) : def;
+    case JV_FLOAT: return isfinite(x.u.f) && fabs(x.u.f) < 9.2e18 ? jv_int((int64_t)x.u.f) : def;
     case JV_STR: {
       char buf[64];
       jv t = py_strip(x, NULL, 1, 1);
@@ -739,125 +740,141 @@ static jv filter_str(jrender *r, const jnode *n, jv x, const char *f) {
   (void)n, (void)f;
 }
 
-jv jfilter(jrender *r, const jnode *n, jv x, jv *a, size_t na, const char **kwn, jv *kwv, size_t nkw) {
-  const char *f = n->name;
+/* string filters (and tojson, default, length); 0 when f is not one of them */
+static int filter_text(jrender *r, const jnode *n, const char *f, jv x, jv *a, size_t na, const char **kwn, jv *kwv, size_t nkw, jv *out) {
   jv *a0 = jarg(a, na, kwn, kwv, nkw, 0, NULL);
-  if (!strcmp(f, "safe") || !strcmp(f, "string")) return filter_str(r, n, x, f);
-  if (!strcmp(f, "trim")) return py_strip(filter_str(r, n, x, f), jarg(a, na, kwn, kwv, nkw, 0, "chars"), 1, 1);
-  if (!strcmp(f, "upper")) return map_case(r, filter_str(r, n, x, f), 1);
-  if (!strcmp(f, "lower")) return map_case(r, filter_str(r, n, x, f), 0);
-  if (!strcmp(f, "title")) return map_case(r, filter_str(r, n, x, f), 2);
-  if (!strcmp(f, "capitalize")) return map_case(r, map_case(r, filter_str(r, n, x, f), 0), 3);
-  if (!strcmp(f, "escape") || !strcmp(f, "e")) return html_escape(r, filter_str(r, n, x, f));
+  (void)a0;
+  if (!strcmp(f, "safe") || !strcmp(f, "string")) return *out = (filter_str(r, n, x, f)), 1;
+  if (!strcmp(f, "trim")) return *out = (py_strip(filter_str(r, n, x, f), jarg(a, na, kwn, kwv, nkw, 0, "chars"), 1, 1)), 1;
+  if (!strcmp(f, "upper")) return *out = (map_case(r, filter_str(r, n, x, f), 1)), 1;
+  if (!strcmp(f, "lower")) return *out = (map_case(r, filter_str(r, n, x, f), 0)), 1;
+  if (!strcmp(f, "title")) return *out = (map_case(r, filter_str(r, n, x, f), 2)), 1;
+  if (!strcmp(f, "capitalize")) return *out = (map_case(r, map_case(r, filter_str(r, n, x, f), 0), 3)), 1;
+  if (!strcmp(f, "escape") || !strcmp(f, "e")) return *out = (html_escape(r, filter_str(r, n, x, f))), 1;
   if (!strcmp(f, "length") || !strcmp(f, "count")) {
-    if (x.t == JV_STR) return jv_int((int64_t)jutf8_len(x.u.s.s, x.u.s.n));
-    if (x.t == JV_LIST) return jv_int((int64_t)x.u.l->n);
-    if (x.t == JV_DICT) return jv_int((int64_t)x.u.d->n);
-    if (x.t == JV_UNDEF) return jv_int(0);
+    if (x.t == JV_STR) return *out = (jv_int((int64_t)jutf8_len(x.u.s.s, x.u.s.n))), 1;
+    if (x.t == JV_LIST) return *out = (jv_int((int64_t)x.u.l->n)), 1;
+    if (x.t == JV_DICT) return *out = (jv_int((int64_t)x.u.d->n)), 1;
+    if (x.t == JV_UNDEF) return *out = (jv_int(0)), 1;
     JFAIL(r, n, "length of %s", jv_typename(x));
   }
-  if (!strcmp(f, "tojson")) return do_tojson(r, n, x, a, na, kwn, kwv, nkw);
+  if (!strcmp(f, "tojson")) return *out = (do_tojson(r, n, x, a, na, kwn, kwv, nkw)), 1;
   if (!strcmp(f, "default") || !strcmp(f, "d")) {
     jv *b = jarg(a, na, kwn, kwv, nkw, 1, "boolean");
     jv def = a0 ? *a0 : jv_cstr("");
-    if (x.t == JV_UNDEF || (b && jv_truthy(*b) && !jv_truthy(x))) return def;
-    return x;
+    if (x.t == JV_UNDEF || (b && jv_truthy(*b) && !jv_truthy(x))) return *out = (def), 1;
+    return *out = (x), 1;
   }
   if (!strcmp(f, "replace")) {
     jv *a1 = jarg(a, na, kwn, kwv, nkw, 1, NULL), *c = jarg(a, na, kwn, kwv, nkw, 2, "count");
     if (!a0 || !a1) JFAIL(r, n, "replace needs two arguments");
-    return py_replace(r, n, filter_str(r, n, x, f), *a0, *a1, c && c->t != JV_NONE ? need_int(r, n, *c, "count") : -1);
+    return *out = (py_replace(r, n, filter_str(r, n, x, f), *a0, *a1, c && c->t != JV_NONE ? need_int(r, n, *c, "count") : -1)), 1;
   }
   if (!strcmp(f, "join")) {
     jv *sep = jarg(a, na, kwn, kwv, nkw, 0, "d");
     jv *at = jarg(a, na, kwn, kwv, nkw, 1, "attribute");
-    return join_values(r, jiterate(r, n, x), sep ? jv_tostr(E, *sep) : jv_cstr(""),
-                       at ? jv_tostr(E, *at).u.s.s : NULL);
+    return *out = (join_values(r, jiterate(r, n, x), sep ? jv_tostr(E, *sep) : jv_cstr(""),
+                       at ? jv_tostr(E, *at).u.s.s : NULL)), 1;
   }
+  return 0;
+}
+
+/* filters of sequences and mappings; 0 when f is not one of them */
+static int filter_seq(jrender *r, const jnode *n, const char *f, jv x, jv *a, size_t na, const char **kwn, jv *kwv, size_t nkw, jv *out) {
+  jv *a0 = jarg(a, na, kwn, kwv, nkw, 0, NULL);
+  (void)a0;
   if (!strcmp(f, "first") || !strcmp(f, "last")) {
     jlist *l = jiterate(r, n, x);
-    return l->n ? l->v[f[0] == 'f' ? 0 : l->n - 1] : jv_undef();
+    return *out = (l->n ? l->v[f[0] == 'f' ? 0 : l->n - 1] : jv_undef()), 1;
   }
-  if (!strcmp(f, "list")) return to_list(r, n, x);
+  if (!strcmp(f, "list")) return *out = (to_list(r, n, x)), 1;
   if (!strcmp(f, "reverse")) {
-    if (x.t == JV_STR) return jslice(r, n, x, jv_none(), jv_none(), jv_int(-1));
+    if (x.t == JV_STR) return *out = (jslice(r, n, x, jv_none(), jv_none(), jv_int(-1))), 1;
     jv l = to_list(r, n, x);
     for (size_t i = 0, j = l.u.l->n; i + 1 < j; i++, j--) {
       jv t = l.u.l->v[i];
       l.u.l->v[i] = l.u.l->v[j - 1];
       l.u.l->v[j - 1] = t;
     }
-    return l;
+    return *out = (l), 1;
   }
   if (!strcmp(f, "items")) {
-    if (x.t == JV_UNDEF) return jv_newlist(E, 0);
+    if (x.t == JV_UNDEF) return *out = (jv_newlist(E, 0)), 1;
     if (x.t != JV_DICT) JFAIL(r, n, "items: expected a mapping, got %s", jv_typename(x));
-    return items_of(r, x.u.d);
+    return *out = (items_of(r, x.u.d)), 1;
   }
   if (!strcmp(f, "dictsort")) {
     if (x.t != JV_DICT) JFAIL(r, n, "dictsort: expected a mapping, got %s", jv_typename(x));
     jv *cs = jarg(a, na, kwn, kwv, nkw, 0, "case_sensitive"), *rv = jarg(a, na, kwn, kwv, nkw, 2, "reverse");
-    return do_sort(r, n, items_of(r, x.u.d), rv && jv_truthy(*rv), !(cs && jv_truthy(*cs)), NULL, 1);
+    return *out = (do_sort(r, n, items_of(r, x.u.d), rv && jv_truthy(*rv), !(cs && jv_truthy(*cs)), NULL, 1)), 1;
   }
   if (!strcmp(f, "sort")) {
     jv *rv = jarg(a, na, kwn, kwv, nkw, 0, "reverse"), *cs = jarg(a, na, kwn, kwv, nkw, 1, "case_sensitive");
     jv *at = jarg(a, na, kwn, kwv, nkw, 2, "attribute");
-    return do_sort(r, n, x, rv && jv_truthy(*rv), !(cs && jv_truthy(*cs)),
-                   at && at->t == JV_STR ? jstrndup(E, at->u.s.s, at->u.s.n) : NULL, 0);
+    return *out = (do_sort(r, n, x, rv && jv_truthy(*rv), !(cs && jv_truthy(*cs)),
+                   at && at->t == JV_STR ? jstrndup(E, at->u.s.s, at->u.s.n) : NULL, 0)), 1;
   }
   if (!strcmp(f, "unique")) {
     jlist *l = jiterate(r, n, x);
     jv *cs = jarg(a, na, kwn, kwv, nkw, 0, "case_sensitive");
     int ci = !(cs && jv_truthy(*cs));
-    jv out = jv_newlist(E, 0);
+    jv res = jv_newlist(E, 0);
     for (size_t i = 0; i < l->n; i++) {
       jv ki = ci && l->v[i].t == JV_STR ? map_case(r, l->v[i], 0) : l->v[i];
       int seen = 0;
-      for (size_t j = 0; j < out.u.l->n && !seen; j++) {
-        jv kj = ci && out.u.l->v[j].t == JV_STR ? map_case(r, out.u.l->v[j], 0) : out.u.l->v[j];
+      for (size_t j = 0; j < res.u.l->n && !seen; j++) {
+        jv kj = ci && res.u.l->v[j].t == JV_STR ? map_case(r, res.u.l->v[j], 0) : res.u.l->v[j];
         seen = jv_equal(ki, kj);
       }
-      if (!seen) jlist_push(E, out.u.l, l->v[i]);
+      if (!seen) jlist_push(E, res.u.l, l->v[i]);
     }
-    return out;
+    return *out = (res), 1;
   }
   if (!strcmp(f, "map")) {
     jlist *l = jiterate(r, n, x);
-    jv out = jv_newlist(E, l->n);
+    jv res = jv_newlist(E, l->n);
     jv *at = jarg(a, na, kwn, kwv, nkw, 99, "attribute");
     jv *def = jarg(a, na, kwn, kwv, nkw, 99, "default");
     if (at) {
       const char *an = jv_tostr(E, *at).u.s.s;
       for (size_t i = 0; i < l->n; i++) {
         jv v = attr_of(r, n, l->v[i], an);
-        jlist_push(E, out.u.l, v.t == JV_UNDEF && def ? *def : v);
+        jlist_push(E, res.u.l, v.t == JV_UNDEF && def ? *def : v);
       }
-      return out;
+      return *out = (res), 1;
     }
     if (!a0 || a0->t != JV_STR) JFAIL(r, n, "map: expected a filter name or attribute=");
     jnode sub = *n;
     sub.name = jstrndup(E, a0->u.s.s, a0->u.s.n);
     for (size_t i = 0; i < l->n; i++)
-      jlist_push(E, out.u.l, jfilter(r, &sub, l->v[i], a + 1, na - 1, kwn, kwv, nkw));
-    return out;
+      jlist_push(E, res.u.l, jfilter(r, &sub, l->v[i], a + 1, na - 1, kwn, kwv, nkw));
+    return *out = (res), 1;
   }
-  if (!strcmp(f, "selectattr") || !strcmp(f, "rejectattr")) return select_items(r, n, x, a, na, 1, f[0] == 's');
-  if (!strcmp(f, "select") || !strcmp(f, "reject")) return select_items(r, n, x, a, na, 0, f[0] == 's');
-  if (!strcmp(f, "attr")) return a0 ? attr_of(r, n, x, jv_tostr(E, *a0).u.s.s) : jv_undef();
-  if (!strcmp(f, "int")) return to_int(r, x, a0 ? *a0 : jv_int(0));
-  if (!strcmp(f, "float")) return to_float(x, a0 ? *a0 : jv_float(0.0));
+  if (!strcmp(f, "selectattr") || !strcmp(f, "rejectattr")) return *out = (select_items(r, n, x, a, na, 1, f[0] == 's')), 1;
+  if (!strcmp(f, "select") || !strcmp(f, "reject")) return *out = (select_items(r, n, x, a, na, 0, f[0] == 's')), 1;
+  return 0;
+}
+
+/* numeric and attribute filters; 0 when f is not one of them */
+static int filter_num(jrender *r, const jnode *n, const char *f, jv x, jv *a, size_t na, const char **kwn, jv *kwv, size_t nkw, jv *out) {
+  jv *a0 = jarg(a, na, kwn, kwv, nkw, 0, NULL);
+  (void)a0;
+  if (!strcmp(f, "attr")) return *out = (a0 ? attr_of(r, n, x, jv_tostr(E, *a0).u.s.s) : jv_undef()), 1;
+  if (!strcmp(f, "int")) return *out = (to_int(r, x, a0 ? *a0 : jv_int(0))), 1;
+  if (!strcmp(f, "float")) return *out = (to_float(x, a0 ? *a0 : jv_float(0.0))), 1;
   if (!strcmp(f, "abs")) {
-    if (x.t == JV_INT) return jv_int(x.u.i < 0 ? -x.u.i : x.u.i);
-    if (x.t == JV_BOOL) return jv_int(x.u.b);
-    if (x.t == JV_FLOAT) return jv_float(fabs(x.u.f));
+    if (x.t == JV_INT && x.u.i == INT64_MIN) JFAIL(r, n, "abs: integer overflow (integers here are 64-bit)");
+    if (x.t == JV_INT) return *out = (jv_int(x.u.i < 0 ? -x.u.i : x.u.i)), 1;
+    if (x.t == JV_BOOL) return *out = (jv_int(x.u.b)), 1;
+    if (x.t == JV_FLOAT) return *out = (jv_float(fabs(x.u.f))), 1;
     JFAIL(r, n, "abs: expected a number, got %s", jv_typename(x));
   }
   if (!strcmp(f, "round"))
-    return do_round(r, n, x, jarg(a, na, kwn, kwv, nkw, 0, "precision"), jarg(a, na, kwn, kwv, nkw, 1, "method"));
+    return *out = (do_round(r, n, x, jarg(a, na, kwn, kwv, nkw, 0, "precision"), jarg(a, na, kwn, kwv, nkw, 1, "method"))), 1;
   if (!strcmp(f, "indent")) {
     jv *fi = jarg(a, na, kwn, kwv, nkw, 1, "first"), *bl = jarg(a, na, kwn, kwv, nkw, 2, "blank");
-    return do_indent(r, filter_str(r, n, x, f), jarg(a, na, kwn, kwv, nkw, 0, "width"), fi && jv_truthy(*fi),
-                     bl && jv_truthy(*bl));
+    return *out = (do_indent(r, filter_str(r, n, x, f), jarg(a, na, kwn, kwv, nkw, 0, "width"), fi && jv_truthy(*fi),
+                     bl && jv_truthy(*bl))), 1;
   }
   if (!strcmp(f, "sum")) {
     jlist *l = jiterate(r, n, x);
@@ -869,13 +886,25 @@ jv jfilter(jrender *r, const jnode *n, jv x, jv *a, size_t na, const char **kwn,
       if (v.t == JV_FLOAT || acc.t == JV_FLOAT)
         acc = jv_float((acc.t == JV_FLOAT ? acc.u.f : (double)(acc.t == JV_INT ? acc.u.i : acc.u.b)) +
                        (v.t == JV_FLOAT ? v.u.f : (double)(v.t == JV_INT ? v.u.i : v.u.b)));
-      else
-        acc = jv_int((acc.t == JV_INT ? acc.u.i : acc.u.b) + (v.t == JV_INT ? v.u.i : v.u.b));
+      else {
+        int64_t z;
+        if (__builtin_add_overflow(acc.t == JV_INT ? acc.u.i : acc.u.b, v.t == JV_INT ? v.u.i : v.u.b, &z))
+          JFAIL(r, n, "sum: integer overflow (integers here are 64-bit)");
+        acc = jv_int(z);
+      }
     }
-    return acc;
+    return *out = (acc), 1;
   }
-  if (!strcmp(f, "wordcount")) return jv_int((int64_t)py_split(r, n, filter_str(r, n, x, f), NULL, -1).u.l->n);
-  JFAIL(r, n, "unknown filter '%s'", f);
+  if (!strcmp(f, "wordcount")) return *out = (jv_int((int64_t)py_split(r, n, filter_str(r, n, x, f), NULL, -1).u.l->n)), 1;
+  return 0;
+}
+
+jv jfilter(jrender *r, const jnode *n, jv x, jv *a, size_t na, const char **kwn, jv *kwv, size_t nkw) {
+  jv out;
+  if (filter_text(r, n, n->name, x, a, na, kwn, kwv, nkw, &out) || filter_seq(r, n, n->name, x, a, na, kwn, kwv, nkw, &out) ||
+      filter_num(r, n, n->name, x, a, na, kwn, kwv, nkw, &out))
+    return out;
+  JFAIL(r, n, "unknown filter '%s'", n->name);
 }
 
 /* ---- global functions ---- */
@@ -925,10 +954,13 @@ jv jcall_global(jrender *r, const jnode *n, int fn, jv *a, size_t na, const char
       else lo = need_int(r, n, a[0], "range"), hi = need_int(r, n, a[1], "range");
       if (na == 3) st = need_int(r, n, a[2], "range");
       if (st == 0) JFAIL(r, n, "range() step must not be zero");
-      double cnt = st > 0 ? ceil(((double)hi - (double)lo) / (double)st) : ceil(((double)lo - (double)hi) / (double)-st);
-      if (cnt > 1e6) JFAIL(r, n, "range() of more than 1000000 items");
-      jv out = jv_newlist(E, cnt > 0 ? (size_t)cnt : 0);
-      for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) jlist_push(E, out.u.l, jv_int(i));
+      /* exact count in unsigned arithmetic (no overflow for any int64 bounds) */
+      uint64_t span = st > 0 ? (hi > lo ? (uint64_t)hi - (uint64_t)lo : 0) : (lo > hi ? (uint64_t)lo - (uint64_t)hi : 0);
+      uint64_t step = st > 0 ? (uint64_t)st : (uint64_t)0 - (uint64_t)st;
+      uint64_t cnt = span ? (span - 1) / step + 1 : 0;
+      if (cnt > 1000000) JFAIL(r, n, "range() of more than 1000000 items");
+      jv out = jv_newlist(E, (size_t)cnt);
+      for (uint64_t k = 0; k < cnt; k++) jlist_push(E, out.u.l, jv_int((int64_t)((uint64_t)lo + k * (uint64_t)st)));
       return out;
     }
     case G_NAMESPACE:

@@ -141,28 +141,39 @@ static jv arith(jrender *r, const jnode *n, int op, jv a, jv b) {
   }
   int ints = a.t != JV_FLOAT && b.t != JV_FLOAT;
   if (ints) {
-    int64_t x = as_int(a), y = as_int(b);
+    int64_t x = as_int(a), y = as_int(b), z;
+    int ovf = 0;
     switch (op) {
-      case JOP_ADD: return jv_int(x + y);
-      case JOP_SUB: return jv_int(x - y);
-      case JOP_MUL: return jv_int(x * y);
+      case JOP_ADD: ovf = __builtin_add_overflow(x, y, &z); break;
+      case JOP_SUB: ovf = __builtin_sub_overflow(x, y, &z); break;
+      case JOP_MUL: ovf = __builtin_mul_overflow(x, y, &z); break;
       case JOP_FLOORDIV:
       case JOP_MOD: {
         if (y == 0) JFAIL(r, n, "integer division or modulo by zero");
+        if (x == INT64_MIN && y == -1) {
+          ovf = op == JOP_FLOORDIV, z = 0;
+          break;
+        }
         int64_t q = x / y, m = x % y;
         if (m != 0 && ((m < 0) != (y < 0))) q--, m += y;
-        return jv_int(op == JOP_MOD ? m : q);
+        z = op == JOP_MOD ? m : q;
+        break;
       }
       case JOP_POW:
-        if (y >= 0) {
-          int64_t p = 1;
-          for (int64_t i = 0; i < y && i < 64; i++) p *= x;
-          return jv_int(p);
+        if (y < 0) goto floating;
+        z = 1;
+        for (int64_t i = 0; i < y && !ovf; i++) {
+          ovf = __builtin_mul_overflow(z, x, &z);
+          if (z == 0 || z == 1) break; /* 0 ** y, 1 ** y */
+          if (z == -1) { z = (y % 2) ? -1 : 1; break; }
         }
         break;
-      default: break;
+      default: goto floating;
     }
+    if (ovf) JFAIL(r, n, "integer overflow (integers here are 64-bit; Python's are not)");
+    return jv_int(z);
   }
+floating:;
   double x = as_num(a), y = as_num(b);
   switch (op) {
     case JOP_ADD: return jv_float(x + y);
@@ -284,6 +295,7 @@ static jv eval_in(jrender *r, jframe *f, const jnode *n) {
       jv x = eval_in(r, f, n->a);
       if (!numeric(x)) JFAIL(r, n, "bad operand type for unary %c: %s", n->kind == E_NEG ? '-' : '+', jv_typename(x));
       if (n->kind == E_POS) return x.t == JV_BOOL ? jv_int(x.u.b) : x;
+      if (x.t != JV_FLOAT && as_int(x) == INT64_MIN) JFAIL(r, n, "integer overflow (integers here are 64-bit)");
       return x.t == JV_FLOAT ? jv_float(-x.u.f) : jv_int(-as_int(x));
     }
     case E_NOT: return jv_bool(!jv_truthy(eval_in(r, f, n->a)));

@@ -339,6 +339,21 @@ static void test_detect(void) {
     l1k_chat_rendered_free(&r);
   }
   l1k_chat_template_free(t);
+  /* {% generation %} marks give the spans, whatever the derivation would find */
+  {
+    const char *g = "{% for m in messages %}<{{ m.role }}>{% if m.role == 'assistant' %}{% generation %}"
+                    "{{ m.content }}{% endgeneration %}<end>{% else %}{{ m.content }}{% endif %}{% endfor %}";
+    l1k_template gt = NULL;
+    CHECK(l1k_chat_template_from_text(g, strlen(g), "gen", NULL, NULL, &gt, &err) == 0);
+    CHECK(gt && l1k_chat_render(gt, m, 2, NULL, &r, &err) == 0);
+    if (gt) {
+      CHECK_STR(r.text, "<user>Q<assistant>A<end>");
+      CHECK(r.n_assistant == 1 && r.assistant[0].end - r.assistant[0].begin == 1 &&
+            r.text[r.assistant[0].begin] == 'A');
+      l1k_chat_rendered_free(&r);
+    }
+    l1k_chat_template_free(gt);
+  }
   /* the list form: "default" is picked */
   write_file(p, "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, {\"name\": \"default\", "
                 "\"template\": \"D{{ messages | length }}\"}]}");

@@ -106,6 +106,9 @@ static void test_limits(void) {
   CHECK(fails_with("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "nested more than"));
   CHECK(fails_with("{{ range(100000000) }}", "range()"));
   CHECK(fails_with("{{ 'x' * 1000000000000 }}", "too large"));
+  CHECK(fails_with("{{ (-2) ** 107 }}", "integer overflow"));
+  CHECK(fails_with("{{ 9223372036854775807 + 1 }}", "integer overflow"));
+  CHECK(fails_with("{{ -(-9223372036854775807 - 1) }}", "integer overflow"));
   char deep[8192] = "{{ ";
   for (int i = 0; i < 1000; i++) strcat(deep, "(");
   strcat(deep, "1");
