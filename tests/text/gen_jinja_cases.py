@@ -100,6 +100,9 @@ CASES = [
     ("{{ 'a' < 'B' }} {{ 5 is divisibleby(5) }} {{ messages[5] is defined }} {{ [1, 2] + [3] }} {{ 'ab'[5] is defined }}", {"messages": M1}),
     ("{{ x.y is defined }}", {}),
     ("{{ messages[5].role }}", {"messages": M1}),
+    ("{% if true %}\n   {% if true %}x{% endif %}{% endif %}|{% if true %}   {% endif %}|{{ 'a' }}   {% if true %}b{% endif %}\n  {# c #}  d\n\t{%- if true %} e{% endif %}", {}),
+    ("{% for i in range(2) %}\n    {{ i }}\n{% endfor %}\n{%+ if true %}\n  kept\n{% endif +%}\nafter\n{% if true -%}\n\n  stripped{%- endif %}", {}),
+    ("start\r\n{% if true %}\r\nwin\r\n{% endif %}\r\nend", {}),
     # undefined values as Jinja's default Undefined
     ("{{ 'a' in x }}|{{ x in [1] }}|{{ x | length }}|{{ x ~ 'q' }}|{{ x | trim }}|{% for a in x %}{% endfor %}|{{ x == x }}|{{ x | list }}|{{ x is none }}|{{ x | upper }}|{{ x | default(none) }}", {}),
     # errors transformers raises too
