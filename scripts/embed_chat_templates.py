@@ -15,6 +15,7 @@ TABLE = [
     ("qwen3", "qwen3.jinja", None, "<|im_end|>", []),
     ("qwen3_nothink", "qwen3_nothink.jinja", None, "<|im_end|>", []),
     ("llama3", "llama3.jinja", "<|begin_of_text|>", "<|eot_id|>", ["llama-3"]),
+    ("llama3.1", "llama3.1.jinja", "<|begin_of_text|>", "<|eot_id|>", ["llama3_1"]),
     ("llama3.2", "llama3.2.jinja", "<|begin_of_text|>", "<|eot_id|>", ["llama3_2"]),
     ("deepseekr1", "deepseekr1.jinja", "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
      "<\uff5cend\u2581of\u2581sentence\uff5c>", ["deepseek-r1", "deepseek_r1"]),

@@ -172,6 +172,117 @@ static const char T4[] =
     "    {%- set tools_in_user_message = true %}\n"
     "{%- endif %}\n"
     "{%- if not date_string is defined %}\n"
+    "    {%- set date_string = \"26 Jul 2024\" %}\n"
+    "{%- endif %}\n"
+    "{%- if not tools is defined %}\n"
+    "    {%- set tools = none %}\n"
+    "{%- endif %}\n"
+    "\n"
+    "{#- This block extracts the system message, so we can slot it into the right place. #}\n"
+    "{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content']|trim %}\n"
+    "    {%- set messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set system_message = \"\" %}\n"
+    "{%- endif %}\n"
+    "\n"
+    "{#- System message + builtin tools #}\n"
+    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+    "{%- if builtin_tools is defined or tools is not none %}\n"
+    "    {{- \"Environment: ipython\\n\" }}\n"
+    "{%- endif %}\n"
+    "{%- if builtin_tools is defined %}\n"
+    "    {{- \"Tools: \" + builtin_tools | reject('equalto', 'code_interpreter') | join(\", \") + \"\\n\\n\"}}\n"
+    "{%- endif %}\n"
+    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+    "{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+    "{%- if tools is not none and not tools_in_user_message %}\n"
+    "    {{- \"You have access to the following functions. To call a function, please respond with JSON for a function call.\" }}\n"
+    "    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n"
+    "    {{- \"Do not use variables.\\n\\n\" }}\n"
+    "    {%- for t in tools %}\n"
+    "        {{- t | tojson(indent=4) }}\n"
+    "        {{- \"\\n\\n\" }}\n"
+    "    {%- endfor %}\n"
+    "{%- endif %}\n"
+    "{{- system_message }}\n"
+    "{{- \"<|eot_id|>\" }}\n"
+    "\n"
+    "{#- Custom tools are passed in a user message with some extra guidance #}\n"
+    "{%- if tools_in_user_message and not tools is none %}\n"
+    "    {#- Extract the first user message so we can plug it in here #}\n"
+    "    {%- if messages | length != 0 %}\n"
+    "        {%- set first_user_message = messages[0]['content']|trim %}\n"
+    "        {%- set messages = messages[1:] %}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception(\"Cannot put tools in the first user message when there's no first user message!\") }}\n"
+    "{%- endif %}\n"
+    "    {{- '<|start_header_id|>user<|end_header_id|>\\n\\n' -}}\n"
+    "    {{- \"Given the following functions, please respond with a JSON for a function call \" }}\n"
+    "    {{- \"with its proper arguments that best answers the given prompt.\\n\\n\" }}\n"
+    "    {{- 'Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}.' }}\n"
+    "    {{- \"Do not use variables.\\n\\n\" }}\n"
+    "    {%- for t in tools %}\n"
+    "        {{- t | tojson(indent=4) }}\n"
+    "        {{- \"\\n\\n\" }}\n"
+    "    {%- endfor %}\n"
+    "    {{- first_user_message + \"<|eot_id|>\"}}\n"
+    "{%- endif %}\n"
+    "\n"
+    "{%- for message in messages %}\n"
+    "    {%- if not (message.role == 'ipython' or message.role == 'tool' or 'tool_calls' in message) %}\n"
+    "        {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+    "    {%- elif 'tool_calls' in message %}\n"
+    "        {%- if not message.tool_calls|length == 1 %}\n"
+    "            {{- raise_exception(\"This model only supports single tool-calls at once!\") }}\n"
+    "        {%- endif %}\n"
+    "        {%- set tool_call = message.tool_calls[0].function %}\n"
+    "        {%- if builtin_tools is defined and tool_call.name in builtin_tools %}\n"
+    "            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}\n"
+    "            {{- \"<|python_tag|>\" + tool_call.name + \".call(\" }}\n"
+    "            {%- for arg_name, arg_val in tool_call.arguments | items %}\n"
+    "                {{- arg_name + '=\"' + arg_val + '\"' }}\n"
+    "                {%- if not loop.last %}\n"
+    "                    {{- \", \" }}\n"
+    "                {%- endif %}\n"
+    "                {%- endfor %}\n"
+    "            {{- \")\" }}\n"
+    "        {%- else  %}\n"
+    "            {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}\n"
+    "            {{- '{\"name\": \"' + tool_call.name + '\", ' }}\n"
+    "            {{- '\"parameters\": ' }}\n"
+    "            {{- tool_call.arguments | tojson }}\n"
+    "            {{- \"}\" }}\n"
+    "        {%- endif %}\n"
+    "        {%- if builtin_tools is defined %}\n"
+    "            {#- This means we're in ipython mode #}\n"
+    "            {{- \"<|eom_id|>\" }}\n"
+    "        {%- else %}\n"
+    "            {{- \"<|eot_id|>\" }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif message.role == \"tool\" or message.role == \"ipython\" %}\n"
+    "        {{- \"<|start_header_id|>ipython<|end_header_id|>\\n\\n\" }}\n"
+    "        {%- if message.content is mapping or message.content is iterable %}\n"
+    "            {{- message.content | tojson }}\n"
+    "        {%- else %}\n"
+    "            {{- message.content }}\n"
+    "        {%- endif %}\n"
+    "        {{- \"<|eot_id|>\" }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+    "{%- endif %}\n"
+    "";
+static const char T5[] =
+    "{{- bos_token }}\n"
+    "{%- if custom_tools is defined %}\n"
+    "    {%- set tools = custom_tools %}\n"
+    "{%- endif %}\n"
+    "{%- if not tools_in_user_message is defined %}\n"
+    "    {%- set tools_in_user_message = true %}\n"
+    "{%- endif %}\n"
+    "{%- if not date_string is defined %}\n"
     "    {%- if strftime_now is defined %}\n"
     "        {%- set date_string = strftime_now(\"%d %b %Y\") %}\n"
     "    {%- else %}\n"
@@ -258,7 +369,7 @@ static const char T4[] =
     "    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
     "{%- endif %}\n"
     "";
-static const char T5[] =
+static const char T6[] =
     "{% if not add_generation_prompt is defined -%}\n"
     "  {%- set add_generation_prompt = false -%}\n"
     "{%- endif -%}\n"
@@ -306,7 +417,7 @@ static const char T5[] =
     "{%- endif -%}\n"
     "{%- if add_generation_prompt and not ns.is_tool -%}{{'<\357\275\234Assistant\357\275\234><think>\\n'}}\n"
     "{%- endif %}";
-static const char T6[] =
+static const char T7[] =
     "{%- if messages[0][\"role\"] == \"system\" %}\n"
     "    {%- set system_message = messages[0][\"content\"] %}\n"
     "    {%- set loop_messages = messages[1:] %}\n"
@@ -395,9 +506,9 @@ static const char T6[] =
     "    {%- endif %}\n"
     "{%- endfor %}\n"
     "";
-static const char T7[] =
-    "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'<|im_start|>user<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'assistant') %}{{'<|im_start|>assistant<|im_sep|>' + message['content'] + '<|im_end|>'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant<|im_sep|>' }}{% endif %}";
 static const char T8[] =
+    "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'<|im_start|>user<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'assistant') %}{{'<|im_start|>assistant<|im_sep|>' + message['content'] + '<|im_end|>'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant<|im_sep|>' }}{% endif %}";
+static const char T9[] =
     "{{ bos_token }}\n"
     "{%- if messages[0]['role'] == 'system' -%}\n"
     "    {%- if messages[0]['content'] is string -%}\n"
@@ -445,14 +556,14 @@ static const char T8[] =
     "    {{'<start_of_turn>model\n"
     "'}}\n"
     "{%- endif -%}";
-static const char T9[] =
+static const char T10[] =
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
     "' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n"
     "' + message['content'] + '<|im_end|>' + '\n"
     "'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n"
     "' }}{% endif %}";
-static const char T10[] =
+static const char T11[] =
     "{#- LLaMA-Factory's \"chatml\" format (src/llamafactory/data/template.py): no default system prompt, tool results as a \"tool\" turn. -#}\n"
     "{%- for message in messages %}\n"
     "    {{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}\n"
@@ -461,7 +572,7 @@ static const char T10[] =
     "    {{- '<|im_start|>assistant\\n' }}\n"
     "{%- endif %}\n"
     "";
-static const char T11[] =
+static const char T12[] =
     "{#- LLaMA-Factory's \"default\" format (src/llamafactory/data/template.py). -#}\n"
     "{%- for message in messages %}\n"
     "    {%- if message['role'] == 'system' %}\n"
@@ -481,13 +592,14 @@ const l1k_builtin_template L1K_BUILTIN_TEMPLATES[] = {
     {"qwen3", "data/chat_templates/qwen3.jinja", T1, sizeof T1 - 1, NULL, "<|im_end|>", ""},
     {"qwen3_nothink", "data/chat_templates/qwen3_nothink.jinja", T2, sizeof T2 - 1, NULL, "<|im_end|>", ""},
     {"llama3", "data/chat_templates/llama3.jinja", T3, sizeof T3 - 1, "<|begin_of_text|>", "<|eot_id|>", "llama-3"},
-    {"llama3.2", "data/chat_templates/llama3.2.jinja", T4, sizeof T4 - 1, "<|begin_of_text|>", "<|eot_id|>", "llama3_2"},
-    {"deepseekr1", "data/chat_templates/deepseekr1.jinja", T5, sizeof T5 - 1, "<\357\275\234begin\342\226\201of\342\226\201sentence\357\275\234>", "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>", "deepseek-r1, deepseek_r1"},
-    {"mistral", "data/chat_templates/mistral.jinja", T6, sizeof T6 - 1, "<s>", "</s>", ""},
-    {"phi4", "data/chat_templates/phi4.jinja", T7, sizeof T7 - 1, "<|endoftext|>", "<|im_end|>", "phi-4"},
-    {"gemma3", "data/chat_templates/gemma3.jinja", T8, sizeof T8 - 1, "<bos>", "<eos>", ""},
-    {"smollm2", "data/chat_templates/smollm2.jinja", T9, sizeof T9 - 1, "<|im_start|>", "<|im_end|>", ""},
-    {"chatml", "data/chat_templates/chatml.jinja", T10, sizeof T10 - 1, NULL, "<|im_end|>", "smollm"},
-    {"default", "data/chat_templates/default.jinja", T11, sizeof T11 - 1, NULL, "</s>", ""},
+    {"llama3.1", "data/chat_templates/llama3.1.jinja", T4, sizeof T4 - 1, "<|begin_of_text|>", "<|eot_id|>", "llama3_1"},
+    {"llama3.2", "data/chat_templates/llama3.2.jinja", T5, sizeof T5 - 1, "<|begin_of_text|>", "<|eot_id|>", "llama3_2"},
+    {"deepseekr1", "data/chat_templates/deepseekr1.jinja", T6, sizeof T6 - 1, "<\357\275\234begin\342\226\201of\342\226\201sentence\357\275\234>", "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>", "deepseek-r1, deepseek_r1"},
+    {"mistral", "data/chat_templates/mistral.jinja", T7, sizeof T7 - 1, "<s>", "</s>", ""},
+    {"phi4", "data/chat_templates/phi4.jinja", T8, sizeof T8 - 1, "<|endoftext|>", "<|im_end|>", "phi-4"},
+    {"gemma3", "data/chat_templates/gemma3.jinja", T9, sizeof T9 - 1, "<bos>", "<eos>", ""},
+    {"smollm2", "data/chat_templates/smollm2.jinja", T10, sizeof T10 - 1, "<|im_start|>", "<|im_end|>", ""},
+    {"chatml", "data/chat_templates/chatml.jinja", T11, sizeof T11 - 1, NULL, "<|im_end|>", "smollm"},
+    {"default", "data/chat_templates/default.jinja", T12, sizeof T12 - 1, NULL, "</s>", ""},
 };
 const size_t L1K_N_BUILTIN_TEMPLATES = sizeof L1K_BUILTIN_TEMPLATES / sizeof *L1K_BUILTIN_TEMPLATES;

@@ -33,6 +33,7 @@ TEMPLATES = {
     "qwen2.5.jinja": (None, "<|im_end|>", "qwen", [{}]),
     "qwen3.jinja": (None, "<|im_end|>", "qwen", [{}, {"enable_thinking": True}, {"enable_thinking": False}]),
     "llama3.jinja": ("<|begin_of_text|>", "<|end_of_text|>", "llama3", [{}]),
+    "llama3.1.jinja": ("<|begin_of_text|>", "<|eot_id|>", "llama3", [{}, {"builtin_tools": ["brave_search", "code_interpreter"]}]),
     "llama3.2.jinja": ("<|begin_of_text|>", "<|eot_id|>", "llama3", [{}, {"date_string": "01 Jan 2025"}]),
     "deepseek-r1-distill-qwen.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
                                        "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),

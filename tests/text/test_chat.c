@@ -388,7 +388,7 @@ static void test_detect(void) {
   /* names: built-in and LLaMA-Factory's */
   CHECK(l1k_chat_template_by_name("chatml-x", &t, &err) == L1K_EINPUT &&
         strstr(err.msg, "qwen2.5") && strstr(err.msg, "deepseekr1") && strstr(err.msg, "gemma3"));
-  static const char *names[] = {"qwen", "qwen2.5", "qwen3", "qwen3_nothink", "llama3", "llama3.2",
+  static const char *names[] = {"qwen", "qwen2.5", "qwen3", "qwen3_nothink", "llama3", "llama3.1", "llama3.2",
                                 "deepseekr1", "mistral", "phi4", "gemma3", "smollm2", "smollm",
                                 "chatml", "default"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -409,7 +409,7 @@ static void test_detect(void) {
 /* The built-in texts are the files of data/chat_templates (scripts/embed_chat_templates.py). */
 static void test_builtin_files(void) {
   static const char *files[][2] = {{"qwen2.5", "qwen2.5"}, {"qwen3", "qwen3"}, {"qwen3_nothink", "qwen3_nothink"},
-                                   {"llama3", "llama3"}, {"llama3.2", "llama3.2"}, {"deepseekr1", "deepseekr1"},
+                                   {"llama3", "llama3"}, {"llama3.1", "llama3.1"}, {"llama3.2", "llama3.2"}, {"deepseekr1", "deepseekr1"},
                                    {"mistral", "mistral"}, {"phi4", "phi4"}, {"gemma3", "gemma3"},
                                    {"smollm2", "smollm2"}, {"chatml", "chatml"}, {"default", "default"}};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
