@@ -37,6 +37,8 @@ TEMPLATES = {
     "llama3.2.jinja": ("<|begin_of_text|>", "<|eot_id|>", "llama3", [{}, {"date_string": "01 Jan 2025"}]),
     "deepseek-r1-distill-qwen.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
                                        "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
+    "deepseek-r1-distill-llama.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
+                                        "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
     "smollm2.jinja": ("<|im_start|>", "<|im_end|>", None, [{}]),
     "mistral-v0.3.jinja": ("<s>", "</s>", None, [{}]),
     "phi4.jinja": ("<|endoftext|>", "<|im_end|>", None, [{}]),
