@@ -68,8 +68,9 @@ int l1k_chat_template_by_name(const char *name, l1k_template *out, l1k_err *err)
 int l1k_chat_template_named(const char *name, const char *tok_path, l1k_template *out,
                             l1k_err *err);
 /* Loads the template of a model/tokenizer directory (or of a tokenizer_config.json or a
- * tokenizer.json path): tokenizer_config.json's chat_template (a string, or the list of
- * {name, template} with "default" picked), else chat_template.jinja beside it (transformers 5).
+ * tokenizer.json path): chat_template.jinja beside it (transformers 5; it takes priority, as in
+ * transformers), else tokenizer_config.json's chat_template (a string, or the list of
+ * {name, template} with "default" picked).
  * Errors name the file; a template that does not parse names its line and column. */
 int l1k_chat_template_detect(const char *path, l1k_template *out, l1k_err *err);
 /* A template from its text; name is used in messages; bos/eos may be NULL (undefined). */

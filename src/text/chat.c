@@ -189,8 +189,15 @@ static const char *template_in_config(const cJSON *root) {
 }
 
 /* Reads cfg (tokenizer_config.json; may be missing when jinja is given) and the
- * chat_template.jinja beside it. Returns 0 (f->text NULL when neither has a template). */
+ * chat_template.jinja beside it, which takes priority over the config's chat_template as in
+ * transformers' from_pretrained. Returns 0 (f->text NULL when neither has a template). */
 static int read_config(const char *cfg, const char *jinja, found *f, l1k_err *err) {
+  if (jinja && l1k_file_exists(jinja)) {
+    f->text = l1k_read_file(jinja, &f->len, err);
+    if (!f->text) return err ? err->code : L1K_EIO;
+    f->where = strdup(jinja);
+    if (!f->where) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
   if (cfg && l1k_file_exists(cfg)) {
     size_t len = 0;
     char *text = l1k_read_file(cfg, &len, err);
@@ -200,7 +207,7 @@ static int read_config(const char *cfg, const char *jinja, found *f, l1k_err *er
     if (!root) return l1k_errf(err, L1K_EINPUT, "%s: invalid JSON (expected a tokenizer_config.json)", cfg);
     f->bos = token_field(root, "bos_token");
     f->eos = token_field(root, "eos_token");
-    const char *t = template_in_config(root);
+    const char *t = f->text ? NULL : template_in_config(root);
     if (t) {
       f->text = strdup(t);
       f->len = strlen(t);
@@ -211,12 +218,6 @@ static int read_config(const char *cfg, const char *jinja, found *f, l1k_err *er
       }
     }
     cJSON_Delete(root);
-  }
-  if (!f->text && jinja && l1k_file_exists(jinja)) {
-    f->text = l1k_read_file(jinja, &f->len, err);
-    if (!f->text) return err ? err->code : L1K_EIO;
-    f->where = strdup(jinja);
-    if (!f->where) return l1k_errf(err, L1K_ENOMEM, "out of memory");
   }
   return 0;
 }

@@ -373,11 +373,20 @@ static void test_detect(void) {
     l1k_chat_rendered_free(&r);
   }
   l1k_chat_template_free(t);
+  /* both: chat_template.jinja wins, as in transformers */
+  write_file(p, "{\"eos_token\": \"<E>\", \"chat_template\": \"CONFIG\"}");
+  CHECK(l1k_chat_template_detect(dir, &t, &err) == 0 && l1k_chat_render(t, m, 2, NULL, &r, &err) == 0);
+  if (t) {
+    CHECK_STR(r.text, "Q<E>A<E>");
+    l1k_chat_rendered_free(&r);
+  }
+  l1k_chat_template_free(t);
   /* a syntax error names the file, line and column */
   write_file(pj, "{% for m in messages %}\n{{ m.content }\n{% endfor %}");
   CHECK(l1k_chat_template_detect(dir, &t, &err) == L1K_EINPUT && t == NULL);
   CHECK_MSG(strstr(err.msg, "chat_template.jinja' line 2 column 1: '{{' is never closed") != NULL, "%s", err.msg);
   unlink(pj);
+  write_file(p, "{\"eos_token\": \"<E>\"}");
   CHECK(l1k_chat_template_detect(dir, &t, &err) == L1K_EINPUT && strstr(err.msg, "no chat template") &&
         strstr(err.msg, "qwen3"));
   write_file(p, "{not json");
