@@ -42,8 +42,9 @@ static const char *GEN_USAGE =
     "                          generation prompt (the template comes from the model's\n"
     "                          tokenizer_config.json; see --template)\n"
     "      --system TEXT       system message for --chat prompts\n"
-    "      --template NAME     chat template: qwen2.5 | qwen3 | llama3 (default: detected)\n"
-    "      --no-think          qwen3 template with enable_thinking = false\n"
+    "      --template NAME     chat template: a name (qwen, qwen3, llama3, deepseekr1, mistral,\n"
+    "                          phi4, gemma3, ...) or a .jinja file (default: the model's own)\n"
+    "      --no-think          enable_thinking = false (Qwen3's template)\n"
     "      --tokenizer PATH    tokenizer.json (or its directory) instead of the model's\n"
     "\n"
     "decoding:\n"
@@ -374,7 +375,7 @@ int cmd_generate(int argc, char **argv) {
     }
   }
   if (need_tmpl) {
-    int trc = template_name ? l1k_chat_template_by_name(template_name, &tmpl, &err)
+    int trc = template_name ? l1k_chat_template_named(template_name, tok_path ? tok_path : model_dir, &tmpl, &err)
                             : l1k_chat_template_detect(tok_path ? tok_path : model_dir, &tmpl, &err);
     if (trc) {
       if (!template_name) l1k_err_prefix(&err, "chat template (give --template NAME)");
@@ -568,6 +569,7 @@ out:
   for (int k = 0; k < n_stop; k++) free(stops[k]);
   free(stops);
   free(sys_text);
+  l1k_chat_template_free(tmpl);
   l1k_generator_free(g);
   l1k_model_free(model);
   l1k_tokenizer_free(tok);

@@ -504,11 +504,12 @@ static void usage(FILE *f) {
           "  -f, --field NAME         field holding the text (default: text; with a chat template:\n"
           "                           messages; with --decode: ids)\n"
           "  -c, --chat-template NAME render the field, a list of {\"role\",\"content\"} messages, with\n"
-          "                           a built-in template (qwen2.5, qwen3, llama3) or 'auto' (from\n"
-          "                           tokenizer_config.json next to the tokenizer), then tokenize\n"
+          "                           a template: 'auto' (the tokenizer's own: tokenizer_config.json\n"
+          "                           or chat_template.jinja next to it), a name (qwen, qwen3, llama3,\n"
+          "                           deepseekr1, mistral, phi4, gemma3, ...) or a .jinja file\n"
           "      --add-generation-prompt  end with the assistant header (chat)\n"
-          "      --enable-thinking BOOL   qwen3: true or false (false adds an empty think block\n"
-          "                           to the generation prompt)\n"
+          "      --enable-thinking BOOL   the template variable enable_thinking (Qwen3: false adds\n"
+          "                           an empty think block to the generation prompt)\n"
           "      --mask               chat: also write \"mask\":[0/1,...] (1 = assistant tokens, the\n"
           "                           loss positions)\n"
           "  -d, --decode             the other way: the field holds token ids; writes\n"
@@ -617,13 +618,14 @@ int cmd_tokenize(int argc, char **argv) {
   cfg.want_output = !want_stats || output != NULL;
   if (tmpl_name) {
     int rc = !strcmp(tmpl_name, "auto") ? l1k_chat_template_detect(tok_path, &cfg.tmpl, &err)
-                                        : l1k_chat_template_by_name(tmpl_name, &cfg.tmpl, &err);
+                                        : l1k_chat_template_named(tmpl_name, tok_path, &cfg.tmpl, &err);
     if (rc) {
       ret = cli_fail(cmd, &err);
       goto end;
     }
-    if (think >= 0 && cfg.tmpl != L1K_TMPL_QWEN3) {
-      ret = cli_usage_error(cmd, "--enable-thinking applies to the qwen3 template only");
+    if (think >= 0 && !l1k_chat_template_uses(cfg.tmpl, "enable_thinking")) {
+      ret = cli_usage_error(cmd, "--enable-thinking: chat template '%s' does not read enable_thinking",
+                            l1k_chat_template_name(cfg.tmpl));
       goto end;
     }
   }
@@ -790,6 +792,7 @@ end:
   free(st.h);
   l1k_jsonl_close(rd);
   l1k_tokenizer_free(tok);
+  l1k_chat_template_free(cfg.tmpl);
   free(default_tok);
   return ret;
 }

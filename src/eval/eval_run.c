@@ -479,7 +479,7 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
   tok = l1k_tokenizer_load(tpath, err);
   if (!tok) return err ? err->code : L1K_EINPUT;
   if (!c->completions) {
-    rc = c->chat_template ? l1k_chat_template_by_name(c->chat_template, &tmpl, err)
+    rc = c->chat_template ? l1k_chat_template_named(c->chat_template, tpath, &tmpl, err)
                           : l1k_chat_template_detect(tpath, &tmpl, err);
     if (rc) {
       l1k_err_prefix(err, "eval --model (set --chat-template, or --completions for a raw prompt)");
@@ -609,6 +609,7 @@ out:
   free(written);
   if (g) l1k_generator_free(g);
   if (model) l1k_model_free(model);
+  l1k_chat_template_free(tmpl);
   l1k_tokenizer_free(tok);
   return rc;
 }

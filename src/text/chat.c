@@ -1,15 +1,28 @@
-/* long1k — chat templates: built-in renderers that produce exactly what the Jinja templates of
- * Qwen2.5, Qwen3 and Llama-3 produce (transformers' apply_chat_template, no tools), plus the
- * byte spans of the assistant turns for loss masks.
+/* long1k — chat templates: loading (model directory, built-in name, text), rendering through
+ * the Jinja interpreter (src/text/jinja*.c), assistant spans and loss masks.
  *
- * qwen2.5: a default system prompt when the first message is not a system message.
- * qwen3:   assistant turns after the last user query get "<think>\n...\n</think>\n\n" (the
- *          reasoning taken out of the content, or reasoning_content); earlier ones lose their
- *          reasoning. enable_thinking=false adds an empty think block to the generation prompt.
- * llama3:  "<|begin_of_text|>" before the first turn, content trimmed (Python str.strip()),
- *          and the template always ends with the assistant header, whatever
- *          add_generation_prompt says (that is how the shipped template is written).
+ * Assistant spans (what a trainer puts the loss on), for each assistant message i:
+ *  - templates with {% generation %} blocks: the byte ranges those blocks rendered;
+ *  - otherwise derived by rendering prefixes (as TRL / LLaMA-Factory derive prompt and
+ *    response), with T the whole rendering:
+ *      begin: the end of P = render(messages[0..i), add_generation_prompt=true) when T starts
+ *             with P and add_generation_prompt changes P; else the first byte where T and the
+ *             rendering with a sentinel put before message i's content differ (templates that
+ *             ignore add_generation_prompt: the content's first byte); else the end of P when
+ *             T starts with it; else, when T starts with P0 = P without the generation prompt,
+ *             the first byte after P0 where T and P differ (Qwen3 with enable_thinking=false
+ *             and a turn that has its own reasoning: after "<|im_start|>assistant\n<think>\n");
+ *      end:   k = the first byte where T and the rendering with a sentinel appended to message
+ *             i's content differ (the end of the content as rendered); the turn's closer is
+ *             what the template writes after that content whatever follows it: the common
+ *             prefix of what follows the sentinel when message i is the last message and when
+ *             a user message follows, with trailing whitespace removed and, when it starts
+ *             with '<', cut after its first '>' (one end-of-turn marker such as <|im_end|>,
+ *             <|eot_id|>, </s>, <end_of_turn>); the span ends after that closer in T.
+ *    So the span is the assistant content as rendered plus its end-of-turn marker; the header
+ *    before it and the newline after it are not in it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,148 +32,273 @@
 #include "long1k/chat.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
-#include "text/tok_internal.h"
+#include "long1k/log.h"
+#include "text/chat_builtin.h"
+#include "text/jinja.h"
 
-static const char *BUILTIN = "qwen2.5, qwen3, llama3";
+struct l1k_chat_template {
+  char *name;
+  char *text;
+  size_t len;
+  char *bos, *eos;
+  jinja_tmpl *jt;
+};
 
-int l1k_chat_template_by_name(const char *name, l1k_template *out, l1k_err *err) {
-  if (!strcmp(name, "qwen2.5") || !strcmp(name, "qwen2_5") || !strcmp(name, "qwen25"))
-    *out = L1K_TMPL_QWEN25;
-  else if (!strcmp(name, "qwen3"))
-    *out = L1K_TMPL_QWEN3;
-  else if (!strcmp(name, "llama3") || !strcmp(name, "llama-3"))
-    *out = L1K_TMPL_LLAMA3;
-  else
-    return l1k_errf(err, L1K_EINPUT, "unknown chat template '%s' (built-in: %s)", name, BUILTIN);
+static char *dup_or_null(const char *s, int *oom) {
+  if (!s) return NULL;
+  char *d = strdup(s);
+  if (!d) *oom = 1;
+  return d;
+}
+
+int l1k_chat_template_from_text(const char *text, size_t len, const char *name, const char *bos,
+                                const char *eos, l1k_template *out, l1k_err *err) {
+  *out = NULL;
+  l1k_template t = calloc(1, sizeof *t);
+  if (!t) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  int oom = 0;
+  t->name = dup_or_null(name ? name : "chat_template", &oom);
+  t->bos = dup_or_null(bos, &oom);
+  t->eos = dup_or_null(eos, &oom);
+  t->text = malloc(len + 1);
+  if (!t->text || oom) {
+    l1k_chat_template_free(t);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  memcpy(t->text, text, len);
+  t->text[len] = 0;
+  t->len = len;
+  t->jt = jinja_parse(text, len, t->name, err);
+  if (!t->jt) {
+    l1k_chat_template_free(t);
+    return err ? err->code : L1K_EINPUT;
+  }
+  *out = t;
   return 0;
 }
 
-const char *l1k_chat_template_name(l1k_template t) {
-  switch (t) {
-    case L1K_TMPL_QWEN25: return "qwen2.5";
-    case L1K_TMPL_QWEN3: return "qwen3";
-    case L1K_TMPL_LLAMA3: return "llama3";
-    default: return "none";
-  }
+void l1k_chat_template_free(l1k_template t) {
+  if (!t) return;
+  jinja_free(t->jt);
+  free(t->name);
+  free(t->text);
+  free(t->bos);
+  free(t->eos);
+  free(t);
 }
 
-/* ---- detection ----
- * The template text is compared with the shipped templates with all whitespace (space, tab,
- * CR, LF) removed, through a 64-bit FNV-1a hash: reformatting does not matter, any other
- * change does (a changed template would render differently from the built-in renderer). */
-static const struct {
-  uint64_t hash;
-  l1k_template t;
-} KNOWN[] = {
-    {0x2bfa7d4e9336df4dULL, L1K_TMPL_QWEN25}, /* Qwen2.5 Instruct (tokenizer_config.qwen2.5.json) */
-    {0x2eaba2124ec0fa42ULL, L1K_TMPL_QWEN3},  /* Qwen3 (tokenizer_config.json) */
-    {0x9fd20dcae82c82baULL, L1K_TMPL_LLAMA3}, /* Llama-3 Instruct */
-};
+const char *l1k_chat_template_name(l1k_template t) { return t ? t->name : "none"; }
 
-static uint64_t template_hash(const char *s) {
+int l1k_chat_template_uses(l1k_template t, const char *var) {
+  return t && var && strstr(t->text, var) != NULL;
+}
+
+uint64_t l1k_chat_template_hash(l1k_template t) {
   uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    h ^= c;
+  if (!t) return h;
+  const char *parts[3] = {t->text, t->bos ? t->bos : "\x01", t->eos ? t->eos : "\x01"};
+  for (int p = 0; p < 3; p++) {
+    for (const char *s = parts[p]; *s; s++) {
+      h ^= (unsigned char)*s;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;
     h *= 1099511628211ULL;
   }
   return h;
 }
 
-static int detect_from_string(const char *tmpl, const char *where, l1k_template *out,
-                              l1k_err *err) {
-  uint64_t h = template_hash(tmpl);
-  for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
-    if (KNOWN[i].hash == h) {
-      *out = KNOWN[i].t;
-      return 0;
+/* ---- names ---- */
+static int name_matches(const l1k_builtin_template *b, const char *name) {
+  if (!strcmp(b->name, name)) return 1;
+  const char *a = b->aliases;
+  size_t n = strlen(name);
+  while (*a) {
+    const char *comma = strchr(a, ',');
+    size_t k = comma ? (size_t)(comma - a) : strlen(a);
+    if (k == n && !strncmp(a, name, n)) return 1;
+    if (!comma) break;
+    a = comma + 1;
+    while (*a == ' ') a++;
+  }
+  return 0;
+}
+
+static char known_buf[1024];
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static void build_known(void) {
+  size_t k = 0;
+  for (size_t i = 0; i < L1K_N_BUILTIN_TEMPLATES && k < sizeof known_buf; i++) {
+    const l1k_builtin_template *b = &L1K_BUILTIN_TEMPLATES[i];
+    k += (size_t)snprintf(known_buf + k, sizeof known_buf - k, "%s%s", i ? ", " : "", b->name);
+    if (*b->aliases && k < sizeof known_buf)
+      k += (size_t)snprintf(known_buf + k, sizeof known_buf - k, " (= %s)", b->aliases);
+  }
+}
+
+const char *l1k_chat_template_known(void) {
+  pthread_once(&known_once, build_known);
+  return known_buf;
+}
+
+static const l1k_builtin_template *find_builtin(const char *name) {
+  for (size_t i = 0; i < L1K_N_BUILTIN_TEMPLATES; i++)
+    if (name_matches(&L1K_BUILTIN_TEMPLATES[i], name)) return &L1K_BUILTIN_TEMPLATES[i];
+  return NULL;
+}
+
+int l1k_chat_template_by_name(const char *name, l1k_template *out, l1k_err *err) {
+  return l1k_chat_template_named(name, NULL, out, err);
+}
+
+/* ---- loading from a model directory ---- */
+typedef struct found {
+  char *text, *bos, *eos, *where; /* malloc'ed; text NULL when none */
+  size_t len;
+} found;
+
+static void found_free(found *f) {
+  free(f->text);
+  free(f->bos);
+  free(f->eos);
+  free(f->where);
+  memset(f, 0, sizeof *f);
+}
+
+/* tokenizer_config.json's token fields are a string or an AddedToken {"content": ...} */
+static char *token_field(const cJSON *root, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+  if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+  return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+static const char *template_in_config(const cJSON *root) {
+  const cJSON *ct = cJSON_GetObjectItemCaseSensitive(root, "chat_template");
+  if (cJSON_IsString(ct)) return ct->valuestring;
+  if (cJSON_IsArray(ct)) { /* [{"name": "default", "template": ...}, ...] */
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ct) {
+      const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+      const cJSON *tp = cJSON_GetObjectItemCaseSensitive(it, "template");
+      if (cJSON_IsString(nm) && !strcmp(nm->valuestring, "default") && cJSON_IsString(tp))
+        return tp->valuestring;
     }
-  const char *hint = strstr(tmpl, "<|im_start|>")          ? " (a ChatML/Qwen-style template)"
-                     : strstr(tmpl, "<|start_header_id|>") ? " (a Llama-3-style template)"
-                                                           : "";
-  return l1k_errf(err, L1K_EINPUT,
-                  "%s: chat_template is not one of the built-in templates%s; built-in: %s "
-                  "(choose one by name if it renders the same)",
-                  where, hint, BUILTIN);
+  }
+  return NULL;
+}
+
+/* Reads cfg (tokenizer_config.json; may be missing when jinja is given) and the
+ * chat_template.jinja beside it, which takes priority over the config's chat_template as in
+ * transformers' from_pretrained. Returns 0 (f->text NULL when neither has a template). */
+static int read_config(const char *cfg, const char *jinja, found *f, l1k_err *err) {
+  if (jinja && l1k_file_exists(jinja)) {
+    f->text = l1k_read_file(jinja, &f->len, err);
+    if (!f->text) return err ? err->code : L1K_EIO;
+    f->where = strdup(jinja);
+    if (!f->where) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  if (cfg && l1k_file_exists(cfg)) {
+    size_t len = 0;
+    char *text = l1k_read_file(cfg, &len, err);
+    if (!text) return err ? err->code : L1K_EIO;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root) return l1k_errf(err, L1K_EINPUT, "%s: invalid JSON (expected a tokenizer_config.json)", cfg);
+    f->bos = token_field(root, "bos_token");
+    f->eos = token_field(root, "eos_token");
+    const char *t = f->text ? NULL : template_in_config(root);
+    if (t) {
+      f->text = strdup(t);
+      f->len = strlen(t);
+      f->where = strdup(cfg);
+      if (!f->text || !f->where) {
+        cJSON_Delete(root);
+        return l1k_errf(err, L1K_ENOMEM, "out of memory");
+      }
+    }
+    cJSON_Delete(root);
+  }
+  return 0;
+}
+
+/* path: a directory, a tokenizer.json, a tokenizer_config.json or a .jinja file */
+static int find_template(const char *path, found *f, l1k_err *err) {
+  memset(f, 0, sizeof *f);
+  char *dir = NULL, *cfg = NULL, *jinja = NULL;
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t bl = strlen(base);
+  int rc = 0;
+  if (l1k_is_dir(path)) {
+    dir = strdup(path);
+  } else if (!strcmp(base, "tokenizer.json") || (bl > 6 && !strcmp(base + bl - 6, ".jinja"))) {
+    size_t dl = (size_t)(base - path);
+    dir = dl ? strndup(path, dl) : strdup(".");
+  }
+  if (dir) {
+    cfg = l1k_path_join(dir, "tokenizer_config.json");
+    jinja = bl > 6 && !strcmp(base + bl - 6, ".jinja") ? strdup(path) : l1k_path_join(dir, "chat_template.jinja");
+    if (!cfg || !jinja) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+    else if (!strcmp(base + (bl > 6 ? bl - 6 : 0), ".jinja")) { /* a template file: tokens from beside it */
+      rc = read_config(NULL, jinja, f, err);
+      if (!rc && l1k_file_exists(cfg)) {
+        found g;
+        memset(&g, 0, sizeof g);
+        rc = read_config(cfg, NULL, &g, err);
+        f->bos = g.bos, f->eos = g.eos;
+        g.bos = g.eos = NULL;
+        found_free(&g);
+      }
+    } else {
+      rc = read_config(cfg, jinja, f, err);
+    }
+  } else {
+    rc = l1k_file_exists(path) ? read_config(path, NULL, f, err)
+                               : l1k_errf(err, L1K_EINPUT, "%s: no such file or directory", path);
+  }
+  free(dir);
+  free(cfg);
+  free(jinja);
+  if (rc) found_free(f);
+  return rc;
 }
 
 int l1k_chat_template_detect(const char *path, l1k_template *out, l1k_err *err) {
-  char *cfg = NULL;
-  if (l1k_is_dir(path)) {
-    cfg = l1k_path_join(path, "tokenizer_config.json");
-    if (cfg && !l1k_file_exists(cfg)) {
-      /* newer transformers save the template next to it */
-      char *jinja = l1k_path_join(path, "chat_template.jinja");
-      if (jinja && l1k_file_exists(jinja)) {
-        char *tmpl = l1k_read_file(jinja, NULL, err);
-        int rc = tmpl ? detect_from_string(tmpl, jinja, out, err) : L1K_EIO;
-        free(tmpl);
-        free(jinja);
-        free(cfg);
-        return rc;
-      }
-      free(jinja);
-      int rc = l1k_errf(err, L1K_EINPUT,
-                        "%s: no tokenizer_config.json (or chat_template.jinja) to detect the chat "
-                        "template from; built-in: %s",
-                        path, BUILTIN);
-      free(cfg);
-      return rc;
-    }
-  } else {
-    /* a tokenizer.json given: look next to it */
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (strcmp(base, "tokenizer.json") == 0) {
-      size_t dl = (size_t)(base - path);
-      char *dir = malloc(dl + 2);
-      if (!dir) return l1k_errf(err, L1K_ENOMEM, "out of memory");
-      if (dl) memcpy(dir, path, dl);
-      else dir[dl++] = '.';
-      dir[dl] = 0;
-      int rc = l1k_chat_template_detect(dir, out, err);
-      free(dir);
-      return rc;
-    }
-    cfg = l1k_strdup(path, err);
+  *out = NULL;
+  found f;
+  int rc = find_template(path, &f, err);
+  if (rc) return rc;
+  if (!f.text) {
+    found_free(&f);
+    return l1k_errf(err, L1K_EINPUT,
+                    "%s: no chat template (no 'chat_template' in tokenizer_config.json and no "
+                    "chat_template.jinja); choose one by name: %s",
+                    path, l1k_chat_template_known());
   }
-  if (!cfg) return l1k_errf(err, L1K_ENOMEM, "out of memory");
-  size_t len = 0;
-  char *text = l1k_read_file(cfg, &len, err);
-  if (!text) {
-    free(cfg);
-    return err ? err->code : L1K_EIO;
-  }
-  cJSON *root = cJSON_ParseWithLength(text, len);
-  free(text);
-  int rc;
-  if (!root) {
-    rc = l1k_errf(err, L1K_EINPUT, "%s: invalid JSON (expected a tokenizer_config.json)", cfg);
-  } else {
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(root, "chat_template");
-    const char *tmpl = NULL;
-    if (cJSON_IsString(ct)) {
-      tmpl = ct->valuestring;
-    } else if (cJSON_IsArray(ct)) { /* [{"name": "default", "template": ...}, ...] */
-      const cJSON *it;
-      cJSON_ArrayForEach(it, ct) {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-        const cJSON *tp = cJSON_GetObjectItemCaseSensitive(it, "template");
-        if (cJSON_IsString(nm) && !strcmp(nm->valuestring, "default") && cJSON_IsString(tp))
-          tmpl = tp->valuestring;
-      }
-    }
-    if (!tmpl)
-      rc = l1k_errf(err, L1K_EINPUT,
-                    "%s: field 'chat_template': missing (expected a string); built-in templates: "
-                    "%s",
-                    cfg, BUILTIN);
-    else
-      rc = detect_from_string(tmpl, cfg, out, err);
-    cJSON_Delete(root);
-  }
-  free(cfg);
+  rc = l1k_chat_template_from_text(f.text, f.len, f.where, f.bos, f.eos, out, err);
+  found_free(&f);
+  return rc;
+}
+
+int l1k_chat_template_named(const char *name, const char *tok_path, l1k_template *out,
+                            l1k_err *err) {
+  *out = NULL;
+  size_t nl = strlen(name);
+  if (nl > 6 && !strcmp(name + nl - 6, ".jinja")) return l1k_chat_template_detect(name, out, err);
+  const l1k_builtin_template *b = find_builtin(name);
+  if (!b)
+    return l1k_errf(err, L1K_EINPUT, "unknown chat template '%s' (known: %s)", name,
+                    l1k_chat_template_known());
+  found f;
+  memset(&f, 0, sizeof f);
+  if (tok_path && find_template(tok_path, &f, NULL) != 0) memset(&f, 0, sizeof f);
+  if (f.text && (f.len != b->len || memcmp(f.text, b->text, b->len) != 0))
+    l1k_warn("chat template '%s' (%s) is used, not the model's own template in %s", b->name,
+             b->file, f.where);
+  int rc = l1k_chat_template_from_text(b->text, b->len, b->name, f.bos ? f.bos : b->bos_token,
+                                       f.eos ? f.eos : b->eos_token, out, err);
+  found_free(&f);
   return rc;
 }
 
@@ -206,254 +344,267 @@ int l1k_chat_msgs_from_json(const cJSON *messages, l1k_chat_msg **msgs, size_t *
 }
 
 /* ---- rendering ---- */
-typedef struct {
-  l1k_buf b;
-  l1k_span *sp;
-  size_t nsp, capsp;
-  int oom;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n) {
-  if (!o->oom && l1k_buf_append(&o->b, s, n)) o->oom = 1;
-}
-static void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
-
-static void add_span(out_t *o, size_t begin, size_t end) {
-  if (o->oom) return;
-  if (o->nsp == o->capsp) {
-    size_t nc = o->capsp ? o->capsp * 2 : 8;
-    l1k_span *ns = realloc(o->sp, nc * sizeof *ns);
-    if (!ns) {
-      o->oom = 1;
-      return;
-    }
-    o->sp = ns;
-    o->capsp = nc;
-  }
-  o->sp[o->nsp++] = (l1k_span){begin, end};
-}
-
-typedef struct {
-  const char *s;
+typedef struct renderer {
+  l1k_template t;
+  const l1k_chat_opts *opts;
+  cJSON *vars; /* opts->vars plus enable_thinking */
+  jinja_msg *msgs;
   size_t n;
-} str;
+} renderer;
 
-static int starts_with(str a, const char *p) {
-  size_t k = strlen(p);
-  return a.n >= k && memcmp(a.s, p, k) == 0;
-}
-static int ends_with(str a, const char *p) {
-  size_t k = strlen(p);
-  return a.n >= k && memcmp(a.s + a.n - k, p, k) == 0;
-}
-static const char *find(str a, const char *p) { /* first occurrence */
-  size_t k = strlen(p);
-  if (k > a.n) return NULL;
-  for (size_t i = 0; i + k <= a.n; i++)
-    if (memcmp(a.s + i, p, k) == 0) return a.s + i;
-  return NULL;
-}
-static const char *rfind(str a, const char *p) { /* last occurrence */
-  size_t k = strlen(p);
-  if (k > a.n) return NULL;
-  for (size_t i = a.n - k + 1; i-- > 0;)
-    if (memcmp(a.s + i, p, k) == 0) return a.s + i;
-  return NULL;
-}
-static str lstrip_nl(str a) {
-  while (a.n && a.s[0] == '\n') a.s++, a.n--;
-  return a;
-}
-static str rstrip_nl(str a) {
-  while (a.n && a.s[a.n - 1] == '\n') a.n--;
-  return a;
+static int render_msgs(renderer *R, const jinja_msg *m, size_t n, int agp, jinja_result *res,
+                       l1k_err *err) {
+  jinja_opts o = {m, n, agp, R->t->bos, R->t->eos, R->vars};
+  return jinja_render(R->t->jt, &o, res, err);
 }
 
-/* Python str.strip() (no argument): what Jinja's |trim does */
-static str py_strip(str a) {
-  const uint8_t *s = (const uint8_t *)a.s;
-  size_t b = 0, e = a.n;
-  while (b < e) {
-    uint32_t cp;
-    int k = l1k_utf8_decode(s + b, e - b, &cp);
-    if (k == 0 || !l1k_uc_py_isspace(cp)) break;
-    b += (size_t)k;
-  }
-  while (e > b) {
-    size_t j = e - 1;
-    while (j > b && (s[j] & 0xC0) == 0x80 && e - j < 4) j--;
-    uint32_t cp;
-    int k = l1k_utf8_decode(s + j, e - j, &cp);
-    if (k != (int)(e - j) || !l1k_uc_py_isspace(cp)) break;
-    e = j;
-  }
-  return (str){a.s + b, e - b};
-}
-
-static str S(const char *s) { return (str){s, strlen(s)}; }
-static void puts_str(out_t *o, str a) { put(o, a.s, a.n); }
-
-static int check_roles(l1k_template t, const l1k_chat_msg *m, size_t n, l1k_err *err) {
+static int check_msgs(l1k_template t, const l1k_chat_msg *m, size_t n, l1k_err *err) {
   if (n == 0) return l1k_errf(err, L1K_EINPUT, "chat: no messages to render");
+  if (!m) return l1k_errf(err, L1K_EINTERNAL, "chat: NULL messages");
   for (size_t i = 0; i < n; i++) {
     if (!m[i].role || !m[i].content)
       return l1k_errf(err, L1K_EINPUT, "chat: message %zu: role and content are required", i);
-    const char *r = m[i].role;
-    int ok = !strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant");
-    if (t != L1K_TMPL_LLAMA3 && !strcmp(r, "tool")) ok = 1;
-    if (t == L1K_TMPL_LLAMA3) ok = ok || !strcmp(r, "ipython") || !strcmp(r, "tool");
-    if (!ok)
+    if (m[i].reasoning_content && !l1k_chat_template_uses(t, "reasoning_content") &&
+        !l1k_chat_template_uses(t, "thinking"))
       return l1k_errf(err, L1K_EINPUT,
-                      "chat: message %zu: role '%s' is not rendered by the %s template (expected "
-                      "system, user, assistant%s)",
-                      i, r, l1k_chat_template_name(t), t == L1K_TMPL_LLAMA3 ? "" : ", tool");
-    if (m[i].reasoning_content && t != L1K_TMPL_QWEN3)
-      return l1k_errf(err, L1K_EINPUT,
-                      "chat: message %zu: reasoning_content is only used by the qwen3 template", i);
+                      "chat: message %zu: reasoning_content is given but chat template '%s' does "
+                      "not render it (put the reasoning in the content)",
+                      i, t->name);
   }
   return 0;
 }
 
-static void render_tool(out_t *o, const l1k_chat_msg *m, size_t n, size_t i) {
-  if (i == 0 || strcmp(m[i - 1].role, "tool") != 0) puts_(o, "<|im_start|>user");
-  puts_(o, "\n<tool_response>\n");
-  puts_(o, m[i].content);
-  puts_(o, "\n</tool_response>");
-  if (i + 1 == n || strcmp(m[i + 1].role, "tool") != 0) puts_(o, "<|im_end|>\n");
+static size_t common_prefix(const char *a, size_t an, const char *b, size_t bn) {
+  size_t k = 0;
+  while (k < an && k < bn && a[k] == b[k]) k++;
+  return k;
 }
 
-static void render_qwen25(out_t *o, const l1k_chat_msg *m, size_t n, const l1k_chat_opts *op) {
-  if (!strcmp(m[0].role, "system")) {
-    puts_(o, "<|im_start|>system\n");
-    puts_(o, m[0].content);
-    puts_(o, "<|im_end|>\n");
+static const char SENTINEL[] = "\x01l1k-turn\x01";
+
+/* renders messages[0..upto] (inclusive) with message i's content = content + sentinel
+ * (after = 1) or sentinel + content (after = 0); optional extra user message after upto */
+static int render_marked(renderer *R, size_t i, size_t upto, int after, int extra_user, int agp,
+                         jinja_result *res, l1k_err *err) {
+  size_t cnt = upto + 1 + (extra_user ? 1 : 0);
+  jinja_msg *m = malloc(cnt * sizeof *m);
+  const char *c = R->msgs[i].content;
+  size_t cl = strlen(c);
+  char *mk = malloc(cl + sizeof SENTINEL);
+  if (!m || !mk) {
+    free(m);
+    free(mk);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  if (after) {
+    memcpy(mk, c, cl);
+    memcpy(mk + cl, SENTINEL, sizeof SENTINEL);
   } else {
-    puts_(o, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
-             "assistant.<|im_end|>\n");
+    memcpy(mk, SENTINEL, sizeof SENTINEL - 1);
+    memcpy(mk + sizeof SENTINEL - 1, c, cl + 1);
   }
-  for (size_t i = 0; i < n; i++) {
-    const char *r = m[i].role;
-    if (!strcmp(r, "user") || (!strcmp(r, "system") && i > 0)) {
-      puts_(o, "<|im_start|>");
-      puts_(o, r);
-      puts_(o, "\n");
-      puts_(o, m[i].content);
-      puts_(o, "<|im_end|>\n");
-    } else if (!strcmp(r, "assistant")) {
-      puts_(o, "<|im_start|>assistant\n");
-      size_t b = o->b.len;
-      puts_(o, m[i].content);
-      puts_(o, "<|im_end|>");
-      add_span(o, b, o->b.len);
-      puts_(o, "\n");
-    } else if (!strcmp(r, "tool")) {
-      render_tool(o, m, n, i);
-    }
-  }
-  if (op->add_generation_prompt) puts_(o, "<|im_start|>assistant\n");
+  memcpy(m, R->msgs, (upto + 1) * sizeof *m);
+  m[i].content = mk;
+  if (extra_user) m[upto + 1] = (jinja_msg){"user", "x", NULL};
+  int rc = render_msgs(R, m, cnt, agp, res, err);
+  free(m);
+  free(mk);
+  return rc;
 }
 
-static void render_qwen3(out_t *o, const l1k_chat_msg *m, size_t n, const l1k_chat_opts *op) {
-  if (!strcmp(m[0].role, "system")) {
-    puts_(o, "<|im_start|>system\n");
-    puts_(o, m[0].content);
-    puts_(o, "<|im_end|>\n");
-  }
-  /* the last user message that is not a wrapped tool response */
-  size_t last_query = n - 1;
-  for (size_t k = n; k-- > 0;) {
-    str c = S(m[k].content);
-    if (!strcmp(m[k].role, "user") &&
-        !(starts_with(c, "<tool_response>") && ends_with(c, "</tool_response>"))) {
-      last_query = k;
-      break;
-    }
-  }
-  for (size_t i = 0; i < n; i++) {
-    const char *r = m[i].role;
-    if (!strcmp(r, "user") || (!strcmp(r, "system") && i > 0)) {
-      puts_(o, "<|im_start|>");
-      puts_(o, r);
-      puts_(o, "\n");
-      puts_(o, m[i].content);
-      puts_(o, "<|im_end|>\n");
-    } else if (!strcmp(r, "assistant")) {
-      str content = S(m[i].content), reasoning = {"", 0};
-      if (m[i].reasoning_content) {
-        reasoning = S(m[i].reasoning_content);
-      } else if (find(content, "</think>")) {
-        str full = content;
-        const char *last_end = rfind(full, "</think>");
-        content = lstrip_nl((str){last_end + 8, (size_t)(full.s + full.n - (last_end + 8))});
-        const char *first_end = find(full, "</think>");
-        str before = rstrip_nl((str){full.s, (size_t)(first_end - full.s)});
-        const char *open = rfind(before, "<think>");
-        if (open) before = (str){open + 7, (size_t)(before.s + before.n - (open + 7))};
-        reasoning = lstrip_nl(before);
-      }
-      puts_(o, "<|im_start|>assistant\n");
-      size_t b = o->b.len;
-      if (i > last_query && (i + 1 == n || reasoning.n > 0)) {
-        puts_(o, "<think>\n");
-        puts_str(o, rstrip_nl(lstrip_nl(reasoning)));
-        puts_(o, "\n</think>\n\n");
-        puts_str(o, lstrip_nl(content));
-      } else {
-        puts_str(o, content);
-      }
-      puts_(o, "<|im_end|>");
-      add_span(o, b, o->b.len);
-      puts_(o, "\n");
-    } else if (!strcmp(r, "tool")) {
-      render_tool(o, m, n, i);
-    }
-  }
-  if (op->add_generation_prompt) {
-    puts_(o, "<|im_start|>assistant\n");
-    if (op->enable_thinking == 0) puts_(o, "<think>\n\n</think>\n\n");
-  }
+static int span_fail(renderer *R, size_t i, const char *why, l1k_err *err) {
+  return l1k_errf(err, L1K_EINPUT,
+                  "chat template '%s': cannot find assistant message %zu in the rendering (%s); "
+                  "mark the assistant turns with {%% generation %%} ... {%% endgeneration %%}",
+                  R->t->name, i, why);
 }
 
-static void render_llama3(out_t *o, const l1k_chat_msg *m, size_t n, const l1k_chat_opts *op) {
-  (void)op; /* the template ends with the assistant header in every case */
-  for (size_t i = 0; i < n; i++) {
-    if (i == 0) puts_(o, "<|begin_of_text|>");
-    puts_(o, "<|start_header_id|>");
-    puts_(o, m[i].role);
-    puts_(o, "<|end_header_id|>\n\n");
-    size_t b = o->b.len;
-    puts_str(o, py_strip(S(m[i].content)));
-    puts_(o, "<|eot_id|>");
-    if (!strcmp(m[i].role, "assistant")) add_span(o, b, o->b.len);
+/* where the sentinel put before message i's content shows up in the whole rendering */
+static int begin_by_sentinel(renderer *R, size_t i, const jinja_result *T, size_t *begin, int *found,
+                             l1k_err *err) {
+  jinja_result B;
+  int rc = render_marked(R, i, R->n - 1, 0, 0, R->opts->add_generation_prompt, &B, err);
+  if (rc) return rc;
+  *begin = common_prefix(T->text, T->len, B.text, B.len);
+  *found = strstr(B.text, SENTINEL) == B.text + *begin;
+  jinja_result_free(&B);
+  return 0;
+}
+
+static int is_prefix(const jinja_result *p, const jinja_result *t) {
+  return p->len <= t->len && memcmp(p->text, t->text, p->len) == 0;
+}
+
+/* the span's begin (see the top of the file) */
+static int span_begin(renderer *R, size_t i, const jinja_result *T, size_t *begin, l1k_err *err) {
+  jinja_result P1, P0;
+  int rc = render_msgs(R, R->msgs, i, 1, &P1, err);
+  if (!rc && (rc = render_msgs(R, R->msgs, i, 0, &P0, err))) jinja_result_free(&P1);
+  if (rc) return rc;
+  int agp_works = P1.len != P0.len || memcmp(P1.text, P0.text, P0.len) != 0;
+  int found = agp_works && is_prefix(&P1, T);
+  *begin = P1.len;
+  if (!found) rc = begin_by_sentinel(R, i, T, begin, &found, err);
+  if (!rc && !found && is_prefix(&P1, T)) {
+    *begin = P1.len;
+    found = 1;
   }
-  puts_(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  if (!rc && !found && is_prefix(&P0, T) && is_prefix(&P0, &P1)) {
+    /* the turn does not start with the whole generation prompt (Qwen3 with enable_thinking
+     * false and a turn with its own reasoning): the span starts where they differ */
+    *begin = P0.len + common_prefix(P1.text + P0.len, P1.len - P0.len, T->text + P0.len, T->len - P0.len);
+    found = 1;
+  }
+  jinja_result_free(&P1);
+  jinja_result_free(&P0);
+  if (rc) return rc;
+  return found ? 0 : span_fail(R, i, "its content is not rendered as given", err);
+}
+
+/* the end-of-turn closer written after message i's content (see the top of the file) */
+static int closer_len(renderer *R, size_t i, size_t *len, l1k_err *err) {
+  jinja_result A, B;
+  int rc = render_marked(R, i, i, 1, 0, 0, &A, err);
+  if (rc) return rc;
+  const char *a = strstr(A.text, SENTINEL);
+  if (!a) {
+    jinja_result_free(&A);
+    return span_fail(R, i, "its content is not rendered as given", err);
+  }
+  a += sizeof SENTINEL - 1;
+  size_t an = strlen(a);
+  l1k_err ignored;
+  if (render_marked(R, i, i, 1, 1, 0, &B, &ignored) == 0) { /* a template may refuse it */
+    const char *b = strstr(B.text, SENTINEL);
+    if (b) an = common_prefix(a, an, b + sizeof SENTINEL - 1, strlen(b + sizeof SENTINEL - 1));
+    jinja_result_free(&B);
+  }
+  while (an && (a[an - 1] == '\n' || a[an - 1] == ' ' || a[an - 1] == '\t' || a[an - 1] == '\r')) an--;
+  if (an && a[0] == '<') {
+    const char *gt = memchr(a, '>', an);
+    if (gt) an = (size_t)(gt - a) + 1;
+  }
+  *len = an;
+  jinja_result_free(&A);
+  return 0;
+}
+
+static int derive_span(renderer *R, size_t i, const jinja_result *T, l1k_span *sp, l1k_err *err) {
+  size_t begin, close;
+  int rc = span_begin(R, i, T, &begin, err);
+  if (!rc) rc = closer_len(R, i, &close, err);
+  if (rc) return rc;
+  jinja_result E;
+  rc = render_marked(R, i, R->n - 1, 1, 0, R->opts->add_generation_prompt, &E, err);
+  if (rc) return rc;
+  size_t k = common_prefix(T->text, T->len, E.text, E.len);
+  /* content the template trims (Python whitespace such as U+001C) lies between k and the
+   * sentinel in E: the content as rendered in T still ends at k */
+  const char *sent = strstr(E.text + (k < E.len ? k : E.len), SENTINEL);
+  int ok = sent && k >= begin && k + close <= T->len;
+  jinja_result_free(&E);
+  if (!ok) return span_fail(R, i, "its content is not rendered as given", err);
+  *sp = (l1k_span){begin, k + close};
+  return 0;
+}
+
+static int assistant_spans(renderer *R, const jinja_result *T, l1k_span **out, size_t *nout,
+                           l1k_err *err) {
+  size_t na = 0;
+  for (size_t i = 0; i < R->n; i++) na += strcmp(R->msgs[i].role, "assistant") == 0;
+  *out = NULL;
+  *nout = 0;
+  l1k_span *sp = calloc(na ? na : 1, sizeof *sp);
+  if (!sp) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  if (jinja_has_generation(R->t->jt)) {
+    for (size_t i = 0; i < T->n_spans && i < na; i++) sp[i] = (l1k_span){T->spans[i].begin, T->spans[i].end};
+    *out = sp;
+    *nout = T->n_spans < na ? T->n_spans : na;
+    return 0;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < R->n; i++) {
+    if (strcmp(R->msgs[i].role, "assistant") != 0) continue;
+    int rc = derive_span(R, i, T, &sp[k], err);
+    if (rc) {
+      free(sp);
+      return rc;
+    }
+    if (k && sp[k].begin < sp[k - 1].end) {
+      free(sp);
+      return span_fail(R, i, "it overlaps the previous assistant turn", err);
+    }
+    k++;
+  }
+  *out = sp;
+  *nout = k;
+  return 0;
+}
+
+/* A message whose role the template does not know may vanish from the rendering (Qwen's
+ * templates skip it without a word): messages with a role other than system, user,
+ * assistant and tool must show up, or the render is refused. */
+static int check_unusual_roles(renderer *R, l1k_err *err) {
+  for (size_t i = 0; i < R->n; i++) {
+    const char *r = R->msgs[i].role;
+    if (!strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant") || !strcmp(r, "tool"))
+      continue;
+    jinja_result M;
+    int rc = render_marked(R, i, R->n - 1, 1, 0, R->opts->add_generation_prompt, &M, err);
+    if (rc) return rc;
+    int shown = strstr(M.text, SENTINEL) != NULL;
+    jinja_result_free(&M);
+    if (!shown)
+      return l1k_errf(err, L1K_EINPUT, "chat: message %zu: role '%s' is not rendered by chat template '%s'",
+                      i, r, R->t->name);
+  }
+  return 0;
+}
+
+static int setup_renderer(renderer *R, l1k_template t, const l1k_chat_msg *msgs, size_t n,
+                          const l1k_chat_opts *opts, l1k_err *err) {
+  memset(R, 0, sizeof *R);
+  R->t = t;
+  R->opts = opts;
+  R->n = n;
+  R->msgs = malloc(n * sizeof *R->msgs);
+  R->vars = opts->vars ? cJSON_Duplicate(opts->vars, 1) : cJSON_CreateObject();
+  if (!R->msgs || !R->vars) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  if (!cJSON_IsObject(R->vars)) return l1k_errf(err, L1K_EINPUT, "chat: template variables must be a JSON object");
+  for (size_t i = 0; i < n; i++)
+    R->msgs[i] = (jinja_msg){msgs[i].role, msgs[i].content, msgs[i].reasoning_content};
+  if (opts->enable_thinking >= 0) {
+    cJSON_DeleteItemFromObjectCaseSensitive(R->vars, "enable_thinking");
+    if (!cJSON_AddBoolToObject(R->vars, "enable_thinking", opts->enable_thinking))
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  return 0;
 }
 
 int l1k_chat_render(l1k_template t, const l1k_chat_msg *msgs, size_t n, const l1k_chat_opts *opts,
                     l1k_chat_rendered *out, l1k_err *err) {
   memset(out, 0, sizeof *out);
-  l1k_chat_opts def = {0, -1};
+  l1k_chat_opts def = {0, -1, NULL};
   if (!opts) opts = &def;
-  if (t != L1K_TMPL_QWEN25 && t != L1K_TMPL_QWEN3 && t != L1K_TMPL_LLAMA3)
-    return l1k_errf(err, L1K_EINPUT, "chat: no chat template chosen (built-in: %s)", BUILTIN);
-  if (!msgs && n) return l1k_errf(err, L1K_EINTERNAL, "chat: NULL messages");
-  int rc = check_roles(t, msgs, n, err);
+  if (!t)
+    return l1k_errf(err, L1K_EINPUT, "chat: no chat template chosen (known: %s)", l1k_chat_template_known());
+  int rc = check_msgs(t, msgs, n, err);
   if (rc) return rc;
-  l1k_uc_init();
-  out_t o = {0};
-  if (t == L1K_TMPL_QWEN25) render_qwen25(&o, msgs, n, opts);
-  else if (t == L1K_TMPL_QWEN3) render_qwen3(&o, msgs, n, opts);
-  else render_llama3(&o, msgs, n, opts);
-  if (!o.oom && !o.b.data) o.oom = l1k_buf_append(&o.b, "", 0) != 0;
-  if (o.oom) {
-    l1k_buf_free(&o.b);
-    free(o.sp);
-    return l1k_errf(err, L1K_ENOMEM, "chat: out of memory");
+  renderer R;
+  rc = setup_renderer(&R, t, msgs, n, opts, err);
+  jinja_result T = {0};
+  if (!rc) rc = render_msgs(&R, R.msgs, n, opts->add_generation_prompt, &T, err);
+  if (!rc) rc = check_unusual_roles(&R, err);
+  if (!rc) rc = assistant_spans(&R, &T, &out->assistant, &out->n_assistant, err);
+  free(R.msgs);
+  cJSON_Delete(R.vars);
+  if (rc) {
+    jinja_result_free(&T);
+    return rc;
   }
-  out->text = o.b.data;
-  out->len = o.b.len;
-  out->assistant = o.sp;
-  out->n_assistant = o.nsp;
+  out->text = T.text;
+  out->len = T.len;
+  free(T.spans);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "long1k/chat.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
@@ -39,7 +40,8 @@ static const key_spec KEYS[] = {
     {"mix_strategy", T_ENUM, F(mix_strategy), "concat|interleave_under|interleave_over|interleave_once",
      0, 0, "concat", "several datasets: concatenated in the order given (interleave_*: refused)"},
     {"template", T_STR, F(template_name), 0, 0, 0, "detect",
-     "chat template: qwen (= qwen2.5), qwen2.5, qwen3, llama3; default from tokenizer_config.json"},
+     "chat template by name (qwen, qwen3, qwen3_nothink, llama3, deepseekr1, mistral, phi4, gemma3, "
+     "smollm2, chatml, default, ...: LLaMA-Factory's names); default: the model's own template"},
     {"cutoff_len", T_INT, F(cutoff_len), 0, 2, 1 << 24, "2048", "max tokens per sample"},
     {"max_samples", T_INT, F(max_samples), 0, 0, BIG, "0",
      "use only the first N records of each dataset (0 = all)"},
@@ -56,7 +58,7 @@ static const key_spec KEYS[] = {
     {"default_system", T_STR, F(default_system), 0, 0, 0, "(none)",
      "system prompt for records without one"},
     {"enable_thinking", T_TRISTATE, F(enable_thinking), 0, 0, 0, "template default",
-     "qwen3 template's enable_thinking"},
+     "the template variable enable_thinking (Qwen3)"},
     {"overlength", T_ENUM, F(overlength), "drop|truncate", 0, 0, "drop",
      "samples longer than cutoff_len: drop or truncate (always counted)"},
     {"skip_bad_records", T_BOOL, F(skip_bad_records), 0, 0, 0, "false",
@@ -509,14 +511,10 @@ int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
     return l1k_errf(err, L1K_EINPUT, "num_train_epochs: must be > 0 when max_steps is not set");
   if (c->response_format && (!strstr(c->response_format, "{answer}")))
     return l1k_errf(err, L1K_EINPUT, "response_format: must contain {answer}");
-  if (c->template_name) {
-    static const char *ok[] = {"qwen", "qwen2", "qwen2.5", "qwen3", "llama3"};
-    int found = 0;
-    for (int i = 0; i < 5; i++) found |= strcmp(c->template_name, ok[i]) == 0;
-    if (!found)
-      return l1k_errf(err, L1K_EINPUT,
-                      "template: '%s' is not a built-in template (qwen, qwen2.5, qwen3, llama3)",
-                      c->template_name);
+  if (c->template_name) { /* a built-in or LLaMA-Factory template name */
+    l1k_template tm = NULL;
+    if (l1k_chat_template_by_name(c->template_name, &tm, err)) return l1k_err_prefix(err, "template");
+    l1k_chat_template_free(tm);
   }
   if (c->mix_strategy && strcmp(c->mix_strategy, "concat") != 0)
     return l1k_errf(err, L1K_EUNSUPPORTED,

@@ -330,7 +330,7 @@ int l1k_record_encode(const cJSON *rec, const l1k_data_opts *o, l1k_ids *ids, ui
                   "chat records need a tokenizer (set tokenizer_name_or_path or put tokenizer.json "
                   "in the model directory)");
   if (!rc) {
-    l1k_chat_opts co = {0, o->enable_thinking};
+    l1k_chat_opts co = {0, o->enable_thinking, NULL};
     rc = l1k_chat_encode(o->tok, o->tmpl, ms.m, ms.n, &co, ids, mask, err);
   }
   msgs_free(&ms);
@@ -400,7 +400,7 @@ static int cache_key(const l1k_data_source *src, int ns, const l1k_data_opts *o,
   }
   h = hash_i64(h, o->tok ? 1 : 0);
   h = hash_i64(h, o->format);
-  h = hash_i64(h, o->tmpl);
+  h = hash_i64(h, (int64_t)l1k_chat_template_hash(o->tmpl));
   h = hash_i64(h, o->enable_thinking);
   h = hash_i64(h, o->cutoff_len);
   h = hash_i64(h, o->truncate);

@@ -47,6 +47,7 @@ typedef struct trainer {
   l1k_dist d;
   l1k_model *m;
   l1k_tokenizer *tok;
+  l1k_template tmpl; /* the chat template (o.tmpl of the dataset options) */
   char *tok_dir;
   l1k_dataset ds;
   l1k_rows rows, val;
@@ -218,12 +219,12 @@ static int setup_data(trainer *t, l1k_err *err) {
     if (!t->tok) return err ? err->code : L1K_EINPUT;
     t->tok_dir = strdup(tok_path);
     if (c->template_name) {
-      const char *n = c->template_name;
-      if (!strcmp(n, "qwen") || !strcmp(n, "qwen2")) n = "qwen2.5";
-      if (l1k_chat_template_by_name(n, &o.tmpl, err)) return l1k_err_prefix(err, "template");
-    } else if (l1k_chat_template_detect(tok_path, &o.tmpl, err)) {
-      return l1k_err_prefix(err, "template (not set; detecting from %s)", tok_path);
+      if (l1k_chat_template_named(c->template_name, tok_path, &t->tmpl, err))
+        return l1k_err_prefix(err, "template");
+    } else if (l1k_chat_template_detect(tok_path, &t->tmpl, err)) {
+      return l1k_err_prefix(err, "template (not set; reading the model's from %s)", tok_path);
     }
+    o.tmpl = t->tmpl;
   } else if (have_tok) {
     t->tok_dir = strdup(tok_path);
   }
@@ -738,6 +739,7 @@ out:
   l1k_rows_free(&t->val);
   l1k_dataset_free(&t->ds);
   if (t->tok) l1k_tokenizer_free(t->tok);
+  l1k_chat_template_free(t->tmpl);
   free(t->tok_dir);
   if (t->m) l1k_model_free(t->m);
   l1k_dist_finalize(&t->d);

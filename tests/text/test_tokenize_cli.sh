@@ -205,13 +205,24 @@ cp "$T/many.jsonl" "$T/late.jsonl"
 echo '{"text": oops}' >>"$T/late.jsonl"
 expect_bad "$T/late.jsonl" "late.jsonl:5001: invalid JSON" "bad record after 5000" -j 2
 check '[ $(wc -l <"$T/bad.out") -eq 5000 ]' "5000 records written before the bad one"
-expect_bad "$T/b1.jsonl" "unknown chat template 'chatml'.*qwen2.5, qwen3, llama3" "unknown template" -c chatml
+expect_bad "$T/b1.jsonl" "unknown chat template 'nosuch'.*qwen2.5.*qwen3.*llama3.*mistral" "unknown template" -c nosuch
 expect_bad "$T/nonexistent.jsonl" "nonexistent.jsonl" "missing input file"
 expect_bad "$T/b1.jsonl" "threads" "bad --threads" -j 0
 mkdir -p "$T/unk"
 echo '{"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"}' >"$T/unk/tokenizer_config.json"
-expect_bad "$T/b1.jsonl" "not one of the built-in templates.*qwen2.5, qwen3, llama3" "auto: unknown template" -c auto -t "$T/unk"
-expect_bad "$T/b1.jsonl" "no tokenizer_config.json" "auto: no config" -c auto -t "$T"
+cp "$QWEN/tokenizer.json" "$T/unk/"
+printf '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n' >"$T/c1.jsonl"
+"$BIN" tokenize -c auto -t "$T/unk" -i "$T/c1.jsonl" >"$T/unk.out" 2>"$T/unk.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "\"ids\": *\[6023, *16032\]" "$T/unk.out"' "auto: any template is rendered: $(cat "$T/unk.out" "$T/unk.err")"
+expect_bad "$T/b1.jsonl" "no chat template" "auto: no config" -c auto -t "$T"
+# a named template other than the model's own: used, with one warning line saying so
+"$BIN" tokenize -c qwen -t "$QWEN" -i "$T/c1.jsonl" >"$T/named.out" 2>"$T/named.err"; rc=$?
+check '[ $rc -eq 0 ] && [ $(grep -c "chat template .qwen2.5. .*is used, not the model.s own template in .*tokenizer_config.json" "$T/named.err") -eq 1 ]' "named template differing from the model's: one warning: $(cat "$T/named.err")"
+"$BIN" tokenize -c qwen3 -t "$QWEN" -i "$T/c1.jsonl" >/dev/null 2>"$T/same.err"; rc=$?
+check '[ $rc -eq 0 ] && ! grep -q "is used, not" "$T/same.err"' "named template equal to the model's: no warning"
+printf '{%% for m in messages %%}<{{ m.role }}>{{ m.content }}{%% endfor %%}' >"$T/own.jinja"
+"$BIN" tokenize -c "$T/own.jinja" -t "$QWEN" --mask -i "$T/c1.jsonl" >"$T/file.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "\"mask\"" "$T/file.out"' "a .jinja file as the template: $(cat "$T/file.out")"
 "$BIN" tokenize >/dev/null 2>"$T/noinput.err"; rc=$?
 check '[ $rc -eq 2 ] && grep -q -- "--input" "$T/noinput.err"' "no --input: exit 2"
 "$BIN" tokenize -t "$T" -i "$T/b1.jsonl" >/dev/null 2>"$T/notok.err"; rc=$?

@@ -117,6 +117,7 @@ int main(void) {
   mt = masked_text(&b, mb);
   CHECK_STR(mt, "c\nAnswer: f<|im_end|>");
   free(mt);
+  l1k_chat_template_free(O.tmpl);
   l1k_data_opts_default(&O);
   O.tok = tok;
   O.tokenizer_path = tokdir;
@@ -239,6 +240,7 @@ int main(void) {
   free(b.data);
   free(ma);
   free(mb);
+  l1k_chat_template_free(O.tmpl);
   l1k_tokenizer_free(tok);
   CHECK_DONE();
 }

@@ -122,12 +122,12 @@ int main(void) {
   /* greedy generation from the checkpoint reproduces a training reply */
   l1k_model *tm = l1k_model_load(res.last_checkpoint, &err);
   CHECK_MSG(tm != NULL, "%s", err.msg);
-  l1k_template tmpl;
+  l1k_template tmpl = NULL;
   CHECK(l1k_chat_template_detect(res.last_checkpoint, &tmpl, &err) == 0);
   int exact = 0;
   for (int i = 0; tm && i < 6; i++) {
     l1k_chat_msg msgs[2] = {{"system", "Solve.", NULL}, {"user", Q[i], NULL}};
-    l1k_chat_opts co = {1, -1};
+    l1k_chat_opts co = {1, -1, NULL};
     l1k_ids ids = {0};
     CHECK(l1k_chat_encode(tok, tmpl, msgs, 2, &co, &ids, NULL, &err) == 0);
     l1k_generator *g = l1k_generator_create(tm, 1, 512, &err);
@@ -151,6 +151,7 @@ int main(void) {
   }
   CHECK_MSG(exact >= 3, "only %d of 6 training replies reproduced greedily", exact);
   if (tm) l1k_model_free(tm);
+  l1k_chat_template_free(tmpl);
   l1k_train_config_free(&tc);
   l1k_tokenizer_free(tok);
   l1k_rm_rf(dir, NULL);
