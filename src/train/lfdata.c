@@ -741,7 +741,7 @@ int l1k_lf_record_encode(const cJSON *rec, const l1k_data_source *s, const l1k_d
     }
   }
   if (!rc) {
-    l1k_chat_opts co = {0, o->enable_thinking};
+    l1k_chat_opts co = {0, o->enable_thinking, NULL};
     rc = l1k_chat_encode(o->tok, o->tmpl, ms.m, ms.n, &co, ids, mask, err);
   }
   l1k_lf_msgs_free(&ms);
