@@ -171,6 +171,8 @@ typedef struct {
   size_t len;
   int32_t id;
   uint8_t lstrip, rstrip, single_word, normalized, special;
+  uint8_t *norm; /* char level with Prepend / Replace, normalized: the content normalized */
+  size_t norm_len;
 } added_tok;
 
 /* byte trie over added tokens (one per normalized flag) */
@@ -189,7 +191,6 @@ typedef struct {
 } rewrite_op;
 
 enum { META_ALWAYS = 1, META_FIRST, META_NEVER };
-enum { DEC_BYTELEVEL = 0, DEC_METASPACE, DEC_SEQUENCE };
 
 #define MAX_NORM_OPS 8
 
@@ -211,8 +212,7 @@ struct l1k_tokenizer {
   int meta;           /* Metaspace pre-tokenizer present */
   char *meta_repl;    /* its replacement (UTF-8) */
   int meta_scheme, meta_split;
-  /* decoder (char level) */
-  int dec_kind;
+  /* decoder (char level): Metaspace or Sequence[Replace, ByteFallback, Fuse, Strip] */
   char *dec_drop_first; /* replaced by " " in every token (Metaspace / Replace decoder) */
   int dec_first;        /* Metaspace decoder: ... and removed from the first token instead */
   int dec_fallback;     /* ByteFallback decoder: <0xNN> decodes to that byte */
@@ -653,7 +653,6 @@ static int parse_decoder(l1k_tokenizer *t, const cJSON *dec, const char *path, l
     int scheme = 0;
     char *repl = NULL;
     int rc = parse_metaspace(dec, "decoder", &repl, &scheme, NULL, path, err);
-    t->dec_kind = DEC_METASPACE;
     if (rc) {
       free(repl);
       return rc;
@@ -663,7 +662,6 @@ static int parse_decoder(l1k_tokenizer *t, const cJSON *dec, const char *path, l
     return 0;
   }
   if (is_type(dec, "Sequence")) {
-    t->dec_kind = DEC_SEQUENCE;
     return parse_decoder_seq(t, cJSON_GetObjectItemCaseSensitive(dec, "decoders"), path, err);
   }
   return l1k_errf(err, L1K_EUNSUPPORTED,
@@ -769,6 +767,10 @@ static int load_added(l1k_tokenizer *t, loader *L, l1k_err *err) {
   return 0;
 }
 
+static int rewrite(const char *prefix, const char *from, const char *to, const uint8_t *s,
+                   size_t n, const size_t *map, size_t base, uint8_t **out, size_t *olen,
+                   size_t **omap);
+
 /* <0xNN> (byte_fallback tokens): the byte, or -1 */
 static int fallback_byte(const char *s) {
   if (strlen(s) != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>') return -1;
@@ -844,6 +846,52 @@ static void table_put(l1k_tokenizer *t, size_t id, size_t *so, size_t *dof,
   *dof += (size_t)d;
 }
 
+/* the content of a normalized added token as HF matches it at char level: put through the
+ * Prepend / Replace normalizers ("<s>" becomes "▁<s>" with Llama-2's) */
+static int normalized_content(const l1k_tokenizer *t, const uint8_t *c, size_t n, uint8_t **out,
+                              size_t *olen) {
+  uint8_t *buf = NULL;
+  size_t len = n, *map = NULL;
+  for (int i = 0; i < t->n_norm_ops; i++) {
+    const rewrite_op *op = &t->norm_ops[i];
+    uint8_t *nb;
+    size_t *nm;
+    int rc = rewrite(op->prefix, op->from, op->to, buf ? buf : c, len, map, 0, &nb, &len, &nm);
+    free(buf), free(map);
+    if (rc) return rc;
+    buf = nb, map = nm;
+  }
+  free(map);
+  *out = buf;
+  *olen = len;
+  return 0;
+}
+
+/* Phase 7b: HF matches a normalized added token of a Prepend / Replace normalizer by its
+ * normalized content ("<s>" is found as "▁<s>" with Llama-2's) and decodes that content. */
+static int normalize_added(l1k_tokenizer *t, l1k_err *err) {
+  if (!t->charlevel || !t->n_norm_ops) return 0;
+  for (size_t i = 0; i < t->n_added; i++) {
+    added_tok *a = &t->added[i];
+    if (!a->normalized) continue;
+    if (normalized_content(t, a->content, a->len, &a->norm, &a->norm_len))
+      return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+/* the decoded bytes of normalized added tokens (after the model's, at *dof) */
+static void table_put_normalized(l1k_tokenizer *t, size_t *dof) {
+  for (size_t i = 0; i < t->n_added; i++) {
+    const added_tok *a = &t->added[i];
+    if (!a->norm) continue;
+    size_t d = sp_decoded(t, (const char *)a->norm, a->norm_len, t->dec_arena + *dof);
+    t->dec_off[a->id] = (uint32_t)*dof;
+    t->dec_len[a->id] = (uint32_t)d;
+    *dof += d;
+  }
+}
+
 /* Phase 8: decoded bytes of every id, the string map and the BPE symbol map. */
 static int build_tables(l1k_tokenizer *t, loader *L, l1k_err *err) {
   uint32_t b2u[256];
@@ -858,6 +906,9 @@ static int build_tables(l1k_tokenizer *t, loader *L, l1k_err *err) {
     dec_bytes = 0;
     for (size_t id = 0; id < V; id++)
       if (t->id_str[id]) dec_bytes += sp_decoded(t, t->id_str[id], strlen(t->id_str[id]), NULL);
+    for (size_t i = 0; i < t->n_added; i++)
+      if (t->added[i].norm)
+        dec_bytes += sp_decoded(t, (const char *)t->added[i].norm, t->added[i].norm_len, NULL);
   }
   t->dec_off = calloc(V, sizeof *t->dec_off);
   t->dec_len = calloc(V, sizeof *t->dec_len);
@@ -872,6 +923,7 @@ static int build_tables(l1k_tokenizer *t, loader *L, l1k_err *err) {
   size_t so = 0, dof = 0;
   for (size_t id = 0; id < V; id++)
     if (t->id_str[id]) table_put(t, id, &so, &dof, u2b_ok, u2b);
+  table_put_normalized(t, &dof);
   t->dec_arena_len = dof;
   return 0;
 }
@@ -1022,8 +1074,11 @@ static int load_merges(l1k_tokenizer *t, loader *L, l1k_err *err) {
 /* Phase 11: the added-token tries (raw text / normalized text). */
 static int build_tries(l1k_tokenizer *t, l1k_err *err) {
   for (size_t i = 0; i < t->n_added; i++) {
-    trie *tr = t->added[i].normalized ? &t->trie_norm : &t->trie_raw;
-    if (trie_add(tr, t->added[i].content, t->added[i].len, (int32_t)i, err)) return L1K_ENOMEM;
+    const added_tok *a = &t->added[i];
+    trie *tr = a->normalized ? &t->trie_norm : &t->trie_raw;
+    if (trie_add(tr, a->norm ? a->norm : a->content, a->norm ? a->norm_len : a->len, (int32_t)i,
+                 err))
+      return L1K_ENOMEM;
   }
   return 0;
 }
@@ -1049,7 +1104,7 @@ static int load_phases(l1k_tokenizer *t, loader *L, l1k_err *err) {
     return l1k_errf(err, L1K_EUNSUPPORTED,
                     "%s: normalizer: NFC is supported only with a ByteLevel pre-tokenizer", L->file);
   if ((rc = load_vocab(t, L, err)) || (rc = load_added(t, L, err)) ||
-      (rc = build_tables(t, L, err)) || (rc = resolve_symbols(t, L, err)) ||
+      (rc = normalize_added(t, err)) || (rc = build_tables(t, L, err)) || (rc = resolve_symbols(t, L, err)) ||
       (rc = load_merges(t, L, err)) || (rc = build_tries(t, err)))
     return rc;
   if (pthread_key_create(&t->key, cache_destroy) != 0)
@@ -1098,7 +1153,10 @@ void l1k_tokenizer_free(l1k_tokenizer *t) {
   free(t->byte_map.e);
   free(t->merges);
   free(t->merge_id);
-  for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
+  for (size_t i = 0; i < t->n_added; i++) {
+    free(t->added[i].content);
+    free(t->added[i].norm);
+  }
   free(t->added);
   trie_free(&t->trie_raw);
   trie_free(&t->trie_norm);

@@ -11,7 +11,7 @@ Face `tokenizers` itself (no real Llama-2 / Mistral tokenizer.json is available 
    Written to tests/text/data/tokenizer_sp.json.
 2. derives the variants the C test builds the same way (VARIANTS below: Mistral's Metaspace
    prepend_scheme "first", Metaspace "always" + split, "never", no byte_fallback with and
-   without unk_token and fuse_unk) and writes, for each, the ids and decoded text of HF
+   without unk_token and fuse_unk, the special tokens with normalized: true) and writes, for each, the ids and decoded text of HF
    `tokenizers` (add_special_tokens=False, skip_special_tokens=False):
    - tests/text/data/tokenizer_sp_edge_<variant>.jsonl: edge cases (leading / multiple
      spaces, newlines, tabs, emoji and CJK through byte_fallback, unknown characters, added
@@ -68,6 +68,9 @@ def variant(base, name):
     elif name == "unk_nofuse":
         j["model"]["byte_fallback"] = False
         j["model"]["fuse_unk"] = False
+    elif name == "normalized":  # <unk> <s> </s> with normalized: true (HF then matches them by
+        for a in j["added_tokens"]:  # their normalized content: "▁<s>")
+            a["normalized"] = True
     elif name == "drop":  # no byte_fallback, no unk_token: unknown characters are dropped
         j["model"]["byte_fallback"] = False
         j["model"]["unk_token"] = None
@@ -76,7 +79,7 @@ def variant(base, name):
     return j
 
 
-VARIANTS = ["llama2", "mistral", "always", "never", "unk", "unk_nofuse", "drop"]
+VARIANTS = ["llama2", "mistral", "always", "never", "unk", "unk_nofuse", "drop", "normalized"]
 CORPUS_VARIANTS = ["llama2", "mistral", "always"]
 
 

@@ -2,7 +2,7 @@
  * Hugging Face tokenizers for the tokenizer trained by tests/text/gen_tokenizer_sp.py
  * (tests/text/data/tokenizer_sp.json, Llama-2's layout) and the variants it derives (Mistral's
  * Metaspace prepend_scheme first, Metaspace always + split, never, no byte_fallback with unk
- * fused or not, no unk at all), on edge cases and on every 8th document of the shared corpus;
+ * fused or not, no unk at all, special tokens with normalized: true), on edge cases and on every 8th document of the shared corpus;
  * the dropped-bytes counter; the fields that are refused, each named. */
 #include <unistd.h>
 
@@ -40,6 +40,10 @@ static cJSON *variant(const char *name) {
     set(model, "byte_fallback", cJSON_CreateFalse());
     if (!strcmp(name, "unk_nofuse")) set(model, "fuse_unk", cJSON_CreateFalse());
     if (!strcmp(name, "drop")) set(model, "unk_token", cJSON_CreateNull());
+  } else if (!strcmp(name, "normalized")) { /* matched by their normalized content: "▁<s>" */
+    cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(j, "added_tokens"))
+        set(a, "normalized", cJSON_CreateTrue());
   }
   return j;
 }
@@ -196,8 +200,8 @@ int main(void) {
   char **texts = corpus_texts(&ntexts);
   CHECK_MSG(ntexts == 1652, "%d corpus documents", ntexts);
   static const char *names[] = {"llama2", "mistral", "always", "never", "unk", "unk_nofuse",
-                                "drop"};
-  for (int k = 0; k < 7; k++) {
+                                "drop", "normalized"};
+  for (int k = 0; k < 8; k++) {
     l1k_tokenizer *t = load_variant(dir, names[k]);
     if (!t) continue;
     char path[256], label[96];
