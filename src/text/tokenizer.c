@@ -1,4 +1,7 @@
-/* long1k — Hugging Face tokenizer.json, byte-level BPE (Qwen2/2.5/3, Llama-3, GPT-2 style).
+/* long1k — Hugging Face tokenizer.json: byte-level BPE (Qwen2/2.5/3, Llama-3, GPT-2 style,
+ * SmolLM2's vocabulary without 21 byte symbols) and SentencePiece-style BPE over characters
+ * (Llama-2 / Mistral: Prepend + Replace or Metaspace, byte_fallback, unk; see "generic BPE over
+ * units" and "SentencePiece style" below, and docs/tokenizer.md).
  *
  * Pipeline of encode (the same order as HF tokenizers with add_special_tokens=False):
  *   1. added tokens with normalized=false are matched on the raw text (leftmost-longest);
@@ -12,7 +15,8 @@
  * Tokens are kept as their raw bytes (the byte-level alphabet Ġ, Ċ, ... is undone at load),
  * so BPE works on bytes and decode is a concatenation.
  *
- * Thread safety: the struct is read-only after load. Each thread gets its own small cache of
+ * Thread safety: the struct is read-only after load (but for the atomic count of dropped
+ * bytes). Each thread gets its own small cache of
  * piece -> ids (direct-mapped, fixed size) through a pthread key; the caches are owned by the
  * tokenizer and freed with it (or when their thread exits).
  */
@@ -772,8 +776,8 @@ static int rewrite(const char *prefix, const char *from, const char *to, const u
                    size_t **omap);
 
 /* <0xNN> (byte_fallback tokens): the byte, or -1 */
-static int fallback_byte(const char *s) {
-  if (strlen(s) != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>') return -1;
+static int fallback_byte(const char *s, size_t L) {
+  if (L != 6 || s[0] != '<' || s[1] != '0' || s[2] != 'x' || s[5] != '>') return -1;
   int v = 0;
   for (int i = 3; i < 5; i++) {
     char c = s[i];
@@ -788,7 +792,7 @@ static int fallback_byte(const char *s) {
 /* Char level: the decoded bytes of token s (length L), written to out when not NULL; returns
  * their count. ByteFallback: <0xNN> is that byte; the decoder's replacement becomes " ". */
 static size_t sp_decoded(const l1k_tokenizer *t, const char *s, size_t L, uint8_t *out) {
-  int b = t->dec_fallback ? fallback_byte(s) : -1;
+  int b = t->dec_fallback ? fallback_byte(s, L) : -1;
   if (b >= 0) {
     if (out) out[0] = (uint8_t)b;
     return 1;
@@ -1597,6 +1601,7 @@ static int rewrite(const char *prefix, const char *from, const char *to, const u
     }
     i += k;
   }
+  (*out)[o] = 0; /* a string too (cap has room) */
   *olen = o;
   return 0;
 }
