@@ -205,7 +205,8 @@ struct l1k_tokenizer {
   int32_t vocab_size;
   /* model kind: byte-level BPE over raw bytes, or SentencePiece-style BPE over characters */
   int charlevel;
-  int generic;       /* encode every piece through bpe_units (char level or missing bytes) */
+  int generic;       /* char level, or byte level with missing bytes: pieces (that hold a
+                        byte without symbol) go through bpe_units */
   int missing_bytes; /* byte level: byte symbols the vocabulary lacks */
   int byte_fallback, fuse_unk;
   int32_t unk_id;     /* model.unk_token, -1 if none */
@@ -1553,14 +1554,11 @@ static int bpe_units(enc *e, const uint8_t *p, size_t n, const size_t *map, size
   return 0;
 }
 
-/* byte level with missing bytes: pre-tokenizer pieces through bpe_units */
-static int pretok_units(enc *e, const uint8_t *s, size_t n, const size_t *map, size_t base) {
-  for (size_t i = 0; i < n;) {
-    size_t j = l1k_pretok_next(e->t->pre, s, n, i);
-    int rc = bpe_units(e, s + i, j - i, map ? map + 2 * i : NULL, base + i);
-    if (rc) return rc;
-    i = j;
-  }
+/* byte level with missing bytes: does the piece hold a byte without a symbol? (Only such
+ * pieces go through bpe_units; the others keep the fast path and its cache.) */
+static int has_missing(const l1k_tokenizer *t, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (t->byte_id[p[i]] < 0) return 1;
   return 0;
 }
 
@@ -1671,7 +1669,6 @@ static int encode_sp_raw(enc *e, const uint8_t *s, size_t n, const size_t *map, 
  * ranges), or NULL with base: s[i] is original byte base+i. */
 static int encode_pretok(enc *e, const uint8_t *s, size_t n, const size_t *map, size_t base) {
   const l1k_tokenizer *t = e->t;
-  if (t->generic) return pretok_units(e, s, n, map, base);
   tcache *cache = e->cache;
   /* Pieces are found a few ahead of the one being encoded and their cache slots prefetched:
    * the slot load is the one memory access every piece pays. */
@@ -1699,6 +1696,11 @@ static int encode_pretok(enc *e, const uint8_t *s, size_t n, const size_t *map, 
     uint64_t hh = ph[head];
     head = (head + 1) % AHEAD;
     cnt--;
+    if (t->generic && has_missing(t, s + i, j - i)) { /* a byte without symbol: by units */
+      int rc = bpe_units(e, s + i, j - i, map ? map + 2 * i : NULL, base + i);
+      if (rc) return rc;
+      continue;
+    }
     size_t before = e->out->len;
     int rc = encode_piece(t, cache, s + i, j - i, hh, e->out);
     if (rc) return rc;
