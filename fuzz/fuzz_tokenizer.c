@@ -1,4 +1,5 @@
-/* libFuzzer target: encode arbitrary bytes with the Qwen and Llama-3 tokenizers (loaded once).
+/* libFuzzer target: encode arbitrary bytes with the Qwen and Llama-3 tokenizers and a
+ * SentencePiece-style one (tests/text/data/tokenizer_sp.json, Llama-2's layout; loaded once).
  *
  * Checks:
  *  - Llama-3 (no normalizer): decode(encode(x)) == x byte for byte -- the losslessness rule,
@@ -7,7 +8,11 @@
  *    y = decode(encode(x)) must encode to the same ids again (normalizing twice changes
  *    nothing);
  *  - offsets: one non-empty [begin,end) per token, in order, inside x, covering x;
- *  - l1k_tokenizer_count agrees with the number of ids.
+ *  - l1k_tokenizer_count agrees with the number of ids;
+ *  - SentencePiece style (Prepend + Replace, byte_fallback with all 256 <0xNN>, decoder
+ *    Replace + ByteFallback + Fuse + Strip): decode(encode(x)) == x whenever x contains no
+ *    added token text and no U+2581 (which decodes to a space), invalid UTF-8 included;
+ *    offsets in order inside x.
  *
  * Tokenizers: $LONG1K_SHARED/tokenizers/{qwen,llama3}, default ../shared/tokenizers/... (run
  * from the repository root).
@@ -20,12 +25,15 @@
 #include "long1k/tokenizer.h"
 #include "text/tok_internal.h"
 
-static l1k_tokenizer *qwen, *llama;
+static l1k_tokenizer *qwen, *llama, *sp;
 
 static l1k_tokenizer *load(const char *name) {
-  const char *root = getenv("LONG1K_SHARED");
+  const char *root = getenv(name[0] == '/' ? "LONG1K_SRC" : "LONG1K_SHARED");
   char path[4096];
-  snprintf(path, sizeof path, "%s/tokenizers/%s", root && *root ? root : "../shared", name);
+  if (name[0] == '/')
+    snprintf(path, sizeof path, "%s%s", root && *root ? root : ".", name);
+  else
+    snprintf(path, sizeof path, "%s/tokenizers/%s", root && *root ? root : "../shared", name);
   l1k_err err = {0};
   l1k_tokenizer *t = l1k_tokenizer_load(path, &err);
   if (!t) {
@@ -40,6 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   qwen = load("qwen");
   llama = load("llama3");
+  sp = load("/tests/text/data/tokenizer_sp.json");
   return 0;
 }
 
@@ -99,6 +108,34 @@ static int nfc_changes(const uint8_t *x, size_t n) {
   return 0;
 }
 
+static int contains(const uint8_t *x, size_t n, const char *s) {
+  size_t k = strlen(s);
+  for (size_t i = 0; i + k <= n; i++)
+    if (memcmp(x + i, s, k) == 0) return 1;
+  return 0;
+}
+
+/* SentencePiece style: lossless unless x has added-token text or U+2581 */
+static void check_sp(const uint8_t *x, size_t n) {
+  l1k_ids ids = {0};
+  size_t *off = NULL, dl = 0;
+  l1k_err err = {0};
+  ASSERT(l1k_tokenizer_encode(sp, (const char *)x, n, &ids, &off, &err) == 0, "%s", err.msg);
+  for (size_t i = 0; i < ids.len; i++) {
+    ASSERT(off[2 * i] <= off[2 * i + 1] && off[2 * i + 1] <= n, "sp: token %zu offsets", i);
+    ASSERT(off[2 * i] >= (i ? off[2 * i - 2] : 0), "sp: token %zu offsets go back", i);
+  }
+  free(off);
+  ASSERT(l1k_tokenizer_count(sp, (const char *)x, n, NULL) == (int64_t)ids.len, "sp: count");
+  char *d = l1k_tokenizer_decode(sp, ids.data, ids.len, &dl, &err);
+  ASSERT(d != NULL, "%s", err.msg);
+  if (!contains(x, n, "<s>") && !contains(x, n, "</s>") && !contains(x, n, "<unk>") &&
+      !contains(x, n, "\xe2\x96\x81"))
+    ASSERT(dl == n && memcmp(d, x, n) == 0, "sp: decode(encode(x)) != x (%zu bytes)", n);
+  free(d);
+  l1k_ids_free(&ids);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   l1k_ids a = {0}, b = {0};
   size_t dl = 0;
@@ -123,5 +160,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(d);
   l1k_ids_free(&a);
   l1k_ids_free(&b);
+  check_sp(data, size);
   return 0;
 }

@@ -1,4 +1,6 @@
-/* long1k — Hugging Face tokenizer.json (byte-level BPE: Qwen2 / Qwen2.5 / Qwen3, Llama-3).
+/* long1k — Hugging Face tokenizer.json: byte-level BPE (Qwen2 / Qwen2.5 / Qwen3, Llama-3,
+ * GPT-2 / SmolLM2 style, also vocabularies that lack some of the 256 byte symbols) and
+ * SentencePiece-style BPE (Llama-2 / Mistral: Metaspace or Prepend + Replace, byte_fallback).
  *
  * Contract used by synth, train, eval and the CLI. Owned by the tokenizer module
  * (src/text/); it may grow, but these functions keep their meaning.
@@ -8,8 +10,10 @@
  * the tokenizer and freed with it).
  *
  * Invalid UTF-8 in the input is encoded losslessly: each invalid byte is treated as a lone
- * byte (its own pre-token piece) and mapped through the byte-level alphabet, so decode(encode(x))
- * returns the original bytes (see docs/tokenizer.md for the exact rule).
+ * byte (its own pre-token piece) and mapped through the byte-level alphabet (SentencePiece
+ * style: one character of its own, which byte_fallback encodes as <0xNN>), so
+ * decode(encode(x)) returns the original bytes when the vocabulary has a symbol for every
+ * byte (see docs/tokenizer.md for the exact rule).
  */
 #ifndef LONG1K_TOKENIZER_H
 #define LONG1K_TOKENIZER_H
@@ -50,5 +54,14 @@ int32_t l1k_tokenizer_vocab_size(const l1k_tokenizer *t);       /* max id + 1 */
 int32_t l1k_tokenizer_token_to_id(const l1k_tokenizer *t, const char *token); /* -1 if none */
 const char *l1k_tokenizer_id_to_token(const l1k_tokenizer *t, int32_t id); /* NULL if none */
 int l1k_tokenizer_is_special(const l1k_tokenizer *t, int32_t id);
+
+/* Text that has no symbol in the vocabulary (a byte-level vocabulary without some of the 256
+ * byte tokens, or a SentencePiece vocabulary without byte_fallback and without unk_token) is
+ * dropped, as Hugging Face tokenizers drops it. This counts the input bytes dropped by every
+ * encode on t so far (all threads; atomic), so that a caller can say once how many were. */
+uint64_t l1k_tokenizer_dropped_bytes(const l1k_tokenizer *t);
+/* Byte-level vocabularies: how many of the 256 byte symbols the vocabulary lacks (0 for a
+ * complete one and for SentencePiece-style tokenizers). */
+int l1k_tokenizer_missing_bytes(const l1k_tokenizer *t);
 
 #endif

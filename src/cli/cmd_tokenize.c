@@ -488,12 +488,25 @@ static void print_stats(FILE *f, stats *s, mode_t_ mode, double secs, double cpu
 
 /* ---- command ---- */
 
+/* Text without a symbol in the vocabulary is dropped as HF tokenizers drops it: said once. */
+static void report_dropped(const l1k_tokenizer *tok, const char *tok_path) {
+  uint64_t n = l1k_tokenizer_dropped_bytes(tok);
+  if (!n) return;
+  int miss = l1k_tokenizer_missing_bytes(tok);
+  char why[96] = "";
+  if (miss) snprintf(why, sizeof why, " (its vocabulary lacks %d of the 256 byte symbols)", miss);
+  l1k_warn("dropped %llu input byte(s) that have no token in %s%s, as Hugging Face tokenizers "
+           "drops them", (unsigned long long)n, tok_path, why);
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: long1k tokenize [--tokenizer PATH] --input FILE.jsonl [options]\n"
           "\n"
           "Tokenizes one JSONL record per line with a Hugging Face tokenizer.json (byte-level BPE:\n"
-          "Qwen2/2.5/3, Llama-3) and writes one line {\"ids\":[...]} per record, in input order.\n"
+          "Qwen2/2.5/3, Llama-3, SmolLM2; SentencePiece-style BPE: Llama-2, Mistral) and writes\n"
+          "one line {\"ids\":[...]} per record, in input order. Text that has no token in the\n"
+          "vocabulary is dropped as Hugging Face does; the count is reported once at the end.\n"
           "Ids are those of Hugging Face tokenizers with add_special_tokens=False (special tokens\n"
           "written in the text, like <|im_end|>, are matched as tokens).\n"
           "\n"
@@ -766,6 +779,7 @@ int cmd_tokenize(int argc, char **argv) {
   if (want_stats) print_stats(stdout, &st, cfg.mode, secs, cpu);
   if (l1k_jsonl_blank_lines(rd) > 0)
     l1k_info("skipped %lld blank line(s) in %s", (long long)l1k_jsonl_blank_lines(rd), input);
+  report_dropped(tok, tok_path);
 
 end:
   if (output && af.f) l1k_atomic_abort(&af);

@@ -1,4 +1,4 @@
-/* long1k — config.json / generation_config.json for qwen2, qwen3 and llama, in both the
+/* long1k — config.json / generation_config.json for qwen2, qwen3, llama and mistral, in both the
  * transformers 4.x spelling (rope_theta, rope_scaling, torch_dtype) and the 5.x spelling
  * (rope_parameters, dtype). Anything we do not compute exactly is refused by name. */
 #include <cjson/cJSON.h>
@@ -147,6 +147,23 @@ int l1k_config_validate(const l1k_model_config *c, const char *where, l1k_err *e
   return 0;
 }
 
+/* Mistral: sliding_window (MistralConfig's default 4096 when absent) must be null or cover every
+ * position the model accepts (max_position_embeddings), so attention is full attention. */
+static int check_mistral_window(const cJSON *root, const l1k_model_config *c, const char *where,
+                                l1k_err *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "sliding_window");
+  if (v && cJSON_IsNull(v)) return 0;
+  int w = 4096;
+  int rc = get_int(root, "sliding_window", &w, 0, where, err);
+  if (rc) return rc;
+  if (w >= c->max_position_embeddings) return 0;
+  return l1k_errf(err, L1K_EUNSUPPORTED,
+                  "%s: field 'sliding_window': %d%s is less than max_position_embeddings (%d): "
+                  "sliding-window attention is not supported (null or >= %d means full attention)",
+                  where, w, v ? "" : " (MistralConfig's default)", c->max_position_embeddings,
+                  c->max_position_embeddings);
+}
+
 int l1k_config_parse(const char *json, const char *where, l1k_model_config *c, l1k_err *err) {
   memset(c, 0, sizeof *c);
   c->pad_token_id = -1;
@@ -164,21 +181,26 @@ int l1k_config_parse(const char *json, const char *where, l1k_model_config *c, l
   int rc = 0;
   const cJSON *mt = field(root, "model_type");
   if (!mt || !cJSON_IsString(mt)) {
-    rc = l1k_errf(err, L1K_EINPUT, "%s: missing field 'model_type' (expected qwen2, qwen3 or llama)",
-                  where);
+    rc = l1k_errf(err, L1K_EINPUT,
+                  "%s: missing field 'model_type' (expected qwen2, qwen3, llama or mistral)", where);
     goto done;
   }
   if (strcmp(mt->valuestring, "qwen2") && strcmp(mt->valuestring, "qwen3") &&
-      strcmp(mt->valuestring, "llama")) {
+      strcmp(mt->valuestring, "llama") && strcmp(mt->valuestring, "mistral")) {
     rc = l1k_errf(err, L1K_EUNSUPPORTED,
-                  "%s: model_type '%.40s' is not supported (supported: qwen2, qwen3, llama)", where,
-                  mt->valuestring);
+                  "%s: model_type '%.40s' is not supported (supported: qwen2, qwen3, llama, mistral)",
+                  where, mt->valuestring);
     goto done;
   }
   snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
   int is_llama = !strcmp(c->model_type, "llama"), is_qwen3 = !strcmp(c->model_type, "qwen3");
+  int is_mistral = !strcmp(c->model_type, "mistral");
   if (is_llama) c->max_position_embeddings = 2048;
   c->num_key_value_heads = -1;
+  if (is_mistral) { /* MistralConfig's defaults (Llama-like otherwise) */
+    c->max_position_embeddings = 4096 * 32;
+    c->num_key_value_heads = 8;
+  }
   c->head_dim = -1;
   if ((rc = get_int(root, "vocab_size", &c->vocab_size, 1, where, err)) ||
       (rc = get_int(root, "hidden_size", &c->hidden_size, 1, where, err)) ||
@@ -238,6 +260,7 @@ int l1k_config_parse(const char *json, const char *where, l1k_model_config *c, l
                   "(set it to false to use full attention)", where);
     goto done;
   }
+  if (is_mistral && (rc = check_mistral_window(root, c, where, err))) goto done;
   const cJSON *lt = field(root, "layer_types");
   if (lt) {
     for (const cJSON *e = cJSON_IsArray(lt) ? lt->child : NULL; e; e = e->next) {
@@ -346,11 +369,13 @@ static void jnum(l1k_buf *b, const char *k, double v, int last) {
 
 char *l1k_config_to_json(const l1k_model_config *c, const char *dtype_name) {
   l1k_buf b = {0};
-  const char *arch = !strcmp(c->model_type, "qwen2")   ? "Qwen2ForCausalLM"
-                     : !strcmp(c->model_type, "qwen3") ? "Qwen3ForCausalLM"
-                                                       : "LlamaForCausalLM";
+  const char *arch = !strcmp(c->model_type, "qwen2")     ? "Qwen2ForCausalLM"
+                     : !strcmp(c->model_type, "qwen3")   ? "Qwen3ForCausalLM"
+                     : !strcmp(c->model_type, "mistral") ? "MistralForCausalLM"
+                                                         : "LlamaForCausalLM";
   l1k_buf_printf(&b, "{\n  \"architectures\": [\"%s\"],\n", arch);
-  if (strcmp(c->model_type, "qwen2")) l1k_buf_puts(&b, "  \"attention_bias\": false,\n");
+  if (strcmp(c->model_type, "qwen2") && strcmp(c->model_type, "mistral"))
+    l1k_buf_puts(&b, "  \"attention_bias\": false,\n");
   l1k_buf_puts(&b, "  \"attention_dropout\": 0.0,\n");
   if (c->bos_token_id >= 0) l1k_buf_printf(&b, "  \"bos_token_id\": %d,\n", c->bos_token_id);
   if (c->n_eos == 1) l1k_buf_printf(&b, "  \"eos_token_id\": %d,\n", c->eos_token_ids[0]);
@@ -384,7 +409,9 @@ char *l1k_config_to_json(const l1k_model_config *c, const char *dtype_name) {
     l1k_buf_puts(&b, "  \"rope_scaling\": null,\n");
   }
   jnum(&b, "rope_theta", c->rope_theta, 0);
-  if (strcmp(c->model_type, "llama"))
+  if (!strcmp(c->model_type, "mistral"))
+    l1k_buf_puts(&b, "  \"sliding_window\": null,\n");
+  else if (strcmp(c->model_type, "llama"))
     l1k_buf_puts(&b, "  \"sliding_window\": null,\n  \"use_sliding_window\": false,\n");
   l1k_buf_printf(&b, "  \"tie_word_embeddings\": %s,\n", c->tie_word_embeddings ? "true" : "false");
   l1k_buf_printf(&b, "  \"torch_dtype\": \"%s\",\n", dtype_name);

@@ -89,9 +89,9 @@ cp "$G/reference.safetensors" "$T/ref_bad_ids.safetensors"
 st_edit "$T/ref_bad_ids.safetensors" ids 512
 expect token-id-out-of-range 2 "token id 512 out of range (vocab_size is 512)" "row 0 position 3" -- parity ids "$T/ref_bad_ids.safetensors"
 
-mk mistral
-sed -i 's/"model_type": "qwen2"/"model_type": "mistral"/' "$T/mistral/config.json"
-expect unknown-model-type 2 "config.json" "model_type 'mistral' is not supported" -- parity mistral
+mk gemma2
+sed -i 's/"model_type": "qwen2"/"model_type": "gemma2"/' "$T/gemma2/config.json"
+expect unknown-model-type 2 "config.json" "model_type 'gemma2' is not supported" -- parity gemma2
 
 mk sliding
 sed -i 's/"use_sliding_window": false/"use_sliding_window": true/' "$T/sliding/config.json"

@@ -262,7 +262,7 @@ static void test_errors(void) {
   expect_load_error(dir,
                     "{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
                     "\"vocab\": {\"a\": 0}, \"merges\": []}}",
-                    L1K_EUNSUPPORTED, "no token for byte");
+                    L1K_EUNSUPPORTED, "not a byte-level BPE vocabulary");
   expect_load_error(dir,
                     "{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
                     "\"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
