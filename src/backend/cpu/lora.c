@@ -1,0 +1,57 @@
+/* long1k — the LoRA products of the CPU backend (include/long1k/adapter.h), hooked after each
+ * base product of forward.c. PEFT's LoraLayer with dropout 0:
+ *   forward   y  += scale * u B^T,        u = x A^T            (u kept for the backward)
+ *   backward  dB += scale * dy^T u,       du = scale * dy B,
+ *             dA += du^T x,               dx += du A
+ * The base weight gets no gradient: forward.c's base products see NULL gradient pointers for
+ * every frozen tensor. */
+#include <stdlib.h>
+
+#include "long1k/backend.h"
+#include "model/adapter_internal.h"
+
+int l1k_cpu_lora_reserve(l1k_model *m, size_t N, l1k_err *err) {
+  model_adapter *ad = m->ad;
+  if (!ad || ad->kind != ADAPTER_LORA || N <= ad->rows) return 0;
+  int L = m->cfg.num_hidden_layers, r = ad->o.rank, nmod = 0;
+  for (int i = 0; i < L * L1K_LORA_NMOD; i++) nmod += ad->mods[i].A != NULL;
+  size_t per = N * (size_t)r;
+  float *mem = l1k_alloc_big(((size_t)nmod + 1) * per * sizeof(float));
+  if (!mem)
+    return l1k_errf(err, L1K_ENOMEM, "out of memory for the LoRA activations of %zu rows", N);
+  free(ad->acts);
+  ad->acts = mem;
+  ad->du = mem;
+  size_t k = 1;
+  for (int i = 0; i < L * L1K_LORA_NMOD; i++)
+    if (ad->mods[i].A) ad->mods[i].u = mem + per * k++;
+  ad->rows = N;
+  return 0;
+}
+
+static lora_mod *mod_of(l1k_model *m, int l, int mod) {
+  model_adapter *ad = m->ad;
+  if (!ad || ad->kind != ADAPTER_LORA) return NULL;
+  lora_mod *lm = &ad->mods[(size_t)l * L1K_LORA_NMOD + mod];
+  return lm->A ? lm : NULL;
+}
+
+void l1k_cpu_lora_fw(l1k_model *m, int l, int mod, float *y, const float *x, int N) {
+  lora_mod *lm = mod_of(m, l, mod);
+  if (!lm || N <= 0) return;
+  int r = m->ad->o.rank;
+  l1k_gemm(0, 1, N, r, lm->in, 1.0f, x, lm->in, lm->A, lm->in, 0.0f, lm->u, r);
+  l1k_gemm(0, 1, N, lm->out, r, m->ad->scale, lm->u, r, lm->B, r, 1.0f, y, lm->out);
+}
+
+void l1k_cpu_lora_bw(l1k_model *m, int l, int mod, float *dx, const float *dy, const float *x,
+                     int N) {
+  lora_mod *lm = mod_of(m, l, mod);
+  if (!lm || N <= 0) return;
+  int r = m->ad->o.rank, in = lm->in, out = lm->out;
+  float s = m->ad->scale, *du = m->ad->du;
+  l1k_gemm(1, 0, out, r, N, s, dy, out, lm->u, r, 1.0f, lm->gB, r);
+  l1k_gemm(0, 0, N, r, out, s, dy, out, lm->B, r, 0.0f, du, r);
+  l1k_gemm(1, 0, r, in, N, 1.0f, du, r, x, in, 1.0f, lm->gA, in);
+  if (dx) l1k_gemm(0, 0, N, in, r, 1.0f, du, r, lm->A, in, 1.0f, dx, in);
+}
