@@ -66,6 +66,19 @@ typedef struct l1k_train_config {
   char *device;                   /* auto|cpu|cuda */
   char *precision;                /* auto|fp32|bf16 (auto: cpu fp32, cuda bf16) */
   int deterministic;              /* device backends: same bits on every run */
+  /* parameter-efficient fine-tuning, LLaMA-Factory's keys (include/long1k/adapter.h) */
+  char *finetuning_type;          /* full|lora|freeze (default full) */
+  int64_t lora_rank;              /* 8 */
+  double lora_alpha;              /* 0 = 2 x lora_rank */
+  double lora_dropout;            /* 0 (> 0 refused) */
+  char *lora_target;              /* all | comma list of q_proj, ..., down_proj */
+  int use_rslora;
+  char *additional_target;        /* PEFT modules_to_save: embed_tokens, lm_head */
+  int create_new_adapter;
+  char *adapter_name_or_path;     /* comma list of PEFT adapters: merged, the last resumed */
+  int64_t freeze_trainable_layers;   /* 2: the last 2 layers; < 0: the first |N| */
+  char *freeze_trainable_modules;    /* all | self_attn, mlp, input_layernorm, ... */
+  char *freeze_extra_modules;        /* embed_tokens, norm, lm_head */
 } l1k_train_config;
 
 void l1k_train_config_default(l1k_train_config *c);
