@@ -96,6 +96,28 @@ done
 "$BIN" merge --base "$MODEL" --adapter "$T/nope" --out "$T/m2" 2>"$T/err"
 [[ $? == 2 ]] && grep -q "adapter_config.json" "$T/err" || { echo "FAIL: merge of a missing adapter"; cat "$T/err"; fail=1; }
 
+# generate --adapter (merged in memory) == generate on the merged directory; != the base
+TK=$SRC/data/tokenizers/tiny/tokenizer.json
+gen() { "$BIN" generate --tokenizer "$TK" --prompt "abc 12" -n 16 --ignore-eos -q -o "$@" 2>/dev/null; }
+gen "$T/g_base.jsonl" --model "$MODEL" && gen "$T/g_ad.jsonl" --model "$MODEL" --adapter "$C" &&
+  gen "$T/g_mg.jsonl" --model "$T/merged" || { echo "FAIL: generate runs"; fail=1; }
+cmp -s "$T/g_ad.jsonl" "$T/g_mg.jsonl" || { echo "FAIL: generate --adapter != merged"; fail=1; }
+cmp -s "$T/g_ad.jsonl" "$T/g_base.jsonl" && { echo "FAIL: the adapter changes nothing"; fail=1; }
+"$BIN" generate --model "$MODEL" --adapter "$T/nope" --tokenizer "$TK" --prompt x 2>"$T/err"
+[[ $? == 2 ]] && grep -q -- "--adapter" "$T/err" || { echo "FAIL: generate bad adapter"; cat "$T/err"; fail=1; }
+
+# eval --model --adapter == eval --model merged
+printf '{"problem":"abc 12","answer":"3"}\n{"problem":"1 2","answer":"4"}\n' >"$T/ev.jsonl"
+ev() { "$BIN" eval --data "$T/ev.jsonl" --tokenizer "$TK" --completions --max-tokens 8 \
+  --prompt-template plain -q "$@" >/dev/null 2>&1; }
+ev --model "$MODEL" --adapter "$C" --out "$T/ev_ad" && ev --model "$T/merged" --out "$T/ev_mg" ||
+  { echo "FAIL: eval runs"; fail=1; }
+py "$T/ev_ad/results.jsonl" "$T/ev_mg/results.jsonl" <<'EOP' || { echo "FAIL: eval --adapter != merged"; fail=1; }
+import json, sys
+a, b = ([json.loads(l)["response"] for l in open(p)] for p in sys.argv[1:3])
+assert len(a) == 2 and a == b, (a, b)
+EOP
+
 # stacking: merge the trained adapter and train a new one; continue the adapter
 "$BIN" train "$T/cfg.yaml" -q --output_dir "$T/stack" --max_steps 2 --save_steps 0 \
   --adapter_name_or_path "$C" --create_new_adapter true || { echo "FAIL: stacked run"; fail=1; }
