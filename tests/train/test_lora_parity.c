@@ -1,7 +1,8 @@
 /* LoRA parity against PEFT (goldens of tests/train/gen_lora_golden.py: peft 0.21.2,
  * transformers 5.25, torch 2.15, float64 references) on the three golden tiny models, each with
  * its own setting (qwen2: all linear modules; qwen3: use_rslora; llama: q/v/down subset, alpha
- * 5, rank 2), an adapter PEFT saved with B randomized:
+ * 5, rank 2, embed_tokens and lm_head as modules_to_save), an adapter PEFT saved with B (and the
+ * modules_to_save copies) randomized:
  *   - the logits with the adapter (||ours - ref|| / ||ref|| <= 1e-4),
  *   - the gradient of every lora_A and lora_B (same metric, per tensor),
  *   - a 5-step AdamW trajectory over the adapter only (loss, grad norm, adapter after 5 steps),
@@ -45,7 +46,16 @@ static int32_t *ids_of(const l1k_safetensors *st, const char *name, int *B, int 
   *B = (int)t->shape[0];
   *T = (int)t->shape[1];
   int32_t *v = malloc(t->numel * sizeof *v);
-  for (size_t i = 0; i < t->numel; i++) v[i] = (int32_t)((const int64_t *)t->data)[i];
+  for (size_t i = 0; i < t->numel; i++) {
+    int64_t x = 0;
+    if (t->dtype == L1K_DT_I64) memcpy(&x, (const char *)t->data + 8 * i, 8);
+    else {
+      int32_t y;
+      memcpy(&y, (const char *)t->data + 4 * i, 4);
+      x = y;
+    }
+    v[i] = (int32_t)x;
+  }
   return v;
 }
 
