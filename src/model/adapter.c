@@ -237,6 +237,7 @@ static int lora_build(l1k_model *m, const l1k_lora_opts *o, model_adapter **out,
   if (rc) {
     model_adapter_free(ad);
     model_point(m, m->params, &m->p);
+    if (m->grads) model_point(m, m->grads, &m->g);
     return rc;
   }
   /* module pointers into the space, in table order */
@@ -324,6 +325,9 @@ static int freeze_patterns(const l1k_model *m, int layers, const char *modules, 
   int rc = split_names(modules ? modules : "all", "freeze_trainable_modules", hidden, 4, "all",
                        &mods, err);
   if (!rc) rc = split_names(extra, "freeze_extra_modules", outer, 3, NULL, &ext, err);
+  if (!rc && (ext & 4u) && m->cfg.tie_word_embeddings)
+    rc = l1k_errf(err, L1K_EINPUT, "freeze_extra_modules: lm_head is tied to embed_tokens in this "
+                  "model (name embed_tokens)");
   if (rc) return rc;
   int all = !modules || !strcmp(modules, "all");
   size_t cap = (size_t)(hi - lo) * 4 + 4, n = 0;

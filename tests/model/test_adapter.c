@@ -266,6 +266,9 @@ static void test_loader_refusals(void) {
   l1k_lora_opts o = {2, 4, 0, 1, L1K_SAVE_LM_HEAD};
   CHECK(l1k_model_lora_new(m, &o, 1, &err) == L1K_EUNSUPPORTED);
   CHECK(strstr(err.msg, "tie_word_embeddings") != NULL);
+  CHECK(l1k_model_freeze(m, 1, "all", "lm_head", &err) == L1K_EINPUT);
+  CHECK(strstr(err.msg, "lm_head is tied to embed_tokens") != NULL);
+  CHECK_STR(l1k_model_adapter_kind(m), "none");
   l1k_rm_rf(dir, NULL);
   l1k_model_free(m);
 }
