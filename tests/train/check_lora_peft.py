@@ -11,7 +11,9 @@ For each setting below, `long1k train` trains a LoRA for a few steps on random t
   2. its logits, loss, adapter gradients, the 300-token sequence's logits and a greedy
      continuation are written as a reference dump, and `long1k parity --adapter` compares
      long1k's own numbers with it (relative error <= 1e-4, identical greedy ids);
-  3. `long1k merge` equals PEFT's merge_and_unload() (float32) tensor by tensor.
+  3. `long1k merge` equals PEFT's merge_and_unload() (float32) tensor by tensor, and on the
+     bfloat16 checkpoint of the same model (../bf16) the merged bf16 tensors are bit-identical
+     to merge_and_unload() of the bf16 model.
 Prints one line per setting and exits non-zero when a check fails.
 """
 import json
@@ -91,15 +93,27 @@ def main(binary, models):
             for k, v in ours.items():
                 d = (v.double() - theirs[k].double()).norm() / max(theirs[k].double().norm(), 1e-30)
                 worst = max(worst, float(d))
-            ok = rep.get("ok") is True and worst <= 1e-6
+            bdir = os.path.join(tmp, name + "_merged_bf16")
+            bbase = os.path.join(models, name, "bf16")
+            subprocess.run([binary, "merge", "--base", bbase, "--adapter", ckpt, "--out", bdir],
+                           check=True, capture_output=True)
+            ours16 = st.load_file(os.path.join(bdir, "model.safetensors"))
+            theirs16 = peft.PeftModel.from_pretrained(
+                transformers.AutoModelForCausalLM.from_pretrained(bbase, dtype=torch.bfloat16),
+                ckpt).merge_and_unload().state_dict()
+            diff16 = sum(int((v != theirs16[k]).sum()) for k, v in ours16.items()
+                         if v.dtype == theirs16[k].dtype == torch.bfloat16)
+            n16 = sum(v.numel() for v in ours16.values())
+            ok = rep.get("ok") is True and worst <= 1e-6 and diff16 == 0
             ok_all &= ok
             print("%s %s: PEFT loaded %d adapter tensors; parity logits %.3g, grad worst %.3g (%s), "
-                  "long_logits %.3g, greedy %s; merge vs merge_and_unload %.3g -> %s" % (
+                  "long_logits %.3g, greedy %s; merge vs merge_and_unload %.3g, bf16 merge: %d of %d "
+                  "elements differ -> %s" % (
                       name, json.dumps(keys), len(sd), rep.get("logits", {}).get("rel_err", -1),
                       rep.get("grad_worst", {}).get("rel_err", -1),
                       rep.get("grad_worst", {}).get("name", "?"),
                       rep.get("long_logits", {}).get("rel_err", -1),
-                      rep.get("greedy", {}).get("match"), worst, "ok" if ok else "FAIL"))
+                      rep.get("greedy", {}).get("match"), worst, diff16, n16, "ok" if ok else "FAIL"))
             if not ok and "error" in rep:
                 print(rep["error"])
     return 0 if ok_all else 1
