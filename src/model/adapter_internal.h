@@ -49,5 +49,7 @@ int l1k_cpu_lora_reserve(l1k_model *m, size_t N, l1k_err *err);
 void l1k_cpu_lora_fw(l1k_model *m, int l, int mod, float *y, const float *x, int N);
 void l1k_cpu_lora_bw(l1k_model *m, int l, int mod, float *dx, const float *dy, const float *x,
                      int N);
+/* The lowest layer the backward must reach (0 without an adapter; see lora.c). */
+int l1k_cpu_bw_lowest_layer(const l1k_model *m);
 
 #endif

@@ -135,8 +135,33 @@ static void test_freeze(void) {
   size_t nb = l1k_model_num_params(m);
   float *base0 = malloc(nb * sizeof *base0);
   memcpy(base0, l1k_model_params(m), nb * sizeof *base0);
+  int32_t gids[12], glabels[12];
+  l1k_batch gb;
+  batch_of(&gb, gids, glabels, 12, l1k_model_cfg(m)->vocab_size);
+  int64_t gt = l1k_batch_count_targets(&gb, &err);
+  /* the full model's gradients of layer 1, to compare with freeze's (which stops the backward
+   * at layer 1) */
+  l1k_model_zero_grads(m);
+  CHECK(l1k_model_forward_backward(m, &gb, 1.0 / (double)gt, NULL, NULL, &err) == 0);
+  float *gfull = malloc(nb * sizeof *gfull);
+  memcpy(gfull, l1k_model_grads(m), nb * sizeof *gfull);
   CHECK(l1k_model_freeze(m, 1, "all", NULL, &err) == 0);
   CHECK_STR(l1k_model_adapter_kind(m), "freeze");
+  {
+    l1k_model_zero_grads(m);
+    CHECK(l1k_model_forward_backward(m, &gb, 1.0 / (double)gt, NULL, NULL, &err) == 0);
+    size_t n = l1k_model_num_trainable(m), k = 0;
+    float *g = malloc(n * sizeof *g);
+    CHECK(l1k_model_grads_get(m, g, 0, n, &err) == 0);
+    const l1k_tensor_info *tt = l1k_model_trainable_tensors(m, &k);
+    for (size_t i = 0; i < k; i++) {
+      const l1k_tensor_info *bt = l1k_model_tensor(m, tt[i].name);
+      CHECK_MSG(bt && !memcmp(g + tt[i].offset, gfull + bt->offset, bt->numel * sizeof(float)),
+                "freeze gradient of %s differs from the full model's", tt[i].name);
+    }
+    free(g);
+  }
+  free(gfull);
   size_t nt = 0;
   const l1k_tensor_info *ti = l1k_model_trainable_tensors(m, &nt);
   for (size_t i = 0; i < nt; i++)

@@ -582,7 +582,8 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   /* final norm */
   memset(a->dres, 0, (size_t)N * C * sizeof(float));
   l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);
-  for (int l = Lc - 1; l >= 0; l--) layer_bw(m, l, b->B, b->T);
+  /* with an adapter, the layers below the lowest trained one are skipped (nothing to train) */
+  for (int l = Lc - 1, lo = l1k_cpu_bw_lowest_layer(m); l >= lo; l--) layer_bw(m, l, b->B, b->T);
   /* embedding: scatter-add (serial over rows: ids repeat). transformers' nn.Embedding(
    * padding_idx=pad_token_id): the positions whose input is pad_token_id add nothing (the row
    * still gets the tied lm_head's gradient above). pad_token_id is -1 when unset. */

@@ -55,3 +55,23 @@ void l1k_cpu_lora_bw(l1k_model *m, int l, int mod, float *dx, const float *dy, c
   l1k_gemm(1, 0, r, in, N, 1.0f, du, r, x, in, 1.0f, lm->gA, in);
   if (dx) l1k_gemm(0, 0, N, in, r, 1.0f, du, r, lm->A, in, 1.0f, dx, in);
 }
+
+/* The lowest layer whose backward is needed: the lowest layer with a trained tensor or a LoRA
+ * module, or 0 when the embedding is trained (and always without an adapter). Layers below it
+ * only carry the gradient down to frozen weights, so the backward stops there. */
+int l1k_cpu_bw_lowest_layer(const l1k_model *m) {
+  const model_adapter *ad = m->ad;
+  int L = m->cfg.num_hidden_layers;
+  if (!ad || m->g.embed) return 0;
+  for (int l = 0; l < L; l++) {
+    const layer_params *G = &m->g.layer[l];
+    const float *g[] = {G->ln1_w, G->q_w, G->q_b,    G->k_w,  G->k_b,  G->v_w,   G->v_b,
+                        G->o_w,   G->q_norm, G->k_norm, G->ln2_w, G->gate_w, G->up_w, G->down_w};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+      if (g[i]) return l;
+    if (ad->kind == ADAPTER_LORA)
+      for (int k = 0; k < L1K_LORA_NMOD; k++)
+        if (ad->mods[(size_t)l * L1K_LORA_NMOD + k].A) return l;
+  }
+  return L;
+}
