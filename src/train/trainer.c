@@ -479,9 +479,13 @@ static int setup_adapter(trainer *t, l1k_err *err) {
   else if (!strcmp(ft, "freeze"))
     rc = l1k_model_freeze(t->m, (int)c->freeze_trainable_layers, c->freeze_trainable_modules,
                           c->freeze_extra_modules, err);
-  if (!rc && strcmp(ft, "full") && t->d.rank == 0)
-    l1k_info("finetuning_type %s: %zu trainable parameters of %zu", ft,
-             l1k_model_num_trainable(t->m), l1k_model_num_params(t->m));
+  if (!rc && strcmp(ft, "full") && t->d.rank == 0) {
+    size_t nt = 0, k = 0;
+    const l1k_tensor_info *ti = l1k_model_trainable_tensors(t->m, &nt);
+    for (size_t i = 0; i < nt; i++) k += ti[i].numel;
+    l1k_info("finetuning_type %s: %zu trainable parameters in %zu tensors (base model: %zu)", ft,
+             k, nt, l1k_model_num_params(t->m));
+  }
   return rc;
 }
 
