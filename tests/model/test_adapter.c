@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "long1k/adapter.h"
+#include "long1k/generate.h"
 #include "long1k/io.h"
 #include "long1k/safetensors.h"
 #include "model/tiny.h"
@@ -78,6 +79,9 @@ static void test_init(void) {
   l1k_model_adapter_detach(m);
   CHECK(l1k_model_lora_new(m, &o, 43, &err) == 0);
   CHECK(memcmp(a, l1k_model_trainable_params(m), n * sizeof *a) != 0);
+  /* the CPU generator reads the base weights: refused until the adapter is merged */
+  CHECK(l1k_generator_create(m, 1, 16, &err) == NULL);
+  CHECK(strstr(err.msg, "merge it first") != NULL);
   /* a second adapter is refused */
   CHECK(l1k_model_lora_new(m, &o, 1, &err) == L1K_EINPUT);
   CHECK(strstr(err.msg, "already has a lora adapter") != NULL);
