@@ -12,8 +12,12 @@
  * l1k_model_params / _num_params / _tensors keep naming the base model.
  *
  * LoRA: y = x W^T (+ b) + scale * (x A^T) B^T for every target linear module, A [r, in],
- * B [out, r], scale = alpha / r (alpha / sqrt(r) with use_rslora), as PEFT's LoraLayer with
- * dropout 0. */
+ * B [out, r], scale = alpha / r (alpha / sqrt(r) with use_rslora), as PEFT's LoraLayer. With
+ * lora_dropout p > 0, l1k_model_forward_backward (training) feeds each module's A the input
+ * with elements dropped with probability p and the rest scaled by 1 / (1 - p), as nn.Dropout;
+ * the mask of every element is a hash of the key set by l1k_model_lora_dropout_key, the layer,
+ * the module and the element (deterministic for any thread count; not torch's stream).
+ * l1k_model_forward (evaluation) never drops. */
 #ifndef LONG1K_ADAPTER_H
 #define LONG1K_ADAPTER_H
 
@@ -36,6 +40,7 @@ typedef struct l1k_lora_opts {
   int use_rslora;      /* scale alpha / sqrt(r) instead of alpha / r */
   unsigned targets;    /* bit L1K_LORA_* per target module */
   unsigned save;       /* modules_to_save: bit 0 embed_tokens, bit 1 lm_head */
+  double dropout;      /* lora_dropout p in [0, 1) */
 } l1k_lora_opts;
 #define L1K_SAVE_EMBED 1u
 #define L1K_SAVE_LM_HEAD 2u
@@ -73,6 +78,10 @@ int l1k_model_lora_save(l1k_model *m, const char *dir, const char *base_name, l1
  * optimizer state. */
 int l1k_model_freeze(l1k_model *m, int trainable_layers, const char *modules, const char *extra,
                      l1k_err *err);
+
+/* The dropout masks of the next l1k_model_forward_backward calls (the trainer sets one key per
+ * micro-batch from the seed, the step and the micro-batch's first row). No-op without a LoRA. */
+void l1k_model_lora_dropout_key(l1k_model *m, uint64_t key);
 
 /* "none", "lora" or "freeze". */
 const char *l1k_model_adapter_kind(const l1k_model *m);

@@ -70,7 +70,7 @@ typedef struct l1k_train_config {
   char *finetuning_type;          /* full|lora|freeze (default full) */
   int64_t lora_rank;              /* 8 */
   double lora_alpha;              /* 0 = 2 x lora_rank */
-  double lora_dropout;            /* 0 (> 0 refused) */
+  double lora_dropout;            /* 0; p < 1 */
   char *lora_target;              /* all | comma list of q_proj, ..., down_proj */
   int use_rslora;
   char *additional_target;        /* PEFT modules_to_save: embed_tokens, lm_head */

@@ -117,6 +117,7 @@ void model_adapter_free(model_adapter *ad) {
   free(ad->base_of);
   free(ad->mods);
   free(ad->acts);
+  free(ad->xd);
   free(ad);
 }
 
@@ -196,6 +197,8 @@ static const char *group_of(int mod) { return mod <= L1K_LORA_O ? "self_attn" : 
 static int lora_build(l1k_model *m, const l1k_lora_opts *o, model_adapter **out, l1k_err *err) {
   const l1k_model_config *c = &m->cfg;
   if (o->rank <= 0) return l1k_errf(err, L1K_EINPUT, "lora_rank: %d (expected > 0)", o->rank);
+  if (!(o->dropout >= 0 && o->dropout < 1))
+    return l1k_errf(err, L1K_EINPUT, "lora_dropout: %g (expected 0 <= p < 1)", o->dropout);
   if (!(o->alpha > 0)) return l1k_errf(err, L1K_EINPUT, "lora_alpha: %g (expected > 0)", o->alpha);
   if (!o->targets) return l1k_errf(err, L1K_EINPUT, "lora_target: no module");
   if (o->save && c->tie_word_embeddings)
@@ -303,6 +306,10 @@ int l1k_model_adapter_merge(l1k_model *m, l1k_err *err) {
              ad->tensors[t].numel * sizeof(float));
   model_adapter_drop(m);
   return 0;
+}
+
+void l1k_model_lora_dropout_key(l1k_model *m, uint64_t key) {
+  if (m->ad) m->ad->drop_key = key;
 }
 
 void l1k_model_adapter_detach(l1k_model *m) {

@@ -29,6 +29,9 @@ typedef struct model_adapter {
   float *acts;            /* u of every module, [rows * r] each */
   float *du;              /* [rows * r] backward scratch */
   size_t rows;            /* rows the activations are sized for */
+  float *xd;              /* [rows * max in] dropout scratch (dropout > 0) */
+  uint64_t drop_key;      /* l1k_model_lora_dropout_key */
+  int training;           /* set during forward_backward: dropout applies */
 } model_adapter;
 
 void model_adapter_free(model_adapter *ad);
@@ -49,6 +52,8 @@ int l1k_cpu_lora_reserve(l1k_model *m, size_t N, l1k_err *err);
 void l1k_cpu_lora_fw(l1k_model *m, int l, int mod, float *y, const float *x, int N);
 void l1k_cpu_lora_bw(l1k_model *m, int l, int mod, float *dx, const float *dy, const float *x,
                      int N);
+/* Dropout on (training, inside forward_backward) or off. */
+void l1k_cpu_lora_training(l1k_model *m, int on);
 /* The lowest layer the backward must reach (0 without an adapter; see lora.c). */
 int l1k_cpu_bw_lowest_layer(const l1k_model *m);
 

@@ -91,6 +91,11 @@ static int parse_config(const char *path, l1k_lora_opts *o, l1k_err *err) {
   for (size_t i = 0; i < sizeof refused / sizeof refused[0] && !rc; i++)
     rc = cfg_refuse_set(j, refused[i], path, err);
   if (!rc) rc = cfg_bool(j, "use_rslora", &o->use_rslora, path, err);
+  const cJSON *dp = cJSON_GetObjectItemCaseSensitive(j, "lora_dropout");
+  if (!rc && dp && !cJSON_IsNull(dp) && (!cJSON_IsNumber(dp) || !(dp->valuedouble >= 0) ||
+                                        !(dp->valuedouble < 1)))
+    rc = l1k_errf(err, L1K_EINPUT, "%s: \"lora_dropout\": expected a number in [0, 1)", path);
+  if (!rc && cJSON_IsNumber(dp)) o->dropout = dp->valuedouble;
   if (!rc) rc = cfg_names(j, "target_modules", 1, &o->targets, path, err);
   if (!rc) rc = cfg_names(j, "modules_to_save", 0, &o->save, path, err);
   if (!rc) {
@@ -104,6 +109,17 @@ static int parse_config(const char *path, l1k_lora_opts *o, l1k_err *err) {
 static void put_alpha(l1k_buf *b, double alpha) {
   if (alpha == floor(alpha) && fabs(alpha) < 1e15) l1k_buf_printf(b, "%.0f", alpha);
   else l1k_buf_printf(b, "%.17g", alpha);
+}
+
+/* Python's repr of a float (json.dump): 0.0, 0.05, 0.1 */
+static void put_float(l1k_buf *b, double v) {
+  char t[40];
+  for (int prec = 1; prec <= 17; prec++) { /* the shortest text that reads back as v */
+    snprintf(t, sizeof t, "%.*g", prec, v);
+    if (strtod(t, NULL) == v) break;
+  }
+  l1k_buf_puts(b, t);
+  if (!strpbrk(t, ".eEn")) l1k_buf_puts(b, ".0");
 }
 
 /* The keys, values and order of peft 0.21.2's save_pretrained for a plain LoRA (sorted keys,
@@ -122,8 +138,9 @@ static char *config_json(const model_adapter *ad, const char *base_name) {
                    "  \"layers_pattern\": null,\n  \"layers_to_transform\": null,\n"
                    "  \"loftq_config\": {},\n  \"lora_alpha\": ");
   put_alpha(&b, ad->o.alpha);
-  l1k_buf_puts(&b, ",\n  \"lora_bias\": false,\n  \"lora_dropout\": 0.0,\n"
-                   "  \"lora_ga_config\": null,\n  \"megatron_config\": null,\n"
+  l1k_buf_puts(&b, ",\n  \"lora_bias\": false,\n  \"lora_dropout\": ");
+  put_float(&b, ad->o.dropout);
+  l1k_buf_puts(&b, ",\n  \"lora_ga_config\": null,\n  \"megatron_config\": null,\n"
                    "  \"megatron_core\": \"megatron.core\",\n  \"modules_to_save\": ");
   if (!ad->o.save) {
     l1k_buf_puts(&b, "null");

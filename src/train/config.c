@@ -112,7 +112,8 @@ static const key_spec KEYS[] = {
     {"lora_rank", T_INT, F(lora_rank), 0, 1, 1 << 16, "8", "LoRA rank r"},
     {"lora_alpha", T_FLOAT, F(lora_alpha), 0, 0, 1e9, "2 x lora_rank",
      "LoRA scale numerator (scale alpha / r)"},
-    {"lora_dropout", T_FLOAT, F(lora_dropout), 0, 0, 1, "0", "LoRA dropout (only 0 is run)"},
+    {"lora_dropout", T_FLOAT, F(lora_dropout), 0, 0, 1, "0",
+     "LoRA dropout p on each target's input (training only; p < 1)"},
     {"lora_target", T_STR, F(lora_target), 0, 0, 0, "all",
      "all, or a comma list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"},
     {"use_rslora", T_BOOL, F(use_rslora), 0, 0, 0, "false", "scale alpha / sqrt(r)"},
@@ -395,10 +396,8 @@ static int finish_adapter(l1k_train_config *c, l1k_err *err) {
     return l1k_errf(err, L1K_EINPUT, "adapter_name_or_path: needs finetuning_type: lora (it is %s)",
                     ft);
   if (strcmp(ft, "lora")) return 0;
-  if (c->lora_dropout > 0)
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "lora_dropout: %g is not supported (long1k trains LoRA without dropout: 0)",
-                    c->lora_dropout);
+  if (c->lora_dropout >= 1)
+    return l1k_errf(err, L1K_EINPUT, "lora_dropout: %g (expected 0 <= p < 1)", c->lora_dropout);
   if (c->lora_alpha <= 0) c->lora_alpha = 2.0 * (double)c->lora_rank; /* LLaMA-Factory */
   int rc = l1k_lora_parse_targets(c->lora_target ? c->lora_target : "all", "lora_target", &bits,
                                   err);

@@ -460,7 +460,7 @@ static int setup_lora(trainer *t, l1k_err *err) {
       l1k_info("lora: training %s further (its adapter_config.json sets rank, alpha, targets)",
                resume);
   } else if (!rc) {
-    l1k_lora_opts o = {(int)c->lora_rank, c->lora_alpha, c->use_rslora, 0, 0};
+    l1k_lora_opts o = {(int)c->lora_rank, c->lora_alpha, c->use_rslora, 0, 0, c->lora_dropout};
     rc = l1k_lora_parse_targets(c->lora_target ? c->lora_target : "all", "lora_target", &o.targets,
                                 err);
     if (!rc) rc = l1k_lora_parse_save(c->additional_target, "additional_target", &o.save, err);
@@ -542,6 +542,11 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
     int n = (int)((hi - a) < t->B ? (hi - a) : t->B);
     double ls = 0;
     int64_t nt = 0;
+    /* LoRA dropout masks: one key per micro-batch (seed, step, first row), so a resumed run
+     * and any number of ranks draw the same masks */
+    l1k_model_lora_dropout_key(t->m, l1k_mix64(l1k_mix64((uint64_t)t->c->seed ^ 0x6C6F7261ULL) +
+                                               (uint64_t)t->step * 0x9E3779B97F4A7C15ULL +
+                                               (uint64_t)a));
     rc = run_batch(t, &t->rows, t->perm + a, n, 1, scale, &ls, &nt, err);
     acc[0] += ls;
     acc[1] += (double)nt;

@@ -37,7 +37,7 @@ static void test_init(void) {
   l1k_batch b;
   batch_of(&b, ids, labels, 12, l1k_model_cfg(m)->vocab_size);
   double base = loss_of(m, &b);
-  l1k_lora_opts o = {4, 8, 0, 0, 0};
+  l1k_lora_opts o = {4, 8, 0, 0, 0, 0};
   CHECK(l1k_lora_parse_targets("all", "lora_target", &o.targets, &err) == 0);
   CHECK(o.targets == 0x7f);
   CHECK(l1k_model_lora_new(m, &o, 42, &err) == 0);
@@ -89,11 +89,21 @@ static void test_init(void) {
   l1k_model_free(m);
 }
 
-/* Finite differences on the adapter with B randomized (the tiny model has q/k/v biases). */
-static void test_gradcheck(const char *family, const char *mods, int rslora) {
+/* The training loss (forward_backward: LoRA dropout on, with the key set) of the batch. */
+static double train_loss(l1k_model *m, const l1k_batch *b, int64_t targets) {
+  double ls = 0;
+  l1k_err err = {0};
+  l1k_model_zero_grads(m);
+  l1k_model_forward_backward(m, b, 1.0 / (double)targets, &ls, NULL, &err);
+  return ls / (double)targets;
+}
+
+/* Finite differences on the adapter with B randomized (the tiny model has q/k/v biases); with
+ * dropout, of the training loss under one fixed mask (the key). */
+static void test_gradcheck(const char *family, const char *mods, int rslora, double dropout) {
   l1k_model *m = tiny_model(family, 9);
   l1k_err err = {0};
-  l1k_lora_opts o = {3, 5, rslora, 0, 0};
+  l1k_lora_opts o = {3, 5, rslora, 0, 0, dropout};
   CHECK(l1k_lora_parse_targets(mods, "lora_target", &o.targets, &err) == 0);
   CHECK(l1k_model_lora_new(m, &o, 1, &err) == 0);
   size_t n = l1k_model_num_trainable(m), nt = 0;
@@ -110,26 +120,90 @@ static void test_gradcheck(const char *family, const char *mods, int rslora) {
   l1k_batch b;
   batch_of(&b, ids, labels, 10, l1k_model_cfg(m)->vocab_size);
   int64_t targets = l1k_batch_count_targets(&b, &err);
+  l1k_model_lora_dropout_key(m, 77);
   l1k_model_zero_grads(m);
   CHECK(l1k_model_forward_backward(m, &b, 1.0 / (double)targets, NULL, NULL, &err) == 0);
   float *g = malloc(n * sizeof *g);
   CHECK(l1k_model_grads_get(m, g, 0, n, &err) == 0);
   CHECK(l1k_model_grads(m) == NULL); /* no base gradient buffer */
+  /* per tensor: the derivative along a random direction v of that tensor, central
+   * differences with Richardson extrapolation (as test_gradcheck), against g . v */
   double worst = 0;
-  for (size_t i = 0; i < nt; i++)
-    for (size_t k = 0; k < ti[i].numel; k += 5) {
-      size_t j = ti[i].offset + k;
-      float keep = p[j], h = 1e-2f;
-      p[j] = keep + h;
-      double lp = loss_of(m, &b);
-      p[j] = keep - h;
-      double lm = loss_of(m, &b);
-      p[j] = keep;
-      double fd = (lp - lm) / (2 * h), e = fabs(fd - g[j]) / (fabs(fd) + fabs(g[j]) + 1e-3);
-      worst = e > worst ? e : worst;
+  float *p0 = malloc(n * sizeof *p0);
+  memcpy(p0, p, n * sizeof *p0);
+  for (size_t i = 0; i < nt; i++) {
+    size_t off = ti[i].offset, len = ti[i].numel;
+    float *v = malloc(len * sizeof *v);
+    double gv = 0;
+    for (size_t k = 0; k < len; k++) {
+      s = s * 1664525u + 1013904223u;
+      v[k] = (float)(s >> 8) / 16777216.0f - 0.5f;
+      gv += (double)g[off + k] * v[k];
     }
-  CHECK_MSG(worst < 2e-2, "%s %s: finite-difference rel err %.3g", family, mods, worst);
+    double d[2];
+    for (int q = 0; q < 2; q++) {
+      float h = q ? 5e-3f : 1e-2f;
+      double l2[2];
+      for (int sg = 0; sg < 2; sg++) {
+        for (size_t k = 0; k < len; k++) p[off + k] = p0[off + k] + (sg ? -h : h) * v[k];
+        l2[sg] = train_loss(m, &b, targets);
+      }
+      d[q] = (l2[0] - l2[1]) / (2.0 * h);
+    }
+    memcpy(p + off, p0 + off, len * sizeof *p);
+    double fd = (4 * d[1] - d[0]) / 3, e = fabs(fd - gv) / (fabs(fd) + 1e-6);
+    worst = e > worst ? e : worst;
+    free(v);
+  }
+  free(p0);
+  CHECK_MSG(worst < 1e-2, "%s %s p %g: directional derivative rel err %.3g", family, mods, dropout,
+            worst);
+  fprintf(stderr, "gradcheck %s %s p %g: worst directional rel err %.3g\n", family, mods, dropout,
+          worst);
+  if (dropout > 0) { /* masks: the same key the same loss, another key another; eval: none */
+    double l77 = train_loss(m, &b, targets);
+    l1k_model_lora_dropout_key(m, 78);
+    double l78 = train_loss(m, &b, targets);
+    l1k_model_lora_dropout_key(m, 77);
+    CHECK(train_loss(m, &b, targets) == l77 && l78 != l77);
+    double ev = loss_of(m, &b);
+    l1k_lora_opts o0 = o;
+    o0.dropout = 0;
+    size_t nn = l1k_model_num_trainable(m);
+    float *keep = malloc(nn * sizeof *keep);
+    memcpy(keep, p, nn * sizeof *keep);
+    l1k_model_adapter_detach(m);
+    CHECK(l1k_model_lora_new(m, &o0, 1, &err) == 0);
+    memcpy(l1k_model_trainable_params(m), keep, nn * sizeof *keep);
+    CHECK(loss_of(m, &b) == ev && train_loss(m, &b, targets) == ev && ev != l77);
+    free(keep);
+  }
   free(g);
+  l1k_model_free(m);
+}
+
+/* The dropout mask: the kept fraction is 1 - p, kept elements scaled by 1 / (1 - p), seen
+ * through u = d(x) A^T with A = identity rows: the LoRA's output on a one-hot basis. Checked on
+ * the saved config instead: lora_dropout written as PEFT writes it and read back. */
+static void test_dropout_stats(void) {
+  l1k_model *m = tiny_model("qwen3", 4);
+  l1k_err err = {0};
+  l1k_lora_opts o = {2, 4, 0, 1u << L1K_LORA_Q, 0, 0.05};
+  CHECK(l1k_model_lora_new(m, &o, 3, &err) == 0);
+  char tmpl[] = "/tmp/l1k_drop_XXXXXX";
+  const char *dir = mkdtemp(tmpl);
+  CHECK(dir && l1k_model_lora_save(m, dir, "base", &err) == 0);
+  char p[600];
+  snprintf(p, sizeof p, "%s/adapter_config.json", dir);
+  char *txt = l1k_read_file(p, NULL, &err);
+  CHECK(txt && strstr(txt, "\"lora_dropout\": 0.05,"));
+  free(txt);
+  l1k_model_adapter_detach(m);
+  CHECK(l1k_model_lora_load(m, dir, &err) == 0);
+  o.dropout = 1.0;
+  l1k_model_adapter_detach(m);
+  CHECK(l1k_model_lora_new(m, &o, 3, &err) == L1K_EINPUT);
+  l1k_rm_rf(dir, NULL);
   l1k_model_free(m);
 }
 
@@ -292,7 +366,7 @@ static void test_loader_refusals(void) {
   CHECK(l1k_model_lora_load(m, dir, &err) == L1K_EINPUT);
   CHECK(strstr(err.msg, "no adapter_config.json") != NULL);
   /* modules_to_save on a tied model */
-  l1k_lora_opts o = {2, 4, 0, 1, L1K_SAVE_LM_HEAD};
+  l1k_lora_opts o = {2, 4, 0, 1, L1K_SAVE_LM_HEAD, 0};
   CHECK(l1k_model_lora_new(m, &o, 1, &err) == L1K_EUNSUPPORTED);
   CHECK(strstr(err.msg, "tie_word_embeddings") != NULL);
   CHECK(l1k_model_freeze(m, 1, "all", "lm_head", &err) == L1K_EINPUT);
@@ -305,9 +379,12 @@ static void test_loader_refusals(void) {
 int main(void) {
   setenv("OMP_NUM_THREADS", "1", 0);
   test_init();
-  test_gradcheck("qwen2", "all", 0);
-  test_gradcheck("qwen3", "v_proj,o_proj,up_proj", 1);
-  test_gradcheck("llama", "q_proj,down_proj,gate_proj", 0);
+  test_gradcheck("qwen2", "all", 0, 0);
+  test_gradcheck("qwen3", "v_proj,o_proj,up_proj", 1, 0);
+  test_gradcheck("llama", "q_proj,down_proj,gate_proj", 0, 0);
+  test_gradcheck("qwen2", "all", 0, 0.3);
+  test_gradcheck("llama", "q_proj,down_proj,gate_proj", 1, 0.5);
+  test_dropout_stats();
   test_freeze();
   test_loader_refusals();
   CHECK_DONE();

@@ -1,4 +1,5 @@
 /* The LoRA / freeze keys of the training configuration: LLaMA-Factory's defaults (lora_rank 8,
+ * lora_dropout 0 (p < 1),
  * lora_alpha 2 x rank filled in by finish, lora_target all, freeze_trainable_layers 2,
  * freeze_trainable_modules all), PEFT's modules_to_save as an alias of additional_target, and
  * the refusals (one line each). */
@@ -47,8 +48,11 @@ int main(void) {
   CHECK(dump && strstr(dump, "finetuning_type: \"lora\"") && strstr(dump, "lora_alpha: 5"));
   free(dump);
   CHECK(l1k_train_config_set(&c, "lora_dropout", "0.1", "t", &err) == 0);
-  CHECK(l1k_train_config_finish(&c, &err) == L1K_EUNSUPPORTED);
-  CHECK(strstr(err.msg, "lora_dropout: 0.1 is not supported") != NULL);
+  CHECK(l1k_train_config_finish(&c, &err) == 0 && c.lora_dropout == 0.1);
+  CHECK(l1k_train_config_set(&c, "lora_dropout", "1", "t", &err) == 0);
+  CHECK(l1k_train_config_finish(&c, &err) == L1K_EINPUT);
+  CHECK(strstr(err.msg, "lora_dropout: 1 (expected 0 <= p < 1)") != NULL);
+  CHECK(l1k_train_config_set(&c, "lora_dropout", "-0.1", "t", &err) == L1K_EINPUT);
   CHECK(l1k_train_config_set(&c, "lora_dropout", "0", "t", &err) == 0);
   CHECK(l1k_train_config_set(&c, "additional_target", "embed_tokens,wte", "t", &err) == 0);
   CHECK(l1k_train_config_finish(&c, &err) == L1K_EINPUT);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# LoRA under data parallelism: `mpirun -np 2` (ZeRO-1: the adapter's moments sharded) with
+# LoRA (with lora_dropout 0.1: the masks follow the rows, not the ranks) under data
+# parallelism: `mpirun -np 2` (ZeRO-1: the adapter's moments sharded) with
 # accumulation 2 gives the losses and grad norms of one process with accumulation 4 (relative
 # error <= 1e-5), both ranks hold the same adapter, and rank 0 saves a PEFT adapter. Skips (77)
 # only when mpirun or the golden model is missing.
@@ -30,6 +31,7 @@ tokenized_cache_dir: $T/cache
 finetuning_type: lora
 lora_rank: 4
 lora_target: q_proj,v_proj,up_proj
+lora_dropout: 0.1
 EOC
 LONG1K_TRAIN_DUMP_PARAMS=$T/p1 "$BIN" train "$T/cfg.yaml" -q --output_dir "$T/one" --gradient_accumulation_steps 4 ||
   { echo "FAIL: single process run"; exit 1; }

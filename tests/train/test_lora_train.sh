@@ -87,6 +87,18 @@ EOP
 for f in adapter_model.safetensors train_state.bin; do
   cmp -s "$C/$f" "$T/a/checkpoint-8/$f" || { echo "FAIL: resumed $f differs"; fail=1; }
 done
+# the same with lora_dropout: the masks come from (seed, step, row), so a resumed run draws the
+# same ones; and dropout changes the run
+"$BIN" train "$T/cfg.yaml" -q --output_dir "$T/dref" --lora_dropout 0.1 || { echo "FAIL: dropout run"; fail=1; }
+LONG1K_TRAIN_FAULT=kill-after-step:5 "$BIN" train "$T/cfg.yaml" -q --output_dir "$T/d" --lora_dropout 0.1 2>/dev/null
+"$BIN" train "$T/cfg.yaml" -q --output_dir "$T/d" --lora_dropout 0.1 --resume_from_checkpoint true ||
+  { echo "FAIL: dropout resume"; fail=1; }
+cmp -s "$T/dref/checkpoint-8/train_state.bin" "$T/d/checkpoint-8/train_state.bin" ||
+  { echo "FAIL: dropout: resumed state differs"; fail=1; }
+cmp -s "$T/dref/checkpoint-8/adapter_model.safetensors" "$C/adapter_model.safetensors" &&
+  { echo "FAIL: lora_dropout 0.1 changed nothing"; fail=1; }
+grep -q '"lora_dropout": 0.1,' "$T/dref/checkpoint-8/adapter_config.json" ||
+  { echo "FAIL: adapter_config.json lacks lora_dropout 0.1"; fail=1; }
 
 # merge: W + scale B A, a model directory with the tokenizer files of the base
 "$BIN" merge --base "$MODEL" --adapter "$C" --out "$T/merged" || { echo "FAIL: merge"; fail=1; }

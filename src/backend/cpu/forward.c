@@ -605,7 +605,9 @@ int l1k_cpu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale
   if (!m->ad && !model_grads_alloc(m))
     return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
   int prev = l1k_blas_single_begin();
+  l1k_cpu_lora_training(m, 1); /* LoRA dropout applies in training only */
   int rc = forward_backward_impl(m, b, grad_scale, loss_sum, n_targets, err);
+  l1k_cpu_lora_training(m, 0);
   l1k_blas_single_end(prev);
   return rc;
 }
