@@ -112,6 +112,7 @@ def main(shared, out_root):
                 elif "modules_to_save" in n:  # trained copies differ from the base
                     p.add_(torch.randn_like(p) * 0.02)
         pm.save_pretrained(os.path.join(out, "adapter"))
+        os.remove(os.path.join(out, "adapter", "README.md"))  # PEFT's model card: not needed
         # merge golden, float32 as long1k merges a float32 base
         merged = peft.PeftModel.from_pretrained(
             transformers.AutoModelForCausalLM.from_pretrained(mdir, dtype=torch.float32),
