@@ -203,6 +203,7 @@ typedef struct l1k_eval_config {
   const char *endpoint;       /* OpenAI-compatible server ... */
   const char *model_dir;      /* ... or a model directory for long1k's own engine */
   const char *tokenizer_path; /* local: tokenizer.json or its directory (default model_dir) */
+  const char *adapter_dir;    /* local: a PEFT LoRA adapter merged at load (adapter.h), or NULL */
   const char *chat_template;  /* local: qwen2.5 | qwen3 | llama3 (default: detected) */
   int batch;                  /* local: sequences decoded together (default 8) */
   const char *model_name;     /* endpoint: the request's model field; local: a label */

@@ -76,6 +76,19 @@ typedef struct l1k_train_config {
   char *recipe;                   /* "long1k" or NULL */
   unsigned char key_set[128];     /* key table index -> set by the config itself (not a recipe) */
   uint64_t warned;                /* LLaMA-Factory keys already warned about */
+  /* parameter-efficient fine-tuning, LLaMA-Factory's keys (include/long1k/adapter.h) */
+  char *finetuning_type;          /* full|lora|freeze (default full) */
+  int64_t lora_rank;              /* 8 */
+  double lora_alpha;              /* 0 = 2 x lora_rank */
+  double lora_dropout;            /* 0; p < 1 */
+  char *lora_target;              /* all | comma list of q_proj, ..., down_proj */
+  int use_rslora;
+  char *additional_target;        /* PEFT modules_to_save: embed_tokens, lm_head */
+  int create_new_adapter;
+  char *adapter_name_or_path;     /* comma list of PEFT adapters: merged, the last resumed */
+  int64_t freeze_trainable_layers;   /* 2: the last 2 layers; < 0: the first |N| */
+  char *freeze_trainable_modules;    /* all | self_attn, mlp, input_layernorm, ... */
+  char *freeze_extra_modules;        /* embed_tokens, norm, lm_head */
 } l1k_train_config;
 
 void l1k_train_config_default(l1k_train_config *c);

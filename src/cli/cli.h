@@ -33,6 +33,7 @@ int cli_generation_device(const char *device, l1k_err *err);
   X(generate, "Generate completions with a local model (KV cache, greedy or sampling)")    \
   X(train, "Supervised fine-tuning with the Long1K recipe (LLaMA-Factory-style YAML)")     \
   X(plan, "Plan the GPU memory of a training run (largest sequence that fits)")          \
+  X(merge, "Merge a PEFT LoRA adapter into its base model (merge_and_unload)")          \
   X(synth, "Synthesize long reasoning samples by joining solved problems")                \
   X(grade, "Grade answers against references (math equivalence, multiple choice)")        \
   X(eval, "Run a benchmark with a local model or an OpenAI-compatible server")            \

@@ -55,6 +55,8 @@ static void usage(FILE *f) {
 "  --chat-template NAME     local: a template name (qwen, qwen3, llama3, mistral, ...) or a .jinja\n"
 "                           file (default: the model's own template)\n"
 "  --batch N                local: sequences decoded together (default 8)\n"
+"  --adapter DIR            local: a PEFT LoRA adapter on top of --model (merged in memory at\n"
+"                           load; nothing written)\n"
 "  --device NAME            local: cpu | cuda | auto (default auto); generation runs on the CPU\n"
 "                           engine for now: auto uses it, cuda is refused with exit 2\n"
 "prompt and sampling:\n"
@@ -118,7 +120,7 @@ enum {
   O_CHOICES, O_SHUFFLE, O_ENDPOINT, O_MNAME, O_COMPL, O_APIKEY, O_MODEL, O_TEMPLATE, O_N, O_TEMP,
   O_TOPP, O_MAXTOK, O_SEED, O_EXTRA, O_CONC, O_RETRIES, O_TIMEOUT, O_BACKOFF, O_BACKOFFMAX,
   O_JEND, O_JMODEL, O_JPROMPT, O_JLINES, O_JMAXTOK, O_JKEY, O_OUT, O_SUMONLY, O_TOKENIZER,
-  O_CHATTMPL, O_BATCH, O_DEVICE
+  O_CHATTMPL, O_BATCH, O_DEVICE, O_ADAPTER
 };
 
 int cmd_eval(int argc, char **argv) {
@@ -144,6 +146,7 @@ int cmd_eval(int argc, char **argv) {
       {"chat-template", required_argument, 0, O_CHATTMPL},
       {"batch", required_argument, 0, O_BATCH},
       {"device", required_argument, 0, O_DEVICE},
+      {"adapter", required_argument, 0, O_ADAPTER},
       {"prompt-template", required_argument, 0, O_TEMPLATE},
       {"n", required_argument, 0, O_N},
       {"temperature", required_argument, 0, O_TEMP},
@@ -205,6 +208,7 @@ int cmd_eval(int argc, char **argv) {
       case O_APIKEY: api_key = optarg; break;
       case O_MODEL: model_dir = optarg; break;
       case O_DEVICE: device = optarg; break;
+      case O_ADAPTER: c.adapter_dir = optarg; break;
       case O_TOKENIZER: c.tokenizer_path = optarg; break;
       case O_CHATTMPL: c.chat_template = optarg; break;
       case O_BATCH:
@@ -340,9 +344,10 @@ int cmd_eval(int argc, char **argv) {
       return cli_fail(cmd, &derr);
     }
     c.model_dir = model_dir;
-  } else if (device) {
+  } else if (device || c.adapter_dir) {
     free(bench_path);
-    return cli_usage_error(cmd, "--device applies to a local --model only");
+    return cli_usage_error(cmd, "%s applies to a local --model only",
+                           device ? "--device" : "--adapter");
   } else if (!c.endpoint || !c.model_name) {
     free(bench_path);
     return cli_usage_error(cmd, "--endpoint URL and --model-name NAME (or --model DIR) are required");

@@ -12,6 +12,7 @@
 #include <cblas.h>
 
 #include "cli/cli.h"
+#include "long1k/adapter.h"
 #include "long1k/chat.h"
 #include "long1k/generate.h"
 #include "long1k/io.h"
@@ -62,6 +63,9 @@ static const char *GEN_USAGE =
     "      --max-context N     KV cache positions per prompt (default: longest prompt +\n"
     "                          max-new-tokens, at most the model's max_position_embeddings)\n"
     "      --threads N         CPU threads (default: all)\n"
+    "      --adapter DIR       a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors,\n"
+    "                          e.g. a LoRA checkpoint of long1k train) on top of --model; merged\n"
+    "                          into the weights in memory at load (nothing written)\n"
     "      --device NAME       cpu | cuda | auto (default auto). Generation runs on the CPU\n"
     "                          engine for now: auto uses it, cuda is refused with exit 2\n"
     "  -q, --quiet             no progress or statistics on stderr\n"
@@ -73,7 +77,8 @@ static const char *GEN_USAGE =
     "line and field, exit code 2.\n";
 
 enum { OPT_TOPK = 256, OPT_TOPP, OPT_MINP, OPT_STOP, OPT_IGNORE_EOS, OPT_CTX, OPT_THREADS, OPT_CHAT,
-       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER, OPT_DEVICE };
+       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER, OPT_DEVICE,
+       OPT_ADAPTER };
 
 static int parse_int(const char *s, long lo, long hi, long *out) {
   char *end;
@@ -205,11 +210,13 @@ int cmd_generate(int argc, char **argv) {
       {"max-context", required_argument, 0, OPT_CTX},
       {"threads", required_argument, 0, OPT_THREADS},
       {"device", required_argument, 0, OPT_DEVICE},
+      {"adapter", required_argument, 0, OPT_ADAPTER},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *cmd = "generate";
   const char *device = "auto";
+  const char *adapter = NULL; /* PEFT LoRA dir, merged in memory at load */
   const char *model_dir = NULL, *prompt = NULL, *input = NULL, *output = NULL, *system_msg = NULL;
   const char *template_name = NULL, *tok_path = NULL;
   int chat = 0, no_think = 0, quiet = 0, batch = 0, max_ctx = 0, threads = 0;
@@ -288,6 +295,7 @@ int cmd_generate(int argc, char **argv) {
         threads = (int)lv;
         break;
       case OPT_DEVICE: device = optarg; break;
+      case OPT_ADAPTER: adapter = optarg; break;
       case 'q': quiet = 1; break;
       case 'h': fputs(GEN_USAGE, stdout); return 0;
       default: return cli_usage_error(cmd, "unknown option");
@@ -448,7 +456,9 @@ int cmd_generate(int argc, char **argv) {
   /* model and generator */
   double t_load = l1k_now();
   model = l1k_model_load(model_dir, &err);
-  if (!model) {
+  if (model && adapter && l1k_model_lora_merge_dir(model, adapter, &err))
+    l1k_err_prefix(&err, "--adapter");
+  if (!model || err.code) {
     rc = cli_fail(cmd, &err);
     goto out;
   }

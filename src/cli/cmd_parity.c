@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "long1k/adapter.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/model.h"
@@ -40,6 +41,10 @@ static void usage(FILE *f) {
           CLI_DEVICE_HELP
           "  --precision P        fp32 | bf16 on a device backend (default fp32, the parity mode;\n"
           "                       the cpu backend is fp32 only)\n"
+          "  --adapter DIR        a PEFT LoRA adapter on top of --model (reference made with\n"
+          "                       peft): the gradients compared are the adapter's, by its names\n"
+          "                       (grad.base_model.model....lora_A.weight), and the trajectory\n"
+          "                       trains the adapter only\n"
           "  -h, --help           this text\n",
           PARITY_TOL);
 }
@@ -126,12 +131,14 @@ static void check(report *r, const char *name, double e, int counts) {
 
 int cmd_parity(int argc, char **argv) {
   const char *model_dir = NULL, *ref_path = NULL, *meta_path = NULL, *device = "auto";
+  const char *adapter = NULL;
   int precision = L1K_DEVICE_PREC_FP32;
   static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                        {"reference", required_argument, 0, 'r'},
                                        {"meta", required_argument, 0, 'j'},
                                        {"device", required_argument, 0, 'd'},
                                        {"precision", required_argument, 0, 'P'},
+                                       {"adapter", required_argument, 0, 'A'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -142,6 +149,7 @@ int cmd_parity(int argc, char **argv) {
       case 'r': ref_path = optarg; break;
       case 'j': meta_path = optarg; break;
       case 'd': device = optarg; break;
+      case 'A': adapter = optarg; break;
       case 'P':
         if (cli_parse_precision(optarg, &precision))
           return cli_usage_error("parity", "--precision %s: expected fp32 or bf16", optarg);
@@ -178,6 +186,10 @@ int cmd_parity(int argc, char **argv) {
   }
   if (!(m = l1k_model_load(model_dir, &err))) goto fail;
   if (l1k_model_attach(m, device, &dopt, &err)) goto fail;
+  if (adapter && l1k_model_lora_load(m, adapter, &err)) { /* trained in its own space */
+    l1k_err_prefix(&err, "--adapter");
+    goto fail;
+  }
   if (l1k_st_open(&st, ref_path, &err)) goto fail;
   const l1k_model_config *cfg = l1k_model_cfg(m);
   int V = cfg->vocab_size;
@@ -231,14 +243,14 @@ int cmd_parity(int argc, char **argv) {
   l1k_model_zero_grads(m);
   if (l1k_model_forward_backward(m, &batch, nt2 ? 1.0 / (double)nt2 : 0.0, &loss_sum, &nt, &err))
     goto fail;
-  size_t np = l1k_model_num_params(m);
+  size_t np = l1k_model_num_trainable(m); /* the whole model, or the --adapter */
   if (!(g = malloc((np ? np : 1) * sizeof *g))) {
     l1k_errf(&err, L1K_ENOMEM, "out of memory");
     goto fail;
   }
   if (l1k_model_grads_get(m, g, 0, np, &err)) goto fail;
   size_t ntens;
-  const l1k_tensor_info *ti = l1k_model_tensors(m, &ntens);
+  const l1k_tensor_info *ti = l1k_model_trainable_tensors(m, &ntens);
   double worst = 0;
   const char *worst_name = "";
   l1k_buf_puts(&R.out, "\"grads\":{");

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "long1k/adapter.h"
 #include "long1k/chat.h"
 #include "long1k/eval.h"
 #include "long1k/generate.h"
@@ -504,8 +505,10 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     if ((int)pids[pi].len > longest) longest = (int)pids[pi].len;
   }
   model = l1k_model_load(c->model_dir, err);
-  if (!model) {
-    rc = err ? err->code : L1K_EINPUT;
+  if (model && c->adapter_dir && (rc = l1k_model_lora_merge_dir(model, c->adapter_dir, err)))
+    l1k_err_prefix(err, "--adapter");
+  if (!model || rc) {
+    rc = rc ? rc : err ? err->code : L1K_EINPUT;
     goto out;
   }
   const l1k_model_config *mc = l1k_model_cfg(model);

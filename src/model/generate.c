@@ -31,6 +31,7 @@
 #include <omp.h>
 #endif
 
+#include "long1k/adapter.h"
 #include "long1k/backend.h"
 #include "long1k/dtype.h"
 #include "long1k/generate.h"
@@ -216,6 +217,11 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   if (!l1k_model_params(m)) { /* the CPU engine reads host weights (DESIGN.md, the seam) */
     l1k_errf(err, L1K_EUNSUPPORTED, "generate: the model is on device %s; generation runs on "
              "the CPU engine only (attach it to cpu)", l1k_model_device(m));
+    return NULL;
+  }
+  if (strcmp(l1k_model_adapter_kind(m), "none")) { /* it reads the base weights only */
+    l1k_errf(err, L1K_EUNSUPPORTED, "generate: the model has a %s adapter attached; merge it "
+             "first (l1k_model_adapter_merge; the CLI's --adapter does)", l1k_model_adapter_kind(m));
     return NULL;
   }
   if (max_batch < 1 || max_batch > 4096) {

@@ -107,6 +107,8 @@ struct l1k_model {
    * state (device buffers, optimizer state, streams); NULL until attached */
   const struct l1k_backend_ops *be;
   void *be_state;
+  /* LoRA / freeze (src/model/adapter.c): the trainable flat space when attached, else NULL */
+  struct model_adapter *ad;
 };
 
 /* The host gradient buffer, allocated (zeroed) on first use; NULL when out of memory. */
@@ -117,6 +119,17 @@ void model_detach(l1k_model *m);
 /* The parameters in host memory: m->params on the CPU backend, else a malloc'ed copy from the
  * backend returned in *owned (free it). NULL with err set on failure. */
 const float *model_host_params(l1k_model *m, float **owned, l1k_err *err);
+
+/* The flat space the optimizer trains (include/long1k/adapter.h): the adapter's when one is
+ * attached, else the whole model's. grads: allocated on demand when want_grads (NULL when out
+ * of memory, or not yet allocated without want_grads). */
+typedef struct train_space {
+  float *params, *grads;
+  size_t n;
+  const l1k_tensor_info *tensors;
+  size_t n_tensors;
+} train_space;
+train_space model_train_space(l1k_model *m, int want_grads);
 
 /* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */
 int model_layout(l1k_model *m, l1k_err *err);

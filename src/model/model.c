@@ -9,7 +9,7 @@
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
 #include "long1k/safetensors.h"
-#include "model/internal.h"
+#include "model/adapter_internal.h"
 
 /* ---------------------------------------------------------------- layout */
 
@@ -136,6 +136,7 @@ fail:
 void l1k_model_free(l1k_model *m) {
   if (!m) return;
   model_detach(m);
+  model_adapter_free(m->ad);
   free(m->params);
   free(m->grads);
   free(m->tensors);
@@ -166,6 +167,7 @@ const l1k_tensor_info *l1k_model_tensor(const l1k_model *m, const char *name) {
 }
 
 float *model_grads_alloc(l1k_model *m) {
+  if (m->ad) return NULL; /* the base is frozen: no gradient buffer (include/long1k/adapter.h) */
   if (!m->grads) {
     m->grads = l1k_alloc_big(m->n_params * sizeof(float));
     if (!m->grads) return NULL;

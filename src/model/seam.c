@@ -65,6 +65,10 @@ int l1k_model_attach(l1k_model *m, const char *device, const l1k_device_opts *o,
   if (!m->params)
     return l1k_errf(err, L1K_EINTERNAL, "%s %s: the model has no host parameters to attach",
                     what, be->name);
+  if (m->ad && be != &l1k_backend_cpu_ops) /* adapters run on the cpu backend (adapter.h) */
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "%s %s: the model has a LoRA / freeze adapter, which the %s backend does not "
+                    "run yet (device: cpu)", what, be->name, be->name);
   l1k_backend_opts bo = backend_opts(be, o);
   const l1k_backend_ops *prev = m->be;
   int rc = leave_backend(m, err);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "long1k/adapter.h"
 #include "long1k/io.h"
 #include "long1k/log.h"
 #include "train/train_internal.h"
@@ -304,7 +305,10 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
   snprintf(fin, sizeof fin, "%s/checkpoint-%lld", out, (long long)step);
   l1k_rm_rf(tmp, NULL);
   int rc = l1k_mkdir_p(tmp, err);
-  if (!rc) rc = l1k_model_save(m, tmp, c->bf16 ? "bf16" : "f32", err);
+  /* a full model, or a PEFT adapter under finetuning_type lora (include/long1k/adapter.h) */
+  if (!rc)
+    rc = l1k_model_save_trained((l1k_model *)m, tmp, c->bf16 ? "bf16" : "f32",
+                                c->model_name_or_path, err);
   if (!rc && fault_at("kill-in-checkpoint", step)) raise(SIGKILL);
   /* tokenizer files (from the tokenizer directory, else the model directory) */
   const char *names[] = {"tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
@@ -337,7 +341,7 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
     rc = p ? l1k_atomic_open(&af, p, err) : L1K_ENOMEM;
     /* the parameters in host memory: in place on the cpu backend, else a copy */
     float *own = NULL;
-    const float *params = l1k_model_params((l1k_model *)m);
+    const float *params = l1k_model_trainable_params((l1k_model *)m);
     if (!rc && !params) {
       own = malloc((opt->n ? opt->n : 1) * sizeof *own);
       rc = own ? l1k_model_params_get((l1k_model *)m, own, 0, opt->n, err)
@@ -400,7 +404,7 @@ int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *
     return rc;
   }
   const state_header *h = mp.data;
-  size_t n = l1k_model_num_params(m);
+  size_t n = l1k_model_num_trainable(m);
   if (mp.size < sizeof *h || memcmp(h->magic, STATE_MAGIC, 8) != 0)
     rc = l1k_errf(err, L1K_EINPUT, "%s: not a long1k train state", p);
   else if (h->n_params != n)

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "long1k/chat.h"
+#include "long1k/adapter.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
@@ -113,6 +114,29 @@ static const key_spec KEYS[] = {
      "device arithmetic: fp32 or bf16 (auto: cpu fp32, cuda bf16; the cpu backend is fp32 only)"},
     {"deterministic", T_BOOL, F(deterministic), 0, 0, 0, "false",
      "device backends: same bits on every run (the cpu backend always is)"},
+    /* LoRA / freeze (include/long1k/adapter.h, docs/train.md) */
+    {"finetuning_type", T_ENUM, F(finetuning_type), "full|lora|freeze", 0, 0, "full",
+     "what is trained: every parameter, a LoRA adapter, or the last layers"},
+    {"lora_rank", T_INT, F(lora_rank), 0, 1, 1 << 16, "8", "LoRA rank r"},
+    {"lora_alpha", T_FLOAT, F(lora_alpha), 0, 0, 1e9, "2 x lora_rank",
+     "LoRA scale numerator (scale alpha / r)"},
+    {"lora_dropout", T_FLOAT, F(lora_dropout), 0, 0, 1, "0",
+     "LoRA dropout p on each target's input (training only; p < 1)"},
+    {"lora_target", T_STR, F(lora_target), 0, 0, 0, "all",
+     "all, or a comma list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"},
+    {"use_rslora", T_BOOL, F(use_rslora), 0, 0, 0, "false", "scale alpha / sqrt(r)"},
+    {"additional_target", T_STR, F(additional_target), 0, 0, 0, "(none)",
+     "modules trained in full beside the LoRA (PEFT modules_to_save): embed_tokens, lm_head"},
+    {"create_new_adapter", T_BOOL, F(create_new_adapter), 0, 0, 0, "false",
+     "merge every adapter_name_or_path and train a new LoRA on top"},
+    {"adapter_name_or_path", T_STR, F(adapter_name_or_path), 0, 0, 0, "(none)",
+     "PEFT adapter dir(s), comma-separated: all but the last merged, the last trained further"},
+    {"freeze_trainable_layers", T_INT, F(freeze_trainable_layers), 0, -(1 << 20), 1 << 20, "2",
+     "freeze: train the last N layers (N < 0: the first |N|)"},
+    {"freeze_trainable_modules", T_STR, F(freeze_trainable_modules), 0, 0, 0, "all",
+     "freeze: all, or self_attn, mlp, input_layernorm, post_attention_layernorm"},
+    {"freeze_extra_modules", T_STR, F(freeze_extra_modules), 0, 0, 0, "(none)",
+     "freeze: also train embed_tokens, norm, lm_head (names matched as LLaMA-Factory does)"},
 };
 #undef F
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
@@ -125,7 +149,6 @@ static const struct {
 } IGNORED[] = {
     {"stage", "sft", 0, 0},
     {"do_train", "true", 0, 0},
-    {"finetuning_type", "full", 0, 0},
     {"optim", "adamw_torch|adamw_torch_fused", 0, 0},
     {"fp16", "false", 0, 0},
     {"deepspeed", 0, 0, "long1k shards with its own ZeRO (zero_stage: 1 under mpirun; see docs/train.md)"},
@@ -218,6 +241,11 @@ void l1k_train_config_default(l1k_train_config *c) {
   c->save_steps = 500;
   c->device = xstrdup("auto");
   c->precision = xstrdup("auto");
+  c->finetuning_type = xstrdup("full");
+  c->lora_rank = 8;
+  c->lora_target = xstrdup("all");
+  c->freeze_trainable_layers = 2;
+  c->freeze_trainable_modules = xstrdup("all");
 }
 
 void l1k_train_config_free(l1k_train_config *c) {
@@ -308,6 +336,7 @@ static int key_index(const char *key) {
 
 int l1k_train_config_set(l1k_train_config *c, const char *key, const char *value,
                          const char *where, l1k_err *err) {
+  if (!strcmp(key, "modules_to_save")) key = "additional_target"; /* PEFT's name */
   if (!strcmp(key, "packing")) {
     /* LLaMA-Factory's packing lets packed samples attend to each other; long1k always packs
      * with isolated attention (neat_packing), which gives each sample its unpacked loss */
@@ -496,6 +525,23 @@ static void warn_partial_effects(const l1k_train_config *c) {
              "datasets' train_test_split: same count, other samples than LLaMA-Factory's");
 }
 
+/* LoRA / freeze keys: what long1k runs, refused otherwise with one line. */
+static int finish_adapter(l1k_train_config *c, l1k_err *err) {
+  const char *ft = c->finetuning_type ? c->finetuning_type : "full";
+  unsigned bits = 0;
+  if (c->adapter_name_or_path && strcmp(ft, "lora"))
+    return l1k_errf(err, L1K_EINPUT, "adapter_name_or_path: needs finetuning_type: lora (it is %s)",
+                    ft);
+  if (strcmp(ft, "lora")) return 0;
+  if (c->lora_dropout >= 1)
+    return l1k_errf(err, L1K_EINPUT, "lora_dropout: %g (expected 0 <= p < 1)", c->lora_dropout);
+  if (c->lora_alpha <= 0) c->lora_alpha = 2.0 * (double)c->lora_rank; /* LLaMA-Factory */
+  int rc = l1k_lora_parse_targets(c->lora_target ? c->lora_target : "all", "lora_target", &bits,
+                                  err);
+  if (!rc) rc = l1k_lora_parse_save(c->additional_target, "additional_target", &bits, err);
+  return rc;
+}
+
 int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
   if (!c->model_name_or_path)
     return l1k_errf(err, L1K_EINPUT, "model_name_or_path: required (a Hugging Face model directory)");
@@ -522,7 +568,7 @@ int l1k_train_config_finish(l1k_train_config *c, l1k_err *err) {
                     "given: concat)",
                     c->mix_strategy);
   warn_partial_effects(c);
-  return 0;
+  return finish_adapter(c, err);
 }
 
 char *l1k_train_config_dump(const l1k_train_config *c) {

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "long1k/adapter.h"
 #include "long1k/chat.h"
 #include "long1k/dataset.h"
 #include "long1k/io.h"
@@ -322,11 +323,11 @@ static int setup_data(trainer *t, l1k_err *err) {
  * hash of rank 0's parameters is broadcast and compared; LONG1K_TRAIN_DUMP_PARAMS=PREFIX also
  * writes each rank's parameters to PREFIX.rank<N> (for tests). */
 static int check_ranks_agree(trainer *t, l1k_err *err) {
-  size_t n = l1k_model_num_params(t->m);
+  size_t n = t->n_params; /* the trainable space (adapter.h) */
   const char *dump = getenv("LONG1K_TRAIN_DUMP_PARAMS");
   if (t->d.world == 1 && !(dump && *dump)) return 0;
   float *own = NULL;
-  const float *p = l1k_model_params(t->m); /* host parameters (cpu), else a copy */
+  const float *p = l1k_model_trainable_params(t->m); /* host parameters (cpu), else a copy */
   if (!p) {
     if (!(own = malloc((n ? n : 1) * sizeof *own)))
       return l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the parameters");
@@ -440,6 +441,56 @@ static int attach_device(trainer *t, l1k_err *err) {
   return l1k_model_attach(t->m, c->device, &o, err);
 }
 
+/* finetuning_type lora / freeze (include/long1k/adapter.h): LLaMA-Factory's adapter.py order:
+ * every adapter_name_or_path but the last merged into the base (all of them with
+ * create_new_adapter), the last one trained further, else a new LoRA from the seed. */
+static int setup_lora(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  char *list = c->adapter_name_or_path ? strdup(c->adapter_name_or_path) : NULL;
+  if (c->adapter_name_or_path && !list) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  char *resume = NULL, *save = NULL;
+  int rc = 0;
+  for (char *a = list ? strtok_r(list, ",", &save) : NULL; a && !rc; a = strtok_r(NULL, ",", &save)) {
+    while (*a == ' ') a++;
+    if (resume) rc = l1k_model_lora_merge_dir(t->m, resume, err);
+    resume = a;
+  }
+  if (!rc && resume && c->create_new_adapter) rc = l1k_model_lora_merge_dir(t->m, resume, err);
+  if (!rc && resume && !c->create_new_adapter) {
+    rc = l1k_model_lora_load(t->m, resume, err);
+    if (!rc && t->d.rank == 0)
+      l1k_info("lora: training %s further (its adapter_config.json sets rank, alpha, targets)",
+               resume);
+  } else if (!rc) {
+    l1k_lora_opts o = {(int)c->lora_rank, c->lora_alpha, c->use_rslora, 0, 0, c->lora_dropout};
+    rc = l1k_lora_parse_targets(c->lora_target ? c->lora_target : "all", "lora_target", &o.targets,
+                                err);
+    if (!rc) rc = l1k_lora_parse_save(c->additional_target, "additional_target", &o.save, err);
+    if (!rc) rc = l1k_model_lora_new(t->m, &o, (uint64_t)c->seed, err);
+  }
+  if (rc) l1k_err_prefix(err, "adapter_name_or_path");
+  free(list);
+  return rc;
+}
+
+static int setup_adapter(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  const char *ft = c->finetuning_type ? c->finetuning_type : "full";
+  int rc = 0;
+  if (!strcmp(ft, "lora")) rc = setup_lora(t, err);
+  else if (!strcmp(ft, "freeze"))
+    rc = l1k_model_freeze(t->m, (int)c->freeze_trainable_layers, c->freeze_trainable_modules,
+                          c->freeze_extra_modules, err);
+  if (!rc && strcmp(ft, "full") && t->d.rank == 0) {
+    size_t nt = 0, k = 0;
+    const l1k_tensor_info *ti = l1k_model_trainable_tensors(t->m, &nt);
+    for (size_t i = 0; i < nt; i++) k += ti[i].numel;
+    l1k_info("finetuning_type %s: %zu trainable parameters in %zu tensors (base model: %zu)", ft,
+             k, nt, l1k_model_num_params(t->m));
+  }
+  return rc;
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 /* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
@@ -457,7 +508,7 @@ static int reduce_grads(trainer *t, l1k_err *err) {
 
 /* ZeRO-1: every rank updated its shard of the parameters; each broadcasts it to the others. */
 static int share_shards(trainer *t, l1k_err *err) {
-  float *params = l1k_model_params(t->m); /* host parameters on the cpu backend */
+  float *params = l1k_model_trainable_params(t->m); /* host parameters on the cpu backend */
   int rc = 0;
   for (int r = 0; r < t->d.world && !rc; r++) {
     size_t lo = t->shard[r], k = t->shard[r + 1] - lo;
@@ -493,6 +544,11 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
     int n = (int)((hi - a) < t->B ? (hi - a) : t->B);
     double ls = 0;
     int64_t nt = 0;
+    /* LoRA dropout masks: one key per micro-batch (seed, step, first row), so a resumed run
+     * and any number of ranks draw the same masks */
+    l1k_model_lora_dropout_key(t->m, l1k_mix64(l1k_mix64((uint64_t)t->c->seed ^ 0x6C6F7261ULL) +
+                                               (uint64_t)t->step * 0x9E3779B97F4A7C15ULL +
+                                               (uint64_t)a));
     rc = run_batch(t, &t->rows, t->perm + a, n, 1, scale, &ls, &nt, err);
     acc[0] += ls;
     acc[1] += (double)nt;
@@ -555,6 +611,10 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = fail_all(t, 0))) goto out;
+  if ((rc = setup_adapter(t, err))) {
+    fail_all(t, rc);
+    goto out;
+  }
   if ((rc = setup_data(t, err))) {
     fail_all(t, rc);
     goto out;
@@ -580,7 +640,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = l1k_model_reserve(t->m, (int)t->B, (int)t->Tmax, err))) goto out;
-  t->n_params = l1k_model_num_params(t->m);
+  t->n_params = l1k_model_num_trainable(t->m); /* the adapter's space under lora / freeze */
   t->opt_lo = 0;
   t->opt_hi = t->n_params;
   if (c->zero_stage >= 1 && t->d.world > 1) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "long1k/adapter.h"
 #include "long1k/safetensors.h"
 
 static int num(const cJSON *o, const char *k, double *v, l1k_err *err) {
@@ -46,8 +47,9 @@ int l1k_parity_trajectory(l1k_model *m, const l1k_batch *b, const cJSON *meta,
   if (steps < 1 || steps > 1000 || cJSON_GetArraySize(tr) < steps)
     return l1k_errf(err, L1K_EINPUT, "reference.json: trajectory: expected %d steps", steps);
 
-  size_t n = l1k_model_num_params(m), nt = 0;
-  const l1k_tensor_info *ti = l1k_model_tensors(m, &nt);
+  /* the trainable space: the whole model, or its LoRA / freeze adapter (adapter.h) */
+  size_t n = l1k_model_num_trainable(m), nt = 0;
+  const l1k_tensor_info *ti = l1k_model_trainable_tensors(m, &nt);
   /* host copies: the parameters before (restored at the end) and after the steps */
   float *saved = malloc((n ? n : 1) * sizeof *saved), *params = malloc((n ? n : 1) * sizeof *params);
   if (!saved || !params) {

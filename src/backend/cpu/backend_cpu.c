@@ -4,7 +4,9 @@
  * which the forward / backward of forward.c and the generator read in place; the backend's
  * own state is the AdamW optimizer of include/long1k/optim.h (moments of the shard [lo, hi)).
  * A step is exactly what the trainer did before the seam: l1k_clip_grad_norm over all
- * gradients, then l1k_adamw_step on the shard, so the numbers are bit-identical. */
+ * gradients, then l1k_adamw_step on the shard, so the numbers are bit-identical.
+ * Optimizer and gradient entries address the trainable space (model_train_space): the whole
+ * model, or a LoRA / freeze adapter's own flat space (include/long1k/adapter.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,26 +49,29 @@ static void cpu_detach(l1k_model *m) {
 }
 
 static int cpu_zero_grads(l1k_model *m, l1k_err *err) {
-  if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+  (void)err;
+  train_space sp = model_train_space(m, 0);
+  if (sp.grads) memset(sp.grads, 0, sp.n * sizeof(float));
   return 0;
 }
 
 static int cpu_optim_init(l1k_model *m, double beta1, double beta2, double eps,
                           double weight_decay, size_t lo, size_t hi, l1k_err *err) {
   cpu_state *s = m->be_state;
-  if (lo > hi || hi > m->n_params)
+  train_space sp = model_train_space(m, 0);
+  if (lo > hi || hi > sp.n)
     return l1k_errf(err, L1K_EINTERNAL, "optim_init: shard [%zu, %zu) outside %zu parameters",
-                    lo, hi, m->n_params);
-  l1k_param_seg *segs = l1k_calloc(m->n_tensors + 1, sizeof *segs, err);
+                    lo, hi, sp.n);
+  l1k_param_seg *segs = l1k_calloc(sp.n_tensors + 1, sizeof *segs, err);
   if (!segs) return L1K_ENOMEM;
-  for (size_t i = 0; i < m->n_tensors; i++)
-    segs[i] = (l1k_param_seg){m->tensors[i].offset, m->tensors[i].numel, m->tensors[i].no_decay};
+  for (size_t i = 0; i < sp.n_tensors; i++)
+    segs[i] = (l1k_param_seg){sp.tensors[i].offset, sp.tensors[i].numel, sp.tensors[i].no_decay};
   if (s->have_opt) l1k_adamw_free(&s->opt);
   s->have_opt = 0;
-  int rc = l1k_adamw_init(&s->opt, m->n_params, segs, m->n_tensors, beta1, beta2, eps,
-                          weight_decay, err);
+  int rc = l1k_adamw_init(&s->opt, sp.n, segs, sp.n_tensors, beta1, beta2, eps, weight_decay,
+                          err);
   free(segs);
-  if (!rc && (lo != 0 || hi != m->n_params)) {
+  if (!rc && (lo != 0 || hi != sp.n)) {
     rc = l1k_adamw_shard(&s->opt, lo, hi, err);
     if (rc) l1k_adamw_free(&s->opt);
   }
@@ -90,37 +95,40 @@ static int cpu_step(l1k_model *m, const l1k_step_args *a, double *grad_norm, l1k
     return l1k_errf(err, L1K_EINTERNAL,
                     "step: parameters [%zu, %zu) but the optimizer holds the shard [%zu, %zu)",
                     a->lo, a->hi, s->opt.lo, s->opt.hi);
-  if (!model_grads_alloc(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
-  double gn = l1k_clip_grad_norm(m->grads, m->n_params, a->max_grad_norm);
+  train_space sp = model_train_space(m, 1);
+  if (!sp.grads) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+  double gn = l1k_clip_grad_norm(sp.grads, sp.n, a->max_grad_norm);
   if (grad_norm) *grad_norm = gn;
   if (!isfinite(gn)) return 0; /* parameters and state untouched */
-  l1k_adamw_step(&s->opt, m->params, m->grads, a->lr);
+  l1k_adamw_step(&s->opt, sp.params, sp.grads, a->lr);
   return 0;
 }
 
-static int range_ok(const l1k_model *m, size_t lo, size_t n, const char *what, l1k_err *err) {
-  if (lo > m->n_params || n > m->n_params - lo)
+static int range_ok(l1k_model *m, size_t lo, size_t n, const char *what, l1k_err *err) {
+  size_t np = model_train_space(m, 0).n;
+  if (lo > np || n > np - lo)
     return l1k_errf(err, L1K_EINPUT, "%s: [%zu, +%zu) outside the %zu parameters", what, lo, n,
-                    m->n_params);
+                    np);
   return 0;
 }
 
 static int cpu_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   int rc = range_ok(m, lo, n, "params_get", err);
-  if (!rc && n) memcpy(dst, m->params + lo, n * sizeof(float));
+  if (!rc && n) memcpy(dst, model_train_space(m, 0).params + lo, n * sizeof(float));
   return rc;
 }
 
 static int cpu_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   int rc = range_ok(m, lo, n, "params_set", err);
-  if (!rc && n) memmove(m->params + lo, src, n * sizeof(float));
+  if (!rc && n) memmove(model_train_space(m, 0).params + lo, src, n * sizeof(float));
   return rc;
 }
 
 static int cpu_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   int rc = range_ok(m, lo, n, "grads_get", err);
   if (rc || !n) return rc;
-  if (m->grads) memcpy(dst, m->grads + lo, n * sizeof(float));
+  const float *g = model_train_space(m, 0).grads;
+  if (g) memcpy(dst, g + lo, n * sizeof(float));
   else memset(dst, 0, n * sizeof(float)); /* no backward yet: all zero */
   return 0;
 }
@@ -128,8 +136,9 @@ static int cpu_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err 
 static int cpu_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   int rc = range_ok(m, lo, n, "grads_set", err);
   if (rc || !n) return rc;
-  if (!model_grads_alloc(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
-  memmove(m->grads + lo, src, n * sizeof(float));
+  float *g = model_train_space(m, 1).grads;
+  if (!g) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+  memmove(g + lo, src, n * sizeof(float));
   return 0;
 }
 
@@ -157,7 +166,7 @@ static int cpu_optim_set(l1k_model *m, const float *m1, const float *m2, int64_t
   return 0;
 }
 
-static float *cpu_grads_host(l1k_model *m) { return model_grads_alloc(m); }
+static float *cpu_grads_host(l1k_model *m) { return model_train_space(m, 1).grads; }
 
 static int cpu_optim_host(l1k_model *m, float **m1, float **m2) {
   cpu_state *s = m->be_state;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
-#include "model/internal.h"
+#include "model/adapter_internal.h"
 
 /* ---------------------------------------------------------------- arena */
 
@@ -335,8 +335,11 @@ static void layer_fw(l1k_model *m, int l, int B, int T, float *x_out) {
   /* attention block */
   l1k_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps);
   l1k_linear_fw(L->q, L->ln1, P->q_w, P->q_b, N, C, QD);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_Q, L->q, L->ln1, N);
   l1k_linear_fw(L->k, L->ln1, P->k_w, P->k_b, N, C, KD);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_K, L->k, L->ln1, N);
   l1k_linear_fw(L->v, L->ln1, P->v_w, P->v_b, N, C, KD);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_V, L->v, L->ln1, N);
   if (c->qk_norm) {
     l1k_rmsnorm_fw(L->qr, L->qn_rstd, L->q, P->q_norm, N * H, hd, eps);
     l1k_rmsnorm_fw(L->kr, L->kn_rstd, L->k, P->k_norm, N * KVH, hd, eps);
@@ -349,17 +352,21 @@ static void layer_fw(l1k_model *m, int l, int B, int T, float *x_out) {
   attention_fw(m, L, B, T);
   /* xm = x + o_proj(ao) */
   l1k_linear_fw(L->xm, L->ao, P->o_w, NULL, N, QD, C);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_O, L->xm, L->ao, N);
   size_t NC = (size_t)N * C;
 #pragma omp parallel for schedule(static) if (NC > L1K_PAR_MIN)
   for (size_t i = 0; i < NC; i++) L->xm[i] += L->x[i];
   /* MLP block */
   l1k_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps);
   l1k_linear_fw(L->gate, L->ln2, P->gate_w, NULL, N, C, FF);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_GATE, L->gate, L->ln2, N);
   l1k_linear_fw(L->up, L->ln2, P->up_w, NULL, N, C, FF);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_UP, L->up, L->ln2, N);
   size_t NI = (size_t)N * FF;
 #pragma omp parallel for schedule(static) if (NI > L1K_PAR_MIN)
   for (size_t i = 0; i < NI; i++) L->h[i] = l1k_silu(L->gate[i]) * L->up[i];
   l1k_linear_fw(x_out, L->h, P->down_w, NULL, N, FF, C);
+  l1k_cpu_lora_fw(m, l, L1K_LORA_DOWN, x_out, L->h, N);
 #pragma omp parallel for schedule(static) if (NC > L1K_PAR_MIN)
   for (size_t i = 0; i < NC; i++) x_out[i] += L->xm[i];
 }
@@ -376,6 +383,7 @@ static void layer_bw(l1k_model *m, int l, int B, int T) {
   size_t NI = (size_t)N * FF;
   /* MLP: out = xm + down(h) */
   l1k_linear_bw(a->dh, G->down_w, NULL, a->dres, L->h, P->down_w, N, FF, C, 0);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_DOWN, a->dh, a->dres, L->h, N);
 #pragma omp parallel for schedule(static) if (NI > L1K_PAR_MIN)
   for (size_t i = 0; i < NI; i++) {
     float g = L->gate[i], sg = 1.0f / (1.0f + expf(-g));
@@ -384,10 +392,13 @@ static void layer_bw(l1k_model *m, int l, int B, int T) {
     a->dgate[i] = dh * L->up[i] * sg * (1.0f + g * (1.0f - sg));
   }
   l1k_linear_bw(a->dc, G->gate_w, NULL, a->dgate, L->ln2, P->gate_w, N, C, FF, 0);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_GATE, a->dc, a->dgate, L->ln2, N);
   l1k_linear_bw(a->dc, G->up_w, NULL, a->dup, L->ln2, P->up_w, N, C, FF, 1);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_UP, a->dc, a->dup, L->ln2, N);
   l1k_rmsnorm_bw(a->dres, G->ln2_w, a->dc, L->xm, P->ln2_w, L->ln2_rstd, N, C);
   /* attention: xm = x + o(ao) */
   l1k_linear_bw(a->dao, G->o_w, NULL, a->dres, L->ao, P->o_w, N, QD, C, 0);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_O, a->dao, a->dres, L->ao, N);
   attention_bw(m, L, B, T, a->dao, a->dq, a->dk, a->dv);
   l1k_rope_apply(a->dq, N, QD, H, hd, a->cos_t, a->sin_t, 1);
   l1k_rope_apply(a->dk, N, KD, KVH, hd, a->cos_t, a->sin_t, 1);
@@ -400,8 +411,11 @@ static void layer_bw(l1k_model *m, int l, int B, int T) {
     dq = a->dq2, dk = a->dk2;
   }
   l1k_linear_bw(a->dc, G->q_w, G->q_b, dq, L->ln1, P->q_w, N, C, QD, 0);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_Q, a->dc, dq, L->ln1, N);
   l1k_linear_bw(a->dc, G->k_w, G->k_b, dk, L->ln1, P->k_w, N, C, KD, 1);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_K, a->dc, dk, L->ln1, N);
   l1k_linear_bw(a->dc, G->v_w, G->v_b, a->dv, L->ln1, P->v_w, N, C, KD, 1);
+  l1k_cpu_lora_bw(m, l, L1K_LORA_V, a->dc, a->dv, L->ln1, N);
   l1k_rmsnorm_bw(a->dres, G->ln1_w, a->dc, L->x, P->ln1_w, L->ln1_rstd, N, C);
 }
 
@@ -412,6 +426,7 @@ static int forward_body(l1k_model *m, const l1k_batch *b, l1k_err *err) {
     return l1k_errf(err, L1K_EINPUT, "empty batch (expected B > 0 rows of T > 0 tokens)");
   int rc = l1k_cpu_reserve(m, b->B, b->T, err);
   if (rc) return rc;
+  if ((rc = l1k_cpu_lora_reserve(m, (size_t)b->B * b->T, err))) return rc;
   if ((rc = prepare_batch(m, b, err))) return rc;
   const l1k_model_config *c = &m->cfg;
   model_acts *a = &m->a;
@@ -567,12 +582,13 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
   /* final norm */
   memset(a->dres, 0, (size_t)N * C * sizeof(float));
   l1k_rmsnorm_bw(a->dres, m->g.norm, a->dc, a->xf, m->p.norm, a->lnf_rstd, N, C);
-  for (int l = Lc - 1; l >= 0; l--) layer_bw(m, l, b->B, b->T);
+  /* with an adapter, the layers below the lowest trained one are skipped (nothing to train) */
+  for (int l = Lc - 1, lo = l1k_cpu_bw_lowest_layer(m); l >= lo; l--) layer_bw(m, l, b->B, b->T);
   /* embedding: scatter-add (serial over rows: ids repeat). transformers' nn.Embedding(
    * padding_idx=pad_token_id): the positions whose input is pad_token_id add nothing (the row
    * still gets the tied lm_head's gradient above). pad_token_id is -1 when unset. */
   const int32_t pad = m->cfg.pad_token_id;
-  for (int i = 0; i < N; i++) {
+  for (int i = 0; i < N && m->g.embed; i++) { /* a frozen embedding has no gradient */
     if (b->ids[i] == pad) continue;
     float *g = m->g.embed + (size_t)b->ids[i] * C;
     const float *d = a->dres + (size_t)i * C;
@@ -585,9 +601,13 @@ static int forward_backward_impl(l1k_model *m, const l1k_batch *b, double grad_s
 
 int l1k_cpu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale,
                              double *loss_sum, int64_t *n_targets, l1k_err *err) {
-  if (!model_grads_alloc(m)) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
+  /* with an adapter the gradient pointers (m->g) point into its space, NULL where frozen */
+  if (!m->ad && !model_grads_alloc(m))
+    return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
   int prev = l1k_blas_single_begin();
+  l1k_cpu_lora_training(m, 1); /* LoRA dropout applies in training only */
   int rc = forward_backward_impl(m, b, grad_scale, loss_sum, n_targets, err);
+  l1k_cpu_lora_training(m, 0);
   l1k_blas_single_end(prev);
   return rc;
 }
