@@ -1,0 +1,75 @@
+/* long1k — the CUDA backend's private state, shared by backend_cuda.c (the ops table, memory,
+ * optimizer, host copies) and cuda_model.c (batch preparation, forward, backward). */
+#ifndef LONG1K_BACKEND_CUDA_INTERNAL_H
+#define LONG1K_BACKEND_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/kernels.h"
+#include "backend/ops.h"
+#include "model/internal.h"
+
+/* Device activations of one layer for N = B*T rows: the CPU's layer_acts (forward.c). */
+typedef struct cu_layer {
+  float *x, *ln1, *ln1_rstd, *q, *k, *v, *qn_rstd, *kn_rstd, *qr, *kr, *lse, *ao;
+  float *xm, *ln2, *ln2_rstd, *gate, *up, *h;
+} cu_layer;
+
+/* A contiguous range of parameters with one weight decay (AdamW grouping). */
+typedef struct cu_range {
+  size_t lo, hi;
+  double wd;
+} cu_range;
+
+typedef struct cu_state {
+  l1k_backend_opts opts;
+  cublasHandle_t blas;
+  /* parameters and gradients: flat float32 on the device, the model's layout */
+  float *params, *grads, *inv_freq;
+  model_params P, G; /* pointers into params / grads (device addresses) */
+  /* activations, one device arena for up to cap_rows = B*T rows */
+  size_t cap_rows;
+  int chunk;         /* lm_head rows per chunk */
+  void *arena;
+  size_t arena_bytes;
+  cu_layer *L;
+  float *xf, *lnf, *lnf_rstd, *cos_t, *sin_t, *logits, *xc, *dxc;
+  float *dres, *dc, *dq, *dq2, *dk, *dk2, *dv, *dao, *dgate, *dup, *dh, *dsum;
+  double *lossrow, *norm_part, *norm_out;
+  int32_t *ids, *pos, *seg, *seg_end, *target, *trow, *ttg, *e_uniq, *e_off, *e_rows;
+  /* host side of batch preparation (sizes: cap_rows, the counting sort: vocab) */
+  int32_t *h_pos, *h_seg, *h_seg_end, *h_target, *h_trow, *h_ttg, *h_uniq, *h_off, *h_rows;
+  int32_t *h_count;
+  double *h_loss;
+  int n_trow; /* rows of the current batch with a target */
+  int n_uniq; /* distinct non-pad token ids of the current batch */
+  /* AdamW over [olo, ohi) */
+  float *m1, *m2;
+  size_t olo, ohi;
+  double b1, b2, eps, wd;
+  int64_t step;
+  int have_optim;
+  cu_range *ranges;
+  size_t n_ranges;
+} cu_state;
+
+/* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
+int l1kcu_check(cudaError_t e, const char *what, l1k_err *err);
+int l1kcu_launch(int code, const char *what, l1k_err *err);
+int l1kcu_blas(cublasStatus_t st, const char *what, l1k_err *err);
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C through cublasSgemm (float32, no TF32). */
+int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
+
+/* Activation arena for at least B x T rows (backend_cuda.c). */
+int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err);
+
+/* The ops table's forward entries (cuda_model.c). */
+int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                  int64_t *n_targets, l1k_err *err);
+int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
+                           int64_t *n_targets, l1k_err *err);
+
+#endif
