@@ -66,6 +66,16 @@ int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, co
 /* Activation arena for at least B x T rows (backend_cuda.c). */
 int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err);
 
+/* The fused lm_head + cross-entropy, chunk by chunk (s->chunk rows; buffers s->logits,
+ * s->xc, s->dxc, s->lossrow): logits of nr rows of x[., C] (rows[0..nr) gathered, or x's
+ * first nr rows when rows is NULL) against W[V, C], targets tg[nr] (-1 = none). Losses into
+ * s->lossrow[0..nr); host_logits (optional) receives each chunk's logits. With dW: the
+ * logits become scale * (softmax - onehot), dx rows (scattered back to rows[], or x's layout)
+ * = dlogits W, dW += dlogits^T x. Only one chunk of logits ever exists. */
+int l1kcu_lm_head_ce(cu_state *s, const float *x, const int32_t *rows, const int32_t *tg, int nr,
+                     int C, int V, const float *W, float *dW, float *dx, float *host_logits,
+                     float scale, l1k_err *err);
+
 /* The ops table's forward entries (cuda_model.c). */
 int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
                   int64_t *n_targets, l1k_err *err);

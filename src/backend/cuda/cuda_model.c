@@ -225,32 +225,28 @@ static int forward_body(l1k_model *m, cu_state *s, const l1k_batch *b, int grad,
   return 0;
 }
 
-/* lm_head + cross-entropy over nr rows, chunk by chunk: rows listed in s->trow with targets
- * s->ttg (rows_listed), or rows 0..nr-1 with targets s->target. Losses into s->lossrow; with
- * grad, dlnf of the rows into s->dc and dW into the lm_head's gradient; host_logits (rows
- * 0..nr-1 only) receives each chunk's logits. */
-static int lm_head_ce(l1k_model *m, cu_state *s, int nr, int rows_listed, float *host_logits,
-                      int grad, float scale, l1k_err *err) {
-  int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
-  const float *W = s->P.lm_head;
+int l1kcu_lm_head_ce(cu_state *s, const float *x, const int32_t *rows, const int32_t *tg, int nr,
+                     int C, int V, const float *W, float *dW, float *dx, float *host_logits,
+                     float scale, l1k_err *err) {
+  int grad = dW != NULL;
   for (int r0 = 0; r0 < nr; r0 += s->chunk) {
     int R = nr - r0 < s->chunk ? nr - r0 : s->chunk;
-    const float *xin = s->lnf + (size_t)r0 * C;
-    if (rows_listed) {
-      KER(l1kcu_gather_rows(s->xc, s->lnf, s->trow + r0, R, C), "gather_rows");
+    const float *xin = x + (size_t)r0 * C;
+    if (rows) {
+      KER(l1kcu_gather_rows(s->xc, x, rows + r0, R, C), "gather_rows");
       xin = s->xc;
     }
     TRY(l1kcu_gemm(s, 0, 1, R, V, C, 1.0f, xin, C, W, C, 0.0f, s->logits, V, err));
     if (host_logits)
       CU(cudaMemcpy(host_logits + (size_t)r0 * V, s->logits, (size_t)R * V * sizeof(float),
                     cudaMemcpyDeviceToHost), "download of logits");
-    const int32_t *tg = rows_listed ? s->ttg + r0 : s->target + r0;
-    KER(l1kcu_cross_entropy(s->logits, s->lossrow + r0, tg, R, V, grad, scale), "cross_entropy");
+    KER(l1kcu_cross_entropy(s->logits, s->lossrow + r0, tg + r0, R, V, grad, scale),
+        "cross_entropy");
     if (!grad) continue;
-    float *dx = rows_listed ? s->dxc : s->dc + (size_t)r0 * C;
-    TRY(l1kcu_gemm(s, 0, 0, R, C, V, 1.0f, s->logits, V, W, C, 0.0f, dx, C, err));
-    if (rows_listed) KER(l1kcu_scatter_rows(s->dc, s->dxc, s->trow + r0, R, C), "scatter_rows");
-    TRY(l1kcu_gemm(s, 1, 0, V, C, R, 1.0f, s->logits, V, xin, C, 1.0f, s->G.lm_head, C, err));
+    float *d = rows ? s->dxc : dx + (size_t)r0 * C;
+    TRY(l1kcu_gemm(s, 0, 0, R, C, V, 1.0f, s->logits, V, W, C, 0.0f, d, C, err));
+    if (rows) KER(l1kcu_scatter_rows(dx, s->dxc, rows + r0, R, C), "scatter_rows");
+    TRY(l1kcu_gemm(s, 1, 0, V, C, R, 1.0f, s->logits, V, xin, C, 1.0f, dW, C, err));
   }
   return 0;
 }
@@ -272,10 +268,12 @@ int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_
   cu_state *s = (cu_state *)m->be_state;
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: forward before attach");
   TRY(forward_body(m, s, b, 0, err));
-  int N = b->B * b->T;
+  const l1k_model_config *c = &m->cfg;
+  int N = b->B * b->T, C = c->hidden_size;
   /* with logits: every row (rows without a target get loss 0); else the target rows only */
   int nr = logits ? N : s->n_trow;
-  TRY(lm_head_ce(m, s, nr, logits == NULL, logits, 0, 0.0f, err));
+  TRY(l1kcu_lm_head_ce(s, s->lnf, logits ? NULL : s->trow, logits ? s->target : s->ttg, nr, C,
+                       c->vocab_size, s->P.lm_head, NULL, NULL, logits, 0.0f, err));
   double loss = 0;
   TRY(loss_total(s, nr, &loss, err));
   CU(cudaDeviceSynchronize(), "forward");
@@ -293,7 +291,8 @@ int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, 
   int N = b->B * b->T, C = c->hidden_size, Lc = c->num_hidden_layers;
   size_t NC = (size_t)N * C * sizeof(float);
   CU(cudaMemset(s->dc, 0, NC), "zeroing dlnf");
-  TRY(lm_head_ce(m, s, s->n_trow, 1, NULL, 1, (float)grad_scale, err));
+  TRY(l1kcu_lm_head_ce(s, s->lnf, s->trow, s->ttg, s->n_trow, C, c->vocab_size, s->P.lm_head,
+                       s->G.lm_head, s->dc, NULL, (float)grad_scale, err));
   double loss = 0;
   TRY(loss_total(s, s->n_trow, &loss, err));
   CU(cudaMemset(s->dres, 0, NC), "zeroing dres");
