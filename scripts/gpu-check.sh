@@ -125,10 +125,11 @@ TARGETS="cuda_test_cuda_kernels cuda_test_cuda_model gpu_attention_bench gpu_lmh
 built=0
 if [ $have_deps = 1 ]; then
   rm -rf "$BUILD"
-  # only our pkg-config files: the device machine has none of these -dev libraries
+  # only our pkg-config files: the device machine has none of these -dev libraries. Warnings
+  # are not errors there: its compilers may differ from CI's, which enforces them.
   export PKG_CONFIG_LIBDIR=$DEPS/deps/lib/pkgconfig PKG_CONFIG_PATH=
   step configure 120 \
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLONG1K_WERROR=ON -DLONG1K_CUDA=ON \
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLONG1K_WERROR=OFF -DLONG1K_CUDA=ON \
     -DLONG1K_MPI=OFF "-DCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual" -DLONG1K_SHARED_DIR="$SHARED" &&
     step build 240 cmake --build "$BUILD" -j"$JOBS" --target $TARGETS && built=1
   unset PKG_CONFIG_LIBDIR

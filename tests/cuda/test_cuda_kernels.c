@@ -43,6 +43,7 @@ static double *dalloc(size_t n) {
   if (!x) exit(1);
   return x;
 }
+#ifdef LONG1K_HAVE_CUDA /* helpers of the GPU checks */
 static float *falloc(size_t n) {
   float *x = calloc(n ? n : 1, sizeof *x);
   if (!x) exit(1);
@@ -68,6 +69,7 @@ static double rel_err_ff(const float *a, const float *ref, size_t n) {
   if (!(d == d)) return INFINITY;
   return r == 0 ? sqrt(d) : sqrt(d / r);
 }
+#endif
 
 /* ---------------------------------------------------------------- attention reference */
 
