@@ -508,6 +508,68 @@ static void gpu_linear(int N, int in, int out) {
   free(dx), free(dW), free(db);
 }
 
+/* bf16 mode: the rounding kernel against host round-to-nearest-even, and a product through
+ * the bf16 path of l1kcu_gemm (both operands activations, so both rounded into scratch)
+ * against l1k_linear_fw / _bw on the same rounded inputs (products of bf16 values are exact in
+ * float32, so only the order of additions differs). */
+static float bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u); /* finite inputs only */
+  u &= 0xFFFF0000u;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+static void gpu_bf16(int N, int in, int out) {
+  size_t nx = (size_t)N * in, nw = (size_t)out * in, ny = (size_t)N * out;
+  float *x = frand(nx, -1, 1), *W = frand(nw, -1, 1), *dy = frand(ny, -1, 1);
+  uint16_t *bits = malloc(nx * sizeof *bits), *d_bits = NULL;
+  if (!bits) exit(1);
+  float *d_x = dev_f(x, nx);
+  CK(cudaMalloc((void **)&d_bits, nx * sizeof *d_bits));
+  LAUNCH(l1kcu_to_bf16(d_bits, d_x, nx));
+  CK(cudaMemcpy(bits, d_bits, nx * sizeof *bits, cudaMemcpyDeviceToHost));
+  size_t bad = 0;
+  for (size_t i = 0; i < nx; i++) {
+    uint32_t u = (uint32_t)bits[i] << 16;
+    float f, r = bf16_round(x[i]);
+    memcpy(&f, &u, 4);
+    bad += f != r;
+  }
+  CHECK_MSG(bad == 0, "to_bf16: %zu of %zu values differ from round-to-nearest-even", bad, nx);
+  cu_state s;
+  memset(&s, 0, sizeof s);
+  l1k_err err = {0};
+  s.opts.precision = L1K_PREC_BF16;
+  s.scr_elems = nx > nw ? nx : nw;
+  s.scr_elems = s.scr_elems > ny ? s.scr_elems : ny;
+  CK(cudaMalloc((void **)&s.scr[0], s.scr_elems * 2));
+  CK(cudaMalloc((void **)&s.scr[1], s.scr_elems * 2));
+  CHECK(cublasCreate(&s.blas) == CUBLAS_STATUS_SUCCESS);
+  float *xr = falloc(nx), *Wr = falloc(nw), *dyr = falloc(ny), *y_ref = falloc(ny);
+  for (size_t i = 0; i < nx; i++) xr[i] = bf16_round(x[i]);
+  for (size_t i = 0; i < nw; i++) Wr[i] = bf16_round(W[i]);
+  for (size_t i = 0; i < ny; i++) dyr[i] = bf16_round(dy[i]);
+  l1k_linear_fw(y_ref, xr, Wr, NULL, N, in, out);
+  float *d_W = dev_f(W, nw), *d_y = dev_nan(ny), *d_dy = dev_f(dy, ny), *d_dx = dev_nan(nx);
+  float *dW_ref = falloc(nw), *dx_ref = falloc(nx), *d_dW = dev_f(dW_ref, nw);
+  CHECK(l1kcu_gemm(&s, 0, 1, N, out, in, 1.0f, d_x, in, d_W, in, 0.0f, d_y, out, &err) == 0);
+  l1k_linear_bw(dx_ref, dW_ref, NULL, dyr, xr, Wr, N, in, out, 0);
+  CHECK(l1kcu_gemm(&s, 0, 0, N, in, out, 1.0f, d_dy, out, d_W, in, 0.0f, d_dx, in, &err) == 0);
+  CHECK(l1kcu_gemm(&s, 1, 0, out, in, N, 1.0f, d_dy, out, d_x, in, 1.0f, d_dW, in, &err) == 0);
+  CK(cudaDeviceSynchronize());
+  float *y = host_of(d_y, ny), *dx = host_of(d_dx, nx), *dW = host_of(d_dW, nw);
+  REPORT("bf16 linear_fw", rel_err_ff(y, y_ref, ny));
+  REPORT("bf16 linear_bw dx", rel_err_ff(dx, dx_ref, nx));
+  REPORT("bf16 linear_bw dW", rel_err_ff(dW, dW_ref, nw));
+  cublasDestroy(s.blas);
+  void *dev[] = {d_x, d_bits, s.scr[0], s.scr[1], d_W, d_y, d_dy, d_dx, d_dW};
+  for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) cudaFree(dev[i]);
+  free(x), free(W), free(dy), free(bits), free(xr), free(Wr), free(dyr), free(y_ref), free(dW_ref);
+  free(dx_ref), free(y), free(dx), free(dW);
+}
+
 static void gpu_attention(const att_case *c) {
   size_t N = (size_t)c->B * c->T, QD = (size_t)c->H * c->hd, KD = (size_t)c->KVH * c->hd;
   float *q = frand(N * QD, -1, 1), *k = frand(N * KD, -1, 1), *v = frand(N * KD, -1, 1);
@@ -641,6 +703,8 @@ static void gpu_checks(void) {
   gpu_swiglu_add_scale();
   gpu_linear(37, 64, 176);
   gpu_linear(45, 128, 96);
+  gpu_bf16(37, 64, 176);
+  gpu_bf16(45, 128, 96);
   static const att_case cases[] = {
       {2, 37, 7, 1, 64, {{37, 0}, {1, 20, 16, 0}}},       /* GQA 7:1, one-token document */
       {1, 70, 4, 4, 128, {{33, 37, 0}}},                   /* 1:1, head_dim 128 */

@@ -27,6 +27,7 @@
 
 #define PARITY_TOL 1e-4 /* src/cli/cmd_parity.c */
 #define TRAJ_TOL 1e-3
+#define BF16_TOL 2e-2   /* the bf16 mode against the same float32 reference (issue 13) */
 
 static const char *const MODELS[] = {"llama_tiny", "qwen2_tiny", "qwen3_tiny"};
 
@@ -121,6 +122,8 @@ static double rel_err(const float *a, const float *b, size_t n) {
 
 typedef struct runner {
   const char *name;
+  double tol;      /* logits, loss, gradients, long logits */
+  int greedy_must; /* greedy tokens must be identical (float32) or are only reported */
   int (*forward)(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
                  int64_t *n_targets, l1k_err *err);
   int (*forward_backward)(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
@@ -140,7 +143,7 @@ static int cpu_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err 
   memcpy(dst, g + lo, n * sizeof *dst);
   return 0;
 }
-static const runner CPU = {"cpu", l1k_model_forward, l1k_model_forward_backward, cpu_zero,
+static const runner CPU = {"cpu", PARITY_TOL, 1, l1k_model_forward, l1k_model_forward_backward, cpu_zero,
                            cpu_grads_get};
 
 /* call uses the caller's l1k_err err; on failure: a failed check naming it, and return */
@@ -172,10 +175,10 @@ static void check_parity(const runner *R, l1k_model *m, golden *g) {
     return;
   }
   float *ref = read_f32(&g->st, "logits", nlog);
-  if (ref) report(R->name, g->name, "logits", rel_err(ours, ref, nlog), PARITY_TOL);
+  if (ref) report(R->name, g->name, "logits", rel_err(ours, ref, nlog), R->tol);
   free(ref);
   float loss = nt ? (float)(ls / nt) : 0.0f;
-  if ((ref = read_f32(&g->st, "loss", 1))) report(R->name, g->name, "loss", rel_err(&loss, ref, 1), PARITY_TOL);
+  if ((ref = read_f32(&g->st, "loss", 1))) report(R->name, g->name, "loss", rel_err(&loss, ref, 1), R->tol);
   free(ref);
   /* gradients of the mean loss */
   int64_t nt2 = l1k_batch_count_targets(&batch, &err);
@@ -202,12 +205,12 @@ static void check_parity(const runner *R, l1k_model *m, golden *g) {
   }
   char what[160];
   snprintf(what, sizeof what, "grads (worst %.100s)", worst_name);
-  report(R->name, g->name, what, worst, PARITY_TOL);
+  report(R->name, g->name, what, worst, R->tol);
   /* the long sequence */
   l1k_batch lbatch = {(int)g->lb, (int)g->lt, g->lids, NULL, NULL, NULL};
   if (R->forward(m, &lbatch, ours, NULL, NULL, &err)) CHECK_MSG(0, "%s long forward: %s", R->name, err.msg);
   else if ((ref = read_f32(&g->st, "long_logits", nlong))) {
-    report(R->name, g->name, "long_logits", rel_err(ours, ref, nlong), PARITY_TOL);
+    report(R->name, g->name, "long_logits", rel_err(ours, ref, nlong), R->tol);
     free(ref);
   }
   /* greedy tokens: repeated full forwards, argmax of the last position */
@@ -234,8 +237,9 @@ static void check_parity(const runner *R, l1k_model *m, golden *g) {
     for (int e = 0; e < cfg->n_eos; e++) done |= seq[k] == cfg->eos_token_ids[e];
   }
   for (int64_t k = 0; k < g->ot; k++) same &= seq[k] == g->go[k];
-  fprintf(stderr, "%-4s %-11s %-28s %s\n", R->name, g->name, "greedy tokens", same ? "identical" : "DIFFER");
-  CHECK_MSG(same, "%s %s: greedy tokens differ from transformers'", R->name, g->name);
+  fprintf(stderr, "%-4s %-11s %-28s %s%s\n", R->name, g->name, "greedy tokens",
+          same ? "identical" : "DIFFER", R->greedy_must ? "" : " (reported only)");
+  if (R->greedy_must) CHECK_MSG(same, "%s %s: greedy tokens differ from transformers'", R->name, g->name);
   free(seq), free(ours), free(gr);
 }
 
@@ -255,7 +259,9 @@ static int cu_zero(l1k_model *m, l1k_err *err) { return CU_OPS->zero_grads(m, er
 static int cu_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   return CU_OPS->grads_get(m, dst, lo, n, err);
 }
-static const runner CUDA = {"cuda", cu_forward, cu_forward_backward, cu_zero, cu_grads_get};
+static const runner CUDA = {"cuda", PARITY_TOL, 1, cu_forward, cu_forward_backward, cu_zero, cu_grads_get};
+static const runner CUDA_BF16 = {"cuda-bf16", BF16_TOL, 0, cu_forward, cu_forward_backward, cu_zero,
+                                 cu_grads_get};
 
 static double num(const cJSON *o, const char *k) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -348,10 +354,17 @@ static void check_cuda(l1k_model *m, golden *g) {
     CHECK_MSG(0, "reserve: %s", err.msg);
   }
   CU_OPS->detach(m);
-  /* bf16 is refused with one line until it exists */
+  /* the bf16 mode (bf16 products, float32 elsewhere) within 2e-2 of the float32 reference */
   o.precision = L1K_PREC_BF16;
+  RUN(CU_OPS->attach(m, &o, &err));
+  CHECK_STR(ti[0].dtype, "BF16");
+  check_parity(&CUDA_BF16, m, g);
+  CU_OPS->detach(m);
+  /* what is not built is refused with one line */
+  o.precision = L1K_PREC_F32;
+  o.recompute = 1;
   CHECK(CU_OPS->attach(m, &o, &err) == L1K_EUNSUPPORTED);
-  fprintf(stderr, "bf16 attach: %s\n", err.msg);
+  fprintf(stderr, "recompute attach: %s\n", err.msg);
 }
 #endif
 

@@ -1,10 +1,12 @@
 /* long1k — the CUDA backend's ops table (src/backend/ops.h): device selection, attach /
  * detach, the activation arena, AdamW + clipping on the device, host copies.
  *
- * float32 parity mode only so far (docs/gpu.md): parameters, gradients, activations and AdamW
- * moments are float32 device arrays in the model's flat layout; products are cublasSgemm with
- * CUBLAS_PEDANTIC_MATH (no TF32). attach() refuses bf16 with one line. The forward and
- * backward are in cuda_model.c. Compiled, not yet run on a GPU. */
+ * Modes (docs/gpu.md): parameters, gradients, activations and AdamW moments are float32 device
+ * arrays in the model's flat layout. float32 parity mode: products are cublasSgemm with
+ * CUBLAS_PEDANTIC_MATH (no TF32). bf16 mode: the products take bf16 inputs (a bf16 working
+ * copy of the weights, activations rounded on the way in) with float32 accumulation and
+ * output; the float32 parameters are the master weights. The forward and backward are in
+ * cuda_model.c. Compiled, not yet run on a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +44,41 @@ static int dev_alloc(void **p, size_t bytes, const char *what, l1k_err *err) {
                   what, (double)bytes / 1e9, cudaGetErrorString(e));
 }
 
+/* The bf16 view of a product operand X stored as `rows` rows of ld floats (the last row
+ * `cols` long): the working copy when X is a parameter, else X rounded into scratch[slot]. */
+static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int cols, int ld,
+                                    int slot, l1k_err *err) {
+  if (X >= s->params && X < s->params + s->n_params) return s->wbf + (X - s->params);
+  size_t extent = (size_t)(rows - 1) * ld + cols;
+  if (extent > s->scr_elems) {
+    l1k_errf(err, L1K_EINTERNAL, "CUDA backend: bf16 operand of %zu values exceeds the %zu-value "
+             "scratch", extent, s->scr_elems);
+    return NULL;
+  }
+  if (l1kcu_launch(l1kcu_to_bf16(s->scr[slot], X, extent), "to_bf16", err)) return NULL;
+  return s->scr[slot];
+}
+
+static int gemm_bf16(cu_state *s, int ta, int tb, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                     int ldc, l1k_err *err) {
+  /* stored shapes: A is [M, K] (or [K, M] when ta), B is [K, N] (or [N, K] when tb) */
+  const uint16_t *Ab = bf16_operand(s, A, ta ? K : M, ta ? M : K, lda, 0, err);
+  if (!Ab) return err ? err->code : L1K_EINTERNAL;
+  const uint16_t *Bb = bf16_operand(s, B, tb ? N : K, tb ? K : N, ldb, 1, err);
+  if (!Bb) return err ? err->code : L1K_EINTERNAL;
+  cublasStatus_t st = cublasGemmEx(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, Bb,
+                                   CUDA_R_16BF, ldb, Ab, CUDA_R_16BF, lda, &beta, C, CUDA_R_32F,
+                                   ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  return l1kcu_blas(st, "bf16 GemmEx", err);
+}
+
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err) {
   if (M <= 0 || N <= 0) return 0;
+  if (s->opts.precision == L1K_PREC_BF16 && K > 0)
+    return gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, err);
   /* row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T */
   cublasStatus_t st = cublasSgemm(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A,
@@ -142,6 +176,17 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   TAKE(s->e_uniq, N);
   TAKE(s->e_off, N + 1);
   TAKE(s->e_rows, N);
+  /* bf16 mode: two scratch operands, as large as the largest activation operand of a product
+   * (N rows of the widest layer, or one chunk of logits) */
+  size_t se = 1;
+  if (s->opts.precision == L1K_PREC_BF16) {
+    size_t w = C > FF ? C : FF;
+    w = w > QD ? w : QD;
+    se = N * w > CH * V ? N * w : CH * V;
+  }
+  if (base) s->scr_elems = se;
+  TAKE(s->scr[0], se);
+  TAKE(s->scr[1], se);
 #undef TAKE
   return off;
 }
@@ -203,7 +248,7 @@ int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 
 static void free_state(cu_state *s) {
   if (!s) return;
-  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2};
+  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   if (s->blas) cublasDestroy(s->blas);
@@ -227,10 +272,14 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   int rc = dev_alloc((void **)&s->params, n * sizeof(float), "parameters", err);
   if (!rc) rc = dev_alloc((void **)&s->grads, n * sizeof(float), "gradients", err);
   if (!rc) rc = dev_alloc((void **)&s->inv_freq, half * sizeof(float), "rope table", err);
+  if (!rc && s->opts.precision == L1K_PREC_BF16)
+    rc = dev_alloc((void **)&s->wbf, n * sizeof(uint16_t), "bf16 weights", err);
   if (rc) return rc;
+  s->n_params = n;
   if ((rc = l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
                         "upload of the parameters", err)))
     return rc;
+  if ((rc = l1kcu_refresh_bf16(s, err))) return rc;
   if ((rc = l1kcu_check(cudaMemset(s->grads, 0, n * sizeof(float)), "zeroing gradients", err)))
     return rc;
   if ((rc = l1kcu_check(cudaMemcpy(s->inv_freq, m->inv_freq, half * sizeof(float),
@@ -250,10 +299,9 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   if (m->be_state) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: model already attached");
   l1k_backend_opts opts = {L1K_PREC_F32, 1, 0, 0};
   if (o) opts = *o;
-  if (opts.precision != L1K_PREC_F32)
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "CUDA backend: bf16 mode is not built yet (float32 parity mode only; use "
-                    "precision f32)");
+  if (opts.precision != L1K_PREC_F32 && opts.precision != L1K_PREC_BF16)
+    return l1k_errf(err, L1K_EINPUT, "CUDA backend: unknown precision %d (expected f32 or bf16)",
+                    (int)opts.precision);
   if (opts.recompute)
     return l1k_errf(err, L1K_EUNSUPPORTED,
                     "CUDA backend: activation recomputation (gradient_checkpointing) is not "
@@ -268,15 +316,25 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   if (!s) return L1K_ENOMEM;
   s->opts = opts;
   rc = l1kcu_blas(cublasCreate(&s->blas), "cublasCreate", err);
-  if (!rc) rc = l1kcu_blas(cublasSetMathMode(s->blas, CUBLAS_PEDANTIC_MATH), "math mode", err);
+  /* float32 mode: no TF32, nothing reduced; bf16 mode: tensor cores */
+  if (!rc)
+    rc = l1kcu_blas(cublasSetMathMode(s->blas, opts.precision == L1K_PREC_F32
+                                                   ? CUBLAS_PEDANTIC_MATH
+                                                   : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = attach_memory(m, s, err);
   if (rc) {
     free_state(s);
     return rc;
   }
-  for (size_t i = 0; i < m->n_tensors; i++) snprintf(m->tensors[i].dtype, sizeof m->tensors[i].dtype, "F32");
+  const char *dt = opts.precision == L1K_PREC_BF16 ? "BF16" : "F32";
+  for (size_t i = 0; i < m->n_tensors; i++) snprintf(m->tensors[i].dtype, sizeof m->tensors[i].dtype, "%s", dt);
   m->be_state = s;
   return 0;
+}
+
+int l1kcu_refresh_bf16(cu_state *s, l1k_err *err) {
+  if (s->opts.precision != L1K_PREC_BF16) return 0;
+  return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
 }
 
 static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu_reserve(m, B, T, err); }
@@ -396,6 +454,7 @@ static int cuda_step(l1k_model *m, const l1k_step_args *a, double *grad_norm_out
                                   s->ranges[i].wd, step_size, bc2_sqrt), "adamw", err);
     if (rc) return rc;
   }
+  if ((rc = l1kcu_refresh_bf16(s, err))) return rc;
   return l1kcu_check(cudaDeviceSynchronize(), "optimizer step", err);
 }
 
@@ -418,8 +477,9 @@ static int cuda_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_er
 }
 static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  return copy_range(m, s ? s->params + lo : NULL, src, lo, n, m->n_params, cudaMemcpyHostToDevice,
-                    "params_set", err);
+  int rc = copy_range(m, s ? s->params + lo : NULL, src, lo, n, m->n_params,
+                      cudaMemcpyHostToDevice, "params_set", err);
+  return rc ? rc : l1kcu_refresh_bf16(s, err);
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);

@@ -27,7 +27,13 @@ typedef struct cu_state {
   cublasHandle_t blas;
   /* parameters and gradients: flat float32 on the device, the model's layout */
   float *params, *grads, *inv_freq;
+  size_t n_params;
   model_params P, G; /* pointers into params / grads (device addresses) */
+  /* bf16 mode: the bf16 working copy of params (same layout; refreshed after attach,
+   * params_set and every step) and two scratch buffers of scr_elems bf16 values for the
+   * activation operands of a product */
+  uint16_t *wbf, *scr[2];
+  size_t scr_elems;
   /* activations, one device arena for up to cap_rows = B*T rows */
   size_t cap_rows;
   int chunk;         /* lm_head rows per chunk */
@@ -59,9 +65,15 @@ int l1kcu_check(cudaError_t e, const char *what, l1k_err *err);
 int l1kcu_launch(int code, const char *what, l1k_err *err);
 int l1kcu_blas(cublasStatus_t st, const char *what, l1k_err *err);
 
-/* Row-major C[M,N] = alpha op(A) op(B) + beta C through cublasSgemm (float32, no TF32). */
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C. float32 mode: cublasSgemm (no TF32). bf16
+ * mode: cublasGemmEx with bf16 A and B and float32 C and accumulation; an operand inside the
+ * parameters is read from the bf16 working copy, any other is rounded to bf16 into a scratch
+ * buffer first (so every kernel around the products stays float32, as torch autocast). */
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
+
+/* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
+int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);
 
 /* Activation arena for at least B x T rows (backend_cuda.c). */
 int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err);

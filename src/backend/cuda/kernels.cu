@@ -4,6 +4,7 @@
  * backward side by side. Simple and obviously correct first: warp-per-row reductions in a
  * fixed order, one owner per output element, no atomics, no fast-math. Speed comes later
  * (bf16, tensor-core attention), checked against these. */
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -675,5 +676,19 @@ extern "C" int l1kcu_adamw(float *p, const float *g, float *m, float *v, size_t 
                            double bc2_sqrt) {
   if (!n) return 0;
   adamw_k<<<blocks_for(n, 256), 256>>>(p, g, m, v, n, lr, b1, b2, eps, wd, step_size, bc2_sqrt);
+  return launched();
+}
+
+/* ================================================================ bf16 conversion */
+
+__global__ static void to_bf16_k(uint16_t *dst, const float *src, size_t n) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+       i += (size_t)gridDim.x * blockDim.x)
+    dst[i] = __bfloat16_as_ushort(__float2bfloat16_rn(src[i]));
+}
+
+extern "C" int l1kcu_to_bf16(uint16_t *dst, const float *src, size_t n) {
+  if (!n) return 0;
+  to_bf16_k<<<blocks_for(n, 256), 256>>>(dst, src, n);
   return launched();
 }

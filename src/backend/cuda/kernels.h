@@ -97,6 +97,10 @@ int l1kcu_sumsq(double *out, double *part, const float *x, size_t n);
 int l1kcu_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double b1,
                 double b2, double eps, double wd, double step_size, double bc2_sqrt);
 
+/* ---- bf16 mode: dst[i] = bf16(src[i]), rounded to nearest even (bf16 bits in uint16_t),
+ * the inputs of its cuBLAS products. */
+int l1kcu_to_bf16(uint16_t *dst, const float *src, size_t n);
+
 /* The message of a cudaError_t code returned by a launcher. */
 const char *l1kcu_error_string(int code);
 
