@@ -340,6 +340,28 @@ static void check_trajectory(l1k_model *m, golden *g) {
   check_params_after(m, g);
 }
 
+/* Same bits on every run: two forward + backward passes give identical gradients and loss. */
+static void check_deterministic(l1k_model *m, golden *g) {
+  l1k_err err = {0};
+  size_t n = l1k_model_num_params(m);
+  float *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2);
+  if (!g1 || !g2) exit(1);
+  l1k_batch batch = {(int)g->B, (int)g->T, g->ids, g->labels, NULL, NULL};
+  double l1 = 0, l2 = 0;
+  int64_t nt = 0;
+  int rc = CU_OPS->zero_grads(m, &err);
+  if (!rc) rc = CU_OPS->forward_backward(m, &batch, 0.01, &l1, &nt, &err);
+  if (!rc) rc = CU_OPS->grads_get(m, g1, 0, n, &err);
+  if (!rc) rc = CU_OPS->zero_grads(m, &err);
+  if (!rc) rc = CU_OPS->forward_backward(m, &batch, 0.01, &l2, &nt, &err);
+  if (!rc) rc = CU_OPS->grads_get(m, g2, 0, n, &err);
+  CHECK_MSG(rc == 0, "determinism run: %s", err.msg);
+  int same = !rc && l1 == l2 && memcmp(g1, g2, n * sizeof *g1) == 0;
+  fprintf(stderr, "%-4s %-11s %-28s %s\n", "cuda", g->name, "two runs, same bits", same ? "yes" : "NO");
+  CHECK_MSG(same, "%s: two forward_backward runs differ", g->name);
+  free(g1), free(g2);
+}
+
 static void check_cuda(l1k_model *m, golden *g) {
   l1k_err err = {0};
   l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
@@ -349,6 +371,7 @@ static void check_cuda(l1k_model *m, golden *g) {
   CHECK_STR(ti[0].dtype, "F32");
   if (!CU_OPS->reserve(m, (int)g->lb, (int)g->lt, &err)) {
     check_parity(&CUDA, m, g);
+    check_deterministic(m, g);
     check_trajectory(m, g);
   } else {
     CHECK_MSG(0, "reserve: %s", err.msg);
