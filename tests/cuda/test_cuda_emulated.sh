@@ -40,6 +40,11 @@ for f in src/backend/cuda/backend_cuda.c src/backend/cuda/cuda_model.c \
   cc $CF -c "$f" -o "$W/$(basename "$f" .c).o"
 done
 LIBS="$B/liblong1k_model.a $B/liblong1k_core.a $(pkg-config --libs openblas libcjson zlib) -fopenmp -lm"
+# a sanitizer build's libraries need the sanitizer runtimes at link time (the emulation itself
+# is built without them: its fibers switch stacks behind ASan's back)
+if grep -q '^LONG1K_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null; then
+  LIBS="$LIBS -fsanitize=address,undefined"
+fi
 COMMON="$W/backend_cuda.o $W/cuda_model.o $W/kernels.o $W/emu.o"
 g++ -o "$W/kernels_test" "$W/test_cuda_kernels.o" $COMMON $LIBS
 g++ -o "$W/model_test" "$W/test_cuda_model.o" $COMMON $LIBS

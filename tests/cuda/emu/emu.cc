@@ -157,7 +157,13 @@ struct Fiber {
 };
 static const size_t STACK = 128 << 10;
 static std::vector<Fiber> fibers(1024);
-static std::vector<char *> stacks;
+static struct StackPool { // fiber stacks, reused by every block; freed at exit
+  std::vector<char *> v;
+  ~StackPool() {
+    for (char *p : v) free(p);
+  }
+} pool;
+static std::vector<char *> &stacks = pool.v;
 static void *sched_sp;
 static int cur;
 static const std::function<void()> *cur_fn;
