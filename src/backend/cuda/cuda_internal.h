@@ -1,0 +1,97 @@
+/* long1k — the CUDA backend's private state, shared by backend_cuda.c (the ops table, memory,
+ * optimizer, host copies) and cuda_model.c (batch preparation, forward, backward). */
+#ifndef LONG1K_BACKEND_CUDA_INTERNAL_H
+#define LONG1K_BACKEND_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "backend/cuda/kernels.h"
+#include "backend/ops.h"
+#include "model/internal.h"
+
+/* Device activations of one layer for N = B*T rows: the CPU's layer_acts (forward.c). */
+typedef struct cu_layer {
+  float *x, *ln1, *ln1_rstd, *q, *k, *v, *qn_rstd, *kn_rstd, *qr, *kr, *lse, *ao;
+  float *xm, *ln2, *ln2_rstd, *gate, *up, *h;
+} cu_layer;
+
+/* A contiguous range of parameters with one weight decay (AdamW grouping). */
+typedef struct cu_range {
+  size_t lo, hi;
+  double wd;
+} cu_range;
+
+typedef struct cu_state {
+  l1k_backend_opts opts;
+  cublasHandle_t blas;
+  /* parameters and gradients: flat float32 on the device, the model's layout */
+  float *params, *grads, *inv_freq;
+  size_t n_params;
+  model_params P, G; /* pointers into params / grads (device addresses) */
+  /* bf16 mode: the bf16 working copy of params (same layout; refreshed after attach,
+   * params_set and every step) and two scratch buffers of scr_elems bf16 values for the
+   * activation operands of a product */
+  uint16_t *wbf, *scr[2];
+  size_t scr_elems;
+  /* activations, one device arena for up to cap_rows = B*T rows */
+  size_t cap_rows;
+  int chunk;         /* lm_head rows per chunk */
+  void *arena;
+  size_t arena_bytes;
+  cu_layer *L;
+  float *xf, *lnf, *lnf_rstd, *cos_t, *sin_t, *logits, *xc, *dxc;
+  float *dres, *dc, *dq, *dq2, *dk, *dk2, *dv, *dao, *dgate, *dup, *dh, *dsum;
+  double *lossrow, *norm_part, *norm_out;
+  int32_t *ids, *pos, *seg, *seg_end, *target, *trow, *ttg, *e_uniq, *e_off, *e_rows;
+  /* host side of batch preparation (sizes: cap_rows, the counting sort: vocab) */
+  int32_t *h_pos, *h_seg, *h_seg_end, *h_target, *h_trow, *h_ttg, *h_uniq, *h_off, *h_rows;
+  int32_t *h_count;
+  double *h_loss;
+  int n_trow; /* rows of the current batch with a target */
+  int n_uniq; /* distinct non-pad token ids of the current batch */
+  /* AdamW over [olo, ohi) */
+  float *m1, *m2;
+  size_t olo, ohi;
+  double b1, b2, eps, wd;
+  int64_t step;
+  int have_optim;
+  cu_range *ranges;
+  size_t n_ranges;
+} cu_state;
+
+/* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
+int l1kcu_check(cudaError_t e, const char *what, l1k_err *err);
+int l1kcu_launch(int code, const char *what, l1k_err *err);
+int l1kcu_blas(cublasStatus_t st, const char *what, l1k_err *err);
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C. float32 mode: cublasSgemm (no TF32). bf16
+ * mode: cublasGemmEx with bf16 A and B and float32 C and accumulation; an operand inside the
+ * parameters is read from the bf16 working copy, any other is rounded to bf16 into a scratch
+ * buffer first (so every kernel around the products stays float32, as torch autocast). */
+int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
+
+/* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
+int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);
+
+/* Activation arena for at least B x T rows (backend_cuda.c). */
+int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err);
+
+/* The fused lm_head + cross-entropy, chunk by chunk (s->chunk rows; buffers s->logits,
+ * s->xc, s->dxc, s->lossrow): logits of nr rows of x[., C] (rows[0..nr) gathered, or x's
+ * first nr rows when rows is NULL) against W[V, C], targets tg[nr] (-1 = none). Losses into
+ * s->lossrow[0..nr); host_logits (optional) receives each chunk's logits. With dW: the
+ * logits become scale * (softmax - onehot), dx rows (scattered back to rows[], or x's layout)
+ * = dlogits W, dW += dlogits^T x. Only one chunk of logits ever exists. */
+int l1kcu_lm_head_ce(cu_state *s, const float *x, const int32_t *rows, const int32_t *tg, int nr,
+                     int C, int V, const float *W, float *dW, float *dx, float *host_logits,
+                     float scale, l1k_err *err);
+
+/* The ops table's forward entries (cuda_model.c). */
+int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
+                  int64_t *n_targets, l1k_err *err);
+int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
+                           int64_t *n_targets, l1k_err *err);
+
+#endif

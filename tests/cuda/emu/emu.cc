@@ -1,0 +1,250 @@
+// long1k — CPU emulation of the CUDA runtime, cuBLAS and kernel execution for
+// tests/cuda/test_cuda_emulated.sh (see l1k_cuda_emu.h). x86-64 only: the fibers of a block
+// switch with a few lines of assembly (no system call per switch, unlike swapcontext).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vector>
+
+#include "l1k_cuda_emu.h"
+
+// ------------------------------------------------------------------ runtime
+
+static cudaError_t last_err = cudaSuccess;
+
+extern "C" cudaError_t cudaMalloc(void **p, size_t n) {
+  size_t r = (n + 255) & ~(size_t)255;
+  *p = aligned_alloc(256, r ? r : 256);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+extern "C" cudaError_t cudaFree(void *p) {
+  free(p);
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind) {
+  if (n) memmove(d, s, n);
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaMemset(void *d, int v, size_t n) {
+  memset(d, v, n);
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGetLastError(void) {
+  cudaError_t e = last_err;
+  last_err = cudaSuccess;
+  return e;
+}
+extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
+extern "C" cudaError_t cudaGetDeviceCount(int *n) {
+  *n = 1;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+extern "C" const char *cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    default: return "unspecified launch failure (emulation)";
+  }
+}
+extern "C" const char *cudaGetErrorName(cudaError_t e) {
+  return e == cudaSuccess ? "cudaSuccess" : "cudaErrorEmulated";
+}
+
+// ------------------------------------------------------------------ cuBLAS (column-major)
+
+struct emu_cublas {
+  int mode;
+};
+extern "C" cublasStatus_t cublasCreate(cublasHandle_t *h) {
+  *h = new emu_cublas{0};
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasDestroy(cublasHandle_t h) {
+  delete h;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) {
+  h->mode = (int)m;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" const char *cublasGetStatusString(cublasStatus_t s) {
+  return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_EMULATED_ERROR";
+}
+
+static float bf16_to_f(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+// C = alpha op(A) op(B) + beta C; get(X, i) reads element i of an operand
+template <class GA, class GB>
+static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                 GA a, int lda, GB b, int ldb, float beta, float *C, int ldc) {
+  for (int j = 0; j < n; j++)
+    for (int i = 0; i < m; i++) {
+      double s = 0;
+      for (int l = 0; l < k; l++) {
+        double x = ta == CUBLAS_OP_N ? a((size_t)i + (size_t)l * lda) : a((size_t)l + (size_t)i * lda);
+        double y = tb == CUBLAS_OP_N ? b((size_t)l + (size_t)j * ldb) : b((size_t)j + (size_t)l * ldb);
+        s += x * y;
+      }
+      float *c = C + (size_t)i + (size_t)j * ldc;
+      *c = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *c)); // beta 0: C not read
+    }
+}
+
+extern "C" cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+                                      int m, int n, int k, const float *alpha, const float *A,
+                                      int lda, const float *B, int ldb, const float *beta, float *C,
+                                      int ldc) {
+  gemm(ta, tb, m, n, k, *alpha, [A](size_t i) { return A[i]; }, lda,
+       [B](size_t i) { return B[i]; }, ldb, *beta, C, ldc);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+extern "C" cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+                                       int m, int n, int k, const void *alpha, const void *A,
+                                       cudaDataType at, int lda, const void *B, cudaDataType bt,
+                                       int ldb, const void *beta, void *C, cudaDataType ct, int ldc,
+                                       cublasComputeType_t, cublasGemmAlgo_t) {
+  if (at != CUDA_R_16BF || bt != CUDA_R_16BF || ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+  const uint16_t *a = (const uint16_t *)A, *b = (const uint16_t *)B;
+  gemm(ta, tb, m, n, k, *(const float *)alpha, [a](size_t i) { return bf16_to_f(a[i]); }, lda,
+       [b](size_t i) { return bf16_to_f(b[i]); }, ldb, *(const float *)beta, (float *)C, ldc);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// ------------------------------------------------------------------ kernel execution
+
+uint3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+
+extern "C" void emu_switch(void **save_sp, void *load_sp);
+asm(R"(
+  .text
+  .globl emu_switch
+  .type emu_switch, @function
+emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size emu_switch, .-emu_switch
+)");
+
+enum { RUN, WAIT_WARP, WAIT_BLOCK, DONE };
+struct Fiber {
+  void *sp;
+  int state;
+};
+static const size_t STACK = 128 << 10;
+static std::vector<Fiber> fibers(1024);
+static struct StackPool { // fiber stacks, reused by every block; freed at exit
+  std::vector<char *> v;
+  ~StackPool() {
+    for (char *p : v) free(p);
+  }
+} pool;
+static std::vector<char *> &stacks = pool.v;
+static void *sched_sp;
+static int cur;
+static const std::function<void()> *cur_fn;
+static double xchg[32][32];
+
+static void fiber_entry() {
+  (*cur_fn)();
+  fibers[cur].state = DONE;
+  emu_switch(&fibers[cur].sp, sched_sp);
+  abort(); // never resumed
+}
+
+static void wait_as(int state) {
+  fibers[cur].state = state;
+  emu_switch(&fibers[cur].sp, sched_sp);
+}
+void __syncthreads() { wait_as(WAIT_BLOCK); }
+void emu_warp_sync() { wait_as(WAIT_WARP); }
+void emu_xchg_put(const void *v, size_t n) { memcpy(&xchg[threadIdx.x / 32][threadIdx.x % 32], v, n); }
+void emu_xchg_get(void *v, size_t n, int lane) { memcpy(v, &xchg[threadIdx.x / 32][lane & 31], n); }
+
+// releases a group (fibers lo..hi) whose live members all wait in `state`
+static bool release(int lo, int hi, int state) {
+  bool any = false;
+  for (int i = lo; i < hi; i++) {
+    if (fibers[i].state == DONE) continue;
+    if (fibers[i].state != state) return false;
+    any = true;
+  }
+  if (any)
+    for (int i = lo; i < hi; i++)
+      if (fibers[i].state == state) fibers[i].state = RUN;
+  return any;
+}
+
+static bool run_block(int n) {
+  while (stacks.size() < (size_t)n) stacks.push_back((char *)aligned_alloc(64, STACK));
+  for (int i = 0; i < n; i++) {
+    uintptr_t top = ((uintptr_t)stacks[i] + STACK) & ~(uintptr_t)15;
+    void **sp = (void **)(top - 64);
+    memset(sp, 0, 64);
+    sp[6] = (void *)fiber_entry; // popped 6 registers, then ret
+    fibers[i].sp = sp;
+    fibers[i].state = RUN;
+  }
+  for (;;) {
+    bool progress = false, done = true;
+    for (int i = 0; i < n; i++)
+      if (fibers[i].state == RUN) {
+        cur = i;
+        threadIdx = uint3{(unsigned)i, 0, 0};
+        emu_switch(&sched_sp, fibers[i].sp);
+        progress = true;
+      }
+    for (int w = 0; w < n; w += 32) progress |= release(w, w + 32 < n ? w + 32 : n, WAIT_WARP);
+    progress |= release(0, n, WAIT_BLOCK);
+    for (int i = 0; i < n; i++) done &= fibers[i].state == DONE;
+    if (done) return true;
+    if (!progress) {
+      fprintf(stderr, "emu: block (%u,%u,%u) deadlocked: threads wait at different barriers\n",
+              blockIdx.x, blockIdx.y, blockIdx.z);
+      return false;
+    }
+  }
+}
+
+void emu_launch(emu_cfg c, const std::function<void()> &fn) {
+  if (c.block.x == 0 || c.block.x > 1024 || c.block.y != 1 || c.block.z != 1 || c.grid.x == 0) {
+    last_err = cudaErrorInvalidValue;
+    return;
+  }
+  gridDim = c.grid;
+  blockDim = c.block;
+  cur_fn = &fn;
+  for (unsigned z = 0; z < c.grid.z; z++)
+    for (unsigned y = 0; y < c.grid.y; y++)
+      for (unsigned x = 0; x < c.grid.x; x++) {
+        blockIdx = uint3{x, y, z};
+        if (!run_block((int)c.block.x)) {
+          last_err = cudaErrorLaunchFailure;
+          return;
+        }
+      }
+}

@@ -1,0 +1,125 @@
+/* long1k — a CPU emulation of the small part of the CUDA runtime, cuBLAS and the device
+ * language that src/backend/cuda uses, so that its real sources (kernels.cu, backend_cuda.c,
+ * cuda_model.c) run on a machine without a GPU: tests/cuda/test_cuda_emulated.sh. Device
+ * memory is host memory; a kernel launch runs its blocks one after the other, each block's
+ * threads as cooperative fibers that switch at __syncthreads and at warp shuffles (emu.cc).
+ * Slow and only as faithful as this file: a check of the indexing, tiling and barriers of the
+ * kernels and of the backend's host logic, not of the GPU. Not part of the library. */
+#ifndef L1K_CUDA_EMU_H
+#define L1K_CUDA_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cudaError {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorNoDevice = 100,
+  cudaErrorLaunchFailure = 719
+} cudaError_t;
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3
+};
+cudaError_t cudaMalloc(void **p, size_t n);
+cudaError_t cudaFree(void *p);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind);
+cudaError_t cudaMemset(void *dst, int v, size_t n);
+cudaError_t cudaGetLastError(void);
+cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaSetDevice(int d);
+const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
+
+typedef struct emu_cublas *cublasHandle_t;
+typedef enum {
+  CUBLAS_STATUS_SUCCESS = 0,
+  CUBLAS_STATUS_NOT_INITIALIZED = 1,
+  CUBLAS_STATUS_ALLOC_FAILED = 3,
+  CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_NOT_SUPPORTED = 15
+} cublasStatus_t;
+typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
+typedef enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_PEDANTIC_MATH = 2 } cublasMath_t;
+typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType;
+typedef enum { CUBLAS_COMPUTE_32F = 68 } cublasComputeType_t;
+typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
+cublasStatus_t cublasCreate(cublasHandle_t *h);
+cublasStatus_t cublasDestroy(cublasHandle_t h);
+cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t mode);
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                           int n, int k, const float *alpha, const float *A, int lda,
+                           const float *B, int ldb, const float *beta, float *C, int ldc);
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType at,
+                            int lda, const void *B, cudaDataType bt, int ldb, const void *beta,
+                            void *C, cudaDataType ct, int ldc, cublasComputeType_t compute,
+                            cublasGemmAlgo_t algo);
+const char *cublasGetStatusString(cublasStatus_t s);
+
+#ifdef __cplusplus
+}
+
+/* ---- the device language, for kernels.cu compiled as C++ (kernels launched through
+ * emu_launch after tests/cuda/test_cuda_emulated.sh rewrites the <<<...>>> syntax) */
+#include <functional>
+
+#define __global__
+#define __device__
+#define __shared__ static
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct uint3 {
+  unsigned x, y, z;
+};
+extern uint3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+struct emu_cfg {
+  dim3 grid, block;
+};
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b) { return emu_cfg{g, b}; }
+void emu_launch(emu_cfg c, const std::function<void()> &fn);
+void __syncthreads();
+void emu_warp_sync();
+void emu_xchg_put(const void *v, size_t n);
+void emu_xchg_get(void *v, size_t n, int lane);
+template <class T> T __shfl_xor_sync(unsigned, T v, int o) {
+  emu_warp_sync();
+  emu_xchg_put(&v, sizeof v);
+  emu_warp_sync();
+  T r;
+  emu_xchg_get(&r, sizeof r, (int)(threadIdx.x % 32) ^ o);
+  return r;
+}
+template <class T> T __shfl_sync(unsigned, T v, int src) {
+  emu_warp_sync();
+  emu_xchg_put(&v, sizeof v);
+  emu_warp_sync();
+  T r;
+  emu_xchg_get(&r, sizeof r, src);
+  return r;
+}
+struct __nv_bfloat16 {
+  uint16_t x;
+};
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16{(uint16_t)((u >> 16) | 0x40)};
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return __nv_bfloat16{(uint16_t)(u >> 16)};
+}
+inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
+#endif
+
+#endif
