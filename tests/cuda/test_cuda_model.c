@@ -23,6 +23,7 @@
 
 #ifdef LONG1K_HAVE_CUDA
 #include "backend/ops.h"
+#include "model/internal.h"
 #endif
 
 #define PARITY_TOL 1e-4 /* src/cli/cmd_parity.c */
@@ -250,6 +251,21 @@ static void check_parity(const runner *R, l1k_model *m, golden *g) {
 
 #ifdef LONG1K_HAVE_CUDA
 static const l1k_backend_ops *CU_OPS = &l1k_backend_cuda_ops;
+
+/* The loader attaches the CPU backend; the CUDA table is driven directly here, so leave the CPU
+ * backend first (the host parameters stay as loaded) and record which backend holds the model,
+ * so that l1k_model_free detaches it. */
+static int cu_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
+  if (m->be && m->be != CU_OPS && m->be->detach) m->be->detach(m);
+  if (m->be != CU_OPS) m->be = NULL;
+  int rc = CU_OPS->attach(m, o, err);
+  if (!rc) m->be = CU_OPS;
+  return rc;
+}
+static void cu_detach(l1k_model *m) {
+  CU_OPS->detach(m);
+  if (m->be == CU_OPS) m->be = NULL;
+}
 static int cu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_sum,
                       int64_t *n_targets, l1k_err *err) {
   return CU_OPS->forward(m, b, logits, loss_sum, n_targets, err);
@@ -368,7 +384,7 @@ static void check_deterministic(l1k_model *m, golden *g) {
 static void check_cuda(l1k_model *m, golden *g) {
   l1k_err err = {0};
   l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
-  RUN(CU_OPS->attach(m, &o, &err));
+  RUN(cu_attach(m, &o, &err));
   size_t ntens = 0;
   const l1k_tensor_info *ti = l1k_model_tensors(m, &ntens);
   CHECK_STR(ti[0].dtype, "F32");
@@ -379,17 +395,17 @@ static void check_cuda(l1k_model *m, golden *g) {
   } else {
     CHECK_MSG(0, "reserve: %s", err.msg);
   }
-  CU_OPS->detach(m);
+  cu_detach(m);
   /* the bf16 mode (bf16 products, float32 elsewhere) within 2e-2 of the float32 reference */
   o.precision = L1K_PREC_BF16;
-  RUN(CU_OPS->attach(m, &o, &err));
+  RUN(cu_attach(m, &o, &err));
   CHECK_STR(ti[0].dtype, "BF16");
   check_parity(&CUDA_BF16, m, g);
-  CU_OPS->detach(m);
+  cu_detach(m);
   /* what is not built is refused with one line */
   o.precision = L1K_PREC_F32;
   o.recompute = 1;
-  CHECK(CU_OPS->attach(m, &o, &err) == L1K_EUNSUPPORTED);
+  CHECK(cu_attach(m, &o, &err) == L1K_EUNSUPPORTED);
   fprintf(stderr, "recompute attach: %s\n", err.msg);
 }
 #endif
@@ -432,13 +448,13 @@ int main(void) {
     l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
     float one = 0;
     if (m) {
-      CHECK(CU_OPS->attach(m, &o, &err) == L1K_EUNSUPPORTED && strchr(err.msg, '\n') == NULL &&
+      CHECK(cu_attach(m, &o, &err) == L1K_EUNSUPPORTED && strchr(err.msg, '\n') == NULL &&
             strstr(err.msg, "CUDA") != NULL);
       fprintf(stderr, "attach without a device: %s\n", err.msg);
       CHECK(CU_OPS->reserve(m, 1, 4, &err) == L1K_EINTERNAL);
       CHECK(CU_OPS->params_get(m, &one, 0, 1, &err) == L1K_EINTERNAL);
       CHECK(CU_OPS->grads_host(m) == NULL);
-      CU_OPS->detach(m); /* nothing attached: a no-op */
+      cu_detach(m); /* nothing attached: a no-op */
       l1k_model_free(m);
     }
     fprintf(stderr, "(%d CPU checks passed)\n", check_count);
