@@ -20,6 +20,9 @@
 #include "long1k/error.h"
 
 typedef struct l1k_jsonl l1k_jsonl;
+/* The longest line (one record) the reader accepts: 256 MiB. A longer one (or an endless one,
+ * such as /dev/zero) stops with "<file>:<line>: line longer than 256 MiB" (L1K_EINPUT). */
+#define L1K_JSONL_MAX_LINE ((size_t)256 << 20)
 
 l1k_jsonl *l1k_jsonl_open(const char *path, l1k_err *err);
 void l1k_jsonl_close(l1k_jsonl *r);

@@ -290,6 +290,11 @@ int cmd_generate(int argc, char **argv) {
   if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   if (!model_dir) return cli_usage_error(cmd, "--model DIR is required");
   if (!!prompt + !!input != 1) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --input FILE.jsonl");
+  {
+    l1k_err oe = {0};
+    const char *ins[] = {input, model_dir, tok_path};
+    if (l1k_output_check(output, ins, 3, &oe)) return cli_fail(cmd, &oe);
+  }
   if (threads > 0) {
 #ifdef _OPENMP
     omp_set_num_threads(threads);

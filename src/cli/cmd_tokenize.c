@@ -591,6 +591,11 @@ int cmd_tokenize(int argc, char **argv) {
     threads = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
   }
 
+  {
+    l1k_err oe = {0};
+    const char *ins[] = {input, tok_path};
+    if (l1k_output_check(output, ins, 2, &oe)) return cli_fail(cmd, &oe);
+  }
   char *default_tok = NULL;
   if (!tok_path) {
     default_tok = l1k_path_join(cli_data_dir(), "tokenizers/qwen");

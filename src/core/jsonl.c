@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 struct l1k_jsonl {
@@ -29,6 +30,12 @@ l1k_jsonl *l1k_jsonl_open(const char *path, l1k_err *err) {
   r->line_cap = 4096;
   r->line = l1k_malloc(r->line_cap, err);
   if (!r->path || !r->buf || !r->line) {
+    l1k_jsonl_close(r);
+    return NULL;
+  }
+  struct stat st;
+  if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    l1k_errf(err, L1K_EINPUT, "%s: is a directory, expected a file", path);
     l1k_jsonl_close(r);
     return NULL;
   }
@@ -94,6 +101,13 @@ static int read_line(l1k_jsonl *r, l1k_err *err) {
     size_t avail = r->buf_len - r->buf_pos;
     unsigned char *nl = memchr(start, '\n', avail);
     size_t take = nl ? (size_t)(nl - start) : avail;
+    if (r->line_len + take > L1K_JSONL_MAX_LINE) {
+      l1k_errf(err, L1K_EINPUT,
+               "%s:%lld: line longer than %zu MiB (the record size limit, L1K_JSONL_MAX_LINE "
+               "in include/long1k/jsonl.h)",
+               r->path, (long long)(r->line_no + 1), (size_t)(L1K_JSONL_MAX_LINE >> 20));
+      return -1;
+    }
     if (r->line_len + take + 1 > r->line_cap) {
       size_t nc = r->line_cap;
       while (r->line_len + take + 1 > nc) nc *= 2;
