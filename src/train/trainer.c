@@ -60,6 +60,7 @@ typedef struct trainer {
   int32_t *b_ids, *b_labels, *b_pos, *b_doc;
   int64_t Tmax;
   l1k_buf log;         /* trainer_log.jsonl text so far */
+  l1k_log_window win;  /* steps since the last logged one (saved in checkpoints) */
   FILE *logf;
   int64_t tokens;      /* tokens trained on, all ranks, since step 0 (restored on resume) */
   double t_start;
@@ -347,7 +348,7 @@ static int save_ckpt(trainer *t, l1k_err *err) {
     if (t->d.rank != 0) return 0;
     return l1k_ckpt_save(c, t->m, t->tok_dir, &t->opt, t->step, t->tokens, t->spe,
                          t->total_steps, t->perm_epoch, t->perm, t->rows.n, t->rows_per_step,
-                         &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
+                         &t->win, &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
   }
   size_t n = t->opt.n;
   float *fm = NULL, *fv = NULL;
@@ -367,8 +368,8 @@ static int save_ckpt(trainer *t, l1k_err *err) {
     full.lo = 0;
     full.hi = n;
     rc = l1k_ckpt_save(c, t->m, t->tok_dir, &full, t->step, t->tokens, t->spe, t->total_steps,
-                       t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
-                       t->last_ckpt, sizeof t->last_ckpt, err);
+                       t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->win,
+                       &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
   }
 done:
   free(fm);
@@ -515,7 +516,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   }
   if (resume_dir[0]) {
     rc = l1k_ckpt_load_state(resume_dir, t->m, &t->opt, &t->step, &t->tokens, &t->perm_epoch,
-                             t->perm, t->rows.n, (uint64_t)c->seed, t->rows_per_step, &t->log, err);
+                             t->perm, t->rows.n, (uint64_t)c->seed, t->rows_per_step, &t->win,
+                             &t->log, err);
     if ((rc = fail_all(t, rc))) goto out;
     snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", resume_dir);
     if (t->d.rank == 0)
@@ -554,8 +556,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     snprintf(label, sizeof label, "train");
   if (t->d.rank == 0) l1k_progress_begin(&prog, label, t->total_steps - t->step);
   t->t_start = l1k_now();
-  double win_loss = 0, t_win = l1k_now(), loss = 0, gn = 0;
-  int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
+  double t_win = l1k_now(), loss = 0, gn = 0;
+  int64_t win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
   const char *fault = getenv("LONG1K_TRAIN_FAULT");
   while (t->step < t->total_steps) {
     int r = do_step(t, &loss, &gn, &step_tok, err);
@@ -569,9 +571,10 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     }
     if (r) goto out_rc;
     t->tokens += step_tok;
-    win_tok += step_tok;
-    win_loss += loss;
-    win_n++;
+    win_tok += step_tok; /* this process's tokens since the last record (for tokens/s) */
+    t->win.tokens += step_tok;
+    t->win.loss_sum += loss;
+    t->win.steps++;
     res->last_loss = loss;
     double lr = l1k_sched_lr(t->sched, c->learning_rate, t->warmup, t->total_steps, t->step - 1);
     double now = l1k_now();
@@ -586,12 +589,12 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
       snprintf(rec, sizeof rec,
                "{\"step\": %lld, \"epoch\": %.6g, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": "
                "%.17g, \"tokens\": %lld, \"tokens_per_s\": %.1f, \"elapsed\": %.3f}",
-               (long long)t->step, (double)t->step / (double)t->spe, win_loss / (double)win_n, lr,
+               (long long)t->step, (double)t->step / (double)t->spe,
+               t->win.loss_sum / (double)t->win.steps, lr,
                gn, (long long)t->tokens, (double)win_tok / (now - t_win + 1e-9),
                now - t->t_start);
       log_record(t, rec);
-      win_loss = 0;
-      win_n = 0;
+      t->win = (l1k_log_window){0, 0, 0};
       win_tok = 0;
       t_win = now;
     }
