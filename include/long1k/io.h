@@ -44,6 +44,13 @@ char *l1k_resolve_links(const char *path, l1k_err *err);
  * file (device and inode) as one of the n inputs (NULL entries are skipped). NULL or "-" pass. */
 int l1k_output_check(const char *out, const char *const *inputs, size_t n, l1k_err *err);
 
+/* Exclusive lock on DIR/.long1k.lock (flock; the file keeps the holder's pid). Returns the
+ * descriptor (>= 0) to pass to l1k_dir_unlock; -1 with L1K_EINPUT "<dir>: in use by another
+ * long1k run (pid N)" when another process holds it. The kernel drops the lock when the holder
+ * exits, even by SIGKILL. */
+int l1k_dir_lock(const char *dir, l1k_err *err);
+void l1k_dir_unlock(int fd);
+
 int l1k_mkdir_p(const char *path, l1k_err *err);
 int l1k_fsync_dir(const char *dir, l1k_err *err);
 int l1k_file_exists(const char *path);

@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -273,6 +274,48 @@ int l1k_output_check(const char *out, const char *const *inputs, size_t n, l1k_e
                       "%s: is the same file as the input %s; refusing to overwrite an input", out,
                       inputs[i]);
   return 0;
+}
+
+int l1k_dir_lock(const char *dir, l1k_err *err) {
+  char *p = l1k_path_join(dir, ".long1k.lock");
+  if (!p) {
+    l1k_errf(err, L1K_ENOMEM, "out of memory");
+    return -1;
+  }
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    l1k_errf(err, L1K_EIO, "%s: cannot open the lock file: %s", p, strerror(errno));
+    free(p);
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char buf[32] = {0};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+    if (e == EWOULDBLOCK)
+      l1k_errf(err, L1K_EINPUT, "%s: in use by another long1k run (pid %ld, lock %s); wait for it or "
+               "choose another directory", dir, pid, p);
+    else
+      l1k_errf(err, L1K_EIO, "%s: cannot lock: %s", p, strerror(e));
+    close(fd);
+    free(p);
+    return -1;
+  }
+  char buf[32];
+  int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+    l1k_errf(err, L1K_EIO, "%s: cannot write the lock file: %s", p, strerror(errno));
+    close(fd);
+    free(p);
+    return -1;
+  }
+  free(p);
+  return fd;
+}
+
+void l1k_dir_unlock(int fd) {
+  if (fd >= 0) close(fd);
 }
 
 int l1k_mkdir_p(const char *path, l1k_err *err) {

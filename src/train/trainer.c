@@ -65,6 +65,7 @@ typedef struct trainer {
   int64_t tokens;      /* tokens trained on, all ranks, since step 0 (restored on resume) */
   double t_start;
   char last_ckpt[4096];
+  int lock_fd;         /* rank 0: output_dir/.long1k.lock (one run per output_dir) */
 } trainer;
 
 static int fail_all(trainer *t, int rc) {
@@ -440,6 +441,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   res->eval_loss = NAN;
   t->c = c;
   t->perm_epoch = -1;
+  t->lock_fd = -1;
   int rc = l1k_dist_init(&t->d, err);
   if (rc) return rc;
 #ifdef _OPENMP
@@ -449,6 +451,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   /* output dir and resume point */
   char resume_dir[4096] = "";
   if (t->d.rank == 0) rc = l1k_mkdir_p(c->output_dir, err);
+  if (!rc && t->d.rank == 0 && (t->lock_fd = l1k_dir_lock(c->output_dir, err)) < 0)
+    rc = err && err->code ? err->code : L1K_EIO;
   if (!rc) rc = l1k_ckpt_prepare_output(c, t->d.rank, resume_dir, sizeof resume_dir, err);
   if ((rc = fail_all(t, rc))) goto out;
   t->m = l1k_model_load(c->model_name_or_path, err);
@@ -657,6 +661,7 @@ out:
   if (t->tok) l1k_tokenizer_free(t->tok);
   free(t->tok_dir);
   if (t->m) l1k_model_free(t->m);
+  l1k_dir_unlock(t->lock_fd);
   l1k_dist_finalize(&t->d);
   return rc;
 }
