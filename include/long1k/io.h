@@ -35,6 +35,9 @@ typedef struct l1k_atomic_file {
 } l1k_atomic_file;
 int l1k_atomic_open(l1k_atomic_file *a, const char *path, l1k_err *err);
 int l1k_atomic_commit(l1k_atomic_file *a, l1k_err *err); /* fsync + rename; closes */
+/* Flushes, fsyncs and closes the temp file without renaming it: for outputs that commit
+ * together (write and sync every one, then l1k_atomic_commit each: only renames remain). */
+int l1k_atomic_sync(l1k_atomic_file *a, l1k_err *err);
 void l1k_atomic_abort(l1k_atomic_file *a);                 /* removes the temp file */
 
 /* path with every symlink of its last component followed (the target may be absent);

@@ -55,4 +55,9 @@ int l1k_buf_printf(l1k_buf *b, const char *fmt, ...) __attribute__((format(print
 int l1k_buf_json_string(l1k_buf *b, const char *s, size_t n);
 void l1k_buf_free(l1k_buf *b);
 
+/* Appends s[0, n) to out with each ill-formed UTF-8 subsequence replaced by U+FFFD (one per
+ * maximal subpart, as Python's decode(errors="replace")) and returns how many were replaced;
+ * when none (0), nothing is appended. -1: out of memory. */
+int l1k_utf8_repair(l1k_buf *out, const char *s, size_t n);
+
 #endif

@@ -217,16 +217,28 @@ static int commit_direct(l1k_atomic_file *a, l1k_err *err) {
   return rc;
 }
 
-int l1k_atomic_commit(l1k_atomic_file *a, l1k_err *err) {
-  if (a->direct) return commit_direct(a, err);
+int l1k_atomic_sync(l1k_atomic_file *a, l1k_err *err) {
+  if (!a->f) return 0;
   int rc = 0;
   if (fflush(a->f) != 0 || ferror(a->f))
     rc = l1k_errf(err, L1K_EIO, "%s: write error: %s", a->tmp_path, strerror(errno));
-  if (!rc && fsync(fileno(a->f)) != 0)
+  if (!rc && !a->direct && fsync(fileno(a->f)) != 0)
     rc = l1k_errf(err, L1K_EIO, "%s: fsync failed: %s", a->tmp_path, strerror(errno));
   if (fclose(a->f) != 0 && !rc)
     rc = l1k_errf(err, L1K_EIO, "%s: close failed: %s", a->tmp_path, strerror(errno));
   a->f = NULL;
+  return rc;
+}
+
+int l1k_atomic_commit(l1k_atomic_file *a, l1k_err *err) {
+  if (a->direct && a->f) return commit_direct(a, err);
+  if (a->direct) {
+    free(a->path);
+    free(a->tmp_path);
+    memset(a, 0, sizeof *a);
+    return 0;
+  }
+  int rc = l1k_atomic_sync(a, err);
   if (!rc && rename(a->tmp_path, a->path) != 0)
     rc = l1k_errf(err, L1K_EIO, "%s: cannot rename to %s: %s", a->tmp_path, a->path, strerror(errno));
   if (rc) {

@@ -290,3 +290,32 @@ void l1k_buf_free(l1k_buf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
 }
+
+int l1k_utf8_repair(l1k_buf *out, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, run = 0; /* run: start of the current stretch of valid bytes */
+  int fixed = 0;
+  while (i < n) {
+    unsigned c = u[i];
+    size_t len = 0, k = 1;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    if (len > 1 && i + 1 < n && u[i + 1] >= lo && u[i + 1] <= hi) {
+      k = 2;
+      while (k < len && i + k < n && (u[i + k] & 0xC0) == 0x80) k++;
+    }
+    if (len != 0 && k == len) {
+      i += len;
+      continue;
+    }
+    if (l1k_buf_append(out, s + run, i - run) || l1k_buf_append(out, "\xEF\xBF\xBD", 3)) return -1;
+    fixed++;
+    i += k;
+    run = i;
+  }
+  if (fixed && l1k_buf_append(out, s + run, n - run)) return -1;
+  return fixed;
+}
