@@ -71,7 +71,7 @@ static void exec_long1k(char *const args[]) __attribute__((noreturn));
 static void exec_long1k(char *const args[]) {
   int n = 0;
   while (args[n]) n++;
-  char **argv = calloc((size_t)n + 2, sizeof *argv);
+  char **argv = l1k_calloc((size_t)n + 2, sizeof *argv, NULL);
   if (!argv) _exit(1);
   argv[0] = (char *)"long1k";
   for (int i = 0; i < n; i++) argv[i + 1] = args[i];
@@ -319,7 +319,7 @@ static char *keep(strpool *sp, char *s) {
   if (!s) return NULL;
   if (sp->n == sp->cap) {
     size_t nc = sp->cap ? sp->cap * 2 : 64;
-    char **ns = realloc(sp->s, nc * sizeof *ns);
+    char **ns = l1k_realloc(sp->s, nc * sizeof *ns, NULL);
     if (!ns) return s; /* not kept: a leak at worst, never a crash */
     sp->s = ns;
     sp->cap = nc;

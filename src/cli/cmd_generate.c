@@ -92,7 +92,7 @@ static int parse_float(const char *s, double lo, double hi, double *out) {
 /* \n \t \r \\ \" escapes in --stop / --system */
 static char *unescape(const char *s) {
   size_t n = strlen(s);
-  char *o = malloc(n + 1), *p = o;
+  char *o = l1k_malloc(n + 1, NULL), *p = o;
   if (!o) return NULL;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '\\' && i + 1 < n) {
@@ -145,7 +145,7 @@ static char *render_messages(const cJSON *msgs, l1k_template tmpl, int no_think,
     l1k_errf(err, L1K_EINPUT, "%s: field 'messages': expected a non-empty array", where);
     return NULL;
   }
-  l1k_chat_msg *m = calloc((size_t)n, sizeof *m);
+  l1k_chat_msg *m = l1k_calloc((size_t)n, sizeof *m, NULL);
   if (!m) {
     l1k_errf(err, L1K_ENOMEM, "out of memory");
     return NULL;
@@ -256,7 +256,7 @@ int cmd_generate(int argc, char **argv) {
         break;
       }
       case OPT_STOP: {
-        char **ns = realloc(stops, (size_t)(n_stop + 1) * sizeof *ns);
+        char **ns = l1k_realloc(stops, (size_t)(n_stop + 1) * sizeof *ns, NULL);
         if (!ns) return cli_usage_error(cmd, "out of memory");
         stops = ns;
         stops[n_stop] = unescape(optarg);
@@ -316,7 +316,7 @@ int cmd_generate(int argc, char **argv) {
   l1k_template tmpl = L1K_TMPL_NONE;
   int need_tmpl = chat;
 
-  char *tpath = tok_path ? strdup(tok_path) : l1k_path_join(model_dir, "tokenizer.json");
+  char *tpath = tok_path ? l1k_strdup(tok_path, NULL) : l1k_path_join(model_dir, "tokenizer.json");
   if (!tok_path && !l1k_file_exists(tpath)) {
     rc = cli_usage_error(cmd, "%s: no tokenizer.json in the model directory (give --tokenizer PATH)", model_dir);
     free(tpath);
@@ -332,7 +332,7 @@ int cmd_generate(int argc, char **argv) {
   /* read the prompts */
   if (prompt) {
     cap_jobs = 1;
-    jobs = calloc(1, sizeof *jobs);
+    jobs = l1k_calloc(1, sizeof *jobs, NULL);
     if (!jobs) goto oom;
     n_jobs = 1;
   } else {
@@ -352,7 +352,7 @@ int cmd_generate(int argc, char **argv) {
       }
       if (n_jobs == cap_jobs) {
         cap_jobs = cap_jobs ? 2 * cap_jobs : 64;
-        job *nj = realloc(jobs, (size_t)cap_jobs * sizeof *nj);
+        job *nj = l1k_realloc(jobs, (size_t)cap_jobs * sizeof *nj, NULL);
         if (!nj) {
           cJSON_Delete(rec);
           goto oom;
@@ -469,8 +469,8 @@ int cmd_generate(int argc, char **argv) {
              cfg->model_type, l1k_model_num_params(model), l1k_now() - t_load, batch, max_ctx,
              l1k_generator_cache_bytes(g) / 1048576.0);
 
-  prompts = calloc((size_t)n_jobs, sizeof *prompts);
-  res = calloc((size_t)n_jobs, sizeof *res);
+  prompts = l1k_calloc((size_t)n_jobs, sizeof *prompts, NULL);
+  res = l1k_calloc((size_t)n_jobs, sizeof *res, NULL);
   if (!prompts || !res) goto oom;
   for (int i = 0; i < n_jobs; i++) {
     prompts[i].ids = jobs[i].ids.data;

@@ -101,9 +101,9 @@ int l1k_fsync_dir(const char *dir, l1k_err *err) {
 }
 
 static char *dir_of(const char *path) {
-  char *tmp = strdup(path);
+  char *tmp = l1k_strdup(path, NULL);
   if (!tmp) return NULL;
-  char *d = strdup(dirname(tmp));
+  char *d = l1k_strdup(dirname(tmp), NULL);
   free(tmp);
   return d;
 }
@@ -390,6 +390,7 @@ int l1k_rm_rf(const char *path, l1k_err *err) {
 
 char *l1k_path_join(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
+  /* plain malloc (not counted by LONG1K_FAIL_ALLOC): many callers read NULL as "absent" */
   char *p = malloc(la + lb + 2);
   if (!p) return NULL;
   memcpy(p, a, la);

@@ -219,7 +219,7 @@ int l1k_buf_append(l1k_buf *b, const void *data, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t nc = b->cap ? b->cap : 256;
     while (b->len + n + 1 > nc) nc *= 2;
-    char *p = realloc(b->data, nc);
+    char *p = l1k_realloc(b->data, nc, NULL);
     if (!p) return L1K_ENOMEM;
     b->data = p;
     b->cap = nc;
@@ -242,7 +242,7 @@ int l1k_buf_printf(l1k_buf *b, const char *fmt, ...) {
   if (b->len + (size_t)n + 1 > b->cap) {
     size_t nc = b->cap;
     while (b->len + (size_t)n + 1 > nc) nc *= 2;
-    char *p = realloc(b->data, nc);
+    char *p = l1k_realloc(b->data, nc, NULL);
     if (!p) return L1K_ENOMEM;
     b->data = p;
     b->cap = nc;

@@ -870,7 +870,7 @@ static int sum_record(void *ctx, cJSON *rec, long line, const char *path, l1k_er
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "tokens");
     r->tokens = cJSON_IsNumber(t) ? (long)t->valuedouble : -1;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(rec, "extracted");
-    if (cJSON_IsString(e)) r->extracted = strdup(e->valuestring);
+    if (cJSON_IsString(e)) r->extracted = l1k_strdup(e->valuestring, NULL);
   }
   cJSON_Delete(rec);
   return 0;

@@ -50,7 +50,7 @@ typedef struct {
 static int u32_push(u32vec *a, uint32_t x) {
   if (a->len == a->cap) {
     size_t nc = a->cap ? a->cap * 2 : 256;
-    uint32_t *p = realloc(a->v, nc * sizeof *p);
+    uint32_t *p = l1k_realloc(a->v, nc * sizeof *p, NULL);
     if (!p) return L1K_ENOMEM;
     a->v = p;
     a->cap = nc;
@@ -82,6 +82,7 @@ typedef struct {
   int64_t n_lines, n_malformed, n_no_answer, n_exact, n_near, n_contam, n_domain, n_parsed;
   int64_t n_blank, n_hard_unmatched;
   int64_t n_utf8_repaired; /* output strings whose invalid UTF-8 became U+FFFD */
+  int oom;                 /* a list could not grow: the run fails (nothing is committed) */
   double t_scan, t_compose, t_count; /* seconds: pass 1, composition, inside the counter */
   /* composition */
   u32vec cls[CL_N];      /* random order of each class */
@@ -98,6 +99,13 @@ typedef struct {
   int64_t *used_per_file;
   double t0;
 } ctx;
+
+/* u32_push for lists whose callers cannot stop on the spot: a failure is remembered and ends
+ * the run at the next phase boundary (no output is committed) */
+static int cpush(ctx *c, u32vec *a, uint32_t x) {
+  if (u32_push(a, x)) c->oom = 1;
+  return c->oom;
+}
 
 /* ---------------------------------------------------------------- rng ---------------- */
 
@@ -126,10 +134,10 @@ static uint32_t intern_domain(ctx *c, const char *d) {
   if (!d || !*d) return 0;
   for (size_t i = 1; i < c->n_domains; i++)
     if (!strcmp(c->domains[i], d)) return (uint32_t)i;
-  char **nd = realloc(c->domains, (c->n_domains + 1) * sizeof *nd);
+  char **nd = l1k_realloc(c->domains, (c->n_domains + 1) * sizeof *nd, NULL);
   if (!nd) return 0;
   c->domains = nd;
-  c->domains[c->n_domains] = strdup(d);
+  c->domains[c->n_domains] = l1k_strdup(d, NULL);
   if (!c->domains[c->n_domains]) return 0;
   return (uint32_t)c->n_domains++;
 }
@@ -217,14 +225,14 @@ static int load_eval(ctx *c, const char *path) {
     }
     char where[600];
     snprintf(where, sizeof where, "%s:%lld", base_name(path), (long long)line);
-    char **ew = realloc(c->eval_where, (c->n_eval + 1) * sizeof *ew);
+    char **ew = l1k_realloc(c->eval_where, (c->n_eval + 1) * sizeof *ew, NULL);
     if (!ew) {
       free(norm);
       l1k_jsonl_close(r);
       return l1k_errf(err, L1K_ENOMEM, "out of memory");
     }
     c->eval_where = ew;
-    ew[c->n_eval] = strdup(where);
+    ew[c->n_eval] = l1k_strdup(where, NULL);
     gram_ctx g = {c, (uint32_t)c->n_eval, 0, 0};
     c->n_eval++;
     if (nl) {
@@ -249,10 +257,10 @@ static int load_eval(ctx *c, const char *path) {
 static int push_meta(ctx *c, rmeta *m) {
   if (c->n == c->cap) {
     size_t nc = c->cap ? c->cap * 2 : 4096;
-    rmeta *p = realloc(c->r, nc * sizeof *p);
-    uint32_t *s = realloc(c->sigs, nc * NPERM * sizeof *s);
+    rmeta *p = l1k_realloc(c->r, nc * sizeof *p, NULL);
+    uint32_t *s = l1k_realloc(c->sigs, nc * NPERM * sizeof *s, NULL);
     if (s) c->sigs = s;
-    uint32_t *bn = realloc(c->band_next, nc * NBANDS * sizeof *bn);
+    uint32_t *bn = l1k_realloc(c->band_next, nc * NBANDS * sizeof *bn, NULL);
     if (bn) c->band_next = bn;
     if (!p || !s || !bn) {
       if (p) c->r = p;
@@ -384,7 +392,7 @@ static void process_line(ctx *c, batch *b, size_t li) {
   if (!j || !cJSON_IsObject(j)) {
     r->status = 1;
     size_t n = strlen(where) + 48;
-    r->msg = malloc(n);
+    r->msg = l1k_malloc(n, NULL);
     if (r->msg) snprintf(r->msg, n, "%s: %s", where, j ? "expected a JSON object" : "invalid JSON");
     cJSON_Delete(j);
     return;
@@ -399,7 +407,7 @@ static void process_line(ctx *c, batch *b, size_t li) {
     keys_of(j, keys, sizeof keys);
     cJSON_Delete(j);
     size_t n = strlen(e2.msg) + strlen(keys) + 32;
-    r->msg = malloc(n);
+    r->msg = l1k_malloc(n, NULL);
     if (r->msg) snprintf(r->msg, n, "%s (record keys: %s)", e2.msg[0] ? e2.msg : where, keys);
     return;
   }
@@ -455,13 +463,13 @@ static void *batch_worker(void *p) {
 static int batch_push(batch *b, const char *line, size_t len, int64_t ln) {
   if (b->n == b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 256;
-    size_t *no = realloc(b->off, nc * sizeof *no);
+    size_t *no = l1k_realloc(b->off, nc * sizeof *no, NULL);
     if (no) b->off = no;
-    size_t *nl = realloc(b->len, nc * sizeof *nl);
+    size_t *nl = l1k_realloc(b->len, nc * sizeof *nl, NULL);
     if (nl) b->len = nl;
-    int64_t *nn = realloc(b->ln, nc * sizeof *nn);
+    int64_t *nn = l1k_realloc(b->ln, nc * sizeof *nn, NULL);
     if (nn) b->ln = nn;
-    line_res *nr = realloc(b->res, nc * sizeof *nr);
+    line_res *nr = l1k_realloc(b->res, nc * sizeof *nr, NULL);
     if (nr) b->res = nr;
     if (!no || !nl || !nn || !nr) return L1K_ENOMEM;
     b->cap = nc;
@@ -469,7 +477,7 @@ static int batch_push(batch *b, const char *line, size_t len, int64_t ln) {
   if (b->buf_len + len + 1 > b->buf_cap) {
     size_t nc = b->buf_cap ? b->buf_cap : (1 << 20);
     while (b->buf_len + len + 1 > nc) nc *= 2;
-    char *nb = realloc(b->buf, nc);
+    char *nb = l1k_realloc(b->buf, nc, NULL);
     if (!nb) return L1K_ENOMEM;
     b->buf = nb;
     b->buf_cap = nc;
@@ -765,7 +773,7 @@ static int64_t count_text(ctx *c, const char *s, size_t n) {
 
 static void avail_add(ctx *c, uint32_t i) {
   if (c->r[i].avail_pos >= 0) return;
-  if (u32_push(&c->avail, i)) return;
+  if (cpush(c, &c->avail, i)) return;
   c->r[i].avail_pos = (int32_t)(c->avail.len - 1);
 }
 
@@ -808,7 +816,7 @@ static int load_set(ctx *c, uint32_t *idx, size_t n) {
       cJSON *j = cJSON_ParseWithLength(line, len);
       char where[700];
       snprintf(where, sizeof where, "%s:%lld", path, (long long)ln);
-      l1k_synth_record *rec = calloc(1, sizeof *rec);
+      l1k_synth_record *rec = l1k_calloc(1, sizeof *rec, NULL);
       if (!j || !rec) {
         cJSON_Delete(j);
         free(rec);
@@ -1270,7 +1278,7 @@ typedef struct {
 static int stats_add(set_stats *st, int k, const sample_text *s, int64_t measured, int single) {
   if (st->nv == st->cv) {
     size_t nc = st->cv ? st->cv * 2 : 64;
-    int64_t *p = realloc(st->vals, nc * sizeof *p);
+    int64_t *p = l1k_realloc(st->vals, nc * sizeof *p, NULL);
     if (!p) return L1K_ENOMEM;
     st->vals = p;
     st->cv = nc;
@@ -1295,7 +1303,7 @@ typedef struct {
 } out_file;
 
 static int open_out(ctx *c, out_file *of, const char *path) {
-  of->path = strdup(path);
+  of->path = l1k_strdup(path, NULL);
   if (!of->path) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
   if (l1k_atomic_open(&of->af, path, c->err)) {
     if (c->err->code == L1K_EIO) c->err->code = L1K_EINPUT;
@@ -1320,7 +1328,7 @@ static void close_out(out_file *of, int commit, l1k_err *err) {
 static char *derive_path(const char *out, const char *tag) {
   const char *ph = strstr(out, "{bin}");
   size_t n = strlen(out) + strlen(tag) + 16;
-  char *p = malloc(n);
+  char *p = l1k_malloc(n, NULL);
   if (!p) return NULL;
   if (ph) {
     snprintf(p, n, "%.*s%s%s", (int)(ph - out), out, tag, ph + 5);
@@ -1369,7 +1377,7 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   /* collect the class' eligible records ordered by reasoning bytes */
   u32vec all = {0};
   for (size_t i = 0; i < c->n; i++)
-    if (c->r[i].state == ST_ELIGIBLE && in_class(c, (uint32_t)i, w->cl)) u32_push(&all, (uint32_t)i);
+    if (c->r[i].state == ST_ELIGIBLE && in_class(c, (uint32_t)i, w->cl)) cpush(c, &all, (uint32_t)i);
   if (!all.len) {
     free(all.v);
     return 0;
@@ -1384,14 +1392,14 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   u32vec need = {0};
   for (size_t i = 0; i < kx; i++) {
     uint32_t r = all.v[all.len - 1 - i];
-    if (c->r[r].tok_reason < 0 && !c->r[r].rec) u32_push(&need, r);
+    if (c->r[r].tok_reason < 0 && !c->r[r].rec) cpush(c, &need, r);
   }
   for (size_t i = 0; i < kn; i++) {
     uint32_t r = all.v[i];
     if (c->r[r].tok_reason < 0 && !c->r[r].rec) {
       int dup = 0;
       for (size_t q = 0; q < need.len; q++) dup |= need.v[q] == r;
-      if (!dup) u32_push(&need, r);
+      if (!dup) cpush(c, &need, r);
     }
   }
   int rc = load_set(c, need.v, need.len);
@@ -1461,7 +1469,7 @@ static int64_t grow_targeted(ctx *c, int cl, int64_t lo, int64_t hi, size_t want
     double b = m->reas_bytes + (c->o->count_mode == L1K_COUNT_RESPONSE ? m->sol_bytes : 0);
     double est = b / bpt;
     /* wide: a record's bytes per token varies; exact counts decide after loading */
-    if (est >= lo * 0.6 && est <= hi * 1.6) u32_push(&sel, i);
+    if (est >= lo * 0.6 && est <= hi * 1.6) cpush(c, &sel, i);
   }
   if (!sel.len) {
     free(sel.v);
@@ -1479,7 +1487,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
                     const sample_tags *tg0, set_stats *st, l1k_progress *pg, int64_t *done) {
   want_t w = *w0;
   /* order of singles among the samples */
-  uint8_t *is_single = calloc((size_t)(n ? n : 1), 1);
+  uint8_t *is_single = l1k_calloc((size_t)(n ? n : 1), 1, NULL);
   if (!is_single) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
   for (int64_t i = 0; i < singles && i < n; i++) is_single[i] = 1;
   for (int64_t i = n; i > 1; i--) {
@@ -1862,15 +1870,15 @@ static int run_init(synth_run *S, ctx *c, const l1k_synth_opts *o, l1k_err *err)
   c->budget = o->memory_budget ? o->memory_budget : ((size_t)256 << 20);
   c->bytes_per_tok = 3.5;
   c->t0 = l1k_now();
-  c->domains = calloc(1, sizeof *c->domains);
-  c->n_domains = 1;
-  c->file_schema = calloc(o->n_pools, sizeof *c->file_schema);
-  c->used_per_file = calloc(o->n_pools, sizeof *c->used_per_file);
-  S->cap_outs = o->n_bins + 2;
-  S->outs = calloc(S->cap_outs, sizeof *S->outs);
+  c->domains = l1k_calloc(1, sizeof *c->domains, NULL);
+  c->n_domains = c->domains ? 1 : 0;
+  c->file_schema = l1k_calloc(o->n_pools, sizeof *c->file_schema, NULL);
+  c->used_per_file = l1k_calloc(o->n_pools, sizeof *c->used_per_file, NULL);
+  S->outs = l1k_calloc(o->n_bins + 2, sizeof *S->outs, NULL);
+  S->cap_outs = S->outs ? o->n_bins + 2 : 0;
   if (!c->domains || !c->file_schema || !c->used_per_file || !S->outs)
     return l1k_errf(err, L1K_ENOMEM, "out of memory");
-  c->domains[0] = strdup("");
+  c->domains[0] = l1k_strdup("", NULL);
   if (!c->domains[0]) return l1k_errf(err, L1K_ENOMEM, "out of memory");
   if (o->template_path) return l1k_synth_template_load(&c->tpl, o->template_path, err);
   return l1k_synth_template_default(&c->tpl, err);
@@ -1900,8 +1908,8 @@ static int plan_outputs(synth_run *S) {
     l1k_buf_puts(&p, o->out);
   }
   size_t n = p.len + 32;
-  S->stats_path = malloc(n);
-  S->removed_path = malloc(n);
+  S->stats_path = l1k_malloc(n, NULL);
+  S->removed_path = l1k_malloc(n, NULL);
   if (!S->stats_path || !S->removed_path || !p.data) {
     l1k_buf_free(&p);
     return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
@@ -1979,14 +1987,15 @@ static int build_classes(synth_run *S) {
                     (long long)c->n_exact, (long long)c->n_near);
   for (size_t i = 0; i < c->n; i++) {
     if (c->r[i].state != ST_ELIGIBLE) continue;
-    if (in_class(c, (uint32_t)i, CL_ALL)) u32_push(&c->cls[CL_ALL], (uint32_t)i);
+    if (in_class(c, (uint32_t)i, CL_ALL)) cpush(c, &c->cls[CL_ALL], (uint32_t)i);
     if (o->mix_single > 0 && in_class(c, (uint32_t)i, CL_SINGLE))
-      u32_push(&c->cls[CL_SINGLE], (uint32_t)i);
+      cpush(c, &c->cls[CL_SINGLE], (uint32_t)i);
     if (o->difficulty_study) {
-      if (in_class(c, (uint32_t)i, CL_EASY)) u32_push(&c->cls[CL_EASY], (uint32_t)i);
-      if (in_class(c, (uint32_t)i, CL_HARD)) u32_push(&c->cls[CL_HARD], (uint32_t)i);
+      if (in_class(c, (uint32_t)i, CL_EASY)) cpush(c, &c->cls[CL_EASY], (uint32_t)i);
+      if (in_class(c, (uint32_t)i, CL_HARD)) cpush(c, &c->cls[CL_HARD], (uint32_t)i);
     }
   }
+  if (c->oom) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
   for (int k = 0; k < CL_N; k++) {
     shuffle(c, c->cls[k].v, c->cls[k].len);
     c->class_size[k] = c->cls[k].len;
@@ -2041,7 +2050,7 @@ static int compose_study(synth_run *S) {
   free(pe);
   free(ph);
   if (rc) return rc;
-  S->sets = calloc(2, sizeof *S->sets);
+  S->sets = l1k_calloc(2, sizeof *S->sets, NULL);
   if (!S->sets) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
   S->n_sets = 2;
   set_stats *sets = S->sets;
@@ -2101,7 +2110,7 @@ static int compose_set(synth_run *S, size_t bi, FILE *f) {
 static int compose_sets(synth_run *S) {
   const l1k_synth_opts *o = S->o;
   size_t nb = o->n_bins ? o->n_bins : 1, main_i = 0;
-  S->sets = calloc(nb, sizeof *S->sets);
+  S->sets = l1k_calloc(nb, sizeof *S->sets, NULL);
   if (!S->sets) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
   S->n_sets = nb;
   int per_bin_files = o->n_bins && strstr(o->out, "{bin}"), rc = 0;
@@ -2153,7 +2162,7 @@ static void stats_json_pool(synth_run *S, l1k_buf *b) {
                  (long long)c->n_lines, (long long)c->n_blank, (long long)c->n_parsed, S->n_elig,
                  (long long)c->n_counted, (long long)c->n_loads);
   /* records used per domain ("" = none given) */
-  int64_t *per = calloc(c->n_domains ? c->n_domains : 1, sizeof *per);
+  int64_t *per = l1k_calloc(c->n_domains ? c->n_domains : 1, sizeof *per, NULL);
   l1k_buf_puts(b, "\"domains_used\":{");
   if (per) {
     for (size_t i = 0; i < c->n; i++)
@@ -2286,6 +2295,7 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
   if (!rc) rc = build_classes(&S);
   if (!rc) rc = measure_links(&S);
   if (!rc) rc = compose(&S);
+  if (!rc && C.oom) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
   if (!rc) rc = write_stats(&S);
   if (!rc) rc = commit_all(&S);
   if (!rc && !o->quiet) print_summary(&S, stdout);

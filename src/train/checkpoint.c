@@ -81,7 +81,7 @@ static int list_ckpts(const char *dir, ck **out, size_t *n) {
     if (!is_ckpt_name(e->d_name, &s) || strlen(e->d_name) >= 256) continue;
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
-      ck *nv = realloc(*out, cap * sizeof *nv);
+      ck *nv = l1k_realloc(*out, cap * sizeof *nv, NULL);
       if (!nv) break;
       *out = nv;
     }
@@ -269,7 +269,7 @@ static int write_state(const char *dir, state_header *h, const float *params, co
 
 /* the row order must be a permutation of [0, n_rows) */
 static int check_perm(const unsigned char *perm, int64_t n_rows, const char *path, l1k_err *err) {
-  unsigned char *seen = calloc((size_t)n_rows + 1, 1);
+  unsigned char *seen = l1k_calloc((size_t)n_rows + 1, 1, NULL);
   if (!seen) return l1k_errf(err, L1K_ENOMEM, "out of memory checking %s", path);
   int rc = 0;
   for (int64_t i = 0; i < n_rows && !rc; i++) {

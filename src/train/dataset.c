@@ -359,17 +359,34 @@ static uint64_t hash_i64(uint64_t h, int64_t v) {
 static int split_paths(const char *paths, char ***out, int *n, l1k_err *err) {
   char *dup = strdup(paths);
   if (!dup) return l1k_errf(err, L1K_ENOMEM, "out of memory");
-  int cap = 8, k = 0;
-  char **v = malloc(cap * sizeof *v);
-  for (char *save = NULL, *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+  int cap = 8, k = 0, oom = 0;
+  char **v = l1k_malloc(cap * sizeof *v, NULL);
+  oom = !v;
+  for (char *save = NULL, *t = oom ? NULL : strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     while (*t == ' ' || *t == '\t') t++;
     char *e = t + strlen(t);
     while (e > t && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
     if (!*t) continue;
-    if (k == cap) v = realloc(v, (cap *= 2) * sizeof *v);
-    v[k++] = strdup(t);
+    if (k == cap) {
+      char **nv = l1k_realloc(v, (size_t)cap * 2 * sizeof *v, NULL);
+      if (!nv) {
+        oom = 1;
+        break;
+      }
+      v = nv;
+      cap *= 2;
+    }
+    if (!(v[k++] = l1k_strdup(t, NULL))) {
+      oom = 1;
+      break;
+    }
   }
   free(dup);
+  if (oom) {
+    for (int i = 0; i < k; i++) free(v[i]);
+    free(v);
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  }
   if (!k) {
     free(v);
     return l1k_errf(err, L1K_EINPUT, "dataset: no file given");

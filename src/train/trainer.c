@@ -146,12 +146,23 @@ static void log_record(trainer *t, const char *json) {
   }
 }
 
+/* grows the four series to cap2 (the old buffers stay valid on failure) */
+static int grow4(double **v, size_t cap2) {
+  for (int i = 0; i < 4; i++) {
+    double *q = l1k_realloc(v[i], cap2 * sizeof *q, NULL);
+    if (!q) return -1;
+    v[i] = q;
+  }
+  return 0;
+}
+
 static void write_plot(trainer *t) {
   if (t->d.rank != 0 || !t->log.len) return;
   size_t cap = 1024, n = 0, ne = 0;
-  double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
-  double *ex = malloc(cap * sizeof *ex), *ey = malloc(cap * sizeof *ey);
-  char *copy = strndup(t->log.data, t->log.len);
+  double *v[4] = {NULL, NULL, NULL, NULL};
+  char *copy = grow4(v, cap) ? NULL : strndup(t->log.data, t->log.len);
+  double *x = v[0], *y = v[1], *ex = v[2], *ey = v[3];
+  if (!copy) l1k_warn("training_loss.svg: out of memory; not drawn");
   for (char *save = NULL, *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
        line = strtok_r(NULL, "\n", &save)) {
     cJSON *j = cJSON_Parse(line);
@@ -159,11 +170,13 @@ static void write_plot(trainer *t) {
     cJSON *s = cJSON_GetObjectItem(j, "step"), *l = cJSON_GetObjectItem(j, "loss");
     cJSON *e = cJSON_GetObjectItem(j, "eval_loss");
     if (n == cap || ne == cap) {
+      if (grow4(v, cap * 2)) {
+        cJSON_Delete(j);
+        l1k_warn("training_loss.svg: out of memory; the plot stops at step %zu", n);
+        break;
+      }
       cap *= 2;
-      x = realloc(x, cap * sizeof *x);
-      y = realloc(y, cap * sizeof *y);
-      ex = realloc(ex, cap * sizeof *ex);
-      ey = realloc(ey, cap * sizeof *ey);
+      x = v[0], y = v[1], ex = v[2], ey = v[3];
     }
     if (cJSON_IsNumber(s) && cJSON_IsNumber(l)) {
       x[n] = s->valuedouble;
@@ -186,10 +199,7 @@ static void write_plot(trainer *t) {
     l1k_plot_free(p);
   }
   free(copy);
-  free(x);
-  free(y);
-  free(ex);
-  free(ey);
+  for (int i = 0; i < 4; i++) free(v[i]);
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
