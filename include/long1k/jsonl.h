@@ -55,6 +55,11 @@ int l1k_buf_printf(l1k_buf *b, const char *fmt, ...) __attribute__((format(print
 int l1k_buf_json_string(l1k_buf *b, const char *s, size_t n);
 void l1k_buf_free(l1k_buf *b);
 
+/* A whole JSON document (config.json, tokenizer.json, ...): one value and nothing after it but
+ * white space. NULL with "<where>:<line>: invalid JSON" or "<where>:<line>: text after the JSON
+ * value" (L1K_EINPUT). */
+cJSON *l1k_json_parse_doc(const char *text, size_t len, const char *where, l1k_err *err);
+
 /* Appends s[0, n) to out with each ill-formed UTF-8 subsequence replaced by U+FFFD (one per
  * maximal subpart, as Python's decode(errors="replace")) and returns how many were replaced;
  * when none (0), nothing is appended. -1: out of memory. */

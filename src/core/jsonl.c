@@ -319,3 +319,31 @@ int l1k_utf8_repair(l1k_buf *out, const char *s, size_t n) {
   if (fixed && l1k_buf_append(out, s + run, n - run)) return -1;
   return fixed;
 }
+
+static size_t line_at(const char *text, size_t off) {
+  size_t line = 1;
+  for (size_t i = 0; i < off; i++) line += text[i] == '\n';
+  return line;
+}
+
+cJSON *l1k_json_parse_doc(const char *text, size_t len, const char *where, l1k_err *err) {
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!j) {
+    const char *ep = cJSON_GetErrorPtr();
+    size_t off = ep && ep >= text && ep <= text + len ? (size_t)(ep - text) : 0;
+    l1k_errf(err, L1K_EINPUT, "%s:%zu: invalid JSON", where, line_at(text, off));
+    return NULL;
+  }
+  size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+  while (off < len && (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' ||
+                       text[off] == '\r' || text[off] == 0))
+    off++;
+  if (off < len) {
+    cJSON_Delete(j);
+    l1k_errf(err, L1K_EINPUT, "%s:%zu: text after the JSON value (expected one JSON document)",
+             where, line_at(text, off));
+    return NULL;
+  }
+  return j;
+}

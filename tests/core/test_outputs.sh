@@ -79,4 +79,12 @@ check '[ $rc -eq 2 ] && one_line "$T/e"' "grade DIR: rc $rc $(cat "$T/e")"
 # an endless record: stops at the documented cap (256 MiB), exit 2
 timeout 120 "$BIN" tokenize -t "$QWEN" -i /dev/zero 2>"$T/e" >/dev/null; rc=$?
 check '[ $rc -eq 2 ] && one_line "$T/e" && grep -q "256 MiB" "$T/e"' "tokenize -i /dev/zero: rc $rc $(head -c 300 "$T/e")"
+
+# trailing text after a config.json's JSON value: refused, naming the file (exit 2)
+if [[ -d $SHARED/golden/models/qwen2_tiny/f32 ]]; then
+  cp -r "$SHARED/golden/models/qwen2_tiny/f32" "$T/model"
+  echo ' trailing' >>"$T/model/config.json"
+  "$BIN" generate --model "$T/model" --tokenizer "$QWEN" --prompt hi -n 1 >/dev/null 2>"$T/e"; rc=$?
+  check '[ $rc -eq 2 ] && one_line "$T/e" && grep -q "config.json:.*text after the JSON value" "$T/e"' "config.json with trailing text: rc $rc, $(cat "$T/e")"
+fi
 finish
