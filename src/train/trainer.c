@@ -227,7 +227,7 @@ static int setup_data(trainer *t, l1k_err *err) {
   if (have_tok && o.format != L1K_FMT_TOKENIZED) {
     t->tok = l1k_tokenizer_load(tok_path, err);
     if (!t->tok) return err ? err->code : L1K_EINPUT;
-    t->tok_dir = strdup(tok_path);
+    if (!(t->tok_dir = l1k_strdup(tok_path, err))) return L1K_ENOMEM;
     if (c->template_name) {
       const char *n = c->template_name;
       if (!strcmp(n, "qwen") || !strcmp(n, "qwen2")) n = "qwen2.5";
@@ -236,7 +236,7 @@ static int setup_data(trainer *t, l1k_err *err) {
       return l1k_err_prefix(err, "template (not set; detecting from %s)", tok_path);
     }
   } else if (have_tok) {
-    t->tok_dir = strdup(tok_path);
+    if (!(t->tok_dir = l1k_strdup(tok_path, err))) return L1K_ENOMEM;
   }
   o.tok = t->tok;
   o.tokenizer_path = t->tok ? tok_path : NULL;
