@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 
 #include "long1k/io.h"
+#include "long1k/jsonl.h"
 #include "long1k/rng.h"
 #include "long1k/tokenizer.h"
 #include "text/tok_internal.h"
@@ -453,13 +454,8 @@ l1k_tokenizer *l1k_tokenizer_load(const char *path, l1k_err *err) {
     free(file);
     return NULL;
   }
-  cJSON *root = cJSON_ParseWithLength(text, flen);
+  cJSON *root = l1k_json_parse_doc(text, flen, file, err); /* one document, nothing after */
   if (!root) {
-    const char *ep = cJSON_GetErrorPtr();
-    size_t off = ep && ep >= text && ep <= text + flen ? (size_t)(ep - text) : 0;
-    size_t line = 1;
-    for (size_t i = 0; i < off; i++) line += text[i] == '\n';
-    l1k_errf(err, L1K_EINPUT, "%s:%zu: invalid JSON (expected a tokenizer.json)", file, line);
     free(text);
     free(file);
     return NULL;

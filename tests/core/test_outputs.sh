@@ -87,4 +87,11 @@ if [[ -d $SHARED/golden/models/qwen2_tiny/f32 ]]; then
   "$BIN" generate --model "$T/model" --tokenizer "$QWEN" --prompt hi -n 1 >/dev/null 2>"$T/e"; rc=$?
   check '[ $rc -eq 2 ] && one_line "$T/e" && grep -q "config.json:.*text after the JSON value" "$T/e"' "config.json with trailing text: rc $rc, $(cat "$T/e")"
 fi
+
+# trailing text after tokenizer.json's JSON value: refused, naming the file (exit 2)
+mkdir -p "$T/tok"
+cp "$QWEN/tokenizer.json" "$T/tok/tokenizer.json"
+printf '\n}\n' >>"$T/tok/tokenizer.json"
+"$BIN" tokenize -t "$T/tok" -i "$T/in.jsonl" >/dev/null 2>"$T/e"; rc=$?
+check '[ $rc -eq 2 ] && one_line "$T/e" && grep -q "tokenizer.json:.*text after the JSON value" "$T/e"' "tokenizer.json with trailing text: rc $rc, $(cat "$T/e")"
 finish
