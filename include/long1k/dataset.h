@@ -83,6 +83,11 @@ void l1k_dataset_free(l1k_dataset *ds);
 static inline int64_t l1k_dataset_len(const l1k_dataset *ds, int64_t i) {
   return ds->off[i + 1] - ds->off[i];
 }
+/* Checks a cache file's bytes (magic, version, key, sizes, crc32, offsets, ids, mask): 0 when it
+ * can be used, else L1K_EINPUT with "<path>: <field> ..." (the loader then rebuilds it). */
+int l1k_dataset_cache_check(const void *data, size_t size, uint64_t key, const char *path,
+                            l1k_err *err);
+
 /* Loss positions of sample i as the model counts them (mask at positions 1..len-1). */
 int64_t l1k_dataset_targets(const l1k_dataset *ds, int64_t i);
 

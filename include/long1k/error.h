@@ -47,6 +47,11 @@ void *l1k_calloc(size_t count, size_t size, l1k_err *err);
 void *l1k_alloc_big(size_t bytes);
 void *l1k_realloc(void *p, size_t n, l1k_err *err);
 char *l1k_strdup(const char *s, l1k_err *err);
+/* Every allocation in src/ goes through these helpers. For the tests, LONG1K_FAIL_ALLOC=N in the
+ * environment makes the Nth one fail (returns NULL, L1K_ENOMEM) as if memory ran out;
+ * tests/core/test_fail_alloc.sh runs commands with N = 1, 2, 3, ... until they succeed.
+ * l1k_alloc_count: helper allocations so far (counted only while LONG1K_FAIL_ALLOC is set). */
+long long l1k_alloc_count(void);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,9 @@
 #include "long1k/error.h"
 
 typedef struct l1k_jsonl l1k_jsonl;
+/* The longest line (one record) the reader accepts: 256 MiB. A longer one (or an endless one,
+ * such as /dev/zero) stops with "<file>:<line>: line longer than 256 MiB" (L1K_EINPUT). */
+#define L1K_JSONL_MAX_LINE ((size_t)256 << 20)
 
 l1k_jsonl *l1k_jsonl_open(const char *path, l1k_err *err);
 void l1k_jsonl_close(l1k_jsonl *r);
@@ -51,5 +54,15 @@ int l1k_buf_puts(l1k_buf *b, const char *s);
 int l1k_buf_printf(l1k_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int l1k_buf_json_string(l1k_buf *b, const char *s, size_t n);
 void l1k_buf_free(l1k_buf *b);
+
+/* A whole JSON document (config.json, tokenizer.json, ...): one value and nothing after it but
+ * white space. NULL with "<where>:<line>: invalid JSON" or "<where>:<line>: text after the JSON
+ * value" (L1K_EINPUT). */
+cJSON *l1k_json_parse_doc(const char *text, size_t len, const char *where, l1k_err *err);
+
+/* Appends s[0, n) to out with each ill-formed UTF-8 subsequence replaced by U+FFFD (one per
+ * maximal subpart, as Python's decode(errors="replace")) and returns how many were replaced;
+ * when none (0), nothing is appended. -1: out of memory. */
+int l1k_utf8_repair(l1k_buf *out, const char *s, size_t n);
 
 #endif

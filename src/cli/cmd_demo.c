@@ -71,7 +71,7 @@ static void exec_long1k(char *const args[]) __attribute__((noreturn));
 static void exec_long1k(char *const args[]) {
   int n = 0;
   while (args[n]) n++;
-  char **argv = calloc((size_t)n + 2, sizeof *argv);
+  char **argv = l1k_calloc((size_t)n + 2, sizeof *argv, NULL);
   if (!argv) _exit(1);
   argv[0] = (char *)"long1k";
   for (int i = 0; i < n; i++) argv[i + 1] = args[i];
@@ -319,7 +319,7 @@ static char *keep(strpool *sp, char *s) {
   if (!s) return NULL;
   if (sp->n == sp->cap) {
     size_t nc = sp->cap ? sp->cap * 2 : 64;
-    char **ns = realloc(sp->s, nc * sizeof *ns);
+    char **ns = l1k_realloc(sp->s, nc * sizeof *ns, NULL);
     if (!ns) return s; /* not kept: a leak at worst, never a crash */
     sp->s = ns;
     sp->cap = nc;
@@ -330,8 +330,26 @@ static char *keep(strpool *sp, char *s) {
 
 #define F(...) keep(sp, fmt(__VA_ARGS__))
 
-static int demo_run(int argc, char **argv, strpool *sp) {
-  demo_opts o = {.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
+enum { NST = 7 }; /* the stages the demo announces */
+
+/* everything the demo holds between its stages */
+typedef struct demo {
+  demo_opts o;
+  strpool *sp;
+  l1k_err err;
+  double t0;
+  char *qwen_tok, *tiny_tok, *sets_dir, *runs_dir, *pool, *held, *base, *points, *fitjson, *fitsvg,
+      *report;
+  char seed_s[32], threads_s[16];
+  char *set_path[MAX_SETS], *run_dir[MAX_SETS], *ckpt[MAX_SETS], *names[MAX_SETS + 1];
+  char *edirs[MAX_SETS + 1];
+  bg_job jobs[MAX_SETS + 1];
+  double acc[MAX_SETS + 1], xlen[MAX_SETS];
+} demo;
+
+/* the options; -1 when the demo goes on, else the exit code */
+static int demo_args(demo *d, int argc, char **argv) {
+  d->o = (demo_opts){.out = "long1k-demo", .minutes = 8, .seed = 1, .pool_size = 3000, .heldout = 100,
                  .samples = 1000, .ks = {1, 2, 3}, .n_sets = 3, .steps = 0, .batch = 2, .accum = 1,
                  .layers = 2, .hidden = 128, .inter = 384, .heads = 4, .kv_heads = 2,
                  .max_new_tokens = 256, .threads = 0, .lr = 3e-3, .mix_single = 0.25,
@@ -354,38 +372,38 @@ static int demo_run(int argc, char **argv, strpool *sp) {
   while ((c = getopt_long(argc, argv, "o:m:h", lopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
-      case 'o': o.out = optarg; break;
+      case 'o': d->o.out = optarg; break;
       case 'm':
-        o.minutes = strtod(optarg, &end);
-        if (*end || !(o.minutes > 0)) return cli_usage_error("demo", "--minutes '%s': expected a positive number", optarg);
+        d->o.minutes = strtod(optarg, &end);
+        if (*end || !(d->o.minutes > 0)) return cli_usage_error("demo", "--minutes '%s': expected a positive number", optarg);
         break;
-      case 'Q': o.quick = 1; break;
-      case 'S': o.seed = strtoull(optarg, &end, 10);
+      case 'Q': d->o.quick = 1; break;
+      case 'S': d->o.seed = strtoull(optarg, &end, 10);
         if (*end) return cli_usage_error("demo", "--seed '%s': expected an integer", optarg);
         break;
       case 'K':
-        if (parse_sets(optarg, &o)) return cli_usage_error("demo", "--sets '%s': expected 2 to 6 integers 1..16 separated by commas", optarg);
+        if (parse_sets(optarg, &d->o)) return cli_usage_error("demo", "--sets '%s': expected 2 to 6 integers 1..16 separated by commas", optarg);
         break;
-      case 'N': o.samples = (int)strtol(optarg, &end, 10);
-        if (*end || o.samples < 8) return cli_usage_error("demo", "--samples '%s': expected an integer >= 8", optarg);
+      case 'N': d->o.samples = (int)strtol(optarg, &end, 10);
+        if (*end || d->o.samples < 8) return cli_usage_error("demo", "--samples '%s': expected an integer >= 8", optarg);
         break;
-      case 'T': o.steps = (int)strtol(optarg, &end, 10);
-        if (*end || o.steps < 1) return cli_usage_error("demo", "--steps '%s': expected a positive integer", optarg);
+      case 'T': d->o.steps = (int)strtol(optarg, &end, 10);
+        if (*end || d->o.steps < 1) return cli_usage_error("demo", "--steps '%s': expected a positive integer", optarg);
         break;
-      case 'H': o.heldout = (int)strtol(optarg, &end, 10);
-        if (*end || o.heldout < 1) return cli_usage_error("demo", "--heldout '%s': expected a positive integer", optarg);
+      case 'H': d->o.heldout = (int)strtol(optarg, &end, 10);
+        if (*end || d->o.heldout < 1) return cli_usage_error("demo", "--heldout '%s': expected a positive integer", optarg);
         break;
-      case 'j': o.threads = (int)strtol(optarg, &end, 10);
-        if (*end || o.threads < 1) return cli_usage_error("demo", "--threads '%s': expected a positive integer", optarg);
+      case 'j': d->o.threads = (int)strtol(optarg, &end, 10);
+        if (*end || d->o.threads < 1) return cli_usage_error("demo", "--threads '%s': expected a positive integer", optarg);
         break;
       case 'D':
-        if (sscanf(optarg, "%d:%d", &o.min_digits, &o.max_digits) != 2 || o.min_digits < 1 ||
-            o.max_digits > 7 || o.min_digits > o.max_digits)
+        if (sscanf(optarg, "%d:%d", &d->o.min_digits, &d->o.max_digits) != 2 || d->o.min_digits < 1 ||
+            d->o.max_digits > 7 || d->o.min_digits > d->o.max_digits)
           return cli_usage_error("demo", "--digits '%s': expected MIN:MAX within 1:7", optarg);
         break;
       case 'X':
-        o.mix_single = strtod(optarg, &end);
-        if (*end || !(o.mix_single >= 0 && o.mix_single < 1))
+        d->o.mix_single = strtod(optarg, &end);
+        if (*end || !(d->o.mix_single >= 0 && d->o.mix_single < 1))
           return cli_usage_error("demo", "--mix-single '%s': expected a fraction in [0, 1)", optarg);
         break;
       case 'h': usage(); return 0;
@@ -393,113 +411,129 @@ static int demo_run(int argc, char **argv, strpool *sp) {
     }
   }
   if (optind < argc) return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-  if (o.quick) {
-    o.pool_size = 600;
-    if (o.samples == 1000) o.samples = 32;
-    if (o.heldout == 100) o.heldout = 12;
-    if (!o.steps) o.steps = 8;
-    o.max_new_tokens = 96;
-    o.hidden = 64;
-    o.inter = 192;
+  if (d->o.quick) {
+    d->o.pool_size = 600;
+    if (d->o.samples == 1000) d->o.samples = 32;
+    if (d->o.heldout == 100) d->o.heldout = 12;
+    if (!d->o.steps) d->o.steps = 8;
+    d->o.max_new_tokens = 96;
+    d->o.hidden = 64;
+    d->o.inter = 192;
   }
-  if (!o.steps) o.steps = (int)(o.minutes * 125.0 + 0.5); /* 1000 at the default 8 minutes */
-  if (o.steps < 1) o.steps = 1;
+  if (!d->o.steps) d->o.steps = (int)(d->o.minutes * 125.0 + 0.5); /* 1000 at the default 8 minutes */
+  if (d->o.steps < 1) d->o.steps = 1;
   int need = 0;
-  for (int i = 0; i < o.n_sets; i++) need += o.samples * o.ks[i];
+  for (int i = 0; i < d->o.n_sets; i++) need += d->o.samples * d->o.ks[i];
   /* exact duplicates and problems equal to held-out ones are removed by synth: room for them */
-  if (need * 3 + 1000 > o.pool_size) o.pool_size = need * 3 + 1000;
+  if (need * 3 + 1000 > d->o.pool_size) d->o.pool_size = need * 3 + 1000;
 
-  double t0 = l1k_now();
-  l1k_err err = {0};
+  return -1;
+}
+
+/* the shipped tokenizers, a fresh output directory and its sets/ and runs/ */
+static int demo_prepare(demo *d) {
+  strpool *sp = d->sp;
+  d->t0 = l1k_now();
   const char *data = cli_data_dir();
-  char *qwen_tok = keep(sp, l1k_path_join(data, "tokenizers/qwen"));
-  char *tiny_tok = keep(sp, l1k_path_join(data, "tokenizers/tiny"));
-  if (!l1k_is_dir(tiny_tok) || !l1k_is_dir(qwen_tok)) {
+  d->qwen_tok = keep(sp, l1k_path_join(data, "tokenizers/qwen"));
+  d->tiny_tok = keep(sp, l1k_path_join(data, "tokenizers/tiny"));
+  if (!l1k_is_dir(d->tiny_tok) || !l1k_is_dir(d->qwen_tok)) {
     fprintf(stderr, "long1k demo: shipped tokenizers not found under %s (set LONG1K_DATA)\n", data);
     return 2;
   }
-  if (l1k_rm_rf(o.out, &err) || l1k_mkdir_p(o.out, &err)) return cli_fail("demo", &err);
-  char *sets_dir = F("%s/sets", o.out), *runs_dir = F("%s/runs", o.out);
-  if (l1k_mkdir_p(sets_dir, &err) || l1k_mkdir_p(runs_dir, &err)) return cli_fail("demo", &err);
-  const int NST = 7;
-  char threads_s[16];
-  snprintf(threads_s, sizeof threads_s, "%d", o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+  if (l1k_rm_rf(d->o.out, &d->err) || l1k_mkdir_p(d->o.out, &d->err)) return cli_fail("demo", &d->err);
+  d->sets_dir = F("%s/sets", d->o.out);
+  d->runs_dir = F("%s/runs", d->o.out);
+  if (l1k_mkdir_p(d->sets_dir, &d->err) || l1k_mkdir_p(d->runs_dir, &d->err)) return cli_fail("demo", &d->err);
+  snprintf(d->threads_s, sizeof d->threads_s, "%d", d->o.threads > 0 ? d->o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
+  return -1;
+}
 
-  /* 1. pool */
+/* 1. pool: solved toy problems, and the held-out ones */
+static int stage_pool(demo *d) {
+  strpool *sp = d->sp;
   stage(1, NST, "pool: solved toy problems with step-by-step reasoning");
-  char *pool = F("%s/pool.jsonl", o.out), *held = F("%s/heldout.jsonl", o.out);
+  d->pool = F("%s/pool.jsonl", d->o.out);
+  d->held = F("%s/heldout.jsonl", d->o.out);
   l1k_toy_opts topt;
   l1k_toy_default_opts(&topt);
-  topt.min_digits = o.min_digits;
-  topt.max_digits = o.max_digits;
+  topt.min_digits = d->o.min_digits;
+  topt.max_digits = d->o.max_digits;
   topt.kinds = 7; /* addition, subtraction, multiplication: every step is written out */
-  FILE *f = fopen(pool, "w");
-  if (!f || l1k_toy_write_pool(f, o.seed, 0, o.pool_size, &topt, &err)) {
+  FILE *f = fopen(d->pool, "w");
+  if (!f || l1k_toy_write_pool(f, d->o.seed, 0, d->o.pool_size, &topt, &d->err)) {
     if (f) fclose(f);
-    return err.code ? cli_fail("demo", &err) : (fprintf(stderr, "long1k demo: cannot write %s\n", pool), 1);
+    return d->err.code ? cli_fail("demo", &d->err) : (fprintf(stderr, "long1k demo: cannot write %s\n", d->pool), 1);
   }
   fclose(f);
-  f = fopen(held, "w");
-  if (!f || l1k_toy_write_pool(f, o.seed, 1000000000ULL, o.heldout, &topt, &err)) {
+  f = fopen(d->held, "w");
+  if (!f || l1k_toy_write_pool(f, d->o.seed, 1000000000ULL, d->o.heldout, &topt, &d->err)) {
     if (f) fclose(f);
-    return err.code ? cli_fail("demo", &err) : (fprintf(stderr, "long1k demo: cannot write %s\n", held), 1);
+    return d->err.code ? cli_fail("demo", &d->err) : (fprintf(stderr, "long1k demo: cannot write %s\n", d->held), 1);
   }
   fclose(f);
-  fprintf(stderr, "%d pool problems -> %s; %d held-out problems -> %s\n", o.pool_size, pool, o.heldout, held);
+  fprintf(stderr, "%d pool problems -> %s; %d held-out problems -> %s\n", d->o.pool_size, d->pool, d->o.heldout, d->held);
+  return -1;
+}
 
+/* 2. synth: one training set per k */
+static int stage_synth(demo *d) {
+  strpool *sp = d->sp;
   /* 2. synth: one set per k, problems never shared between sets (disjoint pool slices are
    * not needed: each set draws without reuse inside itself; sets may overlap, as the paper's
    * sets drawn from one pool do). */
   stage(2, NST, "synth: join k problems per sample (lengths counted with the Qwen tokenizer)");
-  char *set_path[MAX_SETS];
-  char seed_s[32];
-  snprintf(seed_s, sizeof seed_s, "%" PRIu64, o.seed);
-  for (int i = 0; i < o.n_sets; i++) {
-    set_path[i] = F("%s/k%d.jsonl", sets_dir, o.ks[i]);
+  snprintf(d->seed_s, sizeof d->seed_s, "%" PRIu64, d->o.seed);
+  for (int i = 0; i < d->o.n_sets; i++) {
+    d->set_path[i] = F("%s/k%d.jsonl", d->sets_dir, d->o.ks[i]);
     char ks[8], ns[16], mix[32];
-    snprintf(ks, sizeof ks, "%d", o.ks[i]);
-    snprintf(ns, sizeof ns, "%d", o.samples);
-    snprintf(mix, sizeof mix, "%g", o.ks[i] > 1 ? o.mix_single : 0.0);
-    char *args[] = {"synth", "--pool", pool, "--schema", "fields",
+    snprintf(ks, sizeof ks, "%d", d->o.ks[i]);
+    snprintf(ns, sizeof ns, "%d", d->o.samples);
+    snprintf(mix, sizeof mix, "%g", d->o.ks[i] > 1 ? d->o.mix_single : 0.0);
+    char *args[] = {"synth", "--pool", d->pool, "--schema", "fields",
                     "--field", "problem=problem,reasoning=reasoning,solution=solution,answer=answer,difficulty=difficulty,domain=domain,id=id",
-                    "--tokenizer", qwen_tok, "--samples", ns, "--problems-per-sample", ks,
-                    "--mix-single", mix, "--decontaminate", held, "--seed", seed_s, "--out", set_path[i], NULL};
+                    "--tokenizer", d->qwen_tok, "--samples", ns, "--problems-per-sample", ks,
+                    "--mix-single", mix, "--decontaminate", d->held, "--seed", d->seed_s, "--out", d->set_path[i], NULL};
     int rc = run_cmd(args);
     if (rc) {
-      fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", o.ks[i], rc);
+      fprintf(stderr, "long1k demo: synth failed for k=%d (exit %d)\n", d->o.ks[i], rc);
       return rc == 2 ? 2 : 1;
     }
   }
+  return -1;
+}
 
-  /* 3. init */
+/* 3. init: the base model */
+static int stage_init(demo *d) {
+  strpool *sp = d->sp;
   stage(3, NST, "init: a tiny Qwen2-architecture model (random weights)");
-  char *base = F("%s/base", o.out);
+  d->base = F("%s/base", d->o.out);
   {
     /* vocabulary size and special ids from the tiny tokenizer itself */
-    l1k_tokenizer *tk = l1k_tokenizer_load(tiny_tok, &err);
-    if (!tk) return cli_fail("demo", &err);
+    l1k_tokenizer *tk = l1k_tokenizer_load(d->tiny_tok, &d->err);
+    if (!tk) return cli_fail("demo", &d->err);
     int32_t vocab = l1k_tokenizer_vocab_size(tk), eos = l1k_tokenizer_token_to_id(tk, "<|im_end|>"),
             bos = l1k_tokenizer_token_to_id(tk, "<|endoftext|>");
     l1k_tokenizer_free(tk);
     if (eos < 0 || bos < 0) {
-      fprintf(stderr, "long1k demo: %s has no <|im_end|> or <|endoftext|> token\n", tiny_tok);
+      fprintf(stderr, "long1k demo: %s has no <|im_end|> or <|endoftext|> token\n", d->tiny_tok);
       return 2;
     }
     char L[16], Hs[16], I[16], Hd[16], KV[16], V[16], E[16], Bo[16], IR[32];
-    snprintf(L, sizeof L, "%d", o.layers);
-    snprintf(Hs, sizeof Hs, "%d", o.hidden);
-    snprintf(I, sizeof I, "%d", o.inter);
-    snprintf(Hd, sizeof Hd, "%d", o.heads);
-    snprintf(KV, sizeof KV, "%d", o.kv_heads);
+    snprintf(L, sizeof L, "%d", d->o.layers);
+    snprintf(Hs, sizeof Hs, "%d", d->o.hidden);
+    snprintf(I, sizeof I, "%d", d->o.inter);
+    snprintf(Hd, sizeof Hd, "%d", d->o.heads);
+    snprintf(KV, sizeof KV, "%d", d->o.kv_heads);
     snprintf(V, sizeof V, "%d", (int)vocab);
     snprintf(E, sizeof E, "%d", (int)eos);
     snprintf(Bo, sizeof Bo, "%d", (int)bos);
     /* weights ~ N(0, 1/sqrt(hidden)): transformers' 0.02 is tuned for hidden sizes near 2500;
      * at 128 it starts attention so flat that a 2-layer model never learns to copy digits
      * within the demo's budget (measured: docs/demo.md) */
-    snprintf(IR, sizeof IR, "%.4f", 1.0 / sqrt((double)o.hidden));
-    char *args[] = {"init", "--preset", "qwen2.5-0.5b-instruct", "--out", base, "--seed", seed_s,
-                    "--dtype", "f32", "--tokenizer", tiny_tok, "--layers", L, "--hidden-size", Hs,
+    snprintf(IR, sizeof IR, "%.4f", 1.0 / sqrt((double)d->o.hidden));
+    char *args[] = {"init", "--preset", "qwen2.5-0.5b-instruct", "--out", d->base, "--seed", d->seed_s,
+                    "--dtype", "f32", "--tokenizer", d->tiny_tok, "--layers", L, "--hidden-size", Hs,
                     "--intermediate-size", I, "--heads", Hd, "--kv-heads", KV, "--vocab-size", V,
                     "--max-position-embeddings", "4096", "--eos-token-id", E, "--bos-token-id", Bo,
                     "--rope-theta", "10000", "--initializer-range", IR, NULL};
@@ -509,16 +543,17 @@ static int demo_run(int argc, char **argv, strpool *sp) {
       return rc == 2 ? 2 : 1;
     }
   }
+  return -1;
+}
 
-  /* 4. train: all runs at once, one thread each */
+/* 4. train: one run per set, in parallel */
+static int stage_train(demo *d) {
+  strpool *sp = d->sp;
   stage(4, NST, "train: fine-tune one copy per training set (runs in parallel, one thread each)");
-  char *run_dir[MAX_SETS], *ckpt[MAX_SETS];
-  bg_job jobs[MAX_SETS + 1];
-  char *names[MAX_SETS + 1];
-  memset(jobs, 0, sizeof jobs);
-  for (int i = 0; i < o.n_sets; i++) {
-    run_dir[i] = F("%s/k%d", runs_dir, o.ks[i]);
-    if (l1k_mkdir_p(run_dir[i], &err)) return cli_fail("demo", &err);
+  memset(d->jobs, 0, sizeof d->jobs);
+  for (int i = 0; i < d->o.n_sets; i++) {
+    d->run_dir[i] = F("%s/k%d", d->runs_dir, d->o.ks[i]);
+    if (l1k_mkdir_p(d->run_dir[i], &d->err)) return cli_fail("demo", &d->err);
     char *cfg = F(
         "# written by long1k demo\n"
         "model_name_or_path: %s\n"
@@ -544,116 +579,126 @@ static int demo_run(int argc, char **argv, strpool *sp) {
         "save_steps: 0\n"
         "save_total_limit: 1\n"
         "tokenized_cache_dir: %s/cache\n",
-        base, set_path[i], o.lr, o.steps, o.batch, o.accum, o.seed, run_dir[i], o.out);
-    char *cfg_path = F("%s/train.yaml", run_dir[i]);
+        d->base, d->set_path[i], d->o.lr, d->o.steps, d->o.batch, d->o.accum, d->o.seed, d->run_dir[i], d->o.out);
+    char *cfg_path = F("%s/train.yaml", d->run_dir[i]);
     if (write_text(cfg_path, cfg)) return 1;
-    fprintf(stderr, "run k=%d: %s (log: %s/train.log)\n", o.ks[i], cfg_path, run_dir[i]);
+    fprintf(stderr, "run k=%d: %s (log: %s/train.log)\n", d->o.ks[i], cfg_path, d->run_dir[i]);
     char *args[] = {"train", cfg_path, NULL};
-    names[i] = F("k%d", o.ks[i]);
-    jobs[i].name = names[i];
-    jobs[i].log = F("%s/train.log", run_dir[i]);
-    jobs[i].progress_file = F("%s/out/trainer_log.jsonl", run_dir[i]);
-    jobs[i].total = o.steps;
-    jobs[i].use_step = 1;
-    jobs[i].pid = spawn_bg(jobs[i].log, args);
-    ckpt[i] = F("%s/out/checkpoint-%d", run_dir[i], o.steps);
+    d->names[i] = F("k%d", d->o.ks[i]);
+    d->jobs[i].name = d->names[i];
+    d->jobs[i].log = F("%s/train.log", d->run_dir[i]);
+    d->jobs[i].progress_file = F("%s/out/trainer_log.jsonl", d->run_dir[i]);
+    d->jobs[i].total = d->o.steps;
+    d->jobs[i].use_step = 1;
+    d->jobs[i].pid = spawn_bg(d->jobs[i].log, args);
+    d->ckpt[i] = F("%s/out/checkpoint-%d", d->run_dir[i], d->o.steps);
   }
   {
-    int rc = wait_jobs(jobs, o.n_sets, "train");
+    int rc = wait_jobs(d->jobs, d->o.n_sets, "train");
     if (rc) return rc == 2 ? 2 : 1;
-    for (int i = 0; i < o.n_sets; i++) {
+    for (int i = 0; i < d->o.n_sets; i++) {
       char *last = NULL;
-      count_lines(jobs[i].progress_file, &last);
+      count_lines(d->jobs[i].progress_file, &last);
       cJSON *j = last ? cJSON_Parse(last) : NULL;
       cJSON *lo = j ? cJSON_GetObjectItem(j, "loss") : NULL;
-      fprintf(stderr, "  k=%d: %d steps, final training loss %.4f\n", o.ks[i], o.steps,
+      fprintf(stderr, "  k=%d: %d steps, final training loss %.4f\n", d->o.ks[i], d->o.steps,
               cJSON_IsNumber(lo) ? lo->valuedouble : NAN);
       cJSON_Delete(j);
       free(last);
     }
   }
+  return -1;
+}
 
-  /* 5. eval: every model at once, one thread each */
+/* 5. eval: every run and the untrained base on the held-out problems */
+static int stage_eval(demo *d) {
+  strpool *sp = d->sp;
   stage(5, NST, "eval: held-out problems, greedy, graded (in parallel, one thread each)");
-  char *prompt_file = F("%s/prompt.json", o.out);
+  char *prompt_file = F("%s/prompt.json", d->o.out);
   if (write_text(prompt_file,
                  "{\"user\": \"{problem}\\n\\nPlease reason step by step, and put your final answer within \\\\boxed{}.\"}\n"))
     return 1;
   char mnt[16];
-  snprintf(mnt, sizeof mnt, "%d", o.max_new_tokens);
-  double acc[MAX_SETS + 1];
-  char *edirs[MAX_SETS + 1];
-  memset(jobs, 0, sizeof jobs);
-  for (int i = 0; i <= o.n_sets; i++) {
-    const char *model = i < o.n_sets ? ckpt[i] : base;
-    edirs[i] = i < o.n_sets ? F("%s/eval", run_dir[i]) : F("%s/base_eval", o.out);
-    char *args[] = {"eval", "--data", held, "--model", (char *)model, "--out", edirs[i],
+  snprintf(mnt, sizeof mnt, "%d", d->o.max_new_tokens);
+  memset(d->jobs, 0, sizeof d->jobs);
+  for (int i = 0; i <= d->o.n_sets; i++) {
+    const char *model = i < d->o.n_sets ? d->ckpt[i] : d->base;
+    d->edirs[i] = i < d->o.n_sets ? F("%s/eval", d->run_dir[i]) : F("%s/base_eval", d->o.out);
+    char *args[] = {"eval", "--data", d->held, "--model", (char *)model, "--out", d->edirs[i],
                     "--prompt-template", prompt_file, "--temperature", "0", "--max-tokens", mnt,
                     "--n", "1", "--quiet", NULL};
-    jobs[i].name = i < o.n_sets ? names[i] : "untrained";
-    jobs[i].log = F("%s.log", edirs[i]);
-    jobs[i].progress_file = F("%s/results.jsonl", edirs[i]);
-    jobs[i].total = o.heldout;
-    jobs[i].pid = spawn_bg(jobs[i].log, args);
+    d->jobs[i].name = i < d->o.n_sets ? d->names[i] : "untrained";
+    d->jobs[i].log = F("%s.log", d->edirs[i]);
+    d->jobs[i].progress_file = F("%s/results.jsonl", d->edirs[i]);
+    d->jobs[i].total = d->o.heldout;
+    d->jobs[i].pid = spawn_bg(d->jobs[i].log, args);
   }
   {
-    int rc = wait_jobs(jobs, o.n_sets + 1, "eval");
+    int rc = wait_jobs(d->jobs, d->o.n_sets + 1, "eval");
     if (rc) return rc == 2 ? 2 : 1;
   }
-  for (int i = 0; i <= o.n_sets; i++) {
-    char *sum = F("%s/summary.json", edirs[i]);
-    if (json_file_number(sum, "pass@1", &acc[i]))
-      acc[i] = NAN;
+  for (int i = 0; i <= d->o.n_sets; i++) {
+    char *sum = F("%s/summary.json", d->edirs[i]);
+    if (json_file_number(sum, "pass@1", &d->acc[i]))
+      d->acc[i] = NAN;
   }
+  return -1;
+}
 
-  /* 6. fit: x = mean reasoning tokens of each set (from synth's stats), y = held-out accuracy */
+/* 6. fit: accuracy against the sets' reasoning lengths */
+static int stage_fit(demo *d) {
+  strpool *sp = d->sp;
   stage(6, NST, "fit: accuracy = a + b ln(training reasoning length)");
-  double xlen[MAX_SETS];
-  char *points = F("%s/points.jsonl", o.out);
+  d->points = F("%s/points.jsonl", d->o.out);
   l1k_buf pb = {0};
-  for (int i = 0; i < o.n_sets; i++) {
-    char *st = F("%s.stats.json", set_path[i]);
-    if (json_file_number(st, "sets.0.mean_reasoning_tokens", &xlen[i]))
-      xlen[i] = NAN;
-    l1k_buf_printf(&pb, "{\"run\":\"k%d\",\"train_length\":%.1f,\"accuracy\":%.6f,\"n\":%d}\n", o.ks[i],
-                   xlen[i], acc[i], o.heldout);
-    char *meta = F("%s/long1k.json", run_dir[i]);
-    char *mt = F("{\"name\": \"k%d\", \"train_length\": %.1f}\n", o.ks[i], xlen[i]);
+  for (int i = 0; i < d->o.n_sets; i++) {
+    char *st = F("%s.stats.json", d->set_path[i]);
+    if (json_file_number(st, "sets.0.mean_reasoning_tokens", &d->xlen[i]))
+      d->xlen[i] = NAN;
+    l1k_buf_printf(&pb, "{\"run\":\"k%d\",\"train_length\":%.1f,\"accuracy\":%.6f,\"n\":%d}\n", d->o.ks[i],
+                   d->xlen[i], d->acc[i], d->o.heldout);
+    char *meta = F("%s/long1k.json", d->run_dir[i]);
+    char *mt = F("{\"name\": \"k%d\", \"train_length\": %.1f}\n", d->o.ks[i], d->xlen[i]);
     write_text(meta, mt);
     /* the set's statistics beside its run, so that the report shows them in the run's row */
     size_t sl = 0;
-    char *stx = l1k_read_file(st, &sl, &err);
+    char *stx = l1k_read_file(st, &sl, &d->err);
     if (stx) {
-      write_text(F("%s/dataset.stats.json", run_dir[i]), stx);
+      write_text(F("%s/dataset.stats.json", d->run_dir[i]), stx);
       free(stx);
     } else {
       fprintf(stderr, "long1k demo: %s (the report will show no dataset stats for k=%d)\n",
-              err.msg, o.ks[i]);
+              d->err.msg, d->o.ks[i]);
     }
   }
-  if (write_text(points, pb.data ? pb.data : "")) return 1;
+  if (write_text(d->points, pb.data ? pb.data : "")) return 1;
   l1k_buf_free(&pb);
-  char *fitjson = F("%s/fit.json", o.out), *fitsvg = F("%s/fit.svg", o.out);
+  d->fitjson = F("%s/fit.json", d->o.out);
+  d->fitsvg = F("%s/fit.svg", d->o.out);
   {
-    char *args[] = {"fit", "--input", points, "--x", "train_length", "--y", "accuracy", "--n", "n",
-                    "--bootstrap", o.quick ? "200" : "2000", "--out", fitjson, "--svg", fitsvg, NULL};
+    char *args[] = {"fit", "--input", d->points, "--x", "train_length", "--y", "accuracy", "--n", "n",
+                    "--bootstrap", d->o.quick ? "200" : "2000", "--out", d->fitjson, "--svg", d->fitsvg, NULL};
     int rc = run_cmd(args);
     if (rc) fprintf(stderr, "long1k demo: fit failed (exit %d); the report will say so\n", rc);
   }
+  return -1;
+}
 
-  /* 7. report */
+/* 7. report */
+static int stage_report(demo *d) {
+  strpool *sp = d->sp;
   stage(7, NST, "report");
-  char *report = F("%s/report.html", o.out);
+  d->report = F("%s/report.html", d->o.out);
   {
     /* each run directory separately, so the report sees one run per training length */
     char *args[MAX_SETS + 12];
     int na = 0;
     args[na++] = "report";
-    for (int i = 0; i < o.n_sets; i++) args[na++] = run_dir[i];
+    for (int i = 0; i < d->o.n_sets; i++) args[na++] = d->run_dir[i];
     args[na++] = "--fit";
-    args[na++] = fitjson;
+    args[na++] = d->fitjson;
     args[na++] = "--out";
-    args[na++] = report;
+    args[na++] = d->report;
     args[na++] = "--title";
     args[na++] = "long1k demo";
     args[na] = NULL;
@@ -663,30 +708,47 @@ static int demo_run(int argc, char **argv, strpool *sp) {
       return rc == 2 ? 2 : 1;
     }
   }
+  return -1;
+}
 
+/* the summary table and summary.json */
+static int demo_summary(demo *d) {
+  strpool *sp = d->sp;
   /* summary */
   double b = NAN;
-  json_file_number(fitjson, "b", &b);
+  json_file_number(d->fitjson, "b", &b);
   l1k_buf sb = {0};
   l1k_buf_printf(&sb, "{\"seed\": %" PRIu64 ", \"steps\": %d, \"heldout\": %d, \"untrained_accuracy\": %.6f, \"runs\": [",
-                 o.seed, o.steps, o.heldout, acc[o.n_sets]);
-  fprintf(stderr, "\n\033[1mlong1k demo summary\033[0m (%.0f s)\n", l1k_now() - t0);
+                 d->o.seed, d->o.steps, d->o.heldout, d->acc[d->o.n_sets]);
+  fprintf(stderr, "\n\033[1mlong1k demo summary\033[0m (%.0f s)\n", l1k_now() - d->t0);
   fprintf(stderr, "  %-10s %12s %14s\n", "run", "train len", "held-out acc");
-  fprintf(stderr, "  %-10s %12s %13.1f%%\n", "untrained", "-", 100 * acc[o.n_sets]);
-  for (int i = 0; i < o.n_sets; i++) {
+  fprintf(stderr, "  %-10s %12s %13.1f%%\n", "untrained", "-", 100 * d->acc[d->o.n_sets]);
+  for (int i = 0; i < d->o.n_sets; i++) {
     char name[16];
-    snprintf(name, sizeof name, "k=%d", o.ks[i]);
-    fprintf(stderr, "  %-10s %12.0f %13.1f%%\n", name, xlen[i], 100 * acc[i]);
-    l1k_buf_printf(&sb, "%s{\"k\": %d, \"train_length\": %.1f, \"accuracy\": %.6f}", i ? ", " : "", o.ks[i], xlen[i], acc[i]);
+    snprintf(name, sizeof name, "k=%d", d->o.ks[i]);
+    fprintf(stderr, "  %-10s %12.0f %13.1f%%\n", name, d->xlen[i], 100 * d->acc[i]);
+    l1k_buf_printf(&sb, "%s{\"k\": %d, \"train_length\": %.1f, \"accuracy\": %.6f}", i ? ", " : "", d->o.ks[i], d->xlen[i], d->acc[i]);
   }
-  l1k_buf_printf(&sb, "], \"fit_b_per_ln\": %.6f, \"elapsed_s\": %.1f}\n", b, l1k_now() - t0);
-  char *summary = F("%s/summary.json", o.out);
+  l1k_buf_printf(&sb, "], \"fit_b_per_ln\": %.6f, \"elapsed_s\": %.1f}\n", b, l1k_now() - d->t0);
+  char *summary = F("%s/summary.json", d->o.out);
   write_text(summary, sb.data);
   l1k_buf_free(&sb);
   if (isfinite(b))
     fprintf(stderr, "  fitted law: accuracy = a + %.4f ln(length)  (%+.1f points per doubling)\n", b, 100 * b * log(2));
-  fprintf(stderr, "  report: %s\n  summary: %s\n", report, summary);
-  return 0;
+  fprintf(stderr, "  report: %s\n  summary: %s\n", d->report, summary);
+  return -1;
+}
+
+static int demo_run(int argc, char **argv, strpool *sp) {
+  static demo D; /* large (the job table): not on the stack */
+  memset(&D, 0, sizeof D);
+  demo *d = &D;
+  d->sp = sp;
+  int (*const stages[])(demo *) = {demo_prepare, stage_pool, stage_synth, stage_init, stage_train,
+                                   stage_eval, stage_fit, stage_report, demo_summary};
+  int rc = demo_args(d, argc, argv);
+  for (size_t i = 0; rc < 0 && i < sizeof stages / sizeof stages[0]; i++) rc = stages[i](d);
+  return rc < 0 ? 0 : rc;
 }
 
 int cmd_demo(int argc, char **argv) {

@@ -312,7 +312,7 @@ int cmd_eval(int argc, char **argv) {
       return cli_usage_error(cmd, "--benchmark '%s': expected math500, aime24, aime25 or amc23 "
                                   "(other data: --data FILE)", c.benchmark);
     size_t n = strlen(cli_data_dir()) + strlen(c.benchmark) + 32;
-    bench_path = malloc(n);
+    bench_path = l1k_malloc(n, NULL);
     if (!bench_path) return 1;
     snprintf(bench_path, n, "%s/benchmarks/%s.jsonl", cli_data_dir(), c.benchmark);
     if (!l1k_file_exists(bench_path)) {

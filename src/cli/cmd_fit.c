@@ -238,6 +238,14 @@ int cmd_fit(int argc, char **argv) {
   }
 
   l1k_err err = {0};
+  if (l1k_output_check(out, &input, 1, &err) || l1k_output_check(svg, &input, 1, &err)) {
+    rc = cli_fail("fit", &err);
+    goto done;
+  }
+  if (out && svg && l1k_output_check(svg, &out, 1, &err)) {
+    rc = cli_fail("fit", &err);
+    goto done;
+  }
   group *gs = NULL;
   size_t ng = 0;
   l1k_jsonl *r = l1k_jsonl_open(input, &err);

@@ -100,7 +100,7 @@ static int parse_float(const char *s, double lo, double hi, double *out) {
 /* \n \t \r \\ \" escapes in --stop / --system */
 static char *unescape(const char *s) {
   size_t n = strlen(s);
-  char *o = malloc(n + 1), *p = o;
+  char *o = l1k_malloc(n + 1, NULL), *p = o;
   if (!o) return NULL;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '\\' && i + 1 < n) {
@@ -153,7 +153,7 @@ static char *render_messages(const cJSON *msgs, l1k_template tmpl, int no_think,
     l1k_errf(err, L1K_EINPUT, "%s: field 'messages': expected a non-empty array", where);
     return NULL;
   }
-  l1k_chat_msg *m = calloc((size_t)n, sizeof *m);
+  l1k_chat_msg *m = l1k_calloc((size_t)n, sizeof *m, NULL);
   if (!m) {
     l1k_errf(err, L1K_ENOMEM, "out of memory");
     return NULL;
@@ -187,7 +187,26 @@ static char *render_messages(const cJSON *msgs, l1k_template tmpl, int no_think,
   return text;
 }
 
-int cmd_generate(int argc, char **argv) {
+/* the command line */
+typedef struct gen_args {
+  const char *model_dir, *prompt, *input, *output, *system_msg, *template_name, *tok_path;
+  const char *device;  /* cpu | cuda | auto (generation runs on the CPU engine) */
+  const char *adapter; /* PEFT LoRA dir, merged in memory at load */
+  int chat, no_think, quiet, batch, max_ctx, threads;
+  l1k_gen_opts o;
+  char **stops;
+  int n_stop;
+} gen_args;
+
+static const char *cmd = "generate";
+
+static int oom(void) {
+  fprintf(stderr, "long1k generate: out of memory\n");
+  return 1;
+}
+
+/* every option, parsed and checked; -1 when the run goes on, else the exit code */
+static int parse_args(gen_args *a, int argc, char **argv) {
   static const struct option longopts[] = {
       {"model", required_argument, 0, 'm'},
       {"prompt", required_argument, 0, 'p'},
@@ -214,374 +233,409 @@ int cmd_generate(int argc, char **argv) {
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  const char *cmd = "generate";
-  const char *device = "auto";
-  const char *adapter = NULL; /* PEFT LoRA dir, merged in memory at load */
-  const char *model_dir = NULL, *prompt = NULL, *input = NULL, *output = NULL, *system_msg = NULL;
-  const char *template_name = NULL, *tok_path = NULL;
-  int chat = 0, no_think = 0, quiet = 0, batch = 0, max_ctx = 0, threads = 0;
-  l1k_gen_opts o;
-  l1k_gen_opts_default(&o);
-  char **stops = NULL;
-  int n_stop = 0, rc = 0;
+  memset(a, 0, sizeof *a);
+  a->device = "auto";
+  l1k_gen_opts_default(&a->o);
   long lv;
   double dv;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "m:p:i:o:n:t:s:b:qh", longopts, NULL)) != -1) {
     switch (c) {
-      case 'm': model_dir = optarg; break;
-      case 'p': prompt = optarg; break;
-      case 'i': input = optarg; break;
-      case 'o': output = optarg; break;
-      case OPT_CHAT: chat = 1; break;
-      case OPT_SYSTEM: system_msg = optarg; break;
-      case OPT_TEMPLATE: template_name = optarg; chat = 1; break;
-      case OPT_NOTHINK: no_think = 1; break;
-      case OPT_TOKENIZER: tok_path = optarg; break;
+      case 'm': a->model_dir = optarg; break;
+      case 'p': a->prompt = optarg; break;
+      case 'i': a->input = optarg; break;
+      case 'o': a->output = optarg; break;
+      case OPT_CHAT: a->chat = 1; break;
+      case OPT_SYSTEM: a->system_msg = optarg; break;
+      case OPT_TEMPLATE: a->template_name = optarg; a->chat = 1; break;
+      case OPT_NOTHINK: a->no_think = 1; break;
+      case OPT_TOKENIZER: a->tok_path = optarg; break;
       case 'n':
         if (parse_int(optarg, 0, 1 << 30, &lv)) return cli_usage_error(cmd, "--max-new-tokens: expected an integer >= 0, got '%s'", optarg);
-        o.max_new_tokens = (int)lv;
+        a->o.max_new_tokens = (int)lv;
         break;
       case 't':
         if (parse_float(optarg, 0, 1e6, &dv)) return cli_usage_error(cmd, "--temperature: expected a number >= 0, got '%s'", optarg);
-        o.temperature = (float)dv;
+        a->o.temperature = (float)dv;
         break;
       case OPT_TOPK:
         if (parse_int(optarg, 0, 1 << 30, &lv)) return cli_usage_error(cmd, "--top-k: expected an integer >= 0, got '%s'", optarg);
-        o.top_k = (int)lv;
+        a->o.top_k = (int)lv;
         break;
       case OPT_TOPP:
         if (parse_float(optarg, 1e-9, 1, &dv)) return cli_usage_error(cmd, "--top-p: expected a number in (0, 1], got '%s'", optarg);
-        o.top_p = (float)dv;
+        a->o.top_p = (float)dv;
         break;
       case OPT_MINP:
         if (parse_float(optarg, 0, 1, &dv)) return cli_usage_error(cmd, "--min-p: expected a number in [0, 1], got '%s'", optarg);
-        o.min_p = (float)dv;
+        a->o.min_p = (float)dv;
         break;
       case 's': {
         char *end;
         errno = 0;
         unsigned long long v = strtoull(optarg, &end, 10);
         if (errno || end == optarg || *end || optarg[0] == '-') return cli_usage_error(cmd, "--seed: expected a non-negative integer, got '%s'", optarg);
-        o.seed = (uint64_t)v;
+        a->o.seed = (uint64_t)v;
         break;
       }
       case OPT_STOP: {
-        char **ns = realloc(stops, (size_t)(n_stop + 1) * sizeof *ns);
-        if (!ns) return cli_usage_error(cmd, "out of memory");
-        stops = ns;
-        stops[n_stop] = unescape(optarg);
-        if (!stops[n_stop] || !stops[n_stop][0]) {
-          free(stops[n_stop]);
-          for (int k = 0; k < n_stop; k++) free(stops[k]);
-          free(stops);
+        char **ns = l1k_realloc(a->stops, (size_t)(a->n_stop + 1) * sizeof *ns, NULL);
+        if (!ns) return oom();
+        a->stops = ns;
+        a->stops[a->n_stop] = unescape(optarg);
+        if (!a->stops[a->n_stop] || !a->stops[a->n_stop][0]) {
+          free(a->stops[a->n_stop]); /* the others: freed by the caller */
           return cli_usage_error(cmd, "--stop: expected a non-empty string");
         }
-        n_stop++;
+        a->n_stop++;
         break;
       }
-      case OPT_IGNORE_EOS: o.ignore_eos = 1; break;
+      case OPT_IGNORE_EOS: a->o.ignore_eos = 1; break;
       case 'b':
         if (parse_int(optarg, 1, 4096, &lv)) return cli_usage_error(cmd, "--batch: expected an integer in 1..4096, got '%s'", optarg);
-        batch = (int)lv;
+        a->batch = (int)lv;
         break;
       case OPT_CTX:
         if (parse_int(optarg, 2, 1 << 24, &lv)) return cli_usage_error(cmd, "--max-context: expected an integer >= 2, got '%s'", optarg);
-        max_ctx = (int)lv;
+        a->max_ctx = (int)lv;
         break;
       case OPT_THREADS:
         if (parse_int(optarg, 1, 1024, &lv)) return cli_usage_error(cmd, "--threads: expected an integer in 1..1024, got '%s'", optarg);
-        threads = (int)lv;
+        a->threads = (int)lv;
         break;
-      case OPT_DEVICE: device = optarg; break;
-      case OPT_ADAPTER: adapter = optarg; break;
-      case 'q': quiet = 1; break;
+      case OPT_DEVICE: a->device = optarg; break;
+      case OPT_ADAPTER: a->adapter = optarg; break;
+      case 'q': a->quiet = 1; break;
       case 'h': fputs(GEN_USAGE, stdout); return 0;
       default: return cli_usage_error(cmd, "unknown option");
     }
   }
   if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-  if (!model_dir) return cli_usage_error(cmd, "--model DIR is required");
+  if (!a->model_dir) return cli_usage_error(cmd, "--model DIR is required");
   {
     l1k_err derr = {0};
-    if (cli_generation_device(device, &derr)) return cli_fail(cmd, &derr);
+    if (cli_generation_device(a->device, &derr)) return cli_fail(cmd, &derr);
   }
-  if (!!prompt + !!input != 1) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --input FILE.jsonl");
-  if (threads > 0) {
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    openblas_set_num_threads(threads);
+  if (!!a->prompt + !!a->input != 1) return cli_usage_error(cmd, "give exactly one of --prompt TEXT or --input FILE.jsonl");
+  {
+    l1k_err oe = {0};
+    const char *ins[] = {a->input, a->model_dir, a->tok_path};
+    if (l1k_output_check(a->output, ins, 3, &oe)) return cli_fail(cmd, &oe);
   }
-  if (!quiet) l1k_log_set_level(L1K_LOG_INFO);
+  return -1;
+}
 
-  l1k_err err = {0};
-  l1k_model *model = NULL;
-  l1k_tokenizer *tok = NULL;
-  l1k_generator *g = NULL;
-  job *jobs = NULL;
-  int n_jobs = 0, cap_jobs = 0;
-  l1k_gen_prompt *prompts = NULL;
-  l1k_gen_result *res = NULL;
-  l1k_jsonl *rd = NULL;
-  char *sys_text = system_msg ? unescape(system_msg) : NULL;
-  l1k_template tmpl = L1K_TMPL_NONE;
-  int need_tmpl = chat;
+/* what the run holds between its phases */
+typedef struct gen_run {
+  const gen_args *a;
+  l1k_err err;
+  l1k_tokenizer *tok;
+  l1k_model *model;
+  l1k_generator *g;
+  job *jobs;
+  int n_jobs, cap_jobs, need_tmpl, longest, batch, max_ctx;
+  l1k_gen_prompt *prompts;
+  l1k_gen_result *res;
+  l1k_jsonl *rd;
+  char *sys_text;
+  l1k_template tmpl;
+  cli_state st;
+  double seconds;
+} gen_run;
 
-  char *tpath = tok_path ? strdup(tok_path) : l1k_path_join(model_dir, "tokenizer.json");
-  if (!tok_path && !l1k_file_exists(tpath)) {
-    rc = cli_usage_error(cmd, "%s: no tokenizer.json in the model directory (give --tokenizer PATH)", model_dir);
+static int load_tokenizer(gen_run *R) {
+  const gen_args *a = R->a;
+  char *tpath = a->tok_path ? l1k_strdup(a->tok_path, NULL) : l1k_path_join(a->model_dir, "tokenizer.json");
+  if (!tpath) return oom();
+  if (!a->tok_path && !l1k_file_exists(tpath)) {
     free(tpath);
-    goto out;
+    return cli_usage_error(cmd, "%s: no tokenizer.json in the model directory (give --tokenizer PATH)",
+                           a->model_dir);
   }
-  tok = l1k_tokenizer_load(tpath, &err);
+  R->tok = l1k_tokenizer_load(tpath, &R->err);
   free(tpath);
-  if (!tok) {
-    rc = cli_fail(cmd, &err);
-    goto out;
-  }
+  return R->tok ? -1 : cli_fail(cmd, &R->err);
+}
 
-  /* read the prompts */
-  if (prompt) {
-    cap_jobs = 1;
-    jobs = calloc(1, sizeof *jobs);
-    if (!jobs) goto oom;
-    n_jobs = 1;
-  } else {
-    rd = l1k_jsonl_open(input, &err);
-    if (!rd) {
-      rc = cli_fail(cmd, &err);
-      goto out;
+/* --prompt is one job; --input FILE one per record */
+static int read_prompts(gen_run *R) {
+  const gen_args *a = R->a;
+  R->need_tmpl = a->chat;
+  if (a->prompt) {
+    R->cap_jobs = 1;
+    R->jobs = l1k_calloc(1, sizeof *R->jobs, NULL);
+    if (!R->jobs) return oom();
+    R->n_jobs = 1;
+    return -1;
+  }
+  R->rd = l1k_jsonl_open(a->input, &R->err);
+  if (!R->rd) return cli_fail(cmd, &R->err);
+  cJSON *rec;
+  int r;
+  while ((r = l1k_jsonl_next(R->rd, &rec, &R->err)) == 1) {
+    if (!cJSON_IsObject(rec)) {
+      l1k_errf(&R->err, L1K_EINPUT, "%s:%lld: expected a JSON object", a->input,
+               (long long)l1k_jsonl_line_no(R->rd));
+      cJSON_Delete(rec);
+      return cli_fail(cmd, &R->err);
     }
-    cJSON *rec;
-    int r;
-    while ((r = l1k_jsonl_next(rd, &rec, &err)) == 1) {
-      if (!cJSON_IsObject(rec)) {
-        l1k_errf(&err, L1K_EINPUT, "%s:%lld: expected a JSON object", input, (long long)l1k_jsonl_line_no(rd));
+    if (R->n_jobs == R->cap_jobs) {
+      int nc = R->cap_jobs ? 2 * R->cap_jobs : 64;
+      job *nj = l1k_realloc(R->jobs, (size_t)nc * sizeof *nj, NULL);
+      if (!nj) {
         cJSON_Delete(rec);
-        rc = cli_fail(cmd, &err);
-        goto out;
+        return oom();
       }
-      if (n_jobs == cap_jobs) {
-        cap_jobs = cap_jobs ? 2 * cap_jobs : 64;
-        job *nj = realloc(jobs, (size_t)cap_jobs * sizeof *nj);
-        if (!nj) {
-          cJSON_Delete(rec);
-          goto oom;
-        }
-        jobs = nj;
-      }
-      memset(&jobs[n_jobs], 0, sizeof jobs[n_jobs]);
-      jobs[n_jobs].line = (long long)l1k_jsonl_line_no(rd);
-      jobs[n_jobs++].rec = rec;
-      if (cJSON_GetObjectItemCaseSensitive(rec, "messages")) need_tmpl = 1;
+      R->jobs = nj;
+      R->cap_jobs = nc;
     }
-    if (r < 0) {
-      rc = cli_fail(cmd, &err);
-      goto out;
-    }
+    memset(&R->jobs[R->n_jobs], 0, sizeof R->jobs[R->n_jobs]);
+    R->jobs[R->n_jobs].line = (long long)l1k_jsonl_line_no(R->rd);
+    R->jobs[R->n_jobs++].rec = rec;
+    if (cJSON_GetObjectItemCaseSensitive(rec, "messages")) R->need_tmpl = 1;
   }
-  if (need_tmpl) {
-    int trc = template_name ? l1k_chat_template_named(template_name, tok_path ? tok_path : model_dir, &tmpl, &err)
-                            : l1k_chat_template_detect(tok_path ? tok_path : model_dir, &tmpl, &err);
-    if (trc) {
-      if (!template_name) l1k_err_prefix(&err, "chat template (give --template NAME)");
-      rc = cli_fail(cmd, &err);
-      goto out;
-    }
-  }
+  return r < 0 ? cli_fail(cmd, &R->err) : -1;
+}
 
-  /* tokenize */
-  int longest = 0;
-  for (int i = 0; i < n_jobs; i++) {
+static int pick_template(gen_run *R) {
+  const gen_args *a = R->a;
+  if (!R->need_tmpl) return -1;
+  int trc = a->template_name ? l1k_chat_template_named(a->template_name,
+                                                      a->tok_path ? a->tok_path : a->model_dir,
+                                                      &R->tmpl, &R->err)
+                             : l1k_chat_template_detect(a->tok_path ? a->tok_path : a->model_dir,
+                                                        &R->tmpl, &R->err);
+  if (!trc) return -1;
+  if (!a->template_name) l1k_err_prefix(&R->err, "chat template (give --template NAME)");
+  return cli_fail(cmd, &R->err);
+}
+
+/* job i's prompt text: *text (malloc'ed, rendered with the template) or *ptext (borrowed) */
+static int prompt_text(gen_run *R, int i, const char *where, char **text, const char **ptext) {
+  const gen_args *a = R->a;
+  *text = NULL;
+  *ptext = NULL;
+  if (a->prompt) {
+    *ptext = a->prompt;
+  } else {
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(R->jobs[i].rec, "prompt");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(R->jobs[i].rec, "messages");
+    if (m) {
+      *text = render_messages(m, R->tmpl, a->no_think, where, &R->err);
+      return *text ? -1 : cli_fail(cmd, &R->err);
+    }
+    if (!cJSON_IsString(p))
+      return cli_usage_error(cmd, "%s: expected a string field \"prompt\" or an array \"messages\"%s",
+                             where, p ? " (\"prompt\" is not a string)" : "");
+    *ptext = p->valuestring;
+  }
+  if (!a->chat) return -1;
+  cJSON *msgs = cJSON_CreateArray();
+  if (R->sys_text) {
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "role", "system");
+    cJSON_AddStringToObject(s, "content", R->sys_text);
+    cJSON_AddItemToArray(msgs, s);
+  }
+  cJSON *u = cJSON_CreateObject();
+  cJSON_AddStringToObject(u, "role", "user");
+  cJSON_AddStringToObject(u, "content", *ptext);
+  cJSON_AddItemToArray(msgs, u);
+  *text = render_messages(msgs, R->tmpl, a->no_think, where, &R->err);
+  cJSON_Delete(msgs);
+  return *text ? -1 : cli_fail(cmd, &R->err);
+}
+
+static int tokenize_prompts(gen_run *R) {
+  const gen_args *a = R->a;
+  for (int i = 0; i < R->n_jobs; i++) {
     char where[512];
-    char *text = NULL;
-    const char *ptext = NULL;
-    if (prompt) {
-      snprintf(where, sizeof where, "--prompt");
-      ptext = prompt;
-    } else {
-      snprintf(where, sizeof where, "%s:%lld", input, jobs[i].line);
-      const cJSON *p = cJSON_GetObjectItemCaseSensitive(jobs[i].rec, "prompt");
-      const cJSON *m = cJSON_GetObjectItemCaseSensitive(jobs[i].rec, "messages");
-      if (m) {
-        text = render_messages(m, tmpl, no_think, where, &err);
-        if (!text) {
-          rc = cli_fail(cmd, &err);
-          goto out;
-        }
-      } else if (cJSON_IsString(p)) {
-        ptext = p->valuestring;
-      } else {
-        rc = cli_usage_error(cmd, "%s: expected a string field \"prompt\" or an array \"messages\"%s", where,
-                             p ? " (\"prompt\" is not a string)" : "");
-        goto out;
-      }
-    }
-    if (ptext && chat) {
-      cJSON *msgs = cJSON_CreateArray();
-      if (sys_text) {
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "role", "system");
-        cJSON_AddStringToObject(s, "content", sys_text);
-        cJSON_AddItemToArray(msgs, s);
-      }
-      cJSON *u = cJSON_CreateObject();
-      cJSON_AddStringToObject(u, "role", "user");
-      cJSON_AddStringToObject(u, "content", ptext);
-      cJSON_AddItemToArray(msgs, u);
-      text = render_messages(msgs, tmpl, no_think, where, &err);
-      cJSON_Delete(msgs);
-      if (!text) {
-        rc = cli_fail(cmd, &err);
-        goto out;
-      }
-    }
+    if (a->prompt) snprintf(where, sizeof where, "--prompt");
+    else snprintf(where, sizeof where, "%s:%lld", a->input, R->jobs[i].line);
+    char *text;
+    const char *ptext;
+    int rc = prompt_text(R, i, where, &text, &ptext);
+    if (rc >= 0) return rc;
     const char *src = text ? text : ptext;
-    int erc = l1k_tokenizer_encode(tok, src, strlen(src), &jobs[i].ids, NULL, &err);
+    int erc = l1k_tokenizer_encode(R->tok, src, strlen(src), &R->jobs[i].ids, NULL, &R->err);
     free(text);
     if (erc) {
-      l1k_err_prefix(&err, "%s", where);
-      rc = cli_fail(cmd, &err);
-      goto out;
+      l1k_err_prefix(&R->err, "%s", where);
+      return cli_fail(cmd, &R->err);
     }
-    if (jobs[i].ids.len == 0) {
-      rc = cli_usage_error(cmd, "%s: the prompt is empty (no tokens)", where);
-      goto out;
-    }
-    if ((int)jobs[i].ids.len > longest) longest = (int)jobs[i].ids.len;
+    if (R->jobs[i].ids.len == 0) return cli_usage_error(cmd, "%s: the prompt is empty (no tokens)", where);
+    if ((int)R->jobs[i].ids.len > R->longest) R->longest = (int)R->jobs[i].ids.len;
   }
+  return -1;
+}
 
-  /* model and generator */
+/* the model, the context and batch sizes, the generator (its KV cache) */
+static int load_generator(gen_run *R) {
+  const gen_args *a = R->a;
   double t_load = l1k_now();
-  model = l1k_model_load(model_dir, &err);
-  if (model && adapter && l1k_model_lora_merge_dir(model, adapter, &err))
-    l1k_err_prefix(&err, "--adapter");
-  if (!model || err.code) {
-    rc = cli_fail(cmd, &err);
-    goto out;
-  }
-  const l1k_model_config *cfg = l1k_model_cfg(model);
-  if (l1k_tokenizer_vocab_size(tok) > cfg->vocab_size)
+  R->model = l1k_model_load(a->model_dir, &R->err);
+  if (R->model && a->adapter && l1k_model_lora_merge_dir(R->model, a->adapter, &R->err))
+    l1k_err_prefix(&R->err, "--adapter");
+  if (!R->model || R->err.code) return cli_fail(cmd, &R->err);
+  const l1k_model_config *cfg = l1k_model_cfg(R->model);
+  if (l1k_tokenizer_vocab_size(R->tok) > cfg->vocab_size)
     l1k_warn("tokenizer has %d ids but the model's vocabulary is %d: prompts with higher ids are refused",
-             (int)l1k_tokenizer_vocab_size(tok), cfg->vocab_size);
-  if (max_ctx == 0) {
-    long want = (long)longest + o.max_new_tokens;
+             (int)l1k_tokenizer_vocab_size(R->tok), cfg->vocab_size);
+  R->max_ctx = a->max_ctx;
+  if (R->max_ctx == 0) {
+    long want = (long)R->longest + a->o.max_new_tokens;
     if (want < 2) want = 2;
     if (cfg->max_position_embeddings > 0 && want > cfg->max_position_embeddings) want = cfg->max_position_embeddings;
-    max_ctx = (int)want;
+    R->max_ctx = (int)want;
   }
-  if (batch == 0) batch = prompt ? 1 : 8;
-  if (batch > n_jobs && n_jobs > 0) batch = n_jobs;
-  g = l1k_generator_create(model, batch, max_ctx, &err);
-  if (!g) {
-    rc = cli_fail(cmd, &err);
-    goto out;
-  }
-  if (!quiet)
-    l1k_info("model %s: %s, %zu parameters, loaded in %.2fs; batch %d, context %d (KV cache %.1f MiB)", model_dir,
-             cfg->model_type, l1k_model_num_params(model), l1k_now() - t_load, batch, max_ctx,
-             l1k_generator_cache_bytes(g) / 1048576.0);
+  R->batch = a->batch ? a->batch : a->prompt ? 1 : 8;
+  if (R->batch > R->n_jobs && R->n_jobs > 0) R->batch = R->n_jobs;
+  R->g = l1k_generator_create(R->model, R->batch, R->max_ctx, &R->err);
+  if (!R->g) return cli_fail(cmd, &R->err);
+  if (!a->quiet)
+    l1k_info("model %s: %s, %zu parameters, loaded in %.2fs; batch %d, context %d (KV cache %.1f MiB)",
+             a->model_dir, cfg->model_type, l1k_model_num_params(R->model), l1k_now() - t_load,
+             R->batch, R->max_ctx, l1k_generator_cache_bytes(R->g) / 1048576.0);
+  return -1;
+}
 
-  prompts = calloc((size_t)n_jobs, sizeof *prompts);
-  res = calloc((size_t)n_jobs, sizeof *res);
-  if (!prompts || !res) goto oom;
-  for (int i = 0; i < n_jobs; i++) {
-    prompts[i].ids = jobs[i].ids.data;
-    prompts[i].n = (int)jobs[i].ids.len;
+static int run_generation(gen_run *R) {
+  const gen_args *a = R->a;
+  R->prompts = l1k_calloc((size_t)R->n_jobs, sizeof *R->prompts, NULL);
+  R->res = l1k_calloc((size_t)R->n_jobs, sizeof *R->res, NULL);
+  if (!R->prompts || !R->res) return oom();
+  for (int i = 0; i < R->n_jobs; i++) {
+    R->prompts[i].ids = R->jobs[i].ids.data;
+    R->prompts[i].n = (int)R->jobs[i].ids.len;
   }
-  l1k_gen_opts_use_tokenizer(&o, tok);
-  o.stop = (const char *const *)stops;
-  o.n_stop = n_stop;
-
-  cli_state st = {.stream_stdout = prompt != NULL && output == NULL, .quiet = quiet};
-  if (!quiet && !st.stream_stdout) l1k_progress_begin(&st.prog, "generate", n_jobs);
+  l1k_gen_opts o = a->o;
+  l1k_gen_opts_use_tokenizer(&o, R->tok);
+  o.stop = (const char *const *)a->stops;
+  o.n_stop = a->n_stop;
+  R->st = (cli_state){.stream_stdout = a->prompt != NULL && a->output == NULL, .quiet = a->quiet};
+  if (!a->quiet && !R->st.stream_stdout) l1k_progress_begin(&R->st.prog, "generate", R->n_jobs);
   double t0 = l1k_now();
-  int grc = l1k_generate(g, prompts, n_jobs, &o, res, on_token, &st, &err);
-  double dt = l1k_now() - t0;
-  if (!quiet && !st.stream_stdout) l1k_progress_end(&st.prog);
-  if (grc) {
-    rc = cli_fail(cmd, &err);
-    goto out;
+  int grc = l1k_generate(R->g, R->prompts, R->n_jobs, &o, R->res, on_token, &R->st, &R->err);
+  R->seconds = l1k_now() - t0;
+  if (!a->quiet && !R->st.stream_stdout) l1k_progress_end(&R->st.prog);
+  return grc ? cli_fail(cmd, &R->err) : -1;
+}
+
+/* job i's record with the completion fields added (any bytes of the completion kept) */
+static int result_line(gen_run *R, int i, l1k_buf *b) {
+  job *jb = &R->jobs[i];
+  const l1k_gen_result *r = &R->res[i];
+  if (!jb->rec) {
+    jb->rec = cJSON_CreateObject();
+    if (!jb->rec) return -1;
+    cJSON_AddStringToObject(jb->rec, "prompt", R->a->prompt);
   }
+  static const char *ours[] = {"completion", "completion_tokens", "prompt_tokens", "finish_reason", "stop"};
+  for (int k = 0; k < 5; k++) cJSON_DeleteItemFromObjectCaseSensitive(jb->rec, ours[k]);
+  char *js = cJSON_PrintUnformatted(jb->rec);
+  if (!js) return -1;
+  size_t jl = strlen(js);
+  /* the record without its closing brace, then our fields */
+  l1k_buf_append(b, js, jl - 1);
+  l1k_buf_puts(b, jl > 2 ? ",\"completion\":" : "\"completion\":");
+  free(js);
+  l1k_buf_json_string(b, r->text ? r->text : "", r->text_len);
+  l1k_buf_printf(b, ",\"completion_tokens\":%d,\"prompt_tokens\":%d,\"finish_reason\":\"%s\"", r->n_ids,
+                 r->prompt_tokens, l1k_finish_name(r->finish));
+  if (r->stop_hit) {
+    l1k_buf_puts(b, ",\"stop\":");
+    l1k_buf_json_string(b, r->stop_hit, strlen(r->stop_hit));
+  }
+  return l1k_buf_puts(b, "}\n") ? -1 : 0;
+}
+
+/* JSONL to --output (atomically) or stdout, unless --prompt already streamed to stdout */
+static int write_results(gen_run *R) {
+  const gen_args *a = R->a;
+  if (R->st.stream_stdout) return -1;
+  l1k_buf b = {0};
+  for (int i = 0; i < R->n_jobs; i++)
+    if (result_line(R, i, &b)) {
+      l1k_buf_free(&b);
+      return oom();
+    }
+  int rc = -1;
+  if (a->output && strcmp(a->output, "-") != 0) {
+    if (l1k_write_file_atomic(a->output, b.data ? b.data : "", b.len, &R->err)) rc = cli_fail(cmd, &R->err);
+  } else if (b.len) {
+    fwrite(b.data, 1, b.len, stdout);
+    fflush(stdout);
+  }
+  l1k_buf_free(&b);
+  return rc;
+}
+
+static void print_summary(gen_run *R) {
   long long ntok = 0, nprompt = 0;
-  for (int i = 0; i < n_jobs; i++) {
-    ntok += res[i].n_ids;
-    nprompt += res[i].prompt_tokens;
+  for (int i = 0; i < R->n_jobs; i++) {
+    ntok += R->res[i].n_ids;
+    nprompt += R->res[i].prompt_tokens;
   }
+  int n = R->n_jobs;
+  double dt = R->seconds;
+  const char *fr = n == 1 ? l1k_finish_name(R->res[0].finish) : NULL;
+  fprintf(stderr, "long1k generate: %d prompt%s, %lld prompt tokens, %lld new tokens in %.2fs (%.1f tokens/s)%s%s\n",
+          n, n == 1 ? "" : "s", nprompt, ntok, dt, dt > 0 ? ntok / dt : 0.0, fr ? ", finish: " : "",
+          fr ? fr : "");
+}
 
-  /* results */
-  if (!st.stream_stdout) {
-    l1k_buf b = {0};
-    for (int i = 0; i < n_jobs; i++) {
-      cJSON *rec = jobs[i].rec ? jobs[i].rec : cJSON_CreateObject();
-      if (!jobs[i].rec) {
-        cJSON_AddStringToObject(rec, "prompt", prompt);
-        jobs[i].rec = rec;
-      }
-      cJSON_DeleteItemFromObjectCaseSensitive(rec, "completion");
-      cJSON_DeleteItemFromObjectCaseSensitive(rec, "completion_tokens");
-      cJSON_DeleteItemFromObjectCaseSensitive(rec, "prompt_tokens");
-      cJSON_DeleteItemFromObjectCaseSensitive(rec, "finish_reason");
-      cJSON_DeleteItemFromObjectCaseSensitive(rec, "stop");
-      char *js = cJSON_PrintUnformatted(rec);
-      if (!js) goto oom;
-      size_t jl = strlen(js);
-      /* the record without its closing brace, then our fields (the completion escaped by
-       * l1k_buf_json_string so that any bytes are kept) */
-      l1k_buf_append(&b, js, jl - 1);
-      l1k_buf_puts(&b, jl > 2 ? ",\"completion\":" : "\"completion\":");
-      free(js);
-      l1k_buf_json_string(&b, res[i].text ? res[i].text : "", res[i].text_len);
-      l1k_buf_printf(&b, ",\"completion_tokens\":%d,\"prompt_tokens\":%d,\"finish_reason\":\"%s\"", res[i].n_ids,
-                     res[i].prompt_tokens, l1k_finish_name(res[i].finish));
-      if (res[i].stop_hit) {
-        l1k_buf_puts(&b, ",\"stop\":");
-        l1k_buf_json_string(&b, res[i].stop_hit, strlen(res[i].stop_hit));
-      }
-      l1k_buf_puts(&b, "}\n");
-    }
-    if (!b.data && n_jobs > 0) goto oom;
-    if (output && strcmp(output, "-") != 0) {
-      if (l1k_write_file_atomic(output, b.data ? b.data : "", b.len, &err)) {
-        l1k_buf_free(&b);
-        rc = cli_fail(cmd, &err);
-        goto out;
-      }
-    } else if (b.len) {
-      fwrite(b.data, 1, b.len, stdout);
-      fflush(stdout);
-    }
-    l1k_buf_free(&b);
+static void gen_run_free(gen_run *R, gen_args *a) {
+  if (R->res) l1k_gen_results_free(R->res, R->n_jobs);
+  free(R->res);
+  free(R->prompts);
+  for (int i = 0; i < R->n_jobs; i++) {
+    cJSON_Delete(R->jobs[i].rec);
+    l1k_ids_free(&R->jobs[i].ids);
   }
-  if (!quiet) {
-    const char *fr = n_jobs == 1 ? l1k_finish_name(res[0].finish) : NULL;
-    fprintf(stderr, "long1k generate: %d prompt%s, %lld prompt tokens, %lld new tokens in %.2fs (%.1f tokens/s)%s%s\n",
-            n_jobs, n_jobs == 1 ? "" : "s", nprompt, ntok, dt, dt > 0 ? ntok / dt : 0.0, fr ? ", finish: " : "",
-            fr ? fr : "");
-  }
-  goto out;
+  free(R->jobs);
+  if (R->rd) l1k_jsonl_close(R->rd);
+  for (int k = 0; k < a->n_stop; k++) free(a->stops[k]);
+  free(a->stops);
+  free(R->sys_text);
+  l1k_chat_template_free(R->tmpl);
+  l1k_generator_free(R->g);
+  l1k_model_free(R->model);
+  l1k_tokenizer_free(R->tok);
+}
 
-oom:
-  fprintf(stderr, "long1k generate: out of memory\n");
-  rc = 1;
-out:
-  if (res) l1k_gen_results_free(res, n_jobs);
-  free(res);
-  free(prompts);
-  for (int i = 0; i < n_jobs; i++) {
-    cJSON_Delete(jobs[i].rec);
-    l1k_ids_free(&jobs[i].ids);
+int cmd_generate(int argc, char **argv) {
+  gen_args A;
+  int rc = parse_args(&A, argc, argv);
+  if (rc >= 0) {
+    for (int k = 0; k < A.n_stop; k++) free(A.stops[k]);
+    free(A.stops);
+    return rc;
   }
-  free(jobs);
-  if (rd) l1k_jsonl_close(rd);
-  for (int k = 0; k < n_stop; k++) free(stops[k]);
-  free(stops);
-  free(sys_text);
-  l1k_chat_template_free(tmpl);
-  l1k_generator_free(g);
-  l1k_model_free(model);
-  l1k_tokenizer_free(tok);
+  if (A.threads > 0) {
+#ifdef _OPENMP
+    omp_set_num_threads(A.threads);
+#endif
+    openblas_set_num_threads(A.threads);
+  }
+  if (!A.quiet) l1k_log_set_level(L1K_LOG_INFO);
+  gen_run R;
+  memset(&R, 0, sizeof R);
+  R.a = &A;
+  R.tmpl = L1K_TMPL_NONE;
+  R.sys_text = A.system_msg ? unescape(A.system_msg) : NULL;
+  if (A.system_msg && !R.sys_text) rc = oom();
+  if (rc < 0) rc = load_tokenizer(&R);
+  if (rc < 0) rc = read_prompts(&R);
+  if (rc < 0) rc = pick_template(&R);
+  if (rc < 0) rc = tokenize_prompts(&R);
+  if (rc < 0) rc = load_generator(&R);
+  if (rc < 0) rc = run_generation(&R);
+  if (rc < 0) rc = write_results(&R);
+  if (rc < 0) {
+    if (!A.quiet) print_summary(&R);
+    rc = 0;
+  }
+  gen_run_free(&R, &A);
   return rc;
 }

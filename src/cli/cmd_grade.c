@@ -121,6 +121,7 @@ int cmd_grade(int argc, char **argv) {
   if (!out_field) out_field = pairs ? "equal" : "correct";
 
   l1k_err err = {0};
+  if (l1k_output_check(out_path, &in_path, 1, &err)) return cli_fail(cmd, &err);
   l1k_jsonl *r = l1k_jsonl_open(in_path, &err);
   if (!r) return cli_fail(cmd, &err);
   l1k_atomic_file af = {0};

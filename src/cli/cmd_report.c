@@ -102,6 +102,11 @@ int cmd_report(int argc, char **argv) {
   ro.fit_files = fits;
   ro.n_fit_files = nfits;
   l1k_err err = {0};
+  if (l1k_output_check(out, fits, nfits, &err) ||
+      l1k_output_check(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &err)) {
+    rc = cli_fail("report", &err);
+    goto done;
+  }
   l1k_buf html = {0};
   l1k_report_info info;
   if (l1k_report_build((const char *const *)(argv + optind), (size_t)(argc - optind), &ro, &html, &info, &err) ||

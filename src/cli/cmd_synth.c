@@ -86,7 +86,7 @@ typedef struct {
 static int sl_push(strlist *l, const char *s) {
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 8;
-    const char **p = realloc(l->v, nc * sizeof *p);
+    const char **p = l1k_realloc(l->v, nc * sizeof *p, NULL);
     if (!p) return -1;
     l->v = p;
     l->cap = nc;
@@ -124,7 +124,225 @@ enum {
   O_SPOOL, O_THREADS
 };
 
-int cmd_synth(int argc, char **argv) {
+/* everything cmd_synth holds between its phases */
+typedef struct synth_cli {
+  l1k_synth_opts o;
+  strlist pools, decon, spools;
+  l1k_synth_fields fields;
+  int have_fields, k_given, no_decon;
+  const char *tok_path;
+  int64_t *bins;
+  size_t n_bins;
+  char *default_decon[4];
+  l1k_tokenizer *tok;
+  l1k_err err;
+  int last_multi; /* O_POOL or O_DECON: bare arguments that follow belong to it */
+  char tok_default[4096];
+} synth_cli;
+
+static const char *cmd = "synth";
+
+static int oom(void) {
+  l1k_err e = {0};
+  l1k_errf(&e, L1K_ENOMEM, "out of memory");
+  return cli_fail(cmd, &e);
+}
+
+/* one option; -1 when parsing goes on, else the exit code */
+static int parse_option(synth_cli *s, int ch, const char *optarg) {
+  int64_t iv;
+  double dv;
+  if (ch != 1) s->last_multi = 0;
+  switch (ch) {
+    case 1:
+      if (s->last_multi == O_POOL) {
+        if (sl_push(&s->pools, optarg)) return oom();
+      } else if (s->last_multi == O_SPOOL) {
+        if (sl_push(&s->spools, optarg)) return oom();
+      } else if (s->last_multi == O_DECON) {
+        if (sl_push(&s->decon, optarg)) return oom();
+      } else {
+        return cli_usage_error(cmd, "unexpected argument '%s'", optarg);
+      }
+      break;
+    case O_POOL:
+      if (sl_push(&s->pools, optarg)) return oom();
+      s->last_multi = O_POOL;
+      break;
+    case O_SPOOL:
+      if (sl_push(&s->spools, optarg)) return oom();
+      s->last_multi = O_SPOOL;
+      break;
+    case O_DECON:
+      if (sl_push(&s->decon, optarg)) return oom();
+      s->last_multi = O_DECON;
+      break;
+    case O_SCHEMA: {
+      int sc = l1k_synth_schema_parse(optarg);
+      if (sc < 0) {
+        return cli_usage_error(cmd, "--schema '%s': expected auto, openthoughts, "
+                             "openthoughts-metadata, s1k or fields", optarg);
+      }
+      s->o.schema = (l1k_synth_schema)sc;
+      break;
+    }
+    case O_FIELD:
+      if (l1k_synth_fields_parse(&s->fields, optarg, &s->err)) {
+        return cli_fail(cmd, &s->err);
+      }
+      s->have_fields = 1;
+      break;
+    case O_DOMAIN: s->o.domain = optarg; break;
+    case O_SAMPLES:
+      if (parse_i64(optarg, &iv) || iv < 1) {
+        return cli_usage_error(cmd, "--samples '%s': expected a positive integer", optarg);
+      }
+      s->o.samples = iv;
+      break;
+    case 'k':
+      if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
+        return cli_usage_error(cmd, "--problems-per-sample '%s': expected an integer 1..64", optarg);
+      }
+      s->o.k = (int)iv;
+      s->k_given = 1;
+      break;
+    case O_FORMAT:
+      if (!strcmp(optarg, "think")) s->o.format = L1K_FMT_THINK;
+      else if (!strcmp(optarg, "openthoughts")) s->o.format = L1K_FMT_OPENTHOUGHTS;
+      else if (!strcmp(optarg, "plain")) s->o.format = L1K_FMT_PLAIN;
+      else {
+        return cli_usage_error(cmd, "--format '%s': expected think, openthoughts or plain", optarg);
+      }
+      break;
+    case O_OUTFMT:
+      if (!strcmp(optarg, "messages") || !strcmp(optarg, "openai")) s->o.outfmt = L1K_OUT_MESSAGES;
+      else if (!strcmp(optarg, "sharegpt")) s->o.outfmt = L1K_OUT_SHAREGPT;
+      else {
+        return cli_usage_error(cmd, "--output-format '%s': expected messages or sharegpt", optarg);
+      }
+      break;
+    case O_SYSTEM: s->o.system = optarg; break;
+    case O_TEMPLATE: s->o.template_path = optarg; break;
+    case O_TOKENIZER: s->tok_path = optarg; break;
+    case O_TARGET: {
+      const char *colon = strchr(optarg, ':');
+      int64_t a, b;
+      char buf[64];
+      if (!colon || (size_t)(colon - optarg) >= sizeof buf) {
+        return cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX", optarg);
+      }
+      memcpy(buf, optarg, (size_t)(colon - optarg));
+      buf[colon - optarg] = 0;
+      if (parse_i64(buf, &a) || parse_i64(colon + 1, &b) || a < 0 || b < 1 || a > b) {
+        return cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX with 0 <= MIN <= MAX, "
+                             "MAX >= 1", optarg);
+      }
+      s->o.target_min = a;
+      s->o.target_max = b;
+      break;
+    }
+    case O_COUNT:
+      if (!strcmp(optarg, "reasoning")) s->o.count_mode = L1K_COUNT_REASONING;
+      else if (!strcmp(optarg, "response")) s->o.count_mode = L1K_COUNT_RESPONSE;
+      else {
+        return cli_usage_error(cmd, "--count '%s': expected reasoning or response", optarg);
+      }
+      break;
+    case O_BINS: {
+      free(s->bins);
+      s->bins = NULL;
+      s->n_bins = 0;
+      size_t cap = 1;
+      for (const char *p = optarg; *p; p++) cap += *p == ',';
+      s->bins = l1k_calloc(cap, sizeof *s->bins, NULL);
+      if (!s->bins) {
+        return oom();
+      }
+      char *dup = l1k_strdup(optarg, NULL), *save = NULL;
+      if (!dup) return oom();
+      for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (parse_i64(t, &iv) || iv < 1) {
+          free(dup);
+          return cli_usage_error(cmd, "--bins '%s': expected positive integers separated by commas "
+                               "(e.g. 1000,1500,2000)", optarg);
+        }
+        s->bins[s->n_bins++] = iv;
+      }
+      free(dup);
+      if (!s->n_bins) {
+        return cli_usage_error(cmd, "--bins: no bin given");
+      }
+      break;
+    }
+    case O_PERBIN:
+      if (parse_i64(optarg, &iv) || iv < 1) {
+        return cli_usage_error(cmd, "--per-bin '%s': expected a positive integer", optarg);
+      }
+      s->o.per_bin = iv;
+      break;
+    case O_BINTOL:
+      if (parse_f(optarg, &dv) || dv <= 0 || dv >= 1) {
+        return cli_usage_error(cmd, "--bin-tolerance '%s': expected a fraction in (0,1)", optarg);
+      }
+      s->o.bin_tolerance = dv;
+      break;
+    case O_MIX:
+      if (parse_f(optarg, &dv) || dv < 0 || dv > 1) {
+        return cli_usage_error(cmd, "--mix-single '%s': expected a fraction in [0,1]", optarg);
+      }
+      s->o.mix_single = dv;
+      break;
+    case O_STUDY: s->o.difficulty_study = 1; break;
+    case O_DTHRESH:
+      if (parse_f(optarg, &dv)) {
+        return cli_usage_error(cmd, "--difficulty-threshold '%s': expected a number", optarg);
+      }
+      s->o.difficulty_threshold = dv;
+      break;
+    case O_NODECON: s->no_decon = 1; break;
+    case O_NGRAM:
+      if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
+        return cli_usage_error(cmd, "--ngram '%s': expected an integer 1..64", optarg);
+      }
+      s->o.decontam_n = (int)iv;
+      break;
+    case O_NEARDUP:
+      if (parse_f(optarg, &dv) || dv > 1) {
+        return cli_usage_error(cmd, "--near-dup '%s': expected a Jaccard threshold <= 1 (0: off)", optarg);
+      }
+      s->o.near_dup = dv;
+      break;
+    case O_SEED:
+      if (parse_i64(optarg, &iv) || iv < 0) {
+        return cli_usage_error(cmd, "--seed '%s': expected a non-negative integer", optarg);
+      }
+      s->o.seed = (uint64_t)iv;
+      break;
+    case O_MEM:
+      if (parse_i64(optarg, &iv) || iv < 1) {
+        return cli_usage_error(cmd, "--memory-budget '%s': expected megabytes >= 1", optarg);
+      }
+      s->o.memory_budget = (size_t)iv << 20;
+      break;
+    case O_THREADS:
+      if (parse_i64(optarg, &iv) || iv < 1 || iv > 2) {
+        return cli_usage_error(cmd, "--threads '%s': expected 1 or 2", optarg);
+      }
+      s->o.threads = (int)iv;
+      break;
+    case O_NOPROG: s->o.progress = 0; break;
+    case O_QUIET: s->o.quiet = 1; s->o.progress = 0; break;
+    case 'o': s->o.out = optarg; break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      return cli_usage_error(cmd, "unknown option");
+  }
+  return -1;
+}
+
+static int parse_args(synth_cli *s, int argc, char **argv) {
   static const struct option lo[] = {
       {"pool", required_argument, 0, O_POOL},
       {"single-pool", required_argument, 0, O_SPOOL},
@@ -159,300 +377,100 @@ int cmd_synth(int argc, char **argv) {
       {"out", required_argument, 0, 'o'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  const char *cmd = "synth";
-  l1k_synth_opts o;
-  l1k_synth_opts_init(&o);
-  o.progress = 1;
-  strlist pools = {0}, decon = {0}, spools = {0};
-  l1k_synth_fields fields = {0};
-  int have_fields = 0, k_given = 0, no_decon = 0, rc = 0;
-  const char *tok_path = NULL;
-  int64_t *bins = NULL;
-  size_t n_bins = 0;
-  char *default_decon[4] = {0};
-  l1k_tokenizer *tok = NULL;
-  l1k_err err = {0};
-  int last_multi = 0; /* O_POOL or O_DECON: bare arguments that follow belong to it */
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, "-k:o:h", lo, NULL)) != -1) {
-    int64_t iv;
-    double dv;
-    if (ch != 1) last_multi = 0;
-    switch (ch) {
-      case 1:
-        if (last_multi == O_POOL) sl_push(&pools, optarg);
-        else if (last_multi == O_SPOOL) sl_push(&spools, optarg);
-        else if (last_multi == O_DECON) sl_push(&decon, optarg);
-        else {
-          rc = cli_usage_error(cmd, "unexpected argument '%s'", optarg);
-          goto out;
-        }
-        break;
-      case O_POOL:
-        sl_push(&pools, optarg);
-        last_multi = O_POOL;
-        break;
-      case O_SPOOL:
-        sl_push(&spools, optarg);
-        last_multi = O_SPOOL;
-        break;
-      case O_DECON:
-        sl_push(&decon, optarg);
-        last_multi = O_DECON;
-        break;
-      case O_SCHEMA: {
-        int s = l1k_synth_schema_parse(optarg);
-        if (s < 0) {
-          rc = cli_usage_error(cmd, "--schema '%s': expected auto, openthoughts, "
-                               "openthoughts-metadata, s1k or fields", optarg);
-          goto out;
-        }
-        o.schema = (l1k_synth_schema)s;
-        break;
-      }
-      case O_FIELD:
-        if (l1k_synth_fields_parse(&fields, optarg, &err)) {
-          rc = cli_fail(cmd, &err);
-          goto out;
-        }
-        have_fields = 1;
-        break;
-      case O_DOMAIN: o.domain = optarg; break;
-      case O_SAMPLES:
-        if (parse_i64(optarg, &iv) || iv < 1) {
-          rc = cli_usage_error(cmd, "--samples '%s': expected a positive integer", optarg);
-          goto out;
-        }
-        o.samples = iv;
-        break;
-      case 'k':
-        if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
-          rc = cli_usage_error(cmd, "--problems-per-sample '%s': expected an integer 1..64", optarg);
-          goto out;
-        }
-        o.k = (int)iv;
-        k_given = 1;
-        break;
-      case O_FORMAT:
-        if (!strcmp(optarg, "think")) o.format = L1K_FMT_THINK;
-        else if (!strcmp(optarg, "openthoughts")) o.format = L1K_FMT_OPENTHOUGHTS;
-        else if (!strcmp(optarg, "plain")) o.format = L1K_FMT_PLAIN;
-        else {
-          rc = cli_usage_error(cmd, "--format '%s': expected think, openthoughts or plain", optarg);
-          goto out;
-        }
-        break;
-      case O_OUTFMT:
-        if (!strcmp(optarg, "messages") || !strcmp(optarg, "openai")) o.outfmt = L1K_OUT_MESSAGES;
-        else if (!strcmp(optarg, "sharegpt")) o.outfmt = L1K_OUT_SHAREGPT;
-        else {
-          rc = cli_usage_error(cmd, "--output-format '%s': expected messages or sharegpt", optarg);
-          goto out;
-        }
-        break;
-      case O_SYSTEM: o.system = optarg; break;
-      case O_TEMPLATE: o.template_path = optarg; break;
-      case O_TOKENIZER: tok_path = optarg; break;
-      case O_TARGET: {
-        const char *colon = strchr(optarg, ':');
-        int64_t a, b;
-        char buf[64];
-        if (!colon || (size_t)(colon - optarg) >= sizeof buf) {
-          rc = cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX", optarg);
-          goto out;
-        }
-        memcpy(buf, optarg, (size_t)(colon - optarg));
-        buf[colon - optarg] = 0;
-        if (parse_i64(buf, &a) || parse_i64(colon + 1, &b) || a < 0 || b < 1 || a > b) {
-          rc = cli_usage_error(cmd, "--target-tokens '%s': expected MIN:MAX with 0 <= MIN <= MAX, "
-                               "MAX >= 1", optarg);
-          goto out;
-        }
-        o.target_min = a;
-        o.target_max = b;
-        break;
-      }
-      case O_COUNT:
-        if (!strcmp(optarg, "reasoning")) o.count_mode = L1K_COUNT_REASONING;
-        else if (!strcmp(optarg, "response")) o.count_mode = L1K_COUNT_RESPONSE;
-        else {
-          rc = cli_usage_error(cmd, "--count '%s': expected reasoning or response", optarg);
-          goto out;
-        }
-        break;
-      case O_BINS: {
-        free(bins);
-        bins = NULL;
-        n_bins = 0;
-        size_t cap = 1;
-        for (const char *p = optarg; *p; p++) cap += *p == ',';
-        bins = calloc(cap, sizeof *bins);
-        if (!bins) {
-          rc = 1;
-          goto out;
-        }
-        char *dup = strdup(optarg), *save = NULL;
-        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-          if (parse_i64(t, &iv) || iv < 1) {
-            rc = cli_usage_error(cmd, "--bins '%s': expected positive integers separated by commas "
-                                 "(e.g. 1000,1500,2000)", optarg);
-            free(dup);
-            goto out;
-          }
-          bins[n_bins++] = iv;
-        }
-        free(dup);
-        if (!n_bins) {
-          rc = cli_usage_error(cmd, "--bins: no bin given");
-          goto out;
-        }
-        break;
-      }
-      case O_PERBIN:
-        if (parse_i64(optarg, &iv) || iv < 1) {
-          rc = cli_usage_error(cmd, "--per-bin '%s': expected a positive integer", optarg);
-          goto out;
-        }
-        o.per_bin = iv;
-        break;
-      case O_BINTOL:
-        if (parse_f(optarg, &dv) || dv <= 0 || dv >= 1) {
-          rc = cli_usage_error(cmd, "--bin-tolerance '%s': expected a fraction in (0,1)", optarg);
-          goto out;
-        }
-        o.bin_tolerance = dv;
-        break;
-      case O_MIX:
-        if (parse_f(optarg, &dv) || dv < 0 || dv > 1) {
-          rc = cli_usage_error(cmd, "--mix-single '%s': expected a fraction in [0,1]", optarg);
-          goto out;
-        }
-        o.mix_single = dv;
-        break;
-      case O_STUDY: o.difficulty_study = 1; break;
-      case O_DTHRESH:
-        if (parse_f(optarg, &dv)) {
-          rc = cli_usage_error(cmd, "--difficulty-threshold '%s': expected a number", optarg);
-          goto out;
-        }
-        o.difficulty_threshold = dv;
-        break;
-      case O_NODECON: no_decon = 1; break;
-      case O_NGRAM:
-        if (parse_i64(optarg, &iv) || iv < 1 || iv > 64) {
-          rc = cli_usage_error(cmd, "--ngram '%s': expected an integer 1..64", optarg);
-          goto out;
-        }
-        o.decontam_n = (int)iv;
-        break;
-      case O_NEARDUP:
-        if (parse_f(optarg, &dv) || dv > 1) {
-          rc = cli_usage_error(cmd, "--near-dup '%s': expected a Jaccard threshold <= 1 (0: off)", optarg);
-          goto out;
-        }
-        o.near_dup = dv;
-        break;
-      case O_SEED:
-        if (parse_i64(optarg, &iv) || iv < 0) {
-          rc = cli_usage_error(cmd, "--seed '%s': expected a non-negative integer", optarg);
-          goto out;
-        }
-        o.seed = (uint64_t)iv;
-        break;
-      case O_MEM:
-        if (parse_i64(optarg, &iv) || iv < 1) {
-          rc = cli_usage_error(cmd, "--memory-budget '%s': expected megabytes >= 1", optarg);
-          goto out;
-        }
-        o.memory_budget = (size_t)iv << 20;
-        break;
-      case O_THREADS:
-        if (parse_i64(optarg, &iv) || iv < 1 || iv > 2) {
-          rc = cli_usage_error(cmd, "--threads '%s': expected 1 or 2", optarg);
-          goto out;
-        }
-        o.threads = (int)iv;
-        break;
-      case O_NOPROG: o.progress = 0; break;
-      case O_QUIET: o.quiet = 1; o.progress = 0; break;
-      case 'o': o.out = optarg; break;
-      case 'h':
-        usage(stdout);
-        rc = 0;
-        goto out;
-      default:
-        rc = cli_usage_error(cmd, "unknown option");
-        goto out;
-    }
+    int rc = parse_option(s, ch, optarg);
+    if (rc >= 0) return rc;
   }
-  if (!pools.n) {
-    rc = cli_usage_error(cmd, spools.n ? "--single-pool needs a --pool for the joined samples"
+  return -1;
+}
+
+/* the option combinations, then the pools and bins into the library's options */
+static int check_args(synth_cli *s) {
+  if (!s->pools.n) {
+    return cli_usage_error(cmd, s->spools.n ? "--single-pool needs a --pool for the joined samples"
                                        : "no pool given (--pool FILE)");
-    goto out;
   }
-  if (!o.out) {
-    rc = cli_usage_error(cmd, "no output given (--out FILE)");
-    goto out;
+  if (!s->o.out) {
+    return cli_usage_error(cmd, "no output given (--out FILE)");
   }
-  if (o.schema == L1K_SCHEMA_FIELDS && !have_fields) {
-    rc = cli_usage_error(cmd, "--schema fields needs --field problem=...,reasoning=...,solution=...");
-    goto out;
+  if (s->o.schema == L1K_SCHEMA_FIELDS && !s->have_fields) {
+    return cli_usage_error(cmd, "--schema fields needs --field problem=...,reasoning=...,solution=...");
   }
-  if (!k_given && (o.target_max > 0 || n_bins)) o.k = 0; /* adaptive */
-  if (o.difficulty_study && !k_given) o.k = 0;
-  for (size_t i = 0; i < spools.n; i++) sl_push(&pools, spools.v[i]);
-  o.n_single_pools = spools.n;
-  o.pools = pools.v;
-  o.n_pools = pools.n;
-  o.fields = have_fields ? &fields : NULL;
-  o.bins = bins;
-  o.n_bins = n_bins;
-  if (!no_decon && !decon.n) {
+  if (!s->k_given && (s->o.target_max > 0 || s->n_bins)) s->o.k = 0; /* adaptive */
+  if (s->o.difficulty_study && !s->k_given) s->o.k = 0;
+  for (size_t i = 0; i < s->spools.n; i++)
+    if (sl_push(&s->pools, s->spools.v[i])) return oom();
+  s->o.n_single_pools = s->spools.n;
+  s->o.pools = s->pools.v;
+  s->o.n_pools = s->pools.n;
+  s->o.fields = s->have_fields ? &s->fields : NULL;
+  s->o.bins = s->bins;
+  s->o.n_bins = s->n_bins;
+  return -1;
+}
+
+/* the shipped benchmarks, unless --decontaminate or --no-decontaminate */
+static int default_decontam(synth_cli *s) {
+  if (!s->no_decon && !s->decon.n) {
     static const char *names[] = {"math500", "aime24", "aime25", "amc23"};
     const char *dd = cli_data_dir();
     for (int i = 0; i < 4; i++) {
       char p[4096];
       snprintf(p, sizeof p, "%s/benchmarks/%s.jsonl", dd, names[i]);
       if (l1k_file_exists(p)) {
-        default_decon[i] = strdup(p);
-        if (default_decon[i]) sl_push(&decon, default_decon[i]);
+        s->default_decon[i] = l1k_strdup(p, NULL);
+        if (!s->default_decon[i] || sl_push(&s->decon, s->default_decon[i]))
+          return oom();
       }
     }
-    if (!decon.n)
+    if (!s->decon.n)
       l1k_warn("synth: no shipped benchmark files under %s/benchmarks: not decontaminating "
                "(give --decontaminate FILE... or set LONG1K_DATA)", dd);
   }
-  if (no_decon) decon.n = 0;
-  o.decontam = decon.v;
-  o.n_decontam = decon.n;
-  {
-    char p[4096];
-    if (!tok_path) {
-      snprintf(p, sizeof p, "%s/tokenizers/qwen", cli_data_dir());
-      tok_path = p;
-    }
-    tok = l1k_tokenizer_load(tok_path, &err);
-    if (!tok) {
-      if (err.code == L1K_EIO) err.code = L1K_EINPUT;
-      rc = cli_fail(cmd, &err);
-      goto out;
-    }
+  if (s->no_decon) s->decon.n = 0;
+  s->o.decontam = s->decon.v;
+  s->o.n_decontam = s->decon.n;
+  return -1;
+}
+
+/* --tokenizer (default: the shipped Qwen one) counts the lengths */
+static int load_tokenizer(synth_cli *s) {
+  if (!s->tok_path) {
+    snprintf(s->tok_default, sizeof s->tok_default, "%s/tokenizers/qwen", cli_data_dir());
+    s->tok_path = s->tok_default;
   }
-  o.count = tok_count;
-  o.count_ctx = tok;
-  if (l1k_synth_run(&o, &err)) {
-    rc = cli_fail(cmd, &err);
-    goto out;
+  s->tok = l1k_tokenizer_load(s->tok_path, &s->err);
+  if (!s->tok) {
+    if (s->err.code == L1K_EIO) s->err.code = L1K_EINPUT;
+    return cli_fail(cmd, &s->err);
   }
-  rc = 0;
-out:
-  l1k_tokenizer_free(tok);
-  l1k_synth_fields_free(&fields);
-  for (int i = 0; i < 4; i++) free(default_decon[i]);
-  free(pools.v);
-  free(spools.v);
-  free(decon.v);
-  free(bins);
+  s->o.count = tok_count;
+  s->o.count_ctx = s->tok;
+  return -1;
+}
+
+static void synth_cli_free(synth_cli *s) {
+  l1k_tokenizer_free(s->tok);
+  l1k_synth_fields_free(&s->fields);
+  for (int i = 0; i < 4; i++) free(s->default_decon[i]);
+  free(s->pools.v);
+  free(s->spools.v);
+  free(s->decon.v);
+  free(s->bins);
+}
+
+int cmd_synth(int argc, char **argv) {
+  synth_cli S;
+  memset(&S, 0, sizeof S);
+  l1k_synth_opts_init(&S.o);
+  S.o.progress = 1;
+  int rc = parse_args(&S, argc, argv);
+  if (rc < 0) rc = check_args(&S);
+  if (rc < 0) rc = default_decontam(&S);
+  if (rc < 0) rc = load_tokenizer(&S);
+  if (rc < 0) rc = l1k_synth_run(&S.o, &S.err) ? cli_fail(cmd, &S.err) : 0;
+  synth_cli_free(&S);
   return rc;
 }

@@ -82,7 +82,7 @@ static void fail_rec(record *r, int code, const char *path, const char *fmt, ...
   vsnprintf(buf + k, sizeof buf - (size_t)k, fmt, ap);
   va_end(ap);
   free(r->msg);
-  r->msg = strdup(buf);
+  r->msg = l1k_strdup(buf, NULL);
   r->rc = code;
 }
 
@@ -241,7 +241,7 @@ static void do_record(const job_cfg *c, record *r) {
     if (c->want_output) {
       bad = put_ids(&r->out, "ids", ids.data, ids.len, 1);
       if (!bad && mask) {
-        int32_t *mv = malloc((ids.len ? ids.len : 1) * sizeof *mv);
+        int32_t *mv = l1k_malloc((ids.len ? ids.len : 1) * sizeof *mv, NULL);
         if (!mv) bad = 1;
         for (size_t i = 0; mv && i < ids.len; i++) mv[i] = mask[i];
         if (!bad) bad = put_ids(&r->out, "mask", mv, ids.len, 0);
@@ -259,7 +259,7 @@ static void do_record(const job_cfg *c, record *r) {
       goto done;
     }
     size_t n = (size_t)cJSON_GetArraySize(f), k = 0;
-    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    int32_t *ids = l1k_malloc((n ? n : 1) * sizeof *ids, NULL);
     if (!ids) {
       fail_rec(r, L1K_ENOMEM, c->path, "out of memory");
       goto done;
@@ -370,7 +370,7 @@ static int read_batch(l1k_jsonl *rd, batch *b, l1k_err *err) {
     record *r = &b->rec[b->n];
     if (len + 1 > r->cap) {
       size_t nc = len + 1 > 256 ? len + 1 : 256;
-      char *nl = realloc(r->line, nc);
+      char *nl = l1k_realloc(r->line, nc, NULL);
       if (!nl) {
         l1k_errf(err, L1K_ENOMEM, "out of memory");
         return -1;
@@ -407,7 +407,7 @@ typedef struct {
 static int stats_add(stats *s, int64_t x, int64_t bytes) {
   if (2 * (s->used + 1) > s->cap) {
     size_t nc = s->cap ? s->cap * 2 : 1024;
-    hist_ent *nh = malloc(nc * sizeof *nh);
+    hist_ent *nh = l1k_malloc(nc * sizeof *nh, NULL);
     if (!nh) return L1K_ENOMEM;
     for (size_t i = 0; i < nc; i++) nh[i].key = -1;
     for (size_t i = 0; i < s->cap; i++) {
@@ -605,6 +605,11 @@ int cmd_tokenize(int argc, char **argv) {
     threads = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
   }
 
+  {
+    l1k_err oe = {0};
+    const char *ins[] = {input, tok_path};
+    if (l1k_output_check(output, ins, 2, &oe)) return cli_fail(cmd, &oe);
+  }
   char *default_tok = NULL;
   if (!tok_path) {
     default_tok = l1k_path_join(cli_data_dir(), "tokenizers/qwen");
@@ -666,7 +671,7 @@ int cmd_tokenize(int argc, char **argv) {
     setvbuf(out, NULL, _IOFBF, 1 << 20);
   }
   for (int k = 0; k < 2; k++) {
-    b[k].rec = calloc(BATCH_LINES, sizeof(record));
+    b[k].rec = l1k_calloc(BATCH_LINES, sizeof(record), NULL);
     if (!b[k].rec) {
       err.code = L1K_ENOMEM;
       snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -680,7 +685,7 @@ int cmd_tokenize(int argc, char **argv) {
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv_work, NULL);
     pthread_cond_init(&p.cv_done, NULL);
-    p.th = calloc((size_t)threads, sizeof *p.th);
+    p.th = l1k_calloc((size_t)threads, sizeof *p.th, NULL);
     if (!p.th) {
       err.code = L1K_ENOMEM;
       snprintf(err.msg, sizeof err.msg, "out of memory");

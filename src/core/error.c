@@ -43,19 +43,42 @@ int l1k_exit_code(int code) {
   return 1;
 }
 
+/* Allocation-failure injection for the tests (as SQLite's): LONG1K_FAIL_ALLOC=N makes the Nth
+ * allocation through these helpers fail (and every later one, with LONG1K_FAIL_ALLOC_ALL=1),
+ * so that each out-of-memory path can be exercised. Read once; unset: no cost but a branch. */
+static long long fail_at = -1, n_allocs;
+static int fail_all_after;
+
+static int inject_failure(void) {
+  if (fail_at < 0) {
+    const char *e = getenv("LONG1K_FAIL_ALLOC");
+    fail_at = e && *e ? atoll(e) : 0;
+    const char *a = getenv("LONG1K_FAIL_ALLOC_ALL");
+    fail_all_after = a && *a == '1';
+  }
+  if (fail_at <= 0) return 0;
+  long long k = ++n_allocs;
+  return k == fail_at || (fail_all_after && k > fail_at);
+}
+
+long long l1k_alloc_count(void) {
+  return n_allocs;
+}
+
 void *l1k_malloc(size_t n, l1k_err *err) {
-  void *p = malloc(n ? n : 1);
+  void *p = inject_failure() ? NULL : malloc(n ? n : 1);
   if (!p) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu bytes", n);
   return p;
 }
 
 void *l1k_calloc(size_t count, size_t size, l1k_err *err) {
-  void *p = calloc(count ? count : 1, size ? size : 1);
+  void *p = inject_failure() ? NULL : calloc(count ? count : 1, size ? size : 1);
   if (!p) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
   return p;
 }
 
 void *l1k_alloc_big(size_t bytes) {
+  if (inject_failure()) return NULL;
   const size_t huge = (size_t)2 << 20;
   if (bytes < huge) return calloc(1, bytes ? bytes : 1);
   size_t n = (bytes + huge - 1) & ~(huge - 1);
@@ -69,7 +92,7 @@ void *l1k_alloc_big(size_t bytes) {
 }
 
 void *l1k_realloc(void *p, size_t n, l1k_err *err) {
-  void *q = realloc(p, n ? n : 1);
+  void *q = inject_failure() ? NULL : realloc(p, n ? n : 1);
   if (!q) l1k_errf(err, L1K_ENOMEM, "out of memory allocating %zu bytes", n);
   return q;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 struct l1k_jsonl {
@@ -29,6 +30,12 @@ l1k_jsonl *l1k_jsonl_open(const char *path, l1k_err *err) {
   r->line_cap = 4096;
   r->line = l1k_malloc(r->line_cap, err);
   if (!r->path || !r->buf || !r->line) {
+    l1k_jsonl_close(r);
+    return NULL;
+  }
+  struct stat st;
+  if (strcmp(path, "-") && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    l1k_errf(err, L1K_EINPUT, "%s: is a directory, expected a file", path);
     l1k_jsonl_close(r);
     return NULL;
   }
@@ -94,6 +101,13 @@ static int read_line(l1k_jsonl *r, l1k_err *err) {
     size_t avail = r->buf_len - r->buf_pos;
     unsigned char *nl = memchr(start, '\n', avail);
     size_t take = nl ? (size_t)(nl - start) : avail;
+    if (r->line_len + take > L1K_JSONL_MAX_LINE) {
+      l1k_errf(err, L1K_EINPUT,
+               "%s:%lld: line longer than %zu MiB (the record size limit, L1K_JSONL_MAX_LINE "
+               "in include/long1k/jsonl.h)",
+               r->path, (long long)(r->line_no + 1), (size_t)(L1K_JSONL_MAX_LINE >> 20));
+      return -1;
+    }
     if (r->line_len + take + 1 > r->line_cap) {
       size_t nc = r->line_cap;
       while (r->line_len + take + 1 > nc) nc *= 2;
@@ -205,7 +219,7 @@ int l1k_buf_append(l1k_buf *b, const void *data, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t nc = b->cap ? b->cap : 256;
     while (b->len + n + 1 > nc) nc *= 2;
-    char *p = realloc(b->data, nc);
+    char *p = l1k_realloc(b->data, nc, NULL);
     if (!p) return L1K_ENOMEM;
     b->data = p;
     b->cap = nc;
@@ -228,7 +242,7 @@ int l1k_buf_printf(l1k_buf *b, const char *fmt, ...) {
   if (b->len + (size_t)n + 1 > b->cap) {
     size_t nc = b->cap;
     while (b->len + (size_t)n + 1 > nc) nc *= 2;
-    char *p = realloc(b->data, nc);
+    char *p = l1k_realloc(b->data, nc, NULL);
     if (!p) return L1K_ENOMEM;
     b->data = p;
     b->cap = nc;
@@ -275,4 +289,61 @@ void l1k_buf_free(l1k_buf *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
+}
+
+int l1k_utf8_repair(l1k_buf *out, const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, run = 0; /* run: start of the current stretch of valid bytes */
+  int fixed = 0;
+  while (i < n) {
+    unsigned c = u[i];
+    size_t len = 0, k = 1;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    if (len > 1 && i + 1 < n && u[i + 1] >= lo && u[i + 1] <= hi) {
+      k = 2;
+      while (k < len && i + k < n && (u[i + k] & 0xC0) == 0x80) k++;
+    }
+    if (len != 0 && k == len) {
+      i += len;
+      continue;
+    }
+    if (l1k_buf_append(out, s + run, i - run) || l1k_buf_append(out, "\xEF\xBF\xBD", 3)) return -1;
+    fixed++;
+    i += k;
+    run = i;
+  }
+  if (fixed && l1k_buf_append(out, s + run, n - run)) return -1;
+  return fixed;
+}
+
+static size_t line_at(const char *text, size_t off) {
+  size_t line = 1;
+  for (size_t i = 0; i < off; i++) line += text[i] == '\n';
+  return line;
+}
+
+cJSON *l1k_json_parse_doc(const char *text, size_t len, const char *where, l1k_err *err) {
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!j) {
+    const char *ep = cJSON_GetErrorPtr();
+    size_t off = ep && ep >= text && ep <= text + len ? (size_t)(ep - text) : 0;
+    l1k_errf(err, L1K_EINPUT, "%s:%zu: invalid JSON", where, line_at(text, off));
+    return NULL;
+  }
+  size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+  while (off < len && (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' ||
+                       text[off] == '\r' || text[off] == 0))
+    off++;
+  if (off < len) {
+    cJSON_Delete(j);
+    l1k_errf(err, L1K_EINPUT, "%s:%zu: text after the JSON value (expected one JSON document)",
+             where, line_at(text, off));
+    return NULL;
+  }
+  return j;
 }

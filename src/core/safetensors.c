@@ -103,8 +103,8 @@ int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char 
   uint64_t buf_size = size - 8 - hlen;
   int n = cJSON_GetArraySize(root);
   int rc = 0;
-  st->t = calloc((size_t)(n > 0 ? n : 1), sizeof *st->t);
-  span *sp = calloc((size_t)(n > 0 ? n : 1), sizeof *sp);
+  st->t = l1k_calloc((size_t)(n > 0 ? n : 1), sizeof *st->t, NULL);
+  span *sp = l1k_calloc((size_t)(n > 0 ? n : 1), sizeof *sp, NULL);
   if (!st->t || !sp) {
     rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory reading the safetensors header", name);
     goto done;
@@ -121,7 +121,7 @@ int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char 
         goto done;
       }
       int m = cJSON_GetArraySize(it);
-      st->meta = calloc((size_t)(m > 0 ? m : 1), sizeof *st->meta);
+      st->meta = l1k_calloc((size_t)(m > 0 ? m : 1), sizeof *st->meta, NULL);
       if (!st->meta) {
         rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory", name);
         goto done;
@@ -133,8 +133,8 @@ int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char 
           goto done;
         }
         l1k_st_meta *md = &st->meta[st->n_meta++];
-        md->key = strdup(kv->string ? kv->string : "");
-        md->value = strdup(kv->valuestring);
+        md->key = l1k_strdup(kv->string ? kv->string : "", NULL);
+        md->value = l1k_strdup(kv->valuestring, NULL);
         if (!md->key || !md->value) {
           rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory", name);
           goto done;
@@ -148,7 +148,7 @@ int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char 
       goto done;
     }
     l1k_st_tensor *t = &st->t[st->n];
-    t->name = strdup(tn);
+    t->name = l1k_strdup(tn, NULL);
     if (!t->name) {
       rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory", name);
       goto done;
@@ -247,7 +247,7 @@ int l1k_st_parse(l1k_safetensors *st, const void *data, size_t size, const char 
   }
   /* duplicate names (cJSON keeps both copies of a repeated key) */
   if (st->n > 1) {
-    l1k_st_tensor **ptrs = malloc(st->n * sizeof *ptrs);
+    l1k_st_tensor **ptrs = l1k_malloc(st->n * sizeof *ptrs, NULL);
     if (!ptrs) {
       rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory", name);
       goto done;
@@ -284,7 +284,7 @@ int l1k_st_open(l1k_safetensors *st, const char *path, l1k_err *err) {
     return rc;
   }
   st->map = map;
-  st->path = strdup(path);
+  st->path = l1k_strdup(path, NULL);
   if (!st->path) {
     l1k_st_close(st);
     return l1k_errf(err, L1K_ENOMEM, "out of memory");
@@ -359,7 +359,7 @@ int l1k_st_write(const char *path, const l1k_st_entry *e, size_t n, const l1k_st
   int ok = fwrite(len8, 1, 8, a.f) == 8 && fwrite(h.data, 1, h.len, a.f) == h.len;
   l1k_buf_free(&h);
   enum { CHUNK = 1 << 16 };
-  unsigned char *tmp = ok ? malloc(CHUNK * 4) : NULL;
+  unsigned char *tmp = ok ? l1k_malloc(CHUNK * 4, NULL) : NULL;
   if (ok && !tmp) {
     l1k_atomic_abort(&a);
     return l1k_errf(err, L1K_ENOMEM, "out of memory");

@@ -262,7 +262,9 @@ int l1k_eval_load(const char *path, const l1k_eval_data_opts *o, l1k_eval_proble
     else {
       const cJSON *av = cJSON_GetObjectItemCaseSensitive(rec, o->answer_field);
       p->answer = av ? scalar_text(av, err) : NULL;
-      if (!p->answer)
+      if (!p->answer && av && (cJSON_IsString(av) || cJSON_IsNumber(av) || cJSON_IsBool(av)))
+        rc = L1K_ENOMEM; /* scalar_text said so in err */
+      else if (!p->answer)
         rc = l1k_errf(err, L1K_EINPUT,
                       "%s: field '%s': expected a string or number (set --answer-field)", where,
                       o->answer_field);

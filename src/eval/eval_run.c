@@ -60,6 +60,7 @@ typedef struct run {
   const l1k_eval_config *cfg;
   l1k_eval_problem *P;
   size_t np;
+  size_t np_data; /* problems in the data file (np, or more with --limit) */
   int n;
   l1k_prompt_template tpl;
   char *gen_url, *judge_url;
@@ -663,9 +664,13 @@ static const char *const fixed_keys[] = {"model_name", "api", "system_prompt",
                                          "seed", "shuffle_seed", "extra_body", NULL};
 
 static int check_run_json(const char *path, const char *results, const cJSON *now, l1k_err *err) {
-  if (!l1k_file_exists(path)) return 0;
   struct stat st; /* no results yet: nothing to mix, the settings may change */
   if (stat(results, &st) != 0 || st.st_size == 0) return 0;
+  if (!l1k_file_exists(path))
+    return l1k_errf(err, L1K_EINPUT,
+                    "%s: missing, but %s holds results: which model and settings made them is "
+                    "unknown, so they cannot be resumed (use another --out, or remove %s)",
+                    path, results, results);
   size_t len;
   char *text = l1k_read_file(path, &len, err);
   if (!text) return err ? err->code : L1K_EIO;
@@ -697,6 +702,20 @@ static int check_run_json(const char *path, const char *results, const cJSON *no
 /* ---------------------------------------------------------------------------------------
  * Resume: what results.jsonl already holds
  * --------------------------------------------------------------------------------------- */
+
+/* non-blank lines of a JSONL file (the problems a --limit left out count too) */
+static int count_records(const char *path, size_t *n, l1k_err *err) {
+  l1k_jsonl *r = l1k_jsonl_open(path, err);
+  if (!r) return err && err->code ? err->code : L1K_EIO;
+  const char *line;
+  size_t len, k = 0;
+  int got;
+  while ((got = l1k_jsonl_next_line(r, &line, &len, err)) == 1) k++;
+  l1k_jsonl_close(r);
+  if (got < 0) return err && err->code ? err->code : L1K_EIO;
+  if (k > *n) *n = k;
+  return 0;
+}
 
 static int get_index(const cJSON *rec, const char *k, long *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, k);
@@ -782,6 +801,13 @@ static int resume_record(void *ctx, cJSON *rec, long line, const char *path, l1k
                     "and response",
                     path, line);
   }
+  if ((size_t)pi >= R->np_data) {
+    cJSON_Delete(rec);
+    return l1k_errf(err, L1K_EINPUT,
+                    "%s:%ld: problem_index %ld, but the data has %zu problems: a line from another "
+                    "run (use another --out)",
+                    path, line, pi, R->np_data);
+  }
   if ((size_t)pi >= R->np || si >= R->n) { /* outside this run's --limit / --n: kept */
     cJSON_Delete(rec);
     return 0;
@@ -848,7 +874,7 @@ static int sum_record(void *ctx, cJSON *rec, long line, const char *path, l1k_er
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "tokens");
     r->tokens = cJSON_IsNumber(t) ? (long)t->valuedouble : -1;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(rec, "extracted");
-    if (cJSON_IsString(e)) r->extracted = strdup(e->valuestring);
+    if (cJSON_IsString(e)) r->extracted = l1k_strdup(e->valuestring, NULL);
   }
   cJSON_Delete(rec);
   return 0;
@@ -967,6 +993,7 @@ int l1k_eval_summarize(const char *out_dir, size_t np, int n, cJSON *info, FILE 
   double run_sd = nruns > 1 ? rse * sqrt((double)nruns) : 0;
 
   j = info ? cJSON_Duplicate(info, 1) : cJSON_CreateObject();
+  cJSON_DeleteItemFromObjectCaseSensitive(j, "problems"); /* run.json's; once, from here */
   cJSON_AddNumberToObject(j, "problems", (double)np);
   cJSON_AddNumberToObject(j, "samples_per_problem", n);
   cJSON_AddNumberToObject(j, "samples", (double)present);
@@ -1120,12 +1147,15 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
   l1k_oai_client *cl = NULL;
   cJSON *info = NULL;
   char *run_path = NULL;
+  int lock_fd = -1; /* out_dir/.long1k.lock: one run per output directory */
   if (!!cfg->endpoint == !!cfg->model_dir || (cfg->endpoint && !cfg->model_name) ||
       !cfg->out_dir || !cfg->data_path || cfg->n < 1)
     return l1k_errf(err, L1K_EINPUT,
                     "eval: an endpoint and model name (or a model directory), the data and an "
                     "output directory are needed");
   if ((rc = l1k_eval_load(cfg->data_path, &cfg->data, &R.P, &R.np, err))) return rc;
+  R.np_data = R.np;
+  if (cfg->data.limit > 0 && (rc = count_records(cfg->data_path, &R.np_data, err))) goto out;
   const char *spec = cfg->template_spec;
   if (!spec) spec = R.P[0].n_choices ? "mc" : "boxed";
   if ((rc = l1k_prompt_template_load(spec, &R.tpl, err))) goto out;
@@ -1165,6 +1195,10 @@ int l1k_eval_run(const l1k_eval_config *cfg, l1k_eval_outcome *outc, l1k_err *er
     }
   }
   if ((rc = l1k_mkdir_p(cfg->out_dir, err))) goto out;
+  if ((lock_fd = l1k_dir_lock(cfg->out_dir, err)) < 0) {
+    rc = err && err->code ? err->code : L1K_EIO;
+    goto out;
+  }
   info = run_info(&R);
   if ((rc = check_run_json(run_path, R.res_path, info, err))) goto out;
   {
@@ -1256,5 +1290,6 @@ out:
   cJSON_Delete(R.extra_body);
   l1k_prompt_template_free(&R.tpl);
   l1k_eval_problems_free(R.P, R.np);
+  l1k_dir_unlock(lock_fd);
   return rc;
 }

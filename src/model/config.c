@@ -173,10 +173,11 @@ int l1k_config_parse(const char *json, const char *where, l1k_model_config *c, l
   c->rope_theta = 10000.0;
   c->max_position_embeddings = 32768;
   snprintf(c->torch_dtype, sizeof c->torch_dtype, "float32");
-  cJSON *root = cJSON_Parse(json);
-  if (!root || !cJSON_IsObject(root)) {
+  cJSON *root = l1k_json_parse_doc(json, strlen(json), where, err);
+  if (!root) return L1K_EINPUT; /* err says where */
+  if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
-    return l1k_errf(err, L1K_EINPUT, "%s: invalid JSON (expected a config.json object)", where);
+    return l1k_errf(err, L1K_EINPUT, "%s: expected a config.json object", where);
   }
   int rc = 0;
   const cJSON *mt = field(root, "model_type");

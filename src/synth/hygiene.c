@@ -36,7 +36,7 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
   char *o;
   size_t on = 0;
   if (ascii) {
-    o = malloc(3 * n + 1); /* an operator becomes " + " */
+    o = l1k_malloc(3 * n + 1, NULL); /* an operator becomes " + " */
     if (!o) return NULL;
     for (size_t i = 0; i < n; i++) {
       unsigned char c = (unsigned char)s[i];
@@ -52,7 +52,7 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
                                            UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
     if (ml < 0) {
       /* invalid UTF-8: keep bytes >= 0x80 as word characters, ASCII as above */
-      o = malloc(3 * n + 1);
+      o = l1k_malloc(3 * n + 1, NULL);
       if (!o) return NULL;
       for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -62,7 +62,7 @@ char *l1k_synth_normalize(const char *s, size_t n, size_t *out_len) {
         else put_sep(o, &on);
       }
     } else {
-      o = malloc(3 * (size_t)ml + 1);
+      o = l1k_malloc(3 * (size_t)ml + 1, NULL);
       if (!o) {
         free(m);
         return NULL;
@@ -103,8 +103,8 @@ static uint64_t fix_key(uint64_t k) { return k ? k : 0x9e3779b97f4a7c15ULL; }
 
 static int hs_grow(l1k_synth_hashset *h) {
   size_t nc = h->cap ? h->cap * 2 : 1024;
-  uint64_t *ns = calloc(nc, sizeof *ns);
-  uint32_t *nv = calloc(nc, sizeof *nv);
+  uint64_t *ns = l1k_calloc(nc, sizeof *ns, NULL);
+  uint32_t *nv = l1k_calloc(nc, sizeof *nv, NULL);
   if (!ns || !nv) {
     free(ns);
     free(nv);
@@ -166,7 +166,7 @@ int l1k_synth_ngrams(const char *t, size_t len, int n, int (*fn)(void *ctx, uint
   if (!len) return 0;
   /* word start offsets, kept in a small ring of the last n */
   size_t ring_stack[64];
-  size_t *ring = n <= 64 ? ring_stack : malloc(sizeof(size_t) * (size_t)n);
+  size_t *ring = n <= 64 ? ring_stack : l1k_malloc(sizeof(size_t) * (size_t)n, NULL);
   if (!ring) return L1K_ENOMEM;
   int words = 0, rc = 0;
   size_t i = 0;

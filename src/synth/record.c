@@ -53,7 +53,7 @@ int l1k_synth_fields_parse(l1k_synth_fields *f, const char *spec, l1k_err *err) 
       return l1k_errf(err, L1K_EINPUT, "--field: unknown name '%.*s' (expected one of problem, "
                       "reasoning, solution, answer, difficulty, domain, id)", (int)kn, p);
     size_t vn = n - kn - 1;
-    char *v = malloc(vn + 1);
+    char *v = l1k_malloc(vn + 1, NULL);
     if (!v) return l1k_errf(err, L1K_ENOMEM, "out of memory");
     memcpy(v, eq + 1, vn);
     v[vn] = 0;
@@ -115,7 +115,7 @@ static const cJSON *json_path(const cJSON *obj, const char *path) {
 }
 
 static char *dupn(const char *s, size_t n) {
-  char *d = malloc(n + 1);
+  char *d = l1k_malloc(n + 1, NULL);
   if (!d) return NULL;
   memcpy(d, s, n);
   d[n] = 0;

@@ -50,7 +50,7 @@ typedef struct {
 static int u32_push(u32vec *a, uint32_t x) {
   if (a->len == a->cap) {
     size_t nc = a->cap ? a->cap * 2 : 256;
-    uint32_t *p = realloc(a->v, nc * sizeof *p);
+    uint32_t *p = l1k_realloc(a->v, nc * sizeof *p, NULL);
     if (!p) return L1K_ENOMEM;
     a->v = p;
     a->cap = nc;
@@ -81,6 +81,8 @@ typedef struct {
   l1k_atomic_file removed_af;
   int64_t n_lines, n_malformed, n_no_answer, n_exact, n_near, n_contam, n_domain, n_parsed;
   int64_t n_blank, n_hard_unmatched;
+  int64_t n_utf8_repaired; /* output strings whose invalid UTF-8 became U+FFFD */
+  int oom;                 /* a list could not grow: the run fails (nothing is committed) */
   double t_scan, t_compose, t_count; /* seconds: pass 1, composition, inside the counter */
   /* composition */
   u32vec cls[CL_N];      /* random order of each class */
@@ -97,6 +99,13 @@ typedef struct {
   int64_t *used_per_file;
   double t0;
 } ctx;
+
+/* u32_push for lists whose callers cannot stop on the spot: a failure is remembered and ends
+ * the run at the next phase boundary (no output is committed) */
+static int cpush(ctx *c, u32vec *a, uint32_t x) {
+  if (u32_push(a, x)) c->oom = 1;
+  return c->oom;
+}
 
 /* ---------------------------------------------------------------- rng ---------------- */
 
@@ -125,10 +134,10 @@ static uint32_t intern_domain(ctx *c, const char *d) {
   if (!d || !*d) return 0;
   for (size_t i = 1; i < c->n_domains; i++)
     if (!strcmp(c->domains[i], d)) return (uint32_t)i;
-  char **nd = realloc(c->domains, (c->n_domains + 1) * sizeof *nd);
+  char **nd = l1k_realloc(c->domains, (c->n_domains + 1) * sizeof *nd, NULL);
   if (!nd) return 0;
   c->domains = nd;
-  c->domains[c->n_domains] = strdup(d);
+  c->domains[c->n_domains] = l1k_strdup(d, NULL);
   if (!c->domains[c->n_domains]) return 0;
   return (uint32_t)c->n_domains++;
 }
@@ -216,14 +225,14 @@ static int load_eval(ctx *c, const char *path) {
     }
     char where[600];
     snprintf(where, sizeof where, "%s:%lld", base_name(path), (long long)line);
-    char **ew = realloc(c->eval_where, (c->n_eval + 1) * sizeof *ew);
+    char **ew = l1k_realloc(c->eval_where, (c->n_eval + 1) * sizeof *ew, NULL);
     if (!ew) {
       free(norm);
       l1k_jsonl_close(r);
       return l1k_errf(err, L1K_ENOMEM, "out of memory");
     }
     c->eval_where = ew;
-    ew[c->n_eval] = strdup(where);
+    ew[c->n_eval] = l1k_strdup(where, NULL);
     gram_ctx g = {c, (uint32_t)c->n_eval, 0, 0};
     c->n_eval++;
     if (nl) {
@@ -248,10 +257,10 @@ static int load_eval(ctx *c, const char *path) {
 static int push_meta(ctx *c, rmeta *m) {
   if (c->n == c->cap) {
     size_t nc = c->cap ? c->cap * 2 : 4096;
-    rmeta *p = realloc(c->r, nc * sizeof *p);
-    uint32_t *s = realloc(c->sigs, nc * NPERM * sizeof *s);
+    rmeta *p = l1k_realloc(c->r, nc * sizeof *p, NULL);
+    uint32_t *s = l1k_realloc(c->sigs, nc * NPERM * sizeof *s, NULL);
     if (s) c->sigs = s;
-    uint32_t *bn = realloc(c->band_next, nc * NBANDS * sizeof *bn);
+    uint32_t *bn = l1k_realloc(c->band_next, nc * NBANDS * sizeof *bn, NULL);
     if (bn) c->band_next = bn;
     if (!p || !s || !bn) {
       if (p) c->r = p;
@@ -383,7 +392,7 @@ static void process_line(ctx *c, batch *b, size_t li) {
   if (!j || !cJSON_IsObject(j)) {
     r->status = 1;
     size_t n = strlen(where) + 48;
-    r->msg = malloc(n);
+    r->msg = l1k_malloc(n, NULL);
     if (r->msg) snprintf(r->msg, n, "%s: %s", where, j ? "expected a JSON object" : "invalid JSON");
     cJSON_Delete(j);
     return;
@@ -398,7 +407,7 @@ static void process_line(ctx *c, batch *b, size_t li) {
     keys_of(j, keys, sizeof keys);
     cJSON_Delete(j);
     size_t n = strlen(e2.msg) + strlen(keys) + 32;
-    r->msg = malloc(n);
+    r->msg = l1k_malloc(n, NULL);
     if (r->msg) snprintf(r->msg, n, "%s (record keys: %s)", e2.msg[0] ? e2.msg : where, keys);
     return;
   }
@@ -454,13 +463,13 @@ static void *batch_worker(void *p) {
 static int batch_push(batch *b, const char *line, size_t len, int64_t ln) {
   if (b->n == b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 256;
-    size_t *no = realloc(b->off, nc * sizeof *no);
+    size_t *no = l1k_realloc(b->off, nc * sizeof *no, NULL);
     if (no) b->off = no;
-    size_t *nl = realloc(b->len, nc * sizeof *nl);
+    size_t *nl = l1k_realloc(b->len, nc * sizeof *nl, NULL);
     if (nl) b->len = nl;
-    int64_t *nn = realloc(b->ln, nc * sizeof *nn);
+    int64_t *nn = l1k_realloc(b->ln, nc * sizeof *nn, NULL);
     if (nn) b->ln = nn;
-    line_res *nr = realloc(b->res, nc * sizeof *nr);
+    line_res *nr = l1k_realloc(b->res, nc * sizeof *nr, NULL);
     if (nr) b->res = nr;
     if (!no || !nl || !nn || !nr) return L1K_ENOMEM;
     b->cap = nc;
@@ -468,7 +477,7 @@ static int batch_push(batch *b, const char *line, size_t len, int64_t ln) {
   if (b->buf_len + len + 1 > b->buf_cap) {
     size_t nc = b->buf_cap ? b->buf_cap : (1 << 20);
     while (b->buf_len + len + 1 > nc) nc *= 2;
-    char *nb = realloc(b->buf, nc);
+    char *nb = l1k_realloc(b->buf, nc, NULL);
     if (!nb) return L1K_ENOMEM;
     b->buf = nb;
     b->buf_cap = nc;
@@ -764,7 +773,7 @@ static int64_t count_text(ctx *c, const char *s, size_t n) {
 
 static void avail_add(ctx *c, uint32_t i) {
   if (c->r[i].avail_pos >= 0) return;
-  if (u32_push(&c->avail, i)) return;
+  if (cpush(c, &c->avail, i)) return;
   c->r[i].avail_pos = (int32_t)(c->avail.len - 1);
 }
 
@@ -807,7 +816,7 @@ static int load_set(ctx *c, uint32_t *idx, size_t n) {
       cJSON *j = cJSON_ParseWithLength(line, len);
       char where[700];
       snprintf(where, sizeof where, "%s:%lld", path, (long long)ln);
-      l1k_synth_record *rec = calloc(1, sizeof *rec);
+      l1k_synth_record *rec = l1k_calloc(1, sizeof *rec, NULL);
       if (!j || !rec) {
         cJSON_Delete(j);
         free(rec);
@@ -1173,6 +1182,18 @@ typedef struct {
   int single;
 } sample_tags;
 
+/* a JSON string of s[0, n) with invalid UTF-8 repaired (each ill-formed sequence -> U+FFFD,
+ * counted): JSON readers reject raw bytes */
+static int jstr(ctx *c, l1k_buf *b, const char *s, size_t n) {
+  l1k_buf fixed = {0};
+  int r = l1k_utf8_repair(&fixed, s, n);
+  if (r < 0) return -1;
+  if (r > 0) c->n_utf8_repaired++;
+  int rc = r > 0 ? l1k_buf_json_string(b, fixed.data, fixed.len) : l1k_buf_json_string(b, s, n);
+  l1k_buf_free(&fixed);
+  return rc;
+}
+
 static int write_sample(ctx *c, FILE *f, const uint32_t *sel, int k, const sample_text *s,
                         const sample_tags *tg) {
   l1k_buf b = {0};
@@ -1182,38 +1203,38 @@ static int write_sample(ctx *c, FILE *f, const uint32_t *sel, int k, const sampl
     rc |= l1k_buf_puts(&b, "{");
     if (sys) {
       rc |= l1k_buf_puts(&b, "\"system\":");
-      rc |= l1k_buf_json_string(&b, sys, strlen(sys));
+      rc |= jstr(c, &b, sys, strlen(sys));
       rc |= l1k_buf_puts(&b, ",");
     }
     rc |= l1k_buf_puts(&b, "\"conversations\":[{\"from\":\"human\",\"value\":");
-    rc |= l1k_buf_json_string(&b, s->prompt.data, s->prompt.len);
+    rc |= jstr(c, &b, s->prompt.data, s->prompt.len);
     rc |= l1k_buf_puts(&b, "},{\"from\":\"gpt\",\"value\":");
-    rc |= l1k_buf_json_string(&b, s->response.data, s->response.len);
+    rc |= jstr(c, &b, s->response.data, s->response.len);
     rc |= l1k_buf_puts(&b, "}]");
   } else {
     rc |= l1k_buf_puts(&b, "{\"messages\":[");
     if (sys) {
       rc |= l1k_buf_puts(&b, "{\"role\":\"system\",\"content\":");
-      rc |= l1k_buf_json_string(&b, sys, strlen(sys));
+      rc |= jstr(c, &b, sys, strlen(sys));
       rc |= l1k_buf_puts(&b, "},");
     }
     rc |= l1k_buf_puts(&b, "{\"role\":\"user\",\"content\":");
-    rc |= l1k_buf_json_string(&b, s->prompt.data, s->prompt.len);
+    rc |= jstr(c, &b, s->prompt.data, s->prompt.len);
     rc |= l1k_buf_puts(&b, "},{\"role\":\"assistant\",\"content\":");
-    rc |= l1k_buf_json_string(&b, s->response.data, s->response.len);
+    rc |= jstr(c, &b, s->response.data, s->response.len);
     rc |= l1k_buf_puts(&b, "}]");
   }
   rc |= l1k_buf_puts(&b, ",\"meta\":{\"sources\":[");
   for (int i = 0; i < k; i++) {
     const char *id = rid(c, sel[i]);
     if (i) rc |= l1k_buf_puts(&b, ",");
-    rc |= l1k_buf_json_string(&b, id, strlen(id));
+    rc |= jstr(c, &b, id, strlen(id));
   }
   rc |= l1k_buf_puts(&b, "],\"answers\":[");
   for (int i = 0; i < k; i++) {
     const char *a = c->r[sel[i]].rec->answer;
     if (i) rc |= l1k_buf_puts(&b, ",");
-    rc |= l1k_buf_json_string(&b, a, strlen(a));
+    rc |= jstr(c, &b, a, strlen(a));
   }
   rc |= l1k_buf_printf(&b, "],\"k\":%d,\"prompt_tokens\":%lld,\"reasoning_tokens\":%lld,"
                        "\"response_tokens\":%lld,\"count\":\"%s\",\"format\":\"%s\"",
@@ -1257,7 +1278,7 @@ typedef struct {
 static int stats_add(set_stats *st, int k, const sample_text *s, int64_t measured, int single) {
   if (st->nv == st->cv) {
     size_t nc = st->cv ? st->cv * 2 : 64;
-    int64_t *p = realloc(st->vals, nc * sizeof *p);
+    int64_t *p = l1k_realloc(st->vals, nc * sizeof *p, NULL);
     if (!p) return L1K_ENOMEM;
     st->vals = p;
     st->cv = nc;
@@ -1282,7 +1303,7 @@ typedef struct {
 } out_file;
 
 static int open_out(ctx *c, out_file *of, const char *path) {
-  of->path = strdup(path);
+  of->path = l1k_strdup(path, NULL);
   if (!of->path) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
   if (l1k_atomic_open(&of->af, path, c->err)) {
     if (c->err->code == L1K_EIO) c->err->code = L1K_EINPUT;
@@ -1307,7 +1328,7 @@ static void close_out(out_file *of, int commit, l1k_err *err) {
 static char *derive_path(const char *out, const char *tag) {
   const char *ph = strstr(out, "{bin}");
   size_t n = strlen(out) + strlen(tag) + 16;
-  char *p = malloc(n);
+  char *p = l1k_malloc(n, NULL);
   if (!p) return NULL;
   if (ph) {
     snprintf(p, n, "%.*s%s%s", (int)(ph - out), out, tag, ph + 5);
@@ -1356,7 +1377,7 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   /* collect the class' eligible records ordered by reasoning bytes */
   u32vec all = {0};
   for (size_t i = 0; i < c->n; i++)
-    if (c->r[i].state == ST_ELIGIBLE && in_class(c, (uint32_t)i, w->cl)) u32_push(&all, (uint32_t)i);
+    if (c->r[i].state == ST_ELIGIBLE && in_class(c, (uint32_t)i, w->cl)) cpush(c, &all, (uint32_t)i);
   if (!all.len) {
     free(all.v);
     return 0;
@@ -1371,14 +1392,14 @@ static int reach_check(ctx *c, const want_t *w, const char *what) {
   u32vec need = {0};
   for (size_t i = 0; i < kx; i++) {
     uint32_t r = all.v[all.len - 1 - i];
-    if (c->r[r].tok_reason < 0 && !c->r[r].rec) u32_push(&need, r);
+    if (c->r[r].tok_reason < 0 && !c->r[r].rec) cpush(c, &need, r);
   }
   for (size_t i = 0; i < kn; i++) {
     uint32_t r = all.v[i];
     if (c->r[r].tok_reason < 0 && !c->r[r].rec) {
       int dup = 0;
       for (size_t q = 0; q < need.len; q++) dup |= need.v[q] == r;
-      if (!dup) u32_push(&need, r);
+      if (!dup) cpush(c, &need, r);
     }
   }
   int rc = load_set(c, need.v, need.len);
@@ -1448,7 +1469,7 @@ static int64_t grow_targeted(ctx *c, int cl, int64_t lo, int64_t hi, size_t want
     double b = m->reas_bytes + (c->o->count_mode == L1K_COUNT_RESPONSE ? m->sol_bytes : 0);
     double est = b / bpt;
     /* wide: a record's bytes per token varies; exact counts decide after loading */
-    if (est >= lo * 0.6 && est <= hi * 1.6) u32_push(&sel, i);
+    if (est >= lo * 0.6 && est <= hi * 1.6) cpush(c, &sel, i);
   }
   if (!sel.len) {
     free(sel.v);
@@ -1466,7 +1487,7 @@ static int make_set(ctx *c, const want_t *w0, int64_t n, int64_t singles, FILE *
                     const sample_tags *tg0, set_stats *st, l1k_progress *pg, int64_t *done) {
   want_t w = *w0;
   /* order of singles among the samples */
-  uint8_t *is_single = calloc((size_t)(n ? n : 1), 1);
+  uint8_t *is_single = l1k_calloc((size_t)(n ? n : 1), 1, NULL);
   if (!is_single) return l1k_errf(c->err, L1K_ENOMEM, "out of memory");
   for (int64_t i = 0; i < singles && i < n; i++) is_single[i] = 1;
   for (int64_t i = n; i > 1; i--) {
@@ -1816,6 +1837,447 @@ static int validate(const l1k_synth_opts *o, l1k_err *err) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- the run ------------ */
+
+/* What l1k_synth_run holds across its phases. Every output (samples, per-bin or easy/hard
+ * files, the removal report, the stats) is written to a temp file and synced; they are renamed
+ * together at the end, so a failed run (disk full, bad input) leaves none of them. */
+typedef struct synth_run {
+  ctx *c;
+  const l1k_synth_opts *o;
+  l1k_err *err;
+  out_file *outs; /* samples: main, or one per bin, or easy + hard */
+  size_t n_outs, cap_outs;
+  out_file stats;
+  set_stats *sets;
+  size_t n_sets;
+  char *stats_path, *removed_path;
+  int removed_open;
+  l1k_progress pg;
+  int pg_on;
+  size_t n_elig;
+  int64_t done_n;
+} synth_run;
+
+static int run_init(synth_run *S, ctx *c, const l1k_synth_opts *o, l1k_err *err) {
+  memset(c, 0, sizeof *c);
+  S->c = c;
+  S->o = o;
+  S->err = err;
+  c->o = o;
+  c->err = err;
+  c->rng = o->seed ^ 0x10a6c0ffee5eedULL;
+  c->budget = o->memory_budget ? o->memory_budget : ((size_t)256 << 20);
+  c->bytes_per_tok = 3.5;
+  c->t0 = l1k_now();
+  c->domains = l1k_calloc(1, sizeof *c->domains, NULL);
+  c->n_domains = c->domains ? 1 : 0;
+  c->file_schema = l1k_calloc(o->n_pools, sizeof *c->file_schema, NULL);
+  c->used_per_file = l1k_calloc(o->n_pools, sizeof *c->used_per_file, NULL);
+  S->outs = l1k_calloc(o->n_bins + 2, sizeof *S->outs, NULL);
+  S->cap_outs = S->outs ? o->n_bins + 2 : 0;
+  if (!c->domains || !c->file_schema || !c->used_per_file || !S->outs)
+    return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  c->domains[0] = l1k_strdup("", NULL);
+  if (!c->domains[0]) return l1k_errf(err, L1K_ENOMEM, "out of memory");
+  if (o->template_path) return l1k_synth_template_load(&c->tpl, o->template_path, err);
+  return l1k_synth_template_default(&c->tpl, err);
+}
+
+/* an output must not be an input (pool, evaluation set, template) nor a directory */
+static int check_output(synth_run *S, const char *path) {
+  const l1k_synth_opts *o = S->o;
+  if (l1k_output_check(path, o->pools, o->n_pools, S->err) ||
+      l1k_output_check(path, o->decontam, o->n_decontam, S->err) ||
+      l1k_output_check(path, &o->template_path, 1, S->err))
+    return S->err->code;
+  return 0;
+}
+
+/* Names every output and checks each one before any work: FILE.stats.json, FILE.removed.jsonl
+ * and the sample files. */
+static int plan_outputs(synth_run *S) {
+  const l1k_synth_opts *o = S->o;
+  const char *ph = strstr(o->out, "{bin}");
+  l1k_buf p = {0};
+  if (ph) {
+    l1k_buf_append(&p, o->out, (size_t)(ph - o->out));
+    l1k_buf_puts(&p, "all");
+    l1k_buf_puts(&p, ph + 5);
+  } else {
+    l1k_buf_puts(&p, o->out);
+  }
+  size_t n = p.len + 32;
+  S->stats_path = l1k_malloc(n, NULL);
+  S->removed_path = l1k_malloc(n, NULL);
+  if (!S->stats_path || !S->removed_path || !p.data) {
+    l1k_buf_free(&p);
+    return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  }
+  snprintf(S->stats_path, n, "%s.stats.json", p.data);
+  snprintf(S->removed_path, n, "%s.removed.jsonl", p.data);
+  l1k_buf_free(&p);
+  int rc = check_output(S, S->stats_path);
+  if (!rc) rc = check_output(S, S->removed_path);
+  const char *tags[2] = {"easy", "hard"};
+  size_t nt = o->difficulty_study ? 2 : o->n_bins && ph ? o->n_bins : 0;
+  for (size_t i = 0; i < nt && !rc; i++) {
+    char tag[32];
+    snprintf(tag, sizeof tag, "%lld", o->difficulty_study ? 0LL : (long long)o->bins[i]);
+    char *pp = derive_path(o->out, o->difficulty_study ? tags[i] : tag);
+    rc = pp ? check_output(S, pp) : l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+    free(pp);
+  }
+  if (!rc && !nt) rc = check_output(S, o->out);
+  return rc;
+}
+
+static int open_removed(synth_run *S) {
+  ctx *c = S->c;
+  if (l1k_atomic_open(&c->removed_af, S->removed_path, S->err))
+    return S->err->code == L1K_EIO ? (S->err->code = L1K_EINPUT) : S->err->code;
+  S->removed_open = 1;
+  c->removed = c->removed_af.f;
+  return 0;
+}
+
+/* pass 1: every pool record read, cleaned and measured */
+static int read_pools(synth_run *S) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  int64_t total = 0;
+  int gz = 0, rc = 0;
+  for (size_t i = 0; i < o->n_pools; i++) {
+    struct stat sb;
+    if (stat(o->pools[i], &sb) != 0)
+      return l1k_errf(S->err, L1K_EINPUT, "%s: cannot open: no such file", o->pools[i]);
+    if (S_ISDIR(sb.st_mode))
+      return l1k_errf(S->err, L1K_EINPUT, "%s: is a directory, expected a file", o->pools[i]);
+    total += (int64_t)sb.st_size;
+    size_t l = strlen(o->pools[i]);
+    gz |= l > 3 && !strcmp(o->pools[i] + l - 3, ".gz");
+  }
+  if (o->progress) {
+    l1k_progress_begin(&S->pg, "synth: reading pool", gz ? -1 : total);
+    S->pg_on = 1;
+  }
+  int64_t before = 0;
+  for (size_t i = 0; i < o->n_pools && !rc; i++)
+    rc = scan_file(c, (uint32_t)i, S->pg_on ? &S->pg : NULL, &before);
+  if (S->pg_on) {
+    l1k_progress_end(&S->pg);
+    S->pg_on = 0;
+  }
+  c->t_scan = l1k_now() - c->t0;
+  return rc;
+}
+
+/* eligible records into classes (all, single, easy, hard), each shuffled */
+static int build_classes(synth_run *S) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  S->n_elig = 0;
+  for (size_t i = 0; i < c->n; i++) S->n_elig += c->r[i].state == ST_ELIGIBLE;
+  if (S->n_elig == 0)
+    return l1k_errf(S->err, L1K_EINPUT, "the pool is empty after reading %lld records from %zu "
+                    "file(s): %lld malformed, %lld without a final answer, %lld outside the domain, "
+                    "%lld contaminated, %lld duplicates, %lld near-duplicates",
+                    (long long)c->n_lines, o->n_pools, (long long)c->n_malformed,
+                    (long long)c->n_no_answer, (long long)c->n_domain, (long long)c->n_contam,
+                    (long long)c->n_exact, (long long)c->n_near);
+  for (size_t i = 0; i < c->n; i++) {
+    if (c->r[i].state != ST_ELIGIBLE) continue;
+    if (in_class(c, (uint32_t)i, CL_ALL)) cpush(c, &c->cls[CL_ALL], (uint32_t)i);
+    if (o->mix_single > 0 && in_class(c, (uint32_t)i, CL_SINGLE))
+      cpush(c, &c->cls[CL_SINGLE], (uint32_t)i);
+    if (o->difficulty_study) {
+      if (in_class(c, (uint32_t)i, CL_EASY)) cpush(c, &c->cls[CL_EASY], (uint32_t)i);
+      if (in_class(c, (uint32_t)i, CL_HARD)) cpush(c, &c->cls[CL_HARD], (uint32_t)i);
+    }
+  }
+  if (c->oom) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  for (int k = 0; k < CL_N; k++) {
+    shuffle(c, c->cls[k].v, c->cls[k].len);
+    c->class_size[k] = c->cls[k].len;
+  }
+  return 0;
+}
+
+/* the average linking phrase's tokens (for planning lengths) */
+static int measure_links(synth_run *S) {
+  ctx *c = S->c;
+  double sum = 0;
+  l1k_buf b = {0};
+  for (size_t i = 0; i < c->tpl.n_links; i++) {
+    l1k_synth_vars v = {2, 2, NULL, NULL};
+    b.len = 0;
+    l1k_buf_puts(&b, "\n\n");
+    l1k_synth_fill(&b, c->tpl.links[i], &v);
+    l1k_buf_puts(&b, "\n\n");
+    int64_t t = count_text(c, b.data, b.len);
+    if (t < 0) {
+      l1k_buf_free(&b);
+      return S->err->code;
+    }
+    sum += (double)t;
+  }
+  l1k_buf_free(&b);
+  c->link_tokens = c->tpl.n_links ? sum / (double)c->tpl.n_links : 0;
+  return 0;
+}
+
+/* a new sample file (temp until the end); its index in S->outs */
+static int add_out(synth_run *S, const char *path, size_t *idx) {
+  if (S->n_outs == S->cap_outs) return l1k_errf(S->err, L1K_EINTERNAL, "synth: too many outputs");
+  int rc = open_out(S->c, &S->outs[S->n_outs], path);
+  if (rc) return rc;
+  *idx = S->n_outs++;
+  return 0;
+}
+
+static int compose_study(synth_run *S) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  if (!c->cls[CL_HARD].len || !c->cls[CL_EASY].len)
+    return l1k_errf(S->err, L1K_EINPUT, "--difficulty-study: the pool has %zu easy records "
+                    "(difficulty < %g) and %zu difficult ones (difficulty > %g); both are needed "
+                    "(map the difficulty with --field difficulty=NAME)", c->cls[CL_EASY].len,
+                    o->difficulty_threshold, c->cls[CL_HARD].len, o->difficulty_threshold);
+  char *pe = derive_path(o->out, "easy"), *ph = derive_path(o->out, "hard");
+  size_t ie = 0, ih = 0;
+  int rc = pe && ph ? add_out(S, pe, &ie) : l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  if (!rc) rc = add_out(S, ph, &ih);
+  free(pe);
+  free(ph);
+  if (rc) return rc;
+  S->sets = l1k_calloc(2, sizeof *S->sets, NULL);
+  if (!S->sets) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  S->n_sets = 2;
+  set_stats *sets = S->sets;
+  snprintf(sets[0].name, sizeof sets[0].name, "easy");
+  snprintf(sets[1].name, sizeof sets[1].name, "hard");
+  sets[1].lo = o->target_max > 0 ? o->target_min : 0;
+  sets[1].hi = o->target_max;
+  want_t wh = {sets[1].lo, sets[1].hi, 1, 1, CL_HARD};
+  if ((rc = reach_check(c, &wh, "--difficulty-study (difficult records)"))) return rc;
+  return make_study(c, S->outs[ie].f, S->outs[ih].f, &sets[0], &sets[1], S->pg_on ? &S->pg : NULL,
+                    &S->done_n);
+}
+
+/* one set: the whole run, or bin bi; its samples go to f */
+static int compose_set(synth_run *S, size_t bi, FILE *f) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  set_stats *st = &S->sets[bi];
+  want_t w = {0, 0, o->k, 2, CL_ALL};
+  int64_t n = o->samples;
+  sample_tags tg = {-1, NULL, -1, 0};
+  if (o->n_bins) {
+    int64_t b = o->bins[bi];
+    w.lo = (int64_t)floor((double)b * (1 - o->bin_tolerance));
+    w.hi = (int64_t)ceil((double)b * (1 + o->bin_tolerance));
+    n = o->per_bin;
+    tg.bin = b;
+    snprintf(st->name, sizeof st->name, "%lld", (long long)b);
+  } else {
+    w.lo = o->target_max > 0 ? o->target_min : 0;
+    w.hi = o->target_max;
+    snprintf(st->name, sizeof st->name, "all");
+  }
+  st->lo = w.lo;
+  st->hi = w.hi;
+  if (w.hi <= 0 && w.k == 0) w.k = 2;
+  int64_t singles = (int64_t)llround((double)n * o->mix_single);
+  int rc = 0;
+  if (w.hi <= 0) {
+    size_t avail_left = 0;
+    for (size_t q = 0; q < c->cls[CL_ALL].len; q++)
+      avail_left += c->r[c->cls[CL_ALL].v[q]].state == ST_ELIGIBLE;
+    int64_t need = (n - singles) * w.k + singles;
+    if ((int64_t)avail_left < need)
+      return l1k_errf(S->err, L1K_EINPUT, "the pool has %zu unused eligible records; %lld samples "
+                      "of %d problems%s need %lld (problems are never reused)", avail_left,
+                      (long long)n, w.k, singles ? " (some single)" : "", (long long)need);
+  } else {
+    char what[96];
+    snprintf(what, sizeof what, o->n_bins ? "bin %s" : "--target-tokens", st->name);
+    if (singles < n && (rc = reach_check(c, &w, what))) return rc;
+  }
+  return make_set(c, &w, n, singles, f, &tg, st, S->pg_on ? &S->pg : NULL, &S->done_n);
+}
+
+/* the sets: one file, or one per bin ({bin} in --out; each synced when its bin is done) */
+static int compose_sets(synth_run *S) {
+  const l1k_synth_opts *o = S->o;
+  size_t nb = o->n_bins ? o->n_bins : 1, main_i = 0;
+  S->sets = l1k_calloc(nb, sizeof *S->sets, NULL);
+  if (!S->sets) return l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  S->n_sets = nb;
+  int per_bin_files = o->n_bins && strstr(o->out, "{bin}"), rc = 0;
+  if (!per_bin_files && (rc = add_out(S, o->out, &main_i))) return rc;
+  for (size_t bi = 0; bi < nb && !rc; bi++) {
+    size_t fi = main_i;
+    if (per_bin_files) {
+      char tag[32];
+      snprintf(tag, sizeof tag, "%lld", (long long)o->bins[bi]);
+      char *pp = derive_path(o->out, tag);
+      rc = pp ? add_out(S, pp, &fi) : l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+      free(pp);
+      if (rc) return rc;
+    }
+    rc = compose_set(S, bi, S->outs[fi].f);
+    if (!rc && per_bin_files && l1k_atomic_sync(&S->outs[fi].af, S->err)) rc = S->err->code;
+  }
+  return rc;
+}
+
+static int compose(synth_run *S) {
+  const l1k_synth_opts *o = S->o;
+  int64_t total = o->difficulty_study ? o->samples
+                  : o->n_bins ? o->per_bin * (int64_t)o->n_bins : o->samples;
+  if (o->progress) {
+    l1k_progress_begin(&S->pg, "synth: composing", total);
+    S->pg_on = 1;
+  }
+  int rc = o->difficulty_study ? compose_study(S) : compose_sets(S);
+  if (S->pg_on) {
+    l1k_progress_end(&S->pg);
+    S->pg_on = 0;
+  }
+  S->c->t_compose = l1k_now() - S->c->t0 - S->c->t_scan;
+  return rc;
+}
+
+static void stats_json_pool(synth_run *S, l1k_buf *b) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  for (size_t i = 0; i < o->n_pools; i++) {
+    l1k_buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+    l1k_buf_json_string(b, o->pools[i], strlen(o->pools[i]));
+    l1k_buf_printf(b, ",\"schema\":\"%s\",\"records_used\":%lld}",
+                   l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
+  }
+  l1k_buf_printf(b, "],\"records_read\":%lld,\"blank_lines\":%lld,\"parsed\":%lld,"
+                 "\"eligible\":%zu,\"tokens_counted_records\":%lld,\"load_passes\":%lld},",
+                 (long long)c->n_lines, (long long)c->n_blank, (long long)c->n_parsed, S->n_elig,
+                 (long long)c->n_counted, (long long)c->n_loads);
+  /* records used per domain ("" = none given) */
+  int64_t *per = l1k_calloc(c->n_domains ? c->n_domains : 1, sizeof *per, NULL);
+  l1k_buf_puts(b, "\"domains_used\":{");
+  if (per) {
+    for (size_t i = 0; i < c->n; i++)
+      if (c->r[i].state == ST_USED) per[c->r[i].domain]++;
+    int first = 1;
+    for (size_t d = 0; d < c->n_domains; d++) {
+      if (!per[d]) continue;
+      if (!first) l1k_buf_puts(b, ",");
+      first = 0;
+      l1k_buf_json_string(b, c->domains[d], strlen(c->domains[d]));
+      l1k_buf_printf(b, ":%lld", (long long)per[d]);
+    }
+    free(per);
+  }
+  l1k_buf_puts(b, "},");
+}
+
+/* FILE.stats.json (a temp file, committed with the others) */
+static int write_stats(synth_run *S) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  double secs = l1k_now() - c->t0;
+  l1k_buf b = {0};
+  int64_t tot = 0;
+  for (size_t i = 0; i < S->n_sets; i++) tot += S->sets[i].n;
+  l1k_buf_printf(&b, "{\"samples\":%lld,\"seconds\":%.3f,\"seed\":%llu,\"pool\":{\"files\":[",
+                 (long long)tot, secs, (unsigned long long)o->seed);
+  stats_json_pool(S, &b);
+  l1k_buf_printf(&b, "\"removed\":{\"malformed\":%lld,\"no_final_answer\":%lld,\"domain\":%lld,"
+                 "\"contaminated\":%lld,\"exact_duplicate\":%lld,\"near_duplicate\":%lld,"
+                 "\"report\":", (long long)c->n_malformed, (long long)c->n_no_answer,
+                 (long long)c->n_domain, (long long)c->n_contam, (long long)c->n_exact,
+                 (long long)c->n_near);
+  l1k_buf_json_string(&b, S->removed_path, strlen(S->removed_path));
+  l1k_buf_puts(&b, "},\"decontamination\":[");
+  for (size_t i = 0; i < o->n_decontam; i++) {
+    if (i) l1k_buf_puts(&b, ",");
+    l1k_buf_json_string(&b, o->decontam[i], strlen(o->decontam[i]));
+  }
+  l1k_buf_printf(&b, "],\"seconds_by_phase\":{\"read_and_clean\":%.3f,\"compose\":%.3f,"
+                 "\"tokenizer\":%.3f},\"hard_unmatched\":%lld", c->t_scan, c->t_compose,
+                 c->t_count, (long long)c->n_hard_unmatched);
+  l1k_buf_printf(&b, ",\"invalid_utf8_repaired\":%lld", (long long)c->n_utf8_repaired);
+  l1k_buf_printf(&b, ",\"ngram\":%d,\"near_dup_threshold\":%g,\"sets\":[", o->decontam_n,
+                 o->near_dup);
+  for (size_t i = 0; i < S->n_sets; i++) {
+    if (i) l1k_buf_puts(&b, ",");
+    stats_json_set(&b, &S->sets[i], o->count_mode == L1K_COUNT_RESPONSE);
+  }
+  l1k_buf_puts(&b, "]}\n");
+  int rc = b.data ? open_out(c, &S->stats, S->stats_path) : l1k_errf(S->err, L1K_ENOMEM, "out of memory");
+  if (!rc && fwrite(b.data, 1, b.len, S->stats.f) != b.len)
+    rc = l1k_errf(S->err, L1K_EIO, "%s: write failed: %s", S->stats_path, strerror(errno));
+  l1k_buf_free(&b);
+  return rc;
+}
+
+/* every output synced first (a full disk fails here, with nothing renamed), then renamed */
+static int commit_all(synth_run *S) {
+  ctx *c = S->c;
+  int rc = 0;
+  for (size_t i = 0; i < S->n_outs && !rc; i++)
+    if (l1k_atomic_sync(&S->outs[i].af, S->err)) rc = S->err->code;
+  if (!rc && l1k_atomic_sync(&c->removed_af, S->err)) rc = S->err->code;
+  if (!rc && l1k_atomic_sync(&S->stats.af, S->err)) rc = S->err->code;
+  if (rc) return rc;
+  for (size_t i = 0; i < S->n_outs; i++) close_out(&S->outs[i], 1, S->err);
+  S->n_outs = 0;
+  c->removed = NULL;
+  S->removed_open = 0;
+  l1k_atomic_commit(&c->removed_af, S->err);
+  close_out(&S->stats, 1, S->err);
+  return S->err->code;
+}
+
+static void print_summary(synth_run *S, FILE *f) {
+  ctx *c = S->c;
+  const l1k_synth_opts *o = S->o;
+  int64_t tot = 0;
+  for (size_t i = 0; i < S->n_sets; i++) tot += S->sets[i].n;
+  fprintf(f, "long1k synth: %lld samples in %.1f s (reading and cleaning the pool %.1f s, "
+          "composing %.1f s, of which tokenizer %.1f s) -> %s\n", (long long)tot,
+          l1k_now() - c->t0, c->t_scan, c->t_compose, c->t_count, o->out);
+  if (c->n_hard_unmatched)
+    fprintf(f, "  difficulty study: %lld difficult records had no length-matched easy "
+            "combination and were left out\n", (long long)c->n_hard_unmatched);
+  fprintf(f, "  pool: %lld records read, %zu eligible; removed: %lld malformed, %lld without "
+          "a final answer, %lld outside the domain, %lld contaminated, %lld duplicates, %lld "
+          "near-duplicates (report: %s)\n", (long long)c->n_lines, S->n_elig,
+          (long long)c->n_malformed, (long long)c->n_no_answer, (long long)c->n_domain,
+          (long long)c->n_contam, (long long)c->n_exact, (long long)c->n_near, S->removed_path);
+  if (c->n_utf8_repaired)
+    fprintf(f, "  invalid UTF-8: %lld output strings repaired (each ill-formed sequence -> U+FFFD)\n",
+            (long long)c->n_utf8_repaired);
+  for (size_t i = 0; i < o->n_pools; i++)
+    fprintf(f, "  source %s (%s): %lld records used\n", o->pools[i],
+            l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
+  fprintf(f, "  %s tokens per set:\n", o->count_mode == L1K_COUNT_RESPONSE ? "response" : "reasoning");
+  for (size_t i = 0; i < S->n_sets; i++) print_set(f, &S->sets[i]);
+  fprintf(f, "  stats: %s\n", S->stats_path);
+}
+
+static void run_free(synth_run *S) {
+  if (S->pg_on) l1k_progress_end(&S->pg);
+  for (size_t i = 0; i < S->cap_outs; i++) close_out(&S->outs[i], 0, NULL);
+  close_out(&S->stats, 0, NULL);
+  if (S->removed_open) l1k_atomic_abort(&S->c->removed_af);
+  for (size_t i = 0; i < S->n_sets; i++) free(S->sets[i].vals);
+  free(S->sets);
+  free(S->outs);
+  free(S->stats_path);
+  free(S->removed_path);
+  ctx_free(S->c);
+}
+
 int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
   l1k_err dummy;
   if (!err) err = &dummy;
@@ -1823,384 +2285,20 @@ int l1k_synth_run(const l1k_synth_opts *o, l1k_err *err) {
   int rc = validate(o, err);
   if (rc) return rc;
   ctx C;
-  memset(&C, 0, sizeof C);
-  ctx *c = &C;
-  c->o = o;
-  c->err = err;
-  c->rng = o->seed ^ 0x10a6c0ffee5eedULL;
-  c->budget = o->memory_budget ? o->memory_budget : ((size_t)256 << 20);
-  c->bytes_per_tok = 3.5;
-  c->t0 = l1k_now();
-  c->domains = calloc(1, sizeof *c->domains);
-  c->n_domains = 1;
-  c->file_schema = calloc(o->n_pools, sizeof *c->file_schema);
-  c->used_per_file = calloc(o->n_pools, sizeof *c->used_per_file);
-  if (!c->domains || !c->file_schema || !c->used_per_file) {
-    ctx_free(c);
-    return l1k_errf(err, L1K_ENOMEM, "out of memory");
-  }
-  c->domains[0] = strdup("");
-  out_file outs[3] = {0};  /* main (or easy), hard */
-  size_t n_outs = 0;
-  set_stats *sets = NULL;
-  size_t n_sets = 0;
-  char *stats_path = NULL, *removed_path = NULL;
-  int removed_open = 0;
-  l1k_progress pg;
-  int pg_on = 0;
-  if (o->template_path) rc = l1k_synth_template_load(&c->tpl, o->template_path, err);
-  else rc = l1k_synth_template_default(&c->tpl, err);
-  if (rc) goto done;
-
-  {
-    const char *ph = strstr(o->out, "{bin}");
-    l1k_buf p = {0};
-    if (ph) {
-      l1k_buf_append(&p, o->out, (size_t)(ph - o->out));
-      l1k_buf_puts(&p, "all");
-      l1k_buf_puts(&p, ph + 5);
-    } else {
-      l1k_buf_puts(&p, o->out);
-    }
-    size_t n = p.len + 32;
-    stats_path = malloc(n);
-    removed_path = malloc(n);
-    if (!stats_path || !removed_path || !p.data) {
-      l1k_buf_free(&p);
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto done;
-    }
-    snprintf(stats_path, n, "%s.stats.json", p.data);
-    snprintf(removed_path, n, "%s.removed.jsonl", p.data);
-    l1k_buf_free(&p);
-  }
-  if (l1k_atomic_open(&c->removed_af, removed_path, err)) {
-    rc = err->code == L1K_EIO ? (err->code = L1K_EINPUT) : err->code;
-    goto done;
-  }
-  removed_open = 1;
-  c->removed = c->removed_af.f;
-
-  /* evaluation sets */
-  for (size_t i = 0; i < o->n_decontam; i++)
-    if ((rc = load_eval(c, o->decontam[i]))) goto done;
-
-  /* pass 1 */
-  {
-    int64_t total = 0;
-    for (size_t i = 0; i < o->n_pools; i++) {
-      struct stat sb;
-      if (stat(o->pools[i], &sb) != 0) {
-        rc = l1k_errf(err, L1K_EINPUT, "%s: cannot open: no such file", o->pools[i]);
-        goto done;
-      }
-      total += (int64_t)sb.st_size;
-    }
-    int gz = 0;
-    for (size_t i = 0; i < o->n_pools; i++) {
-      size_t l = strlen(o->pools[i]);
-      gz |= l > 3 && !strcmp(o->pools[i] + l - 3, ".gz");
-    }
-    if (o->progress) {
-      l1k_progress_begin(&pg, "synth: reading pool", gz ? -1 : total);
-      pg_on = 1;
-    }
-    int64_t before = 0;
-    for (size_t i = 0; i < o->n_pools; i++)
-      if ((rc = scan_file(c, (uint32_t)i, pg_on ? &pg : NULL, &before))) goto done;
-    if (pg_on) {
-      l1k_progress_end(&pg);
-      pg_on = 0;
-    }
-  }
-  c->t_scan = l1k_now() - c->t0;
-  size_t n_elig = 0;
-  for (size_t i = 0; i < c->n; i++) n_elig += c->r[i].state == ST_ELIGIBLE;
-  if (n_elig == 0) {
-    rc = l1k_errf(err, L1K_EINPUT, "the pool is empty after reading %lld records from %zu "
-                  "file(s): %lld malformed, %lld without a final answer, %lld outside the domain, "
-                  "%lld contaminated, %lld duplicates, %lld near-duplicates",
-                  (long long)c->n_lines, o->n_pools, (long long)c->n_malformed,
-                  (long long)c->n_no_answer, (long long)c->n_domain, (long long)c->n_contam,
-                  (long long)c->n_exact, (long long)c->n_near);
-    goto done;
-  }
-  /* classes */
-  for (size_t i = 0; i < c->n; i++) {
-    if (c->r[i].state != ST_ELIGIBLE) continue;
-    if (in_class(c, (uint32_t)i, CL_ALL)) u32_push(&c->cls[CL_ALL], (uint32_t)i);
-    if (o->mix_single > 0 && in_class(c, (uint32_t)i, CL_SINGLE))
-      u32_push(&c->cls[CL_SINGLE], (uint32_t)i);
-    if (o->difficulty_study) {
-      if (in_class(c, (uint32_t)i, CL_EASY)) u32_push(&c->cls[CL_EASY], (uint32_t)i);
-      if (in_class(c, (uint32_t)i, CL_HARD)) u32_push(&c->cls[CL_HARD], (uint32_t)i);
-    }
-  }
-  for (int k = 0; k < CL_N; k++) {
-    shuffle(c, c->cls[k].v, c->cls[k].len);
-    c->class_size[k] = c->cls[k].len;
-  }
-  /* average linking phrase length */
-  {
-    double sum = 0;
-    l1k_buf b = {0};
-    for (size_t i = 0; i < c->tpl.n_links; i++) {
-      l1k_synth_vars v = {2, 2, NULL, NULL};
-      b.len = 0;
-      l1k_buf_puts(&b, "\n\n");
-      l1k_synth_fill(&b, c->tpl.links[i], &v);
-      l1k_buf_puts(&b, "\n\n");
-      int64_t t = count_text(c, b.data, b.len);
-      if (t < 0) {
-        l1k_buf_free(&b);
-        rc = err->code;
-        goto done;
-      }
-      sum += (double)t;
-    }
-    l1k_buf_free(&b);
-    c->link_tokens = c->tpl.n_links ? sum / (double)c->tpl.n_links : 0;
-  }
-
-  int64_t total_samples = o->difficulty_study ? o->samples
-                          : o->n_bins ? o->per_bin * (int64_t)o->n_bins : o->samples;
-  int64_t done_n = 0;
-  if (o->progress) {
-    l1k_progress_begin(&pg, "synth: composing", total_samples);
-    pg_on = 1;
-  }
-  if (o->difficulty_study) {
-    if (!c->cls[CL_HARD].len || !c->cls[CL_EASY].len) {
-      rc = l1k_errf(err, L1K_EINPUT, "--difficulty-study: the pool has %zu easy records "
-                    "(difficulty < %g) and %zu difficult ones (difficulty > %g); both are needed "
-                    "(map the difficulty with --field difficulty=NAME)", c->cls[CL_EASY].len,
-                    o->difficulty_threshold, c->cls[CL_HARD].len, o->difficulty_threshold);
-      goto done;
-    }
-    char *pe = derive_path(o->out, "easy"), *ph = derive_path(o->out, "hard");
-    if (!pe || !ph) {
-      free(pe);
-      free(ph);
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto done;
-    }
-    rc = open_out(c, &outs[0], pe);
-    if (!rc) {
-      n_outs = 1;
-      rc = open_out(c, &outs[1], ph);
-      if (!rc) n_outs = 2;
-    }
-    free(pe);
-    free(ph);
-    if (rc) goto done;
-    sets = calloc(2, sizeof *sets);
-    if (!sets) {
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto done;
-    }
-    n_sets = 2;
-    snprintf(sets[0].name, sizeof sets[0].name, "easy");
-    snprintf(sets[1].name, sizeof sets[1].name, "hard");
-    sets[1].lo = o->target_max > 0 ? o->target_min : 0;
-    sets[1].hi = o->target_max;
-    want_t wh = {sets[1].lo, sets[1].hi, 1, 1, CL_HARD};
-    if ((rc = reach_check(c, &wh, "--difficulty-study (difficult records)"))) goto done;
-    rc = make_study(c, outs[0].f, outs[1].f, &sets[0], &sets[1], pg_on ? &pg : NULL, &done_n);
-    if (rc) goto done;
-  } else {
-    size_t nb = o->n_bins ? o->n_bins : 1;
-    sets = calloc(nb, sizeof *sets);
-    if (!sets) {
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto done;
-    }
-    n_sets = nb;
-    int per_bin_files = o->n_bins && strstr(o->out, "{bin}");
-    if (!per_bin_files) {
-      if ((rc = open_out(c, &outs[0], o->out))) goto done;
-      n_outs = 1;
-    }
-    for (size_t bi = 0; bi < nb; bi++) {
-      set_stats *st = &sets[bi];
-      want_t w = {0, 0, o->k, 2, CL_ALL};
-      int64_t n = o->samples;
-      sample_tags tg = {-1, NULL, -1, 0};
-      if (o->n_bins) {
-        int64_t b = o->bins[bi];
-        w.lo = (int64_t)floor((double)b * (1 - o->bin_tolerance));
-        w.hi = (int64_t)ceil((double)b * (1 + o->bin_tolerance));
-        n = o->per_bin;
-        tg.bin = b;
-        snprintf(st->name, sizeof st->name, "%lld", (long long)b);
-      } else {
-        w.lo = o->target_max > 0 ? o->target_min : 0;
-        w.hi = o->target_max;
-        snprintf(st->name, sizeof st->name, "all");
-      }
-      st->lo = w.lo;
-      st->hi = w.hi;
-      if (w.hi <= 0 && w.k == 0) w.k = 2;
-      int64_t singles = (int64_t)llround((double)n * o->mix_single);
-      if (w.hi <= 0) {
-        size_t avail_left = 0;
-        for (size_t q = 0; q < c->cls[CL_ALL].len; q++)
-          avail_left += c->r[c->cls[CL_ALL].v[q]].state == ST_ELIGIBLE;
-        int64_t need = (n - singles) * w.k + singles;
-        if ((int64_t)avail_left < need) {
-          rc = l1k_errf(err, L1K_EINPUT, "the pool has %zu unused eligible records; %lld samples "
-                        "of %d problems%s need %lld (problems are never reused)", avail_left,
-                        (long long)n, w.k, singles ? " (some single)" : "", (long long)need);
-          goto done;
-        }
-      } else {
-        char what[96];
-        snprintf(what, sizeof what, o->n_bins ? "bin %s" : "--target-tokens", st->name);
-        if (singles < n && (rc = reach_check(c, &w, what))) goto done;
-      }
-      FILE *f;
-      if (per_bin_files) {
-        char tag[32];
-        snprintf(tag, sizeof tag, "%lld", (long long)o->bins[bi]);
-        char *pp = derive_path(o->out, tag);
-        if (!pp) {
-          rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-          goto done;
-        }
-        rc = open_out(c, &outs[n_outs < 2 ? n_outs : 2], pp);
-        free(pp);
-        if (rc) goto done;
-        /* commit the previous bin's file; keep at most one open */
-        f = outs[n_outs < 2 ? n_outs : 2].f;
-      } else {
-        f = outs[0].f;
-      }
-      rc = make_set(c, &w, n, singles, f, &tg, st, pg_on ? &pg : NULL, &done_n);
-      if (rc) goto done;
-      if (per_bin_files) {
-        out_file *of = &outs[n_outs < 2 ? n_outs : 2];
-        close_out(of, 1, err);
-        if (err->code) {
-          rc = err->code;
-          goto done;
-        }
-      }
-    }
-  }
-  if (pg_on) {
-    l1k_progress_end(&pg);
-    pg_on = 0;
-  }
-  c->t_compose = l1k_now() - c->t0 - c->t_scan;
-  /* commit outputs */
-  for (size_t i = 0; i < n_outs; i++) {
-    close_out(&outs[i], 1, err);
-    if (err->code) {
-      rc = err->code;
-      goto done;
-    }
-  }
-  n_outs = 0;
-  c->removed = NULL;
-  removed_open = 0;
-  if (l1k_atomic_commit(&c->removed_af, err)) {
-    rc = err->code;
-    goto done;
-  }
-  /* stats */
-  {
-    double secs = l1k_now() - c->t0;
-    l1k_buf b = {0};
-    int resp = o->count_mode == L1K_COUNT_RESPONSE;
-    int64_t tot = 0;
-    for (size_t i = 0; i < n_sets; i++) tot += sets[i].n;
-    l1k_buf_printf(&b, "{\"samples\":%lld,\"seconds\":%.3f,\"seed\":%llu,\"pool\":{\"files\":[",
-                   (long long)tot, secs, (unsigned long long)o->seed);
-    for (size_t i = 0; i < o->n_pools; i++) {
-      l1k_buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
-      l1k_buf_json_string(&b, o->pools[i], strlen(o->pools[i]));
-      l1k_buf_printf(&b, ",\"schema\":\"%s\",\"records_used\":%lld}",
-                     l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
-    }
-    l1k_buf_printf(&b, "],\"records_read\":%lld,\"blank_lines\":%lld,\"parsed\":%lld,"
-                   "\"eligible\":%zu,\"tokens_counted_records\":%lld,\"load_passes\":%lld},",
-                   (long long)c->n_lines, (long long)c->n_blank, (long long)c->n_parsed, n_elig,
-                   (long long)c->n_counted, (long long)c->n_loads);
-    {
-      /* records used per domain ("" = none given) */
-      int64_t *per = calloc(c->n_domains ? c->n_domains : 1, sizeof *per);
-      l1k_buf_puts(&b, "\"domains_used\":{");
-      if (per) {
-        for (size_t i = 0; i < c->n; i++)
-          if (c->r[i].state == ST_USED) per[c->r[i].domain]++;
-        int first = 1;
-        for (size_t d = 0; d < c->n_domains; d++) {
-          if (!per[d]) continue;
-          if (!first) l1k_buf_puts(&b, ",");
-          first = 0;
-          l1k_buf_json_string(&b, c->domains[d], strlen(c->domains[d]));
-          l1k_buf_printf(&b, ":%lld", (long long)per[d]);
-        }
-        free(per);
-      }
-      l1k_buf_puts(&b, "},");
-    }
-    l1k_buf_printf(&b, "\"removed\":{\"malformed\":%lld,\"no_final_answer\":%lld,\"domain\":%lld,"
-                   "\"contaminated\":%lld,\"exact_duplicate\":%lld,\"near_duplicate\":%lld,"
-                   "\"report\":", (long long)c->n_malformed, (long long)c->n_no_answer,
-                   (long long)c->n_domain, (long long)c->n_contam, (long long)c->n_exact,
-                   (long long)c->n_near);
-    l1k_buf_json_string(&b, removed_path, strlen(removed_path));
-    l1k_buf_puts(&b, "},\"decontamination\":[");
-    for (size_t i = 0; i < o->n_decontam; i++) {
-      if (i) l1k_buf_puts(&b, ",");
-      l1k_buf_json_string(&b, o->decontam[i], strlen(o->decontam[i]));
-    }
-    l1k_buf_printf(&b, "],\"seconds_by_phase\":{\"read_and_clean\":%.3f,\"compose\":%.3f,"
-                   "\"tokenizer\":%.3f},\"hard_unmatched\":%lld", c->t_scan, c->t_compose,
-                   c->t_count, (long long)c->n_hard_unmatched);
-    l1k_buf_printf(&b, ",\"ngram\":%d,\"near_dup_threshold\":%g,\"sets\":[", o->decontam_n,
-                   o->near_dup);
-    for (size_t i = 0; i < n_sets; i++) {
-      if (i) l1k_buf_puts(&b, ",");
-      stats_json_set(&b, &sets[i], resp);
-    }
-    l1k_buf_puts(&b, "]}\n");
-    if (!b.data) {
-      rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
-      goto done;
-    }
-    rc = l1k_write_file_atomic(stats_path, b.data, b.len, err);
-    l1k_buf_free(&b);
-    if (rc) goto done;
-    if (!o->quiet) {
-      FILE *f = stdout;
-      fprintf(f, "long1k synth: %lld samples in %.1f s (reading and cleaning the pool %.1f s, "
-              "composing %.1f s, of which tokenizer %.1f s) -> %s\n", (long long)tot, secs,
-              c->t_scan, c->t_compose, c->t_count, o->out);
-      if (c->n_hard_unmatched)
-        fprintf(f, "  difficulty study: %lld difficult records had no length-matched easy "
-                "combination and were left out\n", (long long)c->n_hard_unmatched);
-      fprintf(f, "  pool: %lld records read, %zu eligible; removed: %lld malformed, %lld without "
-              "a final answer, %lld outside the domain, %lld contaminated, %lld duplicates, %lld "
-              "near-duplicates (report: %s)\n", (long long)c->n_lines, n_elig,
-              (long long)c->n_malformed, (long long)c->n_no_answer, (long long)c->n_domain,
-              (long long)c->n_contam, (long long)c->n_exact, (long long)c->n_near, removed_path);
-      for (size_t i = 0; i < o->n_pools; i++)
-        fprintf(f, "  source %s (%s): %lld records used\n", o->pools[i],
-                l1k_synth_schema_name(c->file_schema[i]), (long long)c->used_per_file[i]);
-      fprintf(f, "  %s tokens per set:\n", resp ? "response" : "reasoning");
-      for (size_t i = 0; i < n_sets; i++) print_set(f, &sets[i]);
-      fprintf(f, "  stats: %s\n", stats_path);
-    }
-  }
-done:
-  if (pg_on) l1k_progress_end(&pg);
-  for (size_t i = 0; i < 3; i++) close_out(&outs[i], 0, NULL);
-  if (removed_open) l1k_atomic_abort(&c->removed_af);
-  for (size_t i = 0; i < n_sets; i++) free(sets[i].vals);
-  free(sets);
-  free(stats_path);
-  free(removed_path);
-  ctx_free(c);
+  synth_run S;
+  memset(&S, 0, sizeof S);
+  rc = run_init(&S, &C, o, err);
+  if (!rc) rc = plan_outputs(&S);
+  if (!rc) rc = open_removed(&S);
+  for (size_t i = 0; i < o->n_decontam && !rc; i++) rc = load_eval(&C, o->decontam[i]);
+  if (!rc) rc = read_pools(&S);
+  if (!rc) rc = build_classes(&S);
+  if (!rc) rc = measure_links(&S);
+  if (!rc) rc = compose(&S);
+  if (!rc && C.oom) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
+  if (!rc) rc = write_stats(&S);
+  if (!rc) rc = commit_all(&S);
+  if (!rc && !o->quiet) print_summary(&S, stdout);
+  run_free(&S);
   return rc;
 }

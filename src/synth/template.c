@@ -51,9 +51,10 @@ int l1k_synth_template_default(l1k_synth_template *t, l1k_err *err) {
     *slot(t, i) = l1k_strdup(fields[i].def, err);
     if (!*slot(t, i)) goto oom;
   }
-  t->n_links = sizeof default_links / sizeof default_links[0];
-  t->links = l1k_calloc(t->n_links, sizeof(char *), err);
+  size_t nl = sizeof default_links / sizeof default_links[0];
+  t->links = l1k_calloc(nl, sizeof(char *), err);
   if (!t->links) goto oom;
+  t->n_links = nl; /* only now: the free walks links[0, n_links) */
   for (size_t i = 0; i < t->n_links; i++) {
     t->links[i] = l1k_strdup(default_links[i], err);
     if (!t->links[i]) goto oom;
@@ -99,7 +100,7 @@ int l1k_synth_template_load(l1k_synth_template *t, const char *path, l1k_err *er
       }
       for (size_t i = 0; i < t->n_links; i++) free(t->links[i]);
       free(t->links);
-      t->links = calloc((size_t)n, sizeof(char *));
+      t->links = l1k_calloc((size_t)n, sizeof(char *), NULL);
       t->n_links = 0;
       if (!t->links) {
         rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
@@ -111,7 +112,7 @@ int l1k_synth_template_load(l1k_synth_template *t, const char *path, l1k_err *er
           rc = l1k_errf(err, L1K_EINPUT, "%s: key 'links'[%zu]: expected a string", path, t->n_links);
           goto fail;
         }
-        t->links[t->n_links] = strdup(s->valuestring);
+        t->links[t->n_links] = l1k_strdup(s->valuestring, NULL);
         if (!t->links[t->n_links]) {
           rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
           goto fail;
@@ -132,7 +133,7 @@ int l1k_synth_template_load(l1k_synth_template *t, const char *path, l1k_err *er
       rc = l1k_errf(err, L1K_EINPUT, "%s: key '%s': expected a string", path, k);
       goto fail;
     }
-    char *v = strdup(it->valuestring);
+    char *v = l1k_strdup(it->valuestring, NULL);
     if (!v) {
       rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
       goto fail;

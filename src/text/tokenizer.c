@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "long1k/io.h"
+#include "long1k/jsonl.h"
 #include "long1k/rng.h"
 #include "long1k/tokenizer.h"
 #include "text/tok_internal.h"
@@ -416,14 +417,7 @@ static cJSON *read_json(const char *path, char **file, l1k_err *err) {
   size_t flen = 0;
   char *text = l1k_read_file(*file, &flen, err);
   if (!text) return NULL;
-  cJSON *root = cJSON_ParseWithLength(text, flen);
-  if (!root) {
-    const char *ep = cJSON_GetErrorPtr();
-    size_t off = ep && ep >= text && ep <= text + flen ? (size_t)(ep - text) : 0;
-    size_t line = 1;
-    for (size_t i = 0; i < off; i++) line += text[i] == '\n';
-    l1k_errf(err, L1K_EINPUT, "%s:%zu: invalid JSON (expected a tokenizer.json)", *file, line);
-  }
+  cJSON *root = l1k_json_parse_doc(text, flen, *file, err); /* one document, nothing after */
   free(text);
   return root;
 }

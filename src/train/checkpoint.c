@@ -13,23 +13,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <math.h>
 
 #include "long1k/adapter.h"
 #include "long1k/io.h"
 #include "long1k/log.h"
 #include "train/train_internal.h"
 
-#define STATE_MAGIC "L1KTS001"
+/* train_state.bin: a 128-byte header, then params, m, v (f32 [n_params] each) and the epoch's
+ * row order (i64 [n_rows]). crc is zlib's crc32 of the header (crc field zero) and the payload.
+ * Version 2 added the version, the checksum and the logging window. */
+#define STATE_MAGIC "L1KTS002"
+#define STATE_VERSION 2u
 #define STATE_FILE "train_state.bin"
 
 typedef struct state_header {
   char magic[8];
+  uint32_t version, crc;
   uint64_t n_params;
   int64_t adam_step, global_step, tokens, perm_epoch, n_rows;
   uint64_t seed;
   int64_t rows_per_step;
-  int64_t reserved[7];
+  int64_t win_steps, win_tokens;
+  double win_loss;
+  int64_t reserved[3];
 } state_header; /* 128 bytes */
+_Static_assert(sizeof(state_header) == 128, "train_state.bin header is 128 bytes");
 
 static int is_ckpt_name(const char *name, int64_t *step) {
   if (strncmp(name, "checkpoint-", 11) != 0) return 0;
@@ -74,7 +84,7 @@ static int list_ckpts(const char *dir, ck **out, size_t *n) {
     if (!is_ckpt_name(e->d_name, &s) || strlen(e->d_name) >= 256) continue;
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
-      ck *nv = realloc(*out, cap * sizeof *nv);
+      ck *nv = l1k_realloc(*out, cap * sizeof *nv, NULL);
       if (!nv) break;
       *out = nv;
     }
@@ -199,6 +209,139 @@ static int copy_file(const char *src_dir, const char *dst_dir, const char *name,
 }
 
 /* first occurrence of the 6-byte string k in s[0, n) */
+/* ---- train_state.bin: format ------------------------------------------------------------ */
+
+static void fill_header(state_header *h, const l1k_train_config *c, const l1k_adamw *opt,
+                        int64_t step, int64_t tokens, int64_t perm_epoch, int64_t n_rows,
+                        int64_t rows_per_step, const l1k_log_window *win) {
+  memset(h, 0, sizeof *h);
+  memcpy(h->magic, STATE_MAGIC, 8);
+  h->version = STATE_VERSION;
+  h->n_params = opt->n;
+  h->adam_step = opt->step;
+  h->global_step = step;
+  h->tokens = tokens;
+  h->perm_epoch = perm_epoch;
+  h->n_rows = n_rows;
+  h->seed = (uint64_t)c->seed;
+  h->rows_per_step = rows_per_step;
+  if (win) {
+    h->win_steps = win->steps;
+    h->win_tokens = win->tokens;
+    h->win_loss = win->loss_sum;
+  }
+}
+
+static uint32_t state_crc(const state_header *h, const void *const *parts, const size_t *lens,
+                          int n) {
+  state_header z = *h;
+  z.crc = 0;
+  uLong crc = crc32_z(0, (const Bytef *)&z, sizeof z);
+  for (int i = 0; i < n; i++) crc = crc32_z(crc, (const Bytef *)parts[i], lens[i]);
+  return (uint32_t)crc;
+}
+
+static int write_state(const char *dir, state_header *h, const float *params, const float *m,
+                       const float *v, const int64_t *perm, l1k_err *err) {
+  size_t n = h->n_params, nr = (size_t)h->n_rows;
+  const void *parts[4] = {params, m, v, perm};
+  size_t lens[4] = {4 * n, 4 * n, 4 * n, 8 * nr};
+  h->crc = state_crc(h, parts, lens, 4);
+  char *p = l1k_path_join(dir, STATE_FILE);
+  l1k_atomic_file af;
+  int rc = p ? l1k_atomic_open(&af, p, err) : l1k_errf(err, L1K_ENOMEM, "out of memory");
+  if (!rc) {
+    int bad = fwrite(h, sizeof *h, 1, af.f) != 1;
+    for (int i = 0; i < 4 && !bad; i++) bad = lens[i] && fwrite(parts[i], 1, lens[i], af.f) != lens[i];
+    if (bad) {
+      l1k_atomic_abort(&af);
+      rc = l1k_errf(err, L1K_EIO, "%s: write failed: %s", p, strerror(errno));
+    } else {
+      rc = l1k_atomic_commit(&af, err);
+    }
+  }
+  free(p);
+  return rc;
+}
+
+/* the row order must be a permutation of [0, n_rows) */
+static int check_perm(const unsigned char *perm, int64_t n_rows, const char *path, l1k_err *err) {
+  unsigned char *seen = l1k_calloc((size_t)n_rows + 1, 1, NULL);
+  if (!seen) return l1k_errf(err, L1K_ENOMEM, "out of memory checking %s", path);
+  int rc = 0;
+  for (int64_t i = 0; i < n_rows && !rc; i++) {
+    int64_t r;
+    memcpy(&r, perm + 8 * i, 8);
+    if (r < 0 || r >= n_rows || seen[r])
+      rc = l1k_errf(err, L1K_EINPUT, "%s: row order entry %lld is %lld, expected a permutation of 0..%lld",
+                    path, (long long)i, (long long)r, (long long)n_rows - 1);
+    else
+      seen[r] = 1;
+  }
+  free(seen);
+  return rc;
+}
+
+static int check_header_ranges(const state_header *h, const char *path, l1k_err *err) {
+  const char *field = NULL;
+  /* the row order saved is the one of the last step done: epoch (global_step - 1) / spe */
+  int64_t spe = h->rows_per_step > 0 ? (h->n_rows + h->rows_per_step - 1) / h->rows_per_step : 0;
+  int64_t epoch = h->global_step > 0 && spe > 0 ? (h->global_step - 1) / spe : -1;
+  if (h->global_step < 0) field = "global_step";
+  else if (h->adam_step < 0 || h->adam_step > h->global_step) field = "adam_step";
+  else if (h->tokens < 0) field = "tokens";
+  else if (h->rows_per_step < 1) field = "rows_per_step";
+  else if (h->perm_epoch != epoch) field = "perm_epoch (or global_step)";
+  else if (h->win_steps < 0 || h->win_steps > h->global_step) field = "win_steps";
+  else if (h->win_tokens < 0 || h->win_tokens > h->tokens) field = "win_tokens";
+  else if (!isfinite(h->win_loss)) field = "win_loss";
+  if (field) return l1k_errf(err, L1K_EINPUT, "%s: %s is out of range (damaged train state)", path, field);
+  return 0;
+}
+
+int l1k_train_state_parse(const void *data, size_t size, const char *path, l1k_train_state *s,
+                          l1k_err *err) {
+  memset(s, 0, sizeof *s);
+  state_header h;
+  if (size < sizeof h || memcmp(data, STATE_MAGIC, 7) != 0)
+    return l1k_errf(err, L1K_EINPUT, "%s: not a long1k train state (bad magic)", path);
+  memcpy(&h, data, sizeof h);
+  if (memcmp(h.magic, STATE_MAGIC, 8) != 0 || h.version != STATE_VERSION)
+    return l1k_errf(err, L1K_EINPUT, "%s: train state version %.8s, expected %s (version %u)",
+                    path, h.magic, STATE_MAGIC, STATE_VERSION);
+  if (h.n_params == 0 || h.n_params > (uint64_t)1 << 40 || h.n_rows < 0 || h.n_rows > (int64_t)1 << 40)
+    return l1k_errf(err, L1K_EINPUT, "%s: n_params %llu / n_rows %lld out of range", path,
+                    (unsigned long long)h.n_params, (long long)h.n_rows);
+  size_t n = h.n_params;
+  if (size != sizeof h + 12 * n + 8 * (size_t)h.n_rows)
+    return l1k_errf(err, L1K_EINPUT, "%s: size %zu bytes, the header says %zu (truncated?)", path,
+                    size, sizeof h + 12 * n + 8 * (size_t)h.n_rows);
+  const unsigned char *d = (const unsigned char *)data + sizeof h;
+  const void *parts[1] = {d};
+  size_t lens[1] = {size - sizeof h};
+  uint32_t crc = state_crc(&h, parts, lens, 1);
+  if (crc != h.crc)
+    return l1k_errf(err, L1K_EINPUT, "%s: checksum mismatch (crc32 %08x, header says %08x): damaged",
+                    path, crc, h.crc);
+  int rc = check_header_ranges(&h, path, err);
+  if (!rc) rc = check_perm(d + 12 * n, h.n_rows, path, err);
+  if (rc) return rc;
+  s->n_params = h.n_params;
+  s->seed = h.seed;
+  s->adam_step = h.adam_step;
+  s->global_step = h.global_step;
+  s->tokens = h.tokens;
+  s->perm_epoch = h.perm_epoch;
+  s->n_rows = h.n_rows;
+  s->rows_per_step = h.rows_per_step;
+  s->win = (l1k_log_window){h.win_loss, h.win_steps, h.win_tokens};
+  s->params = d;
+  s->m = d + 4 * n;
+  s->v = d + 8 * n;
+  s->perm = d + 12 * n;
+  return 0;
+}
+
 static int fault_at(const char *what, int64_t step) {
   const char *f = getenv("LONG1K_TRAIN_FAULT");
   size_t n = strlen(what);
@@ -297,8 +440,8 @@ static char *trainer_state_json(const l1k_train_config *c, const l1k_buf *log, i
 int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok_dir,
                   const l1k_adamw *opt, int64_t step, int64_t tokens, int64_t spe,
                   int64_t total_steps, int64_t perm_epoch, const int64_t *perm, int64_t n_rows,
-                  int64_t rows_per_step, const l1k_buf *log, char *path, size_t cap,
-                  l1k_err *err) {
+                  int64_t rows_per_step, const l1k_log_window *win, const l1k_buf *log,
+                  char *path, size_t cap, l1k_err *err) {
   const char *out = c->output_dir;
   char tmp[4200], fin[4200];
   snprintf(tmp, sizeof tmp, "%s/.tmp-checkpoint-%lld-%d", out, (long long)step, (int)getpid());
@@ -326,43 +469,17 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
   /* train_state.bin */
   if (!rc) {
     state_header h;
-    memset(&h, 0, sizeof h);
-    memcpy(h.magic, STATE_MAGIC, 8);
-    h.n_params = opt->n;
-    h.adam_step = opt->step;
-    h.global_step = step;
-    h.tokens = tokens;
-    h.perm_epoch = perm_epoch;
-    h.n_rows = n_rows;
-    h.seed = (uint64_t)c->seed;
-    h.rows_per_step = rows_per_step;
-    char *p = l1k_path_join(tmp, STATE_FILE);
-    l1k_atomic_file af;
-    rc = p ? l1k_atomic_open(&af, p, err) : L1K_ENOMEM;
-    /* the parameters in host memory: in place on the cpu backend, else a copy */
+    fill_header(&h, c, opt, step, tokens, perm_epoch, n_rows, rows_per_step, win);
+    /* the trained parameters in host memory: in place on the cpu backend, else a copy */
     float *own = NULL;
     const float *params = l1k_model_trainable_params((l1k_model *)m);
-    if (!rc && !params) {
-      own = malloc((opt->n ? opt->n : 1) * sizeof *own);
-      rc = own ? l1k_model_params_get((l1k_model *)m, own, 0, opt->n, err)
-               : l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of the parameters");
+    if (!params) {
+      own = l1k_malloc((opt->n ? opt->n : 1) * sizeof *own, err);
+      rc = own ? l1k_model_params_get((l1k_model *)m, own, 0, opt->n, err) : L1K_ENOMEM;
       params = own;
-      if (rc) l1k_atomic_abort(&af);
     }
-    if (!rc) {
-      int bad = fwrite(&h, sizeof h, 1, af.f) != 1 ||
-                fwrite(params, 4, opt->n, af.f) != opt->n || fwrite(opt->m, 4, opt->n, af.f) != opt->n ||
-                fwrite(opt->v, 4, opt->n, af.f) != opt->n || /* full moments (lo 0, hi n) */
-                fwrite(perm, 8, (size_t)n_rows, af.f) != (size_t)n_rows;
-      if (bad) {
-        l1k_atomic_abort(&af);
-        rc = l1k_errf(err, L1K_EIO, "%s: write failed: %s", p, strerror(errno));
-      } else {
-        rc = l1k_atomic_commit(&af, err);
-      }
-    }
+    if (!rc) rc = write_state(tmp, &h, params, opt->m, opt->v, perm, err); /* full moments */
     free(own);
-    free(p);
   }
   if (!rc) rc = write_blob(tmp, "trainer_log.jsonl", log->data ? log->data : "", log->len, err);
   if (!rc) {
@@ -393,9 +510,31 @@ int l1k_ckpt_save(const l1k_train_config *c, const l1k_model *m, const char *tok
   return 0;
 }
 
+/* the state must belong to this run: same model size, data, seed and batch geometry */
+static int check_matches(const l1k_train_state *s, const char *p, size_t n, int64_t n_rows,
+                         uint64_t seed, int64_t rows_per_step, l1k_err *err) {
+  if (s->n_params != n)
+    return l1k_errf(err, L1K_EINPUT, "%s: %llu parameters, the model has %zu", p,
+                    (unsigned long long)s->n_params, n);
+  if (s->n_rows != n_rows)
+    return l1k_errf(err, L1K_EINPUT,
+                    "%s: trained on %lld rows, the dataset now gives %lld (dataset, cutoff_len, "
+                    "val_size or neat_packing changed)",
+                    p, (long long)s->n_rows, (long long)n_rows);
+  if (s->seed != seed)
+    return l1k_errf(err, L1K_EINPUT, "%s: seed was %llu, now %llu", p,
+                    (unsigned long long)s->seed, (unsigned long long)seed);
+  if (s->rows_per_step != rows_per_step)
+    return l1k_errf(err, L1K_EINPUT,
+                    "%s: %lld rows per step (batch x accumulation x processes), now %lld", p,
+                    (long long)s->rows_per_step, (long long)rows_per_step);
+  return 0;
+}
+
 int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *step,
                         int64_t *tokens, int64_t *perm_epoch, int64_t *perm, int64_t n_rows,
-                        uint64_t seed, int64_t rows_per_step, l1k_buf *log, l1k_err *err) {
+                        uint64_t seed, int64_t rows_per_step, l1k_log_window *win, l1k_buf *log,
+                        l1k_err *err) {
   char *p = l1k_path_join(dir, STATE_FILE);
   l1k_mmap mp;
   int rc = p ? l1k_mmap_open(&mp, p, err) : L1K_ENOMEM;
@@ -403,41 +542,21 @@ int l1k_ckpt_load_state(const char *dir, l1k_model *m, l1k_adamw *opt, int64_t *
     free(p);
     return rc;
   }
-  const state_header *h = mp.data;
   size_t n = l1k_model_num_trainable(m);
-  if (mp.size < sizeof *h || memcmp(h->magic, STATE_MAGIC, 8) != 0)
-    rc = l1k_errf(err, L1K_EINPUT, "%s: not a long1k train state", p);
-  else if (h->n_params != n)
-    rc = l1k_errf(err, L1K_EINPUT, "%s: %llu parameters, the model has %zu", p,
-                  (unsigned long long)h->n_params, n);
-  else if (h->n_rows != n_rows)
-    rc = l1k_errf(err, L1K_EINPUT,
-                  "%s: trained on %lld rows, the dataset now gives %lld (dataset, cutoff_len, "
-                  "val_size or neat_packing changed)",
-                  p, (long long)h->n_rows, (long long)n_rows);
-  else if (h->seed != seed)
-    rc = l1k_errf(err, L1K_EINPUT, "%s: seed was %llu, now %llu", p, (unsigned long long)h->seed,
-                  (unsigned long long)seed);
-  else if (h->rows_per_step != rows_per_step)
-    rc = l1k_errf(err, L1K_EINPUT,
-                  "%s: %lld rows per step (batch x accumulation x processes), now %lld", p,
-                  (long long)h->rows_per_step, (long long)rows_per_step);
-  else if (mp.size != sizeof *h + 12 * n + 8 * (size_t)n_rows)
-    rc = l1k_errf(err, L1K_EINPUT, "%s: truncated (%zu bytes)", p, mp.size);
+  l1k_train_state s;
+  rc = l1k_train_state_parse(mp.data, mp.size, p, &s, err);
+  if (!rc) rc = check_matches(&s, p, n, n_rows, seed, rows_per_step, err);
+  if (!rc) rc = l1k_model_params_set(m, (const float *)s.params, 0, n, err);
   if (!rc) {
-    const char *d = (const char *)mp.data + sizeof *h;
-    rc = l1k_model_params_set(m, (const float *)(const void *)d, 0, n, err);
-  }
-  if (!rc) {
-    const char *d = (const char *)mp.data + sizeof *h;
     /* the file holds all moments; a ZeRO-1 rank keeps its shard [lo, hi) */
-    memcpy(opt->m, d + 4 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));
-    memcpy(opt->v, d + 8 * n + 4 * opt->lo, 4 * (opt->hi - opt->lo));
-    memcpy(perm, d + 12 * n, 8 * (size_t)n_rows);
-    opt->step = h->adam_step;
-    *step = h->global_step;
-    *tokens = h->tokens;
-    *perm_epoch = h->perm_epoch;
+    memcpy(opt->m, s.m + 4 * opt->lo, 4 * (opt->hi - opt->lo));
+    memcpy(opt->v, s.v + 4 * opt->lo, 4 * (opt->hi - opt->lo));
+    memcpy(perm, s.perm, 8 * (size_t)n_rows);
+    opt->step = s.adam_step;
+    *step = s.global_step;
+    *tokens = s.tokens;
+    *perm_epoch = s.perm_epoch;
+    if (win) *win = s.win;
   }
   l1k_mmap_close(&mp);
   free(p);

@@ -6,19 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
 
-#define CACHE_MAGIC "L1KDS002"
+/* cache/ds-<key>.bin: a 128-byte header, then off (i64 [n+1]), ids (i32 [n_tokens]) and mask
+ * (u8 [n_tokens]). crc: zlib's crc32 of the header (crc field zero) and the payload. */
+#define CACHE_MAGIC "L1KDS003"
+#define CACHE_VERSION 3u
 
 typedef struct cache_header {
   char magic[8];
+  uint32_t version, crc;
   uint64_t key;
   int64_t n, n_tokens;
   int64_t records, bad, too_long, truncated, no_target, not_read;
-  int64_t reserved[6];
+  int64_t reserved[5];
 } cache_header; /* 128 bytes */
+_Static_assert(sizeof(cache_header) == 128, "cache header is 128 bytes");
 
 void l1k_data_opts_default(l1k_data_opts *o) {
   memset(o, 0, sizeof *o);
@@ -537,15 +543,74 @@ static int read_sources(const l1k_data_source *src, int ns, const l1k_data_opts 
   return rc;
 }
 
-static int open_cache(l1k_dataset *ds, const char *path, uint64_t key, l1k_err *err) {
-  if (l1k_mmap_open(&ds->map, path, err)) return -1;
-  const cache_header *h = ds->map.data;
-  if (ds->map.size < sizeof *h || memcmp(h->magic, CACHE_MAGIC, 8) != 0 || h->key != key ||
-      h->n < 0 || h->n_tokens < 0 ||
-      ds->map.size != sizeof *h + (size_t)(h->n + 1) * 8 + (size_t)h->n_tokens * 5) {
-    l1k_mmap_close(&ds->map);
-    return -1; /* stale or foreign: rebuild */
+static uint32_t cache_crc(const cache_header *h, const void *payload, size_t len) {
+  cache_header z = *h;
+  z.crc = 0;
+  uLong crc = crc32_z(0, (const Bytef *)&z, sizeof z);
+  return (uint32_t)crc32_z(crc, (const Bytef *)payload, len);
+}
+
+/* offsets start at 0, never decrease, end at n_tokens; ids >= 0; mask 0 or 1 */
+static int check_cache_arrays(const cache_header *h, const unsigned char *d, const char *path,
+                              l1k_err *err) {
+  const unsigned char *ids = d + 8 * (size_t)(h->n + 1), *mask = ids + 4 * (size_t)h->n_tokens;
+  int64_t prev = 0;
+  for (int64_t i = 0; i <= h->n; i++) {
+    int64_t o;
+    memcpy(&o, d + 8 * i, 8);
+    if ((i == 0 && o != 0) || o < prev || o > h->n_tokens || (i == h->n && o != h->n_tokens))
+      return l1k_errf(err, L1K_EINPUT, "%s: offset %lld is %lld, out of range", path, (long long)i,
+                      (long long)o);
+    prev = o;
   }
+  for (int64_t j = 0; j < h->n_tokens; j++) {
+    int32_t id;
+    memcpy(&id, ids + 4 * j, 4);
+    if (id < 0) return l1k_errf(err, L1K_EINPUT, "%s: token %lld has id %d", path, (long long)j, id);
+    if (mask[j] > 1)
+      return l1k_errf(err, L1K_EINPUT, "%s: mask %lld is %u, expected 0 or 1", path, (long long)j, mask[j]);
+  }
+  return 0;
+}
+
+int l1k_dataset_cache_check(const void *data, size_t size, uint64_t key, const char *path,
+                            l1k_err *err) {
+  cache_header h;
+  if (size < sizeof h) return l1k_errf(err, L1K_EINPUT, "%s: %zu bytes, shorter than the header", path, size);
+  memcpy(&h, data, sizeof h);
+  if (memcmp(h.magic, CACHE_MAGIC, 8) != 0 || h.version != CACHE_VERSION)
+    return l1k_errf(err, L1K_EINPUT, "%s: magic %.8s, expected %s (another version)", path, h.magic, CACHE_MAGIC);
+  if (h.key != key) return l1k_errf(err, L1K_EINPUT, "%s: key differs (stale: the data or options changed)", path);
+  if (h.n < 0 || h.n_tokens < 0 || h.n > (int64_t)1 << 40 || h.n_tokens > (int64_t)1 << 42)
+    return l1k_errf(err, L1K_EINPUT, "%s: n %lld / n_tokens %lld out of range", path, (long long)h.n,
+                    (long long)h.n_tokens);
+  size_t want = sizeof h + (size_t)(h.n + 1) * 8 + (size_t)h.n_tokens * 5;
+  if (size != want)
+    return l1k_errf(err, L1K_EINPUT, "%s: size %zu bytes, the header says %zu", path, size, want);
+  const unsigned char *d = (const unsigned char *)data + sizeof h;
+  uint32_t crc = cache_crc(&h, d, size - sizeof h);
+  if (crc != h.crc)
+    return l1k_errf(err, L1K_EINPUT, "%s: checksum mismatch (crc32 %08x, header says %08x)", path, crc, h.crc);
+  int64_t st[6] = {h.records, h.bad, h.too_long, h.truncated, h.no_target, h.not_read};
+  for (int i = 0; i < 6; i++)
+    if (st[i] < 0) return l1k_errf(err, L1K_EINPUT, "%s: a record count is negative", path);
+  return check_cache_arrays(&h, d, path, err);
+}
+
+/* 0: mapped; -1: absent, stale or damaged (said on the log when present): rebuild */
+static int open_cache(l1k_dataset *ds, const char *path, uint64_t key, l1k_err *err) {
+  l1k_err e = {0};
+  if (l1k_mmap_open(&ds->map, path, &e)) {
+    if (err) *err = e;
+    return -1;
+  }
+  if (l1k_dataset_cache_check(ds->map.data, ds->map.size, key, path, &e)) {
+    l1k_mmap_close(&ds->map);
+    if (err) *err = e;
+    else l1k_warn("%s; rebuilding the cache", e.msg);
+    return -1;
+  }
+  const cache_header *h = ds->map.data;
   ds->n = h->n;
   ds->n_tokens = h->n_tokens;
   ds->off = (const int64_t *)((const char *)ds->map.data + sizeof *h);
@@ -553,11 +618,28 @@ static int open_cache(l1k_dataset *ds, const char *path, uint64_t key, l1k_err *
   ds->mask = (const uint8_t *)(ds->ids + h->n_tokens);
   ds->stats = (l1k_dataset_stats){h->records, h->bad, h->too_long, h->truncated, h->no_target,
                                   h->not_read};
-  if (ds->off[0] != 0 || ds->off[ds->n] != ds->n_tokens) {
-    l1k_mmap_close(&ds->map);
-    return -1;
-  }
   return 0;
+}
+
+static int write_cache(const char *path, cache_header *h, const grow *g, l1k_err *err) {
+  size_t lens[3] = {((size_t)g->n + 1) * 8, (size_t)g->ntok * 4, (size_t)g->ntok};
+  const void *parts[3] = {g->off, g->ids, g->mask};
+  cache_header z = *h;
+  z.crc = 0;
+  uLong crc = crc32_z(0, (const Bytef *)&z, sizeof z);
+  for (int i = 0; i < 3; i++)
+    if (lens[i]) crc = crc32_z(crc, (const Bytef *)parts[i], lens[i]);
+  h->crc = (uint32_t)crc;
+  l1k_atomic_file af;
+  int rc = l1k_atomic_open(&af, path, err);
+  if (rc) return rc;
+  int bad = fwrite(h, sizeof *h, 1, af.f) != 1;
+  for (int i = 0; i < 3 && !bad; i++) bad = lens[i] && fwrite(parts[i], 1, lens[i], af.f) != lens[i];
+  if (bad) {
+    l1k_atomic_abort(&af);
+    return l1k_errf(err, L1K_EIO, "%s: write failed: %s", path, strerror(errno));
+  }
+  return l1k_atomic_commit(&af, err);
 }
 
 int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds, l1k_err *err) {
@@ -587,6 +669,7 @@ int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds,
       cache_header h;
       memset(&h, 0, sizeof h);
       memcpy(h.magic, CACHE_MAGIC, 8);
+      h.version = CACHE_VERSION;
       h.key = key;
       h.n = g.n;
       h.n_tokens = g.ntok;
@@ -596,21 +679,8 @@ int l1k_dataset_load(const char *paths, const l1k_data_opts *o, l1k_dataset *ds,
       h.truncated = ds->stats.truncated;
       h.no_target = ds->stats.no_target;
       h.not_read = ds->stats.not_read;
-      l1k_atomic_file af;
       rc = l1k_mkdir_p(o->cache_dir, err);
-      if (!rc) rc = l1k_atomic_open(&af, ds->cache_path, err);
-      if (!rc) {
-        int bad = fwrite(&h, sizeof h, 1, af.f) != 1 ||
-                  fwrite(g.off, 8, (size_t)g.n + 1, af.f) != (size_t)g.n + 1 ||
-                  (g.ntok && fwrite(g.ids, 4, (size_t)g.ntok, af.f) != (size_t)g.ntok) ||
-                  (g.ntok && fwrite(g.mask, 1, (size_t)g.ntok, af.f) != (size_t)g.ntok);
-        if (bad) {
-          l1k_atomic_abort(&af);
-          rc = l1k_errf(err, L1K_EIO, "%s: write failed: %s", ds->cache_path, strerror(errno));
-        } else {
-          rc = l1k_atomic_commit(&af, err);
-        }
-      }
+      if (!rc) rc = write_cache(ds->cache_path, &h, &g, err);
       free(g.off);
       free(g.ids);
       free(g.mask);

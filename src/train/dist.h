@@ -18,7 +18,8 @@ void l1k_dist_finalize(l1k_dist *d);
 int l1k_dist_sum_f32(l1k_dist *d, float *x, size_t n, l1k_err *err);
 int l1k_dist_sum_f64(l1k_dist *d, double *x, size_t n, l1k_err *err);
 int l1k_dist_sum_i64(l1k_dist *d, int64_t *x, size_t n, l1k_err *err);
-/* Minimum of an int over ranks (used to agree on errors: 0 ok everywhere). */
+/* Maximum of an int over ranks (used to agree on errors: 0 when every rank is ok, else the
+ * largest error code any rank had). */
 int l1k_dist_max_int(l1k_dist *d, int v);
 void l1k_dist_barrier(l1k_dist *d);
 int l1k_dist_bcast(l1k_dist *d, void *buf, size_t bytes, l1k_err *err);

@@ -15,10 +15,10 @@ int64_t l1k_dataset_targets(const l1k_dataset *ds, int64_t i) {
 
 static int rows_alloc(l1k_rows *r, int64_t nrows, int64_t nitems, l1k_err *err) {
   memset(r, 0, sizeof *r);
-  r->start = calloc((size_t)nrows + 1, sizeof *r->start);
-  r->item = calloc((size_t)nitems + 1, sizeof *r->item);
-  r->len = calloc((size_t)nrows + 1, sizeof *r->len);
-  r->targets = calloc((size_t)nrows + 1, sizeof *r->targets);
+  r->start = l1k_calloc((size_t)nrows + 1, sizeof *r->start, NULL);
+  r->item = l1k_calloc((size_t)nitems + 1, sizeof *r->item, NULL);
+  r->len = l1k_calloc((size_t)nrows + 1, sizeof *r->len, NULL);
+  r->targets = l1k_calloc((size_t)nrows + 1, sizeof *r->targets, NULL);
   if (!r->start || !r->item || !r->len || !r->targets) {
     l1k_rows_free(r);
     return l1k_errf(err, L1K_ENOMEM, "out of memory");
@@ -60,9 +60,9 @@ static int cmp_len_desc(const void *a, const void *b) {
 
 int l1k_rows_pack(const l1k_dataset *ds, const int64_t *samples, int64_t n, int64_t cap,
                   l1k_rows *r, l1k_err *err) {
-  len_idx *li = malloc((size_t)(n ? n : 1) * sizeof *li);
-  int64_t *bin_of = malloc((size_t)(n ? n : 1) * sizeof *bin_of);
-  int64_t *fill = malloc((size_t)(n ? n : 1) * sizeof *fill);
+  len_idx *li = l1k_malloc((size_t)(n ? n : 1) * sizeof *li, NULL);
+  int64_t *bin_of = l1k_malloc((size_t)(n ? n : 1) * sizeof *bin_of, NULL);
+  int64_t *fill = l1k_malloc((size_t)(n ? n : 1) * sizeof *fill, NULL);
   if (!li || !bin_of || !fill) {
     free(li);
     free(bin_of);
@@ -85,7 +85,7 @@ int l1k_rows_pack(const l1k_dataset *ds, const int64_t *samples, int64_t n, int6
     /* counting sort of items by bin, keeping the length-descending order inside a row */
     for (int64_t i = 0; i < n; i++) r->start[bin_of[i] + 1]++;
     for (int64_t b = 0; b < nb; b++) r->start[b + 1] += r->start[b];
-    int64_t *pos = calloc((size_t)nb + 1, sizeof *pos);
+    int64_t *pos = l1k_calloc((size_t)nb + 1, sizeof *pos, NULL);
     if (!pos) rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
     for (int64_t i = 0; !rc && i < n; i++) {
       int64_t b = bin_of[i];

@@ -63,10 +63,12 @@ typedef struct trainer {
   int32_t *b_ids, *b_labels, *b_pos, *b_doc;
   int64_t Tmax;
   l1k_buf log;         /* trainer_log.jsonl text so far */
+  l1k_log_window win;  /* steps since the last logged one (saved in checkpoints) */
   FILE *logf;
   int64_t tokens;      /* tokens trained on, all ranks, since step 0 (restored on resume) */
   double t_start;
   char last_ckpt[4096];
+  int lock_fd;         /* rank 0: output_dir/.long1k.lock (one run per output_dir) */
 } trainer;
 
 static int fail_all(trainer *t, int rc) {
@@ -147,12 +149,23 @@ static void log_record(trainer *t, const char *json) {
   }
 }
 
+/* grows the four series to cap2 (the old buffers stay valid on failure) */
+static int grow4(double **v, size_t cap2) {
+  for (int i = 0; i < 4; i++) {
+    double *q = l1k_realloc(v[i], cap2 * sizeof *q, NULL);
+    if (!q) return -1;
+    v[i] = q;
+  }
+  return 0;
+}
+
 static void write_plot(trainer *t) {
   if (t->d.rank != 0 || !t->log.len) return;
   size_t cap = 1024, n = 0, ne = 0;
-  double *x = malloc(cap * sizeof *x), *y = malloc(cap * sizeof *y);
-  double *ex = malloc(cap * sizeof *ex), *ey = malloc(cap * sizeof *ey);
-  char *copy = strndup(t->log.data, t->log.len);
+  double *v[4] = {NULL, NULL, NULL, NULL};
+  char *copy = grow4(v, cap) ? NULL : strndup(t->log.data, t->log.len);
+  double *x = v[0], *y = v[1], *ex = v[2], *ey = v[3];
+  if (!copy) l1k_warn("training_loss.svg: out of memory; not drawn");
   for (char *save = NULL, *line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
        line = strtok_r(NULL, "\n", &save)) {
     cJSON *j = cJSON_Parse(line);
@@ -160,11 +173,13 @@ static void write_plot(trainer *t) {
     cJSON *s = cJSON_GetObjectItem(j, "step"), *l = cJSON_GetObjectItem(j, "loss");
     cJSON *e = cJSON_GetObjectItem(j, "eval_loss");
     if (n == cap || ne == cap) {
+      if (grow4(v, cap * 2)) {
+        cJSON_Delete(j);
+        l1k_warn("training_loss.svg: out of memory; the plot stops at step %zu", n);
+        break;
+      }
       cap *= 2;
-      x = realloc(x, cap * sizeof *x);
-      y = realloc(y, cap * sizeof *y);
-      ex = realloc(ex, cap * sizeof *ex);
-      ey = realloc(ey, cap * sizeof *ey);
+      x = v[0], y = v[1], ex = v[2], ey = v[3];
     }
     if (cJSON_IsNumber(s) && cJSON_IsNumber(l)) {
       x[n] = s->valuedouble;
@@ -187,10 +202,7 @@ static void write_plot(trainer *t) {
     l1k_plot_free(p);
   }
   free(copy);
-  free(x);
-  free(y);
-  free(ex);
-  free(ey);
+  for (int i = 0; i < 4; i++) free(v[i]);
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
@@ -218,7 +230,7 @@ static int setup_data(trainer *t, l1k_err *err) {
   if (have_tok && o.format != L1K_FMT_TOKENIZED) {
     t->tok = l1k_tokenizer_load(tok_path, err);
     if (!t->tok) return err ? err->code : L1K_EINPUT;
-    t->tok_dir = strdup(tok_path);
+    if (!(t->tok_dir = l1k_strdup(tok_path, err))) return L1K_ENOMEM;
     if (c->template_name) {
       if (l1k_chat_template_named(c->template_name, tok_path, &t->tmpl, err))
         return l1k_err_prefix(err, "template");
@@ -227,7 +239,7 @@ static int setup_data(trainer *t, l1k_err *err) {
     }
     o.tmpl = t->tmpl;
   } else if (have_tok) {
-    t->tok_dir = strdup(tok_path);
+    if (!(t->tok_dir = l1k_strdup(tok_path, err))) return L1K_ENOMEM;
   }
   o.tok = t->tok;
   o.tokenizer_path = t->tok ? tok_path : NULL;
@@ -398,8 +410,8 @@ static int save_ckpt(trainer *t, l1k_err *err) {
     full.v = t->shard ? fv : m2;
     full.hi = n;
     rc = l1k_ckpt_save(c, t->m, t->tok_dir, &full, t->step, t->tokens, t->spe, t->total_steps,
-                       t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->log,
-                       t->last_ckpt, sizeof t->last_ckpt, err);
+                       t->perm_epoch, t->perm, t->rows.n, t->rows_per_step, &t->win,
+                       &t->log, t->last_ckpt, sizeof t->last_ckpt, err);
   }
 done:
   free(own);
@@ -419,7 +431,8 @@ static int resume_state(trainer *t, const char *dir, l1k_err *err) {
   int rc = host_moments(t, &host.m, &host.v, &own, &s0, err);
   if (!rc)
     rc = l1k_ckpt_load_state(dir, t->m, &host, &t->step, &t->tokens, &t->perm_epoch, t->perm,
-                             t->rows.n, (uint64_t)t->c->seed, t->rows_per_step, &t->log, err);
+                             t->rows.n, (uint64_t)t->c->seed, t->rows_per_step, &t->win, &t->log,
+                             err);
   /* the step counter always, the moments when they were read into a copy */
   if (!rc) rc = l1k_model_optim_set(t->m, own ? host.m : NULL, own ? host.v : NULL, host.step, err);
   free(own);
@@ -587,6 +600,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   res->eval_loss = NAN;
   t->c = c;
   t->perm_epoch = -1;
+  t->lock_fd = -1;
   int rc = l1k_dist_init(&t->d, err);
   if (rc) return rc;
 #ifdef _OPENMP
@@ -596,6 +610,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   /* output dir and resume point */
   char resume_dir[4096] = "";
   if (t->d.rank == 0) rc = l1k_mkdir_p(c->output_dir, err);
+  if (!rc && t->d.rank == 0 && (t->lock_fd = l1k_dir_lock(c->output_dir, err)) < 0)
+    rc = err && err->code ? err->code : L1K_EIO;
   if (!rc) rc = l1k_ckpt_prepare_output(c, t->d.rank, resume_dir, sizeof resume_dir, err);
   if ((rc = fail_all(t, rc))) goto out;
   t->m = l1k_model_load(c->model_name_or_path, err);
@@ -702,8 +718,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     snprintf(label, sizeof label, "train");
   if (t->d.rank == 0) l1k_progress_begin(&prog, label, t->total_steps - t->step);
   t->t_start = l1k_now();
-  double win_loss = 0, t_win = l1k_now(), loss = 0, gn = 0;
-  int64_t win_n = 0, win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
+  double t_win = l1k_now(), loss = 0, gn = 0;
+  int64_t win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
   const char *fault = getenv("LONG1K_TRAIN_FAULT");
   while (t->step < t->total_steps) {
     int r = do_step(t, &loss, &gn, &step_tok, err);
@@ -717,9 +733,10 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     }
     if (r) goto out_rc;
     t->tokens += step_tok;
-    win_tok += step_tok;
-    win_loss += loss;
-    win_n++;
+    win_tok += step_tok; /* this process's tokens since the last record (for tokens/s) */
+    t->win.tokens += step_tok;
+    t->win.loss_sum += loss;
+    t->win.steps++;
     res->last_loss = loss;
     double lr = l1k_sched_lr(t->sched, c->learning_rate, t->warmup, t->total_steps, t->step - 1);
     double now = l1k_now();
@@ -734,12 +751,12 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
       snprintf(rec, sizeof rec,
                "{\"step\": %lld, \"epoch\": %.6g, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": "
                "%.17g, \"tokens\": %lld, \"tokens_per_s\": %.1f, \"elapsed\": %.3f}",
-               (long long)t->step, (double)t->step / (double)t->spe, win_loss / (double)win_n, lr,
+               (long long)t->step, (double)t->step / (double)t->spe,
+               t->win.loss_sum / (double)t->win.steps, lr,
                gn, (long long)t->tokens, (double)win_tok / (now - t_win + 1e-9),
                now - t->t_start);
       log_record(t, rec);
-      win_loss = 0;
-      win_n = 0;
+      t->win = (l1k_log_window){0, 0, 0};
       win_tok = 0;
       t_win = now;
     }
@@ -802,6 +819,7 @@ out:
   l1k_chat_template_free(t->tmpl);
   free(t->tok_dir);
   if (t->m) l1k_model_free(t->m);
+  l1k_dir_unlock(t->lock_fd);
   l1k_dist_finalize(&t->d);
   return rc;
 }

@@ -2,16 +2,10 @@
 # Data parallelism: `mpirun -np 2` with gradient accumulation k gives the losses of one
 # process with accumulation 2k (relative error <= 1e-5), and both ranks end with identical
 # parameters. Skips (77) only when mpirun is missing.
-set -u
-BIN=${LONG1K_BIN:?}
-SRC=${LONG1K_SRC:-.}
-SHARED=${LONG1K_SHARED:-../shared}
+source "$(dirname "$0")/../lib.sh"
 MODEL=$SHARED/golden/models/qwen3_tiny/f32
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not installed"; exit 77; }
-[[ -d $MODEL ]] || { echo "SKIP: no golden model at $MODEL"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_NUM_THREADS=1
+need_model "$MODEL"
 python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 30 11 || exit 1
 cat > "$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
@@ -28,7 +22,6 @@ num_threads: 1
 bf16: false
 tokenized_cache_dir: $T/cache
 EOC
-fail=0
 LONG1K_TRAIN_DUMP_PARAMS=$T/p1 "$BIN" train "$T/cfg.yaml" -q --output_dir "$T/one" --gradient_accumulation_steps 4 ||
   { echo "FAIL: single process run"; exit 1; }
 # OpenMPI's own allocations (made in MPI_Init, never freed) would fail LeakSanitizer: leak

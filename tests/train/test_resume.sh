@@ -3,15 +3,9 @@
 # (after the model files, before the rename) and at random moments; every checkpoint-<N>
 # directory that exists is complete, and resuming (resume_from_checkpoint: true) gives the
 # uninterrupted run's losses and grad norms bit for bit and the same final weights.
-set -u
-BIN=${LONG1K_BIN:?}
-SRC=${LONG1K_SRC:-.}
-SHARED=${LONG1K_SHARED:-../shared}
+source "$(dirname "$0")/../lib.sh"
 MODEL=$SHARED/golden/models/qwen2_tiny/f32
-[[ -d $MODEL ]] || { echo "SKIP: no golden model at $MODEL"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMP_NUM_THREADS=1
+need_model "$MODEL"
 python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 48 7 || exit 1
 cat > "$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
@@ -29,7 +23,6 @@ num_threads: 1
 tokenized_cache_dir: $T/cache
 bf16: false
 EOC
-fail=0
 complete_ckpts() { # every checkpoint-* dir has all its files
   for d in "$1"/checkpoint-*; do
     [[ -e $d ]] || continue
