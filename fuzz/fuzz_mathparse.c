@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/grade_int.h"
+#include "eval/grade_internal.h"
 #include "eval/mathexpr.h"
 #include "long1k/grade.h"
 

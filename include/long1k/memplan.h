@@ -5,7 +5,7 @@
  * tokens per micro-batch, the chunk of the fused lm_head + cross-entropy, and the cuBLASLt
  * workspace; and finds the largest T that fits a given amount of free device memory.
  * docs/gpu-memory.md writes down every tensor and assumption; the per-layer activations are
- * the list of struct layer_acts (src/model/internal.h) as the CUDA backend keeps it, in bf16
+ * the list of struct layer_acts (src/model/model_internal.h) as the CUDA backend keeps it, in bf16
  * (2 bytes) or float32, with the row statistics (rstd, log-sum-exp) always float32.
  *
  * These are PLANNED sizes, not measured ones: a sum over everything alive at the peak (the

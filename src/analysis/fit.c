@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/rng.h"
+#include "analysis/xoshiro.h"
 
 void l1k_fit_opts_default(l1k_fit_opts *o) {
   memset(o, 0, sizeof *o);
@@ -182,16 +182,16 @@ static double binom_var_weight(double y, double n, double scale) {
   return 1.0 / var;
 }
 
-static double binomial_draw(l1k_rng *g, double n, double p) {
+static double binomial_draw(l1k_xoshiro *g, double n, double p) {
   if (p <= 0) return 0;
   if (p >= 1) return n;
   long nn = (long)llround(n);
   if (nn <= 20000) {
     long k = 0;
-    for (long i = 0; i < nn; i++) k += l1k_rng_uniform(g) < p;
+    for (long i = 0; i < nn; i++) k += l1k_xoshiro_uniform(g) < p;
     return (double)k;
   }
-  double k = llround(n * p + sqrt(n * p * (1 - p)) * l1k_rng_normal(g));
+  double k = llround(n * p + sqrt(n * p * (1 - p)) * l1k_xoshiro_normal(g));
   if (k < 0) k = 0;
   if (k > n) k = n;
   return k;
@@ -454,8 +454,8 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
       rc = l1k_errf(err, L1K_ENOMEM, "out of memory for %d bootstrap replicates", B);
       goto done;
     }
-    l1k_rng rng;
-    l1k_rng_seed(&rng, o->seed);
+    l1k_xoshiro rng;
+    l1k_xoshiro_seed(&rng, o->seed);
     double *e = g; /* weighted residuals */
     for (size_t i = 0; i < n; i++) e[i] = (d->y[i] - (r->a + r->b * l[i])) * sqrt(w[i]);
     int okc = 0;
@@ -470,12 +470,12 @@ int l1k_fit_run(const l1k_fit_data *d, const l1k_fit_opts *o, l1k_fit_result *r,
           ws[i] = binom_var_weight(ys[i], d->n[i], scale);
           ls[i] = l[i];
         } else if (method == L1K_BOOT_RESIDUAL) {
-          size_t j = (size_t)l1k_rng_below(&rng, n);
+          size_t j = (size_t)l1k_xoshiro_below(&rng, n);
           ys[i] = r->a + r->b * l[i] + e[j] / sqrt(w[i]);
           ws[i] = w[i];
           ls[i] = l[i];
         } else {
-          size_t j = (size_t)l1k_rng_below(&rng, n);
+          size_t j = (size_t)l1k_xoshiro_below(&rng, n);
           ys[i] = d->y[j];
           ws[i] = w[j];
           ls[i] = l[j];

@@ -7,7 +7,7 @@
  * llm.c's rule instead: one launcher per op, forward and backward side by side, each checked
  * against the CPU backend's function of the same name.
  *
- * Ownership. The model (struct l1k_model, src/model/internal.h) keeps what every backend shares:
+ * Ownership. The model (struct l1k_model, src/model/model_internal.h) keeps what every backend shares:
  * the config, the tensor table (names, shapes, offsets into the flat layout, no-decay flags,
  * storage dtype), the rotary inverse frequencies, and a host float32 copy of the parameters as
  * loaded (the CPU backend trains that copy in place; a device backend may drop it after

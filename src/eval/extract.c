@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "eval/grade_int.h"
+#include "eval/grade_internal.h"
 #include "eval/mathexpr.h"
 #include "long1k/grade.h"
 

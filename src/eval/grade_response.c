@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/grade_int.h"
+#include "eval/grade_internal.h"
 #include "long1k/grade.h"
 
 int l1k_grade_response(const char *gold, const char *response, size_t len, int choices,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval/mathexpr_int.h"
+#include "eval/mathexpr_internal.h"
 
 /* ---------------------------------------------------------------- arena */
 struct mx_chunk {

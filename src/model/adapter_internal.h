@@ -4,7 +4,7 @@
 #define LONG1K_MODEL_ADAPTER_INTERNAL_H
 
 #include "long1k/adapter.h"
-#include "model/internal.h"
+#include "model/model_internal.h"
 
 enum { ADAPTER_LORA = 1, ADAPTER_FREEZE = 2 };
 

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/internal.h"
+#include "model/model_internal.h"
 #include "long1k/rng.h"
 
 static double uniform01(uint64_t *s) { /* (0, 1) */

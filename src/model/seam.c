@@ -7,7 +7,7 @@
 #include "backend/ops.h"
 #include "backend/registry.h"
 #include "long1k/log.h"
-#include "model/internal.h"
+#include "model/model_internal.h"
 
 static int is_host(const l1k_model *m) { return m->be == &l1k_backend_cpu_ops; }
 

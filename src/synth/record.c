@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "long1k/synth.h"
-#include "synth/internal.h"
+#include "synth/synth_internal.h"
 
 static const char *schema_names[] = {"auto", "openthoughts", "openthoughts-metadata", "s1k",
                                      "fields"};

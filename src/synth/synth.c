@@ -20,7 +20,7 @@
 #include "long1k/log.h"
 #include "long1k/rng.h"
 #include "long1k/synth.h"
-#include "synth/internal.h"
+#include "synth/synth_internal.h"
 
 #define NPERM 64
 #define NBANDS 16

@@ -6,7 +6,7 @@
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/synth.h"
-#include "synth/internal.h"
+#include "synth/synth_internal.h"
 
 static const char *default_links[] = {
     "Okay, that settles problem {prev}. Now let's move on to problem {i}.",

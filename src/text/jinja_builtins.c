@@ -11,7 +11,7 @@
 
 #include <utf8proc.h>
 
-#include "text/jinja_int.h"
+#include "text/jinja_internal.h"
 #include "text/tok_internal.h"
 
 #define E (&r->e)

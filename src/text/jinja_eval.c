@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "text/jinja_int.h"
+#include "text/jinja_internal.h"
 
 #define MAX_MACRO_DEPTH 64
 #define MAX_STEPS 10000000ull

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/jinja_int.h"
+#include "text/jinja_internal.h"
 
 typedef struct lexer {
   jenv *e;

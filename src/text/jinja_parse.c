@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/jinja_int.h"
+#include "text/jinja_internal.h"
 
 #define MAX_DEPTH 200
 

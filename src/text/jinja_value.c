@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/jinja_int.h"
+#include "text/jinja_internal.h"
 
 struct jchunk {
   jchunk *next;

@@ -23,7 +23,7 @@
 
 #ifdef LONG1K_HAVE_CUDA
 #include "backend/ops.h"
-#include "model/internal.h"
+#include "model/model_internal.h"
 #endif
 
 #define PARITY_TOL 1e-4 /* src/cli/cmd_parity.c */

@@ -9,7 +9,7 @@
 #include "check.h"
 #include "long1k/io.h"
 #include "long1k/synth.h"
-#include "synth/internal.h"
+#include "synth/synth_internal.h"
 
 static char *boxed(const char *s) {
   size_t b, l;

@@ -15,7 +15,7 @@
 #include "backend/cpu/cpu.h"
 #include "backend/ops.h"
 #include "long1k/optim.h"
-#include "model/internal.h"
+#include "model/model_internal.h"
 
 typedef struct cpu_state {
   l1k_adamw opt;

@@ -8,7 +8,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/ops.h"
-#include "model/internal.h"
+#include "model/model_internal.h"
 
 /* Device activations of one layer for N = B*T rows: the CPU's layer_acts (forward.c). */
 typedef struct cu_layer {
