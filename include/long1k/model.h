@@ -213,14 +213,14 @@ int l1k_model_optim_host(l1k_model *m, float **m1, float **m2);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (each file atomically), or shards and an index
- * above 50 GB as transformers 5.x writes them (l1k_model_save_sharded). Tokenizer files are the
+ * above 5 GB in transformers' layout (l1k_model_save_sharded). Tokenizer files are the
  * caller's. */
 int l1k_model_save(const l1k_model *m, const char *dir, const char *dtype, l1k_err *err);
 /* The same, with the weights split as transformers' save_pretrained(max_shard_size=...)
  * splits them (l1k_st_write_sharded in safetensors.h): model-00001-of-0000N.safetensors and
  * model.safetensors.index.json when they exceed max_shard_size bytes, else one
- * model.safetensors. max_shard_size 0 = transformers 5.x's default, 50 GB (50e9 bytes), which
- * l1k_model_save uses. */
+ * model.safetensors. max_shard_size 0 = 5 GB (5e9 bytes: the Hub's shard size and
+ * transformers 4.x's default; 5.x defaults to 50 GB), which l1k_model_save uses. */
 int l1k_model_save_sharded(const l1k_model *m, const char *dir, const char *dtype,
                            uint64_t max_shard_size, l1k_err *err);
 

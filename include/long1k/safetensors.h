@@ -93,7 +93,8 @@ int l1k_st_write(const char *path, const l1k_st_entry *e, size_t n,
  * index the new save does not write, are removed afterwards, so the directory never mixes two
  * saves (transformers leaves a stale index behind when a sharded directory is resaved whole).
  * Entries must not share storage (tied weights are the caller's to drop). */
-#define L1K_ST_DEFAULT_MAX_SHARD ((uint64_t)50 * 1000 * 1000 * 1000) /* "50GB", transformers 5.x */
+#define L1K_ST_DEFAULT_MAX_SHARD ((uint64_t)5 * 1000 * 1000 * 1000) /* "5GB": the Hub's size,
+   transformers 4.x's default and huggingface_hub's (5.x defaults to 50GB; both load either) */
 int l1k_st_natural_cmp(const char *a, const char *b);
 /* Shard of each entry (shard_of[i], 0-based, in file-name order) and the shard count. */
 int l1k_st_plan_shards(const l1k_st_entry *e, size_t n, uint64_t max_shard_size,
