@@ -263,6 +263,10 @@ int cmd_init(int argc, char **argv) {
     }
   } else {
     cfg_path = strdup(config);
+    if (!cfg_path) {
+      fprintf(stderr, "long1k init: out of memory\n");
+      return 1;
+    }
   }
   int rc = l1k_config_load_file(cfg_path, &cfg, &err);
   free(cfg_path);

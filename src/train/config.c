@@ -485,7 +485,11 @@ int l1k_train_config_load_yaml(l1k_train_config *c, const char *path, l1k_err *e
         rc = l1k_errf(err, L1K_EINPUT, "%s:%zu: expected a mapping of key: value", path, line);
       } else if (state == 0) {
         free(key);
-        key = strdup(v);
+        if (!(key = strdup(v))) {
+          rc = l1k_errf(err, L1K_ENOMEM, "%s: out of memory", path);
+          yaml_event_delete(&ev);
+          break;
+        }
         key_line = line;
         state = 1;
       } else {
