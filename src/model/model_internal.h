@@ -134,5 +134,11 @@ train_space model_train_space(l1k_model *m, int want_grads);
 /* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */
 int model_layout(l1k_model *m, l1k_err *err);
 void model_point(const l1k_model *m, float *base, model_params *p);
+/* Checks a batch's ids, labels and positions (one line naming row and position) and fills, for
+ * each token i of the B x T grid, pos[i], seg[i] (the row-local start of its document: a new
+ * document where doc[] changes or, without doc[], where the position does not increase) and
+ * target[i] (labels[i+1] of the same document, or -1). Host side, shared by every backend. */
+int model_batch_layout(const l1k_batch *b, int vocab, int32_t *pos, int32_t *seg, int32_t *target,
+                       l1k_err *err);
 
 #endif

@@ -129,40 +129,9 @@ int l1k_cpu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 /* Fills seg, pos, target; checks ids and labels. */
 static int prepare_batch(l1k_model *m, const l1k_batch *b, l1k_err *err) {
   model_acts *a = &m->a;
-  int B = b->B, T = b->T, V = m->cfg.vocab_size;
-  for (int r = 0; r < B; r++) {
-    for (int t = 0; t < T; t++) {
-      size_t i = (size_t)r * T + t;
-      int32_t id = b->ids[i];
-      if (id < 0 || id >= V)
-        return l1k_errf(err, L1K_EINPUT,
-                        "batch row %d position %d: token id %d out of range (vocab_size is %d)", r,
-                        t, id, V);
-      if (b->labels) {
-        int32_t lb = b->labels[i];
-        if (lb != -100 && (lb < 0 || lb >= V))
-          return l1k_errf(err, L1K_EINPUT,
-                          "batch row %d position %d: label %d out of range (expected -100 or 0..%d)",
-                          r, t, lb, V - 1);
-      }
-      int32_t p = b->pos ? b->pos[i] : t;
-      if (p < 0)
-        return l1k_errf(err, L1K_EINPUT, "batch row %d position %d: negative position id %d", r, t, p);
-      a->pos[i] = p;
-      int newdoc;
-      if (t == 0) newdoc = 1;
-      else if (b->doc) newdoc = b->doc[i] != b->doc[i - 1];
-      else newdoc = !(p > a->pos[i - 1]);
-      a->seg[i] = newdoc ? t : a->seg[i - 1];
-    }
-    for (int t = 0; t < T; t++) {
-      size_t i = (size_t)r * T + t;
-      int32_t tg = -1;
-      if (b->labels && t + 1 < T && a->seg[i + 1] == a->seg[i] && b->labels[i + 1] != -100)
-        tg = b->labels[i + 1];
-      a->target[i] = tg;
-    }
-  }
+  int B = b->B, T = b->T;
+  int rc = model_batch_layout(b, m->cfg.vocab_size, a->pos, a->seg, a->target, err);
+  if (rc) return rc;
   a->n_segs = 0;
   for (int r = 0; r < B; r++)
     for (int t = 0; t < T;) {

@@ -21,44 +21,18 @@
 
 /* ---------------------------------------------------------------- batch preparation */
 
-/* Positions, document starts / ends, targets: forward.c's prepare_batch, same messages. */
+/* Positions, document starts / ends, targets (model_batch_layout, as the CPU backend), then
+ * each document's end and the rows with a target. */
 static int prep_rows(const l1k_model *m, cu_state *s, const l1k_batch *b, l1k_err *err) {
-  int B = b->B, T = b->T, V = m->cfg.vocab_size;
-  for (int r = 0; r < B; r++) {
-    for (int t = 0; t < T; t++) {
-      size_t i = (size_t)r * T + t;
-      int32_t id = b->ids[i];
-      if (id < 0 || id >= V)
-        return l1k_errf(err, L1K_EINPUT,
-                        "batch row %d position %d: token id %d out of range (vocab_size is %d)", r,
-                        t, id, V);
-      if (b->labels) {
-        int32_t lb = b->labels[i];
-        if (lb != -100 && (lb < 0 || lb >= V))
-          return l1k_errf(err, L1K_EINPUT,
-                          "batch row %d position %d: label %d out of range (expected -100 or 0..%d)",
-                          r, t, lb, V - 1);
-      }
-      int32_t p = b->pos ? b->pos[i] : t;
-      if (p < 0)
-        return l1k_errf(err, L1K_EINPUT, "batch row %d position %d: negative position id %d", r, t, p);
-      s->h_pos[i] = p;
-      int newdoc;
-      if (t == 0) newdoc = 1;
-      else if (b->doc) newdoc = b->doc[i] != b->doc[i - 1];
-      else newdoc = !(p > s->h_pos[i - 1]);
-      s->h_seg[i] = newdoc ? t : s->h_seg[i - 1];
-    }
+  int B = b->B, T = b->T;
+  int rc = model_batch_layout(b, m->cfg.vocab_size, s->h_pos, s->h_seg, s->h_target, err);
+  if (rc) return rc;
+  for (int r = 0; r < B; r++)
     for (int t = T - 1; t >= 0; t--) {
       size_t i = (size_t)r * T + t;
       int last = t == T - 1 || s->h_seg[i + 1] != s->h_seg[i];
       s->h_seg_end[i] = last ? t + 1 : s->h_seg_end[i + 1];
-      int32_t tg = -1;
-      if (b->labels && t + 1 < T && s->h_seg[i + 1] == s->h_seg[i] && b->labels[i + 1] != -100)
-        tg = b->labels[i + 1];
-      s->h_target[i] = tg;
     }
-  }
   int nr = 0;
   for (size_t i = 0; i < (size_t)B * T; i++)
     if (s->h_target[i] >= 0) {
