@@ -261,6 +261,7 @@ static void check_load(const char *tmp) {
   free(empty);
   free(dir);
   free(tokdir);
+  l1k_chat_template_free(o.tmpl);
   l1k_tokenizer_free(tok);
 }
 
