@@ -23,7 +23,7 @@
 #   LONG1K_BIN=build/long1k scripts/gpu-check.sh --cli-only
 #                                      only the CLI steps, with a long1k already built (here:
 #                                      DEVICE=cpu is chosen when nvidia-smi finds no GPU; the
-#                                      bf16 steps are then skipped). tests/model/test_gpu_check_cli.sh.
+#                                      bf16 steps are then skipped). tests/cuda/test_gpu_check_cli.sh.
 #
 # Env: OUT (default /tmp/l1k-gpu-check), GPUDEPS (default .gpudeps), JOBS (default nproc),
 # QUICK=1 (attention at T=4096 only, for a first try), PY (default python3), DEVICE (cuda | cpu;
@@ -174,12 +174,13 @@ cli_train() {
   local runs="device:$DEVICE:fp32 cpu:cpu:fp32" r role dev pr
   [ "$DEVICE" = cpu ] || runs="$runs device:$DEVICE:bf16"
   mkdir -p "$OUT/train"
-  $PY "$ROOT/tests/train/make_tokenized.py" "$OUT/train/data.jsonl" 32 3 48 500 || return
+  $PY "$ROOT/tests/train/make_tokenized.py" "$OUT/train/data.jsonl" 32 3 48 500 ||
+    { sum "step  train-data: FAILED (tests/train/make_tokenized.py)"; return; }
   for r in $runs; do
     IFS=: read -r role dev pr <<<"$r"
     train_yaml "$dev" "$pr" "$role-$pr" >"$OUT/train/$role-$pr.yaml"
     rm -rf "$OUT/train/out-$role-$pr" "$OUT/train/cache-$role-$pr"
-    step "train-$dev-$pr" 120 "$BIN" train "$OUT/train/$role-$pr.yaml"
+    step "train-$role-$dev-$pr" 120 "$BIN" train "$OUT/train/$role-$pr.yaml"
   done
   step train-compare 30 $PY "$ROOT/scripts/gpu_check_losses.py" "$OUT/train" "$DEVICE"
 }
