@@ -9,8 +9,14 @@
  *   - 401/403/404                                 -> done(fatal): the endpoint refuses all
  *   - other 4xx (e.g. a prompt over the context)  -> done(failed), no retry
  * After max_retries retries a job is done(failed) with the last reason.
+ *
+ * Built without libcurl (CMake LONG1K_CURL=OFF, or AUTO without it: the GPU machine of
+ * scripts/gpu-check.sh), the URL / reply / backoff helpers stay and l1k_oai_new refuses with one
+ * line (L1K_EINPUT, exit 2): see the no-curl path at the end of this file.
  */
+#ifdef LONG1K_HAVE_CURL
 #include <curl/curl.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +28,7 @@
 
 #define MAX_BODY (256u << 20) /* a reply larger than this is refused (256 MiB) */
 
+#ifdef LONG1K_HAVE_CURL
 typedef struct job {
   char *url;
   char *auth; /* own "Authorization: ..." header, or NULL for the client's */
@@ -51,6 +58,8 @@ struct l1k_oai_client {
   uint64_t rng;
   char *auth;
 };
+
+#endif /* LONG1K_HAVE_CURL */
 
 void l1k_http_opts_default(l1k_http_opts *o) {
   memset(o, 0, sizeof *o);
@@ -158,6 +167,7 @@ int l1k_oai_parse_reply(const cJSON *json, int completions, l1k_oai_reply *out, 
   return 0;
 }
 
+#ifdef LONG1K_HAVE_CURL
 l1k_oai_client *l1k_oai_new(const l1k_http_opts *opts, l1k_err *err) {
   static int curl_ready = 0; /* curl_global_init once per process (the CLI is one thread) */
   if (!curl_ready) {
@@ -522,3 +532,38 @@ int l1k_oai_run(l1k_oai_client *c, l1k_oai_refill_fn refill, l1k_oai_done_fn don
   if (tick) tick(ctx, &c->st);
   return 0;
 }
+
+#else /* the no-curl path: no client can be made, so nothing below ever gets one */
+
+struct l1k_oai_client {
+  l1k_oai_stats st;
+};
+
+#define L1K_NO_CURL_MSG "long1k was built without libcurl: --endpoint is not available; use --model"
+
+l1k_oai_client *l1k_oai_new(const l1k_http_opts *opts, l1k_err *err) {
+  l1k_errf(err, L1K_EINPUT, L1K_NO_CURL_MSG);
+  return NULL;
+}
+
+void l1k_oai_free(l1k_oai_client *c) { free(c); }
+void l1k_oai_each_pending(l1k_oai_client *c, void (*fn)(void *user)) {}
+
+int l1k_oai_submit(l1k_oai_client *c, const char *url, char *body, int completions, void *user,
+                   l1k_err *err) {
+  return l1k_errf(err, L1K_EINPUT, L1K_NO_CURL_MSG);
+}
+
+int l1k_oai_submit_key(l1k_oai_client *c, const char *url, const char *api_key, char *body,
+                       int completions, void *user, l1k_err *err) {
+  return l1k_errf(err, L1K_EINPUT, L1K_NO_CURL_MSG);
+}
+
+size_t l1k_oai_pending(const l1k_oai_client *c) { return 0; }
+const l1k_oai_stats *l1k_oai_get_stats(const l1k_oai_client *c) { return &c->st; }
+
+int l1k_oai_run(l1k_oai_client *c, l1k_oai_refill_fn refill, l1k_oai_done_fn done,
+                l1k_oai_tick_fn tick, void *ctx, volatile sig_atomic_t *stop, l1k_err *err) {
+  return l1k_errf(err, L1K_EINPUT, L1K_NO_CURL_MSG);
+}
+#endif /* LONG1K_HAVE_CURL */
