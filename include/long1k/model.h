@@ -210,6 +210,9 @@ float *l1k_model_grads_host(l1k_model *m);
  * checkpoints. Returns 0, or 1 when they are not in host memory (device backend, or no
  * optimizer yet): use l1k_model_optim_get / _set. */
 int l1k_model_optim_host(l1k_model *m, float **m1, float **m2);
+/* Bytes free now and in all on the device the model is attached to. Returns 0, 1 when the
+ * backend computes in host memory (cpu: nothing to plan), or an error code with err set. */
+int l1k_model_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (each file atomically), or shards and an index

@@ -104,6 +104,11 @@ typedef struct l1k_backend_ops {
    * without a second copy of both moments). NULL entry, or 1 returned: not in host memory
    * (callers use optim_get / optim_set). */
   int (*optim_host)(l1k_model *m, float **m1, float **m2);
+
+  /* Device memory of the attached model's device: bytes free now and in all. NULL entry:
+   * host memory (nothing to plan against). The trainer plans a run against total_b before
+   * its first step (include/long1k/memplan.h). */
+  int (*mem_info)(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -94,6 +94,11 @@ const char *l1k_model_device(const l1k_model *m) { return m->be ? m->be->name : 
 float *l1k_model_params(l1k_model *m) { return is_host(m) ? m->params : NULL; }
 float *l1k_model_grads(l1k_model *m) { return is_host(m) ? model_grads_alloc(m) : NULL; }
 float *l1k_model_grads_host(l1k_model *m) { return m->be->grads_host ? m->be->grads_host(m) : NULL; }
+int l1k_model_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err) {
+  if (!m->be || !m->be->mem_info) return 1;
+  return m->be->mem_info(m, free_b, total_b, err);
+}
+
 int l1k_model_optim_host(l1k_model *m, float **m1, float **m2) {
   return m->be->optim_host ? m->be->optim_host(m, m1, m2) : 1;
 }

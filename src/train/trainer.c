@@ -21,6 +21,7 @@
 #include "long1k/model.h"
 #include "long1k/optim.h"
 #include "long1k/plot.h"
+#include "long1k/memplan.h"
 #include "long1k/rng.h"
 #include "long1k/sched.h"
 #include "long1k/tokenizer.h"
@@ -454,6 +455,33 @@ static int attach_device(trainer *t, l1k_err *err) {
   return l1k_model_attach(t->m, c->device, &o, err);
 }
 
+/* Device backends: the run's memory planned before the first step (include/long1k/memplan.h),
+ * printed as one line, and refused with the largest T that would fit instead of running into
+ * out-of-memory. T = the micro-batch's tokens at most (per_device_train_batch_size x
+ * cutoff_len); the budget is the device's whole memory (the plan counts the weights the backend
+ * already holds). Host backends: nothing to plan. */
+static int plan_device_memory(trainer *t, l1k_err *err) {
+  const l1k_train_config *c = t->c;
+  uint64_t free_b = 0, total_b = 0;
+  int rc = l1k_model_mem_info(t->m, &free_b, &total_b, err);
+  if (rc) return rc == 1 ? 0 : rc;
+  const char *pr = c->precision ? c->precision : "auto";
+  l1k_memplan_opts o = {0};
+  o.bf16 = strcmp(pr, "fp32") != 0; /* auto = bf16 on a device */
+  o.recompute = c->gradient_checkpointing;
+  o.zero = c->zero_stage > 0 && t->d.world > 1 ? 1 : 0;
+  o.world = t->d.world;
+  int64_t T = (int64_t)c->per_device_train_batch_size * c->cutoff_len;
+  uint64_t budget = total_b > L1K_MEMPLAN_RESERVE ? total_b - L1K_MEMPLAN_RESERVE : 0;
+  l1k_memplan p;
+  if ((rc = l1k_memplan_check(l1k_model_cfg(t->m), T, &o, budget, &p, err)))
+    return l1k_err_prefix(err, "memory plan");
+  char line[512];
+  l1k_memplan_line(&p, budget, line, sizeof line);
+  if (t->d.rank == 0) l1k_info("memory plan: %s", line);
+  return 0;
+}
+
 /* finetuning_type lora / freeze (include/long1k/adapter.h): LLaMA-Factory's adapter.py order:
  * every adapter_name_or_path but the last merged into the base (all of them with
  * create_new_adapter), the last one trained further, else a new LoRA from the seed. */
@@ -622,7 +650,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = fail_all(t, 0))) goto out;
-  if ((rc = attach_device(t, err))) {
+  if ((rc = attach_device(t, err)) || (rc = plan_device_memory(t, err))) {
     fail_all(t, rc);
     goto out;
   }

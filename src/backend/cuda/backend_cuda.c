@@ -518,6 +518,16 @@ static float *cuda_grads_host(l1k_model *m) {
   return NULL;
 }
 
+static int cuda_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err) {
+  (void)m;
+  size_t fr = 0, tot = 0;
+  int rc = l1kcu_check(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo", err);
+  if (rc) return rc;
+  *free_b = fr;
+  *total_b = tot;
+  return 0;
+}
+
 const l1k_backend_ops l1k_backend_cuda_ops = {
     .name = "cuda",
     .available = cuda_available,
@@ -536,4 +546,5 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .optim_get = cuda_optim_get,
     .optim_set = cuda_optim_set,
     .grads_host = cuda_grads_host,
+    .mem_info = cuda_mem_info,
 };

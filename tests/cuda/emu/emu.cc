@@ -37,6 +37,12 @@ extern "C" cudaError_t cudaGetLastError(void) {
   return e;
 }
 extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
+/* the emulated device: an H200's 141 GB, all free (device memory is host memory here) */
+extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
+  *free_b = *total_b = (size_t)141 * 1000 * 1000 * 1000;
+  return cudaSuccess;
+}
+
 extern "C" cudaError_t cudaGetDeviceCount(int *n) {
   *n = 1;
   return cudaSuccess;

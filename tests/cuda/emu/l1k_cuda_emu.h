@@ -35,6 +35,7 @@ cudaError_t cudaMemset(void *dst, int v, size_t n);
 cudaError_t cudaGetLastError(void);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b);
 cudaError_t cudaSetDevice(int d);
 const char *cudaGetErrorString(cudaError_t e);
 const char *cudaGetErrorName(cudaError_t e);
