@@ -8,6 +8,16 @@ of the test suite). Subcommands:
   tokenize MODEL CORPUS OUT        HF tokenizers ids (add_special_tokens=False) of every
                                    "text" of CORPUS, one {"ids": [...]} per line, in the format
                                    `long1k tokenize` writes
+  convert-tokenizer GGUF_DIR GGUF_FILE OUT
+                                   the tokenizer only (AutoTokenizer.from_pretrained(gguf_file=)
+                                   + save_pretrained): for a model whose architecture long1k
+                                   does not run (Gemma 3)
+  corpus OUT FILE...               the "text" of every line of the JSONL FILEs (.gz too), one
+                                   {"text"} per line, empty texts kept
+  decode MODEL IDS OUT             HF tokenizers decode (skip_special_tokens=False) of every
+                                   "ids" of IDS, one {"text": ...} per line
+  compare KEY A B [LABEL]          counts the lines of A and B whose KEY differs; prints
+                                   documents, tokens (KEY=ids) and differing lines; exit 1 if any
   chat MODEL OUT                   transformers' apply_chat_template text and ids for a few
                                    conversations ({"messages", "add_generation_prompt", "text",
                                    "ids"} per line)
@@ -42,6 +52,41 @@ def convert(gdir, gfile, out):
         del m.config.quantization_config
     m.save_pretrained(out)
     tok.save_pretrained(out)
+
+
+def convert_tokenizer(gdir, gfile, out):
+    from transformers import AutoTokenizer
+    AutoTokenizer.from_pretrained(gdir, gguf_file=gfile).save_pretrained(out)
+
+
+def corpus(out, files):
+    import gzip
+    with open(out, "w", encoding="utf-8") as g:
+        for p in files:
+            with (gzip.open(p, "rt", encoding="utf-8") if p.endswith(".gz") else open(p, encoding="utf-8")) as f:
+                for line in f:
+                    if line.strip():
+                        g.write(json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) + "\n")
+
+
+def decode(model, ids, out):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(model + "/tokenizer.json")
+    with open(ids, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as g:
+        for line in f:
+            text = tok.decode(json.loads(line)["ids"], skip_special_tokens=False)
+            g.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+
+
+def compare(key, a, b, label="documents"):
+    x = [json.loads(l)[key] for l in open(a, encoding="utf-8")]
+    y = [json.loads(l)[key] for l in open(b, encoding="utf-8")]
+    bad = [i for i, (u, v) in enumerate(zip(x, y)) if u != v]
+    nbad = len(bad) + abs(len(x) - len(y))
+    toks = f", {sum(map(len, x))} tokens" if key == "ids" else ""
+    print(f"   {len(x)} {label}{toks}, {nbad} with different {key}" +
+          (f" (first: line {bad[0] + 1})" if bad else ""))
+    return 1 if nbad else 0
 
 
 def tokenize(model, corpus, out):
@@ -131,7 +176,15 @@ def reference(model, out, long_len):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if cmd == "convert":
+    if cmd == "convert-tokenizer":
+        convert_tokenizer(*sys.argv[2:5])
+    elif cmd == "corpus":
+        corpus(sys.argv[2], sys.argv[3:])
+    elif cmd == "decode":
+        decode(*sys.argv[2:5])
+    elif cmd == "compare":
+        sys.exit(compare(*sys.argv[2:6]))
+    elif cmd == "convert":
         convert(*sys.argv[2:5])
     elif cmd == "tokenize":
         tokenize(*sys.argv[2:5])
