@@ -12,8 +12,8 @@ of the test suite). Subcommands:
                                    the tokenizer only (AutoTokenizer.from_pretrained(gguf_file=)
                                    + save_pretrained): for a model whose architecture long1k
                                    does not run (Gemma 3)
-  corpus OUT FILE...               the "text" of every line of the JSONL FILEs (.gz too), one
-                                   {"text"} per line, empty texts kept
+  corpus OUT FILE...               each distinct "text" of the JSONL FILEs (.gz too), one
+                                   {"text"} per line, in first-seen order (the empty text too)
   decode MODEL IDS OUT             HF tokenizers decode (skip_special_tokens=False) of every
                                    "ids" of IDS, one {"text": ...} per line
   compare KEY A B [LABEL]          counts the lines of A and B whose KEY differs; prints
@@ -65,12 +65,15 @@ def convert_tokenizer(gdir, gfile, out):
 
 def corpus(out, files):
     import gzip
+    seen = set()  # each distinct text once (the shared corpora and edge files overlap)
     with open(out, "w", encoding="utf-8") as g:
         for p in files:
             with (gzip.open(p, "rt", encoding="utf-8") if p.endswith(".gz") else open(p, encoding="utf-8")) as f:
                 for line in f:
-                    if line.strip():
-                        g.write(json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) + "\n")
+                    text = json.loads(line)["text"] if line.strip() else None
+                    if text is not None and text not in seen:
+                        seen.add(text)
+                        g.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
 
 
 def decode(model, ids, out):
