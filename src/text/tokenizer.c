@@ -568,8 +568,13 @@ static int parse_split_bytelevel(l1k_tokenizer *t, const cJSON *pre, const char 
 
 /* A Split on a String that the normalizer has already replaced everywhere (Gemma 3: Replace
  * " " by "\u2581", then Split " " MergedWithPrevious): it never matches, so the text stays one
- * piece, as with no pre-tokenizer. Accepted only when that is provable from the normalizer ops. */
+ * piece, as with no pre-tokenizer. Accepted only when that is provable from the normalizer ops,
+ * and only for a single character (a longer string could be re-formed by a later removal). */
 static int split_never_matches(const l1k_tokenizer *t, const char *s) {
+  size_t n = strlen(s);
+  unsigned char c = (unsigned char)s[0];
+  size_t want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (n != want) return 0;
   int gone = 0;
   for (int i = 0; i < t->n_norm_ops; i++) {
     const rewrite_op *op = &t->norm_ops[i];
@@ -592,7 +597,7 @@ static int parse_split_string(l1k_tokenizer *t, const cJSON *pre, const char *pa
   if (!split_never_matches(t, s->valuestring))
     return l1k_errf(err, L1K_EUNSUPPORTED,
                     "%s: pre_tokenizer.Split: String pattern \"%.40s\" can still occur after the "
-                    "normalizer (supported only when a Replace normalizer removes it)",
+                    "normalizer (supported only for one character that a Replace normalizer removes)",
                     path, s->valuestring);
   t->charlevel = 1; /* never splits: the same as no pre-tokenizer */
   return 0;

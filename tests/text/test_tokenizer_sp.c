@@ -194,12 +194,16 @@ static void test_refused(const char *dir) {
   expect_refused(dir, "pre_tokenizer",
                  cJSON_Parse("{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"x\"}"),
                  "prepend_scheme");
-  /* a lone Split is accepted only where the normalizer removes its string (Llama-2's Replace
-   * " " -> "▁" does, so split on a string that survives, and with invert) */
+  /* a lone Split is accepted only for one character the normalizer removes (Llama-2's Replace
+   * " " -> "▁" does: refused on a string that survives, on two spaces, and with invert) */
   expect_refused(dir, "pre_tokenizer",
                  cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\"a\"},"
                              "\"behavior\":\"MergedWithPrevious\",\"invert\":false}"),
                  "pre_tokenizer.Split: String pattern \"a\" can still occur");
+  expect_refused(dir, "pre_tokenizer",
+                 cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\"  \"},"
+                             "\"behavior\":\"MergedWithPrevious\",\"invert\":false}"),
+                 "String pattern \"  \" can still occur");
   expect_refused(dir, "pre_tokenizer",
                  cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},"
                              "\"behavior\":\"MergedWithPrevious\",\"invert\":true}"),
