@@ -8,9 +8,23 @@ of the test suite). Subcommands:
   tokenize MODEL CORPUS OUT        HF tokenizers ids (add_special_tokens=False) of every
                                    "text" of CORPUS, one {"ids": [...]} per line, in the format
                                    `long1k tokenize` writes
+  convert-tokenizer GGUF_DIR GGUF_FILE OUT
+                                   the tokenizer only (AutoTokenizer.from_pretrained(gguf_file=)
+                                   + save_pretrained): for a model whose architecture long1k
+                                   does not run (Gemma 3)
+  corpus OUT FILE...               each distinct "text" of the JSONL FILEs (.gz too), one
+                                   {"text"} per line, in first-seen order (the empty text too)
+  decode MODEL IDS OUT             HF tokenizers decode (skip_special_tokens=False) of every
+                                   "ids" of IDS, one {"text": ...} per line
+  compare KEY A B [LABEL]          counts the lines of A and B whose KEY differs; prints
+                                   documents, tokens (KEY=ids) and differing lines; exit 1 if any
   chat MODEL OUT                   transformers' apply_chat_template text and ids for a few
                                    conversations ({"messages", "add_generation_prompt", "text",
                                    "ids"} per line)
+  chat-masks MODEL OUT AGP         the conversations of tests/text/gen_chat_templates.py rendered
+                                   by apply_chat_template (add_generation_prompt = AGP, 0/1),
+                                   with HF tokenizers ids and the assistant masks of that
+                                   script's span rule (transformers' renderer, no {% generation %})
   reference MODEL OUT              reference.safetensors in the format of
                                    ../shared/golden/models/*/reference.safetensors (read by
                                    `long1k parity`): input_ids, labels, logits, loss, grad.<name>
@@ -44,6 +58,44 @@ def convert(gdir, gfile, out):
     tok.save_pretrained(out)
 
 
+def convert_tokenizer(gdir, gfile, out):
+    from transformers import AutoTokenizer
+    AutoTokenizer.from_pretrained(gdir, gguf_file=gfile).save_pretrained(out)
+
+
+def corpus(out, files):
+    import gzip
+    seen = set()  # each distinct text once (the shared corpora and edge files overlap)
+    with open(out, "w", encoding="utf-8") as g:
+        for p in files:
+            with (gzip.open(p, "rt", encoding="utf-8") if p.endswith(".gz") else open(p, encoding="utf-8")) as f:
+                for line in f:
+                    text = json.loads(line)["text"] if line.strip() else None
+                    if text is not None and text not in seen:
+                        seen.add(text)
+                        g.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+
+
+def decode(model, ids, out):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(model + "/tokenizer.json")
+    with open(ids, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as g:
+        for line in f:
+            text = tok.decode(json.loads(line)["ids"], skip_special_tokens=False)
+            g.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+
+
+def compare(key, a, b, label="documents"):
+    x = [json.loads(l)[key] for l in open(a, encoding="utf-8")]
+    y = [json.loads(l)[key] for l in open(b, encoding="utf-8")]
+    bad = [i for i, (u, v) in enumerate(zip(x, y)) if u != v]
+    nbad = len(bad) + abs(len(x) - len(y))
+    toks = f", {sum(map(len, x))} tokens" if key == "ids" else ""
+    print(f"   {len(x)} {label}{toks}, {nbad} with different {key}" +
+          (f" (first: line {bad[0] + 1})" if bad else ""))
+    return 1 if nbad else 0
+
+
 def tokenize(model, corpus, out):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(model + "/tokenizer.json")
@@ -63,6 +115,25 @@ def chat(model, out):
             ids = tok(text, add_special_tokens=False)["input_ids"]
             g.write(json.dumps({"messages": msgs, "add_generation_prompt": gen, "text": text,
                                 "ids": ids}, ensure_ascii=False) + "\n")
+
+
+def chat_masks(model, out, agp):
+    import os
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "text"))
+    import gen_chat_templates as gct
+    tok = AutoTokenizer.from_pretrained(model)
+    raw = Tokenizer.from_file(model + "/tokenizer.json")
+    gen = bool(int(agp))
+    with open(out, "w", encoding="utf-8") as g:
+        for msgs in gct.CONVERSATIONS:
+            text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+            enc = raw.encode(text, add_special_tokens=False)
+            sp = gct.spans(tok.chat_template, msgs, gen, tok.bos_token, tok.eos_token, {}, text)
+            mask = [int(any(b < se and sb < e for sb, se in sp)) for b, e in enc.offsets]
+            g.write(json.dumps({"messages": msgs, "add_generation_prompt": gen, "text": text,
+                                "ids": enc.ids, "mask": mask}, ensure_ascii=False) + "\n")
 
 
 def embed_grad_without_padding_idx(m, ids, lab):
@@ -131,10 +202,20 @@ def reference(model, out, long_len):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if cmd == "convert":
+    if cmd == "convert-tokenizer":
+        convert_tokenizer(*sys.argv[2:5])
+    elif cmd == "corpus":
+        corpus(sys.argv[2], sys.argv[3:])
+    elif cmd == "decode":
+        decode(*sys.argv[2:5])
+    elif cmd == "compare":
+        sys.exit(compare(*sys.argv[2:6]))
+    elif cmd == "convert":
         convert(*sys.argv[2:5])
     elif cmd == "tokenize":
         tokenize(*sys.argv[2:5])
+    elif cmd == "chat-masks":
+        chat_masks(*sys.argv[2:5])
     elif cmd == "chat":
         chat(*sys.argv[2:4])
     elif cmd == "reference":

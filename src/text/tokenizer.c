@@ -566,6 +566,43 @@ static int parse_split_bytelevel(l1k_tokenizer *t, const cJSON *pre, const char 
   return check_bytelevel(cJSON_GetArrayItem(list, 1), "pre_tokenizer.ByteLevel", 0, path, err);
 }
 
+/* A Split on a String that the normalizer has already replaced everywhere (Gemma 3: Replace
+ * " " by "\u2581", then Split " " MergedWithPrevious): it never matches, so the text stays one
+ * piece, as with no pre-tokenizer. Accepted only when that is provable from the normalizer ops,
+ * and only for a single character (a longer string could be re-formed by a later removal). */
+static int split_never_matches(const l1k_tokenizer *t, const char *s) {
+  size_t n = strlen(s);
+  unsigned char c = (unsigned char)s[0];
+  size_t want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (n != want) return 0;
+  int gone = 0;
+  for (int i = 0; i < t->n_norm_ops; i++) {
+    const rewrite_op *op = &t->norm_ops[i];
+    if (op->prefix && strstr(op->prefix, s)) gone = 0;
+    if (op->from && strcmp(op->from, s) == 0 && !strstr(op->to, s)) gone = 1;
+    else if (op->to && strstr(op->to, s)) gone = 0;
+  }
+  return gone;
+}
+
+static int parse_split_string(l1k_tokenizer *t, const cJSON *pre, const char *path,
+                              l1k_err *err) {
+  const cJSON *pat = cJSON_GetObjectItemCaseSensitive(pre, "pattern");
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(pat, "String");
+  if (!cJSON_IsString(s) || !s->valuestring[0] || json_true(pre, "invert"))
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "%s: pre_tokenizer: a lone Split is supported only with a String pattern "
+                    "and invert=false",
+                    path);
+  if (!split_never_matches(t, s->valuestring))
+    return l1k_errf(err, L1K_EUNSUPPORTED,
+                    "%s: pre_tokenizer.Split: String pattern \"%.40s\" can still occur after the "
+                    "normalizer (supported only for one character that a Replace normalizer removes)",
+                    path, s->valuestring);
+  t->charlevel = 1; /* never splits: the same as no pre-tokenizer */
+  return 0;
+}
+
 /* Phase 4: the pre-tokenizer; decides byte level (ByteLevel) or char level (Metaspace / none). */
 static int parse_pre(l1k_tokenizer *t, const cJSON *pre, const char *path, l1k_err *err) {
   if (is_null(pre)) {
@@ -586,9 +623,11 @@ static int parse_pre(l1k_tokenizer *t, const cJSON *pre, const char *path, l1k_e
     return check_bytelevel(pre, "pre_tokenizer", 1, path, err);
   }
   if (is_type(pre, "Sequence")) return parse_split_bytelevel(t, pre, path, err);
+  if (is_type(pre, "Split")) return parse_split_string(t, pre, path, err);
   return l1k_errf(err, L1K_EUNSUPPORTED,
                   "%s: pre_tokenizer: type '%.40s' is not supported (supported: ByteLevel, "
-                  "Sequence [Split, ByteLevel], Metaspace, or none)",
+                  "Sequence [Split, ByteLevel], Metaspace, a Split the normalizer makes "
+                  "unmatchable, or none)",
                   path, type_of(pre));
 }
 

@@ -11,7 +11,8 @@ Face `tokenizers` itself (no real Llama-2 / Mistral tokenizer.json is available 
    Written to tests/text/data/tokenizer_sp.json.
 2. derives the variants the C test builds the same way (VARIANTS below: Mistral's Metaspace
    prepend_scheme "first", Metaspace "always" + split, "never", no byte_fallback with and
-   without unk_token and fuse_unk, the special tokens with normalized: true) and writes, for each, the ids and decoded text of HF
+   without unk_token and fuse_unk, the special tokens with normalized: true, Gemma 3's
+   Replace(" " -> "▁") normalizer + Split(" ", MergedWithPrevious) pre-tokenizer) and writes, for each, the ids and decoded text of HF
    `tokenizers` (add_special_tokens=False, skip_special_tokens=False):
    - tests/text/data/tokenizer_sp_edge_<variant>.jsonl: edge cases (leading / multiple
      spaces, newlines, tabs, emoji and CJK through byte_fallback, unknown characters, added
@@ -23,6 +24,9 @@ Face `tokenizers` itself (no real Llama-2 / Mistral tokenizer.json is available 
 Not run by the test suite (needs pip `tokenizers`); rerun by hand when the cases change:
 
     /tmp/gen-venv/bin/python tests/text/gen_tokenizer_sp.py ../shared
+    /tmp/gen-venv/bin/python tests/text/gen_tokenizer_sp.py ../shared gemma   (one variant,
+        from the committed tokenizer_sp.json; tokenizer_sp_edge_gemma.jsonl was made so with
+        tokenizers 0.23.3)
 """
 import copy
 import gzip
@@ -35,6 +39,7 @@ import tokenizers
 from tokenizers import Tokenizer, models, trainers, pre_tokenizers
 
 shared = sys.argv[1] if len(sys.argv) > 1 else "../shared"
+only = sys.argv[2:]  # variant names: regenerate just their files from the committed tokenizer
 here = os.path.dirname(os.path.abspath(__file__))
 data = os.path.join(here, "data")
 SP = "\u2581"
@@ -74,12 +79,18 @@ def variant(base, name):
     elif name == "drop":  # no byte_fallback, no unk_token: unknown characters are dropped
         j["model"]["byte_fallback"] = False
         j["model"]["unk_token"] = None
+    elif name == "gemma":  # Gemma 3's layout (its tokenizer.json as transformers converts it):
+        j["normalizer"] = {"type": "Replace", "pattern": {"String": " "}, "content": SP}
+        j["pre_tokenizer"] = {"type": "Split", "pattern": {"String": " "},
+                              "behavior": "MergedWithPrevious", "invert": False}
+        j["decoder"] = {"type": "Sequence", "decoders": SEQ_DEC["decoders"][:3]}
     else:
         raise ValueError(name)
     return j
 
 
-VARIANTS = ["llama2", "mistral", "always", "never", "unk", "unk_nofuse", "drop", "normalized"]
+VARIANTS = ["llama2", "mistral", "always", "never", "unk", "unk_nofuse", "drop", "normalized",
+            "gemma"]
 CORPUS_VARIANTS = ["llama2", "mistral", "always"]
 
 
@@ -155,12 +166,16 @@ def edge_cases():
 
 def main():
     texts = corpus_texts()
-    base = train(texts[::STEP])
-    with open(os.path.join(data, "tokenizer_sp.json"), "w", encoding="utf-8") as f:
-        json.dump(base, f, ensure_ascii=False, indent=None, separators=(",", ":"))
-        f.write("\n")
+    if only:  # the committed tokenizer_sp.json, not retrained: only the named variants' files
+        with open(os.path.join(data, "tokenizer_sp.json"), encoding="utf-8") as f:
+            base = json.load(f)
+    else:
+        base = train(texts[::STEP])
+        with open(os.path.join(data, "tokenizer_sp.json"), "w", encoding="utf-8") as f:
+            json.dump(base, f, ensure_ascii=False, indent=None, separators=(",", ":"))
+            f.write("\n")
     edges = edge_cases()
-    for name in VARIANTS:
+    for name in only or VARIANTS:
         tok = Tokenizer.from_str(json.dumps(variant(base, name)))
         path = os.path.join(data, f"tokenizer_sp_edge_{name}.jsonl")
         with open(path, "w", encoding="utf-8") as f:

@@ -2,7 +2,8 @@
  * Hugging Face tokenizers for the tokenizer trained by tests/text/gen_tokenizer_sp.py
  * (tests/text/data/tokenizer_sp.json, Llama-2's layout) and the variants it derives (Mistral's
  * Metaspace prepend_scheme first, Metaspace always + split, never, no byte_fallback with unk
- * fused or not, no unk at all, special tokens with normalized: true), on edge cases and on every 8th document of the shared corpus;
+ * fused or not, no unk at all, special tokens with normalized: true, Gemma 3's Replace normalizer
+ * + Split " " pre-tokenizer), on edge cases and on every 8th document of the shared corpus;
  * the dropped-bytes counter; the fields that are refused, each named. */
 #include <unistd.h>
 
@@ -24,6 +25,10 @@ static void set(cJSON *o, const char *k, cJSON *v) {
   else cJSON_AddItemToObject(o, k, v);
 }
 
+#define GEMMA_SPLIT                                                                          \
+  "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","     \
+  "\"invert\":false}"
+
 /* the variants of gen_tokenizer_sp.py's variant() */
 static cJSON *variant(const char *name) {
   cJSON *j = golden_read_json(src_path("tests/text/data/tokenizer_sp.json"));
@@ -40,6 +45,13 @@ static cJSON *variant(const char *name) {
     set(model, "byte_fallback", cJSON_CreateFalse());
     if (!strcmp(name, "unk_nofuse")) set(model, "fuse_unk", cJSON_CreateFalse());
     if (!strcmp(name, "drop")) set(model, "unk_token", cJSON_CreateNull());
+  } else if (!strcmp(name, "gemma")) { /* Gemma 3: Replace " " -> "▁", Split " " (never matches) */
+    set(j, "normalizer", cJSON_Parse("{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},"
+                                     "\"content\":\"\xe2\x96\x81\"}"));
+    set(j, "pre_tokenizer", cJSON_Parse(GEMMA_SPLIT));
+    set(j, "decoder", cJSON_Parse("{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\","
+                                  "\"pattern\":{\"String\":\"\xe2\x96\x81\"},\"content\":\" \"},"
+                                  "{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"}]}"));
   } else if (!strcmp(name, "normalized")) { /* matched by their normalized content: "▁<s>" */
     cJSON *a;
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(j, "added_tokens"))
@@ -182,6 +194,24 @@ static void test_refused(const char *dir) {
   expect_refused(dir, "pre_tokenizer",
                  cJSON_Parse("{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"x\"}"),
                  "prepend_scheme");
+  /* a lone Split is accepted only for one character the normalizer removes (Llama-2's Replace
+   * " " -> "▁" does: refused on a string that survives, on two spaces, and with invert) */
+  expect_refused(dir, "pre_tokenizer",
+                 cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\"a\"},"
+                             "\"behavior\":\"MergedWithPrevious\",\"invert\":false}"),
+                 "pre_tokenizer.Split: String pattern \"a\" can still occur");
+  expect_refused(dir, "pre_tokenizer",
+                 cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\"  \"},"
+                             "\"behavior\":\"MergedWithPrevious\",\"invert\":false}"),
+                 "String pattern \"  \" can still occur");
+  expect_refused(dir, "pre_tokenizer",
+                 cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},"
+                             "\"behavior\":\"MergedWithPrevious\",\"invert\":true}"),
+                 "invert=false");
+  expect_refused(dir, "pre_tokenizer",
+                 cJSON_Parse("{\"type\":\"Split\",\"pattern\":{\"Regex\":\" \"},"
+                             "\"behavior\":\"MergedWithPrevious\",\"invert\":false}"),
+                 "String pattern");
   expect_refused(dir, "decoder", cJSON_CreateNull(), "decoder");
   expect_refused(dir, "decoder",
                  cJSON_Parse("{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Strip\",\"content\":"
@@ -200,8 +230,8 @@ int main(void) {
   char **texts = corpus_texts(&ntexts);
   CHECK_MSG(ntexts == 1652, "%d corpus documents", ntexts);
   static const char *names[] = {"llama2", "mistral", "always", "never", "unk", "unk_nofuse",
-                                "drop", "normalized"};
-  for (int k = 0; k < 8; k++) {
+                                "drop", "normalized", "gemma"};
+  for (int k = 0; k < 9; k++) {
     l1k_tokenizer *t = load_variant(dir, names[k]);
     if (!t) continue;
     char path[256], label[96];
