@@ -56,7 +56,7 @@ prepare() {
   cp -L /usr/lib/x86_64-linux-gnu/libcjson.so.1 "$d/lib/libcjson.so"
   # pkg-config files, relative to wherever the tarball is unpacked
   pc() { # name libs cflags
-    printf 'prefix=${pcfiledir}/../..\nName: %s\nDescription: long1k gpu-check stub\nVersion: 99\nCflags: %s\nLibs: %s\n' \
+    printf 'prefix=${pcfiledir}/../..\nName: %s\nDescription: packed by scripts/gpu-check.sh --prepare\nVersion: 99\nCflags: %s\nLibs: %s\n' \
       "$1" "$3" "$2" >"$d/lib/pkgconfig/$1.pc"
   }
   pc libcjson '-L${prefix}/lib -lcjson' '-I${prefix}/include'

@@ -529,6 +529,17 @@ static void p_targets(parser *P, jnode *n) {
   n->nnames = cnt;
 }
 
+/* The else branch of an if / for, after its `else` tag: the body up to `end` (endif, endfor)
+ * into n->body2. */
+static void p_else_body(parser *P, jnode *n, const char *end, const jtok *at) {
+  expect_block_end(P);
+  const char *const ends[] = {end, NULL};
+  nvec eb = {0};
+  p_body(P, &eb, ends, at);
+  n->body2 = eb.v;
+  n->nbody2 = eb.n;
+}
+
 static jnode *p_if(parser *P, const jtok *at) {
   jnode *n = mk(P, N_IF, at);
   n->a = p_expr(P);
@@ -546,14 +557,7 @@ static jnode *p_if(parser *P, const jtok *at) {
     n->nbody2 = 1;
     return n;
   }
-  if (w == 1) {
-    expect_block_end(P);
-    static const char *const ends2[] = {"endif", NULL};
-    nvec eb = {0};
-    p_body(P, &eb, ends2, at);
-    n->body2 = eb.v;
-    n->nbody2 = eb.n;
-  }
+  if (w == 1) p_else_body(P, n, "endif", at);
   expect_block_end(P);
   return n;
 }
@@ -576,14 +580,7 @@ static jnode *p_for(parser *P, const jtok *at) {
   int w = p_body(P, &body, ends, at);
   n->body = body.v;
   n->nbody = body.n;
-  if (w == 0) {
-    expect_block_end(P);
-    static const char *const ends2[] = {"endfor", NULL};
-    nvec eb = {0};
-    p_body(P, &eb, ends2, at);
-    n->body2 = eb.v;
-    n->nbody2 = eb.n;
-  }
+  if (w == 0) p_else_body(P, n, "endfor", at);
   expect_block_end(P);
   return n;
 }
