@@ -27,7 +27,14 @@
 #
 # Env: OUT (default /tmp/l1k-gpu-check), GPUDEPS (default .gpudeps), JOBS (default nproc),
 # QUICK=1 (attention at T=4096 only, for a first try), PY (default python3), DEVICE (cuda | cpu;
-# default cuda when nvidia-smi lists a GPU, else cpu), NO_BENCH=1 (skip the benchmarks).
+# default cuda when nvidia-smi lists a GPU, else cpu), NO_BENCH=1 (skip the benchmarks),
+# PARTS="core gen ..." (which parts run; default all: "core" is the tests, CLI and benchmarks
+# of this file, the others are scripts/gpu-check.d/<part>.sh).
+#
+# Parts: scripts/gpu-check.d/<part>.sh is sourced before the build. It appends its CMake
+# targets to PART_TARGETS and defines part_<part>(), run after the core steps with $BUILD,
+# $BIN (the long1k CLI), $BENCH (benchmark JSON lines: {"bench", "impl", ...}), $SHARED, $PY,
+# $QUICK, $NO_BENCH and step() at hand; every command goes through step() with a timeout.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -229,9 +236,20 @@ export LD_LIBRARY_PATH="$DEPS/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # the CUDA tests and benchmarks, and the whole CLI (libcurl off: `eval --endpoint` refuses
 # there). Without nvcc (trying the script on a CPU machine) the CUDA targets are left out.
 TARGETS="long1k cuda_test_cuda_kernels cuda_test_cuda_model"
+PARTS=${PARTS:-all}
+part_on() { [ "$PARTS" = all ] || [[ " $PARTS " == *" $1 "* ]]; }
+PART_TARGETS=
+PART_NAMES=
+for f in "$ROOT"/scripts/gpu-check.d/*.sh; do
+  [ -f "$f" ] || continue
+  p=$(basename "$f" .sh)
+  part_on "$p" || continue
+  . "$f"
+  PART_NAMES="$PART_NAMES $p"
+done
 CUDA_OPTS=(-DLONG1K_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual")
 if command -v nvcc >/dev/null 2>&1; then
-  TARGETS="$TARGETS gpu_attention_bench gpu_lmhead_bench gpu_matmul_bench"
+  TARGETS="$TARGETS gpu_attention_bench gpu_lmhead_bench gpu_matmul_bench$PART_TARGETS"
 else
   echo "no nvcc: building without the CUDA backend"
   CUDA_OPTS=(-DLONG1K_CUDA=OFF)
@@ -249,11 +267,11 @@ if [ $have_deps = 1 ]; then
   unset PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
 fi
 
-if [ $built = 1 ]; then
-  export LONG1K_SHARED=$SHARED OMP_NUM_THREADS=4
+BIN=$BUILD/long1k
+export LONG1K_SHARED=$SHARED OMP_NUM_THREADS=4
+if [ $built = 1 ] && part_on core; then
   step test-kernels 120 "$BUILD/cuda_test_cuda_kernels" 2>&1 | tee "$OUT/test_kernels.txt"
   step test-model 150 "$BUILD/cuda_test_cuda_model" 2>&1 | tee "$OUT/test_model.txt"
-  BIN=$BUILD/long1k
   cli_parity
   cli_train
 fi
@@ -263,15 +281,23 @@ BENCH=$OUT/bench.jsonl
 : >"$BENCH"
 ATT_T="4096 16384 32768"
 [ "$QUICK" = 1 ] && ATT_T=4096
-if [ $built = 1 ] && [ "$NO_BENCH" != 1 ] && [ -x "$BUILD/gpu_matmul_bench" ]; then
+if part_on core && [ $built = 1 ] && [ "$NO_BENCH" != 1 ] && [ -x "$BUILD/gpu_matmul_bench" ]; then
   step bench-matmul 60 "$BUILD/gpu_matmul_bench" 8192 | tee -a "$BENCH"
   step bench-lmhead 90 "$BUILD/gpu_lmhead_bench" 16384 1536 151936 | tee -a "$BENCH"
   step bench-lmhead-bf16 90 "$BUILD/gpu_lmhead_bench" 16384 1536 151936 bf16 | tee -a "$BENCH"
   step bench-attention 150 "$BUILD/gpu_attention_bench" $ATT_T | tee -a "$BENCH"
 fi
-[ "$NO_BENCH" = 1 ] || step peer-matmul 60 $PY bench/gpu_peers.py matmul 8192 | tee -a "$BENCH"
-[ "$NO_BENCH" = 1 ] || step peer-lmhead 90 $PY bench/gpu_peers.py lmhead 16384 1536 151936 | tee -a "$BENCH"
-[ "$NO_BENCH" = 1 ] || step peer-attention 150 $PY bench/gpu_peers.py attention $ATT_T | tee -a "$BENCH"
+if part_on core && [ "$NO_BENCH" != 1 ]; then
+  step peer-matmul 60 $PY bench/gpu_peers.py matmul 8192 | tee -a "$BENCH"
+  step peer-lmhead 90 $PY bench/gpu_peers.py lmhead 16384 1536 151936 | tee -a "$BENCH"
+  step peer-attention 150 $PY bench/gpu_peers.py attention $ATT_T | tee -a "$BENCH"
+fi
+
+# the parts of scripts/gpu-check.d, in name order
+for p in $PART_NAMES; do
+  echo "=== part $p"
+  "part_$p"
+done
 
 # ------------------------------------------------------------------------------ final table
 echo
@@ -292,15 +318,16 @@ $PY - "$BENCH" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 def show(r):
-    keys = [k for k in ("T", "n", "fw_tflops", "bw_tflops", "fwbw_ms", "device_bytes", "tflops",
-                        "mean_loss", "status") if k in r]
+    keys = [k for k in r if k not in ("bench", "impl")]
     return "  %-10s %-18s %s" % (r["bench"], r["impl"], "  ".join("%s=%s" % (k, r[k]) for k in keys))
-for bench in ("matmul", "lmhead_ce", "attention"):
+order = []
+for r in rows:
+    if r.get("bench") and r["bench"] not in order:
+        order.append(r["bench"])
+for bench in order:
     for r in rows:
         if r.get("bench") == bench:
             print(show(r))
-print("  attention in bf16 (tensor-core flash kernels) / train-step MFU with recomputation: "
-      "not built yet")
 EOF
 rm -rf "$DEPS"
 echo "log: $LOG"

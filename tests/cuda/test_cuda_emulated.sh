@@ -20,24 +20,34 @@ done
 W=${LONG1K_EMU_WORK:-$(mktemp -d /tmp/l1k-cuda-emu.XXXX)}
 [ -n "${LONG1K_EMU_WORK:-}" ] || trap 'rm -rf "$W"' EXIT
 EMU=tests/cuda/emu
-python3 - src/backend/cuda/kernels.cu "$W/kernels_emu.cc" <<'PY' || exit 1
+# every src/backend/cuda/*.cu, its launches rewritten (a file with kernels but no launch of its
+# own is fine; a <<< left over is not)
+for cu in src/backend/cuda/*.cu; do
+  python3 - "$cu" "$W/$(basename "$cu" .cu)_emu.cc" <<'PY' || exit 1
 import re, sys
 src = open(sys.argv[1]).read()
 out, n = re.subn(r"(\w+)<<<(.*?)>>>\((.*?)\);",
                  lambda m: "emu_launch(emu_make_cfg(%s), [=]() { %s(%s); });"
                  % (m.group(2), m.group(1), m.group(3)), src, flags=re.S)
-if n < 10 or "<<<" in out:
-    sys.exit("kernels.cu: could not rewrite its kernel launches (%d rewritten)" % n)
-open(sys.argv[2], "w").write('#line 1 "src/backend/cuda/kernels.cu"\n' + out)
+if "<<<" in out:
+    sys.exit("%s: could not rewrite its kernel launches (%d rewritten)" % (sys.argv[1], n))
+open(sys.argv[2], "w").write('#line 1 "%s"\n' % sys.argv[1] + out)
 PY
+done
 CXXF="-std=c++17 -O2 -g -Wall -Wno-unused-function -I$EMU -Isrc -Iinclude"
 CF="-std=gnu11 -O2 -g -Wall -Wno-unused-parameter -Wno-format-truncation -DLONG1K_HAVE_CUDA=1 -I$EMU -Isrc -Iinclude -Itests -fopenmp"
 set -e
-g++ $CXXF -c "$W/kernels_emu.cc" -o "$W/kernels.o"
+COMMON="$W/emu.o"
 g++ $CXXF -c $EMU/emu.cc -o "$W/emu.o"
-for f in src/backend/cuda/backend_cuda.c src/backend/cuda/cuda_model.c \
-         tests/cuda/test_cuda_kernels.c tests/cuda/test_cuda_model.c; do
-  cc $CF -c "$f" -o "$W/$(basename "$f" .c).o"
+for cc_ in "$W"/*_emu.cc; do
+  o="${cc_%.cc}.o"
+  g++ $CXXF -c "$cc_" -o "$o"
+  COMMON="$COMMON $o"
+done
+for f in src/backend/cuda/*.c; do
+  o="$W/src_$(basename "$f" .c).o"
+  cc $CF -c "$f" -o "$o"
+  COMMON="$COMMON $o"
 done
 LIBS="$B/liblong1k_model.a $B/liblong1k_core.a $(pkg-config --libs openblas libcjson zlib) -fopenmp -lm"
 # a sanitizer build's libraries need the sanitizer runtimes at link time (the emulation itself
@@ -45,16 +55,22 @@ LIBS="$B/liblong1k_model.a $B/liblong1k_core.a $(pkg-config --libs openblas libc
 if grep -q '^LONG1K_SANITIZE:BOOL=ON' "$B/CMakeCache.txt" 2>/dev/null; then
   LIBS="$LIBS -fsanitize=address,undefined"
 fi
-COMMON="$W/backend_cuda.o $W/cuda_model.o $W/kernels.o $W/emu.o"
-g++ -o "$W/kernels_test" "$W/test_cuda_kernels.o" $COMMON $LIBS
-g++ -o "$W/model_test" "$W/test_cuda_model.o" $COMMON $LIBS
+# every tests/cuda/test_cuda_*.c is its own program, linked with the emulated backend
+TESTS=
+for f in tests/cuda/test_cuda_*.c; do
+  t=$(basename "$f" .c)
+  cc $CF -c "$f" -o "$W/$t.o"
+  g++ -o "$W/$t" "$W/$t.o" $COMMON $LIBS
+  TESTS="$TESTS $t"
+done
 set +e
 export LONG1K_CUDA_EMULATED=1
-echo "--- test_cuda_kernels (emulated device)"
-"$W/kernels_test"
-rk=$?
-echo "--- test_cuda_model (emulated device)"
-"$W/model_test"
-rm=$?
-echo "kernels rc=$rk model rc=$rm"
-[ $rk -eq 0 ] && [ $rm -eq 0 ]
+fails=0
+for t in $TESTS; do
+  echo "--- $t (emulated device)"
+  "$W/$t"
+  rc=$?
+  echo "$t rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+done
+[ $fails -eq 0 ]
