@@ -44,6 +44,7 @@ one() {
     --rope-theta "$ROPE" --initializer-range "$INIT" >"$d/init.log" 2>&1 || { echo "$name init failed"; return; }
   cat >"$d/train.yaml" <<Y
 model_name_or_path: $d/base
+finetuning_type: full
 dataset: $set
 template: qwen2.5
 cutoff_len: 2048

@@ -105,7 +105,7 @@ def main():
     def run_ours(k):
         out = os.path.join(tmp, 'out%d' % k)
         r, rss = timed([os.path.join(a.build, 'long1k'), 'train', '-q',
-                        '--model_name_or_path', model, '--dataset', data,
+                        '--model_name_or_path', model, '--finetuning_type', 'full', '--dataset', data,
                         '--formatting', 'tokenized', '--output_dir', out,
                         '--tokenized_cache_dir', os.path.join(tmp, 'cache'),
                         '--cutoff_len', str(a.seq), '--max_steps', str(a.steps + 1),

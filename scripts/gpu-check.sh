@@ -158,6 +158,7 @@ cli_parity() {
 train_yaml() {
   cat <<EOC
 model_name_or_path: $SHARED/golden/models/qwen2_tiny/f32
+finetuning_type: full
 dataset: $OUT/train/data.jsonl
 formatting: tokenized
 cutoff_len: 64

@@ -559,6 +559,7 @@ static int stage_train(demo *d) {
         "model_name_or_path: %s\n"
         "dataset: %s\n"
         "template: qwen2.5\n"
+        "finetuning_type: full\n"
         "cutoff_len: 2048\n"
         "overlength: truncate\n"
         "learning_rate: %g\n"

@@ -115,7 +115,7 @@ static const key_spec KEYS[] = {
     {"deterministic", T_BOOL, F(deterministic), 0, 0, 0, "false",
      "device backends: same bits on every run (the cpu backend always is)"},
     /* LoRA / freeze (include/long1k/adapter.h, docs/train.md) */
-    {"finetuning_type", T_ENUM, F(finetuning_type), "full|lora|freeze", 0, 0, "full",
+    {"finetuning_type", T_ENUM, F(finetuning_type), "full|lora|freeze", 0, 0, "lora",
      "what is trained: every parameter, a LoRA adapter, or the last layers"},
     {"lora_rank", T_INT, F(lora_rank), 0, 1, 1 << 16, "8", "LoRA rank r"},
     {"lora_alpha", T_FLOAT, F(lora_alpha), 0, 0, 1e9, "2 x lora_rank",
@@ -199,6 +199,7 @@ static const char *const RECIPE_LONG1K[][2] = {
     {"seed", "42"},
     {"logging_steps", "1"},
     {"save_steps", "500"},
+    {"finetuning_type", "full"},
 };
 
 static char *xstrdup(const char *s) {
@@ -241,7 +242,7 @@ void l1k_train_config_default(l1k_train_config *c) {
   c->save_steps = 500;
   c->device = xstrdup("auto");
   c->precision = xstrdup("auto");
-  c->finetuning_type = xstrdup("full");
+  c->finetuning_type = xstrdup("lora"); /* LLaMA-Factory's FinetuningArguments default */
   c->lora_rank = 8;
   c->lora_target = xstrdup("all");
   c->freeze_trainable_layers = 2;

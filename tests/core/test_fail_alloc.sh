@@ -53,6 +53,7 @@ if [[ -d $MODEL ]]; then
   python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 4 2 || exit 1
   cat >"$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
+finetuning_type: full
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64

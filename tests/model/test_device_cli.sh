@@ -37,6 +37,7 @@ if [[ $msg == *"built without the CUDA backend"* ]]; then
   printf '{"input_ids": [1, 2, 3, 4, 5, 6], "labels": [-100, -100, 3, 4, 5, 6]}\n' > "$T/d.jsonl"
   cat > "$T/c.yaml" <<EOC
 model_name_or_path: $G/f32
+finetuning_type: full
 dataset: $T/d.jsonl
 formatting: tokenized
 output_dir: $T/out

@@ -3,10 +3,13 @@
 each conversation rendered by transformers exactly as apply_chat_template(tokenize=False)
 renders it (transformers.utils.chat_template_utils.render_jinja_template with the family's
 bos_token/eos_token; strftime_now pinned to 2024-07-26), and for the families whose tokenizer is
-in ../shared/tokenizers (Qwen2.5/Qwen3 -> qwen, Llama-3/3.2 -> llama3) the ids from HF
-tokenizers (add_special_tokens=False) and the assistant mask.
+in ../shared/tokenizers (Qwen2.5/Qwen3 -> qwen, Llama-3/3.2 -> llama3) or rebuilt from
+PyPI-shipped vocabularies (Mistral v0.3, Phi-4: tests/text/gen_wild_tokenizers.py) the ids from HF
+tokenizers (add_special_tokens=False) and the assistant mask. Every rendering also records its
+assistant spans in bytes (spans_bytes).
 
-The mask follows long1k's documented rule (docs/tokenizer.md, "Loss masks"), implemented here
+For a template with {% generation %} blocks (SmolLM3) the spans are transformers' own
+(render_jinja_template(return_assistant_tokens_mask=True)). Otherwise the mask follows long1k's documented rule (docs/tokenizer.md, "Loss masks"), implemented here
 independently in Python on transformers' renderings: a token is 1 when it overlaps an assistant
 span; a span runs from the end of the rendering of the messages before it with
 add_generation_prompt=True (or where a sentinel put before its content appears) to the end of
@@ -17,6 +20,7 @@ Writes tests/text/data/chat_template_goldens.jsonl. Run with the generator venv:
 Made with transformers 5.25.0, tokenizers 0.23.3, jinja2 3.1.6 (recorded in every line).
 """
 import datetime
+import gzip
 import json
 import os
 
@@ -40,8 +44,9 @@ TEMPLATES = {
     "deepseek-r1-distill-llama.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
                                         "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
     "smollm2.jinja": ("<|im_start|>", "<|im_end|>", None, [{}]),
-    "mistral-v0.3.jinja": ("<s>", "</s>", None, [{}]),
-    "phi4.jinja": ("<|endoftext|>", "<|im_end|>", None, [{}]),
+    "mistral-v0.3.jinja": ("<s>", "</s>", "local:mistral-v0.3", [{}]),
+    "phi4.jinja": ("<|endoftext|>", "<|im_end|>", "local:phi4", [{}]),
+    "smollm3.jinja": (None, "<|im_end|>", None, [{}, {"enable_thinking": False}]),
     "gemma3.jinja": ("<bos>", "<eos>", None, [{}]),
 }
 
@@ -98,7 +103,32 @@ def marked(msgs, i, upto, before, extra_user):
     return m
 
 
+def generation_spans(tmpl, msgs, agp, bos, eos, kw):
+    """transformers' own assistant spans for a template with {% generation %} blocks (what
+    apply_chat_template(return_assistant_tokens_mask=True) marks)."""
+    tok = {k: v for k, v in (("bos_token", bos), ("eos_token", eos)) if v is not None}
+    _, idx = ctu.render_jinja_template(conversations=[msgs], chat_template=tmpl,
+                                       add_generation_prompt=agp, return_assistant_tokens_mask=True,
+                                       **tok, **kw)
+    return [tuple(x) for x in idx[0]]
+
+
+def load_tokenizer(tokdir):
+    if tokdir.startswith("local:"):
+        # rebuilt from PyPI-shipped vocabularies by tests/text/gen_wild_tokenizers.py
+        path = os.path.join(HERE, "data", "tokenizers", tokdir[6:], "tokenizer.json.gz")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return tokenizers.Tokenizer.from_str(f.read())
+    return tokenizers.Tokenizer.from_file(os.path.join(SHARED, "tokenizers", tokdir, "tokenizer.json"))
+
+
+def byte_spans(T, sp):
+    return [[len(T[:b].encode("utf-8")), len(T[:e].encode("utf-8"))] for b, e in sp]
+
+
 def spans(tmpl, msgs, agp, bos, eos, kw, T):
+    if "{% generation %}" in tmpl:
+        return generation_spans(tmpl, msgs, agp, bos, eos, kw)
     r = lambda m, g: render(tmpl, m, g, bos, eos, kw)  # noqa: E731
     out = []
     for i, msg in enumerate(msgs):
@@ -146,7 +176,7 @@ def main():
         for fn, (bos, eos, tokdir, kws) in TEMPLATES.items():
             tmpl = open(os.path.join(HERE, "data", "templates", fn), encoding="utf-8").read()
             if tokdir and tokdir not in toks:
-                toks[tokdir] = tokenizers.Tokenizer.from_file(os.path.join(SHARED, "tokenizers", tokdir, "tokenizer.json"))
+                toks[tokdir] = load_tokenizer(tokdir)
             for kw in kws:
                 for msgs in CONVERSATIONS:
                     for agp in (False, True):
@@ -156,10 +186,16 @@ def main():
                             rec["text"] = render(tmpl, msgs, agp, bos, eos, kw)
                         except Exception as e:  # noqa: BLE001
                             rec["error"] = "%s: %s" % (type(e).__name__, e)
-                        if "text" in rec and tokdir:
+                        sp = None
+                        if "text" in rec:
+                            try:
+                                sp = spans(tmpl, msgs, agp, bos, eos, kw, rec["text"])
+                                rec["spans_bytes"] = byte_spans(rec["text"], sp)
+                            except AssertionError:
+                                sp = None
+                        if "text" in rec and tokdir and sp is not None:
                             T = rec["text"]
                             enc = toks[tokdir].encode(T, add_special_tokens=False)
-                            sp = spans(tmpl, msgs, agp, bos, eos, kw, T)
                             rec["tokenizer"] = tokdir
                             rec["ids"] = enc.ids
                             rec["mask"] = [int(any(b < se and sb < e for sb, se in sp)) for b, e in enc.offsets]

@@ -20,17 +20,24 @@ int main(void) {
   l1k_train_config c;
   l1k_err err = {0};
   base(&c);
-  CHECK_STR(c.finetuning_type, "full");
+  CHECK_STR(c.finetuning_type, "lora"); /* LLaMA-Factory's default */
   CHECK(c.lora_rank == 8 && c.lora_alpha == 0 && c.lora_dropout == 0 && !c.use_rslora);
   CHECK_STR(c.lora_target, "all");
   CHECK(c.freeze_trainable_layers == 2);
   CHECK_STR(c.freeze_trainable_modules, "all");
   CHECK(c.additional_target == NULL && c.adapter_name_or_path == NULL && !c.create_new_adapter);
+  CHECK_MSG(l1k_train_config_finish(&c, &err) == 0, "%s", err.msg);
+  CHECK(c.lora_alpha == 16); /* 2 x lora_rank */
+  l1k_train_config_free(&c);
+  base(&c);
+  CHECK(l1k_train_config_set(&c, "finetuning_type", "full", "t", &err) == 0);
   CHECK(l1k_train_config_finish(&c, &err) == 0);
   CHECK(c.lora_alpha == 0); /* full: the LoRA keys are left alone */
-  CHECK(l1k_train_config_set(&c, "finetuning_type", "lora", "t", &err) == 0);
-  CHECK_MSG(l1k_train_config_finish(&c, &err) == 0, "%s", err.msg);
-  CHECK(c.lora_alpha == 16);
+  l1k_train_config_free(&c);
+  base(&c); /* the paper's recipe is full fine-tuning */
+  CHECK(l1k_train_config_set(&c, "recipe", "long1k", "t", &err) == 0);
+  CHECK(l1k_train_config_finish(&c, &err) == 0);
+  CHECK_STR(c.finetuning_type, "full");
   l1k_train_config_free(&c);
 
   base(&c);
@@ -63,6 +70,7 @@ int main(void) {
   l1k_train_config_free(&c);
 
   base(&c);
+  CHECK(l1k_train_config_set(&c, "finetuning_type", "full", "t", &err) == 0);
   CHECK(l1k_train_config_set(&c, "adapter_name_or_path", "some/adapter", "t", &err) == 0);
   CHECK(l1k_train_config_finish(&c, &err) == L1K_EINPUT);
   CHECK(strstr(err.msg, "adapter_name_or_path: needs finetuning_type: lora") != NULL);

@@ -9,6 +9,7 @@ need_model "$MODEL"
 python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 30 11 || exit 1
 cat > "$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
+finetuning_type: full
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64

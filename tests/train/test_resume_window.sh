@@ -8,6 +8,7 @@ need_model "$MODEL"
 python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 24 9 || exit 1
 cat > "$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
+finetuning_type: full
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64

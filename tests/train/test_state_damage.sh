@@ -10,6 +10,7 @@ need_model "$MODEL"
 python3 "$SRC/tests/train/make_tokenized.py" "$T/data.jsonl" 16 5 || exit 1
 cat > "$T/cfg.yaml" <<EOC
 model_name_or_path: $MODEL
+finetuning_type: full
 dataset: $T/data.jsonl
 formatting: tokenized
 cutoff_len: 64
