@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole `long1k` CLI on the emulated CUDA device: the CLI's own objects (this build's
+# CMakeFiles/long1k.dir) linked with the emulated CUDA backend (tests/cuda/emu/build.sh: the
+# backend's real sources on a CPU emulation of the CUDA runtime and cuBLAS) instead of the real
+# one, then `scripts/gpu-check.sh --cli-only` with DEVICE=cuda: `long1k parity --device cuda` on
+# every golden model (float32 mode within 1e-4 of transformers, bf16 mode within 2e-2) and a short
+# `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared).
+# What the GPU machine runs, through the same command lines, on every CI machine. Skips with one
+# line without g++ or x86-64.
+set -u
+SRC=${LONG1K_SRC:-$PWD}
+B=${LONG1K_BUILD:?LONG1K_BUILD (the CMake build folder) is required}
+SHARED=${LONG1K_SHARED:-$SRC/../shared}
+cd "$SRC"
+command -v g++ >/dev/null || { echo "SKIP: no g++ to build the CUDA emulation"; exit 77; }
+[ "$(uname -m)" = x86_64 ] || { echo "SKIP: the CUDA emulation's fibers are x86-64 only"; exit 77; }
+[ -d "$SHARED/golden/models" ] || { echo "SKIP: no golden models under $SHARED"; exit 77; }
+CLI=$B/CMakeFiles/long1k.dir
+[ -f "$CLI/linkLibs.rsp" ] && [ -f "$CLI/src/cli/main.c.o" ] || { echo "SKIP: the long1k CLI is not built in $B"; exit 77; }
+W=${LONG1K_EMU_WORK:-$(mktemp -d /tmp/l1k-cuda-emu-cli.XXXX)}
+[ -n "${LONG1K_EMU_WORK:-}" ] || trap 'rm -rf "$W"' EXIT
+. tests/cuda/emu/build.sh
+# the CLI's libraries as CMake links them, less the real CUDA runtime and cuBLAS
+CLILIBS=$(python3 - "$CLI/linkLibs.rsp" "$B" <<'PY'
+import os, re, shlex, sys
+out = []
+for t in shlex.split(open(sys.argv[1]).read()):
+    if re.search(r"cuda|cublas|culibos", t):
+        continue
+    if re.fullmatch(r"liblong1k_\w+\.a", t):
+        t = os.path.join(sys.argv[2], t)
+    out.append(shlex.quote(t))
+print(" ".join(out))
+PY
+) || exit 1
+eval "g++ -o \"$W/long1k\" $CLI/src/cli/*.o $COMMON $CLILIBS $LIBS"
+set +e
+OUT=$W/check DEVICE=cuda NO_BENCH=1 LONG1K_SHARED=$SHARED LONG1K_BIN=$W/long1k \
+  LONG1K_CUDA_EMULATED=1 OMP_NUM_THREADS=2 bash scripts/gpu-check.sh --cli-only >"$W/stdout" 2>&1
+rc=$?
+fail=0
+[ $rc -eq 0 ] || { echo "FAIL: gpu-check --cli-only on the emulated device: exit $rc"; fail=1; }
+n_models=$(ls -d "$SHARED"/golden/models/*/ | wc -l)
+n_ok=$(grep -cE '^step  parity-.*: ok$' "$W/check/summary.txt")
+[ "$n_ok" -eq $((3 * n_models)) ] || { echo "FAIL: $n_ok parity steps ok, want $((3 * n_models))"; fail=1; }
+for f in "$W"/check/parity_*.json; do
+  grep -q '"ok":true' "$f" || { echo "FAIL: $(basename "$f"): not ok"; fail=1; }
+done
+grep -q '^step  train-compare: ok$' "$W/check/summary.txt" || { echo "FAIL: train cuda vs cpu"; fail=1; }
+grep -qE '^step  train-device-cuda-bf16: ok$' "$W/check/summary.txt" || { echo "FAIL: train bf16"; fail=1; }
+[ $fail -eq 0 ] || tail -40 "$W/stdout"
+sed -n '/summary/,$p' "$W/stdout"
+exit $fail
