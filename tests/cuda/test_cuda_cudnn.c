@@ -10,7 +10,7 @@
  *
  * On a GPU with cuDNN: forward and backward of cuDNN's fused attention against the own
  * float32 kernels on the same bf16-rounded random inputs (ragged T not a multiple of 64,
- * one-token documents, 1-3 documents per row, GQA 7:1 and 1:1, head_dim 64 and 128, with and
+ * one-token documents, 1-3 documents per row, GQA 7:1, 2:1 and 1:1, head_dim 32, 64 and 128, with and
  * without the power-of-two bucket), relative error < 2e-2 (issue 13's bf16 bound). Without a
  * device or without libcudnn this part prints one SKIP line (the CUDA emulation cannot run
  * cuDNN: there the test ends after the host and kernel checks with exit 0). */
@@ -105,7 +105,7 @@ static void check_choice(void) {
 /* Every descriptor of both graphs, finalized by the library (no device needed). */
 static void check_ops(void) {
   char msg[600];
-  const int shapes[][5] = {{4, 77, 28, 4, 128}, {3, 100, 4, 4, 64}, {1, 4096, 28, 4, 128}};
+  const int shapes[][5] = {{4, 77, 28, 4, 128}, {3, 100, 4, 4, 64}, {1, 4096, 28, 4, 128}, {2, 40, 4, 4, 16}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const int *p = shapes[i];
     int rc = l1kcu_dnn_check_ops(p[0], p[1], p[2], p[3], p[4], msg, sizeof msg);
@@ -265,6 +265,7 @@ static void gpu_checks(void) {
       {1, 130, 28, 4, 128, 1, {{64, 1, 65, 0}, {0}}},           /* 3 docs: an empty bucket entry */
       {1, 130, 28, 4, 128, 0, {{64, 1, 65, 0}, {0}}},           /* the same without the bucket */
       {1, 200, 8, 1, 64, 1, {{200, 0, 0, 0}, {0}}},             /* MQA, one document */
+      {2, 33, 4, 2, 32, 1, {{1, 1, 31, 0}, {33, 0, 0, 0}}},     /* head_dim 32 (qwen3_tiny's) */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(a, &cases[i]);
   unsetenv("LONG1K_CUDNN_BUCKET");

@@ -739,9 +739,10 @@ static int32_t *meta_at(int32_t *base, int nb, int which) {
 
 int l1kcu_dnn_set_docs(l1kcu_dnn *a, const int32_t *seg, const int32_t *seg_end, int B, int T,
                        int H, int KVH, int hd, l1k_err *err) {
-  if (H <= 0 || KVH <= 0 || H % KVH || (hd != 64 && hd != 128))
+  if (H <= 0 || KVH <= 0 || H % KVH || hd < 8 || hd > 128 || hd % 8)
     return l1k_errf(err, L1K_EUNSUPPORTED, "cuDNN attention: %d query heads over %d kv heads, "
-                    "head_dim %d (expected H %% KVH == 0, head_dim 64 or 128)", H, KVH, hd);
+                    "head_dim %d (expected H %% KVH == 0, head_dim a multiple of 8 up to 128)",
+                    H, KVH, hd);
   const char *bk = getenv("LONG1K_CUDNN_BUCKET");
   int rc = l1kcu_docs_layout(&a->docs, seg, seg_end, B, T, !(bk && !strcmp(bk, "0")), err);
   if (rc) return rc;

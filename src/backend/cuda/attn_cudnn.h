@@ -6,8 +6,8 @@
  * graphs are expressed through cuDNN's backend C API (tensor, pointwise, matmul, reduction
  * and reshape descriptors, the pattern cuDNN's runtime fusion engine recognizes as SDPA):
  * bf16 Q/K/V/O/dO, float32 statistics (the natural log-sum-exp of each query row's scaled
- * scores, as the own kernels' lse), causal, grouped-query heads (H % KVH == 0), head_dim 64
- * or 128. Documents inside packed rows are isolated by turning every document into one entry
+ * scores, as the own kernels' lse), causal, grouped-query heads (H % KVH == 0), head_dim a
+ * multiple of 8 up to 128 (the issue's 64 and 128; the golden test models' 16 and 32). Documents inside packed rows are isolated by turning every document into one entry
  * of a variable-length ("ragged", THD) batch: Q/K/V/O/dO/dQ/dK/dV and the statistics carry
  * ragged offsets (the element offset of each document's first token), and a padding mask
  * with per-document lengths limits every entry to its own tokens; the causal mask is the
