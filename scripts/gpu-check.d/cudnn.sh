@@ -56,7 +56,9 @@ part_cudnn() {
     sum "step  cudnn: skipped (the build failed)"
     return
   fi
-  step cudnn-test 120 "$BUILD/cuda_test_cuda_cudnn" 2>&1 | tee "$OUT/test_cudnn.txt"
+  # cuDNN logs its own reasons (warnings and errors) for anything it refuses
+  CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr \
+    step cudnn-test 120 "$BUILD/cuda_test_cuda_cudnn" 2>&1 | tee "$OUT/test_cudnn.txt"
   step cudnn-model-bf16 150 cudnn_strict "$BUILD/cuda_test_cuda_model" 2>&1 | tee "$OUT/test_model_cudnn.txt"
   local dir m
   for dir in "$SHARED"/golden/models/*/; do

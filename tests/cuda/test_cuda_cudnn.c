@@ -102,13 +102,27 @@ static void check_choice(void) {
   unsetenv("LONG1K_ATTN");
 }
 
-/* Every descriptor of both graphs, finalized by the library (no device needed). */
+/* An H200's properties in cuDNN's JSON form (the fields cuDNN 9.19 reads; values from the
+ * CUDA device attributes of an H200: sm_90, 132 SMs, 227 KiB opt-in shared memory, 50 MiB
+ * L2, 141 GB): lets cuDNN run its heuristics and finalize execution plans deviceless. */
+static const char H200_PROPS[] =
+    "{\"deviceVer\": 900, \"driverVer\": 13000, \"maxGridSize\": [2147483647, 65535, 65535], "
+    "\"maxBlockSize\": [1024, 1024, 64], \"regsPerBlock\": 65536, \"multiProcessorCount\": 132, "
+    "\"smClockRateKHz\": 1980000, \"memClockRateKHz\": 3201000, \"l2CacheSize\": 52428800, "
+    "\"warpSize\": 32, \"maxSharedMemoryPerBlock\": 49152, \"maxSharedMemoryPerBlockOptin\": 232448, "
+    "\"reservedSharedMemoryPerBlock\": 1024, \"maxRegistersPerSM\": 65536, \"pciDeviceId\": 0, "
+    "\"maxCtasPerSM\": 32, \"maxThreadsPerBlock\": 1024, \"maxThreadsPerSM\": 2048, "
+    "\"isTccDriver\": 0, \"supportCoopLaunch\": 1, \"cudaDeviceId\": 0, "
+    "\"totalGlobalMem\": 150109028352, \"deviceName\": \"NVIDIA H200\"}";
+
+/* Every descriptor of both graphs finalized by the library, then (deviceless, for an H200)
+ * the operation graphs, heuristics and plans: no device needed. */
 static void check_ops(void) {
   char msg[600];
   const int shapes[][5] = {{4, 77, 28, 4, 128}, {3, 100, 4, 4, 64}, {1, 4096, 28, 4, 128}, {2, 40, 4, 4, 16}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const int *p = shapes[i];
-    int rc = l1kcu_dnn_check_ops(p[0], p[1], p[2], p[3], p[4], msg, sizeof msg);
+    int rc = l1kcu_dnn_check_ops(p[0], p[1], p[2], p[3], p[4], H200_PROPS, msg, sizeof msg);
     if (rc == 2) {
       fprintf(stderr, "(cuDNN graph descriptors not checked: %s)\n", msg);
       return;

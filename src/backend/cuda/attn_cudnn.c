@@ -523,36 +523,47 @@ static void build_bw(gb *g) {
   gb_pw(g, "dQ from its accumulator", CUDNN_POINTWISE_IDENTITY, f32, acc, NULL, NULL, dQ, -1);
 }
 
-/* The operation graph, heuristics (mode A) and the first engine configuration whose plan
- * finalizes. On failure g->what says the step. */
-static cudnnBackendDescriptor_t gb_plan(gb *g, cudnnHandle_t h, int64_t *ws) {
+/* The operation graph and heuristics (mode A) for the handle h, or deviceless for the device
+ * properties dp: up to MAX_PLANS engine configurations that passed cuDNN's support checks in
+ * cfg, their number (0 after a failure: g->what says the step). */
+static int64_t gb_heur(gb *g, cudnnHandle_t h, cudnnBackendDescriptor_t dp,
+                       cudnnBackendDescriptor_t cfg[MAX_PLANS]) {
   cudnnBackendDescriptor_t og = gb_new(g, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph");
-  if (!og) return NULL;
-  gb_set(g, og, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h, "operation graph");
+  if (!og) return 0;
+  if (h) gb_set(g, og, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h, "operation graph");
   gb_set(g, og, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, g->nops, g->ops,
          "operation graph");
   gb_fin(g, og, "operation graph");
   cudnnBackendDescriptor_t heur = gb_new(g, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
-  if (!heur) return NULL;
+  if (!heur) return 0;
   cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
   gb_setd(g, heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, og, "heuristics");
   gb_set(g, heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "heuristics");
+  if (dp) gb_setd(g, heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, dp, "heuristics");
   gb_fin(g, heur, "heuristics");
-  cudnnBackendDescriptor_t cfg[MAX_PLANS];
   for (int i = 0; i < MAX_PLANS; i++) cfg[i] = gb_new(g, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine configs");
-  if (g->failed) return NULL;
+  if (g->failed) return 0;
   int64_t n = 0;
   cudnnStatus_t st = g->f->bget(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                 MAX_PLANS, &n, cfg);
   if (st != CUDNN_STATUS_SUCCESS) {
     gb_fail(g, "heuristics: results", st);
-    return NULL;
+    return 0;
   }
   if (n == 0) {
-    snprintf(g->what, sizeof g->what, "heuristics: no engine supports this graph");
+    snprintf(g->what, sizeof g->what, "heuristics: no engine configuration supports this graph "
+             "(CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr shows cuDNN's reasons)");
     g->failed = 1;
-    return NULL;
   }
+  return n;
+}
+
+/* The first engine configuration whose plan finalizes, and its workspace size. */
+static cudnnBackendDescriptor_t gb_plan(gb *g, cudnnHandle_t h, int64_t *ws) {
+  cudnnBackendDescriptor_t cfg[MAX_PLANS];
+  int64_t n = gb_heur(g, h, NULL, cfg);
+  if (!n) return NULL;
+  cudnnStatus_t st;
   cudnnStatus_t first = CUDNN_STATUS_SUCCESS;
   char first_msg[256] = "";
   for (int64_t i = 0; i < n; i++) {
@@ -667,10 +678,36 @@ int l1kcu_dnn_open(l1kcu_dnn **out, char *why, size_t why_len) {
   return 0;
 }
 
-int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, char *msg, size_t n) {
+/* cuDNN's engine support checks need a CUDA driver library (they load libcuda.so.1, nothing
+ * runs). In a process without one (a CPU machine), the toolkit's stub driver, whose SONAME is
+ * libcuda.so.1, is loaded first so that cuDNN finds it: $LONG1K_CUDA_STUB, else the stubs/
+ * folder of the toolkit this was built with. A machine with a driver keeps its driver. */
+static void load_stub_driver(void) {
+  if (dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL)) return;
+  const char *stub = getenv("LONG1K_CUDA_STUB");
+#ifdef LONG1K_CUDA_STUB_DIR
+  if (!stub || !*stub) stub = LONG1K_CUDA_STUB_DIR "/libcuda.so";
+#endif
+  if (stub && *stub) dlopen(stub, RTLD_NOW | RTLD_GLOBAL);
+}
+
+/* A device-properties descriptor from its JSON (cuDNN >= 9.8: deviceless planning). */
+static cudnnBackendDescriptor_t devprop(gb *g, const char *json) {
+  cudnnBackendDescriptor_t dp = gb_new(g, CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, "device properties");
+  if (!dp) return NULL;
+  gb_set(g, dp, CUDNN_ATTR_DEVICEPROP_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, (int64_t)strlen(json),
+         json, "device properties");
+  gb_fin(g, dp, "device properties");
+  return g->failed ? NULL : dp;
+}
+
+int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, const char *devprop_json, char *msg,
+                        size_t n) {
   l1kcu_dnn *a = dnn_load(msg, n);
   if (!a) return 2;
   int rc = 0;
+  int64_t n_cfg[2] = {0, 0};
+  if (devprop_json) load_stub_driver();
   for (int dir = 0; dir < 2 && !rc; dir++) {
     gb *g = calloc(1, sizeof *g);
     if (!g) {
@@ -682,12 +719,18 @@ int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, char *msg, size_t 
     g->p = (shape){dir, b, H, KVH, s, hd};
     if (dir == 0) build_fw(g);
     else build_bw(g);
+    if (devprop_json && !g->failed) {
+      cudnnBackendDescriptor_t dp = devprop(g, devprop_json), cfg[MAX_PLANS];
+      if (dp) n_cfg[dir] = gb_heur(g, NULL, dp, cfg);
+    }
     if (g->failed) {
       snprintf(msg, n, "cuDNN %ld %s graph: %s", a->version, dir ? "backward" : "forward", g->what);
       rc = 1;
     } else if (dir == 1) {
       snprintf(msg, n, "cuDNN %ld: forward and backward operations finalized (%d descriptors, %d "
-               "operations in the backward)", a->version, g->nd, g->nops);
+               "operations in the backward); engine configurations passing cuDNN's support "
+               "checks for the given device: %lld forward, %lld backward", a->version, g->nd,
+               g->nops, (long long)n_cfg[0], (long long)n_cfg[1]);
     }
     gb_release(g);
     free(g);
@@ -938,8 +981,9 @@ int l1kcu_dnn_open(l1kcu_dnn **out, char *why, size_t why_len) {
   return 1;
 }
 void l1kcu_dnn_close(l1kcu_dnn *a) { (void)a; }
-int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, char *msg, size_t n) {
-  (void)b, (void)s, (void)H, (void)KVH, (void)hd;
+int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, const char *devprop_json, char *msg,
+                        size_t n) {
+  (void)b, (void)s, (void)H, (void)KVH, (void)hd, (void)devprop_json;
   snprintf(msg, n, "long1k was built without cudnn.h");
   return 2;
 }

@@ -59,10 +59,15 @@ typedef struct l1kcu_dnn l1kcu_dnn;
 int l1kcu_dnn_open(l1kcu_dnn **out, char *why, size_t why_len);
 void l1kcu_dnn_close(l1kcu_dnn *a);
 /* Without a device: loads cuDNN and builds the forward and backward graphs' tensors and
- * operations for b entries of at most s tokens (every descriptor finalized; the operation
- * graph and plans need a device). 0 with a summary in msg, 1 with the failing step and cuDNN's
- * error in msg, 2 when the library cannot be loaded (msg says why). */
-int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, char *msg, size_t n);
+ * operations for b entries of at most s tokens (every descriptor finalized). With
+ * devprop_json (a device's properties as cuDNN's CUDNN_ATTR_DEVICEPROP_JSON_REPRESENTATION,
+ * cuDNN >= 9.8), also the operation graphs and heuristics for that device, deviceless: at
+ * least one engine configuration must pass cuDNN's support checks (without a CUDA driver the
+ * toolkit's stub libcuda is loaded for them; no kernel is compiled or run). 0 with a summary
+ * in msg, 1 with the failing step and cuDNN's error in msg, 2 when the library cannot be
+ * loaded (msg says why). */
+int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, const char *devprop_json, char *msg,
+                        size_t n);
 /* cudnnGetVersion() of the loaded library (e.g. 91900). */
 long l1kcu_dnn_version(const l1kcu_dnn *a);
 
