@@ -4,10 +4,12 @@
  * (bench/gpu_peers.py attention): causal, B = 1, H = 28 query heads over 4 kv heads (GQA
  * 7:1), head_dim 128, one document per row, bf16 inputs, float32 statistics.
  *
- *   gpu_attention_cudnn_bench [T ...]     one JSON line per T on stdout (default 4096 16384
+ *   gpu_attention_cudnn_bench [T[xD] ...] one JSON line per T on stdout (default 4096 16384
  *                                         32768); the first call of each direction (graph
  *                                         and plan building) is a warm-up, not timed; exit
- *                                         1 when cuDNN is missing or a T failed
+ *                                         1 when cuDNN is missing or a T failed. TxD: the
+ *                                         row packed with D documents of T/D tokens (the
+ *                                         ragged path; FLOPs those of the D causal blocks)
  *
  * Times the bf16 entry points (l1kcu_dnn_fw / _bw) alone, like the peer's sdpa on bf16
  * tensors; "plan_ms" is the first forward + backward (building both graphs and plans).
@@ -15,6 +17,7 @@
  * 2.5x that backward). Without cuDNN: one line with its reason in "status". */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/kernels.h"
@@ -37,7 +40,7 @@ static void status(int T, const char *msg) {
   fflush(stdout);
 }
 
-static int run(l1kcu_dnn *a, int T) { /* 0, or 1 after a status line */
+static int run(l1kcu_dnn *a, int T, int D) { /* 0, or 1 after a status line */
   size_t N = (size_t)T, QD = (size_t)H * HD, KD = (size_t)KVH * HD;
   uint16_t *q = bf16_rand(N * QD, 1), *k = bf16_rand(N * KD, 2), *v = bf16_rand(N * KD, 3);
   uint16_t *dout = bf16_rand(N * QD, 4), *o = gb_alloc(N * QD * 2), *dq = gb_alloc(N * QD * 2);
@@ -45,7 +48,14 @@ static int run(l1kcu_dnn *a, int T) { /* 0, or 1 after a status line */
   float *lse = gb_alloc(N * H * 4), *dq_acc = gb_alloc(N * QD * 4);
   int32_t *seg = malloc(N * 4), *se = malloc(N * 4);
   if (!seg || !se) exit(1);
-  for (size_t i = 0; i < N; i++) seg[i] = 0, se[i] = T;
+  if (D < 1 || D > T) D = 1;
+  int len = T / D; /* the last document takes the remainder */
+  double pairs = 0; /* causal (query, key) pairs of the documents */
+  for (int d = 0; d < D; d++) {
+    int s0 = d * len, e = d + 1 == D ? T : s0 + len;
+    for (int t = s0; t < e; t++) seg[t] = s0, se[t] = e;
+    pairs += (double)(e - s0) * (e - s0);
+  }
   l1k_err err = {0};
   int rc = l1kcu_dnn_set_docs(a, seg, se, 1, T, H, KVH, HD, &err);
   cudaEvent_t e0, e1, e2;
@@ -68,11 +78,12 @@ static int run(l1kcu_dnn *a, int T) { /* 0, or 1 after a status line */
   if (rc) {
     status(T, err.msg);
   } else {
-    double fw_flop = 4.0 * H * (double)T * T * HD / 2, bw_flop = 2.5 * fw_flop;
-    printf("{\"bench\":\"attention\",\"impl\":\"long1k-cudnn-bf16\",\"cudnn\":%ld,\"T\":%d,\"H\":%d,"
+    double fw_flop = 4.0 * H * pairs * HD / 2, bw_flop = 2.5 * fw_flop;
+    printf("{\"bench\":\"attention\",\"impl\":\"long1k-cudnn-bf16\",\"cudnn\":%ld,\"T\":%d,"
+           "\"docs\":%d,\"H\":%d,"
            "\"KVH\":%d,\"hd\":%d,\"fw_ms\":%.3f,\"bw_ms\":%.3f,\"fw_tflops\":%.2f,"
            "\"bw_tflops\":%.2f,\"plan_ms\":%.1f}\n",
-           l1kcu_dnn_version(a), T, H, KVH, HD, fw_ms, bw_ms, fw_flop / fw_ms / 1e9,
+           l1kcu_dnn_version(a), T, D, H, KVH, HD, fw_ms, bw_ms, fw_flop / fw_ms / 1e9,
            bw_flop / bw_ms / 1e9, plan_ms);
     fflush(stdout);
   }
@@ -93,9 +104,12 @@ int main(int argc, char **argv) {
   }
   int bad = 0;
   if (argc < 2) {
-    bad += run(a, 4096), bad += run(a, 16384), bad += run(a, 32768);
+    bad += run(a, 4096, 1), bad += run(a, 16384, 1), bad += run(a, 32768, 1);
   } else {
-    for (int i = 1; i < argc; i++) bad += run(a, atoi(argv[i]));
+    for (int i = 1; i < argc; i++) {
+      const char *x = strchr(argv[i], 'x');
+      bad += run(a, atoi(argv[i]), x ? atoi(x + 1) : 1);
+    }
   }
   l1kcu_dnn_close(a);
   return bad ? 1 : 0;

@@ -12,7 +12,8 @@
 #   cudnn-model-bf16  the golden models' bf16 parity (tests/cuda/test_cuda_model.c) with
 #                     LONG1K_ATTN=cudnn; fails if the backend fell back to the own kernels
 #   cudnn-parity-*    `long1k parity --device cuda --precision bf16` per golden model, the same
-#   cudnn-bench       bench/gpu_attention_cudnn_bench.c at $ATT_T (bf16, causal, 28/4 heads,
+#   cudnn-bench       bench/gpu_attention_cudnn_bench.c at $ATT_T and 16384x4 (a 16k row of 4
+#                     documents: the ragged path) (bf16, causal, 28/4 heads,
 #                     head_dim 128) beside torch's sdpa through its cuDNN backend (cudnn-peer)
 #                     and, when the core part is not run, torch's flash sdpa and the own
 #                     float32 kernels at T=4096
@@ -68,7 +69,8 @@ part_cudnn() {
       --meta "${dir}reference.json" --device cuda --precision bf16
   done
   [ "$NO_BENCH" = 1 ] && return
-  step cudnn-bench 120 "$BUILD/gpu_attention_cudnn_bench" $ATT_T | tee -a "$BENCH"
+  # the same shapes, then one 16k row packed with 4 documents of 4k (the ragged path)
+  step cudnn-bench 120 "$BUILD/gpu_attention_cudnn_bench" $ATT_T 16384x4 | tee -a "$BENCH"
   step cudnn-peer 150 $PY bench/gpu_peers.py attention_cudnn $ATT_T | tee -a "$BENCH"
   if ! part_on core; then
     step cudnn-peer-flash 150 $PY bench/gpu_peers.py attention $ATT_T | tee -a "$BENCH"

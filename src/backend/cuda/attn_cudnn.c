@@ -707,6 +707,9 @@ int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, const char *devpro
   if (!a) return 2;
   int rc = 0;
   int64_t n_cfg[2] = {0, 0};
+  const char *note = devprop_json ? "" : " (no device properties: heuristics not run)";
+  if (devprop_json && a->version < 90800)
+    devprop_json = NULL, note = " (cuDNN < 9.8 has no device properties: heuristics not run)";
   if (devprop_json) load_stub_driver();
   for (int dir = 0; dir < 2 && !rc; dir++) {
     gb *g = calloc(1, sizeof *g);
@@ -729,8 +732,8 @@ int l1kcu_dnn_check_ops(int b, int s, int H, int KVH, int hd, const char *devpro
     } else if (dir == 1) {
       snprintf(msg, n, "cuDNN %ld: forward and backward operations finalized (%d descriptors, %d "
                "operations in the backward); engine configurations passing cuDNN's support "
-               "checks for the given device: %lld forward, %lld backward", a->version, g->nd,
-               g->nops, (long long)n_cfg[0], (long long)n_cfg[1]);
+               "checks for the given device: %lld forward, %lld backward%s", a->version, g->nd,
+               g->nops, (long long)n_cfg[0], (long long)n_cfg[1], note);
     }
     gb_release(g);
     free(g);
