@@ -6,6 +6,11 @@
                                    backend) and float32 (the math / efficient backends):
                                    forward and backward TFLOP/s, FlashAttention's count
                                    (causal: half of 4 B H T^2 hd forward, 2.5x backward)
+  gpu_peers.py attention_cudnn [T ...]
+                                   the same shapes through torch's cuDNN SDPA backend
+                                   (sdpa_kernel(CUDNN_ATTENTION), bf16; K and V repeated to
+                                   the 28 query heads, as that backend may refuse enable_gqa),
+                                   the peer of bench/gpu_attention_cudnn_bench.c
   gpu_peers.py lmhead [T C V]      torch linear + cross_entropy forward + backward (float32
                                    without TF32, and bf16): time and peak memory
   gpu_peers.py matmul [n]          torch.matmul n^3 in bf16 and float32 (no TF32)
@@ -88,6 +93,51 @@ def attention(args):
             torch.cuda.empty_cache()
 
 
+def attention_cudnn(args):
+    torch = torch_or_none("attention")
+    if torch is None:
+        return
+    import torch.nn.functional as F
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except Exception as e:  # noqa: BLE001 - an older torch: report, no number
+        emit(bench="attention", impl="torch-sdpa-cudnn-bf16", status="no sdpa_kernel: %s" % e)
+        return
+    H, KVH, HD = 28, 4, 128
+    name = "torch-sdpa-cudnn-bf16"
+    for T in [int(a) for a in args] or [4096, 16384, 32768]:
+        try:
+            g = torch.Generator(device="cuda").manual_seed(0)
+            q = torch.rand(1, H, T, HD, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+            k0 = torch.rand(1, KVH, T, HD, device="cuda", dtype=torch.bfloat16, generator=g)
+            v0 = torch.rand(1, KVH, T, HD, device="cuda", dtype=torch.bfloat16, generator=g)
+            k = k0.repeat_interleave(H // KVH, dim=1).requires_grad_()
+            v = v0.repeat_interleave(H // KVH, dim=1).requires_grad_()
+            do = torch.rand(1, H, T, HD, device="cuda", dtype=torch.bfloat16, generator=g)
+            reps = 10 if T <= 4096 else 3
+            with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+                def fw():
+                    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+                fw_ms = cuda_ms(torch, fw, reps)
+                o = fw()
+
+                def bw():
+                    q.grad = k.grad = v.grad = None
+                    o.backward(do, retain_graph=True)
+
+                bw_ms = cuda_ms(torch, bw, reps)
+            fl = 4.0 * H * T * T * HD / 2
+            emit(bench="attention", impl=name, T=T, H=H, KVH=KVH, hd=HD, fw_ms=round(fw_ms, 3),
+                 bw_ms=round(bw_ms, 3), fw_tflops=round(fl / fw_ms / 1e9, 2),
+                 bw_tflops=round(2.5 * fl / bw_ms / 1e9, 2),
+                 cudnn=torch.backends.cudnn.version())
+            del q, k, v, k0, v0, do, o
+        except Exception as e:  # noqa: BLE001 - report and go on
+            emit(bench="attention", impl=name, T=T, status=str(e).splitlines()[0][:200])
+        torch.cuda.empty_cache()
+
+
 def lmhead(args):
     torch = torch_or_none("lmhead_ce")
     if torch is None:
@@ -130,11 +180,12 @@ def matmul(args):
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("attention", "lmhead", "matmul"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("attention", "attention_cudnn", "lmhead", "matmul"):
         sys.stderr.write(__doc__)
         return 2
     t0 = time.time()
-    {"attention": attention, "lmhead": lmhead, "matmul": matmul}[sys.argv[1]](sys.argv[2:])
+    {"attention": attention, "attention_cudnn": attention_cudnn, "lmhead": lmhead,
+     "matmul": matmul}[sys.argv[1]](sys.argv[2:])
     sys.stderr.write("gpu_peers %s: %.1f s\n" % (sys.argv[1], time.time() - t0))
     return 0
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/cuda_internal.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -252,6 +253,7 @@ static void free_state(cu_state *s) {
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   if (s->blas) cublasDestroy(s->blas);
+  l1kcu_dnn_close(s->dnn);
   host_prep_free(s);
   free(s->P.layer);
   free(s->G.layer);
@@ -322,6 +324,7 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = attach_memory(m, s, err);
+  if (!rc) rc = l1kcu_attn_attach(s, err);
   if (rc) {
     free_state(s);
     return rc;

@@ -58,6 +58,8 @@ typedef struct cu_state {
   int have_optim;
   cu_range *ranges;
   size_t n_ranges;
+  /* attention through cuDNN (attn_cudnn.h, attn_select.c; bf16 mode): NULL = own kernels */
+  struct l1kcu_dnn *dnn;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
@@ -93,5 +95,14 @@ int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_
                   int64_t *n_targets, l1k_err *err);
 int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
                            int64_t *n_targets, l1k_err *err);
+
+/* Which attention runs (attn_select.c): attach chooses (own kernels, or cuDNN in the bf16 mode
+ * when it loads); batch hands cuDNN the documents of a prepared batch; fw / bw run layer L's
+ * attention (L->ao, L->lse from L->qr, L->kr, L->v; the backward into s->dq, s->dk, s->dv
+ * from s->dao), falling back to the own kernels with one line when cuDNN refuses. */
+int l1kcu_attn_attach(cu_state *s, l1k_err *err);
+int l1kcu_attn_batch(const l1k_model *m, cu_state *s, int B, int T, l1k_err *err);
+int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err);
+int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err);
 
 #endif

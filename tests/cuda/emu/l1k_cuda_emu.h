@@ -121,6 +121,13 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   return __nv_bfloat16{(uint16_t)(u >> 16)};
 }
 inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
+inline __nv_bfloat16 __ushort_as_bfloat16(uint16_t x) { return __nv_bfloat16{x}; }
+inline float __bfloat162float(__nv_bfloat16 b) { /* exact: bf16 is float32's upper half */
+  uint32_t u = (uint32_t)b.x << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
 #endif
 
 #endif
