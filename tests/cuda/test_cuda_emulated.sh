@@ -59,6 +59,8 @@ fi
 TESTS=
 for f in tests/cuda/test_cuda_*.c; do
   t=$(basename "$f" .c)
+  # LONG1K_EMU_ONLY=test_cuda_lora: build and run that program alone (while working on it)
+  [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$t" = "$LONG1K_EMU_ONLY" ] || continue
   cc $CF -c "$f" -o "$W/$t.o"
   g++ -o "$W/$t" "$W/$t.o" $COMMON $LIBS
   TESTS="$TESTS $t"

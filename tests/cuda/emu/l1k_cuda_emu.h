@@ -121,6 +121,11 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   return __nv_bfloat16{(uint16_t)(u >> 16)};
 }
 inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
+inline float __uint_as_float(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
 #endif
 
 #endif
