@@ -75,6 +75,17 @@ for t in $TESTS; do
   echo "$t rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 done
+# the LoRA benchmark's own code (bench/gpu_lora_bench.c) at a tiny shape: one JSON line
+if [ -z "${LONG1K_EMU_ONLY:-}" ]; then
+  echo "--- gpu_lora_bench tiny (emulated device)"
+  cc $CF -c bench/gpu_lora_bench.c -o "$W/gpu_lora_bench.o" &&
+    g++ -o "$W/gpu_lora_bench" "$W/gpu_lora_bench.o" $COMMON $LIBS &&
+    "$W/gpu_lora_bench" tiny 4 16 | tee "$W/lora_bench.jsonl" &&
+    python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); assert r["tokens_per_s"] > 0 and r["trainable"] > 0, r' "$W/lora_bench.jsonl"
+  rc=$?
+  echo "gpu_lora_bench rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
 # the whole CLI on the emulated device (the CMake build's own objects and libraries, its CUDA
 # objects and libraries swapped for the emulated ones): `long1k train` with LoRA / freeze on
 # cuda against the cpu (tests/cuda/emu_train_adapters.sh)

@@ -337,7 +337,10 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
 }
 
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err) {
-  if (s->opts.precision != L1K_PREC_BF16 || !s->twbf) return 0;
+  if (s->opts.precision != L1K_PREC_BF16) return 0;
+  if (!s->tp) /* a state without the trainable-space view (bench/gpu_lmhead_bench.c): all */
+    return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
+  if (!s->twbf) return 0;
   return l1kcu_launch(l1kcu_to_bf16(s->twbf, s->tp, s->tn), "to_bf16 (weights)", err);
 }
 

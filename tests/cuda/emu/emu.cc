@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <unordered_map>
 #include <vector>
@@ -57,6 +58,31 @@ extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
 extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   *total_b = EMU_TOTAL;
   *free_b = EMU_TOTAL - used_bytes;
+  return cudaSuccess;
+}
+
+struct emu_event {
+  double t;
+};
+extern "C" cudaError_t cudaEventCreate(cudaEvent_t *e) {
+  *e = new emu_event{0};
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  if (!e) return cudaErrorInvalidValue;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  e->t = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : cudaErrorInvalidValue; }
+extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
+  if (!a || !b) return cudaErrorInvalidValue;
+  *ms = (float)(b->t - a->t);
   return cudaSuccess;
 }
 
