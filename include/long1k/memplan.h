@@ -35,6 +35,9 @@ typedef struct l1k_memplan_opts {
   int recompute;      /* per-layer activation recomputation (gradient_checkpointing) */
   int64_t chunk_rows; /* lm_head rows per chunk; 0 = L1K_MEMPLAN_CHUNK_ROWS */
   uint64_t workspace; /* 0 = L1K_MEMPLAN_WORKSPACE */
+  uint64_t trainable; /* LoRA / freeze: parameters of the adapter's trainable space (float32
+                         master, gradients, moments, bf16 copy in bf16); the base then has no
+                         gradients or optimizer state. 0 = every parameter trains */
 } l1k_memplan_opts;
 
 typedef struct l1k_memplan {

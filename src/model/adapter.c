@@ -184,16 +184,19 @@ static int need_cpu(l1k_model *m, const char *what, l1k_err *err) {
   if (m->ad)
     return l1k_errf(err, L1K_EINPUT, "%s: the model already has a %s adapter", what,
                     l1k_model_adapter_kind(m));
-  if (strcmp(l1k_model_device(m), "cpu"))
+  if (strcmp(l1k_model_device(m), "cpu")) /* built on the host, then taken by attach */
     return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "%s: the %s backend does not run adapters yet (device: cpu)", what,
-                    l1k_model_device(m));
+                    "%s: the model already runs on the %s backend (create the adapter first, "
+                    "then attach the device)", what, l1k_model_device(m));
   return 0;
 }
 
 static const char *group_of(int mod) { return mod <= L1K_LORA_O ? "self_attn" : "mlp"; }
 
-/* The LoRA table: per layer and target, lora_A then lora_B; then modules_to_save. */
+/* The LoRA table: per layer, the lora_A of every target (module order), then their lora_B;
+ * then modules_to_save. A's of modules that read the same input (q, k, v; gate, up) are thus
+ * adjacent in the flat space, so a device backend can run their down-projections as one product
+ * with the A's stacked (src/backend/cuda/lora.c). PEFT files are read and written by name. */
 static int lora_build(l1k_model *m, const l1k_lora_opts *o, model_adapter **out, l1k_err *err) {
   const l1k_model_config *c = &m->cfg;
   if (o->rank <= 0) return l1k_errf(err, L1K_EINPUT, "lora_rank: %d (expected > 0)", o->rank);
@@ -216,19 +219,17 @@ static int lora_build(l1k_model *m, const l1k_lora_opts *o, model_adapter **out,
   size_t cap = 0;
   char name[96];
   for (int l = 0; l < L && !rc; l++)
-    for (int k = 0; k < L1K_LORA_NMOD && !rc; k++) {
-      if (!(o->targets & (1u << k))) continue;
-      int in, outd;
-      lora_module_dims(c, k, &in, &outd);
-      snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.%s.lora_A.weight", l,
-               group_of(k), l1k_lora_module_names[k]);
-      rc = add_tensor(ad, &cap, name, o->rank, in, 0, SIZE_MAX, err);
-      snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.%s.lora_B.weight", l,
-               group_of(k), l1k_lora_module_names[k]);
-      if (!rc) rc = add_tensor(ad, &cap, name, outd, o->rank, 0, SIZE_MAX, err);
-      ad->mods[(size_t)l * L1K_LORA_NMOD + k].in = in;
-      ad->mods[(size_t)l * L1K_LORA_NMOD + k].out = outd;
-    }
+    for (int ab = 0; ab < 2 && !rc; ab++)
+      for (int k = 0; k < L1K_LORA_NMOD && !rc; k++) {
+        if (!(o->targets & (1u << k))) continue;
+        int in, outd;
+        lora_module_dims(c, k, &in, &outd);
+        snprintf(name, sizeof name, "base_model.model.model.layers.%d.%s.%s.lora_%c.weight", l,
+                 group_of(k), l1k_lora_module_names[k], ab ? 'B' : 'A');
+        rc = add_tensor(ad, &cap, name, ab ? outd : o->rank, ab ? o->rank : in, 0, SIZE_MAX, err);
+        ad->mods[(size_t)l * L1K_LORA_NMOD + k].in = in;
+        ad->mods[(size_t)l * L1K_LORA_NMOD + k].out = outd;
+      }
   const char *full[2][2] = {{"model.embed_tokens.weight", "base_model.model.model.embed_tokens.weight"},
                             {"lm_head.weight", "base_model.model.lm_head.weight"}};
   for (int i = 0; i < 2 && !rc; i++) {
@@ -246,14 +247,14 @@ static int lora_build(l1k_model *m, const l1k_lora_opts *o, model_adapter **out,
   /* module pointers into the space, in table order */
   size_t t = 0;
   for (int l = 0; l < L; l++)
-    for (int k = 0; k < L1K_LORA_NMOD; k++) {
-      if (!(o->targets & (1u << k))) continue;
-      lora_mod *lm = &ad->mods[(size_t)l * L1K_LORA_NMOD + k];
-      lm->A = ad->params + ad->tensors[t].offset;
-      lm->gA = ad->grads + ad->tensors[t++].offset;
-      lm->B = ad->params + ad->tensors[t].offset;
-      lm->gB = ad->grads + ad->tensors[t++].offset;
-    }
+    for (int ab = 0; ab < 2; ab++)
+      for (int k = 0; k < L1K_LORA_NMOD; k++) {
+        if (!(o->targets & (1u << k))) continue;
+        lora_mod *lm = &ad->mods[(size_t)l * L1K_LORA_NMOD + k];
+        size_t off = ad->tensors[t++].offset;
+        if (ab) lm->B = ad->params + off, lm->gB = ad->grads + off;
+        else lm->A = ad->params + off, lm->gA = ad->grads + off;
+      }
   *out = ad;
   return 0;
 }
@@ -289,8 +290,10 @@ int model_lora_attach_empty(l1k_model *m, const l1k_lora_opts *o, l1k_err *err) 
 
 int l1k_model_adapter_merge(l1k_model *m, l1k_err *err) {
   model_adapter *ad = m->ad;
-  (void)err;
   if (!ad) return 0;
+  if (strcmp(l1k_model_device(m), "cpu")) /* the device holds the trained values */
+    return l1k_errf(err, L1K_EUNSUPPORTED, "adapter merge: the model runs on the %s backend "
+                    "(merge on the cpu: device cpu)", l1k_model_device(m));
   if (ad->kind == ADAPTER_LORA)
     for (int l = 0; l < m->cfg.num_hidden_layers; l++)
       for (int k = 0; k < L1K_LORA_NMOD; k++) {
@@ -313,7 +316,10 @@ void l1k_model_lora_dropout_key(l1k_model *m, uint64_t key) {
 }
 
 void l1k_model_adapter_detach(l1k_model *m) {
-  if (m->ad) model_adapter_drop(m);
+  if (!m->ad) return;
+  /* a device backend holds the adapter's space: the model goes back to the cpu first */
+  if (strcmp(l1k_model_device(m), "cpu") && l1k_model_attach(m, "cpu", NULL, NULL)) return;
+  model_adapter_drop(m);
 }
 
 /* ---------------------------------------------------------------- freeze */
@@ -429,6 +435,10 @@ float *l1k_model_trainable_params(l1k_model *m) {
 
 int l1k_model_save_trained(l1k_model *m, const char *dir, const char *dtype,
                            const char *base_name, l1k_err *err) {
+  if (m->ad && !l1k_model_params(m)) { /* a device backend: its trained values to the host */
+    int rc = l1k_model_params_get(m, m->ad->params, 0, m->ad->n, err);
+    if (rc) return rc;
+  }
   if (m->ad && m->ad->kind == ADAPTER_LORA) return l1k_model_lora_save(m, dir, base_name, err);
   if (m->ad) /* freeze: the trained copies back into the base, then a full model */
     for (size_t t = 0; t < m->ad->n_tensors; t++)

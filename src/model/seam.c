@@ -7,6 +7,7 @@
 #include "backend/ops.h"
 #include "backend/registry.h"
 #include "long1k/log.h"
+#include "model/adapter_internal.h"
 #include "model/model_internal.h"
 
 static int is_host(const l1k_model *m) { return m->be == &l1k_backend_cpu_ops; }
@@ -48,8 +49,9 @@ int l1k_device_check(const char *device, const char *what, const char **resolved
 /* Brings a device backend's parameters back into m->params before it lets go of them. */
 static int leave_backend(l1k_model *m, l1k_err *err) {
   if (!m->be) return 0;
-  if (!is_host(m) && m->params) {
-    int rc = m->be->params_get(m, m->params, 0, m->n_params, err);
+  if (!is_host(m) && m->params) { /* the trained space: the adapter's when one is attached */
+    int rc = m->ad ? m->be->params_get(m, m->ad->params, 0, m->ad->n, err)
+                   : m->be->params_get(m, m->params, 0, m->n_params, err);
     if (rc) return rc;
   }
   if (m->be->detach) m->be->detach(m);
@@ -65,10 +67,6 @@ int l1k_model_attach(l1k_model *m, const char *device, const l1k_device_opts *o,
   if (!m->params)
     return l1k_errf(err, L1K_EINTERNAL, "%s %s: the model has no host parameters to attach",
                     what, be->name);
-  if (m->ad && be != &l1k_backend_cpu_ops) /* adapters run on the cpu backend (adapter.h) */
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "%s %s: the model has a LoRA / freeze adapter, which the %s backend does not "
-                    "run yet (device: cpu)", what, be->name, be->name);
   l1k_backend_opts bo = backend_opts(be, o);
   const l1k_backend_ops *prev = m->be;
   int rc = leave_backend(m, err);
@@ -105,7 +103,9 @@ int l1k_model_optim_host(l1k_model *m, float **m1, float **m2) {
 
 const float *model_host_params(l1k_model *m, float **owned, l1k_err *err) {
   *owned = NULL;
-  if (is_host(m)) return m->params;
+  /* with an adapter the base is frozen: its host copy is current (trained full tensors are
+   * written back by l1k_model_save_trained) */
+  if (is_host(m) || m->ad) return m->params;
   float *p = malloc((m->n_params ? m->n_params : 1) * sizeof *p);
   if (!p) {
     l1k_errf(err, L1K_ENOMEM, "out of memory for a host copy of %zu parameters", m->n_params);

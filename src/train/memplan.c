@@ -104,6 +104,10 @@ int l1k_memplan_compute(const l1k_model_config *cfg, int64_t T, const l1k_mempla
   p->weights = mul_sat(s, P);
   p->grads = o->zero == 2 ? add_sat(mul_sat(s, p->n_shard), bucket) : mul_sat(s, P);
   p->optimizer = l1k_memplan_states(P, o, bucket) - p->weights - p->grads;
+  if (o->trainable) { /* an adapter (src/backend/cuda/lora.h): the base is frozen */
+    p->grads = mul_sat(4, o->trainable);
+    p->optimizer = mul_sat(o->bf16 ? 14 : 12, o->trainable);
+  }
   /* host: float32 master (bf16) or its copy (float32) + 2 moments + the float32 gradients */
   p->host = o->offload ? mul_sat(16, p->n_shard) : 0;
   /* activations */

@@ -471,6 +471,7 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   o.recompute = c->gradient_checkpointing;
   o.zero = c->zero_stage > 0 && t->d.world > 1 ? 1 : 0;
   o.world = t->d.world;
+  if (strcmp(l1k_model_adapter_kind(t->m), "none")) o.trainable = l1k_model_num_trainable(t->m);
   int64_t T = (int64_t)c->per_device_train_batch_size * c->cutoff_len;
   uint64_t budget = total_b > L1K_MEMPLAN_RESERVE ? total_b - L1K_MEMPLAN_RESERVE : 0;
   l1k_memplan p;
@@ -650,12 +651,13 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     goto out;
   }
   if ((rc = fail_all(t, 0))) goto out;
-  if ((rc = attach_device(t, err)) || (rc = plan_device_memory(t, err))) {
+  /* the adapter is built on the host model, then the device takes both (src/backend/ops.h) */
+  if ((rc = setup_adapter(t, err))) {
     fail_all(t, rc);
     goto out;
   }
   if ((rc = fail_all(t, 0))) goto out;
-  if ((rc = setup_adapter(t, err))) {
+  if ((rc = attach_device(t, err)) || (rc = plan_device_memory(t, err))) {
     fail_all(t, rc);
     goto out;
   }

@@ -24,6 +24,8 @@ W=${LONG1K_EMU_WORK:-$(mktemp -d /tmp/l1k-cuda-emu.XXXX)}
 TESTS=
 for f in tests/cuda/test_cuda_*.c; do
   t=$(basename "$f" .c)
+  # LONG1K_EMU_ONLY=test_cuda_lora: build and run that program alone (while working on it)
+  [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$t" = "$LONG1K_EMU_ONLY" ] || continue
   cc $CF -c "$f" -o "$W/$t.o"
   g++ -o "$W/$t" "$W/$t.o" $COMMON $LIBS
   TESTS="$TESTS $t"
@@ -38,4 +40,31 @@ for t in $TESTS; do
   echo "$t rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 done
+# the LoRA benchmark's own code (bench/gpu_lora_bench.c) at a tiny shape: one JSON line
+if [ -z "${LONG1K_EMU_ONLY:-}" ]; then
+  echo "--- gpu_lora_bench tiny (emulated device)"
+  cc $CF -c bench/gpu_lora_bench.c -o "$W/gpu_lora_bench.o" &&
+    g++ -o "$W/gpu_lora_bench" "$W/gpu_lora_bench.o" $COMMON $LIBS &&
+    "$W/gpu_lora_bench" tiny 4 16 | tee "$W/lora_bench.jsonl" &&
+    python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); assert r["tokens_per_s"] > 0 and r["trainable"] > 0, r' "$W/lora_bench.jsonl"
+  rc=$?
+  echo "gpu_lora_bench rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
+# the whole CLI on the emulated device (the CMake build's own objects and libraries, its CUDA
+# objects and libraries swapped for the emulated ones): `long1k train` with LoRA / freeze on
+# cuda against the cpu (tests/cuda/emu_train_adapters.sh)
+if [ -z "${LONG1K_EMU_ONLY:-}" ] && [ -f "$B/CMakeFiles/long1k.dir/objects1" ] && [ -x "$B/long1k" ]; then
+  echo "--- long1k train, LoRA / freeze (emulated device)"
+  CLI_LIBS=$(tr ' ' '\n' < "$B/CMakeFiles/long1k.dir/linkLibs.rsp" | grep -v -E 'cuda|cublas|culibos' | tr -d '"')
+  if (cd "$B" && g++ -o "$W/long1k_emu" $(cat CMakeFiles/long1k.dir/objects1) $COMMON $CLI_LIBS \
+        -fopenmp $(echo "$LIBS" | grep -o -- '-fsanitize=[^ ]*')); then
+    bash tests/cuda/emu_train_adapters.sh "$W/long1k_emu" "$B/long1k"
+    rc=$?
+  else
+    rc=1
+  fi
+  echo "long1k train (emulated) rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
 [ $fails -eq 0 ]

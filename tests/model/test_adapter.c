@@ -98,6 +98,32 @@ static double train_loss(l1k_model *m, const l1k_batch *b, int64_t targets) {
   return ls / (double)targets;
 }
 
+/* The order the draws below walk the tensors in: per layer and module, lora_A then lora_B (the
+ * table's order before src/model/adapter.c put a layer's A's together), so that the points and
+ * directions of the check do not depend on the flat layout. */
+static const l1k_tensor_info *order_ti;
+static long order_key(const l1k_tensor_info *t) {
+  const char *p = strstr(t->name, "layers.");
+  if (!p) return 1L << 30; /* modules_to_save: last, in table order */
+  long key = atol(p + 7) * 64;
+  for (int k = 0; k < L1K_LORA_NMOD; k++)
+    if (strstr(t->name, l1k_lora_module_names[k])) key += 2 * k;
+  return key + (strstr(t->name, "lora_B") != NULL);
+}
+static int order_cmp(const void *a, const void *b) {
+  const l1k_tensor_info *x = &order_ti[*(const size_t *)a], *y = &order_ti[*(const size_t *)b];
+  long kx = order_key(x), ky = order_key(y);
+  if (kx != ky) return kx < ky ? -1 : 1;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+static size_t *draw_order(const l1k_tensor_info *ti, size_t nt) {
+  size_t *idx = malloc((nt ? nt : 1) * sizeof *idx);
+  for (size_t i = 0; i < nt; i++) idx[i] = i;
+  order_ti = ti;
+  qsort(idx, nt, sizeof *idx, order_cmp);
+  return idx;
+}
+
 /* Finite differences on the adapter with B randomized (the tiny model has q/k/v biases); with
  * dropout, of the training loss under one fixed mask (the key). */
 static void test_gradcheck(const char *family, const char *mods, int rslora, double dropout) {
@@ -110,12 +136,15 @@ static void test_gradcheck(const char *family, const char *mods, int rslora, dou
   const l1k_tensor_info *ti = l1k_model_trainable_tensors(m, &nt);
   float *p = l1k_model_trainable_params(m);
   uint32_t s = 12345;
-  for (size_t i = 0; i < nt; i++)
+  size_t *ord = draw_order(ti, nt);
+  for (size_t j = 0; j < nt; j++) {
+    size_t i = ord[j];
     if (strstr(ti[i].name, "lora_B"))
       for (size_t k = 0; k < ti[i].numel; k++) {
         s = s * 1664525u + 1013904223u;
         p[ti[i].offset + k] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.6f;
       }
+  }
   int32_t ids[10], labels[10];
   l1k_batch b;
   batch_of(&b, ids, labels, 10, l1k_model_cfg(m)->vocab_size);
@@ -131,8 +160,8 @@ static void test_gradcheck(const char *family, const char *mods, int rslora, dou
   double worst = 0;
   float *p0 = malloc(n * sizeof *p0);
   memcpy(p0, p, n * sizeof *p0);
-  for (size_t i = 0; i < nt; i++) {
-    size_t off = ti[i].offset, len = ti[i].numel;
+  for (size_t j = 0; j < nt; j++) {
+    size_t i = ord[j], off = ti[i].offset, len = ti[i].numel;
     float *v = malloc(len * sizeof *v);
     double gv = 0;
     for (size_t k = 0; k < len; k++) {
@@ -156,6 +185,7 @@ static void test_gradcheck(const char *family, const char *mods, int rslora, dou
     free(v);
   }
   free(p0);
+  free(ord);
   CHECK_MSG(worst < 1e-2, "%s %s p %g: directional derivative rel err %.3g", family, mods, dropout,
             worst);
   fprintf(stderr, "gradcheck %s %s p %g: worst directional rel err %.3g\n", family, mods, dropout,

@@ -77,6 +77,21 @@ static void check_tiny_bf16(void) {
   CHECK(p.lm_chunk == 16 * 512 * 4 + 2 * 16 * 64 * 2);
 }
 
+/* An adapter (LoRA / freeze on a device, src/backend/cuda/lora.h): the base weights only; the
+ * trainable parameters' gradients (float32) and their master + moments (+ bf16 copy). */
+static void check_adapter(void) {
+  l1k_model_config c = tiny_qwen2();
+  l1k_memplan p;
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    l1k_memplan_opts o = {.bf16 = bf16, .world = 1, .trainable = 1000};
+    CHECK(l1k_memplan_compute(&c, 100, &o, &p, NULL) == 0);
+    CHECK(p.weights == (bf16 ? 2 : 4) * P_TINY);
+    CHECK(p.grads == 4000);
+    CHECK(p.optimizer == (bf16 ? 14000u : 12000u));
+    CHECK(p.total == p.weights + 4000 + p.optimizer + p.activations + WS);
+  }
+}
+
 static void check_tiny_f32_offload_zero(void) {
   l1k_model_config c = tiny_qwen2();
   l1k_memplan_opts o = {.bf16 = 0, .world = 1};
@@ -247,6 +262,7 @@ int main(void) {
   check_tiny_bf16();
   check_tiny_f32_offload_zero();
   check_qk_norm();
+  check_adapter();
   check_zero_paper();
   check_real_config();
   check_monotone_and_search();

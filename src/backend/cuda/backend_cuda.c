@@ -49,7 +49,8 @@ static int dev_alloc(void **p, size_t bytes, const char *what, l1k_err *err) {
  * `cols` long): the working copy when X is a parameter, else X rounded into scratch[slot]. */
 static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int cols, int ld,
                                     int slot, l1k_err *err) {
-  if (X >= s->params && X < s->params + s->n_params) return s->wbf + (X - s->params);
+  const uint16_t *w = l1kcu_weight_bf16(s, X);
+  if (w) return w;
   size_t extent = (size_t)(rows - 1) * ld + cols;
   if (extent > s->scr_elems) {
     l1k_errf(err, L1K_EINTERNAL, "CUDA backend: bf16 operand of %zu values exceeds the %zu-value "
@@ -249,6 +250,7 @@ int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 
 static void free_state(cu_state *s) {
   if (!s) return;
+  l1kcu_adapter_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
@@ -278,6 +280,8 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
     rc = dev_alloc((void **)&s->wbf, n * sizeof(uint16_t), "bf16 weights", err);
   if (rc) return rc;
   s->n_params = n;
+  s->tp = s->params, s->tg = s->grads, s->twbf = s->wbf, s->tn = n; /* the whole model trains */
+  s->tt = m->tensors, s->ntt = m->n_tensors;
   if ((rc = l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
                         "upload of the parameters", err)))
     return rc;
@@ -323,7 +327,7 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
     rc = l1kcu_blas(cublasSetMathMode(s->blas, opts.precision == L1K_PREC_F32
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
-  if (!rc) rc = attach_memory(m, s, err);
+  if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
   if (!rc) rc = l1kcu_attn_attach(s, err);
   if (rc) {
     free_state(s);
@@ -337,7 +341,10 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
 
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err) {
   if (s->opts.precision != L1K_PREC_BF16) return 0;
-  return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
+  if (!s->tp) /* a state without the trainable-space view (bench/gpu_lmhead_bench.c): all */
+    return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
+  if (!s->twbf) return 0;
+  return l1kcu_launch(l1kcu_to_bf16(s->twbf, s->tp, s->tn), "to_bf16 (weights)", err);
 }
 
 static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu_reserve(m, B, T, err); }
@@ -345,7 +352,7 @@ static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu
 static int cuda_zero_grads(l1k_model *m, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: zero_grads before attach");
-  return l1kcu_check(cudaMemset(s->grads, 0, m->n_params * sizeof(float)), "zeroing gradients", err);
+  return l1kcu_check(cudaMemset(s->tg, 0, s->tn * sizeof(float)), "zeroing gradients", err);
 }
 
 /* ---------------------------------------------------------------- AdamW */
@@ -363,22 +370,22 @@ static int add_range(cu_state *s, size_t lo, size_t hi, double wd, l1k_err *err)
 
 /* The decay grouping as src/train/optim.c walks it: tensors in offset order, no-decay ones
  * with weight decay 0, everything else (and any gap) with wd; clipped to the shard. */
-static int build_ranges(l1k_model *m, cu_state *s, l1k_err *err) {
+static int build_ranges(cu_state *s, l1k_err *err) {
   size_t at = 0;
   free(s->ranges);
   s->ranges = NULL;
   s->n_ranges = 0;
   for (;;) {
-    size_t best = (size_t)-1, best_off = m->n_params;
-    for (size_t i = 0; i < m->n_tensors; i++)
-      if (m->tensors[i].offset >= at && m->tensors[i].offset < best_off && m->tensors[i].numel) {
+    size_t best = (size_t)-1, best_off = s->tn;
+    for (size_t i = 0; i < s->ntt; i++)
+      if (s->tt[i].offset >= at && s->tt[i].offset < best_off && s->tt[i].numel) {
         best = i;
-        best_off = m->tensors[i].offset;
+        best_off = s->tt[i].offset;
       }
     int rc = best_off > at ? add_range(s, at, best_off, s->wd, err) : 0;
     if (rc) return rc;
     if (best == (size_t)-1) return 0;
-    const l1k_tensor_info *t = &m->tensors[best];
+    const l1k_tensor_info *t = &s->tt[best];
     if ((rc = add_range(s, t->offset, t->offset + t->numel, t->no_decay ? 0.0 : s->wd, err)))
       return rc;
     at = t->offset + t->numel;
@@ -389,9 +396,9 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
                            double weight_decay, size_t lo, size_t hi, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init before attach");
-  if (lo > hi || hi > m->n_params)
+  if (lo > hi || hi > s->tn)
     return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optimizer shard [%zu, %zu) outside %zu "
-                    "parameters", lo, hi, m->n_params);
+                    "parameters", lo, hi, s->tn);
   if (s->m1) cudaFree(s->m1);
   if (s->m2) cudaFree(s->m2);
   s->m1 = s->m2 = NULL;
@@ -409,13 +416,13 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   s->eps = eps;
   s->wd = weight_decay;
   s->step = 0;
-  if ((rc = build_ranges(m, s, err))) return rc;
+  if ((rc = build_ranges(s, err))) return rc;
   s->have_optim = 1;
   return 0;
 }
 
 static int grad_norm(l1k_model *m, cu_state *s, double *norm, l1k_err *err) {
-  int rc = l1kcu_launch(l1kcu_sumsq(s->norm_out, s->norm_part, s->grads, m->n_params), "sumsq", err);
+  int rc = l1kcu_launch(l1kcu_sumsq(s->norm_out, s->norm_part, s->tg, s->tn), "sumsq", err);
   double ss = 0;
   if (!rc)
     rc = l1kcu_check(cudaMemcpy(&ss, s->norm_out, sizeof ss, cudaMemcpyDeviceToHost),
@@ -441,7 +448,7 @@ static int cuda_step(l1k_model *m, const l1k_step_args *a, double *grad_norm_out
   if (a->max_grad_norm > 0) {
     double coef = a->max_grad_norm / (norm + 1e-6);
     if (coef < 1.0 &&
-        (rc = l1kcu_launch(l1kcu_scale(s->grads, m->n_params, coef), "clip", err)))
+        (rc = l1kcu_launch(l1kcu_scale(s->tg, s->tn, coef), "clip", err)))
       return rc;
   }
   s->step++;
@@ -452,7 +459,7 @@ static int cuda_step(l1k_model *m, const l1k_step_args *a, double *grad_norm_out
     if (lo < a->lo) lo = a->lo;
     if (hi > a->hi) hi = a->hi;
     if (lo >= hi) continue;
-    rc = l1kcu_launch(l1kcu_adamw(s->params + lo, s->grads + lo, s->m1 + (lo - s->olo),
+    rc = l1kcu_launch(l1kcu_adamw(s->tp + lo, s->tg + lo, s->m1 + (lo - s->olo),
                                   s->m2 + (lo - s->olo), hi - lo, a->lr, s->b1, s->b2, s->eps,
                                   s->ranges[i].wd, step_size, bc2_sqrt), "adamw", err);
     if (rc) return rc;
@@ -475,23 +482,23 @@ static int copy_range(l1k_model *m, void *dst, const void *src, size_t lo, size_
 
 static int cuda_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  return copy_range(m, dst, s ? s->params + lo : NULL, lo, n, m->n_params, cudaMemcpyDeviceToHost,
+  return copy_range(m, dst, s ? s->tp + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "params_get", err);
 }
 static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  int rc = copy_range(m, s ? s->params + lo : NULL, src, lo, n, m->n_params,
+  int rc = copy_range(m, s ? s->tp + lo : NULL, src, lo, n, s ? s->tn : 0,
                       cudaMemcpyHostToDevice, "params_set", err);
   return rc ? rc : l1kcu_refresh_bf16(s, err);
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  return copy_range(m, dst, s ? s->grads + lo : NULL, lo, n, m->n_params, cudaMemcpyDeviceToHost,
+  return copy_range(m, dst, s ? s->tg + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "grads_get", err);
 }
 static int cuda_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  return copy_range(m, s ? s->grads + lo : NULL, src, lo, n, m->n_params, cudaMemcpyHostToDevice,
+  return copy_range(m, s ? s->tg + lo : NULL, src, lo, n, s ? s->tn : 0, cudaMemcpyHostToDevice,
                     "grads_set", err);
 }
 

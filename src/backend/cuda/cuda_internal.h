@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/lora.h"
 #include "backend/ops.h"
 #include "model/model_internal.h"
 
@@ -60,6 +61,15 @@ typedef struct cu_state {
   size_t n_ranges;
   /* attention through cuDNN (attn_cudnn.h, attn_select.c; bf16 mode): NULL = own kernels */
   struct l1kcu_dnn *dnn;
+  /* LoRA / freeze (lora.c, lora.h). The trainable space the optimizer, zero_grads and the host
+   * copies address: the whole model (params, grads, wbf, m->tensors) without an adapter, the
+   * adapter's space with one (then grads is NULL: the base has no gradients). */
+  float *tp, *tg;
+  uint16_t *twbf;
+  size_t tn;
+  const l1k_tensor_info *tt;
+  size_t ntt;
+  struct cu_adapter *ad; /* device side of m->ad, or NULL */
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
+#include "model/adapter_internal.h"
 
 #define TRY(x)                 \
   do {                         \
@@ -123,6 +124,9 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   TRY(linear_fw(s, L->q, L->ln1, P->q_w, P->q_b, N, C, QD, err));
   TRY(linear_fw(s, L->k, L->ln1, P->k_w, P->k_b, N, C, KD, err));
   TRY(linear_fw(s, L->v, L->ln1, P->v_w, P->v_b, N, C, KD, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_Q, L->q, L->ln1, N, err)); /* LoRA: lora.c */
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_K, L->k, L->ln1, N, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_V, L->v, L->ln1, N, err));
   if (c->qk_norm) {
     KER(l1kcu_rmsnorm_fw(L->qr, L->qn_rstd, L->q, P->q_norm, N * H, hd, eps), "q_norm");
     KER(l1kcu_rmsnorm_fw(L->kr, L->kn_rstd, L->k, P->k_norm, N * KVH, hd, eps), "k_norm");
@@ -134,12 +138,16 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   KER(l1kcu_rope_fw(L->kr, N, KD, KVH, hd, s->cos_t, s->sin_t), "rope_fw k");
   TRY(l1kcu_attn_fw(s, L, B, T, H, KVH, hd, err));
   TRY(linear_fw(s, L->xm, L->ao, P->o_w, NULL, N, QD, C, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_O, L->xm, L->ao, N, err));
   KER(l1kcu_add(L->xm, L->xm, L->x, (size_t)N * C), "residual");
   KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
   TRY(linear_fw(s, L->gate, L->ln2, P->gate_w, NULL, N, C, FF, err));
   TRY(linear_fw(s, L->up, L->ln2, P->up_w, NULL, N, C, FF, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_GATE, L->gate, L->ln2, N, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_UP, L->up, L->ln2, N, err));
   KER(l1kcu_swiglu_fw(L->h, L->gate, L->up, (size_t)N * FF), "swiglu_fw");
   TRY(linear_fw(s, x_out, L->h, P->down_w, NULL, N, FF, C, err));
+  TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_DOWN, x_out, L->h, N, err));
   KER(l1kcu_add(x_out, x_out, L->xm, (size_t)N * C), "residual");
   return 0;
 }
@@ -154,12 +162,16 @@ static int layer_bw(l1k_model *m, cu_state *s, int l, int B, int T, l1k_err *err
   int QD = H * hd, KD = KVH * hd;
   /* MLP: out = xm + down(h) */
   TRY(linear_bw(s, s->dh, G->down_w, NULL, s->dres, L->h, P->down_w, N, FF, C, 0, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_DOWN, s->dh, s->dres, L->h, N, err));
   KER(l1kcu_swiglu_bw(s->dgate, s->dup, s->dh, L->gate, L->up, (size_t)N * FF), "swiglu_bw");
   TRY(linear_bw(s, s->dc, G->gate_w, NULL, s->dgate, L->ln2, P->gate_w, N, C, FF, 0, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_GATE, s->dc, s->dgate, L->ln2, N, err));
   TRY(linear_bw(s, s->dc, G->up_w, NULL, s->dup, L->ln2, P->up_w, N, C, FF, 1, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_UP, s->dc, s->dup, L->ln2, N, err));
   KER(l1kcu_rmsnorm_bw(s->dres, G->ln2_w, s->dc, L->xm, P->ln2_w, L->ln2_rstd, N, C), "rmsnorm_bw");
   /* attention: xm = x + o(ao) */
   TRY(linear_bw(s, s->dao, G->o_w, NULL, s->dres, L->ao, P->o_w, N, QD, C, 0, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_O, s->dao, s->dres, L->ao, N, err));
   TRY(l1kcu_attn_bw(s, L, B, T, H, KVH, hd, err));
   KER(l1kcu_rope_bw(s->dq, N, QD, H, hd, s->cos_t, s->sin_t), "rope_bw q");
   KER(l1kcu_rope_bw(s->dk, N, KD, KVH, hd, s->cos_t, s->sin_t), "rope_bw k");
@@ -172,8 +184,11 @@ static int layer_bw(l1k_model *m, cu_state *s, int l, int B, int T, l1k_err *err
     dq = s->dq2, dk = s->dk2;
   }
   TRY(linear_bw(s, s->dc, G->q_w, G->q_b, dq, L->ln1, P->q_w, N, C, QD, 0, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_Q, s->dc, dq, L->ln1, N, err));
   TRY(linear_bw(s, s->dc, G->k_w, G->k_b, dk, L->ln1, P->k_w, N, C, KD, 1, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_K, s->dc, dk, L->ln1, N, err));
   TRY(linear_bw(s, s->dc, G->v_w, G->v_b, s->dv, L->ln1, P->v_w, N, C, KD, 1, err));
+  TRY(l1kcu_lora_bw(m, s, l, L1K_LORA_V, s->dc, s->dv, L->ln1, N, err));
   KER(l1kcu_rmsnorm_bw(s->dres, G->ln1_w, s->dc, L->x, P->ln1_w, L->ln1_rstd, N, C), "rmsnorm_bw");
   return 0;
 }
@@ -184,13 +199,14 @@ static int forward_body(l1k_model *m, cu_state *s, const l1k_batch *b, int grad,
   if (!b || !b->ids || b->B <= 0 || b->T <= 0)
     return l1k_errf(err, L1K_EINPUT, "empty batch (expected B > 0 rows of T > 0 tokens)");
   TRY(l1kcu_reserve(m, b->B, b->T, err));
+  TRY(l1kcu_lora_reserve(m, s, (size_t)b->B * b->T, err));
   TRY(prepare_batch(m, s, b, grad, err));
   TRY(l1kcu_attn_batch(m, s, b->B, b->T, err));
   const l1k_model_config *c = &m->cfg;
   int N = b->B * b->T, C = c->hidden_size, Lc = c->num_hidden_layers;
   KER(l1kcu_rope_table(s->cos_t, s->sin_t, s->pos, N, s->inv_freq, c->head_dim / 2), "rope_table");
   float *x0 = Lc > 0 ? s->L[0].x : s->xf;
-  KER(l1kcu_embedding_fw(x0, s->ids, s->P.embed, N, C), "embedding_fw");
+  TRY(l1kcu_lora_embedding_fw(s, x0, s->ids, N, C, err)); /* a bf16-only base: lora.c */
   for (int l = 0; l < Lc; l++)
     TRY(layer_fw(m, s, l, b->B, b->T, l + 1 < Lc ? s->L[l + 1].x : s->xf, err));
   KER(l1kcu_rmsnorm_fw(s->lnf, s->lnf_rstd, s->xf, s->P.norm, N, C, (float)c->rms_norm_eps),
@@ -201,7 +217,7 @@ static int forward_body(l1k_model *m, cu_state *s, const l1k_batch *b, int grad,
 int l1kcu_lm_head_ce(cu_state *s, const float *x, const int32_t *rows, const int32_t *tg, int nr,
                      int C, int V, const float *W, float *dW, float *dx, float *host_logits,
                      float scale, l1k_err *err) {
-  int grad = dW != NULL;
+  int grad = dW != NULL || dx != NULL; /* dW NULL: a frozen lm_head (adapters), dx still wanted */
   for (int r0 = 0; r0 < nr; r0 += s->chunk) {
     int R = nr - r0 < s->chunk ? nr - r0 : s->chunk;
     const float *xin = x + (size_t)r0 * C;
@@ -219,7 +235,7 @@ int l1kcu_lm_head_ce(cu_state *s, const float *x, const int32_t *rows, const int
     float *d = rows ? s->dxc : dx + (size_t)r0 * C;
     TRY(l1kcu_gemm(s, 0, 0, R, C, V, 1.0f, s->logits, V, W, C, 0.0f, d, C, err));
     if (rows) KER(l1kcu_scatter_rows(dx, s->dxc, rows + r0, R, C), "scatter_rows");
-    TRY(l1kcu_gemm(s, 1, 0, V, C, R, 1.0f, s->logits, V, xin, C, 1.0f, dW, C, err));
+    if (dW) TRY(l1kcu_gemm(s, 1, 0, V, C, R, 1.0f, s->logits, V, xin, C, 1.0f, dW, C, err));
   }
   return 0;
 }
@@ -255,10 +271,8 @@ int l1kcu_forward(l1k_model *m, const l1k_batch *b, float *logits, double *loss_
   return 0;
 }
 
-int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
-                           int64_t *n_targets, l1k_err *err) {
-  cu_state *s = (cu_state *)m->be_state;
-  if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: forward_backward before attach");
+static int fw_bw(l1k_model *m, cu_state *s, const l1k_batch *b, double grad_scale,
+                 double *loss_sum, int64_t *n_targets, l1k_err *err) {
   TRY(forward_body(m, s, b, 1, err));
   const l1k_model_config *c = &m->cfg;
   int N = b->B * b->T, C = c->hidden_size, Lc = c->num_hidden_layers;
@@ -271,11 +285,24 @@ int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, 
   CU(cudaMemset(s->dres, 0, NC), "zeroing dres");
   KER(l1kcu_rmsnorm_bw(s->dres, s->G.norm, s->dc, s->xf, s->P.norm, s->lnf_rstd, N, C),
       "final norm bw");
-  for (int l = Lc - 1; l >= 0; l--) TRY(layer_bw(m, s, l, b->B, b->T, err));
-  KER(l1kcu_embedding_bw(s->G.embed, s->dres, s->e_uniq, s->e_off, s->e_rows, s->n_uniq, C),
-      "embedding_bw");
+  /* with an adapter, down to the lowest layer that trains something (lora.h) */
+  int lowest = l1kcu_bw_lowest_layer(m);
+  for (int l = Lc - 1; l >= lowest; l--) TRY(layer_bw(m, s, l, b->B, b->T, err));
+  if (s->G.embed)
+    KER(l1kcu_embedding_bw(s->G.embed, s->dres, s->e_uniq, s->e_off, s->e_rows, s->n_uniq, C),
+        "embedding_bw");
   CU(cudaDeviceSynchronize(), "forward_backward");
   if (loss_sum) *loss_sum = loss;
   if (n_targets) *n_targets = s->n_trow;
   return 0;
+}
+
+int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, double *loss_sum,
+                           int64_t *n_targets, l1k_err *err) {
+  cu_state *s = (cu_state *)m->be_state;
+  if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: forward_backward before attach");
+  if (m->ad) l1k_cpu_lora_training(m, 1); /* LoRA dropout applies in training only */
+  int rc = fw_bw(m, s, b, grad_scale, loss_sum, n_targets, err);
+  if (m->ad) l1k_cpu_lora_training(m, 0);
+  return rc;
 }

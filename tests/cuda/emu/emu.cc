@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <unordered_map>
 #include <vector>
 
 #include "l1k_cuda_emu.h"
@@ -13,13 +15,28 @@
 // ------------------------------------------------------------------ runtime
 
 static cudaError_t last_err = cudaSuccess;
+/* the emulated device's 141 GB: cudaMemGetInfo reports what cudaMalloc handed out as used, so
+ * that a backend's device memory can be measured here as on a GPU (tests/cuda/test_cuda_lora.c) */
+static const size_t EMU_TOTAL = (size_t)141 * 1000 * 1000 * 1000;
+static std::unordered_map<void *, size_t> live;
+static size_t used_bytes;
 
 extern "C" cudaError_t cudaMalloc(void **p, size_t n) {
   size_t r = (n + 255) & ~(size_t)255;
-  *p = aligned_alloc(256, r ? r : 256);
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+  if (r == 0) r = 256;
+  *p = used_bytes + r > EMU_TOTAL ? NULL : aligned_alloc(256, r);
+  if (!*p) return cudaErrorMemoryAllocation;
+  live[*p] = r;
+  used_bytes += r;
+  return cudaSuccess;
 }
 extern "C" cudaError_t cudaFree(void *p) {
+  auto it = live.find(p);
+  if (p && it == live.end()) return cudaErrorInvalidValue;
+  if (p) {
+    used_bytes -= it->second;
+    live.erase(it);
+  }
   free(p);
   return cudaSuccess;
 }
@@ -37,9 +54,35 @@ extern "C" cudaError_t cudaGetLastError(void) {
   return e;
 }
 extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
-/* the emulated device: an H200's 141 GB, all free (device memory is host memory here) */
+/* the emulated device: an H200's 141 GB less what is allocated (device memory is host memory) */
 extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
-  *free_b = *total_b = (size_t)141 * 1000 * 1000 * 1000;
+  *total_b = EMU_TOTAL;
+  *free_b = EMU_TOTAL - used_bytes;
+  return cudaSuccess;
+}
+
+struct emu_event {
+  double t;
+};
+extern "C" cudaError_t cudaEventCreate(cudaEvent_t *e) {
+  *e = new emu_event{0};
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  delete e;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  if (!e) return cudaErrorInvalidValue;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  e->t = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : cudaErrorInvalidValue; }
+extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
+  if (!a || !b) return cudaErrorInvalidValue;
+  *ms = (float)(b->t - a->t);
   return cudaSuccess;
 }
 

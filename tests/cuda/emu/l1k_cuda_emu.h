@@ -38,6 +38,15 @@ cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b);
 cudaError_t cudaSetDevice(int d);
 const char *cudaGetErrorString(cudaError_t e);
+/* streams and events: work runs synchronously here, so an event is the host time at which it
+ * was recorded (the benchmarks' timing, bench/gpu_bench_common.h) */
+typedef struct emu_stream *cudaStream_t;
+typedef struct emu_event *cudaEvent_t;
+cudaError_t cudaEventCreate(cudaEvent_t *e);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 const char *cudaGetErrorName(cudaError_t e);
 
 typedef struct emu_cublas *cublasHandle_t;
@@ -124,6 +133,11 @@ inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
 inline __nv_bfloat16 __ushort_as_bfloat16(uint16_t x) { return __nv_bfloat16{x}; }
 inline float __bfloat162float(__nv_bfloat16 b) { /* exact: bf16 is float32's upper half */
   uint32_t u = (uint32_t)b.x << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+inline float __uint_as_float(uint32_t u) {
   float f;
   __builtin_memcpy(&f, &u, 4);
   return f;
