@@ -51,20 +51,4 @@ if [ -z "${LONG1K_EMU_ONLY:-}" ]; then
   echo "gpu_lora_bench rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 fi
-# the whole CLI on the emulated device (the CMake build's own objects and libraries, its CUDA
-# objects and libraries swapped for the emulated ones): `long1k train` with LoRA / freeze on
-# cuda against the cpu (tests/cuda/emu_train_adapters.sh)
-if [ -z "${LONG1K_EMU_ONLY:-}" ] && [ -f "$B/CMakeFiles/long1k.dir/objects1" ] && [ -x "$B/long1k" ]; then
-  echo "--- long1k train, LoRA / freeze (emulated device)"
-  CLI_LIBS=$(tr ' ' '\n' < "$B/CMakeFiles/long1k.dir/linkLibs.rsp" | grep -v -E 'cuda|cublas|culibos' | tr -d '"')
-  if (cd "$B" && g++ -o "$W/long1k_emu" $(cat CMakeFiles/long1k.dir/objects1) $COMMON $CLI_LIBS \
-        -fopenmp $(echo "$LIBS" | grep -o -- '-fsanitize=[^ ]*')); then
-    bash tests/cuda/emu_train_adapters.sh "$W/long1k_emu" "$B/long1k"
-    rc=$?
-  else
-    rc=1
-  fi
-  echo "long1k train (emulated) rc=$rc"
-  [ $rc -eq 0 ] || fails=$((fails + 1))
-fi
 [ $fails -eq 0 ]

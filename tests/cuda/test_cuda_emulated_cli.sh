@@ -4,7 +4,9 @@
 # backend's real sources on a CPU emulation of the CUDA runtime and cuBLAS) instead of the real
 # one, then `scripts/gpu-check.sh --cli-only` with DEVICE=cuda: `long1k parity --device cuda` on
 # every golden model (float32 mode within 1e-4 of transformers, bf16 mode within 2e-2) and a short
-# `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared).
+# `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared);
+# then LoRA / freeze training on cuda against the cpu, and a killed + resumed cuda LoRA run
+# (tests/cuda/emu_train_adapters.sh).
 # What the GPU machine runs, through the same command lines, on every CI machine. Skips with one
 # line without g++ or x86-64.
 set -u
@@ -50,4 +52,7 @@ grep -q '^step  train-compare: ok$' "$W/check/summary.txt" || { echo "FAIL: trai
 grep -qE '^step  train-device-cuda-bf16: ok$' "$W/check/summary.txt" || { echo "FAIL: train bf16"; fail=1; }
 [ $fail -eq 0 ] || tail -40 "$W/stdout"
 sed -n '/summary/,$p' "$W/stdout"
+echo "--- long1k train, LoRA / freeze (emulated device)"
+LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_train_adapters.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
+  { echo "FAIL: LoRA / freeze training on the emulated device"; fail=1; }
 exit $fail
