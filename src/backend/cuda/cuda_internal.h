@@ -58,6 +58,9 @@ typedef struct cu_state {
   int have_optim;
   cu_range *ranges;
   size_t n_ranges;
+  /* attention (attention.c): flash_bf16's bf16 copies of q, k, v, o, dO, in the arena */
+  uint16_t *fa_buf;
+  size_t fa_elems;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */

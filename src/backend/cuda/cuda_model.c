@@ -9,6 +9,7 @@
  * uploads them. Compiled, not yet run on a GPU. */
 #include <string.h>
 
+#include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_internal.h"
 
 #define TRY(x)                 \
@@ -132,8 +133,7 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   }
   KER(l1kcu_rope_fw(L->qr, N, QD, H, hd, s->cos_t, s->sin_t), "rope_fw q");
   KER(l1kcu_rope_fw(L->kr, N, KD, KVH, hd, s->cos_t, s->sin_t), "rope_fw k");
-  KER(l1kcu_attention_fw(L->ao, L->lse, L->qr, L->kr, L->v, s->seg, B, T, H, KVH, hd),
-      "attention_fw");
+  TRY(l1kcu_attn_fw(s, L, B, T, H, KVH, hd, err)); /* the kernels: attention.c */
   TRY(linear_fw(s, L->xm, L->ao, P->o_w, NULL, N, QD, C, err));
   KER(l1kcu_add(L->xm, L->xm, L->x, (size_t)N * C), "residual");
   KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
@@ -161,8 +161,7 @@ static int layer_bw(l1k_model *m, cu_state *s, int l, int B, int T, l1k_err *err
   KER(l1kcu_rmsnorm_bw(s->dres, G->ln2_w, s->dc, L->xm, P->ln2_w, L->ln2_rstd, N, C), "rmsnorm_bw");
   /* attention: xm = x + o(ao) */
   TRY(linear_bw(s, s->dao, G->o_w, NULL, s->dres, L->ao, P->o_w, N, QD, C, 0, err));
-  KER(l1kcu_attention_bw(s->dq, s->dk, s->dv, s->dsum, s->dao, L->ao, L->lse, L->qr, L->kr, L->v,
-                         s->seg, s->seg_end, B, T, H, KVH, hd), "attention_bw");
+  TRY(l1kcu_attn_bw(s, L, B, T, H, KVH, hd, err));
   KER(l1kcu_rope_bw(s->dq, N, QD, H, hd, s->cos_t, s->sin_t), "rope_bw q");
   KER(l1kcu_rope_bw(s->dk, N, KD, KVH, hd, s->cos_t, s->sin_t), "rope_bw k");
   float *dq = s->dq, *dk = s->dk;
