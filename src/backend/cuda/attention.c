@@ -2,7 +2,7 @@
  *
  * float32 mode: the float32 kernels (kernels.cu), for parity. bf16 mode: flash_bf16
  * (flash_bf16.cu, tensor cores) when it takes the head_dim (16, 32, 64, 128), else the float32
- * kernels. LONG1K_CUDA_ATTENTION=f32 | flash_bf16 forces one (tests, benchmarks); "auto" or
+ * kernels. LONG1K_ATTN=f32 | flash_bf16 forces one (tests, benchmarks); "auto", "own" or
  * unset is the default above. The layers keep float32 activations around attention (as the
  * rest of the bf16 mode): flash_bf16 reads bf16 copies of q, k, v (and O, dO in the backward)
  * rounded into one scratch area of the activation arena, writes O back as float32 (exact: O is
@@ -23,8 +23,8 @@
 static int flash_takes(int hd) { return hd == 16 || hd == 32 || hd == 64 || hd == 128; }
 
 int l1kcu_attention_kind(const cu_state *s, int hd, int *kind, l1k_err *err) {
-  const char *e = getenv("LONG1K_CUDA_ATTENTION");
-  if (!e || !*e || !strcmp(e, "auto")) {
+  const char *e = getenv("LONG1K_ATTN");
+  if (!e || !*e || !strcmp(e, "auto") || !strcmp(e, "own")) {
     *kind = s->opts.precision == L1K_PREC_BF16 && flash_takes(hd) ? L1KCU_ATT_FLASH_BF16
                                                                   : L1KCU_ATT_F32;
     return 0;
@@ -35,10 +35,10 @@ int l1kcu_attention_kind(const cu_state *s, int hd, int *kind, l1k_err *err) {
   }
   if (strcmp(e, "flash_bf16"))
     return l1k_errf(err, L1K_EINPUT,
-                    "LONG1K_CUDA_ATTENTION=%s: expected f32, flash_bf16 or auto", e);
+                    "LONG1K_ATTN=%s: expected f32, flash_bf16, own or auto", e);
   if (!flash_takes(hd))
     return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "LONG1K_CUDA_ATTENTION=flash_bf16: head_dim %d (expected 16, 32, 64 or 128)", hd);
+                    "LONG1K_ATTN=flash_bf16: head_dim %d (expected 16, 32, 64 or 128)", hd);
   *kind = L1KCU_ATT_FLASH_BF16;
   return 0;
 }
@@ -64,7 +64,7 @@ static int views(cu_state *s, size_t N, size_t QD, size_t KD, fa_views *f, l1k_e
   if (need > s->fa_elems)
     return l1k_errf(err, L1K_EINTERNAL,
                     "CUDA backend: flash attention needs %zu bf16 values of scratch, the arena has "
-                    "%zu (LONG1K_CUDA_ATTENTION changed after reserve?)", need, s->fa_elems);
+                    "%zu (LONG1K_ATTN changed after reserve?)", need, s->fa_elems);
   f->q = s->fa_buf;
   f->k = f->q + N * QD;
   f->v = f->k + N * KD;
@@ -80,7 +80,7 @@ static int round_qkv(cu_layer *L, const fa_views *f, size_t N, size_t QD, size_t
   return 0;
 }
 
-int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
+int l1kcu_own_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
   int kind;
   TRY(l1kcu_attention_kind(s, hd, &kind, err));
   if (kind == L1KCU_ATT_F32) {
@@ -97,7 +97,7 @@ int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd
   return 0;
 }
 
-int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
+int l1kcu_own_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
   int kind;
   TRY(l1kcu_attention_kind(s, hd, &kind, err));
   if (kind == L1KCU_ATT_F32) {
@@ -116,4 +116,14 @@ int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd
                           s->seg_end, B, T, H, KVH, hd),
       "flash_bf16_bw");
   return 0;
+}
+
+/* What the layers call (cuda_model.c). The cudnn branch's attn_select.c defines these two as
+ * well (cuDNN first, the own kernels as the fallback): on merging, keep those and let their
+ * fallback call l1kcu_own_attn_fw / _bw. */
+int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
+  return l1kcu_own_attn_fw(s, L, B, T, H, KVH, hd, err);
+}
+int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
+  return l1kcu_own_attn_bw(s, L, B, T, H, KVH, hd, err);
 }

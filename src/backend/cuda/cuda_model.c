@@ -133,7 +133,7 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   }
   KER(l1kcu_rope_fw(L->qr, N, QD, H, hd, s->cos_t, s->sin_t), "rope_fw q");
   KER(l1kcu_rope_fw(L->kr, N, KD, KVH, hd, s->cos_t, s->sin_t), "rope_fw k");
-  TRY(l1kcu_attn_fw(s, L, B, T, H, KVH, hd, err)); /* the kernels: attention.c */
+  TRY(l1kcu_attn_fw(s, L, B, T, H, KVH, hd, err));
   TRY(linear_fw(s, L->xm, L->ao, P->o_w, NULL, N, QD, C, err));
   KER(l1kcu_add(L->xm, L->xm, L->x, (size_t)N * C), "residual");
   KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
