@@ -107,9 +107,11 @@ static void run(int T, int flash) {
     if (r >= 0) fw_ms += gb_ms(e0, e1) / reps, bw_ms += gb_ms(e1, e2) / reps;
   }
   double fw_flop = 4.0 * H * (double)T * T * HD / 2, bw_flop = 2.5 * fw_flop;
+  const char *rows = getenv("LONG1K_FLASH_FW_ROWS"); /* flash's forward block (flash_bf16.cu) */
   printf("{\"bench\":\"attention\",\"impl\":\"%s\",\"T\":%d,\"H\":%d,\"KVH\":%d,\"hd\":%d,"
-         "\"fw_ms\":%.3f,\"bw_ms\":%.3f,\"fw_tflops\":%.2f,\"bw_tflops\":%.2f}\n",
-         impl, T, H, KVH, HD, fw_ms, bw_ms, fw_flop / fw_ms / 1e9, bw_flop / bw_ms / 1e9);
+         "\"fw_ms\":%.3f,\"bw_ms\":%.3f,\"fw_tflops\":%.2f,\"bw_tflops\":%.2f%s%s%s}\n",
+         impl, T, H, KVH, HD, fw_ms, bw_ms, fw_flop / fw_ms / 1e9, bw_flop / bw_ms / 1e9,
+         flash ? ",\"fw_rows\":\"" : "", flash ? (rows ? rows : "default") : "", flash ? "\"" : "");
   fflush(stdout);
   cudaEventDestroy(e0), cudaEventDestroy(e1), cudaEventDestroy(e2);
   bufs_free(&a);

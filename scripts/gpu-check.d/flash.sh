@@ -10,10 +10,12 @@
 #                     benchmark's shape (28 / 4 heads, head_dim 128, 5 documents in the row)
 #   flash-model-bf16  the golden models' bf16 parity (tests/cuda/test_cuda_model.c) with
 #                     LONG1K_ATTN=flash_bf16 (the bf16 mode's default; forced here)
-#   flash-bench       flash_bf16 forward / backward TFLOP/s at $ATT_T (28 / 4 heads, head_dim
-#                     128, causal) into $BENCH, beside the core part's long1k-f32 and torch sdpa
-#                     rows; when the core part is not run, the float32 kernels at T=4096 and the
-#                     peer (torch sdpa, bench/gpu_peers.py) run here too
+#   flash-bench       flash_bf16 forward / backward TFLOP/s at T = 4k, 16k, 32k (28 / 4 heads,
+#                     head_dim 128, causal) into $BENCH, beside the core part's long1k-f32 and
+#                     torch sdpa rows; flash-bench-fw128: the forward's 128-row blocks
+#                     (LONG1K_FLASH_FW_ROWS=128) at 4k and 16k; when the core part is not run,
+#                     the float32 kernels at T=4096 and the peer (torch sdpa,
+#                     bench/gpu_peers.py) run here too
 # (cuda_test_cuda_model and gpu_attention_bench are core targets, built whatever PARTS says)
 PART_TARGETS="$PART_TARGETS cuda_test_cuda_flash"
 
@@ -33,6 +35,10 @@ part_flash() {
     tee "$OUT/test_model_flash.txt" | grep -E '^cuda-bf16|checks|CHECK failed|SKIP'
   [ "$NO_BENCH" = 1 ] && return
   step flash-bench 90 "$BUILD/gpu_attention_bench" --impl flash_bf16 $T | tee -a "$BENCH"
+  # the forward's other block size at head_dim 128 (128 query rows, 32 per warp: half the
+  # shared-memory reads per product, but ptxas spills 96 bytes), to choose by measurement
+  LONG1K_FLASH_FW_ROWS=128 step flash-bench-fw128 60 "$BUILD/gpu_attention_bench" \
+    --impl flash_bf16 ${T% *} | tee -a "$BENCH"
   if ! part_on core; then
     step flash-bench-f32 60 "$BUILD/gpu_attention_bench" --impl f32 4096 | tee -a "$BENCH"
     step flash-peer 120 $PY bench/gpu_peers.py attention $T | tee -a "$BENCH"

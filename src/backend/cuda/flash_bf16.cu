@@ -18,12 +18,15 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "backend/cuda/flash_bf16.h"
 #include "backend/cuda/mma.h"
 
 #define FA_THREADS 128 /* 4 warps */
-#define FA_BM 64       /* query rows of a forward / dQ block (16 per warp) */
+/* the forward: MT = 1 or 2 16-row mma tiles per warp, 64 MT query rows per block */
+#define FA_BM 64       /* query rows of a dQ block (16 per warp) */
 #define FA_BN 64       /* keys of a forward / dQ tile; keys of a dK / dV block (16 per warp) */
 #define FA_BQ 32       /* query rows of a dK / dV tile */
 #define FA_FULL 0xffffffffu
@@ -88,10 +91,12 @@ template <int D, int NB>
 static __device__ __forceinline__ void mma_abt(float (*acc)[4], const uint16_t *xs, int r0,
                                                const uint16_t *ys) {
   constexpr int KS = D / 16;
+  L1K_UNROLL
   for (int kk = 0; kk < KS; kk += 2) {
     uint32_t a0[4], a1[4], b[4];
     frag_a<D + 8>(a0, xs, r0, kk * 16);
     if (kk + 1 < KS) frag_a<D + 8>(a1, xs, r0, kk * 16 + 16);
+    L1K_UNROLL
     for (int nb = 0; nb < NB; nb++) {
       frag_b_nk<D>(b, ys, nb * 8, kk * 16);
       l1k_mma16816(acc[nb], a0, b);
@@ -104,7 +109,9 @@ static __device__ __forceinline__ void mma_abt(float (*acc)[4], const uint16_t *
 template <int SD, int KP, int DB>
 static __device__ __forceinline__ void mma_pv(float (*acc)[4], const uint32_t (*pa)[4],
                                               const uint16_t *ys) {
+  L1K_UNROLL
   for (int kk = 0; kk < KP; kk++)
+    L1K_UNROLL
     for (int db = 0; db < DB; db += 2) {
       uint32_t b[4];
       frag_b_kn<SD>(b, ys, kk * 16, db * 8);
@@ -118,7 +125,9 @@ static __device__ __forceinline__ void mma_pv(float (*acc)[4], const uint32_t (*
 template <int NB>
 static __device__ __forceinline__ void mask_rows(float (*s)[4], int j0, int ra, int sa, int sb) {
   int tq = threadIdx.x % 4;
+  L1K_UNROLL
   for (int nb = 0; nb < NB; nb++)
+    L1K_UNROLL
     for (int i = 0; i < 4; i++) {
       int key = j0 + nb * 8 + 2 * tq + (i & 1), row = ra + 8 * (i >> 1);
       if (key < (i < 2 ? sa : sb) || key > row) s[nb][i] = -INFINITY;
@@ -141,91 +150,166 @@ template <int NB, int DB>
 static __device__ __forceinline__ void online_softmax(float (*s)[4], float (*acc)[4], float *m,
                                                       float *l, int hf, float sc) {
   float mx = -INFINITY;
+  L1K_UNROLL
   for (int nb = 0; nb < NB; nb++) mx = fmaxf(mx, fmaxf(s[nb][2 * hf], s[nb][2 * hf + 1]));
   float mn = fmaxf(*m, quad_max(mx));
   float base = mn == -INFINITY ? 0.0f : mn * sc; /* every key so far masked: P = 0 */
   float corr = exp2f(*m * sc - base), sum = 0.0f;
+  L1K_UNROLL
   for (int nb = 0; nb < NB; nb++)
+    L1K_UNROLL
     for (int e = 0; e < 2; e++) {
       float p = exp2f(fmaf(s[nb][2 * hf + e], sc, -base));
       s[nb][2 * hf + e] = p;
       sum += p;
     }
   *l = *l * corr + sum;
+  L1K_UNROLL
   for (int db = 0; db < DB; db++) acc[db][2 * hf] *= corr, acc[db][2 * hf + 1] *= corr;
   *m = mn;
 }
 
 /* ================================================================ forward */
 
-template <int D>
+/* B fragments of the k-step at k0 for the two 8-column blocks n0.. and n0 + 8.. of B = X^T,
+ * X stored [n][k]: b[0..1] block n0, b[2..3] block n0 + 8 (one ldmatrix.x4 feeds 4 mma of the
+ * two 16-row tiles of a warp). */
+template <int SD>
+static __device__ __forceinline__ void frag_b_nn(uint32_t *b, const uint16_t *sm, int n0, int k0) {
+  int lane = threadIdx.x % 32;
+  l1k_ldmatrix_x4(b, sm + (n0 + lane % 8 + 8 * (lane / 16)) * SD + k0 + 8 * ((lane / 8) % 2));
+}
+
+/* One warp's 16 MT query rows (MT 16-row tiles) against one key tile: S = Q K^T. */
+template <int D, int MT>
+static __device__ __forceinline__ void fw_scores(float (*s)[FA_BN / 8][4], const uint16_t *Qs,
+                                                 int r0, const uint16_t *Ks) {
+  constexpr int SD = D + 8;
+  L1K_UNROLL
+  for (int mt = 0; mt < MT; mt++)
+    L1K_UNROLL
+    for (int nb = 0; nb < FA_BN / 8; nb++) s[mt][nb][0] = s[mt][nb][1] = s[mt][nb][2] = s[mt][nb][3] = 0.0f;
+  L1K_LOOP
+  for (int kk = 0; kk < D / 16; kk++) { /* not unrolled: fewer live fragments */
+    uint32_t a[MT][4];
+    L1K_UNROLL
+    for (int mt = 0; mt < MT; mt++) frag_a<SD>(a[mt], Qs, r0 + 16 * mt, kk * 16);
+    L1K_UNROLL
+    for (int nb = 0; nb < FA_BN / 8; nb += 2) {
+      uint32_t b[4];
+      frag_b_nn<SD>(b, Ks, nb * 8, kk * 16);
+      L1K_UNROLL
+      for (int mt = 0; mt < MT; mt++) {
+        l1k_mma16816(s[mt][nb], a[mt], b);
+        l1k_mma16816(s[mt][nb + 1], a[mt], b + 2);
+      }
+    }
+  }
+}
+
+/* O += P V for one warp's MT row tiles (P: bf16 A fragments pa[mt][k-step]). */
+template <int D, int MT>
+static __device__ __forceinline__ void fw_pv(float (*acc)[D / 8][4], const uint32_t (*pa)[FA_BN / 16][4],
+                                             const uint16_t *Vs) {
+  L1K_UNROLL
+  for (int kk = 0; kk < FA_BN / 16; kk++)
+    L1K_UNROLL
+    for (int db = 0; db < D / 8; db += 2) {
+      uint32_t b[4];
+      frag_b_kn<D + 8>(b, Vs, kk * 16, db * 8);
+      L1K_UNROLL
+      for (int mt = 0; mt < MT; mt++) {
+        l1k_mma16816(acc[mt][db], pa[mt][kk], b);
+        l1k_mma16816(acc[mt][db + 1], pa[mt][kk], b + 2);
+      }
+    }
+}
+
+/* A block = 4 warps = 64 MT query rows of one head, 16 MT per warp (with MT = 2 each K and V
+ * fragment read from shared memory feeds two mma: half the shared-memory traffic per product,
+ * more live registers). */
+template <int D, int MT>
 __global__ static void __launch_bounds__(FA_THREADS)
     flash_fw_k(uint16_t *o, float *lse, const uint16_t *q, const uint16_t *k, const uint16_t *v,
                const int32_t *seg, int T, int H, int KVH) {
-  constexpr int SD = D + 8, KS = D / 16, NB = FA_BN / 8, DB = D / 8;
+  constexpr int SD = D + 8, NB = FA_BN / 8, DB = D / 8, BMF = 64 * MT;
   L1K_DYN_SMEM(smem);
-  uint16_t *Qs = (uint16_t *)smem, *Ks = Qs + FA_BM * SD, *Vs = Ks + FA_BN * SD;
-  const int m0 = (gridDim.x - 1 - blockIdx.x) * FA_BM, h = blockIdx.y, g = h / (H / KVH);
+  uint16_t *Qs = (uint16_t *)smem, *Ks = Qs + BMF * SD, *Vs = Ks + FA_BN * SD;
+  const int m0 = (gridDim.x - 1 - blockIdx.x) * BMF, h = blockIdx.y, g = h / (H / KVH);
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, tq = lane % 4;
   const int QD = H * D, KD = KVH * D;
   const size_t row0 = (size_t)blockIdx.z * T;
-  const int mlast = imin(m0 + FA_BM, T) - 1;
-  const int kstart = seg[row0 + m0], kend = mlast + 1, seg_last = seg[row0 + mlast];
-  const int ra = m0 + w * 16 + lane / 4, rb = ra + 8;
-  const int sa = ra < T ? seg[row0 + ra] : T, sb = rb < T ? seg[row0 + rb] : T;
+  const int mlast = imin(m0 + BMF, T) - 1;
+  const int kstart = seg[row0 + m0], kend = mlast + 1;
+  /* this warp's rows: the tiles it may skip masking in (wholly visible to all of them) */
+  const int wfirst = m0 + w * 16 * MT, wlast = imin(wfirst + 16 * MT - 1, T - 1);
+  const int wseg_last = wfirst < T ? seg[row0 + wlast] : T;
+  int ra[MT], sa[MT][2];
+  L1K_UNROLL
+  for (int mt = 0; mt < MT; mt++) {
+    ra[mt] = wfirst + 16 * mt + lane / 4;
+    L1K_UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+      int r = ra[mt] + 8 * hf;
+      sa[mt][hf] = r < T ? seg[row0 + r] : T;
+    }
+  }
   const float scale = 1.0f / sqrtf((float)D), sc = scale * FA_LOG2E;
 
-  load_rows<D, FA_BM>(Qs, q, row0, m0, T, QD, h * D);
+  load_rows<D, BMF>(Qs, q, row0, m0, T, QD, h * D);
   l1k_cp_async_commit();
   load_rows<D, FA_BN>(Ks, k, row0, kstart, kend, KD, g * D);
   l1k_cp_async_commit();
   load_rows<D, FA_BN>(Vs, v, row0, kstart, kend, KD, g * D);
   l1k_cp_async_commit();
-  l1k_cp_async_wait<2>();
-  __syncthreads();
-  uint32_t qf[KS][4];
-  for (int kk = 0; kk < KS; kk++) frag_a<SD>(qf[kk], Qs, w * 16, kk * 16);
 
-  float acc[DB][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-  for (int db = 0; db < DB; db++) acc[db][0] = acc[db][1] = acc[db][2] = acc[db][3] = 0.0f;
+  float acc[MT][DB][4], m[MT][2], l[MT][2];
+  L1K_UNROLL
+  for (int mt = 0; mt < MT; mt++) {
+    m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
+    L1K_UNROLL
+    for (int db = 0; db < DB; db++) acc[mt][db][0] = acc[mt][db][1] = acc[mt][db][2] = acc[mt][db][3] = 0.0f;
+  }
   for (int j0 = kstart; j0 < kend; j0 += FA_BN) {
-    l1k_cp_async_wait<1>(); /* K(j0) */
+    l1k_cp_async_wait<1>(); /* Q and K(j0) */
     __syncthreads();
-    float s[NB][4];
-    for (int nb = 0; nb < NB; nb++) s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
-    for (int kk = 0; kk < KS; kk += 2)
-      for (int nb = 0; nb < NB; nb++) {
-        uint32_t b[4];
-        frag_b_nk<D>(b, Ks, nb * 8, kk * 16);
-        l1k_mma16816(s[nb], qf[kk], b);
-        if (kk + 1 < KS) l1k_mma16816(s[nb], qf[kk + 1 < KS ? kk + 1 : kk], b + 2);
-      }
+    float s[MT][NB][4];
+    fw_scores<D, MT>(s, Qs, w * 16 * MT, Ks);
     __syncthreads(); /* Ks free: the next tile's K comes while P V runs */
     if (j0 + FA_BN < kend) load_rows<D, FA_BN>(Ks, k, row0, j0 + FA_BN, kend, KD, g * D);
     l1k_cp_async_commit();
-    if (!(j0 + FA_BN - 1 <= m0 && j0 >= seg_last)) mask_rows<NB>(s, j0, ra, sa, sb);
-    online_softmax<NB, DB>(s, acc, &m[0], &l[0], 0, sc);
-    online_softmax<NB, DB>(s, acc, &m[1], &l[1], 1, sc);
-    uint32_t pa[FA_BN / 16][4];
-    for (int kk = 0; kk < FA_BN / 16; kk++) acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+    int need_mask = !(j0 + FA_BN - 1 <= wfirst && j0 >= wseg_last);
+    uint32_t pa[MT][FA_BN / 16][4];
+    L1K_UNROLL
+    for (int mt = 0; mt < MT; mt++) {
+      if (need_mask) mask_rows<NB>(s[mt], j0, ra[mt], sa[mt][0], sa[mt][1]);
+      online_softmax<NB, DB>(s[mt], acc[mt], &m[mt][0], &l[mt][0], 0, sc);
+      online_softmax<NB, DB>(s[mt], acc[mt], &m[mt][1], &l[mt][1], 1, sc);
+      L1K_UNROLL
+      for (int kk = 0; kk < FA_BN / 16; kk++) acc_to_a(pa[mt][kk], s[mt][2 * kk], s[mt][2 * kk + 1]);
+    }
     l1k_cp_async_wait<1>(); /* V(j0) */
     __syncthreads();
-    mma_pv<SD, FA_BN / 16, DB>(acc, pa, Vs);
+    fw_pv<D, MT>(acc, pa, Vs);
     __syncthreads(); /* Vs free */
     if (j0 + FA_BN < kend) load_rows<D, FA_BN>(Vs, v, row0, j0 + FA_BN, kend, KD, g * D);
     l1k_cp_async_commit();
   }
   l1k_cp_async_wait<0>();
-  for (int hf = 0; hf < 2; hf++) {
-    float lt = quad_sum(l[hf]);
-    int row = hf ? rb : ra;
-    if (row >= T) continue;
-    float inv = 1.0f / lt;
-    uint16_t *dst = o + (row0 + row) * (size_t)QD + (size_t)h * D + 2 * tq;
-    for (int db = 0; db < DB; db++)
-      *(uint32_t *)(dst + db * 8) = pack_bf16(acc[db][2 * hf] * inv, acc[db][2 * hf + 1] * inv);
-    if (tq == 0) lse[(row0 + row) * H + h] = m[hf] * scale + logf(lt);
-  }
+  L1K_UNROLL
+  for (int mt = 0; mt < MT; mt++)
+    L1K_UNROLL
+    for (int hf = 0; hf < 2; hf++) {
+      float lt = quad_sum(l[mt][hf]);
+      int row = ra[mt] + 8 * hf;
+      if (row >= T) continue;
+      float inv = 1.0f / lt;
+      uint16_t *dst = o + (row0 + row) * (size_t)QD + (size_t)h * D + 2 * tq;
+      L1K_UNROLL
+      for (int db = 0; db < DB; db++)
+        *(uint32_t *)(dst + db * 8) = pack_bf16(acc[mt][db][2 * hf] * inv, acc[mt][db][2 * hf + 1] * inv);
+      if (tq == 0) lse[(row0 + row) * H + h] = m[mt][hf] * scale + logf(lt);
+    }
 }
 
 /* ================================================================ backward */
@@ -264,6 +348,7 @@ __global__ static void __launch_bounds__(FA_THREADS)
   const int sa = ra < T ? seg[row0 + ra] : T, sb = rb < T ? seg[row0 + rb] : T;
   const float scale = 1.0f / sqrtf((float)D), sc = scale * FA_LOG2E;
   float l2[2], dd[2];
+  L1K_UNROLL
   for (int hf = 0; hf < 2; hf++) {
     int row = hf ? rb : ra;
     l2[hf] = row < T ? lse[(row0 + row) * H + h] * FA_LOG2E : 0.0f;
@@ -274,6 +359,7 @@ __global__ static void __launch_bounds__(FA_THREADS)
   l1k_cp_async_commit();
 
   float acc[DB][4];
+  L1K_UNROLL
   for (int db = 0; db < DB; db++) acc[db][0] = acc[db][1] = acc[db][2] = acc[db][3] = 0.0f;
   for (int j0 = kstart; j0 < kend; j0 += FA_BN) {
     load_rows<D, FA_BN>(Ks, k, row0, j0, kend, KD, g * D);
@@ -282,25 +368,32 @@ __global__ static void __launch_bounds__(FA_THREADS)
     l1k_cp_async_wait<0>();
     __syncthreads();
     float s[NB][4], dp[NB][4];
+    L1K_UNROLL
     for (int nb = 0; nb < NB; nb++)
+      L1K_UNROLL
       for (int i = 0; i < 4; i++) s[nb][i] = dp[nb][i] = 0.0f;
     mma_abt<D, NB>(s, Qs, w * 16, Ks);
     mma_abt<D, NB>(dp, Os, w * 16, Vs);
     if (!(j0 + FA_BN - 1 <= m0 && j0 >= seg_last)) mask_rows<NB>(s, j0, ra, sa, sb);
+    L1K_UNROLL
     for (int nb = 0; nb < NB; nb++)
+      L1K_UNROLL
       for (int i = 0; i < 4; i++) {
         float p = exp2f(fmaf(s[nb][i], sc, -l2[i >> 1]));
         s[nb][i] = p * (dp[nb][i] - dd[i >> 1]); /* dS / scale */
       }
     uint32_t da[FA_BN / 16][4];
+    L1K_UNROLL
     for (int kk = 0; kk < FA_BN / 16; kk++) acc_to_a(da[kk], s[2 * kk], s[2 * kk + 1]);
     mma_pv<SD, FA_BN / 16, DB>(acc, da, Ks);
     __syncthreads(); /* Ks, Vs free */
   }
+  L1K_UNROLL
   for (int hf = 0; hf < 2; hf++) {
     int row = hf ? rb : ra;
     if (row >= T) continue;
     float *dst = dq + (row0 + row) * (size_t)QD + (size_t)h * D + 2 * tq;
+    L1K_UNROLL
     for (int db = 0; db < DB; db++)
       dst[db * 8] = acc[db][2 * hf] * scale, dst[db * 8 + 1] = acc[db][2 * hf + 1] * scale;
   }
@@ -311,7 +404,9 @@ __global__ static void __launch_bounds__(FA_THREADS)
 template <int NQ>
 static __device__ __forceinline__ void mask_keys(float (*s)[4], int i0, int ka, int ea, int eb) {
   int tq = threadIdx.x % 4;
+  L1K_UNROLL
   for (int nb = 0; nb < NQ; nb++)
+    L1K_UNROLL
     for (int i = 0; i < 4; i++) {
       int qi = i0 + nb * 8 + 2 * tq + (i & 1), key = ka + 8 * (i >> 1);
       if (qi < key || qi >= (i < 2 ? ea : eb)) s[nb][i] = -INFINITY;
@@ -344,7 +439,9 @@ __global__ static void __launch_bounds__(FA_THREADS)
   l1k_cp_async_commit();
 
   float ak[DB][4], av[DB][4];
+  L1K_UNROLL
   for (int db = 0; db < DB; db++)
+    L1K_UNROLL
     for (int i = 0; i < 4; i++) ak[db][i] = av[db][i] = 0.0f;
   for (int h = g * rep; h < (g + 1) * rep; h++)
     for (int i0 = n0; i0 < qend; i0 += FA_BQ) {
@@ -360,12 +457,16 @@ __global__ static void __launch_bounds__(FA_THREADS)
       l1k_cp_async_wait<0>();
       __syncthreads();
       float s[NQ][4], dp[NQ][4];
+      L1K_UNROLL
       for (int nb = 0; nb < NQ; nb++)
+        L1K_UNROLL
         for (int i = 0; i < 4; i++) s[nb][i] = dp[nb][i] = 0.0f;
       mma_abt<D, NQ>(s, Ks, w * 16, Qs);
       mma_abt<D, NQ>(dp, Vs, w * 16, Os);
       if (!(i0 >= n0 + FA_BN - 1 && i0 + FA_BQ - 1 < e_first)) mask_keys<NQ>(s, i0, ka, ea, eb);
+      L1K_UNROLL
       for (int nb = 0; nb < NQ; nb++)
+        L1K_UNROLL
         for (int i = 0; i < 4; i++) {
           int c = nb * 8 + 2 * tq + (i & 1);
           float p = exp2f(fmaf(s[nb][i], sc, -ls[c]));
@@ -373,6 +474,7 @@ __global__ static void __launch_bounds__(FA_THREADS)
           dp[nb][i] = p * (dp[nb][i] - ds[c]); /* dS / scale */
         }
       uint32_t pa[FA_BQ / 16][4], da[FA_BQ / 16][4];
+      L1K_UNROLL
       for (int kk = 0; kk < FA_BQ / 16; kk++) {
         acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
         acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
@@ -381,10 +483,12 @@ __global__ static void __launch_bounds__(FA_THREADS)
       mma_pv<SD, FA_BQ / 16, DB>(ak, da, Qs);
     }
   l1k_cp_async_wait<0>();
+  L1K_UNROLL
   for (int hf = 0; hf < 2; hf++) {
     int key = hf ? kb : ka;
     if (key >= T) continue;
     size_t at = (row0 + key) * (size_t)KD + (size_t)g * D + 2 * tq;
+    L1K_UNROLL
     for (int db = 0; db < DB; db++) {
       dk[at + db * 8] = ak[db][2 * hf] * scale, dk[at + db * 8 + 1] = ak[db][2 * hf + 1] * scale;
       dv[at + db * 8] = av[db][2 * hf], dv[at + db * 8 + 1] = av[db][2 * hf + 1];
@@ -404,16 +508,25 @@ static int shape_ok(const void *const *p, int n, int B, int T, int H, int KVH, i
 
 static size_t tile_bytes(int rows, int D) { return (size_t)rows * (D + 8) * sizeof(uint16_t); }
 
-template <int D>
+template <int D, int MT>
 static int fw_launch(uint16_t *o, float *lse, const uint16_t *q, const uint16_t *k,
                      const uint16_t *v, const int32_t *seg, int B, int T, int H, int KVH) {
-  auto *kern = flash_fw_k<D>;
-  size_t sm = tile_bytes(FA_BM + 2 * FA_BN, D);
+  auto *kern = flash_fw_k<D, MT>;
+  size_t sm = tile_bytes(64 * MT + 2 * FA_BN, D);
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm);
   if (e != cudaSuccess) return (int)e;
-  dim3 grid((T + FA_BM - 1) / FA_BM, H, B);
+  dim3 grid((T + 64 * MT - 1) / (64 * MT), H, B);
   kern<<<grid, FA_THREADS, sm>>>(o, lse, q, k, v, seg, T, H, KVH);
   return (int)cudaGetLastError();
+}
+
+/* Query rows per forward block: LONG1K_FLASH_FW_ROWS = 64 | 128 (benchmarks, tests), else 128
+ * below head_dim 128 and 64 at 128 (where 32 rows per warp spill registers; see docs/gpu.md). */
+static int fw_rows(int hd) {
+  const char *e = getenv("LONG1K_FLASH_FW_ROWS");
+  if (e && !strcmp(e, "64")) return 64;
+  if (e && !strcmp(e, "128")) return 128;
+  return hd < 128 ? 128 : 64;
 }
 
 extern "C" int l1kcu_flash_bf16_fw(uint16_t *o, float *lse, const uint16_t *q, const uint16_t *k,
@@ -422,12 +535,15 @@ extern "C" int l1kcu_flash_bf16_fw(uint16_t *o, float *lse, const uint16_t *q, c
   if (B <= 0 || T <= 0) return 0;
   const void *p[] = {o, q, k, v};
   if (!shape_ok(p, 4, B, T, H, KVH, hd)) return (int)cudaErrorInvalidValue;
+#define FA_FW(D, MT) fw_launch<D, MT>(o, lse, q, k, v, seg, B, T, H, KVH)
+  int two = fw_rows(hd) == 128;
   switch (hd) {
-    case 16: return fw_launch<16>(o, lse, q, k, v, seg, B, T, H, KVH);
-    case 32: return fw_launch<32>(o, lse, q, k, v, seg, B, T, H, KVH);
-    case 64: return fw_launch<64>(o, lse, q, k, v, seg, B, T, H, KVH);
-    default: return fw_launch<128>(o, lse, q, k, v, seg, B, T, H, KVH);
+    case 16: return two ? FA_FW(16, 2) : FA_FW(16, 1);
+    case 32: return two ? FA_FW(32, 2) : FA_FW(32, 1);
+    case 64: return two ? FA_FW(64, 2) : FA_FW(64, 1);
+    default: return two ? FA_FW(128, 2) : FA_FW(128, 1);
   }
+#undef FA_FW
 }
 
 template <int D>

@@ -14,13 +14,20 @@
  *   l1k_cp_async_commit()            cp.async.commit_group
  *   l1k_cp_async_wait<N>()           cp.async.wait_group N (all but the N newest groups done)
  *   l1k_st_zero16(dst)               16 zero bytes (rows past the end of a tile)
- *   L1K_DYN_SMEM(name)               the block's dynamic shared memory as unsigned char *name */
+ *   L1K_DYN_SMEM(name)               the block's dynamic shared memory as unsigned char *name
+ *   L1K_UNROLL                       #pragma unroll (fragment arrays must live in registers)
+ *   L1K_LOOP                         #pragma unroll 1 (a loop kept rolled: fewer live registers) */
 #ifndef LONG1K_BACKEND_CUDA_MMA_H
 #define LONG1K_BACKEND_CUDA_MMA_H
 
 #include <stdint.h>
 
-#ifndef L1K_CUDA_EMU
+#ifdef L1K_CUDA_EMU
+#define L1K_UNROLL
+#define L1K_LOOP
+#else
+#define L1K_UNROLL _Pragma("unroll")
+#define L1K_LOOP _Pragma("unroll 1")
 #define L1K_DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
 
 __device__ __forceinline__ void l1k_mma16816(float *c, const uint32_t *a, const uint32_t *b) {
