@@ -336,8 +336,8 @@ __global__ static void __launch_bounds__(FA_THREADS)
                int H, int KVH) {
   constexpr int SD = D + 8, NB = FA_BN / 8, DB = D / 8;
   L1K_DYN_SMEM(smem);
-  uint16_t *Qs = (uint16_t *)smem, *Os = Qs + FA_BM * SD, *Ks = Os + FA_BM * SD,
-           *Vs = Ks + FA_BN * SD;
+  /* Q, dO, then two stages of (K, V): the next key tile loads while this one is used */
+  uint16_t *Qs = (uint16_t *)smem, *Os = Qs + FA_BM * SD, *KV = Os + FA_BM * SD;
   const int m0 = (gridDim.x - 1 - blockIdx.x) * FA_BM, h = blockIdx.y, g = h / (H / KVH);
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, tq = lane % 4;
   const int QD = H * D, KD = KVH * D;
@@ -356,16 +356,23 @@ __global__ static void __launch_bounds__(FA_THREADS)
   }
   load_rows<D, FA_BM>(Qs, q, row0, m0, T, QD, h * D);
   load_rows<D, FA_BM>(Os, dout, row0, m0, T, QD, h * D);
+  load_rows<D, FA_BN>(KV, k, row0, kstart, kend, KD, g * D);
+  load_rows<D, FA_BN>(KV + FA_BN * SD, v, row0, kstart, kend, KD, g * D);
   l1k_cp_async_commit();
 
   float acc[DB][4];
   L1K_UNROLL
   for (int db = 0; db < DB; db++) acc[db][0] = acc[db][1] = acc[db][2] = acc[db][3] = 0.0f;
-  for (int j0 = kstart; j0 < kend; j0 += FA_BN) {
-    load_rows<D, FA_BN>(Ks, k, row0, j0, kend, KD, g * D);
-    load_rows<D, FA_BN>(Vs, v, row0, j0, kend, KD, g * D);
+  int st = 0;
+  for (int j0 = kstart; j0 < kend; j0 += FA_BN, st ^= 1) {
+    const uint16_t *Ks = KV + st * 2 * FA_BN * SD, *Vs = Ks + FA_BN * SD;
+    if (j0 + FA_BN < kend) { /* the other stage was freed by the last iteration's barrier */
+      uint16_t *nk = KV + (st ^ 1) * 2 * FA_BN * SD;
+      load_rows<D, FA_BN>(nk, k, row0, j0 + FA_BN, kend, KD, g * D);
+      load_rows<D, FA_BN>(nk + FA_BN * SD, v, row0, j0 + FA_BN, kend, KD, g * D);
+    }
     l1k_cp_async_commit();
-    l1k_cp_async_wait<0>();
+    l1k_cp_async_wait<1>(); /* all but the tile just requested */
     __syncthreads();
     float s[NB][4], dp[NB][4];
     L1K_UNROLL
@@ -386,8 +393,9 @@ __global__ static void __launch_bounds__(FA_THREADS)
     L1K_UNROLL
     for (int kk = 0; kk < FA_BN / 16; kk++) acc_to_a(da[kk], s[2 * kk], s[2 * kk + 1]);
     mma_pv<SD, FA_BN / 16, DB>(acc, da, Ks);
-    __syncthreads(); /* Ks, Vs free */
+    __syncthreads(); /* this stage is free */
   }
+  l1k_cp_async_wait<0>();
   L1K_UNROLL
   for (int hf = 0; hf < 2; hf++) {
     int row = hf ? rb : ra;
@@ -413,6 +421,22 @@ static __device__ __forceinline__ void mask_keys(float (*s)[4], int i0, int ka, 
     }
 }
 
+/* Query tile rows i0 .. i0 + FA_BQ - 1 (those < qend) of head h: Q and dO into qo (two tiles of
+ * rows), log2-scaled lse and D into ld[2 FA_BQ] (0 past qend). */
+template <int D>
+static __device__ __forceinline__ void qtile_load(uint16_t *qo, float *ld, const uint16_t *q,
+                                                  const uint16_t *dout, const float *lse,
+                                                  const float *dsum, size_t row0, int i0, int qend,
+                                                  int QD, int H, int h) {
+  load_rows<D, FA_BQ>(qo, q, row0, i0, qend, QD, h * D);
+  load_rows<D, FA_BQ>(qo + FA_BQ * (D + 8), dout, row0, i0, qend, QD, h * D);
+  for (int ii = threadIdx.x; ii < FA_BQ; ii += FA_THREADS) {
+    int i = i0 + ii;
+    ld[ii] = i < qend ? lse[(row0 + i) * H + h] * FA_LOG2E : 0.0f;
+    ld[FA_BQ + ii] = i < qend ? dsum[(row0 + i) * H + h] : 0.0f;
+  }
+}
+
 /* dK, dV of 64 keys of kv head g: the 32-query tiles of each query head of the group, in order:
  * dV = sum_i P_ij dO_i, dK = scale sum_i dS_ij Q_i (S^T = K Q^T computed per warp: 16 keys). */
 template <int D>
@@ -422,9 +446,10 @@ __global__ static void __launch_bounds__(FA_THREADS)
                 int T, int H, int KVH) {
   constexpr int SD = D + 8, NQ = FA_BQ / 8, DB = D / 8;
   L1K_DYN_SMEM(smem);
-  uint16_t *Ks = (uint16_t *)smem, *Vs = Ks + FA_BN * SD, *Qs = Vs + FA_BN * SD,
-           *Os = Qs + FA_BQ * SD;
-  float *ls = (float *)(Os + FA_BQ * SD), *ds = ls + FA_BQ;
+  /* K, V, then two stages of (Q, dO, lse, D) of a query tile: the next loads while this one
+   * is used */
+  uint16_t *Ks = (uint16_t *)smem, *Vs = Ks + FA_BN * SD, *QO = Vs + FA_BN * SD;
+  float *LD = (float *)(QO + 4 * FA_BQ * SD);
   const int n0 = blockIdx.x * FA_BN, g = blockIdx.y, rep = H / KVH;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, tq = lane % 4;
   const int QD = H * D, KD = KVH * D;
@@ -443,45 +468,48 @@ __global__ static void __launch_bounds__(FA_THREADS)
   for (int db = 0; db < DB; db++)
     L1K_UNROLL
     for (int i = 0; i < 4; i++) ak[db][i] = av[db][i] = 0.0f;
-  for (int h = g * rep; h < (g + 1) * rep; h++)
-    for (int i0 = n0; i0 < qend; i0 += FA_BQ) {
-      __syncthreads(); /* the previous tile's reads are done */
-      load_rows<D, FA_BQ>(Qs, q, row0, i0, qend, QD, h * D);
-      load_rows<D, FA_BQ>(Os, dout, row0, i0, qend, QD, h * D);
-      l1k_cp_async_commit();
-      for (int ii = threadIdx.x; ii < FA_BQ; ii += FA_THREADS) {
-        int i = i0 + ii;
-        ls[ii] = i < qend ? lse[(row0 + i) * H + h] * FA_LOG2E : 0.0f;
-        ds[ii] = i < qend ? dsum[(row0 + i) * H + h] : 0.0f;
+  /* the query tiles of every head of the group, in order: tile t is head g rep + t / per,
+   * rows n0 + (t % per) FA_BQ .. */
+  const int per = (qend - n0 + FA_BQ - 1) / FA_BQ, nt = rep * per;
+  qtile_load<D>(QO, LD, q, dout, lse, dsum, row0, n0, qend, QD, H, g * rep);
+  l1k_cp_async_commit();
+  for (int t = 0; t < nt; t++) {
+    const int st = t & 1, i0 = n0 + (t % per) * FA_BQ;
+    if (t + 1 < nt) /* the other stage was freed by the last iteration's barrier */
+      qtile_load<D>(QO + (st ^ 1) * 2 * FA_BQ * SD, LD + (st ^ 1) * 2 * FA_BQ, q, dout, lse, dsum,
+                    row0, n0 + ((t + 1) % per) * FA_BQ, qend, QD, H, g * rep + (t + 1) / per);
+    l1k_cp_async_commit();
+    l1k_cp_async_wait<1>(); /* all but the tile just requested */
+    __syncthreads();
+    const uint16_t *Qs = QO + st * 2 * FA_BQ * SD, *Os = Qs + FA_BQ * SD;
+    const float *ls = LD + st * 2 * FA_BQ, *ds = ls + FA_BQ;
+    float s[NQ][4], dp[NQ][4];
+    L1K_UNROLL
+    for (int nb = 0; nb < NQ; nb++)
+      L1K_UNROLL
+      for (int i = 0; i < 4; i++) s[nb][i] = dp[nb][i] = 0.0f;
+    mma_abt<D, NQ>(s, Ks, w * 16, Qs);
+    mma_abt<D, NQ>(dp, Vs, w * 16, Os);
+    if (!(i0 >= n0 + FA_BN - 1 && i0 + FA_BQ - 1 < e_first)) mask_keys<NQ>(s, i0, ka, ea, eb);
+    L1K_UNROLL
+    for (int nb = 0; nb < NQ; nb++)
+      L1K_UNROLL
+      for (int i = 0; i < 4; i++) {
+        int c = nb * 8 + 2 * tq + (i & 1);
+        float p = exp2f(fmaf(s[nb][i], sc, -ls[c]));
+        s[nb][i] = p;
+        dp[nb][i] = p * (dp[nb][i] - ds[c]); /* dS / scale */
       }
-      l1k_cp_async_wait<0>();
-      __syncthreads();
-      float s[NQ][4], dp[NQ][4];
-      L1K_UNROLL
-      for (int nb = 0; nb < NQ; nb++)
-        L1K_UNROLL
-        for (int i = 0; i < 4; i++) s[nb][i] = dp[nb][i] = 0.0f;
-      mma_abt<D, NQ>(s, Ks, w * 16, Qs);
-      mma_abt<D, NQ>(dp, Vs, w * 16, Os);
-      if (!(i0 >= n0 + FA_BN - 1 && i0 + FA_BQ - 1 < e_first)) mask_keys<NQ>(s, i0, ka, ea, eb);
-      L1K_UNROLL
-      for (int nb = 0; nb < NQ; nb++)
-        L1K_UNROLL
-        for (int i = 0; i < 4; i++) {
-          int c = nb * 8 + 2 * tq + (i & 1);
-          float p = exp2f(fmaf(s[nb][i], sc, -ls[c]));
-          s[nb][i] = p;
-          dp[nb][i] = p * (dp[nb][i] - ds[c]); /* dS / scale */
-        }
-      uint32_t pa[FA_BQ / 16][4], da[FA_BQ / 16][4];
-      L1K_UNROLL
-      for (int kk = 0; kk < FA_BQ / 16; kk++) {
-        acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
-        acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
-      }
-      mma_pv<SD, FA_BQ / 16, DB>(av, pa, Os);
-      mma_pv<SD, FA_BQ / 16, DB>(ak, da, Qs);
+    uint32_t pa[FA_BQ / 16][4], da[FA_BQ / 16][4];
+    L1K_UNROLL
+    for (int kk = 0; kk < FA_BQ / 16; kk++) {
+      acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+      acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
     }
+    mma_pv<SD, FA_BQ / 16, DB>(av, pa, Os);
+    mma_pv<SD, FA_BQ / 16, DB>(ak, da, Qs);
+    __syncthreads(); /* this stage is free */
+  }
   l1k_cp_async_wait<0>();
   L1K_UNROLL
   for (int hf = 0; hf < 2; hf++) {
@@ -552,8 +580,8 @@ static int bw_launch(float *dq, float *dk, float *dv, const float *dsum, const u
                      const int32_t *seg, const int32_t *seg_end, int B, int T, int H, int KVH) {
   auto *kq = flash_dq_k<D>;
   auto *kkv = flash_dkv_k<D>;
-  size_t smq = tile_bytes(2 * FA_BM + 2 * FA_BN, D);
-  size_t smkv = tile_bytes(2 * FA_BN + 2 * FA_BQ, D) + 2 * FA_BQ * sizeof(float);
+  size_t smq = tile_bytes(2 * FA_BM + 4 * FA_BN, D);
+  size_t smkv = tile_bytes(2 * FA_BN + 4 * FA_BQ, D) + 4 * FA_BQ * sizeof(float);
   cudaError_t e = cudaFuncSetAttribute(kq, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smq);
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(kkv, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smkv);
