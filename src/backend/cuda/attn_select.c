@@ -4,6 +4,7 @@
  * line on stderr says why and the own kernels take over for the rest of the model's life. */
 #include <stdio.h>
 
+#include "backend/cuda/attention.h"
 #include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/cuda_internal.h"
 
@@ -42,8 +43,7 @@ int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd
     fall_back(s, err->msg);
     l1k_err_clear(err);
   }
-  return l1kcu_launch(l1kcu_attention_fw(L->ao, L->lse, L->qr, L->kr, L->v, s->seg, B, T, H, KVH, hd),
-                      "attention_fw", err);
+  return l1kcu_own_attn_fw(s, L, B, T, H, KVH, hd, err);
 }
 
 int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err) {
@@ -54,7 +54,5 @@ int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd
     fall_back(s, err->msg);
     l1k_err_clear(err);
   }
-  return l1kcu_launch(l1kcu_attention_bw(s->dq, s->dk, s->dv, s->dsum, s->dao, L->ao, L->lse,
-                                         L->qr, L->kr, L->v, s->seg, s->seg_end, B, T, H, KVH, hd),
-                      "attention_bw", err);
+  return l1kcu_own_attn_bw(s, L, B, T, H, KVH, hd, err);
 }

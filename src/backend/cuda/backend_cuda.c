@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend/cuda/attn_cudnn.h"
+#include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_internal.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -189,6 +190,10 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   if (base) s->scr_elems = se;
   TAKE(s->scr[0], se);
   TAKE(s->scr[1], se);
+  /* attention: flash_bf16's bf16 scratch (attention.c) */
+  size_t fa = l1kcu_attention_scratch(s, c, N);
+  if (base) s->fa_elems = fa;
+  TAKE(s->fa_buf, fa);
 #undef TAKE
   return off;
 }

@@ -70,6 +70,9 @@ typedef struct cu_state {
   const l1k_tensor_info *tt;
   size_t ntt;
   struct cu_adapter *ad; /* device side of m->ad, or NULL */
+  /* attention (attention.c): flash_bf16's bf16 copies of q, k, v, o, dO, in the arena */
+  uint16_t *fa_buf;
+  size_t fa_elems;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */

@@ -9,6 +9,7 @@
  * uploads them. Compiled, not yet run on a GPU. */
 #include <string.h>
 
+#include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_internal.h"
 #include "model/adapter_internal.h"
 

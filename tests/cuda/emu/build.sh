@@ -18,7 +18,7 @@ if "<<<" in out:
 open(sys.argv[2], "w").write('#line 1 "%s"\n' % sys.argv[1] + out)
 PY
 done
-CXXF="-std=c++17 -O2 -g -Wall -Wno-unused-function -I$EMU -Isrc -Iinclude"
+CXXF="-std=c++17 -O2 -g -fno-strict-aliasing -Wall -Wno-unused-function -I$EMU -Isrc -Iinclude"
 CF="-std=gnu11 -O2 -g -Wall -Wno-unused-parameter -Wno-format-truncation -DLONG1K_HAVE_CUDA=1 -I$EMU -Isrc -Iinclude -Itests -fopenmp"
 set -e
 COMMON="$W/emu.o"

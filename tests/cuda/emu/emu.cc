@@ -234,6 +234,64 @@ void emu_warp_sync() { wait_as(WAIT_WARP); }
 void emu_xchg_put(const void *v, size_t n) { memcpy(&xchg[threadIdx.x / 32][threadIdx.x % 32], v, n); }
 void emu_xchg_get(void *v, size_t n, int lane) { memcpy(v, &xchg[threadIdx.x / 32][lane & 31], n); }
 
+// ------------------------------------------------------------------ warp-wide fragments
+
+static unsigned char xbig[32][32][64];
+void emu_warp_gather(const void *mine, size_t n, void *all) {
+  if (n > 64) abort();
+  unsigned w = threadIdx.x / 32;
+  emu_warp_sync();
+  memcpy(xbig[w][threadIdx.x % 32], mine, n);
+  emu_warp_sync();
+  for (int l = 0; l < 32; l++) memcpy((unsigned char *)all + l * n, xbig[w][l], n);
+}
+
+static float bf16_half(uint32_t reg, int hi) { return bf16_to_f((uint16_t)(hi ? reg >> 16 : reg)); }
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, PTX ISA "Matrix Fragments for
+// mma.m16n8k16" (groupID = lane / 4, tid = lane % 4): A (16 x 16, row) a0..a7 in four 32-bit
+// registers: reg 0 (row g, cols 2t, 2t+1), reg 1 (row g+8, same cols), reg 2 (row g, cols
+// 2t+8, 2t+9), reg 3 (row g+8, cols 2t+8, 2t+9), the lower column in the lower 16 bits; B (16 x 8,
+// col): reg 0 (rows 2t, 2t+1, col g), reg 1 (rows 2t+8, 2t+9, col g); C / D: c0, c1 (row g, cols
+// 2t, 2t+1), c2, c3 (row g+8, same cols). Products are exact in float; summed in double.
+void l1k_mma16816(float *c, const uint32_t *a, const uint32_t *b) {
+  struct Frag {
+    uint32_t a[4], b[2];
+  } me = {{a[0], a[1], a[2], a[3]}, {b[0], b[1]}}, all[32];
+  emu_warp_gather(&me, sizeof me, all);
+  int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; i++) {
+    int r = g + 8 * (i / 2), n = 2 * t + i % 2;
+    double s = c[i];
+    for (int k = 0; k < 16; k++) {
+      float x = bf16_half(all[(r % 8) * 4 + (k % 8) / 2].a[r / 8 + 2 * (k / 8)], k % 2);
+      float y = bf16_half(all[n * 4 + (k % 8) / 2].b[k / 8], k % 2);
+      s += (double)x * y;
+    }
+    c[i] = (float)s;
+  }
+}
+
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16: lanes 8i .. 8i+7 give the addresses of
+// rows 0..7 of matrix i; register i of lane l receives row l/4, elements 2(l%4), 2(l%4)+1 of
+// matrix i (.trans: elements (2(l%4), l/4) and (2(l%4)+1, l/4), i.e. of the transpose).
+static void ldmatrix(uint32_t *r, const void *row, int trans) {
+  const void *all[32];
+  emu_warp_gather(&row, sizeof row, all);
+  int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; i++) {
+    uint16_t e[2];
+    for (int h = 0; h < 2; h++) {
+      int rr = trans ? 2 * t + h : g, cc = trans ? g : 2 * t + h;
+      memcpy(&e[h], (const uint16_t *)all[8 * i + rr] + cc, 2);
+    }
+    r[i] = (uint32_t)e[0] | (uint32_t)e[1] << 16;
+  }
+  emu_warp_sync(); // every lane has read before any lane's smem writes go on
+}
+void l1k_ldmatrix_x4(uint32_t *r, const void *row) { ldmatrix(r, row, 0); }
+void l1k_ldmatrix_x4_trans(uint32_t *r, const void *row) { ldmatrix(r, row, 1); }
+
 // releases a group (fibers lo..hi) whose live members all wait in `state`
 static bool release(int lo, int hi, int state) {
   bool any = false;
@@ -279,7 +337,15 @@ static bool run_block(int n) {
   }
 }
 
+static std::vector<unsigned char> dyn_smem;
+unsigned char *emu_dyn_smem() { return dyn_smem.data(); }
+
 void emu_launch(emu_cfg c, const std::function<void()> &fn) {
+  if (c.shared_bytes > 227 * 1024) { // an H100 / H200 block's most
+    last_err = cudaErrorInvalidValue;
+    return;
+  }
+  dyn_smem.assign(c.shared_bytes ? c.shared_bytes : 16, 0xff);
   if (c.block.x == 0 || c.block.x > 1024 || c.block.y != 1 || c.block.z != 1 || c.grid.x == 0) {
     last_err = cudaErrorInvalidValue;
     return;
@@ -291,6 +357,7 @@ void emu_launch(emu_cfg c, const std::function<void()> &fn) {
     for (unsigned y = 0; y < c.grid.y; y++)
       for (unsigned x = 0; x < c.grid.x; x++) {
         blockIdx = uint3{x, y, z};
+        memset(dyn_smem.data(), 0xff, dyn_smem.size());
         if (!run_block((int)c.block.x)) {
           last_err = cudaErrorLaunchFailure;
           return;

@@ -96,8 +96,9 @@ extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 struct emu_cfg {
   dim3 grid, block;
+  size_t shared_bytes;
 };
-inline emu_cfg emu_make_cfg(dim3 g, dim3 b) { return emu_cfg{g, b}; }
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b) { return emu_cfg{g, b, 0}; }
 void emu_launch(emu_cfg c, const std::function<void()> &fn);
 void __syncthreads();
 void emu_warp_sync();
@@ -142,6 +143,33 @@ inline float __uint_as_float(uint32_t u) {
   __builtin_memcpy(&f, &u, 4);
   return f;
 }
+struct uint4 {
+  unsigned x, y, z, w;
+};
+
+/* ---- what src/backend/cuda/flash_bf16.cu needs (issue 13's tensor-core attention) */
+#define L1K_CUDA_EMU 1
+#define __forceinline__
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+/* launches with dynamic shared memory: k<<<grid, block, bytes>>>; the bytes are a buffer
+ * poisoned with 0xff (a bf16 NaN) before every block, which L1K_DYN_SMEM(name) names */
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b, size_t shared_bytes) { return emu_cfg{g, b, shared_bytes}; }
+unsigned char *emu_dyn_smem();
+#define L1K_DYN_SMEM(name) unsigned char *name = emu_dyn_smem()
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+template <class F> cudaError_t cudaFuncSetAttribute(F *, cudaFuncAttribute, int) { return cudaSuccess; }
+/* every lane of the calling warp hands n <= 64 bytes in; each gets all 32 lanes' (lane order) */
+void emu_warp_gather(const void *mine, size_t n, void *all);
+/* The tensor-core instructions as the PTX ISA documents their per-lane fragments (flash_bf16.cu
+ * calls these; on a GPU they are inline PTX, src/backend/cuda/mma.h). */
+void l1k_mma16816(float *c, const uint32_t *a, const uint32_t *b);
+void l1k_ldmatrix_x4(uint32_t *r, const void *row);
+void l1k_ldmatrix_x4_trans(uint32_t *r, const void *row);
+inline void l1k_cp_async16(void *dst, const void *src) { __builtin_memcpy(dst, src, 16); }
+inline void l1k_st_zero16(void *dst) { __builtin_memset(dst, 0, 16); }
+inline void l1k_cp_async_commit() {}
+template <int N> inline void l1k_cp_async_wait() {}
 #endif
 
 #endif
