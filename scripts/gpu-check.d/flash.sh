@@ -9,7 +9,7 @@
 #   flash-check       bench/gpu_attention_bench.c --check 4096: the same comparison at the
 #                     benchmark's shape (28 / 4 heads, head_dim 128, 5 documents in the row)
 #   flash-model-bf16  the golden models' bf16 parity (tests/cuda/test_cuda_model.c) with
-#                     LONG1K_ATTN=flash_bf16 (the bf16 mode's default; forced here)
+#                     LONG1K_ATTN=flash_bf16 (forced: the default stays the float32 kernels until this run decides)
 #   flash-bench       flash_bf16 forward / backward TFLOP/s at T = 4k, 16k, 32k (28 / 4 heads,
 #                     head_dim 128, causal) into $BENCH, beside the core part's long1k-f32 and
 #                     torch sdpa rows; flash-bench-fw128: the forward's 128-row blocks

@@ -40,6 +40,14 @@ for t in $TESTS; do
   echo "$t rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 done
+# the golden models' bf16 parity again with the tensor-core flash attention (not the default yet)
+if [ -z "${LONG1K_EMU_ONLY:-}" ] && [ -x "$W/test_cuda_model" ]; then
+  echo "--- test_cuda_model with LONG1K_ATTN=flash_bf16 (emulated device)"
+  LONG1K_ATTN=flash_bf16 "$W/test_cuda_model"
+  rc=$?
+  echo "test_cuda_model (flash_bf16) rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
 # the LoRA benchmark's own code (bench/gpu_lora_bench.c) at a tiny shape: one JSON line
 if [ -z "${LONG1K_EMU_ONLY:-}" ]; then
   echo "--- gpu_lora_bench tiny (emulated device)"

@@ -1,11 +1,10 @@
 /* long1k — which attention the CUDA backend runs (issue 13), in one place.
  *
- * float32 mode: the float32 kernels (kernels.cu), for parity. bf16 mode: flash_bf16
- * (flash_bf16.cu, tensor cores) when it takes the head_dim (16, 32, 64, 128), else the float32
- * kernels. LONG1K_ATTN=f32 | flash_bf16 forces one (tests, benchmarks); "auto", "own" or
- * unset is the default above. cuDNN's fused SDPA (attn_select.c, attn_cudnn.c) comes before
- * these in the bf16 mode when chosen (LONG1K_ATTN=cudnn, or auto when not deterministic) and
- * falls back to l1kcu_own_attn_fw / _bw. The layers keep float32 activations around attention (as the
+ * The float32 kernels (kernels.cu) by default, in both modes, until the first GPU run decides
+ * (speed and the bf16 bound); LONG1K_ATTN=flash_bf16 runs flash_bf16 (flash_bf16.cu, tensor
+ * cores; head_dim 16, 32, 64, 128) in the bf16 mode, LONG1K_ATTN=f32 the float32 kernels.
+ * cuDNN's fused SDPA (attn_select.c, attn_cudnn.c) comes before these in the bf16 mode when
+ * LONG1K_ATTN=cudnn and falls back to l1kcu_own_attn_fw / _bw. The layers keep float32 activations around attention (as the
  * rest of the bf16 mode): flash_bf16 reads bf16 copies of q, k, v (and O, dO in the backward)
  * rounded into one scratch area of the activation arena, writes O back as float32 (exact: O is
  * bf16) and its gradients as float32. */
@@ -27,9 +26,10 @@ static int flash_takes(int hd) { return hd == 16 || hd == 32 || hd == 64 || hd =
 int l1kcu_attention_kind(const cu_state *s, int hd, int *kind, l1k_err *err) {
   const char *e = getenv("LONG1K_ATTN");
   if (!e || !*e || !strcmp(e, "auto") || !strcmp(e, "own") || !strcmp(e, "cudnn")) {
-    /* cudnn: its fallback (attn_select.c), when cuDNN is missing or refuses a graph */
-    *kind = s->opts.precision == L1K_PREC_BF16 && flash_takes(hd) ? L1KCU_ATT_FLASH_BF16
-                                                                  : L1KCU_ATT_F32;
+    /* the float32 kernels until a GPU run shows which bf16 attention is faster AND keeps the
+     * golden models within the 2e-2 bf16 bound (emulated, flash_bf16's worst gradient reached
+     * 2.1-2.3e-2 on two of them: docs/gpu.md, "Attention"); cudnn lands here as its fallback */
+    *kind = L1KCU_ATT_F32;
     return 0;
   }
   if (!strcmp(e, "f32")) {
@@ -42,7 +42,8 @@ int l1kcu_attention_kind(const cu_state *s, int hd, int *kind, l1k_err *err) {
   if (!flash_takes(hd))
     return l1k_errf(err, L1K_EUNSUPPORTED,
                     "LONG1K_ATTN=flash_bf16: head_dim %d (expected 16, 32, 64 or 128)", hd);
-  *kind = L1KCU_ATT_FLASH_BF16;
+  /* the float32 parity mode keeps the float32 kernels whatever is asked */
+  *kind = s->opts.precision == L1K_PREC_BF16 ? L1KCU_ATT_FLASH_BF16 : L1KCU_ATT_F32;
   return 0;
 }
 

@@ -102,7 +102,9 @@ int l1kcu_docs_offsets(const l1kcu_docs *d, int64_t width, int32_t *off, l1k_err
 int l1kcu_attn_choice(int bf16, int deterministic, l1k_err *err) {
   const char *e = getenv("LONG1K_ATTN");
   if (!bf16) return 0;
-  if (!e || !*e || !strcmp(e, "auto")) return deterministic ? 0 : 1;
+  /* auto: not yet (the first GPU run decides between cuDNN, flash_bf16 and the float32 kernels;
+   * docs/gpu.md) */
+  if (!e || !*e || !strcmp(e, "auto")) return 0;
   if (!strcmp(e, "own") || !strcmp(e, "f32") || !strcmp(e, "flash_bf16")) return 0; /* attention.c */
   if (!strcmp(e, "cudnn")) return 1;
   l1k_errf(err, L1K_EINPUT, "LONG1K_ATTN=%s (expected own, f32, flash_bf16, cudnn or auto)", e);
