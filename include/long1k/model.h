@@ -192,6 +192,12 @@ int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
  * untouched (returns 0; the caller decides). */
 int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                    double *grad_norm, l1k_err *err);
+/* The same step when the caller already knows the global gradient norm (ZeRO-2: the
+ * gradients were reduce-scattered, so only [lo, hi) holds the summed gradients; the norm is
+ * the square root of the ranks' summed shard sums of squares): clips and updates [lo, hi)
+ * only, with `norm` as the norm; a non-finite norm changes nothing. */
+int l1k_model_step_normed(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
+                          double norm, l1k_err *err);
 /* Host copies of n values from flat offset lo (checkpoints, parity, broadcasts). */
 int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
 int l1k_model_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);

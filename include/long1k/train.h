@@ -65,7 +65,7 @@ typedef struct l1k_train_config {
   int64_t save_total_limit;       /* 0: keep all */
   char *resume_from_checkpoint;   /* NULL, "true" (latest) or a checkpoint directory */
   int64_t num_threads;            /* 0: OpenMP default */
-  int64_t zero_stage;             /* 1: AdamW moments sharded across MPI ranks */
+  int64_t zero_stage;             /* 1: AdamW moments sharded across MPI ranks; 2: gradients too */
   int overwrite_output_dir;
   /* the backend (include/long1k/model.h l1k_model_attach) */
   char *device;                   /* auto|cpu|cuda */

@@ -52,6 +52,11 @@ typedef struct l1k_step_args {
   double lr;
   double max_grad_norm;   /* 0 = no clipping */
   size_t lo, hi;
+  /* ZeRO-2 (appended): the caller computed the global norm (the gradients were reduce-
+   * scattered, so only [lo, hi) holds summed gradients): the backend uses `norm` and clips
+   * and updates [lo, hi) only. 0: the backend computes the norm over all gradients. */
+  int norm_given;
+  double norm;
 } l1k_step_args;
 
 typedef struct l1k_backend_ops {

@@ -142,11 +142,18 @@ int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
 
 int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                    double *grad_norm, l1k_err *err) {
-  l1k_step_args a = {lr, max_grad_norm, lo, hi};
+  l1k_step_args a = {lr, max_grad_norm, lo, hi, 0, 0};
   double gn = 0;
   int rc = m->be->step(m, &a, &gn, err);
   if (grad_norm) *grad_norm = gn;
   return rc;
+}
+
+int l1k_model_step_normed(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
+                          double norm, l1k_err *err) {
+  l1k_step_args a = {lr, max_grad_norm, lo, hi, 1, norm};
+  double gn = 0;
+  return m->be->step(m, &a, &gn, err);
 }
 
 int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {

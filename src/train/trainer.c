@@ -26,6 +26,7 @@
 #include "long1k/sched.h"
 #include "long1k/tokenizer.h"
 #include "long1k/train.h"
+#include "backend/zero_plan.h"
 #include "train/dist.h"
 #include "train/train_internal.h"
 
@@ -469,7 +470,7 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   l1k_memplan_opts o = {0};
   o.bf16 = strcmp(pr, "fp32") != 0; /* auto = bf16 on a device */
   o.recompute = c->gradient_checkpointing;
-  o.zero = c->zero_stage > 0 && t->d.world > 1 ? 1 : 0;
+  o.zero = t->d.world > 1 ? (int)c->zero_stage : 0;
   o.world = t->d.world;
   if (strcmp(l1k_model_adapter_kind(t->m), "none")) o.trainable = l1k_model_num_trainable(t->m);
   int64_t T = (int64_t)c->per_device_train_batch_size * c->cutoff_len;
@@ -535,6 +536,14 @@ static int setup_adapter(trainer *t, l1k_err *err) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
+/* ZeRO-2's bucket: values per rank in one reduce-scatter (LONG1K_ZERO2_BUCKET, for tests that
+ * need several buckets on a tiny model; default 2^24 = 64 MiB of float32 per rank). */
+static size_t zero2_bucket(void) {
+  const char *e = getenv("LONG1K_ZERO2_BUCKET");
+  long long v = e && *e ? atoll(e) : 0;
+  return v > 0 ? (size_t)v : (size_t)1 << 24;
+}
+
 /* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
  * backend keeps its gradients to itself, so several processes need the cpu backend. */
 static int reduce_grads(trainer *t, l1k_err *err) {
@@ -545,7 +554,21 @@ static int reduce_grads(trainer *t, l1k_err *err) {
                     "device %s: data parallelism over %d processes reduces host gradients; run "
                     "with device: cpu (the device backend does not all-reduce yet)",
                     l1k_model_device(t->m), t->d.world);
+  if (t->c->zero_stage >= 2 && t->shard) /* ZeRO-2: each rank keeps its shard's sum */
+    return l1k_dist_reduce_scatter_f32(&t->d, g, t->shard, zero2_bucket(), err);
   return l1k_dist_sum_f32(&t->d, g, t->n_params, err);
+}
+
+/* ZeRO-2: the global gradient norm from the ranks' shard sums of squares, then clipping and
+ * AdamW on this rank's shard (the rest of its gradient buffer is not summed). */
+static int step_zero2(trainer *t, double lr, double *gn, l1k_err *err) {
+  const float *g = l1k_model_grads_host(t->m);
+  if (!g) return l1k_errf(err, L1K_EINTERNAL, "zero_stage 2: no host gradients");
+  double ss = l1k_dist_sumsq_f32(g + t->opt_lo, t->opt_hi - t->opt_lo);
+  int rc = l1k_dist_sum_f64(&t->d, &ss, 1, err);
+  if (rc) return rc;
+  *gn = sqrt(ss);
+  return l1k_model_step_normed(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, *gn, err);
 }
 
 /* ZeRO-1: every rank updated its shard of the parameters; each broadcasts it to the others. */
@@ -613,7 +636,10 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
   }
   double lr = l1k_sched_lr(t->sched, t->c->learning_rate, t->warmup, t->total_steps, t->step);
   double gn = NAN;
-  rc = l1k_model_step(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, &gn, err);
+  if (t->c->zero_stage >= 2 && t->shard)
+    rc = step_zero2(t, lr, &gn, err);
+  else
+    rc = l1k_model_step(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, &gn, err);
   *gnorm_out = gn;
   if (rc) return rc;
   if (!isfinite(gn)) return 1; /* the backend left parameters and moments untouched */
@@ -691,17 +717,19 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   t->opt_hi = t->n_params;
   if (c->zero_stage >= 1 && t->d.world > 1) {
     size_t n = t->n_params, W = (size_t)t->d.world;
-    size_t chunk = ((n + W - 1) / W + 15) & ~(size_t)15;
+    size_t chunk = l1k_zero_chunk(n, t->d.world);
     t->shard = malloc((W + 1) * sizeof *t->shard);
     if (!t->shard) {
       rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
       goto out;
     }
-    for (size_t r = 0; r <= W; r++) t->shard[r] = r * chunk < n ? r * chunk : n;
-    t->shard[W] = n;
+    l1k_zero_shards(n, t->d.world, t->shard);
     t->opt_lo = t->shard[t->d.rank];
     t->opt_hi = t->shard[t->d.rank + 1];
-    if (t->d.rank == 0)
+    if (t->d.rank == 0 && c->zero_stage >= 2)
+      l1k_info("zero_stage 2: gradients reduce-scattered and AdamW moments sharded over %d "
+               "ranks (%zu parameters each, buckets of %zu)", t->d.world, chunk, zero2_bucket());
+    else if (t->d.rank == 0)
       l1k_info("zero_stage 1: AdamW moments sharded over %d ranks (%zu parameters each)",
                t->d.world, chunk);
   }

@@ -445,15 +445,17 @@ static int cuda_step(l1k_model *m, const l1k_step_args *a, double *grad_norm_out
     int rc0 = l1kcu_reserve(m, 1, 1, err);
     if (rc0) return rc0;
   }
-  double norm = 0;
-  int rc = grad_norm(m, s, &norm, err);
+  double norm = a->norm;
+  int rc = a->norm_given ? 0 : grad_norm(m, s, &norm, err);
   if (rc) return rc;
   if (grad_norm_out) *grad_norm_out = norm;
   if (!isfinite(norm)) return 0; /* parameters and state untouched */
   if (a->max_grad_norm > 0) {
+    /* ZeRO-2 (norm given): only the shard holds summed gradients; clip it alone */
+    size_t clo = a->norm_given ? a->lo : 0, chi = a->norm_given ? a->hi : s->tn;
     double coef = a->max_grad_norm / (norm + 1e-6);
-    if (coef < 1.0 &&
-        (rc = l1kcu_launch(l1kcu_scale(s->tg, s->tn, coef), "clip", err)))
+    if (coef < 1.0 && chi > clo &&
+        (rc = l1kcu_launch(l1kcu_scale(s->tg + clo, chi - clo, coef), "clip", err)))
       return rc;
   }
   s->step++;
