@@ -17,7 +17,15 @@
 static cudaError_t last_err = cudaSuccess;
 /* the emulated device's 141 GB: cudaMemGetInfo reports what cudaMalloc handed out as used, so
  * that a backend's device memory can be measured here as on a GPU (tests/cuda/test_cuda_lora.c) */
-static const size_t EMU_TOTAL = (size_t)141 * 1000 * 1000 * 1000;
+static size_t emu_total(void) { /* LONG1K_EMU_MEM_TOTAL=bytes: a smaller device (plan tests) */
+  static size_t t = 0;
+  if (!t) {
+    const char *e = getenv("LONG1K_EMU_MEM_TOTAL");
+    t = e && *e && strtoull(e, NULL, 10) ? (size_t)strtoull(e, NULL, 10) : (size_t)141 * 1000 * 1000 * 1000;
+  }
+  return t;
+}
+#define EMU_TOTAL emu_total()
 static std::unordered_map<void *, size_t> live;
 static size_t used_bytes;
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `long1k train --device cuda` on the emulated device (EMU_BIN, built by
+# tests/cuda/test_cuda_emulated_cli.sh) and its memory plan, on the golden llama model:
+#  - the plan line ("memory plan: weights x GiB, optimizer y GiB, activations z GiB at T
+#    tokens ...") is printed before the first step;
+#  - with a device of too little memory (LONG1K_EMU_MEM_TOTAL) the run stops before any step
+#    with one line, exit 2, naming the largest T that fits, which is `long1k plan`'s max_T for
+#    the same memory, and no CUDA out-of-memory;
+# Usage: emu_train_plan.sh EMU_BIN CPU_BIN (from the source root; LONG1K_SHARED optional).
+set -u
+EMU=${1:?EMU_BIN} CPU=${2:?CPU_BIN}
+SHARED=${LONG1K_SHARED:-../shared}
+MODEL=$SHARED/golden/models/llama_tiny/f32
+[[ -d $MODEL ]] || { echo "SKIP: no golden model at $MODEL"; exit 77; }
+T=$(mktemp -d /tmp/l1k-emu-plan.XXXX)
+trap 'rm -rf "$T"' EXIT
+export OMP_NUM_THREADS=1 LONG1K_CUDA_EMULATED=1
+python3 tests/train/make_tokenized.py "$T/data.jsonl" 24 7 || exit 1
+cat > "$T/cfg.yaml" <<EOC
+model_name_or_path: $MODEL
+dataset: $T/data.jsonl
+formatting: tokenized
+cutoff_len: 64
+learning_rate: 5.0e-3
+max_steps: 3
+per_device_train_batch_size: 2
+gradient_accumulation_steps: 2
+save_steps: 0
+logging_steps: 1
+num_threads: 1
+tokenized_cache_dir: $T/cache
+bf16: false
+precision: fp32
+device: cuda
+finetuning_type: full
+EOC
+fail=0
+# 1. the plan line before the first step
+"$EMU" train "$T/cfg.yaml" --output_dir "$T/ok" >"$T/ok.log" 2>&1 || { echo "FAIL: plan run: $(tail -3 "$T/ok.log")"; fail=1; }
+grep -qE "memory plan: weights [0-9.]+ GiB, optimizer [0-9.]+ GiB, activations [0-9.]+ GiB at 128 tokens" "$T/ok.log" ||
+  { echo "FAIL: no memory plan line: $(head -5 "$T/ok.log")"; fail=1; }
+# 2. a device with 1 GiB (the plan's reserve) + 36.6 MB: the 32 MiB workspace and the model
+#    fit, 128 tokens do not
+MEM=$((1073741824 + 36600000))
+want=$("$CPU" plan --config "$MODEL" --precision f32 --gpu-mem $MEM --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_T"])')
+LONG1K_EMU_MEM_TOTAL=$MEM "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/small" >"$T/small.out" 2>"$T/small.err"
+rc=$?
+if [[ $rc != 2 || $(grep -c . "$T/small.err") != 1 ]] || ! grep -q "the largest T that fits is $want tokens" "$T/small.err" ||
+   grep -qi "out of device memory\|cudaErrorMemoryAllocation" "$T/small.err"; then
+  echo "FAIL: small device: exit $rc (want 2, one line naming T=$want): $(cat "$T/small.err")"
+  fail=1
+else
+  echo "plan: small device refused before the first step: $(cat "$T/small.err")"
+fi
+[[ ! -e $T/small/trainer_log.jsonl || ! -s $T/small/trainer_log.jsonl ]] || { echo "FAIL: small device trained"; fail=1; }
+exit $fail
