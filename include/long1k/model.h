@@ -192,6 +192,11 @@ int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
  * untouched (returns 0; the caller decides). */
 int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                    double *grad_norm, l1k_err *err);
+/* optim_offload: on = the float32 master weights and AdamW moments of the optimizer's range
+ * live in host memory and AdamW runs on the CPU cores (device backends; call before
+ * l1k_model_optim_init). Returns 0, 1 when the backend's optimizer is in host memory anyway
+ * (cpu), or an error code. */
+int l1k_model_optim_offload(l1k_model *m, int on, l1k_err *err);
 /* The same step when the caller already knows the global gradient norm (ZeRO-2: the
  * gradients were reduce-scattered, so only [lo, hi) holds the summed gradients; the norm is
  * the square root of the ranks' summed shard sums of squares): clips and updates [lo, hi)

@@ -114,6 +114,12 @@ typedef struct l1k_backend_ops {
    * host memory (nothing to plan against). The trainer plans a run against total_b before
    * its first step (include/long1k/memplan.h). */
   int (*mem_info)(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err);
+
+  /* optim_offload (call before optim_init): on = float32 master weights and AdamW moments of
+   * the optimizer's range in host memory, AdamW on the CPU cores (src/backend/cpu/optim.c),
+   * gradients copied down and parameters up each step. NULL entry: the optimizer already
+   * lives in host memory (cpu). */
+  int (*optim_offload)(l1k_model *m, int on, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

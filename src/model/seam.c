@@ -149,6 +149,11 @@ int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, siz
   return rc;
 }
 
+int l1k_model_optim_offload(l1k_model *m, int on, l1k_err *err) {
+  if (!m->be->optim_offload) return 1;
+  return m->be->optim_offload(m, on, err);
+}
+
 int l1k_model_step_normed(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                           double norm, l1k_err *err) {
   l1k_step_args a = {lr, max_grad_norm, lo, hi, 1, norm};

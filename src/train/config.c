@@ -114,6 +114,8 @@ static const key_spec KEYS[] = {
      "device arithmetic: fp32 or bf16 (auto: cpu fp32, cuda bf16; the cpu backend is fp32 only)"},
     {"deterministic", T_BOOL, F(deterministic), 0, 0, 0, "false",
      "device backends: same bits on every run (the cpu backend always is)"},
+    {"optim_offload", T_BOOL, F(optim_offload), 0, 0, 0, "false",
+     "device backends: float32 master weights and AdamW moments in host memory, AdamW on the CPU"},
     /* LoRA / freeze (include/long1k/adapter.h, docs/train.md) */
     {"finetuning_type", T_ENUM, F(finetuning_type), "full|lora|freeze", 0, 0, "lora",
      "what is trained: every parameter, a LoRA adapter, or the last layers"},

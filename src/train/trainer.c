@@ -470,6 +470,7 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   l1k_memplan_opts o = {0};
   o.bf16 = strcmp(pr, "fp32") != 0; /* auto = bf16 on a device */
   o.recompute = c->gradient_checkpointing;
+  o.offload = c->optim_offload;
   o.zero = t->d.world > 1 ? (int)c->zero_stage : 0;
   o.world = t->d.world;
   if (strcmp(l1k_model_adapter_kind(t->m), "none")) o.trainable = l1k_model_num_trainable(t->m);
@@ -732,6 +733,17 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     else if (t->d.rank == 0)
       l1k_info("zero_stage 1: AdamW moments sharded over %d ranks (%zu parameters each)",
                t->d.world, chunk);
+  }
+  if (c->optim_offload) {
+    rc = l1k_model_optim_offload(t->m, 1, err);
+    if (rc == 1 && t->d.rank == 0)
+      l1k_warn("optim_offload: true has no effect on device %s (its optimizer is in host memory)",
+               l1k_model_device(t->m));
+    else if (!rc && t->d.rank == 0)
+      l1k_info("optim_offload: float32 master weights and AdamW moments of %zu parameters in "
+               "host memory, AdamW on the CPU", t->opt_hi - t->opt_lo);
+    if (rc == 1) rc = 0;
+    if ((rc = fail_all(t, rc))) goto out;
   }
   rc = l1k_model_optim_init(t->m, c->adam_beta1, c->adam_beta2, c->adam_epsilon,
                             c->weight_decay, t->opt_lo, t->opt_hi, err);

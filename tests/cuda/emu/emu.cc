@@ -63,6 +63,14 @@ extern "C" cudaError_t cudaGetLastError(void) {
 }
 extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
 /* the emulated device: an H200's 141 GB less what is allocated (device memory is host memory) */
+extern "C" cudaError_t cudaMallocHost(void **p, size_t n) {
+  *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+extern "C" cudaError_t cudaFreeHost(void *p) {
+  free(p);
+  return cudaSuccess;
+}
 extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   *total_b = EMU_TOTAL;
   *free_b = EMU_TOTAL - used_bytes;
