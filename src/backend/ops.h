@@ -120,6 +120,19 @@ typedef struct l1k_backend_ops {
    * gradients copied down and parameters up each step. NULL entry: the optimizer already
    * lives in host memory (cpu). */
   int (*optim_offload)(l1k_model *m, int on, l1k_err *err);
+
+  /* Data parallelism inside the backend (CUDA: NCCL, src/backend/cuda/nccl.h); NULL entries:
+   * the trainer reduces host gradients over MPI itself (cpu). dp_id (rank 0) makes the
+   * communicator's id (L1K_DP_ID_BYTES), which the trainer broadcasts; dp_init joins it.
+   * dp_reduce sums the gradients over the ranks: all of them (shard NULL), or ZeRO-2's
+   * reduce-scatter (shard[world + 1], src/backend/zero_plan.h; bucket values per rank, 0 =
+   * one bucket) leaving each rank its shard's sums and their sum of squares in *shard_sumsq.
+   * dp_gather shares every rank's updated parameter shard with all. */
+  int (*dp_id)(l1k_model *m, void *id, l1k_err *err);
+  int (*dp_init)(l1k_model *m, const void *id, int rank, int world, l1k_err *err);
+  int (*dp_reduce)(l1k_model *m, const size_t *shard, size_t bucket, double *shard_sumsq,
+                   l1k_err *err);
+  int (*dp_gather)(l1k_model *m, const size_t *shard, size_t bucket, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -204,3 +204,15 @@ double l1k_dist_sumsq_f32(const float *x, size_t n) {
   }
   return total;
 }
+
+int l1k_dist_share_blob(l1k_dist *d, int rc0, void *blob, size_t n, l1k_err *err) {
+  if (d->world <= 1) return rc0;
+  int32_t v = rc0;
+  int rc = l1k_dist_bcast(d, &v, sizeof v, err);
+  if (rc) return rc;
+  if (v) {
+    if (d->rank == 0) return rc0;
+    return l1k_errf(err, v, "rank 0 could not set up the communicator (its message says why)");
+  }
+  return l1k_dist_bcast(d, blob, n, err);
+}

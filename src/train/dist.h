@@ -35,6 +35,9 @@ int l1k_dist_gather_f32(l1k_dist *d, const float *mine, float *full, const size_
  * process: nothing to do. */
 int l1k_dist_reduce_scatter_f32(l1k_dist *d, float *g, const size_t *shard, size_t bucket,
                                 l1k_err *err);
+/* Rank 0's status rc0 and then, when it is 0, its n-byte blob (an NCCL id) to every rank.
+ * Returns rc0 on rank 0; on the others 0, or rc0 with one line saying rank 0 failed. */
+int l1k_dist_share_blob(l1k_dist *d, int rc0, void *blob, size_t n, l1k_err *err);
 /* Sum of x[i]^2 in double, in a fixed order (blocks of 4096 values, then the blocks). */
 double l1k_dist_sumsq_f32(const float *x, size_t n);
 

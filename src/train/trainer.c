@@ -71,6 +71,8 @@ typedef struct trainer {
   double t_start;
   char last_ckpt[4096];
   int lock_fd;         /* rank 0: output_dir/.long1k.lock (one run per output_dir) */
+  int dev_dp;          /* the device backend reduces and gathers itself (NCCL) */
+  double shard_ss;     /* ZeRO-2 on the device: this rank's shard sum of squares */
 } trainer;
 
 static int fail_all(trainer *t, int rc) {
@@ -485,6 +487,31 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   return 0;
 }
 
+/* Data parallelism of a device backend (NCCL): with several processes, or with one when
+ * LONG1K_DP=nccl (the GPU check runs one rank through NCCL and compares). Rank 0 makes the
+ * communicator's id, MPI broadcasts it, every rank joins. The cpu backend: nothing to do (the
+ * trainer all-reduces its host gradients over MPI). */
+static int setup_device_dp(trainer *t, l1k_err *err) {
+  const char *f = getenv("LONG1K_DP");
+  int force = f && !strcmp(f, "nccl");
+  if (!strcmp(l1k_model_device(t->m), "cpu") || (t->d.world == 1 && !force)) return 0;
+  unsigned char id[L1K_DP_ID_BYTES];
+  memset(id, 0, sizeof id);
+  int rc = t->d.rank == 0 ? l1k_model_dp_id(t->m, id, err) : 0;
+  if (rc == 1)
+    rc = l1k_errf(err, L1K_EUNSUPPORTED, "device %s: no data parallelism over %d processes",
+                  l1k_model_device(t->m), t->d.world);
+  if ((rc = l1k_dist_share_blob(&t->d, rc, id, sizeof id, err))) return rc;
+  rc = l1k_model_dp_init(t->m, id, t->d.rank, t->d.world, err);
+  if (rc == 1) rc = l1k_errf(err, L1K_EUNSUPPORTED, "device %s: no data parallelism", l1k_model_device(t->m));
+  if ((rc = fail_all(t, rc))) return rc;
+  t->dev_dp = 1;
+  if (t->d.rank == 0)
+    l1k_info("data parallelism: %d process%s on device %s over NCCL (zero_stage %d)", t->d.world,
+             t->d.world > 1 ? "es" : "", l1k_model_device(t->m), (int)t->c->zero_stage);
+  return 0;
+}
+
 /* finetuning_type lora / freeze (include/long1k/adapter.h): LLaMA-Factory's adapter.py order:
  * every adapter_name_or_path but the last merged into the base (all of them with
  * create_new_adapter), the last one trained further, else a new LoRA from the seed. */
@@ -548,6 +575,9 @@ static size_t zero2_bucket(void) {
 /* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
  * backend keeps its gradients to itself, so several processes need the cpu backend. */
 static int reduce_grads(trainer *t, l1k_err *err) {
+  if (t->dev_dp) /* NCCL in the device backend: all-reduce, or ZeRO-2's reduce-scatter */
+    return l1k_model_dp_reduce(t->m, t->c->zero_stage >= 2 ? t->shard : NULL, zero2_bucket(),
+                               &t->shard_ss, err);
   if (t->d.world == 1) return 0;
   float *g = l1k_model_grads_host(t->m);
   if (!g)
@@ -563,9 +593,12 @@ static int reduce_grads(trainer *t, l1k_err *err) {
 /* ZeRO-2: the global gradient norm from the ranks' shard sums of squares, then clipping and
  * AdamW on this rank's shard (the rest of its gradient buffer is not summed). */
 static int step_zero2(trainer *t, double lr, double *gn, l1k_err *err) {
-  const float *g = l1k_model_grads_host(t->m);
-  if (!g) return l1k_errf(err, L1K_EINTERNAL, "zero_stage 2: no host gradients");
-  double ss = l1k_dist_sumsq_f32(g + t->opt_lo, t->opt_hi - t->opt_lo);
+  double ss = t->shard_ss; /* the device's (dp_reduce), else summed here from host memory */
+  if (!t->dev_dp) {
+    const float *g = l1k_model_grads_host(t->m);
+    if (!g) return l1k_errf(err, L1K_EINTERNAL, "zero_stage 2: no host gradients");
+    ss = l1k_dist_sumsq_f32(g + t->opt_lo, t->opt_hi - t->opt_lo);
+  }
   int rc = l1k_dist_sum_f64(&t->d, &ss, 1, err);
   if (rc) return rc;
   *gn = sqrt(ss);
@@ -574,6 +607,7 @@ static int step_zero2(trainer *t, double lr, double *gn, l1k_err *err) {
 
 /* ZeRO-1: every rank updated its shard of the parameters; each broadcasts it to the others. */
 static int share_shards(trainer *t, l1k_err *err) {
+  if (t->dev_dp) return l1k_model_dp_gather(t->m, t->shard, zero2_bucket(), err);
   float *params = l1k_model_trainable_params(t->m); /* host parameters on the cpu backend */
   int rc = 0;
   for (int r = 0; r < t->d.world && !rc; r++) {
@@ -688,6 +722,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     fail_all(t, rc);
     goto out;
   }
+  if ((rc = fail_all(t, 0)) || (rc = setup_device_dp(t, err))) goto out;
   if ((rc = setup_data(t, err))) {
     fail_all(t, rc);
     goto out;
@@ -716,7 +751,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   t->n_params = l1k_model_num_trainable(t->m); /* the adapter's space under lora / freeze */
   t->opt_lo = 0;
   t->opt_hi = t->n_params;
-  if (c->zero_stage >= 1 && t->d.world > 1) {
+  if (c->zero_stage >= 1 && (t->d.world > 1 || t->dev_dp)) {
     size_t n = t->n_params, W = (size_t)t->d.world;
     size_t chunk = l1k_zero_chunk(n, t->d.world);
     t->shard = malloc((W + 1) * sizeof *t->shard);

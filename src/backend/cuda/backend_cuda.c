@@ -15,6 +15,7 @@
 #include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/nccl.h"
 #include "backend/cuda/offload.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -258,6 +259,7 @@ static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
   l1kcu_offload_free(s);
+  l1kcu_nccl_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
@@ -596,4 +598,8 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .grads_host = cuda_grads_host,
     .mem_info = cuda_mem_info,
     .optim_offload = cuda_optim_offload,
+    .dp_id = l1kcu_nccl_id,
+    .dp_init = l1kcu_nccl_init,
+    .dp_reduce = l1kcu_nccl_reduce,
+    .dp_gather = l1kcu_nccl_gather,
 };
