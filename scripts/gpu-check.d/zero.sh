@@ -55,15 +55,15 @@ EOC
   if [ -n "$lib" ]; then
     LONG1K_DP=nccl LONG1K_NCCL_LIB=$lib step zero-nccl 120 "${launch[@]}" "$BIN" train "$Z/cfg.yaml" \
       --output_dir "$Z/nccl" --zero_stage 2 2>&1 | tee "$Z/nccl.log" | grep -E "NCCL|error" | head -5
-    step zero-nccl-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref nccl 1e-6 | tee -a "$BENCH"
+    step zero-nccl-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref nccl 1e-6 | tee -a "$Z/compare.jsonl"
   else
     sum "step  zero-nccl: skipped (no libnccl.so.2 found)"
   fi
   step zero-offload 120 "$BIN" train "$Z/cfg.yaml" --output_dir "$Z/offload" --optim_offload true 2>&1 | tail -3
-  step zero-offload-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref offload 1e-6 | tee -a "$BENCH"
+  step zero-offload-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref offload 1e-6 | tee -a "$Z/compare.jsonl"
   step zero-ref-bf16 120 "$BIN" train "$Z/cfg.yaml" --output_dir "$Z/ref16" --precision bf16 2>&1 | tail -2
   step zero-offload-bf16 120 "$BIN" train "$Z/cfg.yaml" --output_dir "$Z/off16" --precision bf16 --optim_offload true 2>&1 | tail -2
-  step zero-offload-bf16-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref16 off16 1e-5 | tee -a "$BENCH"
+  step zero-offload-bf16-compare 30 $PY scripts/gpu_check_zero.py "$Z" ref16 off16 1e-5 | tee -a "$Z/compare.jsonl"
   # a run that cannot fit: one line naming the largest T, exit 2, before any CUDA allocation fails
   "$BIN" train "$Z/cfg.yaml" -q --output_dir "$Z/big" --cutoff_len 16777216 --per_device_train_batch_size 64 \
     >/dev/null 2>"$Z/big.err"
