@@ -455,6 +455,19 @@ static int attach_device(trainer *t, l1k_err *err) {
   o.deterministic = c->deterministic;
   o.recompute = c->gradient_checkpointing;
   o.what = "device";
+  /* several processes on a node: one GPU each, by node-local rank (CUDA_VISIBLE_DEVICES
+   * applies first, so a launcher that gives each rank its own GPU gets index 0 everywhere) */
+  if (t->d.world > 1) {
+    const char *v[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK",
+                       "SLURM_LOCALID"};
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    int single = cvd && *cvd && !strchr(cvd, ',');
+    for (int i = 0; i < 4 && !single; i++)
+      if (getenv(v[i]) && *getenv(v[i])) {
+        o.device_index = atoi(getenv(v[i]));
+        break;
+      }
+  }
   return l1k_model_attach(t->m, c->device, &o, err);
 }
 

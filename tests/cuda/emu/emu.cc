@@ -102,11 +102,20 @@ extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_
   return cudaSuccess;
 }
 
+/* LONG1K_EMU_DEVICES=n: n devices (each process has its own memory anyway; the ranks of a
+ * multi-process test pick theirs by node-local rank), default 1 */
+static int emu_devices(void) {
+  const char *e = getenv("LONG1K_EMU_DEVICES");
+  int n = e && *e ? atoi(e) : 1;
+  return n > 0 ? n : 1;
+}
 extern "C" cudaError_t cudaGetDeviceCount(int *n) {
-  *n = 1;
+  *n = emu_devices();
   return cudaSuccess;
 }
-extern "C" cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+extern "C" cudaError_t cudaSetDevice(int d) {
+  return d >= 0 && d < emu_devices() ? cudaSuccess : cudaErrorInvalidValue;
+}
 extern "C" const char *cudaGetErrorString(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "no error";
