@@ -471,6 +471,22 @@ static int attach_device(trainer *t, l1k_err *err) {
   return l1k_model_attach(t->m, c->device, &o, err);
 }
 
+/* The planner names `long1k plan`'s options; in a training run they are YAML keys. */
+static l1k_err *plan_words(l1k_err *err) {
+  static const char *from[] = {"--recompute", "--offload"};
+  static const char *to[] = {"gradient_checkpointing: true", "optim_offload: true"};
+  if (!err) return err;
+  for (int k = 0; k < 2; k++) {
+    char *p;
+    while ((p = strstr(err->msg, from[k]))) {
+      char tail[sizeof err->msg];
+      snprintf(tail, sizeof tail, "%s", p + strlen(from[k]));
+      snprintf(p, sizeof err->msg - (size_t)(p - err->msg), "%s%s", to[k], tail);
+    }
+  }
+  return err;
+}
+
 /* Device backends: the run's memory planned before the first step (include/long1k/memplan.h),
  * printed as one line, and refused with the largest T that would fit instead of running into
  * out-of-memory. T = the micro-batch's tokens at most (per_device_train_batch_size x
@@ -493,7 +509,7 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   uint64_t budget = total_b > L1K_MEMPLAN_RESERVE ? total_b - L1K_MEMPLAN_RESERVE : 0;
   l1k_memplan p;
   if ((rc = l1k_memplan_check(l1k_model_cfg(t->m), T, &o, budget, &p, err)))
-    return l1k_err_prefix(err, "memory plan");
+    return l1k_err_prefix(plan_words(err), "memory plan");
   char line[512];
   l1k_memplan_line(&p, budget, line, sizeof line);
   if (t->d.rank == 0) l1k_info("memory plan: %s", line);
