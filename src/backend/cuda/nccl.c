@@ -35,7 +35,10 @@ static int nccl_open(nccl_api *a, l1k_err *err) {
   memset(a, 0, sizeof *a);
   const char *env = getenv("LONG1K_NCCL_LIB");
   const char *names[] = {env && *env ? env : "libnccl.so.2", "libnccl.so"};
-  for (int i = 0; i < (env && *env ? 1 : 2) && !a->lib; i++) a->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  /* never unloaded: ncclGetUniqueId leaves a bootstrap thread running in the library, and a
+   * failed ncclCommInitRank may leave others; dlclose under them crashes the process */
+  for (int i = 0; i < (env && *env ? 1 : 2) && !a->lib; i++)
+    a->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!a->lib)
     return l1k_errf(err, L1K_EUNSUPPORTED,
                     "NCCL: cannot open %s (%s); install NCCL or set LONG1K_NCCL_LIB to "
@@ -70,8 +73,7 @@ void l1kcu_nccl_free(cu_state *s) {
   if (!n) return;
   if (n->comm) n->api.comm_destroy(n->comm);
   if (n->scratch) cudaFree(n->scratch);
-  if (n->api.lib) dlclose(n->api.lib);
-  free(n);
+  free(n); /* the library stays loaded (RTLD_NODELETE) */
   s->nccl = NULL;
 }
 
@@ -82,7 +84,6 @@ int l1kcu_nccl_id(l1k_model *m, void *id, l1k_err *err) {
   nccl_id_t u;
   rc = nccl_check(&a, a.get_unique_id(&u), "ncclGetUniqueId", err);
   if (!rc) memcpy(id, u.internal, sizeof u.internal);
-  dlclose(a.lib);
   (void)m;
   return rc;
 }
@@ -105,7 +106,6 @@ int l1kcu_nccl_init(l1k_model *m, const void *id, int rank, int world, l1k_err *
   rc = nccl_check(&n->api, n->api.comm_init_rank(&n->comm, world, u, rank), "ncclCommInitRank", err);
   if (rc) {
     n->comm = NULL;
-    dlclose(n->api.lib);
     free(n);
     return rc;
   }
