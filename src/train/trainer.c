@@ -601,8 +601,9 @@ static size_t zero2_bucket(void) {
   return v > 0 ? (size_t)v : (size_t)1 << 24;
 }
 
-/* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
- * backend keeps its gradients to itself, so several processes need the cpu backend. */
+/* Sums the gradients over the ranks: a device backend with its own data parallelism (NCCL)
+ * reduces on the device; the cpu backend's host buffer is reduced here over MPI, in place
+ * (all-reduce, or ZeRO-2's bucketed reduce-scatter). */
 static int reduce_grads(trainer *t, l1k_err *err) {
   if (t->dev_dp) /* NCCL in the device backend: all-reduce, or ZeRO-2's reduce-scatter */
     return l1k_model_dp_reduce(t->m, t->c->zero_stage >= 2 ? t->shard : NULL, zero2_bucket(),
