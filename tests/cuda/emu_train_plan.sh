@@ -10,6 +10,7 @@
 #    backend's code) gives the on-device AdamW run's losses, grad norms and saved weights bit for
 #    bit, in fp32 and bf16 mode (both update in double and round once; on a GPU nvcc may fuse
 #    multiply-adds in the kernel, so there the bar is 1e-6: scripts/gpu-check.d/zero.sh);
+#    fp32 through the pipeline of pieces (LONG1K_OFFLOAD_CHUNK), bf16 in one piece;
 #  - an offloaded run killed after step 2 and resumed from checkpoint-1 (moments from
 #    train_state.bin into host memory) ends bit for bit as the uninterrupted one.
 # Usage: emu_train_plan.sh EMU_BIN CPU_BIN (from the source root; LONG1K_SHARED optional).
@@ -76,12 +77,17 @@ EOP
 }
 for pr in fp32 bf16; do
   "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/dev_$pr" --precision $pr || { echo "FAIL: $pr run"; fail=1; }
-  "$EMU" train "$T/cfg.yaml" --output_dir "$T/off_$pr" --precision $pr --optim_offload true >"$T/off_$pr.log" 2>&1 ||
+  # fp32: the pipeline (pieces of 10000 values: a copy thread moves the next piece while the
+  # host updates this one); bf16: one piece, the update in turn
+  chunk=10000
+  [[ $pr == bf16 ]] && chunk=0
+  LONG1K_OFFLOAD_CHUNK=$chunk "$EMU" train "$T/cfg.yaml" --output_dir "$T/off_$pr" --precision $pr --optim_offload true >"$T/off_$pr.log" 2>&1 ||
     { echo "FAIL: $pr offload run: $(tail -3 "$T/off_$pr.log")"; fail=1; }
   grep -q "optim_offload: float32 master weights and AdamW moments of" "$T/off_$pr.log" || { echo "FAIL: no offload line"; fail=1; }
   same dev_$pr off_$pr || { echo "FAIL: optim_offload $pr differs from the device AdamW"; fail=1; }
 done
 # 4. killed after step 2, resumed from checkpoint-1
+export LONG1K_OFFLOAD_CHUNK=7000
 (LONG1K_TRAIN_FAULT=kill-after-step:2 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/kill" --optim_offload true --save_steps 1 >/dev/null 2>&1; true) 2>/dev/null
 [[ -d $T/kill/checkpoint-1 && ! -d $T/kill/checkpoint-3 ]] || { echo "FAIL: offload kill: $(ls "$T/kill")"; fail=1; }
 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/kill" --optim_offload true --save_steps 1 --resume_from_checkpoint true ||

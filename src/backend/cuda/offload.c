@@ -1,4 +1,5 @@
 /* long1k — optim_offload: see offload.h. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +67,99 @@ int l1kcu_offload_init(cu_state *s, double beta1, double beta2, double eps, doub
                      "optim_offload: master weights down", err);
 }
 
+/* Values per piece of the pipeline (LONG1K_OFFLOAD_CHUNK for tests; default 2^22 = 16 MiB). */
+static size_t piece_size(void) {
+  const char *e = getenv("LONG1K_OFFLOAD_CHUNK");
+  long long v = e && *e ? atoll(e) : 0;
+  return v > 0 ? (size_t)v : (size_t)1 << 22;
+}
+
+/* The copy thread of the pipeline: piece c's gradients down, then (once the host has updated
+ * it) piece c - 1's parameters up; the main thread runs AdamW on piece c meanwhile. */
+typedef struct pipe_state {
+  cu_state *s;
+  size_t lo, k, piece, n;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t down, done; /* pieces whose gradients are on the host / whose update is done */
+  cudaError_t e;
+  const char *what;
+} pipe_state;
+
+static void pipe_fail(pipe_state *p, cudaError_t e, const char *what) {
+  pthread_mutex_lock(&p->mu);
+  if (p->e == cudaSuccess) p->e = e, p->what = what;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static int pipe_up(pipe_state *p, size_t c) { /* waits for piece c's update, then uploads it */
+  pthread_mutex_lock(&p->mu);
+  while (p->done <= c && p->e == cudaSuccess) pthread_cond_wait(&p->cv, &p->mu);
+  int bad = p->e != cudaSuccess;
+  pthread_mutex_unlock(&p->mu);
+  if (bad) return -1;
+  size_t a = c * p->piece, len = a + p->piece < p->k ? p->piece : p->k - a;
+  cudaError_t e = cudaMemcpy(p->s->tp + p->lo + a, p->s->off->master + a, len * sizeof(float),
+                             cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) pipe_fail(p, e, "optim_offload: parameters up");
+  return e == cudaSuccess ? 0 : -1;
+}
+
+static void *pipe_copier(void *arg) {
+  pipe_state *p = arg;
+  cudaError_t e = cudaSetDevice(p->s->opts.device_index); /* the device is per host thread */
+  if (e != cudaSuccess) {
+    pipe_fail(p, e, "optim_offload: cudaSetDevice in the copy thread");
+    return NULL;
+  }
+  for (size_t c = 0; c < p->n; c++) {
+    size_t a = c * p->piece, len = a + p->piece < p->k ? p->piece : p->k - a;
+    e = cudaMemcpy(p->s->off->grads + a, p->s->tg + p->lo + a, len * sizeof(float),
+                   cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) {
+      pipe_fail(p, e, "optim_offload: gradients down");
+      return NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->down = c + 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (c > 0 && pipe_up(p, c - 1)) return NULL;
+  }
+  pipe_up(p, p->n - 1);
+  return NULL;
+}
+
+/* Pieces of the range: a copy thread moves gradients down and parameters up while this thread
+ * updates (the same bits as one l1k_adamw_step_shard: the update is elementwise). With one
+ * piece, or when the thread cannot start, everything in turn on this thread. */
 int l1kcu_offload_step(cu_state *s, double lr, l1k_err *err) {
   cu_offload *o = s->off;
-  size_t lo = o->opt.lo, k = o->opt.hi - o->opt.lo;
+  size_t lo = o->opt.lo, k = o->opt.hi - o->opt.lo, piece = piece_size();
+  pipe_state p = {s, lo, k, piece, (k + piece - 1) / piece, PTHREAD_MUTEX_INITIALIZER,
+                  PTHREAD_COND_INITIALIZER, 0, 0, cudaSuccess, NULL};
+  pthread_t th;
+  if (p.n > 1 && pthread_create(&th, NULL, pipe_copier, &p) == 0) {
+    l1k_adamw_begin(&o->opt);
+    for (size_t c = 0; c < p.n; c++) {
+      pthread_mutex_lock(&p.mu);
+      while (p.down <= c && p.e == cudaSuccess) pthread_cond_wait(&p.cv, &p.mu);
+      int bad = p.e != cudaSuccess;
+      pthread_mutex_unlock(&p.mu);
+      if (bad) break;
+      size_t a = lo + c * piece, b = a + piece < lo + k ? a + piece : lo + k;
+      l1k_adamw_update_shard(&o->opt, o->master, o->grads, a, b, lr);
+      pthread_mutex_lock(&p.mu);
+      p.done = c + 1;
+      pthread_cond_broadcast(&p.cv);
+      pthread_mutex_unlock(&p.mu);
+    }
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    return p.e == cudaSuccess ? 0 : l1kcu_check(p.e, p.what, err);
+  }
   int rc = k ? l1kcu_check(cudaMemcpy(o->grads, s->tg + lo, k * sizeof(float),
                                       cudaMemcpyDeviceToHost), "optim_offload: gradients down", err)
              : 0;

@@ -2,10 +2,11 @@
  * the float32 master weights, gradients and AdamW moments of the optimizer's range [olo, ohi)
  * in host memory, AdamW on the CPU cores with the CPU backend's code (src/backend/cpu/optim.c,
  * l1k_adamw_step_shard: same arithmetic, the same bits as the device kernel's double-precision
- * update). Each step: the global norm and clipping on the device, the range's gradients copied
- * down, AdamW on the host, the range's parameters copied up (then the bf16 working copy is
- * refreshed on the device). Not overlapped with the next step's compute yet (docs/gpu.md).
- * Internal to src/backend/cuda. */
+ * update). Each step: the global norm and clipping on the device, then the range in pieces of
+ * 2^22 values: a copy thread brings piece c's gradients down and takes piece c - 1's parameters
+ * up while this thread runs AdamW on piece c (the bf16 working copy is refreshed after). Not
+ * overlapped with the next step's forward and backward, which need the new weights (DeepSpeed's
+ * delayed update would change the trajectory). Internal to src/backend/cuda. */
 #ifndef LONG1K_BACKEND_CUDA_OFFLOAD_H
 #define LONG1K_BACKEND_CUDA_OFFLOAD_H
 
