@@ -15,6 +15,7 @@
 #include "long1k/generate.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
+#include "model/generate_internal.h"
 
 void l1k_gen_opts_default(l1k_gen_opts *o) {
   memset(o, 0, sizeof *o);
@@ -198,11 +199,14 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
   int *rows_slot = calloc((size_t)B, sizeof(int));
   int32_t *rows_id = calloc((size_t)B, sizeof(int32_t));
   float *plog = malloc((size_t)B * V * sizeof(float)); /* each slot's prompt logits */
+  /* this round's admissions: slot, and the slot whose identical prompt it copies (-1: none) */
+  int *adm_slot = malloc((size_t)B * sizeof(int)), *adm_src = malloc((size_t)B * sizeof(int));
+  l1k_gen_prompt *adm_p = malloc((size_t)B * sizeof *adm_p);
   l1k_sampler sampler = {.temperature = opts.temperature, .top_k = opts.top_k, .top_p = opts.top_p,
                          .min_p = opts.min_p};
   int rc = 0;
   l1k_buf chunk = {0};
-  if (!S || !rows_slot || !rows_id || !plog) {
+  if (!S || !rows_slot || !rows_id || !plog || !adm_slot || !adm_src || !adm_p) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
   }
@@ -210,10 +214,37 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
 
   int next = 0, active = 0;
   while (next < n || active > 0) {
-    /* 1. free slots take new prompts: prefill, then the first token */
-    for (int s = 0; s < B && next < n; s++) {
+    /* 1. free slots take new prompts (on a device only while its KV pool can hold the prompt
+     *    and its longest completion: else they wait for a running sequence to finish), then
+     *    one prefill for all of them; the first token is sampled below */
+    int n_adm = 0, pool_full = 0;
+    for (int s = 0; s < B && next < n && !pool_full; s++) {
       while (S[s].index < 0 && next < n) {
-        int i = next++;
+        int i = next;
+        int cap = opts.max_new_tokens < max_ctx - prompts[i].n ? opts.max_new_tokens : max_ctx - prompts[i].n;
+        if (cap > 0) {
+          l1k_gen_slot_reset(g, s);
+          int ar = l1k_gen_slot_admit(g, s, prompts[i].n + cap, err);
+          if (ar == 1 && active + n_adm == 0) {
+            l1k_gen_cache_info ci;
+            l1k_generator_cache_info(g, &ci);
+            rc = l1k_errf(err, L1K_ENOMEM,
+                          "generate: prompt %d needs the KV cache for %d positions (%d prompt + %d "
+                          "new tokens); the %s pool holds %d blocks of %d; use a larger pool "
+                          "(LONG1K_KV_MIB) or fewer new tokens", i, prompts[i].n + cap, prompts[i].n,
+                          cap, ci.device, ci.n_blocks, ci.block_size);
+            goto done;
+          }
+          if (ar == 1) { /* wait: admission resumes with prompt i when blocks come back */
+            pool_full = 1;
+            break;
+          }
+          if (ar) {
+            rc = ar;
+            goto done;
+          }
+        }
+        next++;
         seq *q = &S[s];
         l1k_buf_free(&q->text);
         memset(q, 0, sizeof *q);
@@ -221,7 +252,6 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         q->t0 = l1k_now();
         l1k_rng_seed(&q->rng, opts.seed, (uint64_t)i + opts.seed_offset);
         res[i].prompt_tokens = prompts[i].n;
-        int cap = opts.max_new_tokens < max_ctx - prompts[i].n ? opts.max_new_tokens : max_ctx - prompts[i].n;
         q->cap = cap;
         res[i].ids = malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int32_t));
         if (!res[i].ids) {
@@ -230,30 +260,6 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         }
         if (cap == 0) {
           res[i].finish = L1K_FINISH_LENGTH;
-        } else {
-          l1k_gen_slot_reset(g, s);
-          /* prefix sharing: an identical prompt still in a slot has its whole prompt cached
-           * (its cache only grows) and its prompt logits saved */
-          int src = -1;
-          for (int s2 = 0; s2 < B && src < 0; s2++) {
-            if (s2 == s || S[s2].index < 0) continue;
-            const l1k_gen_prompt *o2 = &prompts[S[s2].index];
-            if (o2->n == prompts[i].n &&
-                (o2->ids == prompts[i].ids || !memcmp(o2->ids, prompts[i].ids, (size_t)o2->n * sizeof(int32_t))))
-              src = s2;
-          }
-          if (src >= 0) {
-            if ((rc = l1k_gen_slot_copy_prefix(g, s, src, prompts[i].n, err))) goto done;
-            memcpy(plog + (size_t)s * V, plog + (size_t)src * V, (size_t)V * sizeof(float));
-            l1k_gen_slot_set_logits(g, s, plog + (size_t)s * V);
-            res[i].cached_prompt_tokens = prompts[i].n;
-          } else {
-            if ((rc = l1k_gen_feed(g, s, prompts[i].ids, prompts[i].n, NULL, err))) goto done;
-            memcpy(plog + (size_t)s * V, l1k_gen_slot_logits(g, s), (size_t)V * sizeof(float));
-          }
-          active++;
-        }
-        if (cap == 0) {
           if (opts.decode) {
             res[i].text = calloc(1, 1);
             if (!res[i].text) {
@@ -266,7 +272,45 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
             goto done;
           }
           q->index = -1;
+          continue;
         }
+        /* prefix sharing: an identical prompt in a slot (running, or admitted this round and
+         * prefilled below before the copy) has its whole prompt cached and its logits saved */
+        int src = -1;
+        for (int s2 = 0; s2 < B && src < 0; s2++) {
+          if (s2 == s || S[s2].index < 0) continue;
+          const l1k_gen_prompt *o2 = &prompts[S[s2].index];
+          if (o2->n == prompts[i].n &&
+              (o2->ids == prompts[i].ids || !memcmp(o2->ids, prompts[i].ids, (size_t)o2->n * sizeof(int32_t))))
+            src = s2;
+        }
+        adm_slot[n_adm] = s;
+        adm_src[n_adm] = src;
+        adm_p[n_adm] = prompts[i];
+        n_adm++;
+        active++;
+      }
+    }
+    if (n_adm > 0) {
+      /* the prompts that need computing, in one call, then the copies */
+      int nf = 0;
+      for (int k = 0; k < n_adm; k++)
+        if (adm_src[k] < 0) {
+          rows_slot[nf] = adm_slot[k];
+          adm_p[nf] = adm_p[k];
+          nf++;
+        }
+      if ((rc = l1k_gen_feed_many(g, rows_slot, adm_p, nf, err))) goto done;
+      for (int k = 0; k < nf; k++)
+        memcpy(plog + (size_t)rows_slot[k] * V, l1k_gen_slot_logits(g, rows_slot[k]), (size_t)V * sizeof(float));
+      for (int k = 0; k < n_adm; k++) {
+        int s = adm_slot[k], src = adm_src[k];
+        if (src < 0) continue;
+        int i = S[s].index;
+        if ((rc = l1k_gen_slot_copy_prefix(g, s, src, prompts[i].n, err))) goto done;
+        memcpy(plog + (size_t)s * V, plog + (size_t)src * V, (size_t)V * sizeof(float));
+        l1k_gen_slot_set_logits(g, s, plog + (size_t)s * V);
+        res[i].cached_prompt_tokens = prompts[i].n;
       }
     }
     if (active == 0) continue;
@@ -344,6 +388,7 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         l1k_buf_free(&q->text);
         q->index = -1;
         active--;
+        l1k_gen_slot_reset(g, s); /* its KV blocks go back to the pool at once */
         continue;
       }
       rows_slot[nrows] = s;
@@ -361,6 +406,9 @@ done:
   free(rows_slot);
   free(rows_id);
   free(plog);
+  free(adm_slot);
+  free(adm_src);
+  free(adm_p);
   l1k_sampler_free(&sampler);
   l1k_buf_free(&chunk);
   return rc;

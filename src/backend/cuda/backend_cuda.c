@@ -562,4 +562,12 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .optim_set = cuda_optim_set,
     .grads_host = cuda_grads_host,
     .mem_info = cuda_mem_info,
+    .kv_create = l1kcu_kv_create,
+    .kv_free = l1kcu_kv_free,
+    .kv_stats = l1kcu_kv_stats,
+    .kv_reserve = l1kcu_kv_reserve,
+    .kv_release = l1kcu_kv_release,
+    .kv_copy = l1kcu_kv_copy,
+    .prefill = l1kcu_kv_prefill,
+    .decode = l1kcu_kv_decode,
 };
