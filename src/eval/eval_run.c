@@ -512,6 +512,15 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     rc = rc ? rc : err ? err->code : L1K_EINPUT;
     goto out;
   }
+  if (c->device && strcmp(c->device, "cpu")) {
+    const char *resolved = NULL;
+    if ((rc = l1k_device_check(c->device, "--device", &resolved, err))) goto out;
+    if (!strcmp(resolved, "cuda")) {
+      l1k_device_opts dopt = {.precision = (l1k_device_precision)c->precision, .deterministic = 1,
+                              .what = "--device"};
+      if ((rc = l1k_model_attach(model, c->device, &dopt, err))) goto out;
+    }
+  }
   const l1k_model_config *mc = l1k_model_cfg(model);
   for (size_t pi = 0; pi < R->np; pi++)
     for (size_t i = 0; i < pids[pi].len; i++)
@@ -542,9 +551,14 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     goto out;
   }
   if (!c->quiet)
-    l1k_info("model %s: %s, %zu parameters; batch %d, context %ld (KV cache %.1f MiB)",
-             c->model_dir, mc->model_type, l1k_model_num_params(model), batch, ctx,
-             l1k_generator_cache_bytes(g) / 1048576.0);
+  {
+    l1k_gen_cache_info ci;
+    l1k_generator_cache_info(g, &ci);
+    l1k_info("model %s: %s, %zu parameters; device %s; batch %d, context %ld (KV cache %.1f MiB, "
+             "%s, %d blocks of %d positions)", c->model_dir, mc->model_type,
+             l1k_model_num_params(model), ci.device, batch, ctx, ci.bytes / 1048576.0, ci.dtype,
+             ci.n_blocks, ci.block_size);
+  }
   l1k_gen_opts o;
   l1k_gen_opts_default(&o);
   o.max_new_tokens = (int)max_new;

@@ -222,7 +222,8 @@ static l1k_generator *create_device(l1k_generator *g, uint64_t budget, l1k_err *
 
 l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1k_err *err) {
   const char *e = getenv("LONG1K_KV_MIB");
-  uint64_t budget = e && *e ? (uint64_t)strtoull(e, NULL, 10) << 20 : 0;
+  double mib = e && *e ? strtod(e, NULL) : 0.0; /* fractions allowed (tests: a few blocks) */
+  uint64_t budget = mib > 0 ? (uint64_t)(mib * 1048576.0) : 0;
   return l1k_generator_create_ex(m, max_batch, max_ctx, budget, err);
 }
 

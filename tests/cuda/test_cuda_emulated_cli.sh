@@ -6,7 +6,8 @@
 # every golden model (float32 mode within 1e-4 of transformers, bf16 mode within 2e-2) and a short
 # `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared);
 # then LoRA / freeze training on cuda against the cpu, and a killed + resumed cuda LoRA run
-# (tests/cuda/emu_train_adapters.sh).
+# (tests/cuda/emu_train_adapters.sh); then `long1k generate` and `eval --model` with --device cuda
+# against --device cpu (tests/cuda/emu_generate.sh).
 # What the GPU machine runs, through the same command lines, on every CI machine. Skips with one
 # line without g++ or x86-64.
 set -u
@@ -55,4 +56,7 @@ sed -n '/summary/,$p' "$W/stdout"
 echo "--- long1k train, LoRA / freeze (emulated device)"
 LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_train_adapters.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
   { echo "FAIL: LoRA / freeze training on the emulated device"; fail=1; }
+echo "--- long1k generate / eval --model with --device cuda (emulated device)"
+LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_generate.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
+  { echo "FAIL: generation on the emulated device"; fail=1; }
 exit $fail
