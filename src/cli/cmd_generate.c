@@ -25,7 +25,7 @@ static const char *GEN_USAGE =
     "usage: long1k generate --model DIR (--prompt TEXT | --input FILE.jsonl) [options]\n"
     "\n"
     "Generates completions with a Hugging Face model directory (config.json, model.safetensors\n"
-    "or sharded, tokenizer.json) on the CPU: prompts are prefilled, then decoded one token per\n"
+    "or sharded, tokenizer.json) on the CPU or a GPU (--device): prompts are prefilled, then decoded one token per\n"
     "step with a KV cache; up to --batch prompts decode together and a finished prompt's slot\n"
     "takes the next one (continuous batching).\n"
     "\n"
