@@ -51,6 +51,10 @@ int l1kcu_paged_attention(float *out, float *part, const float *q, const void *k
                           const int32_t *table, int mbps, int n, int nsplit, int H, int KVH, int hd,
                           int bs);
 
+/* h[n, FF] = silu(gate) * up for rows gu[n, 2 FF] = [gate | up] (one product with the adjacent
+ * gate_proj and up_proj weights), the arithmetic of l1kcu_swiglu_fw. */
+int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF);
+
 #ifdef __cplusplus
 }
 #endif

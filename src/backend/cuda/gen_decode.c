@@ -129,7 +129,7 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
   TAKE(kv->v, R * KD);
   TAKE(kv->att, R * QD);
   TAKE(kv->lse, R * H);
-  TAKE(kv->gate, R * FF);
+  TAKE(kv->gate, R * 2 * FF); /* [gate | up] of one product */
   TAKE(kv->up, R * FF);
   TAKE(kv->cos_t, R * kv->hd / 2);
   TAKE(kv->sin_t, R * kv->hd / 2);
@@ -396,15 +396,13 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
   for (int l = 0; l < kv->L; l++) {
     layer_params *P = &s->P.layer[l];
     KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln1_w, n, C, eps), "rmsnorm_fw");
-    TRY(gen_linear(kv, kv->q, kv->ln, P->q_w, P->q_b, n, C, QD, err));
-    TRY(gen_linear(kv, kv->k, kv->ln, P->k_w, P->k_b, n, C, KD, err));
+    /* without q/k norms the products write straight into qr / kr (RoPE rotates in place) */
+    TRY(gen_linear(kv, c->qk_norm ? kv->q : kv->qr, kv->ln, P->q_w, P->q_b, n, C, QD, err));
+    TRY(gen_linear(kv, c->qk_norm ? kv->k : kv->kr, kv->ln, P->k_w, P->k_b, n, C, KD, err));
     TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, P->v_b, n, C, KD, err));
     if (c->qk_norm) {
       KER(l1kcu_rmsnorm_fw(kv->qr, kv->qn_rstd, kv->q, P->q_norm, n * H, hd, eps), "q_norm");
       KER(l1kcu_rmsnorm_fw(kv->kr, kv->kn_rstd, kv->k, P->k_norm, n * KVH, hd, eps), "k_norm");
-    } else {
-      CU(cudaMemcpy(kv->qr, kv->q, (size_t)n * QD * sizeof(float), cudaMemcpyDeviceToDevice), "copy q");
-      CU(cudaMemcpy(kv->kr, kv->k, (size_t)n * KD * sizeof(float), cudaMemcpyDeviceToDevice), "copy k");
     }
     KER(l1kcu_rope_fw(kv->qr, n, QD, H, hd, kv->cos_t, kv->sin_t), "rope_fw q");
     KER(l1kcu_rope_fw(kv->kr, n, KD, KVH, hd, kv->cos_t, kv->sin_t), "rope_fw k");
@@ -425,10 +423,15 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
     TRY(gen_linear(kv, kv->xm, kv->att, P->o_w, NULL, n, QD, C, err));
     KER(l1kcu_add(kv->xm, kv->xm, kv->x, (size_t)n * C), "residual");
     KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->xm, P->ln2_w, n, C, eps), "rmsnorm_fw");
-    TRY(gen_linear(kv, kv->gate, kv->ln, P->gate_w, NULL, n, C, FF, err));
-    TRY(gen_linear(kv, kv->up, kv->ln, P->up_w, NULL, n, C, FF, err));
-    KER(l1kcu_swiglu_fw(kv->gate, kv->gate, kv->up, (size_t)n * FF), "swiglu_fw");
-    TRY(gen_linear(kv, kv->x, kv->gate, P->down_w, NULL, n, FF, C, err));
+    if (P->up_w == P->gate_w + (size_t)FF * C) { /* adjacent (the flat layout): one product */
+      TRY(gen_linear(kv, kv->gate, kv->ln, P->gate_w, NULL, n, C, 2 * FF, err));
+      KER(l1kcu_swiglu_rows(kv->up, kv->gate, n, FF), "swiglu_rows");
+    } else {
+      TRY(gen_linear(kv, kv->gate, kv->ln, P->gate_w, NULL, n, C, FF, err));
+      TRY(gen_linear(kv, kv->up, kv->ln, P->up_w, NULL, n, C, FF, err));
+      KER(l1kcu_swiglu_fw(kv->up, kv->gate, kv->up, (size_t)n * FF), "swiglu_fw");
+    }
+    TRY(gen_linear(kv, kv->x, kv->up, P->down_w, NULL, n, FF, C, err));
     KER(l1kcu_add(kv->x, kv->x, kv->xm, (size_t)n * C), "residual");
   }
   return 0;

@@ -223,3 +223,22 @@ extern "C" int l1kcu_paged_attention(float *out, float *part, const float *q, co
   paged_merge_k<<<g2, 128>>>(out, part, row_pos, nsplit, H, hd);
   return glaunched();
 }
+
+/* ---------------------------------------------------------------- SwiGLU on [gate | up] rows */
+
+__global__ static void swiglu_rows_k(float *h, const float *gu, int n, int FF) {
+  size_t total = (size_t)n * FF;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+       i += (size_t)gridDim.x * blockDim.x) {
+    size_t r = i / FF, j = i % FF;
+    float g = gu[r * 2 * FF + j], u = gu[r * 2 * FF + FF + j];
+    h[i] = g / (1.0f + expf(-g)) * u;
+  }
+}
+
+extern "C" int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF) {
+  if (n <= 0 || FF <= 0) return 0;
+  size_t total = (size_t)n * FF, b = (total + 255) / 256;
+  swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  return glaunched();
+}
