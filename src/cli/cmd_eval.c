@@ -54,7 +54,7 @@ static void usage(FILE *f) {
 "  --tokenizer PATH         local: tokenizer.json or its directory (default: the model's)\n"
 "  --chat-template NAME     local: a template name (qwen, qwen3, llama3, mistral, ...) or a .jinja\n"
 "                           file (default: the model's own template)\n"
-"  --batch N                local: sequences decoded together (default 8)\n"
+"  --batch N                local: sequences decoded together (default 8 on the cpu, 128 on cuda)\n"
 "  --adapter DIR            local: a PEFT LoRA adapter on top of --model (merged in memory at\n"
 "                           load; nothing written)\n"
 "  --device NAME            local: cpu | cuda | auto (default auto: cuda when a GPU and the CUDA\n"

@@ -59,7 +59,8 @@ static const char *GEN_USAGE =
     "      --stop STR          stop when the text contains STR (repeatable); the completion ends\n"
     "                          before it. C escapes \\n \\t \\\\ are understood\n"
     "      --ignore-eos        do not stop at the model's end-of-sequence ids\n"
-    "  -b, --batch N           prompts decoded together (default 8; 1 with --prompt)\n"
+    "  -b, --batch N           prompts decoded together (default 8 on the cpu, 128 on cuda; 1\n"
+    "                          with --prompt)\n"
     "      --max-context N     KV cache positions per prompt (default: longest prompt +\n"
     "                          max-new-tokens, at most the model's max_position_embeddings)\n"
     "      --threads N         CPU threads (default: all)\n"
@@ -501,7 +502,7 @@ static int load_generator(gen_run *R) {
     if (cfg->max_position_embeddings > 0 && want > cfg->max_position_embeddings) want = cfg->max_position_embeddings;
     R->max_ctx = (int)want;
   }
-  R->batch = a->batch ? a->batch : a->prompt ? 1 : 8;
+  R->batch = a->batch ? a->batch : a->prompt ? 1 : strcmp(l1k_model_device(R->model), "cpu") ? 128 : 8;
   if (R->batch > R->n_jobs && R->n_jobs > 0) R->batch = R->n_jobs;
   R->g = l1k_generator_create(R->model, R->batch, R->max_ctx, &R->err);
   if (!R->g) return cli_fail(cmd, &R->err);

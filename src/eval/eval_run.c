@@ -543,7 +543,7 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
   }
   int64_t todo = 0;
   for (size_t k = 0; k < total; k++) todo += R->have[k] == HAVE_NONE;
-  int batch = c->batch > 0 ? c->batch : 8;
+  int batch = c->batch > 0 ? c->batch : strcmp(l1k_model_device(model), "cpu") ? 128 : 8;
   if (todo < batch) batch = (int)todo;
   g = l1k_generator_create(model, batch, (int)ctx, err);
   if (!g) {

@@ -65,7 +65,7 @@ struct l1k_kv_cache {
   int att_kind;              /* attention.h: L1KCU_ATT_F32 | L1KCU_ATT_FLASH_BF16 */
   /* host staging */
   int32_t *h_ids, *h_pos, *h_seq, *h_last;
-  int *pc_row, *pc_n, *pc_seq, *pc_fresh, *pc_out; /* the pieces of a prefill pass */
+  int *pc_row, *pc_n, *pc_seq, *pc_fresh, *pc_out, *pc_end; /* the pieces of a prefill pass */
 };
 
 /* ---------------------------------------------------------------- products */
@@ -138,9 +138,7 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
   TAKE(kv->lnl_rstd, LR);
   TAKE(kv->logits, LR * kv->V);
   TAKE(kv->part, (size_t)kv->part_rows * H * kv->nsplit * (kv->hd + 2));
-  TAKE(kv->ids, R);
-  TAKE(kv->pos, R);
-  TAKE(kv->seq, R);
+  TAKE(kv->ids, 3 * R); /* a step's ids, pos and seq, packed: one upload (upload_rows) */
   TAKE(kv->zero, R);
   TAKE(kv->last, R);
   size_t w = C > FF ? C : FF;
@@ -163,14 +161,13 @@ void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv) {
   free(kv->h_len);
   free(kv->free_list);
   free(kv->h_ids);
-  free(kv->h_pos);
-  free(kv->h_seq);
   free(kv->h_last);
   free(kv->pc_row);
   free(kv->pc_n);
   free(kv->pc_seq);
   free(kv->pc_fresh);
   free(kv->pc_out);
+  free(kv->pc_end);
   free(kv);
 }
 
@@ -220,17 +217,19 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
     kv->h_table = l1k_calloc(ms * kv->mbps, sizeof(int32_t), err);
     kv->h_nblk = l1k_calloc(ms, sizeof(int), err);
     kv->h_len = l1k_calloc(ms, sizeof(int), err);
-    kv->h_ids = l1k_calloc(R, sizeof(int32_t), err);
-    kv->h_pos = l1k_calloc(R, sizeof(int32_t), err);
-    kv->h_seq = l1k_calloc(R, sizeof(int32_t), err);
+    kv->h_ids = l1k_calloc(4 * R, sizeof(int32_t), err); /* ids, pos, seq; the packed upload */
+    kv->h_pos = kv->h_ids ? kv->h_ids + R : NULL;
+    kv->h_seq = kv->h_ids ? kv->h_ids + 2 * R : NULL;
     kv->h_last = l1k_calloc(R, sizeof(int32_t), err);
     kv->pc_row = l1k_calloc(R + ms, sizeof(int), err);
     kv->pc_n = l1k_calloc(R + ms, sizeof(int), err);
     kv->pc_seq = l1k_calloc(R + ms, sizeof(int), err);
     kv->pc_fresh = l1k_calloc(R + ms, sizeof(int), err);
     kv->pc_out = l1k_calloc(R + ms, sizeof(int), err);
+    kv->pc_end = l1k_calloc(R + ms, sizeof(int), err);
     if (!kv->h_table || !kv->h_nblk || !kv->h_len || !kv->h_ids || !kv->h_pos || !kv->h_seq ||
-        !kv->h_last || !kv->pc_row || !kv->pc_n || !kv->pc_seq || !kv->pc_fresh || !kv->pc_out)
+        !kv->h_last || !kv->pc_row || !kv->pc_n || !kv->pc_seq || !kv->pc_fresh || !kv->pc_out ||
+        !kv->pc_end)
       rc = L1K_ENOMEM;
   }
   size_t step_bytes = rc ? 0 : step_layout(kv, NULL);
@@ -417,7 +416,7 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
         if (kv->pc_fresh[p])
           TRY(fresh(kv, r0, pn, err));
         else
-          TRY(paged(kv, l, r0, pn, kv->h_pos[r0 + pn - 1] + 1, err));
+          TRY(paged(kv, l, r0, pn, kv->pc_end[p], err));
       }
     }
     TRY(gen_linear(kv, kv->xm, kv->att, P->o_w, NULL, n, QD, C, err));
@@ -439,10 +438,24 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
 
 /* rows' ids / positions / slots to the device and their RoPE table */
 static int upload_rows(struct l1k_kv_cache *kv, int n, l1k_err *err) {
-  size_t b = (size_t)n * sizeof(int32_t);
-  CU(cudaMemcpy(kv->ids, kv->h_ids, b, cudaMemcpyHostToDevice), "upload of token ids");
-  CU(cudaMemcpy(kv->pos, kv->h_pos, b, cudaMemcpyHostToDevice), "upload of positions");
-  CU(cudaMemcpy(kv->seq, kv->h_seq, b, cudaMemcpyHostToDevice), "upload of slots");
+  /* ids, positions and slots packed [3][n] (n <= R: the staging quarter holds 3n when the
+   * rows are few; otherwise the three host arrays are contiguous already), one copy */
+  size_t b = (size_t)n * sizeof(int32_t), R = (size_t)kv->R;
+  int32_t *stage = kv->h_ids + 3 * R;
+  if ((size_t)n == R) {
+    stage = kv->h_ids;
+  } else if (3 * (size_t)n <= R) {
+    memcpy(stage, kv->h_ids, b);
+    memcpy(stage + n, kv->h_pos, b);
+    memcpy(stage + 2 * (size_t)n, kv->h_seq, b);
+  } else { /* R/3 < n < R: move pos and seq down behind ids (they are not read again) */
+    memmove(kv->h_ids + n, kv->h_pos, b);
+    memmove(kv->h_ids + 2 * (size_t)n, kv->h_seq, b);
+    stage = kv->h_ids;
+  }
+  CU(cudaMemcpy(kv->ids, stage, 3 * b, cudaMemcpyHostToDevice), "upload of rows");
+  kv->pos = kv->ids + n;
+  kv->seq = kv->ids + 2 * (size_t)n;
   KER(l1kcu_rope_table(kv->cos_t, kv->sin_t, kv->pos, n, kv->s->inv_freq, kv->hd / 2), "rope_table");
   return 0;
 }
@@ -503,6 +516,7 @@ int l1kcu_kv_prefill(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, con
       kv->pc_n[npc] = take;
       kv->pc_seq[npc] = seq;
       kv->pc_fresh[npc] = start == 0;
+      kv->pc_end[npc] = start + take; /* the longest row of the piece attends to this many */
       for (int k = 0; k < take; k++) {
         kv->h_ids[rows + k] = ids[i][t + k];
         kv->h_pos[rows + k] = start + k;
