@@ -3,7 +3,7 @@
  * backend's decode entries against the CPU engine on every golden model.
  *
  *  1. kernels: K / V rows written into a paged cache whose block tables are shuffled (ragged
- *     lengths 1 .. 700 across block and split boundaries; GQA 7:1, 2:1, 1:1, 8:1; head_dim 16,
+ *     lengths 1 .. 4100 across block and split boundaries; GQA 7:1, 6:1, 2:1, 1:1, 8:1; head_dim 16,
  *     32, 64, 128; block sizes 16 and 5), then the decode attention of every sequence's last
  *     position and of a few inner positions, against l1k_gen_attend on the same K / V (in the
  *     bf16 cache: on the bf16-rounded values); a row alone gives the same bits as in the batch;
@@ -174,7 +174,7 @@ static void kernel_case(const shape *sh) {
       if (e > worst || e != e) worst = e != e ? INFINITY : e;
     }
   }
-  CHECK_MSG(worst < 2e-6, "paged attention H %d KVH %d hd %d bs %d bf16 %d: rel err %.3g", H, KVH, hd, bs,
+  CHECK_MSG(worst < 1e-5, "paged attention H %d KVH %d hd %d bs %d bf16 %d: rel err %.3g", H, KVH, hd, bs,
             sh->bf16, worst);
   /* one row alone: the same bits as in the batch (the last query) */
   float *alone = malloc((size_t)QD * 4);
@@ -215,6 +215,7 @@ static void test_kernels(void) {
       {4, 2, 16, 16, 0, 2, {2, 33}},
       {14, 2, 64, 16, 1, 3, {5, 100, 513}},
       {12, 2, 128, 16, 1, 2, {31, 260}},
+      {12, 2, 128, 16, 1, 1, {4100}}, /* the Qwen2.5-1.5B head shape, 17 splits */
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) kernel_case(&shapes[i]);
   /* refused shapes */

@@ -18,6 +18,11 @@
 #define GW 32
 #define GFULL 0xffffffffu
 #define GEN_THREADS 128
+#ifdef L1K_CUDA_EMU
+#define GEN_UNROLL
+#else
+#define GEN_UNROLL _Pragma("unroll")
+#endif
 
 static int glaunched(void) { return (int)cudaGetLastError(); }
 
@@ -170,16 +175,25 @@ __global__ static void paged_attn_k(float *part, const float *q, const void *kc,
     }
   }
   __syncthreads();
-  /* sum of p * V: a thread per (head, dimension), positions in order */
-  for (int i = threadIdx.x; i < grp * hd; i += blockDim.x) {
-    int g = i / hd, d = i % hd;
-    const float *s = sc + g * L1KCU_GEN_SPLIT;
-    float acc = 0.0f;
+  /* sum of p * V: a thread per dimension and run of `per` heads of the group (at head_dim 128
+   * the whole group: each V element read once), positions in order */
+  int slots = (int)blockDim.x / hd, per = (grp + slots - 1) / slots;
+  for (int i = threadIdx.x; i < hd * ((grp + per - 1) / per); i += blockDim.x) {
+    int d = i % hd, g0 = (i / hd) * per, ng = grp - g0 < per ? grp - g0 : per;
+    const float *s0 = sc + g0 * L1KCU_GEN_SPLIT;
+    float acc[L1KCU_GEN_MAX_GROUP];
+GEN_UNROLL
+    for (int g = 0; g < L1KCU_GEN_MAX_GROUP; g++) acc[g] = 0.0f;
     for (int j = 0; j < cnt; j++) {
       int p = j0 + j;
-      acc = fmaf(s[j], g_load(vc, bf16, g_off(tab[p / bs], kvh, p % bs, d, KVH, hd, bs)), acc);
+      float vv = g_load(vc, bf16, g_off(tab[p / bs], kvh, p % bs, d, KVH, hd, bs));
+GEN_UNROLL
+      for (int g = 0; g < L1KCU_GEN_MAX_GROUP; g++)
+        if (g < ng) acc[g] = fmaf(s0[g * L1KCU_GEN_SPLIT + j], vv, acc[g]);
     }
-    part[(prow + (size_t)g * nsplit) * (hd + 2) + d] = acc;
+GEN_UNROLL
+    for (int g = 0; g < L1KCU_GEN_MAX_GROUP; g++)
+      if (g < ng) part[(prow + (size_t)(g0 + g) * nsplit) * (hd + 2) + d] = acc[g];
   }
 }
 
