@@ -57,7 +57,7 @@ struct l1k_kv_cache {
   /* step buffers for R rows */
   int R, part_rows, nsplit;
   void *arena;
-  float *x, *xm, *ln, *rstd, *qn_rstd, *kn_rstd, *q, *qr, *k, *kr, *v, *att, *lse, *gate, *up;
+  float *x, *ln, *rstd, *qn_rstd, *kn_rstd, *q, *qr, *k, *kr, *v, *att, *lse, *gate, *up;
   float *cos_t, *sin_t, *xl, *lnl, *lnl_rstd, *logits, *part;
   int32_t *ids, *pos, *seq, *zero, *last;
   uint16_t *abf, *fa;        /* bf16 operand of a product; flash_bf16's q, k, v, o */
@@ -70,27 +70,34 @@ struct l1k_kv_cache {
 
 /* ---------------------------------------------------------------- products */
 
-/* y[N, out] = x[N, in] W[out, in]^T (+ b). float32 mode: the backend's product (cublasSgemm,
- * no TF32); bf16 mode: x rounded to bf16 here, W's bf16 working copy, float32 accumulation. */
-static int gen_linear(struct l1k_kv_cache *kv, float *y, const float *x, const float *W, const float *b,
-                      int N, int in, int out, l1k_err *err) {
+/* y[N, out] (+)= x[N, in] W[out, in]^T (+ b); acc: y += (the residual stream, as the CPU
+ * engine's accumulate). float32 mode: the backend's product (cublasSgemm, no TF32); bf16 mode:
+ * x rounded to bf16 here, W's bf16 working copy, float32 accumulation. */
+static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, const float *W,
+                          const float *b, int N, int in, int out, int acc, l1k_err *err) {
   cu_state *s = kv->s;
+  float beta = acc ? 1.0f : 0.0f;
   if (s->opts.precision != L1K_PREC_BF16) {
-    TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out, err));
+    TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, beta, y, out, err));
   } else {
     const uint16_t *Wb = l1kcu_weight_bf16(s, W);
     if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
     if ((size_t)N * in > kv->abf_elems)
       return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: %d x %d operand exceeds the scratch", N, in);
     KER(l1kcu_to_bf16(kv->abf, x, (size_t)N * in), "to_bf16 (generation)");
-    float one = 1.0f, zero = 0.0f;
+    float one = 1.0f;
     TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, &one, Wb, CUDA_R_16BF,
-                                in, kv->abf, CUDA_R_16BF, in, &zero, y, CUDA_R_32F, out,
+                                in, kv->abf, CUDA_R_16BF, in, &beta, y, CUDA_R_32F, out,
                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                    "bf16 GemmEx (generation)", err));
   }
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
+}
+
+static int gen_linear(struct l1k_kv_cache *kv, float *y, const float *x, const float *W, const float *b,
+                      int N, int in, int out, l1k_err *err) {
+  return gen_linear_acc(kv, y, x, W, b, N, in, out, 0, err);
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -117,7 +124,6 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
     off += (bytes_ + 255) & ~(size_t)255;                         \
   } while (0)
   TAKE(kv->x, R * C);
-  TAKE(kv->xm, R * C);
   TAKE(kv->ln, R * C);
   TAKE(kv->rstd, R);
   TAKE(kv->qn_rstd, R * H);
@@ -419,9 +425,9 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
           TRY(paged(kv, l, r0, pn, kv->pc_end[p], err));
       }
     }
-    TRY(gen_linear(kv, kv->xm, kv->att, P->o_w, NULL, n, QD, C, err));
-    KER(l1kcu_add(kv->xm, kv->xm, kv->x, (size_t)n * C), "residual");
-    KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->xm, P->ln2_w, n, C, eps), "rmsnorm_fw");
+    /* the residual stream x accumulates each block's output in the product itself (beta 1) */
+    TRY(gen_linear_acc(kv, kv->x, kv->att, P->o_w, NULL, n, QD, C, 1, err));
+    KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln2_w, n, C, eps), "rmsnorm_fw");
     if (P->up_w == P->gate_w + (size_t)FF * C) { /* adjacent (the flat layout): one product */
       TRY(gen_linear(kv, kv->gate, kv->ln, P->gate_w, NULL, n, C, 2 * FF, err));
       KER(l1kcu_swiglu_rows(kv->up, kv->gate, n, FF), "swiglu_rows");
@@ -430,8 +436,7 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
       TRY(gen_linear(kv, kv->up, kv->ln, P->up_w, NULL, n, C, FF, err));
       KER(l1kcu_swiglu_fw(kv->up, kv->gate, kv->up, (size_t)n * FF), "swiglu_fw");
     }
-    TRY(gen_linear(kv, kv->x, kv->up, P->down_w, NULL, n, FF, C, err));
-    KER(l1kcu_add(kv->x, kv->x, kv->xm, (size_t)n * C), "residual");
+    TRY(gen_linear_acc(kv, kv->x, kv->up, P->down_w, NULL, n, FF, C, 1, err));
   }
   return 0;
 }
