@@ -55,6 +55,11 @@ int l1kcu_paged_attention(float *out, float *part, const float *q, const void *k
  * gate_proj and up_proj weights), the arithmetic of l1kcu_swiglu_fw. */
 int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF);
 
+/* The bf16 mode's product operands made where they are computed (one launch less each): RMSNorm
+ * rows (l1kcu_rmsnorm_fw's arithmetic) and l1kcu_swiglu_rows, rounded to bf16. */
+int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps);
+int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF);
+
 #ifdef __cplusplus
 }
 #endif

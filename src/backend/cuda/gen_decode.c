@@ -73,24 +73,31 @@ struct l1k_kv_cache {
 /* y[N, out] (+)= x[N, in] W[out, in]^T (+ b); acc: y += (the residual stream, as the CPU
  * engine's accumulate). float32 mode: the backend's product (cublasSgemm, no TF32); bf16 mode:
  * x rounded to bf16 here, W's bf16 working copy, float32 accumulation. */
+/* bf16 mode: y[N, out] (+)= x16[N, in] (bf16) W^T (+ b), W's bf16 working copy */
+static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const float *W,
+                        const float *b, int N, int in, int out, int acc, l1k_err *err) {
+  cu_state *s = kv->s;
+  const uint16_t *Wb = l1kcu_weight_bf16(s, W);
+  if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+  float one = 1.0f, beta = acc ? 1.0f : 0.0f;
+  TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, &one, Wb, CUDA_R_16BF,
+                              in, x16, CUDA_R_16BF, in, &beta, y, CUDA_R_32F, out,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "bf16 GemmEx (generation)", err));
+  if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
+  return 0;
+}
+
 static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, const float *W,
                           const float *b, int N, int in, int out, int acc, l1k_err *err) {
   cu_state *s = kv->s;
-  float beta = acc ? 1.0f : 0.0f;
-  if (s->opts.precision != L1K_PREC_BF16) {
-    TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, beta, y, out, err));
-  } else {
-    const uint16_t *Wb = l1kcu_weight_bf16(s, W);
-    if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+  if (s->opts.precision == L1K_PREC_BF16) {
     if ((size_t)N * in > kv->abf_elems)
       return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: %d x %d operand exceeds the scratch", N, in);
     KER(l1kcu_to_bf16(kv->abf, x, (size_t)N * in), "to_bf16 (generation)");
-    float one = 1.0f;
-    TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, &one, Wb, CUDA_R_16BF,
-                                in, kv->abf, CUDA_R_16BF, in, &beta, y, CUDA_R_32F, out,
-                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                   "bf16 GemmEx (generation)", err));
+    return gen_linear16(kv, y, kv->abf, W, b, N, in, out, acc, err);
   }
+  TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, acc ? 1.0f : 0.0f, y, out, err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
 }
@@ -400,11 +407,19 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
   KER(l1kcu_embedding_fw(kv->x, kv->ids, s->P.embed, n, C), "embedding_fw");
   for (int l = 0; l < kv->L; l++) {
     layer_params *P = &s->P.layer[l];
-    KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln1_w, n, C, eps), "rmsnorm_fw");
     /* without q/k norms the products write straight into qr / kr (RoPE rotates in place) */
-    TRY(gen_linear(kv, c->qk_norm ? kv->q : kv->qr, kv->ln, P->q_w, P->q_b, n, C, QD, err));
-    TRY(gen_linear(kv, c->qk_norm ? kv->k : kv->kr, kv->ln, P->k_w, P->k_b, n, C, KD, err));
-    TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, P->v_b, n, C, KD, err));
+    float *qo = c->qk_norm ? kv->q : kv->qr, *ko = c->qk_norm ? kv->k : kv->kr;
+    if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
+      KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
+      TRY(gen_linear16(kv, qo, kv->abf, P->q_w, P->q_b, n, C, QD, 0, err));
+      TRY(gen_linear16(kv, ko, kv->abf, P->k_w, P->k_b, n, C, KD, 0, err));
+      TRY(gen_linear16(kv, kv->v, kv->abf, P->v_w, P->v_b, n, C, KD, 0, err));
+    } else {
+      KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln1_w, n, C, eps), "rmsnorm_fw");
+      TRY(gen_linear(kv, qo, kv->ln, P->q_w, P->q_b, n, C, QD, err));
+      TRY(gen_linear(kv, ko, kv->ln, P->k_w, P->k_b, n, C, KD, err));
+      TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, P->v_b, n, C, KD, err));
+    }
     if (c->qk_norm) {
       KER(l1kcu_rmsnorm_fw(kv->qr, kv->qn_rstd, kv->q, P->q_norm, n * H, hd, eps), "q_norm");
       KER(l1kcu_rmsnorm_fw(kv->kr, kv->kn_rstd, kv->k, P->k_norm, n * KVH, hd, eps), "k_norm");
@@ -427,8 +442,16 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
     }
     /* the residual stream x accumulates each block's output in the product itself (beta 1) */
     TRY(gen_linear_acc(kv, kv->x, kv->att, P->o_w, NULL, n, QD, C, 1, err));
+    int fused = P->up_w == P->gate_w + (size_t)FF * C; /* adjacent (the flat layout) */
+    if (kv->bf16 && fused) { /* norm -> bf16 operand; [gate | up]; SwiGLU -> bf16 operand */
+      KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln2_w, n, C, eps), "rmsnorm_bf16");
+      TRY(gen_linear16(kv, kv->gate, kv->abf, P->gate_w, NULL, n, C, 2 * FF, 0, err));
+      KER(l1kcu_swiglu_rows_bf16(kv->abf, kv->gate, n, FF), "swiglu_rows_bf16");
+      TRY(gen_linear16(kv, kv->x, kv->abf, P->down_w, NULL, n, FF, C, 1, err));
+      continue;
+    }
     KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln2_w, n, C, eps), "rmsnorm_fw");
-    if (P->up_w == P->gate_w + (size_t)FF * C) { /* adjacent (the flat layout): one product */
+    if (fused) { /* one product */
       TRY(gen_linear(kv, kv->gate, kv->ln, P->gate_w, NULL, n, C, 2 * FF, err));
       KER(l1kcu_swiglu_rows(kv->up, kv->gate, n, FF), "swiglu_rows");
     } else {

@@ -256,3 +256,43 @@ extern "C" int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF) {
   swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
   return glaunched();
 }
+
+/* ---------------------------------------------------------------- bf16 operands, fused */
+
+/* RMSNorm with l1kcu_rmsnorm_fw's arithmetic (a warp per row, the sum of squares in double),
+ * the output rounded to bf16: the next products' operand, without a float copy. */
+__global__ static void rmsnorm_bf16_k(uint16_t *y, const float *x, const float *w, int N, int C,
+                                      float eps) {
+  int row = blockIdx.x * (blockDim.x / GW) + threadIdx.x / GW, lane = threadIdx.x % GW;
+  if (row >= N) return;
+  const float *xr = x + (size_t)row * C;
+  uint16_t *yr = y + (size_t)row * C;
+  double ss = 0;
+  for (int j = lane; j < C; j += GW) ss += (double)xr[j] * xr[j];
+  for (int o = GW / 2; o > 0; o /= 2) ss += __shfl_xor_sync(GFULL, ss, o);
+  float r = (float)(1.0 / sqrt(ss / C + (double)eps));
+  for (int j = lane; j < C; j += GW) yr[j] = g_f_bf16(w[j] * (xr[j] * r));
+}
+
+extern "C" int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps) {
+  if (N <= 0) return 0;
+  rmsnorm_bf16_k<<<(N + 7) / 8, 256>>>(y, x, w, N, C, eps);
+  return glaunched();
+}
+
+__global__ static void swiglu_rows_bf16_k(uint16_t *h, const float *gu, int n, int FF) {
+  size_t total = (size_t)n * FF;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+       i += (size_t)gridDim.x * blockDim.x) {
+    size_t r = i / FF, j = i % FF;
+    float g = gu[r * 2 * FF + j], u = gu[r * 2 * FF + FF + j];
+    h[i] = g_f_bf16(g / (1.0f + expf(-g)) * u);
+  }
+}
+
+extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF) {
+  if (n <= 0 || FF <= 0) return 0;
+  size_t total = (size_t)n * FF, b = (total + 255) / 256;
+  swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  return glaunched();
+}
