@@ -633,6 +633,8 @@ static int dev_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float
   return 0;
 }
 
+int l1k_gen_is_device(const l1k_generator *g) { return g->dev != NULL; }
+
 int l1k_gen_slot_admit(l1k_generator *g, int slot, int n_tokens, l1k_err *err) {
   if (slot < 0 || slot >= g->max_batch)
     return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", slot, g->max_batch - 1);

@@ -54,6 +54,8 @@ void l1k_gen_attend(int isa, const float *q, const float *K, const float *V, int
  * 1: the device's KV pool cannot hold it now (wait for a running sequence to finish); else an
  * L1K_E* code. Always 0 on the CPU engine (its cache has max_ctx positions per slot). */
 int l1k_gen_slot_admit(l1k_generator *g, int slot, int n_tokens, l1k_err *err);
+/* 1 when the generator runs on a device backend's decode entries. */
+int l1k_gen_is_device(const l1k_generator *g);
 /* Prefill of count empty slots at once (slots[i] takes prompts[i]); each slot's logits then
  * hold its last prompt position's. On a device one pass for as many prompts as fit. */
 int l1k_gen_feed_many(l1k_generator *g, const int *slots, const l1k_gen_prompt *prompts, int count,

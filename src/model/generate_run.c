@@ -11,6 +11,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "long1k/generate.h"
 #include "long1k/jsonl.h"
@@ -206,6 +209,27 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
                          .min_p = opts.min_p};
   int rc = 0;
   l1k_buf chunk = {0};
+  /* a device generator samples its running sequences on all host threads (step 2) */
+  int n_par = 1;
+#ifdef _OPENMP
+  n_par = omp_get_max_threads();
+#endif
+  int32_t *par_tok = NULL;
+  l1k_sampler *par_smp = NULL;
+  if (l1k_gen_is_device(g) && n_par > 1 && B >= 4) {
+    par_tok = malloc((size_t)B * sizeof *par_tok);
+    par_smp = calloc((size_t)n_par, sizeof *par_smp);
+    if (!par_tok || !par_smp) {
+      free(par_tok);
+      free(par_smp);
+      par_tok = NULL;
+      par_smp = NULL;
+    } else {
+      for (int t = 0; t < n_par; t++) par_smp[t] = (l1k_sampler){.temperature = opts.temperature,
+                                                                 .top_k = opts.top_k, .top_p = opts.top_p,
+                                                                 .min_p = opts.min_p};
+    }
+  }
   if (!S || !rows_slot || !rows_id || !plog || !adm_slot || !adm_src || !adm_p) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
@@ -316,14 +340,31 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
     if (active == 0) continue;
 
     /* 2. sample the next token of every running sequence from its slot's logits, apply the
-     *    stop rules, and collect the rows for the next step */
+     *    stop rules, and collect the rows for the next step. With a device generator the
+     *    host's sampling (a pass over the vocabulary per sequence) is the step's largest host
+     *    cost at large batches: it runs first, on all threads (each sequence has its own
+     *    random stream, so the tokens are the same in any order) */
+    int use_par = par_tok && active >= 4; /* fixed for the round: active changes below */
+    if (use_par) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_par)
+#endif
+      for (int s = 0; s < B; s++) {
+        if (S[s].index < 0) continue;
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        par_tok[s] = l1k_sample(&par_smp[t], l1k_gen_slot_logits(g, s), V, &S[s].rng);
+      }
+    }
     int nrows = 0;
     for (int s = 0; s < B; s++) {
       seq *q = &S[s];
       if (q->index < 0) continue;
       int i = q->index;
       l1k_gen_result *r = &res[i];
-      int32_t tok = l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
+      int32_t tok = use_par ? par_tok[s] : l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
       if (tok < 0) {
         rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory in the sampler");
         goto done;
@@ -410,6 +451,10 @@ done:
   free(adm_src);
   free(adm_p);
   l1k_sampler_free(&sampler);
+  if (par_smp)
+    for (int t = 0; t < n_par; t++) l1k_sampler_free(&par_smp[t]);
+  free(par_smp);
+  free(par_tok);
   l1k_buf_free(&chunk);
   return rc;
 }
