@@ -299,6 +299,27 @@ static double prompt_logits_err(l1k_model *cpu, l1k_model *cu) {
       worst = sqrt(num / den);
     }
   }
+  /* every position's logits (l1k_gen_feed with a buffer: one token at a time on the device) */
+  if (a && b && worst < INFINITY) {
+    int V = l1k_generator_vocab(a), n = ps[0].n;
+    float *la = malloc((size_t)n * V * sizeof(float)), *lb = malloc((size_t)n * V * sizeof(float));
+    l1k_gen_slot_reset(a, 0);
+    l1k_gen_slot_reset(b, 0);
+    if (!l1k_gen_feed(a, 0, ps[0].ids, n, la, &err) && !l1k_gen_feed(b, 0, ps[0].ids, n, lb, &err)) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < (size_t)n * V; i++) {
+        num += ((double)la[i] - lb[i]) * ((double)la[i] - lb[i]);
+        den += (double)la[i] * la[i];
+      }
+      double e = sqrt(num / den);
+      CHECK_MSG(e < 1e-5 && l1k_gen_slot_len(b, 0) == n, "every position's logits: rel err %.3g", e);
+      if (e > worst) worst = e;
+    } else {
+      CHECK_MSG(0, "feed with logits: %s", err.msg);
+    }
+    free(la);
+    free(lb);
+  }
   if (err.code) fprintf(stderr, "prompt logits: %s\n", err.msg);
   l1k_generator_free(a);
   l1k_generator_free(b);
