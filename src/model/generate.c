@@ -98,6 +98,10 @@ struct l1k_generator {
   struct l1k_kv_cache *kv;
   const int32_t **f_ids; /* [max_batch] prefill arguments */
   int *f_n;
+  /* each slot's next-token logits: its row of slot_logits (after a feed) or, after a step into
+   * the generator's own buffer, that step's row of `logits` (no copy of [n, V] per step) */
+  const float **slot_lp;
+  float *pre_logits;     /* [max_batch][V] prefill output (logits holds the last step's) */
 };
 
 static const float *find_tensor(l1k_model *m, const char *name, int64_t d0, int64_t d1,
@@ -376,6 +380,10 @@ static l1k_generator *create_device(l1k_generator *g, uint64_t budget, l1k_err *
   g->logits = xalloc((size_t)g->max_batch * g->V, sizeof(float), err, &failed);
   g->f_ids = xalloc((size_t)g->max_batch, sizeof *g->f_ids, err, &failed);
   g->f_n = xalloc((size_t)g->max_batch, sizeof *g->f_n, err, &failed);
+  g->slot_lp = xalloc((size_t)g->max_batch, sizeof *g->slot_lp, err, &failed);
+  g->pre_logits = xalloc((size_t)g->max_batch * g->V, sizeof(float), err, &failed);
+  if (!failed)
+    for (int sl = 0; sl < g->max_batch; sl++) g->slot_lp[sl] = g->slot_logits + (size_t)sl * g->V;
   if (!failed && g->dev->kv_create(g->m, g->max_batch, g->max_ctx, 0, budget, &g->kv, err)) failed = 1;
   if (failed) {
     l1k_generator_free(g);
@@ -411,6 +419,8 @@ void l1k_generator_free(l1k_generator *g) {
   if (g->dev && g->kv) g->dev->kv_free(g->m, g->kv);
   free(g->f_ids);
   free(g->f_n);
+  free(g->slot_lp);
+  free(g->pre_logits);
   l1k_gen_pool_free(g->pool);
   free(g->lw);
   free(g->bf16);
@@ -614,6 +624,7 @@ static int dev_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float
   int rc = dev_room(g, slot, g->slot_len[slot] + n, err);
   if (rc) return rc;
   float *last = g->slot_logits + (size_t)slot * g->V;
+  g->slot_lp[slot] = last;
   if (!logits) { /* one prefill of all n tokens */
     g->f_ids[0] = ids;
     g->f_n[0] = n;
@@ -670,11 +681,14 @@ int l1k_gen_feed_many(l1k_generator *g, const int *slots, const l1k_gen_prompt *
     g->f_ids[i] = p[i].ids;
     g->f_n[i] = p[i].n;
   }
-  int rc = g->dev->prefill(g->m, g->kv, slots, g->f_ids, g->f_n, count, g->logits, err);
+  /* not into `logits`: running slots may still point at the last step's rows there */
+  int rc = g->dev->prefill(g->m, g->kv, slots, g->f_ids, g->f_n, count, g->pre_logits, err);
   if (rc) return rc;
   for (int i = 0; i < count; i++) {
+    float *dst = g->slot_logits + (size_t)slots[i] * g->V;
     g->slot_len[slots[i]] += p[i].n;
-    memcpy(g->slot_logits + (size_t)slots[i] * g->V, g->logits + (size_t)i * g->V, (size_t)g->V * sizeof(float));
+    memcpy(dst, g->pre_logits + (size_t)i * g->V, (size_t)g->V * sizeof(float));
+    g->slot_lp[slots[i]] = dst;
   }
   return 0;
 }
@@ -735,8 +749,14 @@ int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, 
     int rc = g->dev->decode(g->m, g->kv, slots, ids, n, out, err);
     if (rc) return rc;
     for (int r = 0; r < n; r++) {
+      float *dst = g->slot_logits + (size_t)slots[r] * g->V;
       g->slot_len[slots[r]]++;
-      memcpy(g->slot_logits + (size_t)slots[r] * g->V, out + (size_t)r * g->V, (size_t)g->V * sizeof(float));
+      if (logits) { /* the caller's buffer: keep a copy */
+        memcpy(dst, out + (size_t)r * g->V, (size_t)g->V * sizeof(float));
+        g->slot_lp[slots[r]] = dst;
+      } else {
+        g->slot_lp[slots[r]] = out + (size_t)r * g->V;
+      }
     }
     return 0;
   }
@@ -752,6 +772,7 @@ int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, 
 
 const float *l1k_gen_slot_logits(const l1k_generator *g, int slot) {
   if (slot < 0 || slot >= g->max_batch) return NULL;
+  if (g->dev) return g->slot_lp[slot];
   return g->slot_logits + (size_t)slot * g->V;
 }
 int l1k_gen_slot_len(const l1k_generator *g, int slot) {
@@ -788,6 +809,8 @@ int l1k_gen_slot_copy_prefix(l1k_generator *g, int dst, int src, int n, l1k_err 
 }
 
 void l1k_gen_slot_set_logits(l1k_generator *g, int slot, const float *logits) {
-  if (slot >= 0 && slot < g->max_batch)
+  if (slot >= 0 && slot < g->max_batch) {
     memcpy(g->slot_logits + (size_t)slot * g->V, logits, (size_t)g->V * sizeof(float));
+    if (g->dev) g->slot_lp[slot] = g->slot_logits + (size_t)slot * g->V;
+  }
 }
