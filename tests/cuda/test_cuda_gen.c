@@ -33,6 +33,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/gen.h"
+#include "backend/cuda/kernels.h"
 #include "backend/ops.h"
 #include "model/generate_internal.h"
 
@@ -53,6 +54,13 @@ static float bf16_round(float x) {
   u &= 0xffff0000u;
   memcpy(&x, &u, 4);
   return x;
+}
+
+static double bf16_val(uint16_t u) {
+  uint32_t w = (uint32_t)u << 16;
+  float f;
+  memcpy(&f, &w, 4);
+  return f;
 }
 
 static void *dev(size_t bytes) {
@@ -208,7 +216,73 @@ static void kernel_case(const shape *sh) {
   free(Kh), free(Vh), free(sc), free(ref), free(alone);
 }
 
+/* l1kcu_qkv_post against the separate launches it replaces: l1kcu_bias_fw on q, k, v,
+ * l1kcu_rope_fw on q and k, l1kcu_kvcache_write; q, k, v and both caches compared bit for bit */
+static void qkv_post_case(int H, int KVH, int hd, int bf16) {
+  int n = 7, bs = 4, mbps = 8, QD = H * hd, KD = KVH * hd, half = hd / 2;
+  int32_t seq[7] = {0, 0, 0, 1, 1, 1, 1}, pos[7] = {0, 1, 2, 5, 9, 13, 30};
+  int32_t table[16];
+  for (int i = 0; i < 16; i++) table[i] = (i * 5 + 3) % 16;
+  size_t le = (size_t)16 * KVH * bs * hd, el = bf16 ? 2 : 4;
+  float *hq = malloc((size_t)n * QD * 4), *hk = malloc((size_t)n * KD * 4), *hv = malloc((size_t)n * KD * 4);
+  float *hb = malloc((size_t)(QD + 2 * KD) * 4), inv[64];
+  for (size_t i = 0; i < (size_t)n * QD; i++) hq[i] = (float)urand();
+  for (size_t i = 0; i < (size_t)n * KD; i++) hk[i] = (float)urand(), hv[i] = (float)urand();
+  for (int i = 0; i < QD + 2 * KD; i++) hb[i] = (float)urand() * 0.1f;
+  for (int i = 0; i < half; i++) inv[i] = powf(10000.0f, -2.0f * i / hd);
+  float *q[2], *k[2], *v[2];
+  void *kc[2], *vc[2];
+  float *b = dev((size_t)(QD + 2 * KD) * 4), *dinv = dev(64 * 4), *cs = dev((size_t)n * half * 4),
+        *sn = dev((size_t)n * half * 4);
+  int32_t *dseq = dev(n * 4), *dpos = dev(n * 4), *dtab = dev(16 * 4);
+  up(b, hb, (size_t)(QD + 2 * KD) * 4), up(dinv, inv, (size_t)half * 4), up(dseq, seq, n * 4);
+  up(dpos, pos, n * 4), up(dtab, table, 16 * 4);
+  CHECK(l1kcu_rope_table(cs, sn, dpos, n, dinv, half) == 0);
+  for (int w = 0; w < 2; w++) {
+    q[w] = dev((size_t)n * QD * 4), k[w] = dev((size_t)n * KD * 4), v[w] = dev((size_t)n * KD * 4);
+    kc[w] = dev(le * el), vc[w] = dev(le * el);
+    cudaMemset(kc[w], 0, le * el), cudaMemset(vc[w], 0, le * el);
+    up(q[w], hq, (size_t)n * QD * 4), up(k[w], hk, (size_t)n * KD * 4), up(v[w], hv, (size_t)n * KD * 4);
+  }
+  CHECK(l1kcu_bias_fw(q[0], b, n, QD) == 0 && l1kcu_bias_fw(k[0], b + QD, n, KD) == 0 &&
+        l1kcu_bias_fw(v[0], b + QD + KD, n, KD) == 0);
+  CHECK(l1kcu_rope_fw(q[0], n, QD, H, hd, cs, sn) == 0 && l1kcu_rope_fw(k[0], n, KD, KVH, hd, cs, sn) == 0);
+  CHECK(l1kcu_kvcache_write(kc[0], vc[0], bf16, k[0], v[0], dseq, dpos, dtab, mbps, n, KVH, hd, bs) == 0);
+  CHECK(l1kcu_qkv_post(q[1], k[1], v[1], b, b + QD, b + QD + KD, cs, sn, kc[1], vc[1], bf16, dseq, dpos, dtab, mbps, n,
+                       H, KVH, hd, bs) == 0);
+  int same = 1;
+  double worst = 0;
+  void *h0 = malloc(le * el > (size_t)n * QD * 4 ? le * el : (size_t)n * QD * 4);
+  void *h1 = malloc(le * el > (size_t)n * QD * 4 ? le * el : (size_t)n * QD * 4);
+  struct { void *a, *b; size_t bytes; } cmp[5] = {{q[0], q[1], (size_t)n * QD * 4}, {k[0], k[1], (size_t)n * KD * 4},
+                                                  {v[0], v[1], (size_t)n * KD * 4}, {kc[0], kc[1], le * el},
+                                                  {vc[0], vc[1], le * el}};
+  for (int i = 0; i < 5; i++) {
+    down(h0, cmp[i].a, cmp[i].bytes), down(h1, cmp[i].b, cmp[i].bytes);
+    same &= !memcmp(h0, h1, cmp[i].bytes);
+    int is16 = bf16 && i >= 3;
+    for (size_t j = 0; j < cmp[i].bytes / (is16 ? 2 : 4); j++) {
+      double x = is16 ? bf16_val(((uint16_t *)h0)[j]) : ((float *)h0)[j];
+      double y = is16 ? bf16_val(((uint16_t *)h1)[j]) : ((float *)h1)[j];
+      double d = fabs(x - y) / (fabs(x) > 1 ? fabs(x) : 1);
+      if (d > worst || d != d) worst = d != d ? INFINITY : d;
+    }
+  }
+  /* (a GPU may contract a * c - b * s into an FMA differently in the two kernels: the bound
+   * allows that; the emulation gives the same bits) */
+  CHECK_MSG(worst <= (bf16 ? 8e-3 : 1e-6), "qkv_post H %d KVH %d hd %d bf16 %d: %.3g from bias + rope + cache write",
+            H, KVH, hd, bf16, worst);
+  fprintf(stderr, "qkv_post H %2d KVH %d hd %3d %s: %s the separate bias / RoPE / cache-write launches (%.2g)\n", H,
+          KVH, hd, bf16 ? "bf16" : "f32 ", same ? "same bits as" : "within bounds of", worst);
+  for (int w = 0; w < 2; w++) cudaFree(q[w]), cudaFree(k[w]), cudaFree(v[w]), cudaFree(kc[w]), cudaFree(vc[w]);
+  cudaFree(b), cudaFree(dinv), cudaFree(cs), cudaFree(sn), cudaFree(dseq), cudaFree(dpos), cudaFree(dtab);
+  free(hq), free(hk), free(hv), free(hb), free(h0), free(h1);
+}
+
 static void test_kernels(void) {
+  qkv_post_case(12, 2, 128, 1);
+  qkv_post_case(4, 4, 16, 0);
+  qkv_post_case(14, 2, 64, 0);
   const shape shapes[] = {
       {14, 2, 64, 16, 0, 4, {1, 16, 257, 700}},
       {4, 4, 32, 16, 0, 3, {17, 255, 256}},

@@ -35,6 +35,14 @@ int l1kcu_kvcache_write(void *kc, void *vc, int bf16, const float *k, const floa
                    const int32_t *row_seq, const int32_t *row_pos, const int32_t *table, int mbps,
                    int n, int KVH, int hd, int bs);
 
+/* What follows the q / k / v products of n rows, in one launch: the biases (each optional:
+ * l1kcu_bias_fw's arithmetic), RoPE on q [n, H*hd] and k [n, KVH*hd] (l1kcu_rope_fw's, cos / sin
+ * of the rows' positions), k and v written back and into the layer pools (l1kcu_kvcache_write). */
+int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, const float *bk, const float *bv,
+                   const float *cos_t, const float *sin_t, void *kc, void *vc, int bf16,
+                   const int32_t *row_seq, const int32_t *row_pos, const int32_t *table, int mbps,
+                   int n, int H, int KVH, int hd, int bs);
+
 /* Positions [0, n) of sequence src copied to sequence dst in every layer (pools of L layers of
  * layer_elems elements). */
 int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *table, int mbps, int src, int dst,

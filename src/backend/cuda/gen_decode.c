@@ -407,28 +407,32 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
   KER(l1kcu_embedding_fw(kv->x, kv->ids, s->P.embed, n, C), "embedding_fw");
   for (int l = 0; l < kv->L; l++) {
     layer_params *P = &s->P.layer[l];
-    /* without q/k norms the products write straight into qr / kr (RoPE rotates in place) */
+    /* without q/k norms the products write straight into qr / kr; their biases, RoPE and the
+     * cache writes are one launch after them (l1kcu_qkv_post) */
     float *qo = c->qk_norm ? kv->q : kv->qr, *ko = c->qk_norm ? kv->k : kv->kr;
     if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
       KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
-      TRY(gen_linear16(kv, qo, kv->abf, P->q_w, P->q_b, n, C, QD, 0, err));
-      TRY(gen_linear16(kv, ko, kv->abf, P->k_w, P->k_b, n, C, KD, 0, err));
-      TRY(gen_linear16(kv, kv->v, kv->abf, P->v_w, P->v_b, n, C, KD, 0, err));
+      TRY(gen_linear16(kv, qo, kv->abf, P->q_w, NULL, n, C, QD, 0, err));
+      TRY(gen_linear16(kv, ko, kv->abf, P->k_w, NULL, n, C, KD, 0, err));
+      TRY(gen_linear16(kv, kv->v, kv->abf, P->v_w, NULL, n, C, KD, 0, err));
     } else {
       KER(l1kcu_rmsnorm_fw(kv->ln, kv->rstd, kv->x, P->ln1_w, n, C, eps), "rmsnorm_fw");
-      TRY(gen_linear(kv, qo, kv->ln, P->q_w, P->q_b, n, C, QD, err));
-      TRY(gen_linear(kv, ko, kv->ln, P->k_w, P->k_b, n, C, KD, err));
-      TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, P->v_b, n, C, KD, err));
+      TRY(gen_linear(kv, qo, kv->ln, P->q_w, NULL, n, C, QD, err));
+      TRY(gen_linear(kv, ko, kv->ln, P->k_w, NULL, n, C, KD, err));
+      TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, NULL, n, C, KD, err));
     }
-    if (c->qk_norm) {
+    if (c->qk_norm) { /* Qwen3 (no q/k/v biases): the head norms come before RoPE */
+      if (P->q_b || P->k_b) {
+        KER(l1kcu_bias_fw(kv->q, P->q_b, n, QD), "bias_fw");
+        KER(l1kcu_bias_fw(kv->k, P->k_b, n, KD), "bias_fw");
+      }
       KER(l1kcu_rmsnorm_fw(kv->qr, kv->qn_rstd, kv->q, P->q_norm, n * H, hd, eps), "q_norm");
       KER(l1kcu_rmsnorm_fw(kv->kr, kv->kn_rstd, kv->k, P->k_norm, n * KVH, hd, eps), "k_norm");
     }
-    KER(l1kcu_rope_fw(kv->qr, n, QD, H, hd, kv->cos_t, kv->sin_t), "rope_fw q");
-    KER(l1kcu_rope_fw(kv->kr, n, KD, KVH, hd, kv->cos_t, kv->sin_t), "rope_fw k");
-    KER(l1kcu_kvcache_write(layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l), kv->bf16, kv->kr, kv->v,
-                       kv->seq, kv->pos, kv->d_table, kv->mbps, n, KVH, hd, kv->bs),
-        "kv_write");
+    KER(l1kcu_qkv_post(kv->qr, kv->kr, kv->v, c->qk_norm ? NULL : P->q_b, c->qk_norm ? NULL : P->k_b,
+                       P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
+                       kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
+        "qkv_post");
     if (npc == 0) {
       TRY(paged(kv, l, 0, n, max_len, err));
     } else {

@@ -296,3 +296,59 @@ extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int F
   swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
   return glaunched();
 }
+
+/* ---------------------------------------------------------------- q / k / v after the products */
+
+/* One thread per (row, head slot, i < hd/2) over the H query heads, KVH key heads and KVH value
+ * heads of a row: q and k get their bias (optional) and RoPE (l1kcu_bias_fw and l1kcu_rope_fw's
+ * arithmetic), k and v (with its bias) are written back and into the cache. */
+__global__ static void qkv_post_k(float *q, float *k, float *v, const float *bq, const float *bk,
+                                  const float *bv, const float *cos_t, const float *sin_t, void *kc,
+                                  void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                                  const int32_t *table, int mbps, int n, int H, int KVH, int hd,
+                                  int bs) {
+  int half = hd / 2, slots = H + 2 * KVH;
+  size_t total = (size_t)n * slots * half;
+  for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
+       t += (size_t)gridDim.x * blockDim.x) {
+    int i = (int)(t % half), hs = (int)(t / half % slots);
+    size_t r = t / ((size_t)half * slots);
+    float c = cos_t[r * half + i], si = 1.0f * sin_t[r * half + i];
+    if (hs < H) { /* a query head */
+      float *x = q + r * (size_t)H * hd + (size_t)hs * hd;
+      float a = x[i], b = x[i + half];
+      if (bq) a += bq[hs * hd + i], b += bq[hs * hd + i + half];
+      x[i] = a * c - b * si;
+      x[i + half] = b * c + a * si;
+      continue;
+    }
+    int kv = hs - H, isv = kv >= KVH;
+    if (isv) kv -= KVH;
+    float *x = (isv ? v : k) + r * (size_t)KVH * hd + (size_t)kv * hd;
+    const float *bb = isv ? bv : bk;
+    float a = x[i], b = x[i + half];
+    if (bb) a += bb[kv * hd + i], b += bb[kv * hd + i + half];
+    if (!isv) {
+      float a2 = a * c - b * si, b2 = b * c + a * si;
+      a = a2, b = b2;
+    }
+    x[i] = a;
+    x[i + half] = b;
+    int p = row_pos[r];
+    int blk = table[(size_t)row_seq[r] * mbps + p / bs];
+    size_t o = g_off(blk, kv, p % bs, 0, KVH, hd, bs);
+    g_store(isv ? vc : kc, bf16, o + i, a);
+    g_store(isv ? vc : kc, bf16, o + i + half, b);
+  }
+}
+
+extern "C" int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, const float *bk,
+                              const float *bv, const float *cos_t, const float *sin_t, void *kc,
+                              void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                              const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
+  if (n <= 0) return 0;
+  size_t total = (size_t)n * (H + 2 * KVH) * (hd / 2), b = (total + 255) / 256;
+  qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(
+      q, k, v, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H, KVH, hd, bs);
+  return glaunched();
+}
