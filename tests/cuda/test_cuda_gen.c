@@ -155,7 +155,7 @@ static void kernel_case(const shape *sh) {
   float *out = malloc((size_t)nq * QD * sizeof(float));
   for (size_t i = 0; i < (size_t)nq * QD; i++) out[i] = NAN;
   up(dout, out, (size_t)nq * QD * 4);
-  CHECK(l1kcu_paged_attention(dout, part, dq, kc, vc, sh->bf16, dqs, dqp, dtab, mbps, nq, nsplit, H, KVH,
+  CHECK(l1kcu_paged_attention(dout, NULL, part, dq, kc, vc, sh->bf16, dqs, dqp, dtab, mbps, nq, nsplit, H, KVH,
                               hd, bs) == 0);
   down(out, dout, (size_t)nq * QD * 4);
   /* the CPU engine's attention over contiguous K / V of the sequence */
@@ -185,9 +185,21 @@ static void kernel_case(const shape *sh) {
   }
   CHECK_MSG(worst < 1e-5, "paged attention H %d KVH %d hd %d bs %d bf16 %d: rel err %.3g", H, KVH, hd, bs,
             sh->bf16, worst);
+  /* the merge's bf16 output (the bf16 mode's o_proj operand) = the float output rounded */
+  {
+    uint16_t *d16 = dev((size_t)nq * QD * 2), *h16 = malloc((size_t)nq * QD * 2);
+    CHECK(l1kcu_paged_attention(dout, d16, part, dq, kc, vc, sh->bf16, dqs, dqp, dtab, mbps, nq, nsplit, H, KVH,
+                                hd, bs) == 0);
+    down(h16, d16, (size_t)nq * QD * 2);
+    int eq = 1;
+    for (size_t i = 0; i < (size_t)nq * QD; i++) eq &= bf16_val(h16[i]) == (double)bf16_round(out[i]);
+    CHECK_MSG(eq, "paged attention: the bf16 output is not the float output rounded");
+    cudaFree(d16);
+    free(h16);
+  }
   /* one row alone: the same bits as in the batch (the last query) */
   float *alone = malloc((size_t)QD * 4);
-  CHECK(l1kcu_paged_attention(dout, part, dq + (size_t)(nq - 1) * QD, kc, vc, sh->bf16, dqs + nq - 1,
+  CHECK(l1kcu_paged_attention(dout, NULL, part, dq + (size_t)(nq - 1) * QD, kc, vc, sh->bf16, dqs + nq - 1,
                               dqp + nq - 1, dtab, mbps, 1, nsplit, H, KVH, hd, bs) == 0);
   down(alone, dout, (size_t)QD * 4);
   CHECK_MSG(!memcmp(alone, out + (size_t)(nq - 1) * QD, (size_t)QD * 4), "a row alone differs from the batch");
@@ -201,7 +213,7 @@ static void kernel_case(const shape *sh) {
     int32_t one_seq = 1, one_pos = sh->len[0] - 1;
     up(dqs, &one_seq, 4);
     up(dqp, &one_pos, 4);
-    CHECK(l1kcu_paged_attention(dout, part, dq, kc, vc, sh->bf16, dqs, dqp, dtab, mbps, 1, nsplit, H, KVH,
+    CHECK(l1kcu_paged_attention(dout, NULL, part, dq, kc, vc, sh->bf16, dqs, dqp, dtab, mbps, 1, nsplit, H, KVH,
                                 hd, bs) == 0);
     down(alone, dout, (size_t)QD * 4);
     CHECK_MSG(!memcmp(alone, out, (size_t)QD * 4), "a copied sequence attends differently");
@@ -294,9 +306,9 @@ static void test_kernels(void) {
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) kernel_case(&shapes[i]);
   /* refused shapes */
-  CHECK(l1kcu_paged_attention(NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 1, 1, 1, 34, 2, 64, 16) != 0);
+  CHECK(l1kcu_paged_attention(NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 1, 1, 1, 34, 2, 64, 16) != 0);
   cudaGetLastError();
-  CHECK(l1kcu_paged_attention(NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 1, 1, 1, 4, 2, 256, 16) != 0);
+  CHECK(l1kcu_paged_attention(NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 1, 1, 1, 4, 2, 256, 16) != 0);
   cudaGetLastError();
 }
 

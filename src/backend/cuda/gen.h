@@ -52,9 +52,10 @@ int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *table, int m
  * attend to positions 0 .. row_pos[r] of sequence row_seq[r]; out [n, H*hd]. One block per
  * (split of L1KCU_GEN_SPLIT positions, kv head, row), the kv head's group of query heads
  * together (each K / V element read once per group); then one block per (head, row) merges
- * the splits in order. part: scratch of n * H * nsplit * (hd + 2) floats, nsplit =
+ * the splits in order (into out, or rounded to bf16 into out16 when it is not NULL: the bf16
+ * mode's o_proj operand). part: scratch of n * H * nsplit * (hd + 2) floats, nsplit =
  * ceil(max_len / L1KCU_GEN_SPLIT) for the longest row. hd <= 128, H / KVH <= L1KCU_GEN_MAX_GROUP. */
-int l1kcu_paged_attention(float *out, float *part, const float *q, const void *kc, const void *vc,
+int l1kcu_paged_attention(float *out, uint16_t *out16, float *part, const float *q, const void *kc, const void *vc,
                           int bf16, const int32_t *row_seq, const int32_t *row_pos,
                           const int32_t *table, int mbps, int n, int nsplit, int H, int KVH, int hd,
                           int bs);

@@ -360,13 +360,13 @@ static void *layer_pool(const struct l1k_kv_cache *kv, void *pool, int l) {
 }
 
 /* Attention of rows [r0, r0 + n) over the paged cache of layer l, in groups the partial-sum
- * scratch holds. */
-static int paged(struct l1k_kv_cache *kv, int l, int r0, int n, int max_len, l1k_err *err) {
+ * scratch holds; into att, or (out16) as bf16 into the products' operand. */
+static int paged(struct l1k_kv_cache *kv, int l, int r0, int n, int max_len, int out16, l1k_err *err) {
   int ns = (max_len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
   for (int a = 0; a < n; a += kv->part_rows) {
     int c = n - a < kv->part_rows ? n - a : kv->part_rows;
     int r = r0 + a;
-    KER(l1kcu_paged_attention(kv->att + (size_t)r * kv->QD, kv->part, kv->qr + (size_t)r * kv->QD,
+    KER(l1kcu_paged_attention(kv->att + (size_t)r * kv->QD, out16 ? kv->abf + (size_t)r * kv->QD : NULL, kv->part, kv->qr + (size_t)r * kv->QD,
                               layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l), kv->bf16,
                               kv->seq + r, kv->pos + r, kv->d_table, kv->mbps, c, ns, kv->H,
                               kv->KVH, kv->hd, kv->bs),
@@ -433,19 +433,23 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
                        P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
                        kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
         "qkv_post");
+    int att16 = npc == 0 && kv->bf16; /* decode, bf16: the merge writes o_proj's operand */
     if (npc == 0) {
-      TRY(paged(kv, l, 0, n, max_len, err));
+      TRY(paged(kv, l, 0, n, max_len, att16, err));
     } else {
       for (int p = 0; p < npc; p++) {
         int r0 = kv->pc_row[p], pn = kv->pc_n[p];
         if (kv->pc_fresh[p])
           TRY(fresh(kv, r0, pn, err));
         else
-          TRY(paged(kv, l, r0, pn, kv->pc_end[p], err));
+          TRY(paged(kv, l, r0, pn, kv->pc_end[p], 0, err));
       }
     }
     /* the residual stream x accumulates each block's output in the product itself (beta 1) */
-    TRY(gen_linear_acc(kv, kv->x, kv->att, P->o_w, NULL, n, QD, C, 1, err));
+    if (att16)
+      TRY(gen_linear16(kv, kv->x, kv->abf, P->o_w, NULL, n, QD, C, 1, err));
+    else
+      TRY(gen_linear_acc(kv, kv->x, kv->att, P->o_w, NULL, n, QD, C, 1, err));
     int fused = P->up_w == P->gate_w + (size_t)FF * C; /* adjacent (the flat layout) */
     if (kv->bf16 && fused) { /* norm -> bf16 operand; [gate | up]; SwiGLU -> bf16 operand */
       KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln2_w, n, C, eps), "rmsnorm_bf16");

@@ -198,8 +198,8 @@ GEN_UNROLL
 }
 
 /* One (head, row): the row's splits merged in order. */
-__global__ static void paged_merge_k(float *out, const float *part, const int32_t *row_pos,
-                                     int nsplit, int H, int hd) {
+__global__ static void paged_merge_k(float *out, uint16_t *out16, const float *part,
+                                     const int32_t *row_pos, int nsplit, int H, int hd) {
   int h = blockIdx.x, r = blockIdx.y;
   int len = row_pos[r] + 1, ns = (len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
   const float *pr = part + ((size_t)r * H + h) * nsplit * (hd + 2);
@@ -216,11 +216,14 @@ __global__ static void paged_merge_k(float *out, const float *part, const int32_
       const float *p = pr + (size_t)sp * (hd + 2);
       o = fmaf(p[d], expf(p[hd] - M), o);
     }
-    out[((size_t)r * H + h) * hd + d] = o / L;
+    if (out16)
+      out16[((size_t)r * H + h) * hd + d] = g_f_bf16(o / L);
+    else
+      out[((size_t)r * H + h) * hd + d] = o / L;
   }
 }
 
-extern "C" int l1kcu_paged_attention(float *out, float *part, const float *q, const void *kc,
+extern "C" int l1kcu_paged_attention(float *out, uint16_t *out16, float *part, const float *q, const void *kc,
                                      const void *vc, int bf16, const int32_t *row_seq,
                                      const int32_t *row_pos, const int32_t *table, int mbps, int n,
                                      int nsplit, int H, int KVH, int hd, int bs) {
@@ -234,7 +237,7 @@ extern "C" int l1kcu_paged_attention(float *out, float *part, const float *q, co
   int rc = glaunched();
   if (rc) return rc;
   dim3 g2((unsigned)H, (unsigned)n);
-  paged_merge_k<<<g2, 128>>>(out, part, row_pos, nsplit, H, hd);
+  paged_merge_k<<<g2, 128>>>(out, out16, part, row_pos, nsplit, H, hd);
   return glaunched();
 }
 
