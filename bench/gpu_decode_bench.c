@@ -10,7 +10,8 @@
  *    the KV bytes those of the mean context P + N/2 (K and V of every layer, bf16);
  *  - throughput at batch B: B prompts of P tokens, N new tokens each, through l1k_generate
  *    (continuous batching, host sampling, greedy, EOS ignored): generated tokens/s of the whole
- *    call (prefill included).
+ *    call (prefill included); then the last prompt alone at batch 1: how many of its first
+ *    (up to 128) greedy tokens equal its tokens in the batch (batch invariance on this GPU).
  *
  *   gpu_decode_bench [SHAPE [P N [B P2 N2]]]   SHAPE 1.5b (Qwen2.5-1.5B, default), 0.5b, 7b, tiny
  *                                              (the emulation's smoke test); defaults: P 1024,
@@ -200,16 +201,31 @@ static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   double dt = now_s() - t0;
   long long gen = 0;
   for (int b = 0; b < B; b++) gen += res[b].n_ids;
-  l1k_gen_results_free(res, B);
   l1k_generator_free(g);
+  /* batch invariance: the last prompt alone (batch 1) against its tokens in the batch; up to
+   * 128 tokens (cuBLAS may choose another kernel for another number of rows) */
+  int same = -1, cmpn = N < 128 ? N : 128;
+  if (!rc) {
+    l1k_generator *g1 = l1k_generator_create_ex(m, 1, P + N + 1, 0, &err);
+    l1k_gen_result one;
+    memset(&one, 0, sizeof one);
+    o.max_new_tokens = cmpn;
+    o.seed_offset = (uint64_t)(B - 1);
+    if (g1 && !l1k_generate(g1, &ps[B - 1], 1, &o, &one, NULL, NULL, &err))
+      for (same = 0; same < cmpn && same < one.n_ids && one.ids[same] == res[B - 1].ids[same];) same++;
+    l1k_gen_results_free(&one, 1);
+    l1k_generator_free(g1);
+  }
+  l1k_gen_results_free(res, B);
   free(ids), free(ps), free(res);
   if (rc) {
     fail(bench, err.msg);
     return;
   }
   printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"batch\":%d,\"prompt\":%d,\"new\":%d,"
-         "\"seconds\":%.2f,\"tokens_per_s\":%.0f,\"kv_pool_gb\":%.2f,\"kv_blocks\":%d}\n",
-         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks);
+         "\"seconds\":%.2f,\"tokens_per_s\":%.0f,\"kv_pool_gb\":%.2f,\"kv_blocks\":%d,"
+         "\"batch1_same_tokens\":%d,\"batch1_compared\":%d}\n",
+         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks, same, cmpn);
   fflush(stdout);
 }
 
