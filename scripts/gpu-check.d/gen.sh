@@ -13,7 +13,10 @@
 #   bench-gen   bench/gpu_decode_bench.c, bf16, Qwen2.5-1.5B shape: the copy rate, decode at batch
 #               1 (1k prompt; QUICK=1: 256 new tokens, else 1k) with its fraction of the bandwidth
 #               limit, throughput at batch 128 (512-token prompts; QUICK=1: 128 new tokens, else
-#               4k; then the 0.5B shape when not QUICK); ~25 s QUICK
+#               4k; then the 0.5B shape when not QUICK), each batch run followed by its last
+#               prompt alone at batch 1 (batch invariance: tokens in common); ~25 s QUICK
+#   bench-gen-fixed64  the batch run with LONG1K_GEN_FIXED_ROWS=64 (products in fixed blocks of
+#               64 rows: one cuBLAS shape whatever the batch); ~15 s
 #   peer-gen    bench/gpu_decode_peer.py, transformers' generate, the same shapes; ~35 s QUICK
 PART_TARGETS="$PART_TARGETS cuda_test_cuda_gen gpu_decode_bench"
 
@@ -43,6 +46,10 @@ part_gen() {
   if [ -x "$BUILD/gpu_decode_bench" ]; then
     # shellcheck disable=SC2086
     step bench-gen 240 "$BUILD/gpu_decode_bench" $args | tee -a "$BENCH"
+    # the same batch run with the products in fixed blocks of 64 rows (one cuBLAS shape): its
+    # speed and whether it makes batch 1 and batch 128 agree where the default does not
+    step bench-gen-fixed64 120 env LONG1K_GEN_FIXED_ROWS=64 "$BUILD/gpu_decode_bench" 1.5b 1024 16 128 512 128 |
+      sed 's/"impl":"long1k-bf16"/"impl":"long1k-bf16-fixed64"/' | tee -a "$BENCH"
     [ "$QUICK" = 1 ] || step bench-gen-0.5b 200 "$BUILD/gpu_decode_bench" 0.5b 1024 1024 128 512 4096 | tee -a "$BENCH"
   fi
   # shellcheck disable=SC2086

@@ -487,6 +487,21 @@ static void test_model(const char *name) {
   same = 1;
   for (int i = 0; i < NP; i++) same &= same_ids(&rc_[i], &rp[i], 0);
   CHECK_MSG(same, "%s: greedy tokens with 8-row prefill passes differ", name);
+  /* products in fixed blocks of 4 rows (LONG1K_GEN_FIXED_ROWS: one cuBLAS shape, the last block
+   * padded), in both modes */
+  setenv("LONG1K_GEN_FIXED_ROWS", "4", 1);
+  l1k_gen_result rf[NP], rfb[NP], rb0[NP];
+  memset(rf, 0, sizeof rf), memset(rfb, 0, sizeof rfb), memset(rb0, 0, sizeof rb0);
+  CHECK_MSG(run(cu, 3, 0, &o, rf, NULL, &err) == 0, "%s cuda fixed rows: %s", name, err.msg);
+  CHECK_MSG(run(cb, 3, 0, &o, rfb, NULL, &err) == 0, "%s cuda bf16 fixed rows: %s", name, err.msg);
+  unsetenv("LONG1K_GEN_FIXED_ROWS");
+  CHECK_MSG(run(cb, 3, 0, &o, rb0, NULL, &err) == 0, "%s cuda bf16: %s", name, err.msg);
+  same = 1;
+  for (int i = 0; i < NP; i++) same &= same_ids(&rc_[i], &rf[i], 0) && same_ids(&rb0[i], &rfb[i], 0);
+  CHECK_MSG(same, "%s: greedy tokens with products in 4-row blocks differ", name);
+  l1k_gen_results_free(rf, NP);
+  l1k_gen_results_free(rfb, NP);
+  l1k_gen_results_free(rb0, NP);
   /* sampling: batch 1 and batch 3 give the same tokens (one stream per prompt) */
   l1k_gen_opts so = o;
   so.temperature = 0.9f;

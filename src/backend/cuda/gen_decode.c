@@ -56,6 +56,7 @@ struct l1k_kv_cache {
   int *free_list, n_free, peak;
   /* step buffers for R rows */
   int R, part_rows, nsplit;
+  int fixed_m;               /* products in blocks of exactly this many rows (0: all at once) */
   void *arena;
   float *x, *ln, *rstd, *qn_rstd, *kn_rstd, *q, *qr, *k, *kr, *v, *att, *lse, *gate, *up;
   float *cos_t, *sin_t, *xl, *lnl, *lnl_rstd, *logits, *part;
@@ -80,10 +81,12 @@ static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, 
   const uint16_t *Wb = l1kcu_weight_bf16(s, W);
   if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
   float one = 1.0f, beta = acc ? 1.0f : 0.0f;
-  TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, &one, Wb, CUDA_R_16BF,
-                              in, x16, CUDA_R_16BF, in, &beta, y, CUDA_R_32F, out,
-                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                 "bf16 GemmEx (generation)", err));
+  int M = kv->fixed_m ? kv->fixed_m : N; /* fixed_m: always one shape (rows past N: padding) */
+  for (int a = 0; a < N; a += M)
+    TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, M, in, &one, Wb, CUDA_R_16BF,
+                                in, x16 + (size_t)a * in, CUDA_R_16BF, in, &beta, y + (size_t)a * out,
+                                CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "bf16 GemmEx (generation)", err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
 }
@@ -92,12 +95,15 @@ static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, con
                           const float *b, int N, int in, int out, int acc, l1k_err *err) {
   cu_state *s = kv->s;
   if (s->opts.precision == L1K_PREC_BF16) {
-    if ((size_t)N * in > kv->abf_elems)
+    if ((size_t)(kv->fixed_m ? (N + kv->fixed_m - 1) / kv->fixed_m * kv->fixed_m : N) * in > kv->abf_elems)
       return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: %d x %d operand exceeds the scratch", N, in);
     KER(l1kcu_to_bf16(kv->abf, x, (size_t)N * in), "to_bf16 (generation)");
     return gen_linear16(kv, y, kv->abf, W, b, N, in, out, acc, err);
   }
-  TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, acc ? 1.0f : 0.0f, y, out, err));
+  int M = kv->fixed_m ? kv->fixed_m : N;
+  for (int a = 0; a < N; a += M)
+    TRY(l1kcu_gemm(s, 0, 1, M, out, in, 1.0f, x + (size_t)a * in, in, W, in, acc ? 1.0f : 0.0f,
+                   y + (size_t)a * out, out, err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
 }
@@ -123,7 +129,11 @@ static int gen_alloc(void **p, size_t bytes, const char *what, l1k_err *err) {
 static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
   size_t R = (size_t)kv->R, C = kv->C, FF = kv->FF, QD = kv->QD, KD = kv->KD, H = kv->H;
   size_t LR = (size_t)(kv->max_seqs < GEN_LOGIT_ROWS ? kv->max_seqs : GEN_LOGIT_ROWS);
-  size_t off = 0;
+  size_t off = 0, M = (size_t)kv->fixed_m;
+  if (M) { /* the products' last block of rows is padded to M: the row buffers hold it */
+    R = (R + M - 1) / M * M;
+    LR = (LR + M - 1) / M * M;
+  }
 #define TAKE(ptr, n)                                              \
   do {                                                            \
     size_t bytes_ = (size_t)(n) * sizeof(*(ptr));                 \
@@ -224,6 +234,8 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
   kv->part_rows = max_seqs > 64 ? max_seqs : 64;
   if (kv->part_rows > kv->R) kv->part_rows = kv->R;
   kv->nsplit = (max_ctx + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
+  e = getenv("LONG1K_GEN_FIXED_ROWS");
+  kv->fixed_m = e && *e && atoi(e) > 0 ? atoi(e) : 0;
   int rc = l1kcu_attention_kind(s, kv->hd, &kv->att_kind, err);
   size_t ms = (size_t)max_seqs, R = (size_t)kv->R;
   if (!rc) {
