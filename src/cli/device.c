@@ -23,5 +23,12 @@ int cli_generation_attach(l1k_model *m, const char *device, int precision, l1k_e
   if (rc || strcmp(resolved, "cuda")) return rc;
   l1k_device_opts o = {.precision = (l1k_device_precision)precision, .deterministic = 1,
                        .what = "--device"};
-  return l1k_model_attach(m, device, &o, err);
+  rc = l1k_model_attach(m, device, &o, err);
+  if (rc && rc != L1K_ENOMEM && (!device || !strcmp(device, "auto"))) {
+    /* auto: a model the GPU engine does not take (head_dim, grouping) runs on the CPU */
+    l1k_info("device auto: %s; generating on the CPU", err ? err->msg : "cuda cannot run this model");
+    if (err) memset(err, 0, sizeof *err);
+    return 0;
+  }
+  return rc;
 }

@@ -518,7 +518,13 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     if (!strcmp(resolved, "cuda")) {
       l1k_device_opts dopt = {.precision = (l1k_device_precision)c->precision, .deterministic = 1,
                               .what = "--device"};
-      if ((rc = l1k_model_attach(model, c->device, &dopt, err))) goto out;
+      if ((rc = l1k_model_attach(model, c->device, &dopt, err))) {
+        if (rc == L1K_ENOMEM || strcmp(c->device, "auto")) goto out;
+        /* auto: a model the GPU engine does not take runs on the CPU */
+        l1k_info("device auto: %s; generating on the CPU", err ? err->msg : "cuda cannot run this model");
+        if (err) memset(err, 0, sizeof *err);
+        rc = 0;
+      }
     }
   }
   const l1k_model_config *mc = l1k_model_cfg(model);
