@@ -222,6 +222,10 @@ typedef struct l1k_eval_config {
   long judge_max_tokens;
   int quiet;
   volatile sig_atomic_t *stop; /* set by a signal handler: stop, keep what is written */
+  /* local: where the engine generates: "cpu", "cuda", "auto" (NULL = cpu) and, on a device,
+   * its l1k_device_precision (0 = default: bf16) */
+  const char *device;
+  int precision;
 } l1k_eval_config;
 void l1k_eval_config_default(l1k_eval_config *c);
 

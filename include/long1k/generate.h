@@ -41,7 +41,28 @@ typedef struct l1k_generator l1k_generator;
  * max_batch * max_ctx positions per layer (float32 K and V): its size is
  * l1k_generator_cache_bytes(). */
 l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1k_err *err);
+/* The same with the KV cache's memory given: on a device backend (the model attached to cuda,
+ * l1k_model_attach) the generator runs on the device through the backend's decode entries
+ * (src/backend/ops.h): a paged KV cache whose pool holds kv_budget_bytes (0: sized from the
+ * device's free memory; l1k_generator_create reads $LONG1K_KV_MIB, else 0), prefill of many
+ * prompts in one pass, batched decode steps; logits come back as float32 and are sampled on
+ * the host by the same sampler, so everything below works the same. A sequence is admitted
+ * only when the pool can hold its prompt and its longest completion; otherwise it waits for
+ * a running one to finish. On the CPU engine kv_budget_bytes is ignored (the cache is
+ * max_batch x max_ctx positions). */
+l1k_generator *l1k_generator_create_ex(l1k_model *m, int max_batch, int max_ctx,
+                                       uint64_t kv_budget_bytes, l1k_err *err);
 void l1k_generator_free(l1k_generator *g);
+/* Where the generator runs and its KV cache: device "cpu" (blocks = max_batch slots of max_ctx
+ * positions, all allocated) or the backend's name with its pool's blocks. */
+typedef struct l1k_gen_cache_info {
+  const char *device;
+  const char *dtype;   /* "F32" | "BF16": what the cache stores */
+  int block_size;      /* positions per block */
+  int n_blocks, used_blocks, peak_blocks;
+  uint64_t bytes;
+} l1k_gen_cache_info;
+void l1k_generator_cache_info(const l1k_generator *g, l1k_gen_cache_info *ci);
 int l1k_generator_max_batch(const l1k_generator *g);
 int l1k_generator_max_ctx(const l1k_generator *g);
 size_t l1k_generator_cache_bytes(const l1k_generator *g);

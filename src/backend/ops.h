@@ -59,6 +59,18 @@ typedef struct l1k_step_args {
   double norm;
 } l1k_step_args;
 
+/* The paged KV cache of a device backend's generation entries (below): opaque, backend-owned. */
+struct l1k_kv_cache;
+typedef struct l1k_kv_stats {
+  int block_size;     /* positions per block */
+  int n_blocks;       /* blocks in the pool */
+  int used_blocks;    /* held by sequences now */
+  int peak_blocks;    /* most ever held at once */
+  int max_seqs, max_ctx;
+  uint64_t pool_bytes; /* device bytes of the pool (K and V of every layer) */
+  const char *dtype;  /* "F32" | "BF16" */
+} l1k_kv_stats;
+
 typedef struct l1k_backend_ops {
   const char *name; /* "cpu" | "cuda" */
 
@@ -133,6 +145,40 @@ typedef struct l1k_backend_ops {
   int (*dp_reduce)(l1k_model *m, const size_t *shard, size_t bucket, double *shard_sumsq,
                    l1k_err *err);
   int (*dp_gather)(l1k_model *m, const size_t *shard, size_t bucket, l1k_err *err);
+  /* ---- generation (issue 15; docs/DESIGN.md "How generation fits"). NULL on a backend
+   * without them (the CPU: its generator, src/model/generate*.c, is an engine of its own that
+   * reads the host weights). A paged KV cache owned by the backend: one pool of fixed-size
+   * blocks of block_size positions (every layer's K and V of those positions), a block table
+   * per sequence slot. Slots 0 .. max_seqs-1 hold one sequence each; a slot's length grows by
+   * prefill / decode, its blocks are taken from the pool by kv_reserve (never by prefill or
+   * decode, which refuse a position beyond what was reserved), so memory never exceeds the
+   * pool and running out shows at admission, not in the middle of a step. */
+
+  /* Creates the cache for up to max_seqs sequences of up to max_ctx positions. budget_bytes
+   * sizes the pool (0: from the device's free memory, leaving room for the step buffers);
+   * block_size 0 = the backend's default. Also plans the step buffers: nothing is allocated
+   * in prefill / decode. */
+  int (*kv_create)(l1k_model *m, int max_seqs, int max_ctx, int block_size, uint64_t budget_bytes,
+                   struct l1k_kv_cache **kv, l1k_err *err);
+  void (*kv_free)(l1k_model *m, struct l1k_kv_cache *kv);
+  void (*kv_stats)(const struct l1k_kv_cache *kv, struct l1k_kv_stats *st);
+  /* Gives slot seq blocks for n_tokens positions in all (keeping what it has). Returns 0, or
+   * 1 with nothing taken when the pool has too few free blocks now (the caller waits for a
+   * sequence to finish), or an L1K_E* code. */
+  int (*kv_reserve)(l1k_model *m, struct l1k_kv_cache *kv, int seq, int n_tokens, l1k_err *err);
+  /* Empties slot seq: length 0, its blocks back to the pool. */
+  void (*kv_release)(l1k_model *m, struct l1k_kv_cache *kv, int seq);
+  /* Slot dst (empty, with blocks reserved for >= n positions) gets positions [0, n) of src. */
+  int (*kv_copy)(l1k_model *m, struct l1k_kv_cache *kv, int dst, int src, int n, l1k_err *err);
+  /* Prefill: count sequences seqs[i] take n[i] tokens ids[i] at positions len .. len+n[i]-1
+   * (len: what the slot holds), many prompts in one pass where they fit, documents isolated;
+   * logits[count, vocab] (host float32) receive each sequence's last fed position. */
+  int (*prefill)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *const *ids,
+                 const int *n, int count, float *logits, l1k_err *err);
+  /* One decode step: sequence seqs[i] (distinct) takes token ids[i]; logits[n, vocab] (host
+   * float32) receive the next-token logits. */
+  int (*decode)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
+                float *logits, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -17,11 +17,15 @@ const char *cli_data_dir(void);
 
 /* --device / --precision (src/cli/device.c). cli_parse_precision: "auto" | "fp32" | "bf16"
  * into *out (an l1k_device_precision); -1 for anything else. cli_generation_device: checks a
- * --device for a command that generates with the CPU engine (generate, eval --model): cpu and
- * auto run on the CPU (auto says so when a GPU is present); cuda is refused with one line
- * (absent from the build, or GPU decoding not there yet). 0 or an L1K_E* code with err set. */
+ * --device of a command that generates (generate, eval --model) before any work: cpu, cuda or
+ * auto (cuda when a GPU and the CUDA backend are present); cuda absent from the build or
+ * without a device is refused with one line. cli_generation_attach: moves a loaded model to
+ * that device (nothing to do for cpu); precision auto is bf16 on a device. 0 or an L1K_E*
+ * code with err set. */
+struct l1k_model;
 int cli_parse_precision(const char *s, int *out);
 int cli_generation_device(const char *device, l1k_err *err);
+int cli_generation_attach(struct l1k_model *m, const char *device, int precision, l1k_err *err);
 #define CLI_DEVICE_HELP                                                                      \
   "  --device NAME        cpu | cuda | auto (default auto: cuda when a GPU and the CUDA\n"   \
   "                       backend are present, else cpu)\n"

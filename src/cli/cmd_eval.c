@@ -48,17 +48,19 @@ static void usage(FILE *f) {
 "  --model-name NAME        the model field of each request\n"
 "  --completions            use /v1/completions (prompt = system + \"\\n\\n\" + user text)\n"
 "  --api-key KEY            bearer token (default: $OPENAI_API_KEY when set)\n"
-"  --model DIR              generate with long1k's own engine (CPU, KV cache, continuous\n"
+"  --model DIR              generate with long1k's own engine (CPU or GPU, KV cache, continuous\n"
 "                           batching) from a Hugging Face model directory; the prompt goes\n"
 "                           through the model's chat template (raw with --completions)\n"
 "  --tokenizer PATH         local: tokenizer.json or its directory (default: the model's)\n"
 "  --chat-template NAME     local: a template name (qwen, qwen3, llama3, mistral, ...) or a .jinja\n"
 "                           file (default: the model's own template)\n"
-"  --batch N                local: sequences decoded together (default 8)\n"
+"  --batch N                local: sequences decoded together (default 8 on the cpu, 128 on cuda)\n"
 "  --adapter DIR            local: a PEFT LoRA adapter on top of --model (merged in memory at\n"
 "                           load; nothing written)\n"
-"  --device NAME            local: cpu | cuda | auto (default auto); generation runs on the CPU\n"
-"                           engine for now: auto uses it, cuda is refused with exit 2\n"
+"  --device NAME            local: cpu | cuda | auto (default auto: cuda when a GPU and the CUDA\n"
+"                           backend are present); cuda: paged KV cache from free GPU memory\n"
+"                           ($LONG1K_KV_MIB sets it), batched prefill and decode\n"
+"  --precision P            local, cuda: bf16 (default) | fp32\n"
 "prompt and sampling:\n"
 "  --prompt-template T      boxed (default; system: \"Please reason step by step, and put your\n"
 "                           final answer within \\boxed{}.\"), boxed-user, long1k, mc (default for\n"
@@ -120,7 +122,7 @@ enum {
   O_CHOICES, O_SHUFFLE, O_ENDPOINT, O_MNAME, O_COMPL, O_APIKEY, O_MODEL, O_TEMPLATE, O_N, O_TEMP,
   O_TOPP, O_MAXTOK, O_SEED, O_EXTRA, O_CONC, O_RETRIES, O_TIMEOUT, O_BACKOFF, O_BACKOFFMAX,
   O_JEND, O_JMODEL, O_JPROMPT, O_JLINES, O_JMAXTOK, O_JKEY, O_OUT, O_SUMONLY, O_TOKENIZER,
-  O_CHATTMPL, O_BATCH, O_DEVICE, O_ADAPTER
+  O_CHATTMPL, O_BATCH, O_DEVICE, O_ADAPTER, O_PRECISION
 };
 
 int cmd_eval(int argc, char **argv) {
@@ -147,6 +149,7 @@ int cmd_eval(int argc, char **argv) {
       {"batch", required_argument, 0, O_BATCH},
       {"device", required_argument, 0, O_DEVICE},
       {"adapter", required_argument, 0, O_ADAPTER},
+      {"precision", required_argument, 0, O_PRECISION},
       {"prompt-template", required_argument, 0, O_TEMPLATE},
       {"n", required_argument, 0, O_N},
       {"temperature", required_argument, 0, O_TEMP},
@@ -209,6 +212,10 @@ int cmd_eval(int argc, char **argv) {
       case O_MODEL: model_dir = optarg; break;
       case O_DEVICE: device = optarg; break;
       case O_ADAPTER: c.adapter_dir = optarg; break;
+      case O_PRECISION:
+        if (cli_parse_precision(optarg, &c.precision))
+          return cli_usage_error(cmd, "--precision %s: expected auto, fp32 or bf16", optarg);
+        break;
       case O_TOKENIZER: c.tokenizer_path = optarg; break;
       case O_CHATTMPL: c.chat_template = optarg; break;
       case O_BATCH:
@@ -344,6 +351,7 @@ int cmd_eval(int argc, char **argv) {
       return cli_fail(cmd, &derr);
     }
     c.model_dir = model_dir;
+    c.device = device ? device : "auto";
   } else if (device || c.adapter_dir) {
     free(bench_path);
     return cli_usage_error(cmd, "%s applies to a local --model only",

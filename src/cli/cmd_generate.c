@@ -25,7 +25,7 @@ static const char *GEN_USAGE =
     "usage: long1k generate --model DIR (--prompt TEXT | --input FILE.jsonl) [options]\n"
     "\n"
     "Generates completions with a Hugging Face model directory (config.json, model.safetensors\n"
-    "or sharded, tokenizer.json) on the CPU: prompts are prefilled, then decoded one token per\n"
+    "or sharded, tokenizer.json) on the CPU or a GPU (--device): prompts are prefilled, then decoded one token per\n"
     "step with a KV cache; up to --batch prompts decode together and a finished prompt's slot\n"
     "takes the next one (continuous batching).\n"
     "\n"
@@ -59,15 +59,21 @@ static const char *GEN_USAGE =
     "      --stop STR          stop when the text contains STR (repeatable); the completion ends\n"
     "                          before it. C escapes \\n \\t \\\\ are understood\n"
     "      --ignore-eos        do not stop at the model's end-of-sequence ids\n"
-    "  -b, --batch N           prompts decoded together (default 8; 1 with --prompt)\n"
+    "  -b, --batch N           prompts decoded together (default 8 on the cpu, 128 on cuda; 1\n"
+    "                          with --prompt)\n"
     "      --max-context N     KV cache positions per prompt (default: longest prompt +\n"
     "                          max-new-tokens, at most the model's max_position_embeddings)\n"
     "      --threads N         CPU threads (default: all)\n"
     "      --adapter DIR       a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors,\n"
     "                          e.g. a LoRA checkpoint of long1k train) on top of --model; merged\n"
     "                          into the weights in memory at load (nothing written)\n"
-    "      --device NAME       cpu | cuda | auto (default auto). Generation runs on the CPU\n"
-    "                          engine for now: auto uses it, cuda is refused with exit 2\n"
+    "      --device NAME       cpu | cuda | auto (default auto: cuda when a GPU and the CUDA\n"
+    "                          backend are present, else cpu). On cuda: a paged KV cache sized\n"
+    "                          from free GPU memory ($LONG1K_KV_MIB sets it), prefill of many\n"
+    "                          prompts at once, batched decode; the same sampler, so a seed\n"
+    "                          gives the same text at any batch size (docs/generate.md)\n"
+    "      --precision P       on cuda: bf16 (default: bf16 weights, products and KV cache,\n"
+    "                          float32 accumulation) | fp32 (the float32 parity mode)\n"
     "  -q, --quiet             no progress or statistics on stderr\n"
     "  -h, --help              this text\n"
     "\n"
@@ -77,7 +83,7 @@ static const char *GEN_USAGE =
     "line and field, exit code 2.\n";
 
 enum { OPT_TOPK = 256, OPT_TOPP, OPT_MINP, OPT_STOP, OPT_IGNORE_EOS, OPT_CTX, OPT_THREADS, OPT_CHAT,
-       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER, OPT_DEVICE,
+       OPT_SYSTEM, OPT_TEMPLATE, OPT_NOTHINK, OPT_TOKENIZER, OPT_DEVICE, OPT_PRECISION,
        OPT_ADAPTER };
 
 static int parse_int(const char *s, long lo, long hi, long *out) {
@@ -190,7 +196,8 @@ static char *render_messages(const cJSON *msgs, l1k_template tmpl, int no_think,
 /* the command line */
 typedef struct gen_args {
   const char *model_dir, *prompt, *input, *output, *system_msg, *template_name, *tok_path;
-  const char *device;  /* cpu | cuda | auto (generation runs on the CPU engine) */
+  const char *device;  /* cpu | cuda | auto */
+  int precision;       /* l1k_device_precision (cuda) */
   const char *adapter; /* PEFT LoRA dir, merged in memory at load */
   int chat, no_think, quiet, batch, max_ctx, threads;
   l1k_gen_opts o;
@@ -229,6 +236,7 @@ static int parse_args(gen_args *a, int argc, char **argv) {
       {"max-context", required_argument, 0, OPT_CTX},
       {"threads", required_argument, 0, OPT_THREADS},
       {"device", required_argument, 0, OPT_DEVICE},
+      {"precision", required_argument, 0, OPT_PRECISION},
       {"adapter", required_argument, 0, OPT_ADAPTER},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
@@ -305,6 +313,10 @@ static int parse_args(gen_args *a, int argc, char **argv) {
         a->threads = (int)lv;
         break;
       case OPT_DEVICE: a->device = optarg; break;
+      case OPT_PRECISION:
+        if (cli_parse_precision(optarg, &a->precision))
+          return cli_usage_error(cmd, "--precision %s: expected auto, fp32 or bf16", optarg);
+        break;
       case OPT_ADAPTER: a->adapter = optarg; break;
       case 'q': a->quiet = 1; break;
       case 'h': fputs(GEN_USAGE, stdout); return 0;
@@ -478,6 +490,7 @@ static int load_generator(gen_run *R) {
   if (R->model && a->adapter && l1k_model_lora_merge_dir(R->model, a->adapter, &R->err))
     l1k_err_prefix(&R->err, "--adapter");
   if (!R->model || R->err.code) return cli_fail(cmd, &R->err);
+  if (cli_generation_attach(R->model, a->device, a->precision, &R->err)) return cli_fail(cmd, &R->err);
   const l1k_model_config *cfg = l1k_model_cfg(R->model);
   if (l1k_tokenizer_vocab_size(R->tok) > cfg->vocab_size)
     l1k_warn("tokenizer has %d ids but the model's vocabulary is %d: prompts with higher ids are refused",
@@ -489,14 +502,19 @@ static int load_generator(gen_run *R) {
     if (cfg->max_position_embeddings > 0 && want > cfg->max_position_embeddings) want = cfg->max_position_embeddings;
     R->max_ctx = (int)want;
   }
-  R->batch = a->batch ? a->batch : a->prompt ? 1 : 8;
+  R->batch = a->batch ? a->batch : a->prompt ? 1 : strcmp(l1k_model_device(R->model), "cpu") ? 128 : 8;
   if (R->batch > R->n_jobs && R->n_jobs > 0) R->batch = R->n_jobs;
   R->g = l1k_generator_create(R->model, R->batch, R->max_ctx, &R->err);
   if (!R->g) return cli_fail(cmd, &R->err);
-  if (!a->quiet)
-    l1k_info("model %s: %s, %zu parameters, loaded in %.2fs; batch %d, context %d (KV cache %.1f MiB)",
+  if (!a->quiet) {
+    l1k_gen_cache_info ci;
+    l1k_generator_cache_info(R->g, &ci);
+    l1k_info("model %s: %s, %zu parameters, loaded in %.2fs; device %s; batch %d, context %d "
+             "(KV cache %.1f MiB, %s, %d blocks of %d positions)",
              a->model_dir, cfg->model_type, l1k_model_num_params(R->model), l1k_now() - t_load,
-             R->batch, R->max_ctx, l1k_generator_cache_bytes(R->g) / 1048576.0);
+             ci.device, R->batch, R->max_ctx, ci.bytes / 1048576.0, ci.dtype, ci.n_blocks,
+             ci.block_size);
+  }
   return -1;
 }
 

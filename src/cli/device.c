@@ -14,14 +14,21 @@ int cli_parse_precision(const char *s, int *out) {
 }
 
 int cli_generation_device(const char *device, l1k_err *err) {
+  return l1k_device_check(device, "--device", NULL, err);
+}
+
+int cli_generation_attach(l1k_model *m, const char *device, int precision, l1k_err *err) {
   const char *resolved = NULL;
   int rc = l1k_device_check(device, "--device", &resolved, err);
-  if (rc) return rc;
-  if (strcmp(resolved, "cuda")) return 0;
-  if (device && !strcmp(device, "cuda"))
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "--device cuda: generation runs on the CPU engine only (GPU decoding is "
-                    "planned as the backend's decode entries, docs/DESIGN.md); use --device cpu");
-  l1k_info("device auto: generating on the CPU (GPU decoding is not implemented yet)");
-  return 0;
+  if (rc || strcmp(resolved, "cuda")) return rc;
+  l1k_device_opts o = {.precision = (l1k_device_precision)precision, .deterministic = 1,
+                       .what = "--device"};
+  rc = l1k_model_attach(m, device, &o, err);
+  if (rc && rc != L1K_ENOMEM && (!device || !strcmp(device, "auto"))) {
+    /* auto: a model the GPU engine does not take (head_dim, grouping) runs on the CPU */
+    l1k_info("device auto: %s; generating on the CPU", err ? err->msg : "cuda cannot run this model");
+    if (err) memset(err, 0, sizeof *err);
+    return 0;
+  }
+  return rc;
 }

@@ -512,6 +512,21 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     rc = rc ? rc : err ? err->code : L1K_EINPUT;
     goto out;
   }
+  if (c->device && strcmp(c->device, "cpu")) {
+    const char *resolved = NULL;
+    if ((rc = l1k_device_check(c->device, "--device", &resolved, err))) goto out;
+    if (!strcmp(resolved, "cuda")) {
+      l1k_device_opts dopt = {.precision = (l1k_device_precision)c->precision, .deterministic = 1,
+                              .what = "--device"};
+      if ((rc = l1k_model_attach(model, c->device, &dopt, err))) {
+        if (rc == L1K_ENOMEM || strcmp(c->device, "auto")) goto out;
+        /* auto: a model the GPU engine does not take runs on the CPU */
+        l1k_info("device auto: %s; generating on the CPU", err ? err->msg : "cuda cannot run this model");
+        if (err) memset(err, 0, sizeof *err);
+        rc = 0;
+      }
+    }
+  }
   const l1k_model_config *mc = l1k_model_cfg(model);
   for (size_t pi = 0; pi < R->np; pi++)
     for (size_t i = 0; i < pids[pi].len; i++)
@@ -534,7 +549,7 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
   }
   int64_t todo = 0;
   for (size_t k = 0; k < total; k++) todo += R->have[k] == HAVE_NONE;
-  int batch = c->batch > 0 ? c->batch : 8;
+  int batch = c->batch > 0 ? c->batch : strcmp(l1k_model_device(model), "cpu") ? 128 : 8;
   if (todo < batch) batch = (int)todo;
   g = l1k_generator_create(model, batch, (int)ctx, err);
   if (!g) {
@@ -542,9 +557,14 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     goto out;
   }
   if (!c->quiet)
-    l1k_info("model %s: %s, %zu parameters; batch %d, context %ld (KV cache %.1f MiB)",
-             c->model_dir, mc->model_type, l1k_model_num_params(model), batch, ctx,
-             l1k_generator_cache_bytes(g) / 1048576.0);
+  {
+    l1k_gen_cache_info ci;
+    l1k_generator_cache_info(g, &ci);
+    l1k_info("model %s: %s, %zu parameters; device %s; batch %d, context %ld (KV cache %.1f MiB, "
+             "%s, %d blocks of %d positions)", c->model_dir, mc->model_type,
+             l1k_model_num_params(model), ci.device, batch, ctx, ci.bytes / 1048576.0, ci.dtype,
+             ci.n_blocks, ci.block_size);
+  }
   l1k_gen_opts o;
   l1k_gen_opts_default(&o);
   o.max_new_tokens = (int)max_new;

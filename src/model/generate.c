@@ -35,7 +35,9 @@
 #include "long1k/backend.h"
 #include "long1k/dtype.h"
 #include "long1k/generate.h"
+#include "backend/ops.h"
 #include "model/generate_internal.h"
+#include "model/model_internal.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* weights                                                                                  */
@@ -89,6 +91,17 @@ struct l1k_generator {
   float *scores;        /* [nthreads][nh/nkv][max_ctx] */
   int nthreads;
   int *row_slot, *row_pos; /* [R] */
+
+  /* device mode (the model attached to a backend with decode entries, src/backend/ops.h):
+   * none of the CPU buffers above exist; the backend owns the paged KV cache */
+  const l1k_backend_ops *dev;
+  struct l1k_kv_cache *kv;
+  const int32_t **f_ids; /* [max_batch] prefill arguments */
+  int *f_n;
+  /* each slot's next-token logits: its row of slot_logits (after a feed) or, after a step into
+   * the generator's own buffer, that step's row of `logits` (no copy of [n, V] per step) */
+  const float **slot_lp;
+  float *pre_logits;     /* [max_batch][V] prefill output (logits holds the last step's) */
 };
 
 static const float *find_tensor(l1k_model *m, const char *name, int64_t d0, int64_t d1,
@@ -209,14 +222,24 @@ static int bf16_copies(l1k_generator *g) {
   return 0;
 }
 
+static l1k_generator *create_device(l1k_generator *g, uint64_t budget, l1k_err *err);
+
 l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1k_err *err) {
+  const char *e = getenv("LONG1K_KV_MIB");
+  double mib = e && *e ? strtod(e, NULL) : 0.0; /* fractions allowed (tests: a few blocks) */
+  uint64_t budget = mib > 0 ? (uint64_t)(mib * 1048576.0) : 0;
+  return l1k_generator_create_ex(m, max_batch, max_ctx, budget, err);
+}
+
+l1k_generator *l1k_generator_create_ex(l1k_model *m, int max_batch, int max_ctx,
+                                       uint64_t kv_budget_bytes, l1k_err *err) {
   if (!m) {
     l1k_errf(err, L1K_EINTERNAL, "generate: no model");
     return NULL;
   }
-  if (!l1k_model_params(m)) { /* the CPU engine reads host weights (DESIGN.md, the seam) */
-    l1k_errf(err, L1K_EUNSUPPORTED, "generate: the model is on device %s; generation runs on "
-             "the CPU engine only (attach it to cpu)", l1k_model_device(m));
+  if (!l1k_model_params(m) && !(m->be && m->be->kv_create)) {
+    l1k_errf(err, L1K_EUNSUPPORTED, "generate: the model is on device %s, which has no "
+             "generation entries; attach it to cpu", l1k_model_device(m));
     return NULL;
   }
   if (strcmp(l1k_model_adapter_kind(m), "none")) { /* it reads the base weights only */
@@ -262,6 +285,7 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   g->max_batch = max_batch;
   g->max_ctx = max_ctx;
   g->isa = l1k_cpu_isa();
+  if (!l1k_model_params(m)) return create_device(g, kv_budget_bytes, err);
   g->max_rows = max_batch > 128 ? max_batch : 128;
   {
     const char *e = getenv("LONG1K_GEN_F32_ROWS");
@@ -347,8 +371,56 @@ l1k_generator *l1k_generator_create(l1k_model *m, int max_batch, int max_ctx, l1
   return g;
 }
 
+/* The device engine: the backend's paged KV cache and step buffers; host: lengths, logits. */
+static l1k_generator *create_device(l1k_generator *g, uint64_t budget, l1k_err *err) {
+  int failed = 0;
+  g->dev = g->m->be;
+  g->slot_len = xalloc((size_t)g->max_batch, sizeof(int), err, &failed);
+  g->slot_logits = xalloc((size_t)g->max_batch * g->V, sizeof(float), err, &failed);
+  g->logits = xalloc((size_t)g->max_batch * g->V, sizeof(float), err, &failed);
+  g->f_ids = xalloc((size_t)g->max_batch, sizeof *g->f_ids, err, &failed);
+  g->f_n = xalloc((size_t)g->max_batch, sizeof *g->f_n, err, &failed);
+  g->slot_lp = xalloc((size_t)g->max_batch, sizeof *g->slot_lp, err, &failed);
+  g->pre_logits = xalloc((size_t)g->max_batch * g->V, sizeof(float), err, &failed);
+  if (!failed)
+    for (int sl = 0; sl < g->max_batch; sl++) g->slot_lp[sl] = g->slot_logits + (size_t)sl * g->V;
+  if (!failed && g->dev->kv_create(g->m, g->max_batch, g->max_ctx, 0, budget, &g->kv, err)) failed = 1;
+  if (failed) {
+    l1k_generator_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+void l1k_generator_cache_info(const l1k_generator *g, l1k_gen_cache_info *ci) {
+  memset(ci, 0, sizeof *ci);
+  if (g->dev) {
+    l1k_kv_stats st;
+    memset(&st, 0, sizeof st);
+    g->dev->kv_stats(g->kv, &st);
+    ci->device = g->dev->name;
+    ci->dtype = st.dtype;
+    ci->block_size = st.block_size;
+    ci->n_blocks = st.n_blocks;
+    ci->used_blocks = st.used_blocks;
+    ci->peak_blocks = st.peak_blocks;
+    ci->bytes = st.pool_bytes;
+    return;
+  }
+  ci->device = "cpu";
+  ci->dtype = "F32";
+  ci->block_size = g->max_ctx;
+  ci->n_blocks = ci->used_blocks = ci->peak_blocks = g->max_batch;
+  ci->bytes = l1k_generator_cache_bytes(g);
+}
+
 void l1k_generator_free(l1k_generator *g) {
   if (!g) return;
+  if (g->dev && g->kv) g->dev->kv_free(g->m, g->kv);
+  free(g->f_ids);
+  free(g->f_n);
+  free(g->slot_lp);
+  free(g->pre_logits);
   l1k_gen_pool_free(g->pool);
   free(g->lw);
   free(g->bf16);
@@ -376,6 +448,12 @@ void l1k_generator_free(l1k_generator *g) {
 int l1k_generator_max_batch(const l1k_generator *g) { return g->max_batch; }
 int l1k_generator_max_ctx(const l1k_generator *g) { return g->max_ctx; }
 size_t l1k_generator_cache_bytes(const l1k_generator *g) {
+  if (g->dev) {
+    l1k_kv_stats st;
+    memset(&st, 0, sizeof st);
+    g->dev->kv_stats(g->kv, &st);
+    return (size_t)st.pool_bytes;
+  }
   return 2 * (size_t)g->L * g->max_batch * g->nkv * (size_t)g->max_ctx * g->hd * sizeof(float);
 }
 const l1k_model_config *l1k_generator_cfg(const l1k_generator *g) { return &g->cfg; }
@@ -524,6 +602,97 @@ static int check_ids(const l1k_generator *g, const int32_t *ids, int n, l1k_err 
   return 0;
 }
 
+/* ---- the device engine: the backend's prefill / decode (src/backend/ops.h) ---- */
+
+/* blocks for n positions of slot (kv_reserve keeps what it has); a full pool is an error here
+ * (l1k_generate admits through l1k_gen_slot_admit and never gets here without room) */
+static int dev_room(l1k_generator *g, int slot, int n, l1k_err *err) {
+  int rc = g->dev->kv_reserve(g->m, g->kv, slot, n, err);
+  if (rc == 1) {
+    l1k_kv_stats st;
+    memset(&st, 0, sizeof st);
+    g->dev->kv_stats(g->kv, &st);
+    return l1k_errf(err, L1K_ENOMEM, "generate: the KV cache pool (%d blocks of %d positions, "
+                    "%d free) cannot hold %d positions for slot %d; use a larger pool "
+                    "(LONG1K_KV_MIB) or a smaller batch", st.n_blocks, st.block_size,
+                    st.n_blocks - st.used_blocks, n, slot);
+  }
+  return rc;
+}
+
+static int dev_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *logits, l1k_err *err) {
+  int rc = dev_room(g, slot, g->slot_len[slot] + n, err);
+  if (rc) return rc;
+  float *last = g->slot_logits + (size_t)slot * g->V;
+  g->slot_lp[slot] = last;
+  if (!logits) { /* one prefill of all n tokens */
+    g->f_ids[0] = ids;
+    g->f_n[0] = n;
+    if ((rc = g->dev->prefill(g->m, g->kv, &slot, g->f_ids, g->f_n, 1, last, err))) return rc;
+    g->slot_len[slot] += n;
+    return 0;
+  }
+  /* every position's logits: one token at a time (the device returns last positions only) */
+  for (int t = 0; t < n; t++) {
+    g->f_ids[0] = ids + t;
+    g->f_n[0] = 1;
+    if ((rc = g->dev->prefill(g->m, g->kv, &slot, g->f_ids, g->f_n, 1, logits + (size_t)t * g->V, err)))
+      return rc;
+    g->slot_len[slot]++;
+  }
+  memcpy(last, logits + (size_t)(n - 1) * g->V, (size_t)g->V * sizeof(float));
+  return 0;
+}
+
+int l1k_gen_is_device(const l1k_generator *g) { return g->dev != NULL; }
+
+int l1k_gen_slot_admit(l1k_generator *g, int slot, int n_tokens, l1k_err *err) {
+  if (slot < 0 || slot >= g->max_batch)
+    return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", slot, g->max_batch - 1);
+  if (!g->dev) return 0;
+  if (n_tokens > g->max_ctx) n_tokens = g->max_ctx;
+  return g->dev->kv_reserve(g->m, g->kv, slot, n_tokens, err);
+}
+
+int l1k_gen_feed_many(l1k_generator *g, const int *slots, const l1k_gen_prompt *p, int count, l1k_err *err) {
+  if (count <= 0) return 0;
+  if (!g->dev) {
+    for (int i = 0; i < count; i++) {
+      int rc = l1k_gen_feed(g, slots[i], p[i].ids, p[i].n, NULL, err);
+      if (rc) return rc;
+    }
+    return 0;
+  }
+  if (count > g->max_batch)
+    return l1k_errf(err, L1K_EINPUT, "generate: %d prompts exceed the batch of %d", count, g->max_batch);
+  for (int i = 0; i < count; i++) {
+    int s = slots[i];
+    if (s < 0 || s >= g->max_batch)
+      return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", s, g->max_batch - 1);
+    if (p[i].n <= 0) return l1k_errf(err, L1K_EINPUT, "generate: nothing to feed");
+    if (g->slot_len[s] + p[i].n > g->max_ctx)
+      return l1k_errf(err, L1K_EINPUT, "generate: %d + %d tokens exceed the context of %d", g->slot_len[s],
+                      p[i].n, g->max_ctx);
+    for (int q = 0; q < i; q++)
+      if (slots[q] == s) return l1k_errf(err, L1K_EINPUT, "generate: slot %d appears twice in one prefill", s);
+    if (check_ids(g, p[i].ids, p[i].n, err)) return err ? err->code : L1K_EINPUT;
+    int rc = dev_room(g, s, g->slot_len[s] + p[i].n, err);
+    if (rc) return rc;
+    g->f_ids[i] = p[i].ids;
+    g->f_n[i] = p[i].n;
+  }
+  /* not into `logits`: running slots may still point at the last step's rows there */
+  int rc = g->dev->prefill(g->m, g->kv, slots, g->f_ids, g->f_n, count, g->pre_logits, err);
+  if (rc) return rc;
+  for (int i = 0; i < count; i++) {
+    float *dst = g->slot_logits + (size_t)slots[i] * g->V;
+    g->slot_len[slots[i]] += p[i].n;
+    memcpy(dst, g->pre_logits + (size_t)i * g->V, (size_t)g->V * sizeof(float));
+    g->slot_lp[slots[i]] = dst;
+  }
+  return 0;
+}
+
 int l1k_gen_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *logits, l1k_err *err) {
   if (slot < 0 || slot >= g->max_batch)
     return l1k_errf(err, L1K_EINPUT, "generate: slot %d out of range (0..%d)", slot, g->max_batch - 1);
@@ -532,6 +701,7 @@ int l1k_gen_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *l
     return l1k_errf(err, L1K_EINPUT, "generate: %d + %d tokens exceed the context of %d", g->slot_len[slot], n,
                     g->max_ctx);
   if (check_ids(g, ids, n, err)) return err ? err->code : L1K_EINPUT;
+  if (g->dev) return dev_feed(g, slot, ids, n, logits, err);
   for (int done = 0; done < n;) {
     int c = n - done < g->max_rows ? n - done : g->max_rows;
     for (int r = 0; r < c; r++) {
@@ -566,8 +736,29 @@ int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, 
       return l1k_errf(err, L1K_EINPUT, "generate: slot %d is full (context %d)", s, g->max_ctx);
     for (int q = 0; q < r; q++)
       if (slots[q] == s) return l1k_errf(err, L1K_EINPUT, "generate: slot %d appears twice in one step", s);
+    if (g->dev) {
+      int rc = dev_room(g, s, g->slot_len[s] + 1, err);
+      if (rc) return rc;
+      continue;
+    }
     g->row_slot[r] = s;
     g->row_pos[r] = g->slot_len[s];
+  }
+  if (g->dev) {
+    float *out = logits ? logits : g->logits;
+    int rc = g->dev->decode(g->m, g->kv, slots, ids, n, out, err);
+    if (rc) return rc;
+    for (int r = 0; r < n; r++) {
+      float *dst = g->slot_logits + (size_t)slots[r] * g->V;
+      g->slot_len[slots[r]]++;
+      if (logits) { /* the caller's buffer: keep a copy */
+        memcpy(dst, out + (size_t)r * g->V, (size_t)g->V * sizeof(float));
+        g->slot_lp[slots[r]] = dst;
+      } else {
+        g->slot_lp[slots[r]] = out + (size_t)r * g->V;
+      }
+    }
+    return 0;
   }
   forward_rows(g, ids, n);
   float *out = logits ? logits : g->logits;
@@ -581,13 +772,16 @@ int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, 
 
 const float *l1k_gen_slot_logits(const l1k_generator *g, int slot) {
   if (slot < 0 || slot >= g->max_batch) return NULL;
+  if (g->dev) return g->slot_lp[slot];
   return g->slot_logits + (size_t)slot * g->V;
 }
 int l1k_gen_slot_len(const l1k_generator *g, int slot) {
   return slot >= 0 && slot < g->max_batch ? g->slot_len[slot] : -1;
 }
 void l1k_gen_slot_reset(l1k_generator *g, int slot) {
-  if (slot >= 0 && slot < g->max_batch) g->slot_len[slot] = 0;
+  if (slot < 0 || slot >= g->max_batch) return;
+  g->slot_len[slot] = 0;
+  if (g->dev) g->dev->kv_release(g->m, g->kv, slot);
 }
 int l1k_generator_vocab(const l1k_generator *g) { return g->V; }
 
@@ -596,6 +790,14 @@ int l1k_gen_slot_copy_prefix(l1k_generator *g, int dst, int src, int n, l1k_err 
     return l1k_errf(err, L1K_EINPUT, "generate: cannot copy slot %d to slot %d", src, dst);
   if (n < 0 || n > g->slot_len[src])
     return l1k_errf(err, L1K_EINPUT, "generate: slot %d holds %d positions, not %d", src, g->slot_len[src], n);
+  if (g->dev) {
+    if (g->slot_len[dst] != 0)
+      return l1k_errf(err, L1K_EINPUT, "generate: slot %d is not empty (reset it first)", dst);
+    int rc = dev_room(g, dst, n, err);
+    if (!rc) rc = g->dev->kv_copy(g->m, g->kv, dst, src, n, err);
+    if (!rc) g->slot_len[dst] = n;
+    return rc;
+  }
   size_t bytes = (size_t)n * g->hd * sizeof(float);
   for (int l = 0; l < g->L; l++)
     for (int h = 0; h < g->nkv; h++) {
@@ -607,6 +809,8 @@ int l1k_gen_slot_copy_prefix(l1k_generator *g, int dst, int src, int n, l1k_err 
 }
 
 void l1k_gen_slot_set_logits(l1k_generator *g, int slot, const float *logits) {
-  if (slot >= 0 && slot < g->max_batch)
+  if (slot >= 0 && slot < g->max_batch) {
     memcpy(g->slot_logits + (size_t)slot * g->V, logits, (size_t)g->V * sizeof(float));
+    if (g->dev) g->slot_lp[slot] = g->slot_logits + (size_t)slot * g->V;
+  }
 }

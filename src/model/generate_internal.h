@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "long1k/error.h"
+#include "long1k/generate.h"
+
 /* Work pool (generate_pool.c): l1k_gen_pool_run calls fn(ctx, c, thread) for c in [0, n) on the
  * caller and the pool's helper threads; it returns when all n calls are done. The caller never
  * waits for a helper that has not started (late helpers find no work). */
@@ -45,5 +48,17 @@ void l1k_gen_linear_f32(int isa, l1k_gen_pool *pool, float *y, const float *x, c
  * K, V [npos][hd]: out[grp][hd] = softmax(q K^T * scale) V. sc: [grp][npos] scratch. */
 void l1k_gen_attend(int isa, const float *q, const float *K, const float *V, int npos, int hd, int grp, float scale, float *sc,
                     float *out);
+
+/* Continuous batching's admission (generate.c; l1k_generate): slot takes a sequence that will
+ * hold up to n_tokens positions. 0: admitted (on a device, its KV blocks are reserved now);
+ * 1: the device's KV pool cannot hold it now (wait for a running sequence to finish); else an
+ * L1K_E* code. Always 0 on the CPU engine (its cache has max_ctx positions per slot). */
+int l1k_gen_slot_admit(l1k_generator *g, int slot, int n_tokens, l1k_err *err);
+/* 1 when the generator runs on a device backend's decode entries. */
+int l1k_gen_is_device(const l1k_generator *g);
+/* Prefill of count empty slots at once (slots[i] takes prompts[i]); each slot's logits then
+ * hold its last prompt position's. On a device one pass for as many prompts as fit. */
+int l1k_gen_feed_many(l1k_generator *g, const int *slots, const l1k_gen_prompt *prompts, int count,
+                      l1k_err *err);
 
 #endif

@@ -11,10 +11,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "long1k/generate.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
+#include "model/generate_internal.h"
 
 void l1k_gen_opts_default(l1k_gen_opts *o) {
   memset(o, 0, sizeof *o);
@@ -198,11 +202,35 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
   int *rows_slot = calloc((size_t)B, sizeof(int));
   int32_t *rows_id = calloc((size_t)B, sizeof(int32_t));
   float *plog = malloc((size_t)B * V * sizeof(float)); /* each slot's prompt logits */
+  /* this round's admissions: slot, and the slot whose identical prompt it copies (-1: none) */
+  int *adm_slot = malloc((size_t)B * sizeof(int)), *adm_src = malloc((size_t)B * sizeof(int));
+  l1k_gen_prompt *adm_p = malloc((size_t)B * sizeof *adm_p);
   l1k_sampler sampler = {.temperature = opts.temperature, .top_k = opts.top_k, .top_p = opts.top_p,
                          .min_p = opts.min_p};
   int rc = 0;
   l1k_buf chunk = {0};
-  if (!S || !rows_slot || !rows_id || !plog) {
+  /* a device generator samples its running sequences on all host threads (step 2) */
+  int n_par = 1;
+#ifdef _OPENMP
+  n_par = omp_get_max_threads();
+#endif
+  int32_t *par_tok = NULL;
+  l1k_sampler *par_smp = NULL;
+  if (l1k_gen_is_device(g) && n_par > 1 && B >= 4) {
+    par_tok = malloc((size_t)B * sizeof *par_tok);
+    par_smp = calloc((size_t)n_par, sizeof *par_smp);
+    if (!par_tok || !par_smp) {
+      free(par_tok);
+      free(par_smp);
+      par_tok = NULL;
+      par_smp = NULL;
+    } else {
+      for (int t = 0; t < n_par; t++) par_smp[t] = (l1k_sampler){.temperature = opts.temperature,
+                                                                 .top_k = opts.top_k, .top_p = opts.top_p,
+                                                                 .min_p = opts.min_p};
+    }
+  }
+  if (!S || !rows_slot || !rows_id || !plog || !adm_slot || !adm_src || !adm_p) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
   }
@@ -210,10 +238,37 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
 
   int next = 0, active = 0;
   while (next < n || active > 0) {
-    /* 1. free slots take new prompts: prefill, then the first token */
-    for (int s = 0; s < B && next < n; s++) {
+    /* 1. free slots take new prompts (on a device only while its KV pool can hold the prompt
+     *    and its longest completion: else they wait for a running sequence to finish), then
+     *    one prefill for all of them; the first token is sampled below */
+    int n_adm = 0, pool_full = 0;
+    for (int s = 0; s < B && next < n && !pool_full; s++) {
       while (S[s].index < 0 && next < n) {
-        int i = next++;
+        int i = next;
+        int cap = opts.max_new_tokens < max_ctx - prompts[i].n ? opts.max_new_tokens : max_ctx - prompts[i].n;
+        if (cap > 0) {
+          l1k_gen_slot_reset(g, s);
+          int ar = l1k_gen_slot_admit(g, s, prompts[i].n + cap, err);
+          if (ar == 1 && active + n_adm == 0) {
+            l1k_gen_cache_info ci;
+            l1k_generator_cache_info(g, &ci);
+            rc = l1k_errf(err, L1K_ENOMEM,
+                          "generate: prompt %d needs the KV cache for %d positions (%d prompt + %d "
+                          "new tokens); the %s pool holds %d blocks of %d; use a larger pool "
+                          "(LONG1K_KV_MIB) or fewer new tokens", i, prompts[i].n + cap, prompts[i].n,
+                          cap, ci.device, ci.n_blocks, ci.block_size);
+            goto done;
+          }
+          if (ar == 1) { /* wait: admission resumes with prompt i when blocks come back */
+            pool_full = 1;
+            break;
+          }
+          if (ar) {
+            rc = ar;
+            goto done;
+          }
+        }
+        next++;
         seq *q = &S[s];
         l1k_buf_free(&q->text);
         memset(q, 0, sizeof *q);
@@ -221,7 +276,6 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         q->t0 = l1k_now();
         l1k_rng_seed(&q->rng, opts.seed, (uint64_t)i + opts.seed_offset);
         res[i].prompt_tokens = prompts[i].n;
-        int cap = opts.max_new_tokens < max_ctx - prompts[i].n ? opts.max_new_tokens : max_ctx - prompts[i].n;
         q->cap = cap;
         res[i].ids = malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int32_t));
         if (!res[i].ids) {
@@ -230,30 +284,6 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         }
         if (cap == 0) {
           res[i].finish = L1K_FINISH_LENGTH;
-        } else {
-          l1k_gen_slot_reset(g, s);
-          /* prefix sharing: an identical prompt still in a slot has its whole prompt cached
-           * (its cache only grows) and its prompt logits saved */
-          int src = -1;
-          for (int s2 = 0; s2 < B && src < 0; s2++) {
-            if (s2 == s || S[s2].index < 0) continue;
-            const l1k_gen_prompt *o2 = &prompts[S[s2].index];
-            if (o2->n == prompts[i].n &&
-                (o2->ids == prompts[i].ids || !memcmp(o2->ids, prompts[i].ids, (size_t)o2->n * sizeof(int32_t))))
-              src = s2;
-          }
-          if (src >= 0) {
-            if ((rc = l1k_gen_slot_copy_prefix(g, s, src, prompts[i].n, err))) goto done;
-            memcpy(plog + (size_t)s * V, plog + (size_t)src * V, (size_t)V * sizeof(float));
-            l1k_gen_slot_set_logits(g, s, plog + (size_t)s * V);
-            res[i].cached_prompt_tokens = prompts[i].n;
-          } else {
-            if ((rc = l1k_gen_feed(g, s, prompts[i].ids, prompts[i].n, NULL, err))) goto done;
-            memcpy(plog + (size_t)s * V, l1k_gen_slot_logits(g, s), (size_t)V * sizeof(float));
-          }
-          active++;
-        }
-        if (cap == 0) {
           if (opts.decode) {
             res[i].text = calloc(1, 1);
             if (!res[i].text) {
@@ -266,20 +296,75 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
             goto done;
           }
           q->index = -1;
+          continue;
         }
+        /* prefix sharing: an identical prompt in a slot (running, or admitted this round and
+         * prefilled below before the copy) has its whole prompt cached and its logits saved */
+        int src = -1;
+        for (int s2 = 0; s2 < B && src < 0; s2++) {
+          if (s2 == s || S[s2].index < 0) continue;
+          const l1k_gen_prompt *o2 = &prompts[S[s2].index];
+          if (o2->n == prompts[i].n &&
+              (o2->ids == prompts[i].ids || !memcmp(o2->ids, prompts[i].ids, (size_t)o2->n * sizeof(int32_t))))
+            src = s2;
+        }
+        adm_slot[n_adm] = s;
+        adm_src[n_adm] = src;
+        adm_p[n_adm] = prompts[i];
+        n_adm++;
+        active++;
+      }
+    }
+    if (n_adm > 0) {
+      /* the prompts that need computing, in one call, then the copies */
+      int nf = 0;
+      for (int k = 0; k < n_adm; k++)
+        if (adm_src[k] < 0) {
+          rows_slot[nf] = adm_slot[k];
+          adm_p[nf] = adm_p[k];
+          nf++;
+        }
+      if ((rc = l1k_gen_feed_many(g, rows_slot, adm_p, nf, err))) goto done;
+      for (int k = 0; k < nf; k++)
+        memcpy(plog + (size_t)rows_slot[k] * V, l1k_gen_slot_logits(g, rows_slot[k]), (size_t)V * sizeof(float));
+      for (int k = 0; k < n_adm; k++) {
+        int s = adm_slot[k], src = adm_src[k];
+        if (src < 0) continue;
+        int i = S[s].index;
+        if ((rc = l1k_gen_slot_copy_prefix(g, s, src, prompts[i].n, err))) goto done;
+        memcpy(plog + (size_t)s * V, plog + (size_t)src * V, (size_t)V * sizeof(float));
+        l1k_gen_slot_set_logits(g, s, plog + (size_t)s * V);
+        res[i].cached_prompt_tokens = prompts[i].n;
       }
     }
     if (active == 0) continue;
 
     /* 2. sample the next token of every running sequence from its slot's logits, apply the
-     *    stop rules, and collect the rows for the next step */
+     *    stop rules, and collect the rows for the next step. With a device generator the
+     *    host's sampling (a pass over the vocabulary per sequence) is the step's largest host
+     *    cost at large batches: it runs first, on all threads (each sequence has its own
+     *    random stream, so the tokens are the same in any order) */
+    int use_par = par_tok && active >= 4; /* fixed for the round: active changes below */
+    if (use_par) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_par)
+#endif
+      for (int s = 0; s < B; s++) {
+        if (S[s].index < 0) continue;
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        par_tok[s] = l1k_sample(&par_smp[t], l1k_gen_slot_logits(g, s), V, &S[s].rng);
+      }
+    }
     int nrows = 0;
     for (int s = 0; s < B; s++) {
       seq *q = &S[s];
       if (q->index < 0) continue;
       int i = q->index;
       l1k_gen_result *r = &res[i];
-      int32_t tok = l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
+      int32_t tok = use_par ? par_tok[s] : l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
       if (tok < 0) {
         rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory in the sampler");
         goto done;
@@ -344,6 +429,7 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         l1k_buf_free(&q->text);
         q->index = -1;
         active--;
+        l1k_gen_slot_reset(g, s); /* its KV blocks go back to the pool at once */
         continue;
       }
       rows_slot[nrows] = s;
@@ -361,7 +447,14 @@ done:
   free(rows_slot);
   free(rows_id);
   free(plog);
+  free(adm_slot);
+  free(adm_src);
+  free(adm_p);
   l1k_sampler_free(&sampler);
+  if (par_smp)
+    for (int t = 0; t < n_par; t++) l1k_sampler_free(&par_smp[t]);
+  free(par_smp);
+  free(par_tok);
   l1k_buf_free(&chunk);
   return rc;
 }

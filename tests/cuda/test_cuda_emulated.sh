@@ -59,4 +59,15 @@ if [ -z "${LONG1K_EMU_ONLY:-}" ]; then
   echo "gpu_lora_bench rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 fi
+# the decode benchmark's own code (bench/gpu_decode_bench.c) at a tiny shape: its JSON lines
+if [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$LONG1K_EMU_ONLY" = test_cuda_gen ]; then
+  echo "--- gpu_decode_bench tiny (emulated device)"
+  cc $CF -c bench/gpu_decode_bench.c -o "$W/gpu_decode_bench.o" &&
+    g++ -o "$W/gpu_decode_bench" "$W/gpu_decode_bench.o" $COMMON $LIBS &&
+    "$W/gpu_decode_bench" tiny 24 8 3 10 6 | tee "$W/decode_bench.jsonl" &&
+    python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert len(r) == 3 and all(x.get("tokens_per_s", x.get("tb_per_s", 0)) > 0 for x in r), r' "$W/decode_bench.jsonl"
+  rc=$?
+  echo "gpu_decode_bench rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
 [ $fails -eq 0 ]

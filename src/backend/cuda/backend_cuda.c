@@ -602,4 +602,12 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .dp_init = l1kcu_nccl_init,
     .dp_reduce = l1kcu_nccl_reduce,
     .dp_gather = l1kcu_nccl_gather,
+    .kv_create = l1kcu_kv_create,
+    .kv_free = l1kcu_kv_free,
+    .kv_stats = l1kcu_kv_stats,
+    .kv_reserve = l1kcu_kv_reserve,
+    .kv_release = l1kcu_kv_release,
+    .kv_copy = l1kcu_kv_copy,
+    .prefill = l1kcu_kv_prefill,
+    .decode = l1kcu_kv_decode,
 };

@@ -123,4 +123,17 @@ int l1kcu_attn_batch(const l1k_model *m, cu_state *s, int B, int T, l1k_err *err
 int l1kcu_attn_fw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err);
 int l1kcu_attn_bw(cu_state *s, cu_layer *L, int B, int T, int H, int KVH, int hd, l1k_err *err);
 
+/* Generation (gen_decode.c; issue 15): the ops table's decode entries (src/backend/ops.h). */
+int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uint64_t budget,
+                    struct l1k_kv_cache **kv, l1k_err *err);
+void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv);
+void l1kcu_kv_stats(const struct l1k_kv_cache *kv, l1k_kv_stats *st);
+int l1kcu_kv_reserve(l1k_model *m, struct l1k_kv_cache *kv, int seq, int n_tokens, l1k_err *err);
+void l1kcu_kv_release(l1k_model *m, struct l1k_kv_cache *kv, int seq);
+int l1kcu_kv_copy(l1k_model *m, struct l1k_kv_cache *kv, int dst, int src, int n, l1k_err *err);
+int l1kcu_kv_prefill(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs,
+                     const int32_t *const *ids, const int *n, int count, float *logits, l1k_err *err);
+int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                    int n, float *logits, l1k_err *err);
+
 #endif
