@@ -14,6 +14,7 @@
 
 #include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/attention.h"
+#include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -64,12 +65,20 @@ static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int c
 
 static int gemm_bf16(cu_state *s, int ta, int tb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                     int ldc, l1k_err *err) {
+                     int ldc, int epi, float *epi_ptr, int *epi_done, l1k_err *err) {
   /* stored shapes: A is [M, K] (or [K, M] when ta), B is [K, N] (or [N, K] when tb) */
   const uint16_t *Ab = bf16_operand(s, A, ta ? K : M, ta ? M : K, lda, 0, err);
   if (!Ab) return err ? err->code : L1K_EINTERNAL;
   const uint16_t *Bb = bf16_operand(s, B, tb ? N : K, tb ? K : N, ldb, 1, err);
   if (!Bb) return err ? err->code : L1K_EINTERNAL;
+  /* cuBLASLt first (cached descriptors and algorithm per shape, the epilogue fused); a shape it
+   * has no algorithm for goes to cublasGemmEx, the caller applying the epilogue */
+  int rc = l1kcu_lt_matmul(s->lt, ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, C, ldc, epi,
+                           epi_ptr, err);
+  if (rc != L1K_EUNSUPPORTED) {
+    if (!rc) *epi_done = epi != L1KCU_LT_NONE;
+    return rc;
+  }
   cublasStatus_t st = cublasGemmEx(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                    ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, Bb,
                                    CUDA_R_16BF, ldb, Ab, CUDA_R_16BF, lda, &beta, C, CUDA_R_32F,
@@ -79,9 +88,19 @@ static int gemm_bf16(cu_state *s, int ta, int tb, int M, int N, int K, float alp
 
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err) {
+  int done = 0;
+  return l1kcu_gemm_epi(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, L1KCU_LT_NONE,
+                        NULL, &done, err);
+}
+
+int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
+                   float *epi_ptr, int *epi_done, l1k_err *err) {
+  *epi_done = 0;
   if (M <= 0 || N <= 0) return 0;
   if (s->opts.precision == L1K_PREC_BF16 && K > 0)
-    return gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, err);
+    return gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi, epi_ptr,
+                     epi_done, err);
   /* row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T */
   cublasStatus_t st = cublasSgemm(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A,
@@ -125,9 +144,18 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
     if (base) (ptr) = (void *)(base + off);                          \
     off += (bytes_ + 255) & ~(size_t)255;                            \
   } while (0)
-  for (int l = 0; l < c->num_hidden_layers; l++) {
-    cu_layer dummy, *L = base ? &s->L[l] : &dummy;
+  /* each layer's input x (the residual stream); then the rest of a layer's activations: one
+   * set per layer, or with recomputation ONE set that every layer's pointers share (the
+   * forward writes it layer after layer, the backward re-runs a layer's forward into it just
+   * before that layer's backward: cuda_model.c) */
+  int Lc = c->num_hidden_layers, sets = s->opts.recompute && Lc > 0 ? 1 : Lc;
+  cu_layer dummy;
+  for (int l = 0; l < Lc; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->x, N * C);
+  }
+  for (int l = 0; l < sets; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->ln1, N * C);
     TAKE(L->ln1_rstd, N);
     TAKE(L->q, N * QD);
@@ -146,6 +174,12 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
     TAKE(L->up, N * FF);
     TAKE(L->h, N * FF);
   }
+  if (base)
+    for (int l = sets; l < Lc; l++) { /* recomputation: the shared set, the layer's own x */
+      float *x = s->L[l].x;
+      s->L[l] = s->L[0];
+      s->L[l].x = x;
+    }
   TAKE(s->xf, N * C);
   TAKE(s->lnf, N * C);
   TAKE(s->lnf_rstd, N);
@@ -256,7 +290,8 @@ int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
-  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
+  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf, s->lt_bgrad};
+  l1kcu_lt_close(s->lt);
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   if (s->blas) cublasDestroy(s->blas);
@@ -305,6 +340,22 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   return 0;
 }
 
+/* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) and the bias-gradient scratch of
+ * its BGRADB epilogue (the widest product output) */
+static int lt_attach(l1k_model *m, cu_state *s, l1k_err *err) {
+  const l1k_model_config *c = &m->cfg;
+  int rc = l1kcu_lt_open(&s->lt, err);
+  if (rc || !s->lt) return rc;
+  size_t n = (size_t)c->hidden_size;
+  size_t w[] = {(size_t)c->intermediate_size, (size_t)c->num_attention_heads * c->head_dim,
+                (size_t)c->num_key_value_heads * c->head_dim};
+  for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) n = w[i] > n ? w[i] : n;
+  if ((rc = dev_alloc((void **)&s->lt_bgrad, n * sizeof(float), "bias-gradient scratch", err)))
+    return rc;
+  s->lt_bgrad_n = n;
+  return 0;
+}
+
 static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   char why[256];
   if (m->be_state) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: model already attached");
@@ -313,10 +364,6 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   if (opts.precision != L1K_PREC_F32 && opts.precision != L1K_PREC_BF16)
     return l1k_errf(err, L1K_EINPUT, "CUDA backend: unknown precision %d (expected f32 or bf16)",
                     (int)opts.precision);
-  if (opts.recompute)
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "CUDA backend: activation recomputation (gradient_checkpointing) is not "
-                    "built yet");
   if (m->cfg.head_dim > L1KCU_MAX_HEAD_DIM)
     return l1k_errf(err, L1K_EUNSUPPORTED, "CUDA backend: head_dim %d: at most %d",
                     m->cfg.head_dim, L1KCU_MAX_HEAD_DIM);
@@ -333,6 +380,7 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
+  if (!rc && opts.precision == L1K_PREC_BF16) rc = lt_attach(m, s, err);
   if (!rc) rc = l1kcu_attn_attach(s, err);
   if (rc) {
     free_state(s);

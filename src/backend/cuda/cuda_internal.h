@@ -73,6 +73,11 @@ typedef struct cu_state {
   /* attention (attention.c): flash_bf16's bf16 copies of q, k, v, o, dO, in the arena */
   uint16_t *fa_buf;
   size_t fa_elems;
+  /* bf16 mode: products through cuBLASLt (cublaslt.h; NULL: cublasGemmEx only) and the bias
+   * gradient its BGRADB epilogue writes before it is added (lt_bgrad_n floats) */
+  struct l1kcu_lt *lt;
+  float *lt_bgrad;
+  size_t lt_bgrad_n;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
@@ -86,6 +91,14 @@ int l1kcu_blas(cublasStatus_t st, const char *what, l1k_err *err);
  * buffer first (so every kernel around the products stays float32, as torch autocast). */
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
+
+/* l1kcu_gemm with an epilogue (cublaslt.h: L1KCU_LT_BIAS, epi_ptr = the bias; L1KCU_LT_BGRAD,
+ * ta = 1, epi_ptr = where colsum(A) goes): in the bf16 mode through cuBLASLt when it takes the
+ * shape, then *epi_done = 1; otherwise (float32 mode, no algorithm) the plain product and
+ * *epi_done = 0: the caller applies the epilogue itself. */
+int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
+                   float *epi_ptr, int *epi_done, l1k_err *err);
 
 /* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);
