@@ -7,7 +7,8 @@
 #                                      CLI needs (cJSON, zlib, OpenBLAS + libgfortran, utf8proc,
 #                                      libyaml; no libcurl: the device build sets LONG1K_CURL=OFF,
 #                                      so only `eval --endpoint` is missing there), and
-#                                      shared/golden/models.
+#                                      shared/golden/models (and shared/bench/
+#                                      hf_sft_reference.py, the step benchmark's peer).
 #   OUT=$OUT scripts/gpu-check.sh      THERE (run tool, carry [".gpudeps"]): configures CMake
 #                                      against .gpudeps with nvcc (sm_90 + PTX), builds the
 #                                      `long1k` CLI, the CUDA tests and benchmarks, runs the
@@ -77,6 +78,9 @@ prepare() {
   mkdir -p "$GPUDEPS/shared/golden"
   (cd "$tmp" && tar cf - deps | xz -6 -T2 >"$GPUDEPS/deps.tar.xz")
   cp -r "$shared/golden/models" "$GPUDEPS/shared/golden/"
+  # the step benchmark's peer (bench/step_peer.py) runs hf_sft_reference.py's own step
+  mkdir -p "$GPUDEPS/shared/bench"
+  cp "$shared/bench/hf_sft_reference.py" "$GPUDEPS/shared/bench/"
   chmod -R u+w "$GPUDEPS"
   rm -rf "$tmp"
   du -sh "$GPUDEPS"/*
