@@ -16,6 +16,9 @@
  * recomputed, the top layer's set is still the forward's) and a random 5-layer Qwen3-like model
  * (q/k norms, GQA 2:1) where 4 layers are recomputed. Batches: the golden one (2 x 24) and
  * packed rows of several documents (one of them a single token, a masked prompt).
+ * Also the bf16 activations (src/backend/cuda/acts_bf16.h: ln1, ln2, h stored as bf16 in the
+ * bf16 mode): the same bits as with LONG1K_BF16_ACTS=0, with and without recomputation, and
+ * the arena smaller by exactly what those tensors save.
  * Runs on the CUDA emulation (tests/cuda/test_cuda_emulated.sh) and, unchanged, on a GPU;
  * without the CUDA backend or a device: SKIP (exit 77). */
 #include <math.h>
@@ -143,14 +146,20 @@ static int run(l1k_model *m, const l1k_batch *b, result *r, l1k_err *err) {
 #ifdef LONG1K_HAVE_CUDA
 /* One layer's activation set besides x, as backend_cuda.c's arena lays it out (each tensor
  * rounded up to 256 bytes), computed here from the config. */
-static size_t layer_set_bytes(const l1k_model_config *c, size_t N) {
+static size_t r256(size_t b) { return (b + 255) & ~(size_t)255; }
+
+/* ln1, ln2, h: 2 bytes a value with the bf16 activations (acts_bf16.h), else 4 */
+static size_t bf16_act_bytes(const l1k_model_config *c, size_t N, size_t esz) {
+  return 2 * r256(N * c->hidden_size * esz) + r256(N * c->intermediate_size * esz);
+}
+
+static size_t layer_set_bytes(const l1k_model_config *c, size_t N, int acts_bf16) {
   size_t C = c->hidden_size, FF = c->intermediate_size, H = c->num_attention_heads;
   size_t KVH = c->num_key_value_heads, QD = H * c->head_dim, KD = KVH * c->head_dim;
-  size_t n[] = {N * C,  N,      N * QD, N * KD, N * KD, c->qk_norm ? N * H : 1,
-                c->qk_norm ? N * KVH : 1, N * QD, N * KD, N * H, N * QD, N * C,
-                N * C,  N,      N * FF, N * FF, N * FF};
-  size_t bytes = 0;
-  for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) bytes += (n[i] * 4 + 255) & ~(size_t)255;
+  size_t n[] = {N, N * QD, N * KD, N * KD, c->qk_norm ? N * H : 1, c->qk_norm ? N * KVH : 1,
+                N * QD, N * KD, N * H, N * QD, N * C, N, N * FF, N * FF};
+  size_t bytes = bf16_act_bytes(c, N, acts_bf16 ? 2 : 4);
+  for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) bytes += r256(n[i] * 4);
   return bytes;
 }
 
@@ -187,7 +196,9 @@ static void compare(l1k_model *m, const char *model, const tbatch *t, int bf16, 
     CHECK_MSG(same_logits && same_grads && same_loss,
               "%s %s %s: recomputation changed the results", model, t->name, mode);
     const l1k_model_config *c = l1k_model_cfg(m);
-    size_t N = (size_t)t->b.B * t->b.T, set = layer_set_bytes(c, N);
+    int acts_bf16 = bf16 && !strcmp(l1k_model_adapter_kind(m), "none") &&
+                    !(getenv("LONG1K_BF16_ACTS") && !strcmp(getenv("LONG1K_BF16_ACTS"), "0"));
+    size_t N = (size_t)t->b.B * t->b.T, set = layer_set_bytes(c, N, acts_bf16);
     size_t expect = (size_t)(c->num_hidden_layers - 1) * set;
     fprintf(stderr, "%-34s %-44s arena %zu -> %zu bytes (saved %zu = %d x %zu)\n", who, t->name,
             r[0].arena, r[1].arena, r[0].arena - r[1].arena, c->num_hidden_layers - 1, set);
@@ -263,6 +274,45 @@ static void check_model(l1k_model *m, const char *model, const tbatch *t, int bf
   compare(m, model, t, 1, "bf16 flash_bf16", rc || !bf16_vs_cpu ? NULL : &cpu);
   unsetenv("LONG1K_ATTN");
   result_free(&cpu);
+}
+
+/* bf16 activations (acts_bf16.h) against the float32-stored ones in the bf16 mode, with and
+ * without recomputation: the same bits, and the arena smaller by (sets) x what ln1, ln2, h save. */
+static void check_bf16_acts(l1k_model *m, const char *model, const tbatch *t) {
+  l1k_err err = {0};
+  const l1k_model_config *c = l1k_model_cfg(m);
+  size_t N = (size_t)t->b.B * t->b.T;
+  for (int rc_on = 0; rc_on < 2; rc_on++) {
+    result r[2];
+    memset(r, 0, sizeof r);
+    int ok = 1;
+    for (int acts = 0; acts < 2 && ok; acts++) {
+      if (!acts) setenv("LONG1K_BF16_ACTS", "0", 1);
+      int rc = to_cuda(m, 1, rc_on, &err);
+      if (!rc) rc = run(m, &t->b, &r[acts], &err);
+      if (!rc) r[acts].arena = ((cu_state *)m->be_state)->arena_bytes;
+      unsetenv("LONG1K_BF16_ACTS");
+      CHECK_MSG(rc == 0, "%s bf16 acts=%d recompute=%d: %s", model, acts, rc_on, err.msg);
+      ok = rc == 0;
+      l1k_model_attach(m, "cpu", NULL, NULL);
+    }
+    if (ok) {
+      int same = !memcmp(r[0].logits, r[1].logits, r[0].n_logits * sizeof(float)) &&
+                 !memcmp(r[0].grads, r[1].grads, r[0].n * sizeof(float)) && r[0].loss == r[1].loss;
+      size_t sets = rc_on ? 1 : (size_t)c->num_hidden_layers;
+      size_t expect = sets * (bf16_act_bytes(c, N, 4) - bf16_act_bytes(c, N, 2));
+      char who[96];
+      snprintf(who, sizeof who, "cuda bf16 %s%s", model, rc_on ? " recompute" : "");
+      fprintf(stderr, "%-34s %-44s ln1/ln2/h in bf16: logits, loss, grads %s; arena %zu -> %zu "
+              "(saved %zu)\n", who, t->name, same ? "same bits" : "DIFFER", r[0].arena, r[1].arena,
+              r[0].arena - r[1].arena);
+      CHECK_MSG(same, "%s %s: bf16 activations changed the results", model, t->name);
+      CHECK_MSG(r[0].arena - r[1].arena == expect, "%s %s: arena %zu -> %zu, expected %zu less",
+                model, t->name, r[0].arena, r[1].arena, expect);
+    }
+    result_free(&r[0]);
+    result_free(&r[1]);
+  }
 }
 
 /* LoRA on every linear module with dropout 0.3 (masks drawn again in the recomputed forward). */
@@ -341,6 +391,7 @@ int main(void) {
         golden_reference(m, MODELS[i], &st, &gold);
         make_packed(&packed, gold.ids, (size_t)gold.b.B * gold.b.T, 40);
         check_model(m, MODELS[i], &packed, 1);
+        check_bf16_acts(m, MODELS[i], &packed);
         if (i == 1) check_lora(m, MODELS[i], &packed);
         tbatch_free(&packed);
       }
@@ -357,6 +408,7 @@ int main(void) {
     tbatch packed;
     make_packed(&packed, pool, 97, 48);
     check_model(m, "random 5-layer qwen3", &packed, 0);
+    check_bf16_acts(m, "random 5-layer qwen3", &packed);
     tbatch_free(&packed);
     l1k_model_free(m);
   }

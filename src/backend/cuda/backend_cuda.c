@@ -53,6 +53,8 @@ static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int c
                                     int slot, l1k_err *err) {
   const uint16_t *w = l1kcu_weight_bf16(s, X);
   if (w) return w;
+  if ((const char *)X >= s->act_lo && (const char *)X < s->act_hi) /* a bf16 activation */
+    return (const uint16_t *)(const void *)X;
   size_t extent = (size_t)(rows - 1) * ld + cols;
   if (extent > s->scr_elems) {
     l1k_errf(err, L1K_EINTERNAL, "CUDA backend: bf16 operand of %zu values exceeds the %zu-value "
@@ -138,12 +140,13 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   size_t H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   size_t QD = H * hd, KD = KVH * hd, CH = (size_t)s->chunk;
   size_t off = 0;
-#define TAKE(ptr, n)                                                 \
+#define TAKE_E(ptr, n, esz)                                          \
   do {                                                               \
-    size_t bytes_ = (size_t)(n) * sizeof(*(ptr));                    \
+    size_t bytes_ = (size_t)(n) * (esz);                             \
     if (base) (ptr) = (void *)(base + off);                          \
     off += (bytes_ + 255) & ~(size_t)255;                            \
   } while (0)
+#define TAKE(ptr, n) TAKE_E(ptr, n, sizeof(*(ptr)))
   /* each layer's input x (the residual stream); then the rest of a layer's activations: one
    * set per layer, or with recomputation ONE set that every layer's pointers share (the
    * forward writes it layer after layer, the backward re-runs a layer's forward into it just
@@ -154,9 +157,19 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
     cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->x, N * C);
   }
+  /* the bf16 activations (acts_bf16.h: ln1, ln2, h of every set, 2 bytes a value) in one
+   * region, so that a product recognizes them by address; float32 otherwise */
+  size_t ab = s->act_bf16 ? 2 : 4;
+  if (base) s->act_lo = s->act_bf16 ? base + off : NULL;
   for (int l = 0; l < sets; l++) {
     cu_layer *L = base ? &s->L[l] : &dummy;
-    TAKE(L->ln1, N * C);
+    TAKE_E(L->ln1, N * C, ab);
+    TAKE_E(L->ln2, N * C, ab);
+    TAKE_E(L->h, N * FF, ab);
+  }
+  if (base) s->act_hi = s->act_bf16 ? base + off : NULL;
+  for (int l = 0; l < sets; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->ln1_rstd, N);
     TAKE(L->q, N * QD);
     TAKE(L->k, N * KD);
@@ -168,11 +181,9 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
     TAKE(L->lse, N * H);
     TAKE(L->ao, N * QD);
     TAKE(L->xm, N * C);
-    TAKE(L->ln2, N * C);
     TAKE(L->ln2_rstd, N);
     TAKE(L->gate, N * FF);
     TAKE(L->up, N * FF);
-    TAKE(L->h, N * FF);
   }
   if (base)
     for (int l = sets; l < Lc; l++) { /* recomputation: the shared set, the layer's own x */
@@ -229,6 +240,7 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   if (base) s->fa_elems = fa;
   TAKE(s->fa_buf, fa);
 #undef TAKE
+#undef TAKE_E
   return off;
 }
 
@@ -381,6 +393,9 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
   if (!rc && opts.precision == L1K_PREC_BF16) rc = lt_attach(m, s, err);
+  /* bf16 activations (acts_bf16.h): bf16 mode, no adapter (LoRA's hooks read float32 inputs) */
+  const char *ba = getenv("LONG1K_BF16_ACTS");
+  s->act_bf16 = opts.precision == L1K_PREC_BF16 && !m->ad && !(ba && !strcmp(ba, "0"));
   if (!rc) rc = l1kcu_attn_attach(s, err);
   if (rc) {
     free_state(s);

@@ -78,6 +78,9 @@ typedef struct cu_state {
   struct l1kcu_lt *lt;
   float *lt_bgrad;
   size_t lt_bgrad_n;
+  /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */
+  int act_bf16;
+  const char *act_lo, *act_hi;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */

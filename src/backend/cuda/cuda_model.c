@@ -9,6 +9,7 @@
  * uploads them. Compiled, not yet run on a GPU. */
 #include <string.h>
 
+#include "backend/cuda/acts_bf16.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
@@ -134,7 +135,11 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   int QD = H * hd, KD = KVH * hd;
   float eps = (float)c->rms_norm_eps;
-  KER(l1kcu_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps), "rmsnorm_fw");
+  if (s->act_bf16) /* ln1, ln2, h as bf16: acts_bf16.h */
+    KER(l1kcu_rmsnorm_fw_bf16((uint16_t *)(void *)L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps),
+        "rmsnorm_fw_bf16");
+  else
+    KER(l1kcu_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps), "rmsnorm_fw");
   TRY(linear_fw(s, L->q, L->ln1, P->q_w, P->q_b, N, C, QD, err));
   TRY(linear_fw(s, L->k, L->ln1, P->k_w, P->k_b, N, C, KD, err));
   TRY(linear_fw(s, L->v, L->ln1, P->v_w, P->v_b, N, C, KD, err));
@@ -154,12 +159,20 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   TRY(linear_fw(s, L->xm, L->ao, P->o_w, NULL, N, QD, C, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_O, L->xm, L->ao, N, err));
   KER(l1kcu_add(L->xm, L->xm, L->x, (size_t)N * C), "residual");
-  KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
+  if (s->act_bf16)
+    KER(l1kcu_rmsnorm_fw_bf16((uint16_t *)(void *)L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps),
+        "rmsnorm_fw_bf16");
+  else
+    KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
   TRY(linear_fw(s, L->gate, L->ln2, P->gate_w, NULL, N, C, FF, err));
   TRY(linear_fw(s, L->up, L->ln2, P->up_w, NULL, N, C, FF, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_GATE, L->gate, L->ln2, N, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_UP, L->up, L->ln2, N, err));
-  KER(l1kcu_swiglu_fw(L->h, L->gate, L->up, (size_t)N * FF), "swiglu_fw");
+  if (s->act_bf16)
+    KER(l1kcu_swiglu_fw_bf16((uint16_t *)(void *)L->h, L->gate, L->up, (size_t)N * FF),
+        "swiglu_fw_bf16");
+  else
+    KER(l1kcu_swiglu_fw(L->h, L->gate, L->up, (size_t)N * FF), "swiglu_fw");
   if (!x_out) return 0;
   TRY(linear_fw(s, x_out, L->h, P->down_w, NULL, N, FF, C, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_DOWN, x_out, L->h, N, err));
