@@ -302,7 +302,7 @@ int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
-  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf, s->lt_bgrad};
+  void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   l1kcu_lt_close(s->lt);
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
@@ -352,22 +352,6 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   return 0;
 }
 
-/* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) and the bias-gradient scratch of
- * its BGRADB epilogue (the widest product output) */
-static int lt_attach(l1k_model *m, cu_state *s, l1k_err *err) {
-  const l1k_model_config *c = &m->cfg;
-  int rc = l1kcu_lt_open(&s->lt, err);
-  if (rc || !s->lt) return rc;
-  size_t n = (size_t)c->hidden_size;
-  size_t w[] = {(size_t)c->intermediate_size, (size_t)c->num_attention_heads * c->head_dim,
-                (size_t)c->num_key_value_heads * c->head_dim};
-  for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) n = w[i] > n ? w[i] : n;
-  if ((rc = dev_alloc((void **)&s->lt_bgrad, n * sizeof(float), "bias-gradient scratch", err)))
-    return rc;
-  s->lt_bgrad_n = n;
-  return 0;
-}
-
 static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   char why[256];
   if (m->be_state) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: model already attached");
@@ -392,7 +376,8 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
-  if (!rc && opts.precision == L1K_PREC_BF16) rc = lt_attach(m, s, err);
+  /* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) */
+  if (!rc && opts.precision == L1K_PREC_BF16) rc = l1kcu_lt_open(&s->lt, err);
   /* bf16 activations (acts_bf16.h): bf16 mode, no adapter (LoRA's hooks read float32 inputs) */
   const char *ba = getenv("LONG1K_BF16_ACTS");
   s->act_bf16 = opts.precision == L1K_PREC_BF16 && !m->ad && !(ba && !strcmp(ba, "0"));

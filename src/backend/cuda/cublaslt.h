@@ -14,7 +14,10 @@
  *   L1KCU_LT_BGRAD   with ta = 1 (C = A^T B, reduction over K rows), bgrad[i] = sum_k A[k, i]
  *                    (M float32 values, written, not accumulated; not scaled by alpha): the
  *                    bias gradient colsum(dy) from the same product as dW += dy^T x
- *                    (cuBLASLt's CUBLASLT_EPILOGUE_BGRADB in its column-major terms).
+ *                    (cuBLASLt's CUBLASLT_EPILOGUE_BGRADB in its column-major terms). Tested
+ *                    (test_cuda_cublaslt) but not used by the backend: summed from bf16 dy, the
+ *                    k_proj bias gradient (0 in exact arithmetic) loses its cancellation and
+ *                    AdamW makes steps of that noise (qwen2_tiny's bf16 trajectory: 3.4e-2).
  * Disabled (every call answers L1K_EUNSUPPORTED) with LONG1K_CUBLASLT=0. */
 #ifndef LONG1K_BACKEND_CUDA_CUBLASLT_H
 #define LONG1K_BACKEND_CUDA_CUBLASLT_H

@@ -73,11 +73,8 @@ typedef struct cu_state {
   /* attention (attention.c): flash_bf16's bf16 copies of q, k, v, o, dO, in the arena */
   uint16_t *fa_buf;
   size_t fa_elems;
-  /* bf16 mode: products through cuBLASLt (cublaslt.h; NULL: cublasGemmEx only) and the bias
-   * gradient its BGRADB epilogue writes before it is added (lt_bgrad_n floats) */
+  /* bf16 mode: products through cuBLASLt (cublaslt.h; NULL: cublasGemmEx only) */
   struct l1kcu_lt *lt;
-  float *lt_bgrad;
-  size_t lt_bgrad_n;
   /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */
   int act_bf16;
   const char *act_lo, *act_hi;
@@ -96,7 +93,7 @@ int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, co
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
 
 /* l1kcu_gemm with an epilogue (cublaslt.h: L1KCU_LT_BIAS, epi_ptr = the bias; L1KCU_LT_BGRAD,
- * ta = 1, epi_ptr = where colsum(A) goes): in the bf16 mode through cuBLASLt when it takes the
+ * ta = 1, epi_ptr = where colsum(A) goes; the backend uses BIAS only): in the bf16 mode through cuBLASLt when it takes the
  * shape, then *epi_done = 1; otherwise (float32 mode, no algorithm) the plain product and
  * *epi_done = 0: the caller applies the epilogue itself. */
 int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,

@@ -107,17 +107,15 @@ static int linear_fw(cu_state *s, float *y, const float *x, const float *W, cons
   return 0;
 }
 
-/* l1k_linear_bw: dx = dy W (or +=), dW += dy^T x, db += colsum(dy). The bf16 mode takes colsum(dy)
- * from dW's product (cuBLASLt's BGRADB epilogue, into s->lt_bgrad, then added) when it can. */
+/* l1k_linear_bw: dx = dy W (or +=), dW += dy^T x, db += colsum(dy). colsum(dy) stays the float32
+ * kernel's in the bf16 mode too, not cuBLASLt's BGRADB epilogue: that sums the bf16-rounded dy,
+ * and k_proj's bias gradient (0 in exact arithmetic: a key bias shifts a whole softmax row)
+ * then loses its cancellation; AdamW turns that noise into full steps (docs/gpu.md, cuBLASLt). */
 static int linear_bw(cu_state *s, float *dx, float *dW, float *db, const float *dy, const float *x,
                      const float *W, int N, int in, int out, int acc, l1k_err *err) {
   if (dx) TRY(l1kcu_gemm(s, 0, 0, N, in, out, 1.0f, dy, out, W, in, acc ? 1.0f : 0.0f, dx, in, err));
-  int done = 0, epi = db && s->lt_bgrad && (size_t)out <= s->lt_bgrad_n;
-  if (dW)
-    TRY(l1kcu_gemm_epi(s, 1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in,
-                       epi ? L1KCU_LT_BGRAD : L1KCU_LT_NONE, epi ? s->lt_bgrad : NULL, &done, err));
-  if (db && done) KER(l1kcu_add(db, db, s->lt_bgrad, (size_t)out), "bias gradient");
-  else if (db) KER(l1kcu_bias_bw(db, dy, N, out), "bias_bw");
+  if (dW) TRY(l1kcu_gemm(s, 1, 0, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in, err));
+  if (db) KER(l1kcu_bias_bw(db, dy, N, out), "bias_bw");
   return 0;
 }
 
