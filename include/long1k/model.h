@@ -192,6 +192,29 @@ int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
  * untouched (returns 0; the caller decides). */
 int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                    double *grad_norm, l1k_err *err);
+/* optim_offload: on = the float32 master weights and AdamW moments of the optimizer's range
+ * live in host memory and AdamW runs on the CPU cores (device backends; call before
+ * l1k_model_optim_init). Returns 0, 1 when the backend's optimizer is in host memory anyway
+ * (cpu), or an error code. */
+int l1k_model_optim_offload(l1k_model *m, int on, l1k_err *err);
+/* Data parallelism inside a device backend (CUDA: NCCL; src/backend/ops.h). dp_id (rank 0)
+ * writes the communicator id (L1K_DP_ID_BYTES) the trainer broadcasts over MPI; dp_init joins
+ * the world with it. Both return 1 when the backend has none (cpu: the trainer all-reduces
+ * host gradients). dp_reduce: the gradients summed over the ranks, all of them (shard NULL),
+ * or ZeRO-2's reduce-scatter, each rank keeping its shard [shard[rank], shard[rank+1]) and
+ * its sum of squares; dp_gather: every rank's parameter shard to all. */
+#define L1K_DP_ID_BYTES 128
+int l1k_model_dp_id(l1k_model *m, void *id, l1k_err *err);
+int l1k_model_dp_init(l1k_model *m, const void *id, int rank, int world, l1k_err *err);
+int l1k_model_dp_reduce(l1k_model *m, const size_t *shard, size_t bucket, double *shard_sumsq,
+                        l1k_err *err);
+int l1k_model_dp_gather(l1k_model *m, const size_t *shard, size_t bucket, l1k_err *err);
+/* The same step when the caller already knows the global gradient norm (ZeRO-2: the
+ * gradients were reduce-scattered, so only [lo, hi) holds the summed gradients; the norm is
+ * the square root of the ranks' summed shard sums of squares): clips and updates [lo, hi)
+ * only, with `norm` as the norm; a non-finite norm changes nothing. */
+int l1k_model_step_normed(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
+                          double norm, l1k_err *err);
 /* Host copies of n values from flat offset lo (checkpoints, parity, broadcasts). */
 int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err);
 int l1k_model_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err);

@@ -49,6 +49,18 @@ int l1k_adamw_shard(l1k_adamw *o, size_t lo, size_t hi, l1k_err *err);
  * params[lo, hi) change. */
 void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr);
 
+/* The same step on shard-sized arrays: params[i - lo] and grads[i - lo] for i in [lo, hi)
+ * (optim_offload: the host keeps only the shard's master weights and gradients). Same
+ * arithmetic, same bits. */
+void l1k_adamw_step_shard(l1k_adamw *o, float *params, const float *grads, double lr);
+/* The same step in pieces (optim_offload's pipeline: a piece's update overlaps the copies of
+ * the next piece's gradients and the last piece's parameters): l1k_adamw_begin counts the step
+ * once, then l1k_adamw_update_shard updates parameters [a, b) of the shard (shard-sized arrays
+ * as above); pieces covering [lo, hi) give l1k_adamw_step_shard's bits. */
+void l1k_adamw_begin(l1k_adamw *o);
+void l1k_adamw_update_shard(l1k_adamw *o, float *params, const float *grads, size_t a, size_t b,
+                            double lr);
+
 /* Global L2 norm of x[n], accumulated in double in a fixed order. */
 double l1k_l2norm(const float *x, size_t n);
 

@@ -65,7 +65,7 @@ typedef struct l1k_train_config {
   int64_t save_total_limit;       /* 0: keep all */
   char *resume_from_checkpoint;   /* NULL, "true" (latest) or a checkpoint directory */
   int64_t num_threads;            /* 0: OpenMP default */
-  int64_t zero_stage;             /* 1: AdamW moments sharded across MPI ranks */
+  int64_t zero_stage;             /* 1: AdamW moments sharded across MPI ranks; 2: gradients too */
   int overwrite_output_dir;
   /* the backend (include/long1k/model.h l1k_model_attach) */
   char *device;                   /* auto|cpu|cuda */
@@ -89,6 +89,9 @@ typedef struct l1k_train_config {
   int64_t freeze_trainable_layers;   /* 2: the last 2 layers; < 0: the first |N| */
   char *freeze_trainable_modules;    /* all | self_attn, mlp, input_layernorm, ... */
   char *freeze_extra_modules;        /* embed_tokens, norm, lm_head */
+  /* device backends: float32 master weights and AdamW moments in host memory, AdamW on the
+   * CPU cores (ZeRO-Offload; the cpu backend's optimizer is in host memory anyway) */
+  int optim_offload;
 } l1k_train_config;
 
 void l1k_train_config_default(l1k_train_config *c);

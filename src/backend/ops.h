@@ -52,6 +52,11 @@ typedef struct l1k_step_args {
   double lr;
   double max_grad_norm;   /* 0 = no clipping */
   size_t lo, hi;
+  /* ZeRO-2 (appended): the caller computed the global norm (the gradients were reduce-
+   * scattered, so only [lo, hi) holds summed gradients): the backend uses `norm` and clips
+   * and updates [lo, hi) only. 0: the backend computes the norm over all gradients. */
+  int norm_given;
+  double norm;
 } l1k_step_args;
 
 typedef struct l1k_backend_ops {
@@ -109,6 +114,25 @@ typedef struct l1k_backend_ops {
    * host memory (nothing to plan against). The trainer plans a run against total_b before
    * its first step (include/long1k/memplan.h). */
   int (*mem_info)(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err);
+
+  /* optim_offload (call before optim_init): on = float32 master weights and AdamW moments of
+   * the optimizer's range in host memory, AdamW on the CPU cores (src/backend/cpu/optim.c),
+   * gradients copied down and parameters up each step. NULL entry: the optimizer already
+   * lives in host memory (cpu). */
+  int (*optim_offload)(l1k_model *m, int on, l1k_err *err);
+
+  /* Data parallelism inside the backend (CUDA: NCCL, src/backend/cuda/nccl.h); NULL entries:
+   * the trainer reduces host gradients over MPI itself (cpu). dp_id (rank 0) makes the
+   * communicator's id (L1K_DP_ID_BYTES), which the trainer broadcasts; dp_init joins it.
+   * dp_reduce sums the gradients over the ranks: all of them (shard NULL), or ZeRO-2's
+   * reduce-scatter (shard[world + 1], src/backend/zero_plan.h; bucket values per rank, 0 =
+   * one bucket) leaving each rank its shard's sums and their sum of squares in *shard_sumsq.
+   * dp_gather shares every rank's updated parameter shard with all. */
+  int (*dp_id)(l1k_model *m, void *id, l1k_err *err);
+  int (*dp_init)(l1k_model *m, const void *id, int rank, int world, l1k_err *err);
+  int (*dp_reduce)(l1k_model *m, const size_t *shard, size_t bucket, double *shard_sumsq,
+                   l1k_err *err);
+  int (*dp_gather)(l1k_model *m, const size_t *shard, size_t bucket, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -142,11 +142,43 @@ int l1k_model_optim_init(l1k_model *m, double beta1, double beta2, double eps,
 
 int l1k_model_step(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
                    double *grad_norm, l1k_err *err) {
-  l1k_step_args a = {lr, max_grad_norm, lo, hi};
+  l1k_step_args a = {lr, max_grad_norm, lo, hi, 0, 0};
   double gn = 0;
   int rc = m->be->step(m, &a, &gn, err);
   if (grad_norm) *grad_norm = gn;
   return rc;
+}
+
+int l1k_model_optim_offload(l1k_model *m, int on, l1k_err *err) {
+  if (!m->be->optim_offload) return 1;
+  return m->be->optim_offload(m, on, err);
+}
+
+int l1k_model_dp_id(l1k_model *m, void *id, l1k_err *err) {
+  if (!m->be->dp_id) return 1;
+  return m->be->dp_id(m, id, err);
+}
+int l1k_model_dp_init(l1k_model *m, const void *id, int rank, int world, l1k_err *err) {
+  if (!m->be->dp_init) return 1;
+  return m->be->dp_init(m, id, rank, world, err);
+}
+int l1k_model_dp_reduce(l1k_model *m, const size_t *shard, size_t bucket, double *shard_sumsq,
+                        l1k_err *err) {
+  if (!m->be->dp_reduce)
+    return l1k_errf(err, L1K_EINTERNAL, "device %s: no data parallelism in the backend", m->be->name);
+  return m->be->dp_reduce(m, shard, bucket, shard_sumsq, err);
+}
+int l1k_model_dp_gather(l1k_model *m, const size_t *shard, size_t bucket, l1k_err *err) {
+  if (!m->be->dp_gather)
+    return l1k_errf(err, L1K_EINTERNAL, "device %s: no data parallelism in the backend", m->be->name);
+  return m->be->dp_gather(m, shard, bucket, err);
+}
+
+int l1k_model_step_normed(l1k_model *m, double lr, double max_grad_norm, size_t lo, size_t hi,
+                          double norm, l1k_err *err) {
+  l1k_step_args a = {lr, max_grad_norm, lo, hi, 1, norm};
+  double gn = 0;
+  return m->be->step(m, &a, &gn, err);
 }
 
 int l1k_model_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {

@@ -526,8 +526,11 @@ static int check_matches(const l1k_train_state *s, const char *p, size_t n, int6
                     (unsigned long long)s->seed, (unsigned long long)seed);
   if (s->rows_per_step != rows_per_step)
     return l1k_errf(err, L1K_EINPUT,
-                    "%s: %lld rows per step (batch x accumulation x processes), now %lld", p,
-                    (long long)s->rows_per_step, (long long)rows_per_step);
+                    "%s: %lld rows per step (batch x accumulation x processes), now %lld (on "
+                    "another number of processes, set gradient_accumulation_steps so that the "
+                    "product stays %lld)", p,
+                    (long long)s->rows_per_step, (long long)rows_per_step,
+                    (long long)s->rows_per_step);
   return 0;
 }
 

@@ -1,6 +1,8 @@
 /* long1k — data-parallel collectives: see dist.h. */
 #include "train/dist.h"
 
+#include "backend/zero_plan.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,4 +152,67 @@ int l1k_dist_bcast(l1k_dist *d, void *buf, size_t bytes, l1k_err *err) {
   }
 #endif
   return 0;
+}
+
+int l1k_dist_reduce_scatter_f32(l1k_dist *d, float *g, const size_t *shard, size_t bucket,
+                                l1k_err *err) {
+  if (d->world <= 1) return 0;
+#ifdef LONG1K_HAVE_MPI
+  int W = d->world;
+  size_t big = 0;
+  for (int r = 0; r < W; r++)
+    if (shard[r + 1] - shard[r] > big) big = shard[r + 1] - shard[r];
+  if (!bucket || bucket > big) bucket = big ? big : 1;
+  if (bucket > 0x7fffffff) bucket = 0x7fffffff;
+  size_t nb = l1k_zero_n_buckets(shard, W, bucket);
+  float *pack = l1k_calloc(((size_t)W + 1) * bucket, sizeof *pack, err);
+  if (!pack) return L1K_ENOMEM;
+  float *recv = pack + (size_t)W * bucket;
+  int rc = 0;
+  for (size_t j = 0; j < nb && !rc; j++) {
+    for (int r = 0; r < W; r++) {
+      size_t lo, len;
+      l1k_zero_piece(shard, r, bucket, j, &lo, &len);
+      float *dst = pack + (size_t)r * bucket;
+      if (len) memcpy(dst, g + lo, len * sizeof *g);
+      if (len < bucket) memset(dst + len, 0, (bucket - len) * sizeof *g);
+    }
+    if (MPI_Reduce_scatter_block(pack, recv, (int)bucket, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) !=
+        MPI_SUCCESS) {
+      rc = l1k_errf(err, L1K_EIO, "MPI_Reduce_scatter_block failed (bucket %zu of %zu)", j, nb);
+      break;
+    }
+    size_t lo, len;
+    l1k_zero_piece(shard, d->rank, bucket, j, &lo, &len);
+    if (len) memcpy(g + lo, recv, len * sizeof *g);
+  }
+  free(pack);
+  return rc;
+#else
+  (void)g, (void)shard, (void)bucket;
+  return l1k_errf(err, L1K_EUNSUPPORTED, "reduce-scatter over %d processes needs MPI", d->world);
+#endif
+}
+
+double l1k_dist_sumsq_f32(const float *x, size_t n) {
+  double total = 0;
+  for (size_t a = 0; a < n; a += 4096) {
+    size_t e = a + 4096 < n ? a + 4096 : n;
+    double s = 0;
+    for (size_t i = a; i < e; i++) s += (double)x[i] * (double)x[i];
+    total += s;
+  }
+  return total;
+}
+
+int l1k_dist_share_blob(l1k_dist *d, int rc0, void *blob, size_t n, l1k_err *err) {
+  if (d->world <= 1) return rc0;
+  int32_t v = rc0;
+  int rc = l1k_dist_bcast(d, &v, sizeof v, err);
+  if (rc) return rc;
+  if (v) {
+    if (d->rank == 0) return rc0;
+    return l1k_errf(err, v, "rank 0 could not set up the communicator (its message says why)");
+  }
+  return l1k_dist_bcast(d, blob, n, err);
 }

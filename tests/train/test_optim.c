@@ -100,5 +100,39 @@ int main(void) {
   CHECK(!isfinite(n));
   CHECK(x[8] == (float)((double)(8 % 97) / 97.0 - 0.5));
   free(x);
+  /* optim_offload's shard-sized arrays: l1k_adamw_step_shard on params[lo, hi) copied out
+   * gives l1k_adamw_step's bits on the whole arrays (3 steps, a no-decay segment across lo) */
+  {
+    enum { NP = 1000, LO = 300, HI = 700 };
+    l1k_param_seg segs[2] = {{0, 250, 0}, {250, 100, 1}};
+    l1k_adamw fa, sa;
+    CHECK(l1k_adamw_init(&fa, NP, segs, 2, 0.9, 0.95, 1e-8, 0.1, NULL) == 0);
+    CHECK(l1k_adamw_shard(&fa, LO, HI, NULL) == 0);
+    CHECK(l1k_adamw_init(&sa, NP, segs, 2, 0.9, 0.95, 1e-8, 0.1, NULL) == 0);
+    CHECK(l1k_adamw_shard(&sa, LO, HI, NULL) == 0);
+    l1k_adamw pa; /* the same in pieces of 37 (the offload pipeline) */
+    CHECK(l1k_adamw_init(&pa, NP, segs, 2, 0.9, 0.95, 1e-8, 0.1, NULL) == 0);
+    CHECK(l1k_adamw_shard(&pa, LO, HI, NULL) == 0);
+    float P[NP], G[NP], sp[HI - LO], sg[HI - LO], pp[HI - LO];
+    for (int i = 0; i < NP; i++) P[i] = (float)sin(i * 0.37);
+    memcpy(sp, P + LO, sizeof sp);
+    memcpy(pp, P + LO, sizeof pp);
+    for (int s = 0; s < 3; s++) {
+      for (int i = 0; i < NP; i++) G[i] = (float)cos(i * 0.11 + s);
+      memcpy(sg, G + LO, sizeof sg);
+      l1k_adamw_step(&fa, P, G, 1e-3);
+      l1k_adamw_step_shard(&sa, sp, sg, 1e-3);
+      l1k_adamw_begin(&pa);
+      for (size_t a = LO; a < HI; a += 37)
+        l1k_adamw_update_shard(&pa, pp, sg, a, a + 37 < HI ? a + 37 : HI, 1e-3);
+    }
+    CHECK(memcmp(sp, P + LO, sizeof sp) == 0);
+    CHECK(memcmp(pp, P + LO, sizeof pp) == 0);
+    CHECK(memcmp(sa.m, fa.m, (HI - LO) * sizeof(float)) == 0 && sa.step == 3);
+    CHECK(memcmp(pa.v, fa.v, (HI - LO) * sizeof(float)) == 0 && pa.step == 3);
+    l1k_adamw_free(&fa);
+    l1k_adamw_free(&sa);
+    l1k_adamw_free(&pa);
+  }
   CHECK_DONE();
 }

@@ -97,7 +97,21 @@ static int cpu_step(l1k_model *m, const l1k_step_args *a, double *grad_norm, l1k
                     a->lo, a->hi, s->opt.lo, s->opt.hi);
   train_space sp = model_train_space(m, 1);
   if (!sp.grads) return l1k_errf(err, L1K_ENOMEM, "out of memory for gradients");
-  double gn = l1k_clip_grad_norm(sp.grads, sp.n, a->max_grad_norm);
+  double gn;
+  if (a->norm_given) { /* ZeRO-2: only the shard's gradients are summed; clip those */
+    gn = a->norm;
+    if (a->max_grad_norm > 0 && isfinite(gn)) {
+      double coef = a->max_grad_norm / (gn + 1e-6);
+      if (coef < 1.0) {
+        float *g = sp.grads;
+        long long l = (long long)a->lo, h = (long long)a->hi;
+#pragma omp parallel for schedule(static) if (h - l > 65536)
+        for (long long i = l; i < h; i++) g[i] = (float)((double)g[i] * coef);
+      }
+    }
+  } else {
+    gn = l1k_clip_grad_norm(sp.grads, sp.n, a->max_grad_norm);
+  }
   if (grad_norm) *grad_norm = gn;
   if (!isfinite(gn)) return 0; /* parameters and state untouched */
   l1k_adamw_step(&s->opt, sp.params, sp.grads, a->lr);

@@ -62,31 +62,36 @@ void l1k_adamw_free(l1k_adamw *o) {
   o->segs = NULL;
 }
 
-static void update_range(l1k_adamw *o, float *p, const float *g, size_t lo, size_t hi, double lr,
-                         double wd, double step_size, double bc2_sqrt) {
+/* p, g: parameter i at p[i - off] (off 0: whole arrays; o->lo: shard-sized ones) */
+static void update_range(l1k_adamw *o, float *p, const float *g, size_t off, size_t lo, size_t hi,
+                         double lr, double wd, double step_size, double bc2_sqrt, size_t clo,
+                         size_t chi) {
   if (lo < o->lo) lo = o->lo;
   if (hi > o->hi) hi = o->hi;
+  if (lo < clo) lo = clo;
+  if (hi > chi) hi = chi;
   if (lo >= hi) return;
   const double b1 = o->beta1, b2 = o->beta2, eps = o->eps, decay = 1.0 - lr * wd;
   float *m = o->m, *v = o->v; /* moments of the shard: parameter i at i - base */
-  const long long base = (long long)o->lo;
+  const long long base = (long long)o->lo, po = (long long)off;
   long long l = (long long)lo, h = (long long)hi;
 #pragma omp parallel for schedule(static) if (h - l > 65536)
   for (long long i = l; i < h; i++) {
-    double gi = g[i];
+    double gi = g[i - po];
     long long j = i - base;
     double mi = b1 * m[j] + (1.0 - b1) * gi;
     double vi = b2 * v[j] + (1.0 - b2) * gi * gi;
     m[j] = (float)mi;
     v[j] = (float)vi;
-    double pi = (double)p[i] * decay;
+    double pi = (double)p[i - po] * decay;
     pi -= step_size * (double)m[j] / (sqrt((double)v[j]) / bc2_sqrt + eps);
-    p[i] = (float)pi;
+    p[i - po] = (float)pi;
   }
 }
 
-void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr) {
-  o->step++;
+/* the update of parameters [clo, chi) at step o->step (already counted) */
+static void adamw_walk(l1k_adamw *o, float *params, const float *grads, size_t off, double lr,
+                       size_t clo, size_t chi) {
   double t = (double)o->step;
   double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - pow(o->beta2, t);
   double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
@@ -102,13 +107,31 @@ void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr) 
         best_off = o->segs[i].offset;
       }
     if (best_off > at)
-      update_range(o, params, grads, at, best_off, lr, o->weight_decay, step_size, bc2_sqrt);
+      update_range(o, params, grads, off, at, best_off, lr, o->weight_decay, step_size, bc2_sqrt,
+                   clo, chi);
     if (best == (size_t)-1) break;
     const l1k_param_seg *s = &o->segs[best];
-    update_range(o, params, grads, s->offset, s->offset + s->numel, lr,
-                 s->no_decay ? 0.0 : o->weight_decay, step_size, bc2_sqrt);
+    update_range(o, params, grads, off, s->offset, s->offset + s->numel, lr,
+                 s->no_decay ? 0.0 : o->weight_decay, step_size, bc2_sqrt, clo, chi);
     at = s->offset + s->numel;
   }
+}
+
+void l1k_adamw_step(l1k_adamw *o, float *params, const float *grads, double lr) {
+  o->step++;
+  adamw_walk(o, params, grads, 0, lr, 0, o->n);
+}
+
+void l1k_adamw_step_shard(l1k_adamw *o, float *params, const float *grads, double lr) {
+  o->step++;
+  adamw_walk(o, params, grads, o->lo, lr, 0, o->n);
+}
+
+void l1k_adamw_begin(l1k_adamw *o) { o->step++; }
+
+void l1k_adamw_update_shard(l1k_adamw *o, float *params, const float *grads, size_t a, size_t b,
+                            double lr) {
+  adamw_walk(o, params, grads, o->lo, lr, a, b);
 }
 
 #define NORM_CHUNKS 256

@@ -118,6 +118,7 @@ int l1kcu_attn_choice(int bf16, int deterministic, l1k_err *err) {
 #include <dlfcn.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "backend/cuda/kernels.h"
@@ -631,20 +632,40 @@ static void dnn_fail(char *why, size_t n, const char *fmt, const char *a) {
   snprintf(why, n, fmt, a);
 }
 
+/* The library, loaded once per process and never unloaded. NVRTC too, while cuDNN is in use:
+ * cuDNN's runtime-compiled engines dlopen and dlclose libnvrtc for every graph they check
+ * (10 times in test_cuda_cudnn), and each unload loses the 71 KiB emergency exception pool of
+ * the libstdc++ that NVRTC links statically (LeakSanitizer, CI 2026-12-05); holding one
+ * reference keeps it loaded once (and saves the reloads). Best effort: a cuDNN for CUDA 12
+ * loads libnvrtc.so.12. */
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *lib_handle;
+
+static void *dnn_lib(char *why, size_t why_len) {
+  pthread_mutex_lock(&lib_mu);
+  if (!lib_handle) {
+    const char *path = getenv("LONG1K_CUDNN_LIB");
+    if (!path || !*path) path = "libcudnn.so.9";
+    lib_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (lib_handle && !dlopen("libnvrtc.so.13", RTLD_NOW | RTLD_LOCAL))
+      (void)dlopen("libnvrtc.so.12", RTLD_NOW | RTLD_LOCAL);
+    if (!lib_handle) {
+      const char *e = dlerror();
+      dnn_fail(why, why_len, "cannot load cuDNN: %s (set LD_LIBRARY_PATH or LONG1K_CUDNN_LIB)",
+               e ? e : path);
+    }
+  }
+  void *lib = lib_handle;
+  pthread_mutex_unlock(&lib_mu);
+  return lib;
+}
+
 /* The library and its entry points (no device needed). */
 static l1kcu_dnn *dnn_load(char *why, size_t why_len) {
-  const char *path = getenv("LONG1K_CUDNN_LIB");
-  if (!path || !*path) path = "libcudnn.so.9";
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char *e = dlerror();
-    dnn_fail(why, why_len, "cannot load cuDNN: %s (set LD_LIBRARY_PATH or LONG1K_CUDNN_LIB)",
-             e ? e : path);
-    return NULL;
-  }
+  void *lib = dnn_lib(why, why_len);
+  if (!lib) return NULL;
   l1kcu_dnn *a = calloc(1, sizeof *a);
   if (!a) {
-    dlclose(lib);
     dnn_fail(why, why_len, "%s", "out of memory");
     return NULL;
   }
@@ -757,7 +778,7 @@ void l1kcu_dnn_close(l1kcu_dnn *a) {
     if (dev[i]) cudaFree(dev[i]);
   free(a->h_meta);
   l1kcu_docs_free(&a->docs);
-  if (a->lib) dlclose(a->lib);
+  /* a->lib stays loaded (dnn_lib) */
   free(a);
 }
 

@@ -16,6 +16,8 @@
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/nccl.h"
+#include "backend/cuda/offload.h"
 
 /* ---------------------------------------------------------------- errors */
 
@@ -302,6 +304,8 @@ int l1kcu_reserve(l1k_model *m, int B, int T, l1k_err *err) {
 static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
+  l1kcu_offload_free(s);
+  l1kcu_nccl_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   l1kcu_lt_close(s->lt);
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
@@ -457,10 +461,16 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   s->m1 = s->m2 = NULL;
   s->have_optim = 0;
   size_t k = hi - lo;
-  int rc = dev_alloc((void **)&s->m1, k * sizeof(float), "AdamW first moments", err);
-  if (!rc) rc = dev_alloc((void **)&s->m2, k * sizeof(float), "AdamW second moments", err);
-  if (!rc) rc = l1kcu_check(cudaMemset(s->m1, 0, k * sizeof(float)), "zeroing AdamW state", err);
-  if (!rc) rc = l1kcu_check(cudaMemset(s->m2, 0, k * sizeof(float)), "zeroing AdamW state", err);
+  int rc = 0;
+  l1kcu_offload_free(s);
+  if (s->want_offload) { /* optim_offload: master, moments and AdamW on the host */
+    rc = l1kcu_offload_init(s, beta1, beta2, eps, weight_decay, lo, hi, err);
+  } else {
+    rc = dev_alloc((void **)&s->m1, k * sizeof(float), "AdamW first moments", err);
+    if (!rc) rc = dev_alloc((void **)&s->m2, k * sizeof(float), "AdamW second moments", err);
+    if (!rc) rc = l1kcu_check(cudaMemset(s->m1, 0, k * sizeof(float)), "zeroing AdamW state", err);
+    if (!rc) rc = l1kcu_check(cudaMemset(s->m2, 0, k * sizeof(float)), "zeroing AdamW state", err);
+  }
   if (rc) return rc;
   s->olo = lo;
   s->ohi = hi;
@@ -493,16 +503,23 @@ static int cuda_step(l1k_model *m, const l1k_step_args *a, double *grad_norm_out
     int rc0 = l1kcu_reserve(m, 1, 1, err);
     if (rc0) return rc0;
   }
-  double norm = 0;
-  int rc = grad_norm(m, s, &norm, err);
+  double norm = a->norm;
+  int rc = a->norm_given ? 0 : grad_norm(m, s, &norm, err);
   if (rc) return rc;
   if (grad_norm_out) *grad_norm_out = norm;
   if (!isfinite(norm)) return 0; /* parameters and state untouched */
   if (a->max_grad_norm > 0) {
+    /* ZeRO-2 (norm given): only the shard holds summed gradients; clip it alone */
+    size_t clo = a->norm_given ? a->lo : 0, chi = a->norm_given ? a->hi : s->tn;
     double coef = a->max_grad_norm / (norm + 1e-6);
-    if (coef < 1.0 &&
-        (rc = l1kcu_launch(l1kcu_scale(s->tg, s->tn, coef), "clip", err)))
+    if (coef < 1.0 && chi > clo &&
+        (rc = l1kcu_launch(l1kcu_scale(s->tg + clo, chi - clo, coef), "clip", err)))
       return rc;
+  }
+  if (s->off) { /* optim_offload: AdamW on the host (offload.c) */
+    if ((rc = l1kcu_offload_step(s, a->lr, err))) return rc;
+    if ((rc = l1kcu_refresh_bf16(s, err))) return rc;
+    return l1kcu_check(cudaDeviceSynchronize(), "optimizer step", err);
   }
   s->step++;
   double t = (double)s->step, bc1 = 1.0 - pow(s->b1, t), bc2 = 1.0 - pow(s->b2, t);
@@ -542,6 +559,7 @@ static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, 
   cu_state *s = state(m);
   int rc = copy_range(m, s ? s->tp + lo : NULL, src, lo, n, s ? s->tn : 0,
                       cudaMemcpyHostToDevice, "params_set", err);
+  if (!rc) l1kcu_offload_params_set(s, src, lo, n);
   return rc ? rc : l1kcu_refresh_bf16(s, err);
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
@@ -559,6 +577,11 @@ static int cuda_optim_get(l1k_model *m, float *m1, float *m2, int64_t *step, l1k
   cu_state *s = state(m);
   if (!s || !s->have_optim) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_get before optim_init");
   size_t k = s->ohi - s->olo;
+  if (s->off) {
+    if (k) memcpy(m1, s->off->opt.m, k * sizeof(float)), memcpy(m2, s->off->opt.v, k * sizeof(float));
+    if (step) *step = s->off->opt.step;
+    return 0;
+  }
   int rc = copy_range(m, m1, s->m1, 0, k, k, cudaMemcpyDeviceToHost, "optim_get", err);
   if (!rc) rc = copy_range(m, m2, s->m2, 0, k, k, cudaMemcpyDeviceToHost, "optim_get", err);
   if (!rc && step) *step = s->step;
@@ -570,6 +593,11 @@ static int cuda_optim_set(l1k_model *m, const float *m1, const float *m2, int64_
   cu_state *s = state(m);
   if (!s || !s->have_optim) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_set before optim_init");
   size_t k = s->ohi - s->olo;
+  if (s->off) {
+    if (k) memcpy(s->off->opt.m, m1, k * sizeof(float)), memcpy(s->off->opt.v, m2, k * sizeof(float));
+    s->off->opt.step = step;
+    return 0;
+  }
   int rc = copy_range(m, s->m1, m1, 0, k, k, cudaMemcpyHostToDevice, "optim_set", err);
   if (!rc) rc = copy_range(m, s->m2, m2, 0, k, k, cudaMemcpyHostToDevice, "optim_set", err);
   if (!rc) s->step = step;
@@ -588,6 +616,13 @@ static int cuda_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_
   if (rc) return rc;
   *free_b = fr;
   *total_b = tot;
+  return 0;
+}
+
+static int cuda_optim_offload(l1k_model *m, int on, l1k_err *err) {
+  cu_state *s = state(m);
+  if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_offload before attach");
+  s->want_offload = on != 0;
   return 0;
 }
 
@@ -610,4 +645,9 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .optim_set = cuda_optim_set,
     .grads_host = cuda_grads_host,
     .mem_info = cuda_mem_info,
+    .optim_offload = cuda_optim_offload,
+    .dp_id = l1kcu_nccl_id,
+    .dp_init = l1kcu_nccl_init,
+    .dp_reduce = l1kcu_nccl_reduce,
+    .dp_gather = l1kcu_nccl_gather,
 };

@@ -73,6 +73,11 @@ typedef struct cu_state {
   /* attention (attention.c): flash_bf16's bf16 copies of q, k, v, o, dO, in the arena */
   uint16_t *fa_buf;
   size_t fa_elems;
+  /* optim_offload (offload.c): the optimizer's range in host memory, NULL when on the device */
+  struct cu_offload *off;
+  int want_offload; /* set by the optim_offload entry; optim_init reads it */
+  /* data parallelism over NCCL (nccl.c), NULL with one process */
+  struct cu_nccl *nccl;
   /* bf16 mode: products through cuBLASLt (cublaslt.h; NULL: cublasGemmEx only) */
   struct l1kcu_lt *lt;
   /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */

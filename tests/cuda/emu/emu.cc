@@ -18,7 +18,15 @@
 static cudaError_t last_err = cudaSuccess;
 /* the emulated device's 141 GB: cudaMemGetInfo reports what cudaMalloc handed out as used, so
  * that a backend's device memory can be measured here as on a GPU (tests/cuda/test_cuda_lora.c) */
-static const size_t EMU_TOTAL = (size_t)141 * 1000 * 1000 * 1000;
+static size_t emu_total(void) { /* LONG1K_EMU_MEM_TOTAL=bytes: a smaller device (plan tests) */
+  static size_t t = 0;
+  if (!t) {
+    const char *e = getenv("LONG1K_EMU_MEM_TOTAL");
+    t = e && *e && strtoull(e, NULL, 10) ? (size_t)strtoull(e, NULL, 10) : (size_t)141 * 1000 * 1000 * 1000;
+  }
+  return t;
+}
+#define EMU_TOTAL emu_total()
 static std::unordered_map<void *, size_t> live;
 static size_t used_bytes;
 
@@ -56,6 +64,14 @@ extern "C" cudaError_t cudaGetLastError(void) {
 }
 extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
 /* the emulated device: an H200's 141 GB less what is allocated (device memory is host memory) */
+extern "C" cudaError_t cudaMallocHost(void **p, size_t n) {
+  *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+extern "C" cudaError_t cudaFreeHost(void *p) {
+  free(p);
+  return cudaSuccess;
+}
 extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   *total_b = EMU_TOTAL;
   *free_b = EMU_TOTAL - used_bytes;
@@ -87,11 +103,20 @@ extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_
   return cudaSuccess;
 }
 
+/* LONG1K_EMU_DEVICES=n: n devices (each process has its own memory anyway; the ranks of a
+ * multi-process test pick theirs by node-local rank), default 1 */
+static int emu_devices(void) {
+  const char *e = getenv("LONG1K_EMU_DEVICES");
+  int n = e && *e ? atoi(e) : 1;
+  return n > 0 ? n : 1;
+}
 extern "C" cudaError_t cudaGetDeviceCount(int *n) {
-  *n = 1;
+  *n = emu_devices();
   return cudaSuccess;
 }
-extern "C" cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+extern "C" cudaError_t cudaSetDevice(int d) {
+  return d >= 0 && d < emu_devices() ? cudaSuccess : cudaErrorInvalidValue;
+}
 extern "C" const char *cudaGetErrorString(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "no error";

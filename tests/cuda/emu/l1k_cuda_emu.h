@@ -30,6 +30,8 @@ enum cudaMemcpyKind {
 };
 cudaError_t cudaMalloc(void **p, size_t n);
 cudaError_t cudaFree(void *p);
+cudaError_t cudaMallocHost(void **p, size_t n); /* pinned host memory: plain memory here */
+cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind);
 cudaError_t cudaMemset(void *dst, int v, size_t n);
 cudaError_t cudaGetLastError(void);
