@@ -7,7 +7,8 @@
 #                                      CLI needs (cJSON, zlib, OpenBLAS + libgfortran, utf8proc,
 #                                      libyaml; no libcurl: the device build sets LONG1K_CURL=OFF,
 #                                      so only `eval --endpoint` is missing there), and
-#                                      shared/golden/models.
+#                                      shared/golden/models (and shared/bench/
+#                                      hf_sft_reference.py, the step benchmark's peer).
 #   OUT=$OUT scripts/gpu-check.sh      THERE (run tool, carry [".gpudeps"]): configures CMake
 #                                      against .gpudeps with nvcc (sm_90 + PTX), builds the
 #                                      `long1k` CLI, the CUDA tests and benchmarks, runs the
@@ -77,6 +78,9 @@ prepare() {
   mkdir -p "$GPUDEPS/shared/golden"
   (cd "$tmp" && tar cf - deps | xz -6 -T2 >"$GPUDEPS/deps.tar.xz")
   cp -r "$shared/golden/models" "$GPUDEPS/shared/golden/"
+  # the step benchmark's peer (bench/step_peer.py) runs hf_sft_reference.py's own step
+  mkdir -p "$GPUDEPS/shared/bench"
+  cp "$shared/bench/hf_sft_reference.py" "$GPUDEPS/shared/bench/"
   chmod -R u+w "$GPUDEPS"
   rm -rf "$tmp"
   du -sh "$GPUDEPS"/*
@@ -153,8 +157,9 @@ cli_parity() {
   done
 }
 
-# train_yaml DEVICE PRECISION NAME: a short run on qwen2_tiny (vocab 512, so pre-tokenized data:
-# the shared qwen tokenizer's ids do not fit it), one loss per step in trainer_log.jsonl
+# train_yaml DEVICE PRECISION NAME [RECOMPUTE]: a short run on qwen2_tiny (vocab 512, so
+# pre-tokenized data: the shared qwen tokenizer's ids do not fit it), one loss per step in
+# trainer_log.jsonl; RECOMPUTE=true: gradient_checkpointing (per-layer recomputation)
 train_yaml() {
   cat <<EOC
 model_name_or_path: $SHARED/golden/models/qwen2_tiny/f32
@@ -173,20 +178,22 @@ device: $1
 precision: $2
 tokenized_cache_dir: $OUT/train/cache-$3
 output_dir: $OUT/train/out-$3
+gradient_checkpointing: ${4:-false}
 EOC
 }
 
 # the device run (float32, then bf16 where the device has it) and the same run on the cpu;
-# on a machine without a GPU (DEVICE=cpu) the "device" run is a second cpu run
+# on a machine without a GPU (DEVICE=cpu) the "device" run is a second cpu run. A device also
+# runs both with gradient_checkpointing (role device-rc): the same loss curve, bit for bit.
 cli_train() {
   local runs="device:$DEVICE:fp32 cpu:cpu:fp32" r role dev pr
-  [ "$DEVICE" = cpu ] || runs="$runs device:$DEVICE:bf16"
+  [ "$DEVICE" = cpu ] || runs="$runs device:$DEVICE:bf16 device-rc:$DEVICE:fp32 device-rc:$DEVICE:bf16"
   mkdir -p "$OUT/train"
   $PY "$ROOT/tests/train/make_tokenized.py" "$OUT/train/data.jsonl" 32 3 48 500 ||
     { sum "step  train-data: FAILED (tests/train/make_tokenized.py)"; return; }
   for r in $runs; do
     IFS=: read -r role dev pr <<<"$r"
-    train_yaml "$dev" "$pr" "$role-$pr" >"$OUT/train/$role-$pr.yaml"
+    train_yaml "$dev" "$pr" "$role-$pr" "$([ "$role" = device-rc ] && echo true)" >"$OUT/train/$role-$pr.yaml"
     rm -rf "$OUT/train/out-$role-$pr" "$OUT/train/cache-$role-$pr"
     step "train-$role-$dev-$pr" 120 "$BIN" train "$OUT/train/$role-$pr.yaml"
   done

@@ -5,7 +5,10 @@
                                          by side (TRAIN_DIR/out-{device,cpu}-<prec>/trainer_log.jsonl):
                                          DEVICE fp32 against cpu fp32 (exit 1 unless both ran
                                          8 steps and every loss agrees to 1e-4 relative), and
-                                         DEVICE bf16 beside them when it ran.
+                                         DEVICE bf16 beside them when it ran; runs with
+                                         gradient_checkpointing (out-device-rc-<prec>) must
+                                         give the same losses and gradient norms as without,
+                                         to the last printed digit.
   gpu_check_losses.py --parity-table OUT one line per OUT/parity_<model>_<ckpt>_<prec>.json.
 """
 import glob
@@ -18,14 +21,31 @@ STEPS = 8
 BOUND = 1e-4
 
 
-def curve(d, name):
+def curve(d, name, key="loss"):
     p = os.path.join(d, "out-" + name, "trainer_log.jsonl")
     try:
         with open(p) as f:
-            return [json.loads(line)["loss"] for line in f if line.strip()]
+            return [json.loads(line)[key] for line in f if line.strip()]
     except (OSError, ValueError, KeyError) as e:
         print("train-compare: %s: %s" % (p, e))
         return []
+
+
+def same_with_recompute(d, dev):
+    """0 when every out-device-rc-<prec> run logged what out-device-<prec> logged."""
+    bad = 0
+    for prec in ("fp32", "bf16"):
+        if not os.path.isdir(os.path.join(d, "out-device-rc-" + prec)):
+            continue
+        a = [curve(d, "device-" + prec, k) for k in ("loss", "grad_norm")]
+        b = [curve(d, "device-rc-" + prec, k) for k in ("loss", "grad_norm")]
+        ok = len(a[0]) == STEPS and a == b
+        print("train-recompute: %s %s, %d steps with gradient_checkpointing: losses and grad "
+              "norms %s" % (dev, prec, len(b[0]), "identical" if ok else "DIFFER: FAILED"))
+        if not ok:
+            print("  without: %s\n  with:    %s" % (a, b))
+        bad += 0 if ok else 1
+    return bad
 
 
 def compare(d, dev):
@@ -42,9 +62,10 @@ def compare(d, dev):
         print("%4d  %-18.9g %-18.9g %-10.2e %s" % (i + 1, a, b, r,
                                                   "%.6g" % low[i] if i < len(low) else ""))
     ok = len(ref) == len(ours) == STEPS and worst <= BOUND
+    rc_bad = same_with_recompute(d, dev)
     print("train-compare: %d/%d steps, max relative difference %s fp32 vs cpu %.3e (bound %g): %s"
-          % (len(ours), STEPS, dev, worst, BOUND, "ok" if ok else "FAILED"))
-    return 0 if ok else 1
+          % (len(ours), STEPS, dev, worst, BOUND, "ok" if ok and not rc_bad else "FAILED"))
+    return 0 if ok and not rc_bad else 1
 
 
 def parity_table(out):

@@ -8,8 +8,8 @@
 #               shape at T = 4096 and 16384 (QUICK=1: 4096 only), tokens/s and device memory;
 #               ~50 s (the float32 attention kernels dominate at 16k)
 #   peer-lora   bench/gpu_lora_peer.py: PEFT + transformers, the same shape and settings; ~30 s
-# 7B at 16k is left out: the backend keeps float32 activations and has no recomputation yet,
-# so its 28 layers at 16k tokens (~150 GB) do not fit an H200.
+# 7B at 16k is left out: the backend keeps float32 activations, and without recomputation (which
+# this benchmark does not turn on) its 28 layers at 16k tokens (~150 GB) do not fit an H200.
 PART_TARGETS="$PART_TARGETS cuda_test_cuda_lora gpu_lora_bench"
 
 part_lora() {

@@ -521,9 +521,10 @@ static int file_exists_in(const char *dir, const char *name) {
 
 /* Keys that long1k honours only in part: one warning line each, saying what differs. */
 static void warn_partial_effects(const l1k_train_config *c) {
-  if (c->gradient_checkpointing)
-    l1k_warn("gradient_checkpointing: true has no effect; the CPU trainer keeps all activations "
-             "(same numbers, more memory)");
+  /* device auto: the trainer warns once the backend is known (trainer.c attach_device) */
+  if (c->gradient_checkpointing && c->device && !strcmp(c->device, "cpu"))
+    l1k_warn("gradient_checkpointing: true has no effect on device cpu; the CPU trainer keeps all "
+             "activations (same numbers, more memory); device cuda recomputes each layer");
   if (c->bf16)
     l1k_warn("bf16: true only saves checkpoints in bfloat16; compute, master weights and moments "
              "stay float32 on the CPU (LLaMA-Factory trains in bfloat16 mixed precision)");

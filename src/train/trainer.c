@@ -468,7 +468,14 @@ static int attach_device(trainer *t, l1k_err *err) {
         break;
       }
   }
-  return l1k_model_attach(t->m, c->device, &o, err);
+  int rc = l1k_model_attach(t->m, c->device, &o, err);
+  /* device cpu named in the YAML: config.c has warned already */
+  if (!rc && c->gradient_checkpointing && !strcmp(l1k_model_device(t->m), "cpu") &&
+      (!c->device || strcmp(c->device, "cpu")))
+    l1k_warn("gradient_checkpointing: true has no effect on device cpu (device %s chose the cpu); "
+             "the CPU trainer keeps all activations (same numbers, more memory)",
+             c->device ? c->device : "auto");
+  return rc;
 }
 
 /* The planner names `long1k plan`'s options; in a training run they are YAML keys. */

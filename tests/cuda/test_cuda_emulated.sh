@@ -70,4 +70,22 @@ if [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$LONG1K_EMU_ONLY" = test_cuda_gen ]; then
   echo "gpu_decode_bench rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))
 fi
+# the step benchmark's own code (bench/gpu_step_bench.c: bf16, recomputation, flash_bf16) at a
+# tiny shape: its JSON lines
+if [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$LONG1K_EMU_ONLY" = gpu_step_bench ]; then
+  echo "--- gpu_step_bench tiny (emulated device)"
+  cc $CF -c bench/gpu_step_bench.c -o "$W/gpu_step_bench.o" &&
+    g++ -o "$W/gpu_step_bench" "$W/gpu_step_bench.o" $COMMON $LIBS &&
+    GPU_STEP_MATMUL_N=64 GPU_STEP_STEPS=1 "$W/gpu_step_bench" tiny 24 | tee "$W/step_bench.jsonl" &&
+    python3 -c '
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert r[0]["bench"] == "step-matmul" and r[0]["tflops"] > 0, r[0]
+s = r[1]
+assert s["bench"] == "step-tiny-T24" and s["tokens_per_s"] > 0 and 0 < s["mfu_fwd_bwd"] and s["attn"] == "flash_bf16", s
+assert s["arena_gib"] > 0 and s["device_gib"] >= s["arena_gib"] and s["loss"] > 0, s' "$W/step_bench.jsonl"
+  rc=$?
+  echo "gpu_step_bench rc=$rc"
+  [ $rc -eq 0 ] || fails=$((fails + 1))
+fi
 [ $fails -eq 0 ]

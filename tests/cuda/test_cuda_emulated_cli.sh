@@ -4,7 +4,8 @@
 # backend's real sources on a CPU emulation of the CUDA runtime and cuBLAS) instead of the real
 # one, then `scripts/gpu-check.sh --cli-only` with DEVICE=cuda: `long1k parity --device cuda` on
 # every golden model (float32 mode within 1e-4 of transformers, bf16 mode within 2e-2) and a short
-# `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared);
+# `long1k train --device cuda` in fp32 and bf16 beside the same run on the cpu (losses compared),
+# and both again with gradient_checkpointing: true (the same losses and grad norms, bit for bit);
 # then LoRA / freeze training on cuda against the cpu, and a killed + resumed cuda LoRA run
 # (tests/cuda/emu_train_adapters.sh); the memory plan and optim_offload (emu_train_plan.sh);
 # data parallelism through the backend's NCCL code with a fake NCCL over MPI (emu_train_nccl.sh);
@@ -53,6 +54,13 @@ for f in "$W"/check/parity_*.json; do
 done
 grep -q '^step  train-compare: ok$' "$W/check/summary.txt" || { echo "FAIL: train cuda vs cpu"; fail=1; }
 grep -qE '^step  train-device-cuda-bf16: ok$' "$W/check/summary.txt" || { echo "FAIL: train bf16"; fail=1; }
+# gradient_checkpointing: true on cuda, fp32 and bf16: the same losses and grad norms as without
+for pr in fp32 bf16; do
+  grep -qE "^step  train-device-rc-cuda-$pr: ok$" "$W/check/summary.txt" &&
+    grep -q "^train-recompute: cuda $pr, 8 steps with gradient_checkpointing: losses and grad norms identical" "$W/stdout" ||
+    { echo "FAIL: train $pr with gradient_checkpointing"; fail=1; }
+done
+grep '^train-recompute:' "$W/stdout"
 [ $fail -eq 0 ] || tail -40 "$W/stdout"
 sed -n '/summary/,$p' "$W/stdout"
 echo "--- long1k train, LoRA / freeze (emulated device)"

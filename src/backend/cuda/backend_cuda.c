@@ -14,6 +14,7 @@
 
 #include "backend/cuda/attn_cudnn.h"
 #include "backend/cuda/attention.h"
+#include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
 #include "backend/cuda/nccl.h"
 #include "backend/cuda/offload.h"
@@ -54,6 +55,8 @@ static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int c
                                     int slot, l1k_err *err) {
   const uint16_t *w = l1kcu_weight_bf16(s, X);
   if (w) return w;
+  if ((const char *)X >= s->act_lo && (const char *)X < s->act_hi) /* a bf16 activation */
+    return (const uint16_t *)(const void *)X;
   size_t extent = (size_t)(rows - 1) * ld + cols;
   if (extent > s->scr_elems) {
     l1k_errf(err, L1K_EINTERNAL, "CUDA backend: bf16 operand of %zu values exceeds the %zu-value "
@@ -66,12 +69,20 @@ static const uint16_t *bf16_operand(cu_state *s, const float *X, int rows, int c
 
 static int gemm_bf16(cu_state *s, int ta, int tb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                     int ldc, l1k_err *err) {
+                     int ldc, int epi, float *epi_ptr, int *epi_done, l1k_err *err) {
   /* stored shapes: A is [M, K] (or [K, M] when ta), B is [K, N] (or [N, K] when tb) */
   const uint16_t *Ab = bf16_operand(s, A, ta ? K : M, ta ? M : K, lda, 0, err);
   if (!Ab) return err ? err->code : L1K_EINTERNAL;
   const uint16_t *Bb = bf16_operand(s, B, tb ? N : K, tb ? K : N, ldb, 1, err);
   if (!Bb) return err ? err->code : L1K_EINTERNAL;
+  /* cuBLASLt first (cached descriptors and algorithm per shape, the epilogue fused); a shape it
+   * has no algorithm for goes to cublasGemmEx, the caller applying the epilogue */
+  int rc = l1kcu_lt_matmul(s->lt, ta, tb, M, N, K, alpha, Ab, lda, Bb, ldb, beta, C, ldc, epi,
+                           epi_ptr, err);
+  if (rc != L1K_EUNSUPPORTED) {
+    if (!rc) *epi_done = epi != L1KCU_LT_NONE;
+    return rc;
+  }
   cublasStatus_t st = cublasGemmEx(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                    ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, Bb,
                                    CUDA_R_16BF, ldb, Ab, CUDA_R_16BF, lda, &beta, C, CUDA_R_32F,
@@ -81,9 +92,19 @@ static int gemm_bf16(cu_state *s, int ta, int tb, int M, int N, int K, float alp
 
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err) {
+  int done = 0;
+  return l1kcu_gemm_epi(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, L1KCU_LT_NONE,
+                        NULL, &done, err);
+}
+
+int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
+                   float *epi_ptr, int *epi_done, l1k_err *err) {
+  *epi_done = 0;
   if (M <= 0 || N <= 0) return 0;
   if (s->opts.precision == L1K_PREC_BF16 && K > 0)
-    return gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, err);
+    return gemm_bf16(s, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi, epi_ptr,
+                     epi_done, err);
   /* row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T */
   cublasStatus_t st = cublasSgemm(s->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A,
@@ -121,16 +142,36 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   size_t H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   size_t QD = H * hd, KD = KVH * hd, CH = (size_t)s->chunk;
   size_t off = 0;
-#define TAKE(ptr, n)                                                 \
+#define TAKE_E(ptr, n, esz)                                          \
   do {                                                               \
-    size_t bytes_ = (size_t)(n) * sizeof(*(ptr));                    \
+    size_t bytes_ = (size_t)(n) * (esz);                             \
     if (base) (ptr) = (void *)(base + off);                          \
     off += (bytes_ + 255) & ~(size_t)255;                            \
   } while (0)
-  for (int l = 0; l < c->num_hidden_layers; l++) {
-    cu_layer dummy, *L = base ? &s->L[l] : &dummy;
+#define TAKE(ptr, n) TAKE_E(ptr, n, sizeof(*(ptr)))
+  /* each layer's input x (the residual stream); then the rest of a layer's activations: one
+   * set per layer, or with recomputation ONE set that every layer's pointers share (the
+   * forward writes it layer after layer, the backward re-runs a layer's forward into it just
+   * before that layer's backward: cuda_model.c) */
+  int Lc = c->num_hidden_layers, sets = s->opts.recompute && Lc > 0 ? 1 : Lc;
+  cu_layer dummy;
+  for (int l = 0; l < Lc; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->x, N * C);
-    TAKE(L->ln1, N * C);
+  }
+  /* the bf16 activations (acts_bf16.h: ln1, ln2, h of every set, 2 bytes a value) in one
+   * region, so that a product recognizes them by address; float32 otherwise */
+  size_t ab = s->act_bf16 ? 2 : 4;
+  if (base) s->act_lo = s->act_bf16 ? base + off : NULL;
+  for (int l = 0; l < sets; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
+    TAKE_E(L->ln1, N * C, ab);
+    TAKE_E(L->ln2, N * C, ab);
+    TAKE_E(L->h, N * FF, ab);
+  }
+  if (base) s->act_hi = s->act_bf16 ? base + off : NULL;
+  for (int l = 0; l < sets; l++) {
+    cu_layer *L = base ? &s->L[l] : &dummy;
     TAKE(L->ln1_rstd, N);
     TAKE(L->q, N * QD);
     TAKE(L->k, N * KD);
@@ -142,12 +183,16 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
     TAKE(L->lse, N * H);
     TAKE(L->ao, N * QD);
     TAKE(L->xm, N * C);
-    TAKE(L->ln2, N * C);
     TAKE(L->ln2_rstd, N);
     TAKE(L->gate, N * FF);
     TAKE(L->up, N * FF);
-    TAKE(L->h, N * FF);
   }
+  if (base)
+    for (int l = sets; l < Lc; l++) { /* recomputation: the shared set, the layer's own x */
+      float *x = s->L[l].x;
+      s->L[l] = s->L[0];
+      s->L[l].x = x;
+    }
   TAKE(s->xf, N * C);
   TAKE(s->lnf, N * C);
   TAKE(s->lnf_rstd, N);
@@ -197,6 +242,7 @@ static size_t arena_layout(l1k_model *m, cu_state *s, size_t N, char *base) {
   if (base) s->fa_elems = fa;
   TAKE(s->fa_buf, fa);
 #undef TAKE
+#undef TAKE_E
   return off;
 }
 
@@ -261,6 +307,7 @@ static void free_state(cu_state *s) {
   l1kcu_offload_free(s);
   l1kcu_nccl_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
+  l1kcu_lt_close(s->lt);
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   if (s->blas) cublasDestroy(s->blas);
@@ -317,10 +364,6 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   if (opts.precision != L1K_PREC_F32 && opts.precision != L1K_PREC_BF16)
     return l1k_errf(err, L1K_EINPUT, "CUDA backend: unknown precision %d (expected f32 or bf16)",
                     (int)opts.precision);
-  if (opts.recompute)
-    return l1k_errf(err, L1K_EUNSUPPORTED,
-                    "CUDA backend: activation recomputation (gradient_checkpointing) is not "
-                    "built yet");
   if (m->cfg.head_dim > L1KCU_MAX_HEAD_DIM)
     return l1k_errf(err, L1K_EUNSUPPORTED, "CUDA backend: head_dim %d: at most %d",
                     m->cfg.head_dim, L1KCU_MAX_HEAD_DIM);
@@ -337,6 +380,11 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
   if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
+  /* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) */
+  if (!rc && opts.precision == L1K_PREC_BF16) rc = l1kcu_lt_open(&s->lt, err);
+  /* bf16 activations (acts_bf16.h): bf16 mode, no adapter (LoRA's hooks read float32 inputs) */
+  const char *ba = getenv("LONG1K_BF16_ACTS");
+  s->act_bf16 = opts.precision == L1K_PREC_BF16 && !m->ad && !(ba && !strcmp(ba, "0"));
   if (!rc) rc = l1kcu_attn_attach(s, err);
   if (rc) {
     free_state(s);

@@ -78,6 +78,11 @@ typedef struct cu_state {
   int want_offload; /* set by the optim_offload entry; optim_init reads it */
   /* data parallelism over NCCL (nccl.c), NULL with one process */
   struct cu_nccl *nccl;
+  /* bf16 mode: products through cuBLASLt (cublaslt.h; NULL: cublasGemmEx only) */
+  struct l1kcu_lt *lt;
+  /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */
+  int act_bf16;
+  const char *act_lo, *act_hi;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
@@ -91,6 +96,14 @@ int l1kcu_blas(cublasStatus_t st, const char *what, l1k_err *err);
  * buffer first (so every kernel around the products stays float32, as torch autocast). */
 int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc, l1k_err *err);
+
+/* l1kcu_gemm with an epilogue (cublaslt.h: L1KCU_LT_BIAS, epi_ptr = the bias; L1KCU_LT_BGRAD,
+ * ta = 1, epi_ptr = where colsum(A) goes; the backend uses BIAS only): in the bf16 mode through cuBLASLt when it takes the
+ * shape, then *epi_done = 1; otherwise (float32 mode, no algorithm) the plain product and
+ * *epi_done = 0: the caller applies the epilogue itself. */
+int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
+                   float *epi_ptr, int *epi_done, l1k_err *err);
 
 /* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);

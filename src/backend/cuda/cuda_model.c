@@ -9,7 +9,9 @@
  * uploads them. Compiled, not yet run on a GPU. */
 #include <string.h>
 
+#include "backend/cuda/acts_bf16.h"
 #include "backend/cuda/attention.h"
+#include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
 #include "model/adapter_internal.h"
 
@@ -94,15 +96,21 @@ static int prepare_batch(l1k_model *m, cu_state *s, const l1k_batch *b, int grad
 
 /* ---------------------------------------------------------------- linear layers */
 
-/* y[N, out] = x[N, in] W[out, in]^T (+ b): l1k_linear_fw. */
+/* y[N, out] = x[N, in] W[out, in]^T (+ b): l1k_linear_fw. The bf16 mode adds b in the
+ * product's epilogue when cuBLASLt takes it (cublaslt.h). */
 static int linear_fw(cu_state *s, float *y, const float *x, const float *W, const float *b, int N,
                      int in, int out, l1k_err *err) {
-  TRY(l1kcu_gemm(s, 0, 1, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out, err));
-  if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
+  int done = 0;
+  TRY(l1kcu_gemm_epi(s, 0, 1, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out,
+                     b ? L1KCU_LT_BIAS : L1KCU_LT_NONE, (float *)b, &done, err));
+  if (b && !done) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
 }
 
-/* l1k_linear_bw: dx = dy W (or +=), dW += dy^T x, db += colsum(dy). */
+/* l1k_linear_bw: dx = dy W (or +=), dW += dy^T x, db += colsum(dy). colsum(dy) stays the float32
+ * kernel's in the bf16 mode too, not cuBLASLt's BGRADB epilogue: that sums the bf16-rounded dy,
+ * and k_proj's bias gradient (0 in exact arithmetic: a key bias shifts a whole softmax row)
+ * then loses its cancellation; AdamW turns that noise into full steps (docs/gpu.md, cuBLASLt). */
 static int linear_bw(cu_state *s, float *dx, float *dW, float *db, const float *dy, const float *x,
                      const float *W, int N, int in, int out, int acc, l1k_err *err) {
   if (dx) TRY(l1kcu_gemm(s, 0, 0, N, in, out, 1.0f, dy, out, W, in, acc ? 1.0f : 0.0f, dx, in, err));
@@ -113,6 +121,10 @@ static int linear_bw(cu_state *s, float *dx, float *dW, float *db, const float *
 
 /* ---------------------------------------------------------------- one layer */
 
+/* Layer l's forward from L->x into its activations and x_out (the next layer's input). x_out
+ * NULL: the recomputation before the layer's backward (s->opts.recompute), which needs the
+ * activations but not the output, so it stops before the down projection (its LoRA u is kept
+ * per layer from the forward: lora.c). */
 static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out, l1k_err *err) {
   const l1k_model_config *c = &m->cfg;
   layer_params *P = &s->P.layer[l];
@@ -121,7 +133,11 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim;
   int QD = H * hd, KD = KVH * hd;
   float eps = (float)c->rms_norm_eps;
-  KER(l1kcu_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps), "rmsnorm_fw");
+  if (s->act_bf16) /* ln1, ln2, h as bf16: acts_bf16.h */
+    KER(l1kcu_rmsnorm_fw_bf16((uint16_t *)(void *)L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps),
+        "rmsnorm_fw_bf16");
+  else
+    KER(l1kcu_rmsnorm_fw(L->ln1, L->ln1_rstd, L->x, P->ln1_w, N, C, eps), "rmsnorm_fw");
   TRY(linear_fw(s, L->q, L->ln1, P->q_w, P->q_b, N, C, QD, err));
   TRY(linear_fw(s, L->k, L->ln1, P->k_w, P->k_b, N, C, KD, err));
   TRY(linear_fw(s, L->v, L->ln1, P->v_w, P->v_b, N, C, KD, err));
@@ -141,12 +157,21 @@ static int layer_fw(l1k_model *m, cu_state *s, int l, int B, int T, float *x_out
   TRY(linear_fw(s, L->xm, L->ao, P->o_w, NULL, N, QD, C, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_O, L->xm, L->ao, N, err));
   KER(l1kcu_add(L->xm, L->xm, L->x, (size_t)N * C), "residual");
-  KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
+  if (s->act_bf16)
+    KER(l1kcu_rmsnorm_fw_bf16((uint16_t *)(void *)L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps),
+        "rmsnorm_fw_bf16");
+  else
+    KER(l1kcu_rmsnorm_fw(L->ln2, L->ln2_rstd, L->xm, P->ln2_w, N, C, eps), "rmsnorm_fw");
   TRY(linear_fw(s, L->gate, L->ln2, P->gate_w, NULL, N, C, FF, err));
   TRY(linear_fw(s, L->up, L->ln2, P->up_w, NULL, N, C, FF, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_GATE, L->gate, L->ln2, N, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_UP, L->up, L->ln2, N, err));
-  KER(l1kcu_swiglu_fw(L->h, L->gate, L->up, (size_t)N * FF), "swiglu_fw");
+  if (s->act_bf16)
+    KER(l1kcu_swiglu_fw_bf16((uint16_t *)(void *)L->h, L->gate, L->up, (size_t)N * FF),
+        "swiglu_fw_bf16");
+  else
+    KER(l1kcu_swiglu_fw(L->h, L->gate, L->up, (size_t)N * FF), "swiglu_fw");
+  if (!x_out) return 0;
   TRY(linear_fw(s, x_out, L->h, P->down_w, NULL, N, FF, C, err));
   TRY(l1kcu_lora_fw(m, s, l, L1K_LORA_DOWN, x_out, L->h, N, err));
   KER(l1kcu_add(x_out, x_out, L->xm, (size_t)N * C), "residual");
@@ -288,7 +313,13 @@ static int fw_bw(l1k_model *m, cu_state *s, const l1k_batch *b, double grad_scal
       "final norm bw");
   /* with an adapter, down to the lowest layer that trains something (lora.h) */
   int lowest = l1kcu_bw_lowest_layer(m);
-  for (int l = Lc - 1; l >= lowest; l--) TRY(layer_bw(m, s, l, b->B, b->T, err));
+  for (int l = Lc - 1; l >= lowest; l--) {
+    /* recomputation: the layers share one activation set, which holds the top layer's from
+     * the forward; every other layer's is recomputed from its input (the same kernels on the
+     * same inputs: the same bits) */
+    if (s->opts.recompute && l < Lc - 1) TRY(layer_fw(m, s, l, b->B, b->T, NULL, err));
+    TRY(layer_bw(m, s, l, b->B, b->T, err));
+  }
   if (s->G.embed)
     KER(l1kcu_embedding_bw(s->G.embed, s->dres, s->e_uniq, s->e_off, s->e_rows, s->n_uniq, C),
         "embedding_bw");

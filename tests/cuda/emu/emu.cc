@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cublasLt.h"
 #include "l1k_cuda_emu.h"
 
 // ------------------------------------------------------------------ runtime
@@ -192,6 +193,209 @@ extern "C" cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cub
   const uint16_t *a = (const uint16_t *)A, *b = (const uint16_t *)B;
   gemm(ta, tb, m, n, k, *(const float *)alpha, [a](size_t i) { return bf16_to_f(a[i]); }, lda,
        [b](size_t i) { return bf16_to_f(b[i]); }, ldb, *(const float *)beta, (float *)C, ldc);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// ------------------------------------------------------------------ cuBLASLt (column-major)
+// The subset of tests/cuda/emu/cublasLt.h: D = alpha op(A) op(B) + beta C (+ bias[i] per row of D
+// with EPILOGUE_BIAS), bf16 A / B, float32 C / D, sums in double rounded once; EPILOGUE_BGRADB
+// also writes bias[j] = sum_l op(B)[l, j] (D's columns, reduced over k, unscaled). Checked as the
+// library checks: attribute sizes, layouts against the transposes, ld >= rows, the algorithm's
+// assumed pointer alignments (the preference's minimums) and its workspace.
+
+struct emu_lt {
+  int magic;
+};
+struct emu_lt_desc {
+  int compute, scale;
+  int32_t ta, tb, bias_type;
+  uint32_t epi;
+  const void *bias;
+};
+struct emu_lt_layout {
+  int type;
+  uint64_t rows, cols;
+  int64_t ld;
+};
+struct emu_lt_pref {
+  uint64_t ws;
+  uint32_t al[4];
+};
+static const uint64_t EMU_LT_ALGO = 0x4c54414c474fULL;
+
+extern "C" cublasStatus_t cublasLtCreate(cublasLtHandle_t *h) {
+  *h = new emu_lt{1};
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtDestroy(cublasLtHandle_t h) {
+  delete h;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d,
+                                                   cublasComputeType_t compute,
+                                                   cudaDataType_t scale) {
+  *d = new emu_lt_desc{(int)compute, (int)scale, CUBLAS_OP_N, CUBLAS_OP_N, CUDA_R_32F,
+                       CUBLASLT_EPILOGUE_DEFAULT, NULL};
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
+  delete d;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
+                                                         cublasLtMatmulDescAttributes_t attr,
+                                                         const void *buf, size_t size) {
+  if (!d || !buf) return CUBLAS_STATUS_INVALID_VALUE;
+  switch (attr) {
+    case CUBLASLT_MATMUL_DESC_TRANSA:
+    case CUBLASLT_MATMUL_DESC_TRANSB:
+    case CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: {
+      if (size != sizeof(int32_t)) return CUBLAS_STATUS_INVALID_VALUE;
+      int32_t v;
+      memcpy(&v, buf, 4);
+      if (attr == CUBLASLT_MATMUL_DESC_TRANSA) d->ta = v;
+      else if (attr == CUBLASLT_MATMUL_DESC_TRANSB) d->tb = v;
+      else d->bias_type = v;
+      return CUBLAS_STATUS_SUCCESS;
+    }
+    case CUBLASLT_MATMUL_DESC_EPILOGUE:
+      if (size != sizeof(uint32_t)) return CUBLAS_STATUS_INVALID_VALUE;
+      memcpy(&d->epi, buf, 4);
+      return CUBLAS_STATUS_SUCCESS;
+    case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
+      if (size != sizeof(void *)) return CUBLAS_STATUS_INVALID_VALUE;
+      memcpy(&d->bias, buf, sizeof(void *));
+      return CUBLAS_STATUS_SUCCESS;
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
+}
+extern "C" cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *l, cudaDataType type,
+                                                     uint64_t rows, uint64_t cols, int64_t ld) {
+  *l = new emu_lt_layout{(int)type, rows, cols, ld};
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t l) {
+  delete l;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p) {
+  *p = new emu_lt_pref{0, {256, 256, 256, 256}};
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p) {
+  delete p;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasLtMatmulPreferenceSetAttribute(
+    cublasLtMatmulPreference_t p, cublasLtMatmulPreferenceAttributes_t attr, const void *buf,
+    size_t size) {
+  if (!p || !buf) return CUBLAS_STATUS_INVALID_VALUE;
+  if (attr == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) {
+    if (size != sizeof(uint64_t)) return CUBLAS_STATUS_INVALID_VALUE;
+    memcpy(&p->ws, buf, 8);
+    return CUBLAS_STATUS_SUCCESS;
+  }
+  if (attr >= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES &&
+      attr <= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES) {
+    if (size != sizeof(uint32_t)) return CUBLAS_STATUS_INVALID_VALUE;
+    memcpy(&p->al[attr - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES], buf, 4);
+    return CUBLAS_STATUS_SUCCESS;
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+/* the shapes of a product: INVALID_VALUE when they do not fit together, NOT_SUPPORTED for what
+ * the subset does not do (the backend falls back then, as with a real library that has no
+ * algorithm) */
+static cublasStatus_t lt_shapes(const emu_lt_desc *d, const emu_lt_layout *a,
+                                const emu_lt_layout *b, const emu_lt_layout *c,
+                                const emu_lt_layout *dd, uint64_t *m, uint64_t *n, uint64_t *k) {
+  if (!d || !a || !b || !c || !dd) return CUBLAS_STATUS_INVALID_VALUE;
+  if (d->compute != CUBLAS_COMPUTE_32F || d->scale != CUDA_R_32F || a->type != CUDA_R_16BF ||
+      b->type != CUDA_R_16BF || c->type != CUDA_R_32F || dd->type != CUDA_R_32F ||
+      (d->epi != CUBLASLT_EPILOGUE_DEFAULT && d->epi != CUBLASLT_EPILOGUE_BIAS &&
+       d->epi != CUBLASLT_EPILOGUE_BGRADB) ||
+      (d->epi != CUBLASLT_EPILOGUE_DEFAULT && d->bias_type != CUDA_R_32F))
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  if ((d->ta != CUBLAS_OP_N && d->ta != CUBLAS_OP_T) || (d->tb != CUBLAS_OP_N && d->tb != CUBLAS_OP_T))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  *m = d->ta == CUBLAS_OP_N ? a->rows : a->cols;
+  *k = d->ta == CUBLAS_OP_N ? a->cols : a->rows;
+  uint64_t kb = d->tb == CUBLAS_OP_N ? b->rows : b->cols;
+  *n = d->tb == CUBLAS_OP_N ? b->cols : b->rows;
+  const emu_lt_layout *all[] = {a, b, c, dd};
+  for (int i = 0; i < 4; i++)
+    if (all[i]->ld < (int64_t)all[i]->rows || all[i]->rows == 0 || all[i]->cols == 0)
+      return CUBLAS_STATUS_INVALID_VALUE;
+  if (kb != *k || c->rows != *m || c->cols != *n || dd->rows != *m || dd->cols != *n ||
+      c->ld != dd->ld)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+extern "C" cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
+    cublasLtHandle_t h, cublasLtMatmulDesc_t d, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+    cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t dd, cublasLtMatmulPreference_t p,
+    int requested, cublasLtMatmulHeuristicResult_t results[], int *returned) {
+  if (!h || !p || !results || !returned || requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
+  *returned = 0;
+  uint64_t m, n, k;
+  cublasStatus_t st = lt_shapes(d, a, b, c, dd, &m, &n, &k);
+  if (st) return st;
+  memset(&results[0], 0, sizeof results[0]);
+  results[0].algo.data[0] = EMU_LT_ALGO;
+  for (int i = 0; i < 4; i++) results[0].algo.data[1 + i] = p->al[i];
+  results[0].algo.data[5] = 1 << 20; /* the workspace this "algorithm" wants */
+  results[0].workspaceSize = 1 << 20;
+  if (results[0].workspaceSize > p->ws) return CUBLAS_STATUS_NOT_SUPPORTED;
+  results[0].state = CUBLAS_STATUS_SUCCESS;
+  results[0].wavesCount = 1.0f;
+  *returned = 1;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d,
+                                         const void *alpha, const void *A,
+                                         cublasLtMatrixLayout_t la, const void *B,
+                                         cublasLtMatrixLayout_t lb, const void *beta,
+                                         const void *C, cublasLtMatrixLayout_t lc, void *D,
+                                         cublasLtMatrixLayout_t ld, const cublasLtMatmulAlgo_t *algo,
+                                         void *workspace, size_t ws_bytes, cudaStream_t) {
+  if (!h || !algo || algo->data[0] != EMU_LT_ALGO || !A || !B || !D || !alpha || !beta)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  uint64_t m, n, k;
+  cublasStatus_t st = lt_shapes(d, la, lb, lc, ld, &m, &n, &k);
+  if (st) return st;
+  /* the algorithm was chosen for pointers at least this aligned, and this much workspace */
+  const void *ptr[4] = {A, B, C, D};
+  for (int i = 0; i < 4; i++)
+    if (ptr[i] && (uintptr_t)ptr[i] % algo->data[1 + i]) return CUBLAS_STATUS_INVALID_VALUE;
+  if (ws_bytes < algo->data[5] || !workspace) return CUBLAS_STATUS_INVALID_VALUE;
+  if (d->epi != CUBLASLT_EPILOGUE_DEFAULT && !d->bias) return CUBLAS_STATUS_INVALID_VALUE;
+  float al = *(const float *)alpha, be = *(const float *)beta;
+  if (be != 0.0f && !C) return CUBLAS_STATUS_INVALID_VALUE;
+  const uint16_t *a = (const uint16_t *)A, *b = (const uint16_t *)B;
+  const float *cc = (const float *)C;
+  float *dd = (float *)D;
+  const float *bias = (const float *)d->bias;
+  int ta = d->ta == CUBLAS_OP_T, tb = d->tb == CUBLAS_OP_T;
+  size_t lda = (size_t)la->ld, ldb = (size_t)lb->ld, ldc = (size_t)lc->ld;
+  if (d->epi == CUBLASLT_EPILOGUE_BGRADB) /* before D is written: B may not alias D here */
+    for (uint64_t j = 0; j < n; j++) {
+      double s = 0;
+      for (uint64_t l = 0; l < k; l++) s += bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
+      ((float *)d->bias)[j] = (float)s;
+    }
+  for (uint64_t j = 0; j < n; j++)
+    for (uint64_t i = 0; i < m; i++) {
+      double s = 0;
+      for (uint64_t l = 0; l < k; l++)
+        s += (double)bf16_to_f(ta ? a[l + i * lda] : a[i + l * lda]) *
+             bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
+      double v = al * s + (be == 0.0f ? 0.0 : (double)be * cc[i + j * ldc]);
+      if (d->epi == CUBLASLT_EPILOGUE_BIAS) v += bias[i];
+      dd[i + j * ldc] = (float)v;
+    }
   return CUBLAS_STATUS_SUCCESS;
 }
 
