@@ -236,6 +236,9 @@ int l1k_model_optim_host(l1k_model *m, float **m1, float **m2);
 /* Bytes free now and in all on the device the model is attached to. Returns 0, 1 when the
  * backend computes in host memory (cpu: nothing to plan), or an error code with err set. */
 int l1k_model_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_err *err);
+/* The device's name as its driver gives it ("NVIDIA H200"); returns 1 (name untouched) for the
+ * CPU backend or when the device does not say. */
+int l1k_model_device_name(l1k_model *m, char *name, size_t name_len);
 
 /* Writes a Hugging Face model directory: config.json, generation_config.json and
  * model.safetensors in dtype "f32" | "bf16" (each file atomically), or shards and an index

@@ -179,6 +179,10 @@ typedef struct l1k_backend_ops {
    * float32) receive the next-token logits. */
   int (*decode)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
                 float *logits, l1k_err *err);
+
+  /* The attached model's device as its driver names it ("NVIDIA H200"): the training progress
+   * line's MFU looks its peak up by name (include/long1k/flops.h). NULL entry: the host CPU. */
+  int (*device_name)(l1k_model *m, char *name, size_t name_len);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -97,6 +97,11 @@ int l1k_model_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_er
   return m->be->mem_info(m, free_b, total_b, err);
 }
 
+int l1k_model_device_name(l1k_model *m, char *name, size_t name_len) {
+  if (!m->be || !m->be->device_name) return 1;
+  return m->be->device_name(m, name, name_len);
+}
+
 int l1k_model_optim_host(l1k_model *m, float **m1, float **m2) {
   return m->be->optim_host ? m->be->optim_host(m, m1, m2) : 1;
 }

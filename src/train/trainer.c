@@ -15,6 +15,7 @@
 #include "long1k/adapter.h"
 #include "long1k/chat.h"
 #include "long1k/dataset.h"
+#include "long1k/flops.h"
 #include "long1k/io.h"
 #include "long1k/jsonl.h"
 #include "long1k/log.h"
@@ -73,6 +74,9 @@ typedef struct trainer {
   int lock_fd;         /* rank 0: output_dir/.long1k.lock (one run per output_dir) */
   int dev_dp;          /* the device backend reduces and gathers itself (NCCL) */
   double shard_ss;     /* ZeRO-2 on the device: this rank's shard sum of squares */
+  l1k_flops_shape fl;  /* model FLOPs per step (include/long1k/flops.h) */
+  double peak;         /* the device's peak FLOP/s for MFU; 0 = unknown (no MFU shown) */
+  double step_flops;   /* the last step's model FLOPs, all ranks */
 } trainer;
 
 static int fail_all(trainer *t, int rc) {
@@ -659,6 +663,32 @@ static int share_shards(trainer *t, l1k_err *err) {
   return rc;
 }
 
+/* MFU: the model FLOPs of all ranks over `seconds`, per device, over the device's peak. */
+static double mfu(const trainer *t, double flops, double seconds) {
+  return flops / (seconds + 1e-9) / ((double)t->d.world * t->peak);
+}
+
+/* The FLOP count's shape (full / LoRA / freeze) and the device's peak: LONG1K_PEAK_TFLOPS, or
+ * the table of include/long1k/flops.h by the device's name; unknown: no MFU. */
+static void setup_mfu(trainer *t) {
+  const char *k = l1k_model_adapter_kind(t->m);
+  int kind = !strcmp(k, "lora") ? L1K_FLOPS_LORA : !strcmp(k, "freeze") ? L1K_FLOPS_FREEZE
+                                                                        : L1K_FLOPS_FULL;
+  t->fl = l1k_flops_shape_of(l1k_model_cfg(t->m), kind, (double)l1k_model_num_trainable(t->m));
+  char name[256];
+  const char *src = NULL, *pr = t->c->precision ? t->c->precision : "auto";
+  int dev = l1k_model_device_name(t->m, name, sizeof name) == 0;
+  int bf16 = dev && strcmp(pr, "fp32") != 0; /* the device's mode; the cpu computes in float32 */
+  t->peak = l1k_peak_flops(dev ? name : NULL, bf16, &src);
+  if (t->d.rank != 0) return;
+  if (t->peak > 0)
+    l1k_info("MFU against %.4g TFLOP/s per device (%s%s%s, %s)", t->peak / 1e12, src,
+             dev ? ": " : "", dev ? name : "", bf16 ? "bf16 dense" : "float32");
+  else if (dev)
+    l1k_info("MFU: the peak of \"%s\" is not in long1k's table; LONG1K_PEAK_TFLOPS=<dense "
+             "TFLOP/s per device> shows it", name);
+}
+
 static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok_out,
                    l1k_err *err) {
   int64_t lo, hi;
@@ -701,6 +731,15 @@ static int do_step(trainer *t, double *loss_out, double *gnorm_out, int64_t *tok
   if (fault && !strncmp(fault, "nan-at-step:", 12) && atoll(fault + 12) == t->step + 1) loss = NAN;
   *loss_out = loss;
   *tok_out = tokens;
+  double sq = 0; /* attention FLOPs grow with each document's length squared */
+  for (int64_t i = lo; i < hi; i++) {
+    int64_t r = t->perm[i];
+    for (int64_t k = t->rows.start[r]; k < t->rows.start[r + 1]; k++) {
+      double n = (double)l1k_dataset_len(&t->ds, t->rows.item[k]);
+      sq += n * n;
+    }
+  }
+  t->step_flops = l1k_flops_step(&t->fl, (double)tokens, sq);
   if (!isfinite(loss)) { /* caller stops; parameters untouched */
     const float *g = l1k_model_grads_host(t->m);
     *gnorm_out = g ? l1k_l2norm(g, t->n_params) : NAN;
@@ -851,6 +890,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   }
   if ((rc = fail_all(t, 0))) goto out;
 
+  setup_mfu(t);
   l1k_progress prog;
   /* after a resume the bar counts this run's steps (so the rate and ETA are right) */
   char label[64];
@@ -862,6 +902,7 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
   t->t_start = l1k_now();
   double t_win = l1k_now(), loss = 0, gn = 0;
   int64_t win_tok = 0, step_tok = 0, start_step = t->step, start_tokens = t->tokens;
+  double run_flops = 0, win_flops = 0; /* model FLOPs of this run's steps, all ranks */
   const char *fault = getenv("LONG1K_TRAIN_FAULT");
   while (t->step < t->total_steps) {
     int r = do_step(t, &loss, &gn, &step_tok, err);
@@ -876,6 +917,8 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     if (r) goto out_rc;
     t->tokens += step_tok;
     win_tok += step_tok; /* this process's tokens since the last record (for tokens/s) */
+    run_flops += t->step_flops;
+    win_flops += t->step_flops;
     t->win.tokens += step_tok;
     t->win.loss_sum += loss;
     t->win.steps++;
@@ -884,19 +927,24 @@ int l1k_train_run(const l1k_train_config *c, l1k_train_result *res, l1k_err *err
     double now = l1k_now();
     if (t->d.rank == 0) {
       char extra[200];
-      snprintf(extra, sizeof extra, "loss %.4f lr %.3g gn %.3g %.0f tok/s", loss, lr, gn,
-               (double)(t->tokens - start_tokens) / (now - t->t_start + 1e-9));
+      int k = snprintf(extra, sizeof extra, "loss %.4f lr %.3g gn %.3g %.0f tok/s", loss, lr, gn,
+                       (double)(t->tokens - start_tokens) / (now - t->t_start + 1e-9));
+      if (t->peak > 0 && k > 0 && (size_t)k < sizeof extra)
+        snprintf(extra + k, sizeof extra - (size_t)k, " MFU %.1f%%",
+                 100.0 * mfu(t, run_flops, now - t->t_start));
       l1k_progress_update(&prog, t->step - start_step, extra);
     }
     if (t->step % c->logging_steps == 0 || t->step == t->total_steps) {
-      char rec[512];
+      char rec[512], mf[64] = "";
+      if (t->peak > 0) snprintf(mf, sizeof mf, ", \"mfu\": %.6g", mfu(t, win_flops, now - t_win));
       snprintf(rec, sizeof rec,
                "{\"step\": %lld, \"epoch\": %.6g, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": "
-               "%.17g, \"tokens\": %lld, \"tokens_per_s\": %.1f, \"elapsed\": %.3f}",
+               "%.17g, \"tokens\": %lld, \"tokens_per_s\": %.1f%s, \"elapsed\": %.3f}",
                (long long)t->step, (double)t->step / (double)t->spe,
                t->win.loss_sum / (double)t->win.steps, lr,
-               gn, (long long)t->tokens, (double)win_tok / (now - t_win + 1e-9),
+               gn, (long long)t->tokens, (double)win_tok / (now - t_win + 1e-9), mf,
                now - t->t_start);
+      win_flops = 0;
       log_record(t, rec);
       t->win = (l1k_log_window){0, 0, 0};
       win_tok = 0;

@@ -619,6 +619,14 @@ static int cuda_mem_info(l1k_model *m, uint64_t *free_b, uint64_t *total_b, l1k_
   return 0;
 }
 
+static int cuda_device_name(l1k_model *m, char *name, size_t name_len) {
+  cu_state *s = state(m);
+  struct cudaDeviceProp p;
+  if (!s || !name_len || cudaGetDeviceProperties(&p, s->opts.device_index) != cudaSuccess) return 1;
+  snprintf(name, name_len, "%s", p.name);
+  return 0;
+}
+
 static int cuda_optim_offload(l1k_model *m, int on, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_offload before attach");
@@ -658,4 +666,5 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .kv_copy = l1kcu_kv_copy,
     .prefill = l1kcu_kv_prefill,
     .decode = l1kcu_kv_decode,
+    .device_name = cuda_device_name,
 };

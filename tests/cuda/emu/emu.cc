@@ -117,6 +117,18 @@ extern "C" cudaError_t cudaGetDeviceCount(int *n) {
 extern "C" cudaError_t cudaSetDevice(int d) {
   return d >= 0 && d < emu_devices() ? cudaSuccess : cudaErrorInvalidValue;
 }
+extern "C" cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d) {
+  if (!p || d < 0 || d >= emu_devices()) return cudaErrorInvalidValue;
+  memset(p, 0, sizeof *p);
+  const char *nm = getenv("LONG1K_EMU_DEVICE_NAME");
+  snprintf(p->name, sizeof p->name, "%s", nm && *nm ? nm : "long1k emulated device");
+  size_t fr = 0, tot = 0;
+  cudaMemGetInfo(&fr, &tot);
+  p->totalGlobalMem = tot;
+  p->multiProcessorCount = 1;
+  p->major = 9;
+  return cudaSuccess;
+}
 extern "C" const char *cudaGetErrorString(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "no error";

@@ -39,6 +39,14 @@ cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b);
 cudaError_t cudaSetDevice(int d);
+/* the fields the backend reads; name: "long1k emulated device", or LONG1K_EMU_DEVICE_NAME (the
+ * MFU table's tests) */
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  int multiProcessorCount, major, minor;
+};
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int d);
 const char *cudaGetErrorString(cudaError_t e);
 /* streams and events: work runs synchronously here, so an event is the host time at which it
  * was recorded (the benchmarks' timing, bench/gpu_bench_common.h) */
