@@ -69,6 +69,21 @@ int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF);
 int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps);
 int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF);
 
+/* Counters of the decode steps of this process (gen_decode.c; the decode benchmark prints them):
+ * host_launches counts every kernel launch, cuBLAS call and copy issued from the host by
+ * generation (eager steps, prefill, the first run of a graph's step); step_launches is what the
+ * last decode step issued (eager: its kernels, products and copies; graph: its input copy,
+ * cudaGraphLaunch and logits copy), step_kernels the launches the last step executed on the
+ * device (eager: = its kernels and products; graph: the nodes of its graph). */
+typedef struct l1kcu_gen_counters {
+  long long host_launches;
+  long long steps, graph_steps; /* decode steps, and those that launched a graph */
+  long long captures;           /* graphs captured and instantiated */
+  int step_launches, step_kernels;
+  int graph_on;                 /* the last step's generator used graphs */
+} l1kcu_gen_counters;
+void l1kcu_gen_get_counters(l1kcu_gen_counters *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,7 +35,14 @@
     int rc_ = (x);       \
     if (rc_) return rc_; \
   } while (0)
-#define KER(call, name) TRY(l1kcu_launch((call), (name), err))
+/* launches (kernels, cuBLAS calls, copies) issued from the host: process-wide counters read by
+ * l1kcu_gen_counters (the decode benchmark prints launches per token) */
+static l1kcu_gen_counters cnt;
+#define KER(call, name)                            \
+  do {                                             \
+    cnt.host_launches++;                           \
+    TRY(l1kcu_launch((call), (name), err));        \
+  } while (0)
 #define CU(call, what) TRY(l1kcu_check((call), (what), err))
 
 #define GEN_BLOCK 16       /* positions per block (default) */
@@ -67,6 +74,16 @@ struct l1k_kv_cache {
   /* host staging */
   int32_t *h_ids, *h_pos, *h_seq, *h_last;
   int *pc_row, *pc_n, *pc_seq, *pc_fresh, *pc_out, *pc_end; /* the pieces of a prefill pass */
+  /* the decode step (docs/gpu.md "Generation"): its stream, batch buckets and split buckets,
+   * one graph per (batch bucket, split bucket) captured at its first use */
+  cudaStream_t stream;
+  int use_graph;             /* LONG1K_GEN_GRAPH (default 1); 0 after a capture failed */
+  int nbk, bk[16];           /* batch buckets: 1, 2, 4, ... (< max_seqs), max_seqs */
+  int nlb, lb[32];           /* split buckets: 1, 2, 4, ... (< nsplit), nsplit */
+  cudaGraphExec_t *graph;    /* [nbk][nlb] */
+  int *gnodes;               /* [nbk][nlb]: the nodes of each graph */
+  int32_t *h_in;             /* pinned: a step's [3][bucket] ids, positions, slots */
+  int pad_blk;               /* the block of the inert slot max_seqs (padding rows) */
 };
 
 /* ---------------------------------------------------------------- products */
@@ -82,7 +99,7 @@ static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, 
   if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
   float one = 1.0f, beta = acc ? 1.0f : 0.0f;
   int M = kv->fixed_m ? kv->fixed_m : N; /* fixed_m: always one shape (rows past N: padding) */
-  for (int a = 0; a < N; a += M)
+  for (int a = 0; a < N; a += M, cnt.host_launches++)
     TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, M, in, &one, Wb, CUDA_R_16BF,
                                 in, x16 + (size_t)a * in, CUDA_R_16BF, in, &beta, y + (size_t)a * out,
                                 CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
@@ -101,7 +118,7 @@ static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, con
     return gen_linear16(kv, y, kv->abf, W, b, N, in, out, acc, err);
   }
   int M = kv->fixed_m ? kv->fixed_m : N;
-  for (int a = 0; a < N; a += M)
+  for (int a = 0; a < N; a += M, cnt.host_launches++)
     TRY(l1kcu_gemm(s, 0, 1, M, out, in, 1.0f, x + (size_t)a * in, in, W, in, acc ? 1.0f : 0.0f,
                    y + (size_t)a * out, out, err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
@@ -176,6 +193,13 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
 void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv) {
   (void)m;
   if (!kv) return;
+  if (kv->graph)
+    for (int i = 0; i < kv->nbk * kv->nlb; i++)
+      if (kv->graph[i]) cudaGraphExecDestroy(kv->graph[i]);
+  free(kv->graph);
+  free(kv->gnodes);
+  if (kv->stream) cudaStreamDestroy(kv->stream);
+  if (kv->h_in) cudaFreeHost(kv->h_in);
   void *dev[] = {kv->kc, kv->vc, kv->d_table, kv->arena};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
@@ -236,6 +260,13 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
   kv->nsplit = (max_ctx + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
   e = getenv("LONG1K_GEN_FIXED_ROWS");
   kv->fixed_m = e && *e && atoi(e) > 0 ? atoi(e) : 0;
+  e = getenv("LONG1K_GEN_GRAPH");
+  kv->use_graph = !(e && !strcmp(e, "0"));
+  /* batch buckets 1, 2, 4, ... below max_seqs, then max_seqs; split buckets likewise */
+  for (int b = 1; b < max_seqs; b *= 2) kv->bk[kv->nbk++] = b;
+  kv->bk[kv->nbk++] = max_seqs;
+  for (int b = 1; b < kv->nsplit && kv->nlb < 31; b *= 2) kv->lb[kv->nlb++] = b;
+  kv->lb[kv->nlb++] = kv->nsplit;
   int rc = l1kcu_attention_kind(s, kv->hd, &kv->att_kind, err);
   size_t ms = (size_t)max_seqs, R = (size_t)kv->R;
   if (!rc) {
@@ -262,8 +293,14 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
   if (!rc) {
     step_layout(kv, (char *)kv->arena);
     rc = l1kcu_check(cudaMemset(kv->zero, 0, R * sizeof(int32_t)), "zeroing", err);
-    if (!rc) rc = gen_alloc((void **)&kv->d_table, ms * kv->mbps * sizeof(int32_t), "the block tables", err);
+    /* the block tables, and one row more: the inert slot max_seqs of the padding rows */
+    if (!rc) rc = gen_alloc((void **)&kv->d_table, (ms + 1) * kv->mbps * sizeof(int32_t), "the block tables", err);
   }
+  if (!rc) rc = l1kcu_check(cudaStreamCreateWithFlags(&kv->stream, cudaStreamDefault), "cudaStreamCreate", err);
+  if (!rc) rc = l1kcu_check(cudaMallocHost((void **)&kv->h_in, 3 * ms * sizeof(int32_t)), "cudaMallocHost", err);
+  if (!rc && (!(kv->graph = l1k_calloc((size_t)kv->nbk * kv->nlb, sizeof *kv->graph, err)) ||
+              !(kv->gnodes = l1k_calloc((size_t)kv->nbk * kv->nlb, sizeof(int), err))))
+    rc = L1K_ENOMEM;
   /* the pool: the budget, or 90% of what is free now less 256 MiB for cuBLAS and the rest;
    * never more than every slot at full context */
   size_t el = kv->bf16 ? 2 : 4;
@@ -275,6 +312,7 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
       rc = l1kcu_check(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo", err);
       uint64_t room = (uint64_t)(fr * 0.9);
       want = room > ((uint64_t)256 << 20) ? room - ((uint64_t)256 << 20) : 0;
+      want = want > per_block ? want - per_block : 0; /* the inert block of the padding rows */
     }
     uint64_t nb = want / per_block, cap = (uint64_t)ms * kv->mbps;
     if (nb > cap) nb = cap;
@@ -285,10 +323,21 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
                     (double)per_block / 1048576.0);
     kv->n_blocks = (int)nb;
   }
-  kv->layer_elems = (size_t)kv->n_blocks * kv->KVH * kv->bs * kv->hd;
+  /* one block more than the free list holds (beyond a given budget): the padding rows'
+   * (pad_blk, never handed out) */
+  kv->pad_blk = kv->n_blocks;
+  kv->layer_elems = (size_t)(kv->n_blocks + 1) * kv->KVH * kv->bs * kv->hd;
   if (!rc) rc = gen_alloc(&kv->kc, kv->layer_elems * kv->L * el, "the KV cache (K)", err);
   if (!rc) rc = gen_alloc(&kv->vc, kv->layer_elems * kv->L * el, "the KV cache (V)", err);
   if (!rc && !(kv->free_list = l1k_calloc((size_t)kv->n_blocks, sizeof(int), err))) rc = L1K_ENOMEM;
+  if (!rc) { /* the inert slot's table: every entry its block (only position 0 is ever written) */
+    for (int i = 0; i < kv->mbps; i++) kv->h_in[i % (3 * max_seqs)] = kv->pad_blk;
+    for (int i = 0; i < kv->mbps && !rc; i += 3 * max_seqs) {
+      int k = kv->mbps - i < 3 * max_seqs ? kv->mbps - i : 3 * max_seqs;
+      rc = l1kcu_check(cudaMemcpy(kv->d_table + ms * kv->mbps + i, kv->h_in, (size_t)k * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice), "upload of the inert block table", err);
+    }
+  }
   if (rc) {
     l1kcu_kv_free(m, kv);
     return rc;
@@ -596,6 +645,126 @@ int l1kcu_kv_prefill(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, con
   return 0;
 }
 
+/* ---------------------------------------------------------------- the decode step, graphs */
+
+void l1kcu_gen_get_counters(l1kcu_gen_counters *c) { *c = cnt; }
+
+/* the final norm and lm_head of rows [a, a + r) of x into kv->logits */
+static int head_rows(struct l1k_kv_cache *kv, int a, int r, l1k_err *err) {
+  cu_state *s = kv->s;
+  KER(l1kcu_rmsnorm_fw(kv->lnl, kv->lnl_rstd, kv->x + (size_t)a * kv->C, s->P.norm, r, kv->C,
+                       (float)kv->m->cfg.rms_norm_eps), "final norm");
+  return gen_linear(kv, kv->logits, kv->lnl, s->P.lm_head, NULL, r, kv->C, kv->V, err);
+}
+
+static int logit_rows(const struct l1k_kv_cache *kv) {
+  return kv->max_seqs < GEN_LOGIT_ROWS ? kv->max_seqs : GEN_LOGIT_ROWS;
+}
+
+/* What a decode step of b rows (a batch bucket) runs on the device, on kv->stream, its inputs
+ * already in kv->ids ([3][b]: ids, positions, slots): the RoPE table, every layer (the decode
+ * attention on ns splits: a split bucket), the final norm and lm_head of the first
+ * min(b, logit_rows) rows. Every pointer and size fixed by (b, ns): what a graph captures. */
+static int decode_body(struct l1k_kv_cache *kv, int b, int ns, l1k_err *err) {
+  kv->pos = kv->ids + b;
+  kv->seq = kv->ids + 2 * (size_t)b;
+  KER(l1kcu_rope_table(kv->cos_t, kv->sin_t, kv->pos, b, kv->s->inv_freq, kv->hd / 2), "rope_table");
+  TRY(run_layers(kv, b, 0, ns * L1KCU_GEN_SPLIT, err));
+  int lr = logit_rows(kv);
+  return head_rows(kv, 0, b < lr ? b : lr, err);
+}
+
+/* generation's launchers and cuBLAS on the cache's stream while a step runs, then back */
+static void gen_enter(struct l1k_kv_cache *kv) {
+  l1kcu_stream = (void *)kv->stream;
+  cublasSetStream(kv->s->blas, kv->stream);
+}
+static void gen_leave(struct l1k_kv_cache *kv) {
+  l1kcu_stream = 0;
+  cublasSetStream(kv->s->blas, 0);
+}
+
+/* decode_body(b, ns) captured into *out (not run). A failure turns graphs off for this cache,
+ * with one info line: the steps run eagerly (as LONG1K_GEN_GRAPH=0). */
+static void capture(struct l1k_kv_cache *kv, int b, int ns, cudaGraphExec_t *out, int *nodes) {
+  l1k_err e2 = {0};
+  cudaGraph_t g = NULL;
+  long long h0 = cnt.host_launches; /* recorded, not issued */
+  cudaError_t ce = cudaStreamBeginCapture(kv->stream, cudaStreamCaptureModeGlobal);
+  int rc = ce ? 0 : decode_body(kv, b, ns, &e2);
+  if (!ce) {
+    cudaError_t ee = cudaStreamEndCapture(kv->stream, &g);
+    if (!rc) ce = ee;
+  }
+  cnt.host_launches = h0;
+  size_t nn = 0;
+  if (!ce && !rc) ce = cudaGraphGetNodes(g, NULL, &nn);
+  if (!ce && !rc) ce = cudaGraphInstantiate(out, g, 0);
+  if (g) cudaGraphDestroy(g);
+  if (ce || rc) {
+    *out = NULL;
+    kv->use_graph = 0;
+    cudaGetLastError();
+    fprintf(stderr, "long1k: CUDA generation: the decode step could not be captured into a CUDA "
+            "graph (%s); steps run eagerly\n", rc ? e2.msg : cudaGetErrorString(ce));
+    return;
+  }
+  *nodes = (int)nn;
+  cnt.captures++;
+}
+
+/* One decode step. The rows are padded to the batch bucket b (inert rows: token 0 at position
+ * 0 of the slot max_seqs, whose every block is pad_blk) and the attention's split count to the
+ * split bucket of the longest row, in both modes, so that a graph step and an eager step run
+ * the same shapes; the first step of a (b, ns) runs eagerly and then captures its graph, the
+ * next ones launch it. */
+static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logits, l1k_err *err) {
+  int bi = 0, li = 0, need = (max_len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
+  while (kv->bk[bi] < n) bi++;
+  while (kv->lb[li] < need) li++;
+  int b = kv->bk[bi], ns = kv->lb[li], lr = logit_rows(kv), V = kv->V;
+  int32_t *in = kv->h_in;
+  for (int r = 0; r < b; r++) {
+    in[r] = r < n ? kv->h_ids[r] : 0;
+    in[b + r] = r < n ? kv->h_pos[r] : 0;
+    in[2 * b + r] = r < n ? kv->h_seq[r] : kv->max_seqs;
+  }
+  long long h0 = cnt.host_launches;
+  int kernels = 0;
+  cudaGraphExec_t *g = &kv->graph[bi * kv->nlb + li];
+  cnt.host_launches++;
+  CU(cudaMemcpyAsync(kv->ids, in, 3 * (size_t)b * sizeof(int32_t), cudaMemcpyHostToDevice, kv->stream),
+     "upload of a step's rows");
+  if (kv->use_graph && *g) {
+    cnt.host_launches++;
+    CU(cudaGraphLaunch(*g, kv->stream), "cudaGraphLaunch (decode step)");
+    cnt.graph_steps++;
+    kernels = kv->gnodes[bi * kv->nlb + li];
+  } else {
+    long long k0 = cnt.host_launches;
+    TRY(decode_body(kv, b, ns, err));
+    kernels = (int)(cnt.host_launches - k0);
+    if (kv->use_graph) capture(kv, b, ns, g, &kv->gnodes[bi * kv->nlb + li]);
+  }
+  /* logits: the first chunk from the step, then the rest (more rows than logit_rows) here */
+  for (int a = 0; a < n; a += lr) {
+    int r = n - a < lr ? n - a : lr;
+    if (a > 0) {
+      TRY(head_rows(kv, a, r, err));
+      kernels += 2;
+    }
+    cnt.host_launches++;
+    CU(cudaMemcpyAsync(logits + (size_t)a * V, kv->logits, (size_t)r * V * sizeof(float),
+                       cudaMemcpyDeviceToHost, kv->stream), "download of logits");
+  }
+  CU(cudaStreamSynchronize(kv->stream), "decode");
+  cnt.steps++;
+  cnt.step_launches = (int)(cnt.host_launches - h0);
+  cnt.step_kernels = kernels;
+  cnt.graph_on = kv->use_graph;
+  return 0;
+}
+
 int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
                      float *logits, l1k_err *err) {
   (void)m;
@@ -614,13 +783,12 @@ int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, cons
     kv->h_ids[r] = ids[r];
     kv->h_pos[r] = kv->h_len[s];
     kv->h_seq[r] = s;
-    kv->h_last[r] = r;
     if (kv->h_len[s] + 1 > max_len) max_len = kv->h_len[s] + 1;
   }
-  TRY(upload_rows(kv, n, err));
-  TRY(run_layers(kv, n, 0, max_len, err));
+  gen_enter(kv);
+  int rc = decode_step(kv, n, max_len, logits, err);
+  gen_leave(kv);
+  if (rc) return rc;
   for (int r = 0; r < n; r++) kv->h_len[seqs[r]]++;
-  TRY(last_logits(kv, n, logits, err));
-  CU(cudaDeviceSynchronize(), "decode");
   return 0;
 }

@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #include "backend/cuda/gen.h"
+#include "backend/cuda/kernels.h" /* l1kcu_stream */
+
+#define ON_STREAM 0, (cudaStream_t)l1kcu_stream /* a launch's shared bytes and stream */
 
 #define GW 32
 #define GFULL 0xffffffffu
@@ -75,7 +78,7 @@ extern "C" int l1kcu_kvcache_write(void *kc, void *vc, int bf16, const float *k,
                               int mbps, int n, int KVH, int hd, int bs) {
   if (n <= 0) return 0;
   size_t total = (size_t)n * KVH * hd, b = (total + 255) / 256;
-  kv_write_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(kc, vc, bf16, k, v, row_seq,
+  kv_write_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(kc, vc, bf16, k, v, row_seq,
                                                                       row_pos, table, mbps, n, KVH,
                                                                       hd, bs);
   return glaunched();
@@ -106,7 +109,7 @@ extern "C" int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *t
                              int dst, int n, int L, size_t layer_elems, int KVH, int hd, int bs) {
   if (n <= 0 || L <= 0) return 0;
   size_t total = (size_t)n * KVH * hd * L, b = (total + 255) / 256;
-  kv_copy_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(kc, vc, bf16, table, mbps, src,
+  kv_copy_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(kc, vc, bf16, table, mbps, src,
                                                                      dst, n, L, layer_elems, KVH,
                                                                      hd, bs);
   return glaunched();
@@ -232,12 +235,12 @@ extern "C" int l1kcu_paged_attention(float *out, uint16_t *out16, float *part, c
       n > 65535 || KVH > 65535 || bs <= 0)
     return (int)cudaErrorInvalidValue;
   dim3 grid((unsigned)nsplit, (unsigned)KVH, (unsigned)n);
-  paged_attn_k<<<grid, GEN_THREADS>>>(part, q, kc, vc, bf16, row_seq, row_pos, table, mbps, nsplit,
+  paged_attn_k<<<grid, GEN_THREADS, ON_STREAM>>>(part, q, kc, vc, bf16, row_seq, row_pos, table, mbps, nsplit,
                                       H, KVH, hd, bs);
   int rc = glaunched();
   if (rc) return rc;
   dim3 g2((unsigned)H, (unsigned)n);
-  paged_merge_k<<<g2, 128>>>(out, out16, part, row_pos, nsplit, H, hd);
+  paged_merge_k<<<g2, 128, ON_STREAM>>>(out, out16, part, row_pos, nsplit, H, hd);
   return glaunched();
 }
 
@@ -256,7 +259,7 @@ __global__ static void swiglu_rows_k(float *h, const float *gu, int n, int FF) {
 extern "C" int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF) {
   if (n <= 0 || FF <= 0) return 0;
   size_t total = (size_t)n * FF, b = (total + 255) / 256;
-  swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(h, gu, n, FF);
   return glaunched();
 }
 
@@ -279,7 +282,7 @@ __global__ static void rmsnorm_bf16_k(uint16_t *y, const float *x, const float *
 
 extern "C" int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps) {
   if (N <= 0) return 0;
-  rmsnorm_bf16_k<<<(N + 7) / 8, 256>>>(y, x, w, N, C, eps);
+  rmsnorm_bf16_k<<<(N + 7) / 8, 256, ON_STREAM>>>(y, x, w, N, C, eps);
   return glaunched();
 }
 
@@ -296,7 +299,7 @@ __global__ static void swiglu_rows_bf16_k(uint16_t *h, const float *gu, int n, i
 extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF) {
   if (n <= 0 || FF <= 0) return 0;
   size_t total = (size_t)n * FF, b = (total + 255) / 256;
-  swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(h, gu, n, FF);
   return glaunched();
 }
 
@@ -351,7 +354,7 @@ extern "C" int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, con
                               const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
   if (n <= 0) return 0;
   size_t total = (size_t)n * (H + 2 * KVH) * (hd / 2), b = (total + 255) / 256;
-  qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(
+  qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(
       q, k, v, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H, KVH, hd, bs);
   return glaunched();
 }
