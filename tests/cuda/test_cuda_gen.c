@@ -584,6 +584,130 @@ out:
   l1k_model_free(cpu);
   l1k_model_free(cu);
 }
+
+/* 5. the decode step as CUDA graphs (LONG1K_GEN_GRAPH, default on) against the eager steps
+ * (LONG1K_GEN_GRAPH=0): the same logits bit for bit and the same tokens, through a scripted
+ * run of the low-level API that changes buckets (batch 3 padded to 4; a sequence finishing so
+ * the batch shrinks to bucket 2; a slot refilled; 4 rows, no padding) and crosses split
+ * boundaries (a long prompt: 256 and, with long_ctx, 512 positions), then l1k_generate's
+ * continuous batching (6 prompts at batch 4) with greedy and sampled tokens. */
+enum { GSTEPS = 24 };
+static int graph_script(l1k_model *m, int graph, int longp, float *lg, int32_t *tok, int *nrows,
+                        l1kcu_gen_counters *c0, l1kcu_gen_counters *c1) {
+  setenv("LONG1K_GEN_GRAPH", graph ? "1" : "0", 1);
+  l1k_err err = {0};
+  int V = l1k_model_cfg(m)->vocab_size, rc = 0;
+  l1k_generator *g = l1k_generator_create_ex(m, 4, longp + GSTEPS + 8, 0, &err);
+  unsetenv("LONG1K_GEN_GRAPH");
+  CHECK_MSG(g != NULL, "generator: %s", err.msg);
+  if (!g) return 1;
+  int32_t *lp = malloc((size_t)longp * sizeof *lp), next[4];
+  for (int t = 0; t < longp; t++) lp[t] = (int32_t)((t * 71 + 3) % V);
+  l1kcu_gen_get_counters(c0);
+  /* slots 0-2: prompts 0, 1, 3; slot 3 joins at step 8 with the long prompt */
+  const int first[3] = {0, 1, 3};
+  for (int i = 0; i < 3 && !rc; i++) {
+    rc = l1k_gen_feed(g, i, PIDS[first[i]], PLEN[first[i]], NULL, &err);
+    next[i] = l1k_argmax(l1k_gen_slot_logits(g, i), V);
+  }
+  int live[4] = {1, 1, 1, 0};
+  size_t off = 0;
+  for (int st = 0; st < GSTEPS && !rc; st++) {
+    if (st == 5) { /* slot 1 finishes: 2 rows (bucket 2) */
+      l1k_gen_slot_reset(g, 1);
+      live[1] = 0;
+    }
+    if (st == 8) { /* slot 3: the long prompt (4 rows from here: bucket 4, no padding) */
+      rc = l1k_gen_feed(g, 3, lp, longp, NULL, &err);
+      next[3] = l1k_argmax(l1k_gen_slot_logits(g, 3), V);
+      live[3] = 1;
+    }
+    if (st == 10) { /* slot 1 refilled with prompt 5 */
+      rc = rc ? rc : l1k_gen_feed(g, 1, PIDS[5], PLEN[5], NULL, &err);
+      next[1] = l1k_argmax(l1k_gen_slot_logits(g, 1), V);
+      live[1] = 1;
+    }
+    if (st == 16) { /* slot 0 finishes: 3 rows padded to 4 */
+      l1k_gen_slot_reset(g, 0);
+      live[0] = 0;
+    }
+    int slots[4], ids[4], n = 0;
+    for (int i = 0; i < 4; i++)
+      if (live[i]) slots[n] = i, ids[n++] = next[i];
+    rc = rc ? rc : l1k_gen_step(g, slots, ids, n, lg + off, &err);
+    for (int r = 0; r < n && !rc; r++) {
+      next[slots[r]] = l1k_argmax(lg + off + (size_t)r * V, V);
+      tok[st * 4 + slots[r]] = next[slots[r]];
+    }
+    nrows[st] = n;
+    off += (size_t)n * V;
+  }
+  l1kcu_gen_get_counters(c1);
+  CHECK_MSG(rc == 0, "scripted steps: %s", err.msg);
+  free(lp);
+  l1k_generator_free(g);
+  return rc;
+}
+
+static void graph_vs_eager(const char *name, l1k_device_precision prec, int longp) {
+  const char *mode = prec == L1K_DEVICE_PREC_BF16 ? "bf16" : "float32";
+  l1k_model *m = load(name, "cuda", prec);
+  if (!m) return;
+  int V = l1k_model_cfg(m)->vocab_size;
+  size_t cap = (size_t)GSTEPS * 4 * V;
+  float *le = calloc(cap, sizeof(float)), *lgr = calloc(cap, sizeof(float));
+  int32_t te[GSTEPS * 4], tg[GSTEPS * 4];
+  int ne[GSTEPS], ng[GSTEPS];
+  memset(te, 0xff, sizeof te), memset(tg, 0xff, sizeof tg);
+  l1kcu_gen_counters a0, a1, b0, b1;
+  int rc = graph_script(m, 0, longp, le, te, ne, &a0, &a1);
+  rc |= graph_script(m, 1, longp, lgr, tg, ng, &b0, &b1);
+  if (!rc) {
+    size_t rows = 0;
+    for (int i = 0; i < GSTEPS; i++) rows += (size_t)ne[i];
+    CHECK(!memcmp(ne, ng, sizeof ne));
+    size_t bad = 0;
+    for (size_t i = 0; i < rows * V; i++) bad += memcmp(&le[i], &lgr[i], 4) != 0;
+    CHECK_MSG(bad == 0, "%s %s: %zu of %zu logits differ between graph and eager steps", name, mode, bad, rows * V);
+    CHECK_MSG(!memcmp(te, tg, sizeof te), "%s %s: graph and eager tokens differ", name, mode);
+    long long gs = b1.graph_steps - b0.graph_steps, cap_n = b1.captures - b0.captures;
+    CHECK_MSG(a1.graph_steps == a0.graph_steps && a1.captures == a0.captures, "eager run used graphs");
+    /* buckets met: (4, 1 split), (2, 1), (4, 2 splits) [, (4, 3)]: a capture each, every other
+     * step a graph launch */
+    CHECK_MSG(cap_n >= 3 && gs == GSTEPS - cap_n && b1.graph_on, "%s %s: %lld captures, %lld graph steps",
+              name, mode, cap_n, gs);
+    fprintf(stderr, "%s %s graphs: %d steps (batch 3 -> 2 -> 3 -> 4 -> 3, context to %d), %lld graphs "
+            "captured, %lld steps launched one: logits (%zu x %d) and tokens identical to eager steps; "
+            "a step: %d launches eager, %d with its graph (%d nodes)\n", name, mode, GSTEPS,
+            longp + GSTEPS - 8, cap_n, gs, rows, V, a1.step_launches, b1.step_launches, b1.step_kernels);
+  }
+  /* l1k_generate: continuous batching (6 prompts, batch 4), greedy and sampled */
+  l1k_gen_opts o;
+  l1k_gen_opts_default(&o);
+  o.max_new_tokens = NEW;
+  o.ignore_eos = 1;
+  for (int samp = 0; samp < 2; samp++) {
+    if (samp) o.temperature = 0.9f, o.top_p = 0.95f, o.seed = 7;
+    l1k_gen_result r0[NP], r1[NP];
+    memset(r0, 0, sizeof r0), memset(r1, 0, sizeof r1);
+    l1k_err err = {0};
+    setenv("LONG1K_GEN_GRAPH", "0", 1);
+    int e0 = run(m, 4, 0, &o, r0, NULL, &err);
+    setenv("LONG1K_GEN_GRAPH", "1", 1);
+    int e1 = run(m, 4, 0, &o, r1, NULL, &err);
+    unsetenv("LONG1K_GEN_GRAPH");
+    CHECK_MSG(!e0 && !e1, "generate: %s", err.msg);
+    int same = 1;
+    for (int i = 0; i < NP; i++) same &= same_ids(&r0[i], &r1[i], 0) && r0[i].n_ids == NEW;
+    CHECK_MSG(same, "%s %s generate (%s): graph and eager tokens differ", name, mode, samp ? "sampled" : "greedy");
+    fprintf(stderr, "%s %s generate, 6 prompts at batch 4 (%s): graph tokens %s eager\n", name, mode,
+            samp ? "sampled" : "greedy", same ? "identical to" : "DIFFER from");
+    l1k_gen_results_free(r0, NP);
+    l1k_gen_results_free(r1, NP);
+  }
+  free(le), free(lgr);
+  l1k_model_free(m);
+}
 #endif
 
 int main(void) {
@@ -600,6 +724,11 @@ int main(void) {
   } else {
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) test_model(MODELS[i]);
     test_small_pool();
+    for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
+      int longp = i == 1 ? 505 : 250; /* qwen2_tiny: past 512 positions too */
+      graph_vs_eager(MODELS[i], L1K_DEVICE_PREC_FP32, longp);
+      graph_vs_eager(MODELS[i], L1K_DEVICE_PREC_BF16, longp);
+    }
   }
   CHECK_DONE();
 #endif
