@@ -4,7 +4,9 @@
  *  - copy: the device's memory rate, cudaMemcpy device-to-device of 1 GiB (bytes read + bytes
  *    written per second), measured first in the same run: the bandwidth limit below uses it;
  *  - decode at batch 1: one prompt of P tokens (prefill, timed apart), then N greedy steps
- *    (l1k_gen_step + argmax on the host): tokens/s, and the fraction of the bandwidth limit =
+ *    (l1k_gen_step + argmax on the host), twice: eager steps (LONG1K_GEN_GRAPH=0) and CUDA
+ *    graph steps (the default), with the launches per token of each (host-issued; device
+ *    kernels): tokens/s, and the fraction of the bandwidth limit =
  *    (weight bytes + KV bytes per token) x tokens/s / copy rate, the weight bytes being every
  *    matrix a step reads in bf16 (q, k, v, o, gate, up, down of every layer and the lm_head),
  *    the KV bytes those of the mean context P + N/2 (K and V of every layer, bf16);
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/cuda/gen.h"
 #include "gpu_bench_common.h"
 #include "long1k/generate.h"
 #include "long1k/model.h"
@@ -123,13 +126,16 @@ static double copy_rate(const char *shape) {
 
 static int32_t tok(size_t i, int V) { return (int32_t)((i * 2654435761u + 7) % (uint64_t)V); }
 
-static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate) {
+static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate, int graph) {
   char bench[64];
+  const char *impl = graph ? "long1k-bf16-graph" : "long1k-bf16-eager";
   snprintf(bench, sizeof bench, "decode-%s-b1-p%d-n%d", shape, P, N);
   const l1k_model_config *c = l1k_model_cfg(m);
   int V = c->vocab_size;
   l1k_err err = {0};
+  setenv("LONG1K_GEN_GRAPH", graph ? "1" : "0", 1); /* read when the generator's cache is made */
   l1k_generator *g = l1k_generator_create_ex(m, 1, P + N + 1, 0, &err);
+  unsetenv("LONG1K_GEN_GRAPH");
   if (!g) {
     fail(bench, err.msg);
     return;
@@ -154,6 +160,8 @@ static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate
     next = l1k_argmax(logits, V);
   }
   double dt = now_s() - t0;
+  l1kcu_gen_counters k;
+  l1kcu_gen_get_counters(&k);
   l1k_generator_free(g);
   free(ids);
   free(logits);
@@ -166,11 +174,14 @@ static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate
   double w = 2.0 * (L * (C * QD * 2 + 2 * C * KD + 3 * C * FF) + (double)V * C);
   double kvb = 2.0 * 2.0 * L * KD * (P + N / 2.0);
   double tps = (N - 2) / dt;
-  printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"prompt\":%d,\"new\":%d,\"prefill_ms\":%.1f,"
+  /* launches_per_token: what the host issues per step (graph: the input copy, cudaGraphLaunch,
+   * the logits copy); kernels_per_token: what runs on the device (graph: its nodes) */
+  printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"prompt\":%d,\"new\":%d,\"prefill_ms\":%.1f,"
          "\"step_ms\":%.3f,\"tokens_per_s\":%.1f,\"weight_gb\":%.3f,\"kv_gb_per_token\":%.4f,"
-         "\"limit_tokens_per_s\":%.1f,\"fraction_of_limit\":%.3f}\n",
-         bench, P, N, 1e3 * t_pre, 1e3 * dt / (N - 2), tps, w / 1e9, kvb / 1e9, rate / (w + kvb),
-         tps * (w + kvb) / rate);
+         "\"limit_tokens_per_s\":%.1f,\"fraction_of_limit\":%.3f,\"graph\":%d,"
+         "\"launches_per_token\":%d,\"kernels_per_token\":%d}\n",
+         bench, impl, P, N, 1e3 * t_pre, 1e3 * dt / (N - 2), tps, w / 1e9, kvb / 1e9, rate / (w + kvb),
+         tps * (w + kvb) / rate, k.graph_on, k.step_launches, k.step_kernels);
   fflush(stdout);
 }
 
@@ -196,9 +207,12 @@ static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   o.ignore_eos = 1;
   l1k_gen_cache_info ci;
   l1k_generator_cache_info(g, &ci);
+  l1kcu_gen_counters k0, k1;
+  l1kcu_gen_get_counters(&k0);
   double t0 = now_s();
   int rc = l1k_generate(g, ps, B, &o, res, NULL, NULL, &err);
   double dt = now_s() - t0;
+  l1kcu_gen_get_counters(&k1);
   long long gen = 0;
   for (int b = 0; b < B; b++) gen += res[b].n_ids;
   l1k_generator_free(g);
@@ -224,8 +238,10 @@ static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   }
   printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"batch\":%d,\"prompt\":%d,\"new\":%d,"
          "\"seconds\":%.2f,\"tokens_per_s\":%.0f,\"kv_pool_gb\":%.2f,\"kv_blocks\":%d,"
-         "\"batch1_same_tokens\":%d,\"batch1_compared\":%d}\n",
-         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks, same, cmpn);
+         "\"batch1_same_tokens\":%d,\"batch1_compared\":%d,\"steps\":%lld,\"graph_steps\":%lld,"
+         "\"graphs\":%lld}\n",
+         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks, same, cmpn,
+         k1.steps - k0.steps, k1.graph_steps - k0.graph_steps, k1.captures - k0.captures);
   fflush(stdout);
 }
 
@@ -255,7 +271,8 @@ int main(int argc, char **argv) {
     l1k_model_free(m);
     return 0;
   }
-  decode_b1(m, shape, P, N, rate);
+  decode_b1(m, shape, P, N, rate, 0); /* eager, then graphs: side by side */
+  decode_b1(m, shape, P, N, rate, 1);
   if (B > 0) throughput(m, shape, B, P2, N2);
   l1k_model_free(m);
   return 0;

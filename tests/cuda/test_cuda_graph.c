@@ -51,7 +51,7 @@ static void test_replay(cudaStream_t s) {
   cudaGraphExec_t ge = NULL;
   l1kcu_stream = (void *)s;
   CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal) == cudaSuccess);
-  cudaStreamCaptureStatus st;
+  enum cudaStreamCaptureStatus st;
   CHECK(cudaStreamIsCapturing(s, &st) == cudaSuccess && st == cudaStreamCaptureStatusActive);
   CHECK(cudaMemcpyAsync(y, hin, N * C * sizeof(float), cudaMemcpyHostToDevice, s) == cudaSuccess);
   CHECK(l1kcu_bias_fw(y, b, rows, C) == 0);
@@ -112,7 +112,7 @@ static void test_replay(cudaStream_t s) {
 
 /* begin a capture on s with one recorded kernel, run `bad` (expected to fail with want), then
  * end: invalidated, no graph */
-static void refused(cudaStream_t s, cudaStreamCaptureMode mode, const char *what, int got_ok_allowed,
+static void refused(cudaStream_t s, enum cudaStreamCaptureMode mode, const char *what, int got_ok_allowed,
                     int (*bad)(cudaStream_t, void *), void *arg, cudaError_t want) {
   float *y = dev(C * sizeof(float)), *b = dev(C * sizeof(float));
   cudaMemset(y, 0, C * sizeof(float));
