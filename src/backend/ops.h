@@ -179,6 +179,10 @@ typedef struct l1k_backend_ops {
    * float32) receive the next-token logits. */
   int (*decode)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
                 float *logits, l1k_err *err);
+  /* decode for greedy sequences: tokens[n] receive each row's argmax (l1k_argmax's: the lowest
+   * id among equal maxima) instead of the logits. NULL: not offered (decode + l1k_argmax). */
+  int (*decode_greedy)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                       int n, int32_t *tokens, l1k_err *err);
 } l1k_backend_ops;
 
 /* The backends compiled into this binary. l1k_backend_cuda_ops is always defined: without

@@ -291,7 +291,46 @@ static void qkv_post_case(int H, int KVH, int hd, int bf16) {
   free(hq), free(hk), free(hv), free(hb), free(h0), free(h1);
 }
 
+/* l1kcu_argmax_rows against l1k_argmax (the host's greedy choice): rows with ties (the lower id
+ * wins), NaNs (never chosen; all NaN: 0), -inf only, the maximum at either end, vocabulary
+ * sizes below, at and above the block's 256 threads */
+static void argmax_case(int V) {
+  enum { ROWS = 9 };
+  float *h = malloc((size_t)ROWS * V * sizeof(float));
+  for (int r = 0; r < ROWS; r++)
+    for (int i = 0; i < V; i++) h[(size_t)r * V + i] = (float)urand() * 4.0f;
+  float big = 7.5f;
+  h[0 * V + V / 3] = big, h[0 * V + (2 * V) / 3] = big, h[0 * V + V - 1] = big;   /* ties */
+  for (int i = 0; i < V; i++) h[1 * V + i] = 1.0f;                                /* all equal */
+  for (int i = 0; i < V; i += 2) h[2 * V + i] = NAN;                              /* NaNs */
+  for (int i = 0; i < V; i++) h[3 * V + i] = NAN;                                 /* all NaN */
+  for (int i = 0; i < V; i++) h[4 * V + i] = -INFINITY;                           /* -inf only */
+  h[5 * V + V - 1] = big;                                                         /* at the end */
+  h[6 * V + 0] = big;                                                             /* at 0 */
+  h[7 * V + 0] = NAN, h[7 * V + V / 2] = big, h[7 * V + V - 1] = big;             /* NaN first */
+  h[8 * V + 0] = -0.0f * big;                                                     /* random row */
+  float *d = dev((size_t)ROWS * V * sizeof(float));
+  int32_t *dt = dev(ROWS * sizeof(int32_t)), got[ROWS];
+  up(d, h, (size_t)ROWS * V * sizeof(float));
+  CHECK(l1kcu_argmax_rows(dt, d, ROWS, V) == 0);
+  down(got, dt, sizeof got);
+  int same = 1;
+  for (int r = 0; r < ROWS; r++) {
+    int32_t want = l1k_argmax(h + (size_t)r * V, V);
+    CHECK_MSG(got[r] == want, "argmax V %d row %d: %d (host %d)", V, r, (int)got[r], (int)want);
+    same &= got[r] == want;
+  }
+  fprintf(stderr, "argmax rows V %6d: %d rows (ties, NaNs, -inf) %s l1k_argmax\n", V, ROWS,
+          same ? "identical to" : "DIFFER from");
+  cudaFree(d), cudaFree(dt);
+  free(h);
+}
+
 static void test_kernels(void) {
+  argmax_case(1);
+  argmax_case(200);
+  argmax_case(1000);
+  argmax_case(151936);
   qkv_post_case(12, 2, 128, 1);
   qkv_post_case(4, 4, 16, 0);
   qkv_post_case(14, 2, 64, 0);
@@ -686,6 +725,32 @@ static void graph_vs_eager(const char *name, l1k_device_precision prec, int long
   l1k_gen_opts_default(&o);
   o.max_new_tokens = NEW;
   o.ignore_eos = 1;
+  {
+    /* greedy tokens from the device's argmax (the default) == from the host's over the logits */
+    l1k_gen_result r0[NP], r1[NP];
+    memset(r0, 0, sizeof r0), memset(r1, 0, sizeof r1);
+    l1k_err err = {0};
+    l1kcu_gen_counters c0, c1, c2;
+    l1kcu_gen_get_counters(&c0);
+    setenv("LONG1K_GEN_DEVICE_GREEDY", "0", 1);
+    int e0 = run(m, 3, 0, &o, r0, NULL, &err);
+    unsetenv("LONG1K_GEN_DEVICE_GREEDY");
+    l1kcu_gen_get_counters(&c1);
+    int e1 = run(m, 3, 0, &o, r1, NULL, &err);
+    l1kcu_gen_get_counters(&c2);
+    CHECK_MSG(!e0 && !e1, "generate: %s", err.msg);
+    int same = 1;
+    for (int i = 0; i < NP; i++) same &= same_ids(&r0[i], &r1[i], 0) && r0[i].n_ids == NEW;
+    CHECK_MSG(same, "%s %s: device argmax tokens differ from the host's", name, mode);
+    CHECK_MSG(c1.greedy_steps == c0.greedy_steps && c2.greedy_steps - c1.greedy_steps == c2.steps - c1.steps &&
+                  c2.steps > c1.steps, "%s %s: greedy steps %lld of %lld", name, mode,
+              c2.greedy_steps - c1.greedy_steps, c2.steps - c1.steps);
+    fprintf(stderr, "%s %s generate, batch 3, greedy: %lld steps downloading tokens (device argmax): tokens %s "
+            "the host argmax of the logits\n", name, mode, c2.greedy_steps - c1.greedy_steps,
+            same ? "identical to" : "DIFFER from");
+    l1k_gen_results_free(r0, NP);
+    l1k_gen_results_free(r1, NP);
+  }
   for (int samp = 0; samp < 2; samp++) {
     if (samp) o.temperature = 0.9f, o.top_p = 0.95f, o.seed = 7;
     l1k_gen_result r0[NP], r1[NP];

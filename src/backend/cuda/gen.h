@@ -69,6 +69,11 @@ int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF);
 int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps);
 int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF);
 
+/* out[r] = the index of row r's largest value among x[n, V] (the lowest index among equal
+ * maxima, NaN never chosen, 0 when every value is NaN: l1k_argmax's answer); greedy decoding
+ * downloads n ints instead of n x V floats. */
+int l1kcu_argmax_rows(int32_t *out, const float *x, int n, int V);
+
 /* Counters of the decode steps of this process (gen_decode.c; the decode benchmark prints them):
  * host_launches counts every kernel launch, cuBLAS call and copy issued from the host by
  * generation (eager steps, prefill, the first run of a graph's step); step_launches is what the
@@ -79,6 +84,7 @@ typedef struct l1kcu_gen_counters {
   long long host_launches;
   long long steps, graph_steps; /* decode steps, and those that launched a graph */
   long long captures;           /* graphs captured and instantiated */
+  long long greedy_steps;       /* steps that returned tokens (device argmax), not logits */
   int step_launches, step_kernels;
   int graph_on;                 /* the last step's generator used graphs */
 } l1kcu_gen_counters;

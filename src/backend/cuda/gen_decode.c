@@ -80,9 +80,10 @@ struct l1k_kv_cache {
   int use_graph;             /* LONG1K_GEN_GRAPH (default 1); 0 after a capture failed */
   int nbk, bk[16];           /* batch buckets: 1, 2, 4, ... (< max_seqs), max_seqs */
   int nlb, lb[32];           /* split buckets: 1, 2, 4, ... (< nsplit), nsplit */
-  cudaGraphExec_t *graph;    /* [nbk][nlb] */
-  int *gnodes;               /* [nbk][nlb]: the nodes of each graph */
+  cudaGraphExec_t *graph;    /* [nbk][nlb][2]: logits | greedy tokens */
+  int *gnodes;               /* the nodes of each graph */
   int32_t *h_in;             /* pinned: a step's [3][bucket] ids, positions, slots */
+  int32_t *h_tok, *d_tok;    /* greedy steps' tokens: pinned host, device [R] */
   int pad_blk;               /* the block of the inert slot max_seqs (padding rows) */
 };
 
@@ -181,6 +182,7 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
   TAKE(kv->ids, 3 * R); /* a step's ids, pos and seq, packed: one upload (upload_rows) */
   TAKE(kv->zero, R);
   TAKE(kv->last, R);
+  TAKE(kv->d_tok, R);
   size_t w = C > FF ? C : FF;
   w = w > QD ? w : QD;
   if (base) kv->abf_elems = kv->bf16 ? R * w : 0;
@@ -194,7 +196,7 @@ void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv) {
   (void)m;
   if (!kv) return;
   if (kv->graph)
-    for (int i = 0; i < kv->nbk * kv->nlb; i++)
+    for (int i = 0; i < 2 * kv->nbk * kv->nlb; i++)
       if (kv->graph[i]) cudaGraphExecDestroy(kv->graph[i]);
   free(kv->graph);
   free(kv->gnodes);
@@ -297,9 +299,10 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
     if (!rc) rc = gen_alloc((void **)&kv->d_table, (ms + 1) * kv->mbps * sizeof(int32_t), "the block tables", err);
   }
   if (!rc) rc = l1kcu_check(cudaStreamCreateWithFlags(&kv->stream, cudaStreamDefault), "cudaStreamCreate", err);
-  if (!rc) rc = l1kcu_check(cudaMallocHost((void **)&kv->h_in, 3 * ms * sizeof(int32_t)), "cudaMallocHost", err);
-  if (!rc && (!(kv->graph = l1k_calloc((size_t)kv->nbk * kv->nlb, sizeof *kv->graph, err)) ||
-              !(kv->gnodes = l1k_calloc((size_t)kv->nbk * kv->nlb, sizeof(int), err))))
+  if (!rc) rc = l1kcu_check(cudaMallocHost((void **)&kv->h_in, 4 * ms * sizeof(int32_t)), "cudaMallocHost", err);
+  if (!rc) kv->h_tok = kv->h_in + 3 * ms;
+  if (!rc && (!(kv->graph = l1k_calloc(2 * (size_t)kv->nbk * kv->nlb, sizeof *kv->graph, err)) ||
+              !(kv->gnodes = l1k_calloc(2 * (size_t)kv->nbk * kv->nlb, sizeof(int), err))))
     rc = L1K_ENOMEM;
   /* the pool: the budget, or 90% of what is free now less 256 MiB for cuBLAS and the rest;
    * never more than every slot at full context */
@@ -432,6 +435,7 @@ static int paged(struct l1k_kv_cache *kv, int l, int r0, int n, int max_len, int
                               kv->seq + r, kv->pos + r, kv->d_table, kv->mbps, c, ns, kv->H,
                               kv->KVH, kv->hd, kv->bs),
         "paged_attention");
+    cnt.host_launches++; /* its two kernels: the splits, the merge */
   }
   return 0;
 }
@@ -664,14 +668,16 @@ static int logit_rows(const struct l1k_kv_cache *kv) {
 /* What a decode step of b rows (a batch bucket) runs on the device, on kv->stream, its inputs
  * already in kv->ids ([3][b]: ids, positions, slots): the RoPE table, every layer (the decode
  * attention on ns splits: a split bucket), the final norm and lm_head of the first
- * min(b, logit_rows) rows. Every pointer and size fixed by (b, ns): what a graph captures. */
-static int decode_body(struct l1k_kv_cache *kv, int b, int ns, l1k_err *err) {
+ * min(b, logit_rows) rows (greedy: and their argmax into d_tok). Every pointer and size fixed by (b, ns): what a graph captures. */
+static int decode_body(struct l1k_kv_cache *kv, int b, int ns, int greedy, l1k_err *err) {
   kv->pos = kv->ids + b;
   kv->seq = kv->ids + 2 * (size_t)b;
   KER(l1kcu_rope_table(kv->cos_t, kv->sin_t, kv->pos, b, kv->s->inv_freq, kv->hd / 2), "rope_table");
   TRY(run_layers(kv, b, 0, ns * L1KCU_GEN_SPLIT, err));
-  int lr = logit_rows(kv);
-  return head_rows(kv, 0, b < lr ? b : lr, err);
+  int lr = logit_rows(kv), r = b < lr ? b : lr;
+  TRY(head_rows(kv, 0, r, err));
+  if (greedy) KER(l1kcu_argmax_rows(kv->d_tok, kv->logits, r, kv->V), "argmax_rows");
+  return 0;
 }
 
 /* generation's launchers and cuBLAS on the cache's stream while a step runs, then back */
@@ -686,12 +692,12 @@ static void gen_leave(struct l1k_kv_cache *kv) {
 
 /* decode_body(b, ns) captured into *out (not run). A failure turns graphs off for this cache,
  * with one info line: the steps run eagerly (as LONG1K_GEN_GRAPH=0). */
-static void capture(struct l1k_kv_cache *kv, int b, int ns, cudaGraphExec_t *out, int *nodes) {
+static void capture(struct l1k_kv_cache *kv, int b, int ns, int greedy, cudaGraphExec_t *out, int *nodes) {
   l1k_err e2 = {0};
   cudaGraph_t g = NULL;
   long long h0 = cnt.host_launches; /* recorded, not issued */
   cudaError_t ce = cudaStreamBeginCapture(kv->stream, cudaStreamCaptureModeGlobal);
-  int rc = ce ? 0 : decode_body(kv, b, ns, &e2);
+  int rc = ce ? 0 : decode_body(kv, b, ns, greedy, &e2);
   if (!ce) {
     cudaError_t ee = cudaStreamEndCapture(kv->stream, &g);
     if (!rc) ce = ee;
@@ -718,8 +724,9 @@ static void capture(struct l1k_kv_cache *kv, int b, int ns, cudaGraphExec_t *out
  * split bucket of the longest row, in both modes, so that a graph step and an eager step run
  * the same shapes; the first step of a (b, ns) runs eagerly and then captures its graph, the
  * next ones launch it. */
-static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logits, l1k_err *err) {
-  int bi = 0, li = 0, need = (max_len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
+static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logits, int32_t *tokens,
+                       l1k_err *err) {
+  int bi = 0, li = 0, need = (max_len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT, greedy = tokens != NULL;
   while (kv->bk[bi] < n) bi++;
   while (kv->lb[li] < need) li++;
   int b = kv->bk[bi], ns = kv->lb[li], lr = logit_rows(kv), V = kv->V;
@@ -730,8 +737,8 @@ static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logit
     in[2 * b + r] = r < n ? kv->h_seq[r] : kv->max_seqs;
   }
   long long h0 = cnt.host_launches;
-  int kernels = 0;
-  cudaGraphExec_t *g = &kv->graph[bi * kv->nlb + li];
+  int kernels = 0, gi = (bi * kv->nlb + li) * 2 + greedy;
+  cudaGraphExec_t *g = &kv->graph[gi];
   cnt.host_launches++;
   CU(cudaMemcpyAsync(kv->ids, in, 3 * (size_t)b * sizeof(int32_t), cudaMemcpyHostToDevice, kv->stream),
      "upload of a step's rows");
@@ -739,25 +746,38 @@ static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logit
     cnt.host_launches++;
     CU(cudaGraphLaunch(*g, kv->stream), "cudaGraphLaunch (decode step)");
     cnt.graph_steps++;
-    kernels = kv->gnodes[bi * kv->nlb + li];
+    kernels = kv->gnodes[gi];
   } else {
     long long k0 = cnt.host_launches;
-    TRY(decode_body(kv, b, ns, err));
+    TRY(decode_body(kv, b, ns, greedy, err));
     kernels = (int)(cnt.host_launches - k0);
-    if (kv->use_graph) capture(kv, b, ns, g, &kv->gnodes[bi * kv->nlb + li]);
+    if (kv->use_graph) capture(kv, b, ns, greedy, g, &kv->gnodes[gi]);
   }
-  /* logits: the first chunk from the step, then the rest (more rows than logit_rows) here */
+  /* the first chunk of rows came from the step; the rest (more rows than logit_rows) here */
   for (int a = 0; a < n; a += lr) {
     int r = n - a < lr ? n - a : lr;
     if (a > 0) {
+      long long k0 = cnt.host_launches;
       TRY(head_rows(kv, a, r, err));
-      kernels += 2;
+      if (greedy) KER(l1kcu_argmax_rows(kv->d_tok + a, kv->logits, r, V), "argmax_rows");
+      kernels += (int)(cnt.host_launches - k0);
     }
+    if (!greedy) {
+      cnt.host_launches++;
+      CU(cudaMemcpyAsync(logits + (size_t)a * V, kv->logits, (size_t)r * V * sizeof(float),
+                         cudaMemcpyDeviceToHost, kv->stream), "download of logits");
+    }
+  }
+  if (greedy) {
     cnt.host_launches++;
-    CU(cudaMemcpyAsync(logits + (size_t)a * V, kv->logits, (size_t)r * V * sizeof(float),
-                       cudaMemcpyDeviceToHost, kv->stream), "download of logits");
+    CU(cudaMemcpyAsync(kv->h_tok, kv->d_tok, (size_t)n * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                       kv->stream), "download of tokens");
   }
   CU(cudaStreamSynchronize(kv->stream), "decode");
+  if (greedy) {
+    memcpy(tokens, kv->h_tok, (size_t)n * sizeof(int32_t));
+    cnt.greedy_steps++;
+  }
   cnt.steps++;
   cnt.step_launches = (int)(cnt.host_launches - h0);
   cnt.step_kernels = kernels;
@@ -765,9 +785,8 @@ static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logit
   return 0;
 }
 
-int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
-                     float *logits, l1k_err *err) {
-  (void)m;
+static int kv_decode(struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n, float *logits,
+                     int32_t *tokens, l1k_err *err) {
   if (n <= 0) return 0;
   if (n > kv->max_seqs)
     return l1k_errf(err, L1K_EINPUT, "CUDA generation: %d rows exceed the %d slots", n, kv->max_seqs);
@@ -786,9 +805,21 @@ int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, cons
     if (kv->h_len[s] + 1 > max_len) max_len = kv->h_len[s] + 1;
   }
   gen_enter(kv);
-  int rc = decode_step(kv, n, max_len, logits, err);
+  int rc = decode_step(kv, n, max_len, logits, tokens, err);
   gen_leave(kv);
   if (rc) return rc;
   for (int r = 0; r < n; r++) kv->h_len[seqs[r]]++;
   return 0;
+}
+
+int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
+                     float *logits, l1k_err *err) {
+  (void)m;
+  return kv_decode(kv, seqs, ids, n, logits, NULL, err);
+}
+
+int l1kcu_kv_decode_greedy(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                           int n, int32_t *tokens, l1k_err *err) {
+  (void)m;
+  return kv_decode(kv, seqs, ids, n, NULL, tokens, err);
 }

@@ -358,3 +358,43 @@ extern "C" int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, con
       q, k, v, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H, KVH, hd, bs);
   return glaunched();
 }
+
+/* ---------------------------------------------------------------- greedy tokens on the device */
+
+/* (v, i) before (bv, bi): l1k_argmax's order (src/model/sample.c): NaN never wins, a larger
+ * value wins, equal values go to the lower id; bi < 0: nothing yet */
+__device__ static bool g_before(float v, int i, float bv, int bi) {
+  return i >= 0 && !isnan(v) && (bi < 0 || v > bv || (v == bv && i < bi));
+}
+
+/* one block per row: a strided scan per thread, then a tree over the block */
+__global__ static void argmax_rows_k(int32_t *out, const float *x, int V) {
+  __shared__ float sv[256];
+  __shared__ int si[256];
+  int t = threadIdx.x;
+  const float *row = x + (size_t)blockIdx.x * V;
+  float bv = 0.0f;
+  int bi = -1;
+  for (int i = t; i < V; i += blockDim.x) {
+    float v = row[i];
+    if (g_before(v, i, bv, bi)) bv = v, bi = i;
+  }
+  sv[t] = bv;
+  si[t] = bi;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o /= 2) {
+    if (t < o && g_before(sv[t + o], si[t + o], sv[t], si[t])) {
+      sv[t] = sv[t + o];
+      si[t] = si[t + o];
+    }
+    __syncthreads();
+  }
+  if (t == 0) out[blockIdx.x] = si[0] < 0 ? 0 : si[0]; /* every value NaN: 0, as l1k_argmax */
+}
+
+extern "C" int l1kcu_argmax_rows(int32_t *out, const float *x, int n, int V) {
+  if (n <= 0) return 0;
+  if (V <= 0) return (int)cudaErrorInvalidValue;
+  argmax_rows_k<<<(unsigned)n, 256, ON_STREAM>>>(out, x, V);
+  return glaunched();
+}
