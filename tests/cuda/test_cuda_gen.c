@@ -720,6 +720,26 @@ static void graph_vs_eager(const char *name, l1k_device_precision prec, int long
             "a step: %d launches eager, %d with its graph (%d nodes)\n", name, mode, GSTEPS,
             longp + GSTEPS - 8, cap_n, gs, rows, V, a1.step_launches, b1.step_launches, b1.step_kernels);
   }
+#ifdef L1K_CUDA_EMU_H /* the emulated device (its header guard): LONG1K_EMU_GRAPH_FAIL */
+  /* a device that cannot instantiate the graph (the emulation told to refuse): one line, the
+   * steps run eagerly, the same logits */
+  if (!rc && prec == L1K_DEVICE_PREC_FP32) {
+    l1kcu_gen_counters f0, f1;
+    int32_t tf[GSTEPS * 4];
+    int nf[GSTEPS];
+    memset(tf, 0xff, sizeof tf);
+    float *lf = calloc(cap, sizeof(float));
+    setenv("LONG1K_EMU_GRAPH_FAIL", "1", 1);
+    int rf = graph_script(m, 1, longp, lf, tf, nf, &f0, &f1);
+    unsetenv("LONG1K_EMU_GRAPH_FAIL");
+    CHECK_MSG(!rf && !memcmp(lf, le, cap * sizeof(float)) && !memcmp(tf, te, sizeof te),
+              "%s: fallback to eager steps differs", name);
+    CHECK_MSG(f1.captures == f0.captures && f1.graph_steps == f0.graph_steps && !f1.graph_on,
+              "%s: graphs used although instantiation failed", name);
+    fprintf(stderr, "%s float32: graph instantiation refused: eager steps, same logits\n", name);
+    free(lf);
+  }
+#endif
   /* l1k_generate: continuous batching (6 prompts, batch 4), greedy and sampled */
   l1k_gen_opts o;
   l1k_gen_opts_default(&o);

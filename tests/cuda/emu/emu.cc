@@ -185,6 +185,11 @@ extern "C" cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureSt
 }
 extern "C" cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long) {
   if (!e || !g) return fail(cudaErrorInvalidValue);
+  const char *f = getenv("LONG1K_EMU_GRAPH_FAIL");
+  if (f && !strcmp(f, "1")) {
+    *e = nullptr;
+    return fail(cudaErrorNotSupported);
+  }
   *e = new emu_graph_exec{g->nodes}; /* a copy: the graph may be destroyed after this */
   return cudaSuccess;
 }
@@ -333,6 +338,7 @@ extern "C" const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorNotSupported: return "operation not supported";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
     case cudaErrorStreamCaptureImplicit:
@@ -346,6 +352,7 @@ extern "C" const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
     default: return "cudaErrorEmulated";
   }
 }

@@ -21,6 +21,7 @@ typedef enum cudaError {
   cudaErrorMemoryAllocation = 2,
   cudaErrorNoDevice = 100,
   cudaErrorLaunchFailure = 719,
+  cudaErrorNotSupported = 801,
   cudaErrorStreamCaptureUnsupported = 900, /* an operation stream capture does not permit */
   cudaErrorStreamCaptureInvalidated = 901, /* the capture was invalidated by an earlier error */
   cudaErrorStreamCaptureImplicit = 906     /* implicit dependency on a capturing stream (legacy stream) */
@@ -91,6 +92,8 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e);
 cudaError_t cudaGraphDestroy(cudaGraph_t g);
 cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, size_t *n); /* nodes NULL: the count */
+/* LONG1K_EMU_GRAPH_FAIL=1: cudaGraphInstantiate fails with cudaErrorNotSupported (a device that
+ * cannot run the graph: the callers' fallback is tested with it) */
 /* the emulation's own counters (not CUDA): kernels run, and kernels recorded into graphs */
 unsigned long long emu_kernels_run(void);
 
