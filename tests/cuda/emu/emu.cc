@@ -58,7 +58,6 @@ struct emu_stream {
 };
 static std::vector<emu_stream *> captures; /* the capture sequences under way */
 static std::map<uintptr_t, size_t> pinned;  /* cudaMallocHost ranges */
-static unsigned long long kernels_run;
 
 static cudaError_t fail(cudaError_t e) {
   last_err = e;
@@ -220,7 +219,6 @@ extern "C" cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, 
   *n = g->nodes.size();
   return cudaSuccess;
 }
-extern "C" unsigned long long emu_kernels_run(void) { return kernels_run; }
 
 extern "C" cudaError_t cudaMalloc(void **p, size_t n) {
   if (cudaError_t e = unsafe_call()) {
@@ -815,7 +813,6 @@ static std::vector<unsigned char> dyn_smem;
 unsigned char *emu_dyn_smem() { return dyn_smem.data(); }
 
 static void run_launch(const emu_cfg &c, const std::function<void()> &fn) {
-  kernels_run++;
   dyn_smem.assign(c.shared_bytes ? c.shared_bytes : 16, 0xff);
   gridDim = c.grid;
   blockDim = c.block;

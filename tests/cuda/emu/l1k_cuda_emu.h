@@ -94,8 +94,6 @@ cudaError_t cudaGraphDestroy(cudaGraph_t g);
 cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, size_t *n); /* nodes NULL: the count */
 /* LONG1K_EMU_GRAPH_FAIL=1: cudaGraphInstantiate fails with cudaErrorNotSupported (a device that
  * cannot run the graph: the callers' fallback is tested with it) */
-/* the emulation's own counters (not CUDA): kernels run, and kernels recorded into graphs */
-unsigned long long emu_kernels_run(void);
 
 typedef struct emu_cublas *cublasHandle_t;
 typedef enum {
