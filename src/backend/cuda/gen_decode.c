@@ -656,6 +656,11 @@ void l1kcu_gen_get_counters(l1kcu_gen_counters *c) { *c = cnt; }
 /* the final norm and lm_head of rows [a, a + r) of x into kv->logits */
 static int head_rows(struct l1k_kv_cache *kv, int a, int r, l1k_err *err) {
   cu_state *s = kv->s;
+  float eps = (float)kv->m->cfg.rms_norm_eps;
+  if (kv->bf16) { /* the norm writes the lm_head's bf16 operand (rmsnorm_fw + to_bf16's bits) */
+    KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x + (size_t)a * kv->C, s->P.norm, r, kv->C, eps), "final norm");
+    return gen_linear16(kv, kv->logits, kv->abf, s->P.lm_head, NULL, r, kv->C, kv->V, 0, err);
+  }
   KER(l1kcu_rmsnorm_fw(kv->lnl, kv->lnl_rstd, kv->x + (size_t)a * kv->C, s->P.norm, r, kv->C,
                        (float)kv->m->cfg.rms_norm_eps), "final norm");
   return gen_linear(kv, kv->logits, kv->lnl, s->P.lm_head, NULL, r, kv->C, kv->V, err);
@@ -711,8 +716,8 @@ static void capture(struct l1k_kv_cache *kv, int b, int ns, int greedy, cudaGrap
     *out = NULL;
     kv->use_graph = 0;
     cudaGetLastError();
-    fprintf(stderr, "long1k: CUDA generation: the decode step could not be captured into a CUDA "
-            "graph (%s); steps run eagerly\n", rc ? e2.msg : cudaGetErrorString(ce));
+    fprintf(stderr, "long1k: CUDA generation: the decode step could not be captured or instantiated "
+            "as a CUDA graph (%s); steps run eagerly\n", rc ? e2.msg : cudaGetErrorString(ce));
     return;
   }
   *nodes = (int)nn;
