@@ -10,6 +10,9 @@
  *    (weight bytes + KV bytes per token) x tokens/s / copy rate, the weight bytes being every
  *    matrix a step reads in bf16 (q, k, v, o, gate, up, down of every layer and the lm_head),
  *    the KV bytes those of the mean context P + N/2 (K and V of every layer, bf16);
+ *  - the decode attention's grid: one layer at batch 128 (and 1) with the grid of the live
+ *    splits, of their power-of-two bucket (what a graph launches) and of a 32k capacity (the
+ *    cost of idle blocks);
  *  - throughput at batch B: B prompts of P tokens, N new tokens each, through l1k_generate
  *    (continuous batching, host sampling, greedy, EOS ignored): generated tokens/s of the whole
  *    call (prefill included); then the last prompt alone at batch 1: how many of its first
@@ -185,6 +188,73 @@ static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate
   fflush(stdout);
 }
 
+/* The decode attention's idle blocks (docs/gpu.md "The attention grid inside a graph"): one
+ * layer's l1kcu_paged_attention (bf16 cache) for B rows of ctx positions, with the grid of the
+ * live splits, of their split bucket (the next power of two: what a graph launches) and of the
+ * capacity (cap positions: one grid for every length); microseconds, median of 9 runs of 10. */
+static double attn_us(float *out, float *part, const float *q, const void *kc, const void *vc,
+                      const int32_t *seq, const int32_t *pos, const int32_t *tab, int mbps, int B,
+                      int ns, int H, int KVH, int hd, int bs) {
+  cudaEvent_t e0, e1;
+  GB_CHECK(cudaEventCreate(&e0));
+  GB_CHECK(cudaEventCreate(&e1));
+  float ms[9];
+  for (int k = 0; k < 9; k++) {
+    GB_CHECK(cudaEventRecord(e0, 0));
+    for (int i = 0; i < 10; i++)
+      if (l1kcu_paged_attention(out, NULL, part, q, kc, vc, 1, seq, pos, tab, mbps, B, ns, H, KVH, hd, bs))
+        return -1;
+    GB_CHECK(cudaEventRecord(e1, 0));
+    ms[k] = gb_ms(e0, e1) / 10;
+  }
+  for (int i = 0; i < 9; i++)
+    for (int j = i + 1; j < 9; j++)
+      if (ms[j] < ms[i]) {
+        float t = ms[i];
+        ms[i] = ms[j], ms[j] = t;
+      }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return 1e3 * ms[4];
+}
+
+static void attn_grid(const l1k_model_config *c, const char *shape, int B, int ctx, int cap) {
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim, bs = 16;
+  int live = (ctx + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT, capn = (cap + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
+  int bucket = 1;
+  while (bucket < live) bucket *= 2;
+  if (bucket > capn) bucket = capn;
+  int nb = (ctx + bs - 1) / bs, mbps = (cap + bs - 1) / bs;
+  size_t blk = (size_t)KVH * bs * hd;
+  void *kc = gb_alloc((size_t)B * nb * blk * 2), *vc = gb_alloc((size_t)B * nb * blk * 2);
+  GB_CHECK(cudaMemset(kc, 0, (size_t)B * nb * blk * 2));
+  GB_CHECK(cudaMemset(vc, 0, (size_t)B * nb * blk * 2));
+  float *q = gb_rand((size_t)B * H * hd, -1, 1, 7), *out = gb_alloc((size_t)B * H * hd * sizeof(float));
+  float *part = gb_alloc((size_t)B * H * capn * (hd + 2) * sizeof(float));
+  int32_t *hseq = malloc((size_t)B * sizeof *hseq), *hpos = malloc((size_t)B * sizeof *hpos);
+  int32_t *htab = calloc((size_t)B * mbps, sizeof *htab);
+  if (!hseq || !hpos || !htab) exit(1);
+  for (int r = 0; r < B; r++) {
+    hseq[r] = r, hpos[r] = ctx - 1;
+    for (int j = 0; j < nb; j++) htab[(size_t)r * mbps + j] = r * nb + j;
+  }
+  int32_t *seq = gb_alloc((size_t)B * 4), *pos = gb_alloc((size_t)B * 4), *tab = gb_alloc((size_t)B * mbps * 4);
+  GB_CHECK(cudaMemcpy(seq, hseq, (size_t)B * 4, cudaMemcpyHostToDevice));
+  GB_CHECK(cudaMemcpy(pos, hpos, (size_t)B * 4, cudaMemcpyHostToDevice));
+  GB_CHECK(cudaMemcpy(tab, htab, (size_t)B * mbps * 4, cudaMemcpyHostToDevice));
+  double t_live = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, live, H, KVH, hd, bs);
+  double t_bucket = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, bucket, H, KVH, hd, bs);
+  double t_cap = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, capn, H, KVH, hd, bs);
+  printf("{\"bench\":\"decode-attn-grid-%s-b%d-ctx%d\",\"impl\":\"long1k-bf16\",\"batch\":%d,\"context\":%d,"
+         "\"splits_live\":%d,\"us_live\":%.2f,\"splits_bucket\":%d,\"us_bucket\":%.2f,"
+         "\"splits_capacity\":%d,\"capacity\":%d,\"us_capacity\":%.2f}\n",
+         shape, B, ctx, B, ctx, live, t_live, bucket, t_bucket, capn, cap, t_cap);
+  fflush(stdout);
+  free(hseq), free(hpos), free(htab);
+  cudaFree(kc), cudaFree(vc), cudaFree(q), cudaFree(out), cudaFree(part);
+  cudaFree(seq), cudaFree(pos), cudaFree(tab);
+}
+
 static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   char bench[64];
   snprintf(bench, sizeof bench, "decode-%s-b%d-p%d-n%d", shape, B, P, N);
@@ -273,6 +343,12 @@ int main(int argc, char **argv) {
   }
   decode_b1(m, shape, P, N, rate, 0); /* eager, then graphs: side by side */
   decode_b1(m, shape, P, N, rate, 1);
+  if (!strcmp(shape, "tiny")) { /* the emulation: small grids */
+    attn_grid(&c, shape, 2, 300, 1024);
+  } else { /* batch 128 at 1k and batch 1 at 1.1k positions; slots of 32k */
+    attn_grid(&c, shape, 128, 1024, 32768);
+    attn_grid(&c, shape, 1, 1100, 32768);
+  }
   if (B > 0) throughput(m, shape, B, P2, N2);
   l1k_model_free(m);
   return 0;

@@ -21,7 +21,8 @@
 #   bench-gen   bench/gpu_decode_bench.c, bf16, Qwen2.5-1.5B shape: the copy rate, decode at batch
 #               1 (1k prompt; QUICK=1: 256 new tokens, else 1k) with its fraction of the bandwidth
 #               limit, eager steps and CUDA-graph steps side by side (launches per token of each:
-#               host-issued and device kernels), throughput at batch 128 (512-token prompts; QUICK=1: 128 new tokens, else
+#               host-issued and device kernels), one layer's decode attention with the live /
+#               bucket / 32k-capacity grid (the cost of idle blocks), throughput at batch 128 (512-token prompts; QUICK=1: 128 new tokens, else
 #               4k; then the 0.5B shape when not QUICK), each batch run followed by its last
 #               prompt alone at batch 1 (batch invariance: tokens in common); ~25 s QUICK
 #   bench-gen-fixed64  the batch run with LONG1K_GEN_FIXED_ROWS=64 (products in fixed blocks of
