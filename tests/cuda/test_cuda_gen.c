@@ -720,6 +720,32 @@ static void graph_vs_eager(const char *name, l1k_device_precision prec, int long
             "a step: %d launches eager, %d with its graph (%d nodes)\n", name, mode, GSTEPS,
             longp + GSTEPS - 8, cap_n, gs, rows, V, a1.step_launches, b1.step_launches, b1.step_kernels);
   }
+  /* bf16 mode: the decode step's q, k, v as one product (the default without q / k norms)
+   * against three (LONG1K_GEN_QKV=0): the same sums, so the same bits here; on a GPU cuBLAS may
+   * sum a wider product in another order (reported there) */
+  if (!rc && prec == L1K_DEVICE_PREC_BF16) {
+    l1kcu_gen_counters q0, q1;
+    int32_t tq[GSTEPS * 4];
+    int nq[GSTEPS];
+    memset(tq, 0xff, sizeof tq);
+    float *lq = calloc(cap, sizeof(float));
+    setenv("LONG1K_GEN_QKV", "0", 1);
+    int rq = graph_script(m, 1, longp, lq, tq, nq, &q0, &q1);
+    unsetenv("LONG1K_GEN_QKV");
+    size_t bad = 0;
+    for (size_t i = 0; i < cap; i++) bad += memcmp(&lq[i], &lgr[i], 4) != 0;
+    int fused = l1k_model_cfg(m)->qk_norm == 0;
+    CHECK(!rq);
+#ifdef L1K_CUDA_EMU_H /* a GPU's graph may hold more than one node per cuBLAS call */
+    CHECK_MSG(bad == 0 && !memcmp(tq, tg, sizeof tq), "%s bf16: q/k/v in one product: %zu logits differ", name, bad);
+    CHECK_MSG(q1.step_kernels - b1.step_kernels == (fused ? 2 * l1k_model_cfg(m)->num_hidden_layers : 0),
+              "%s: %d kernels fused, %d not", name, b1.step_kernels, q1.step_kernels);
+#endif
+    fprintf(stderr, "%s bf16: q, k, v %s: %zu logits differ from three products; a step %d kernels "
+            "(three products: %d)\n", name, fused ? "as one product" : "as three (q / k norms)", bad,
+            b1.step_kernels, q1.step_kernels);
+    free(lq);
+  }
 #ifdef L1K_CUDA_EMU_H /* the emulated device (its header guard): LONG1K_EMU_GRAPH_FAIL */
   /* a device that cannot instantiate the graph (the emulation told to refuse): one line, the
    * steps run eagerly, the same logits */

@@ -43,6 +43,14 @@ int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, const float *b
                    const int32_t *row_seq, const int32_t *row_pos, const int32_t *table, int mbps,
                    int n, int H, int KVH, int hd, int bs);
 
+/* The same on the rows of one product [q | k | v] (ld = H*hd + 2*KVH*hd floats per row: q at
+ * q, k at q + H*hd, v at k + KVH*hd), RoPE'd q written to qo [n, H*hd] (k and v in place). ld
+ * == H*hd means separate arrays as l1kcu_qkv_post (qo may be q then). */
+int l1kcu_qkv_post_ld(float *q, float *k, float *v, size_t ld, float *qo, const float *bq,
+                      const float *bk, const float *bv, const float *cos_t, const float *sin_t,
+                      void *kc, void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                      const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs);
+
 /* Positions [0, n) of sequence src copied to sequence dst in every layer (pools of L layers of
  * layer_elems elements). */
 int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *table, int mbps, int src, int dst,

@@ -85,6 +85,8 @@ struct l1k_kv_cache {
   int32_t *h_in;             /* pinned: a step's [3][bucket] ids, positions, slots */
   int32_t *h_tok, *d_tok;    /* greedy steps' tokens: pinned host, device [R] */
   int pad_blk;               /* the block of the inert slot max_seqs (padding rows) */
+  uint16_t *wqkv;            /* bf16 mode: [L][QD + 2 KD][C], each layer's q, k, v weights as one
+                              * matrix (decode: one product; LONG1K_GEN_QKV=0: three) */
 };
 
 /* ---------------------------------------------------------------- products */
@@ -93,11 +95,9 @@ struct l1k_kv_cache {
  * engine's accumulate). float32 mode: the backend's product (cublasSgemm, no TF32); bf16 mode:
  * x rounded to bf16 here, W's bf16 working copy, float32 accumulation. */
 /* bf16 mode: y[N, out] (+)= x16[N, in] (bf16) W^T (+ b), W's bf16 working copy */
-static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const float *W,
-                        const float *b, int N, int in, int out, int acc, l1k_err *err) {
+static int gen_gemm16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const uint16_t *Wb,
+                      const float *b, int N, int in, int out, int acc, l1k_err *err) {
   cu_state *s = kv->s;
-  const uint16_t *Wb = l1kcu_weight_bf16(s, W);
-  if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
   float one = 1.0f, beta = acc ? 1.0f : 0.0f;
   int M = kv->fixed_m ? kv->fixed_m : N; /* fixed_m: always one shape (rows past N: padding) */
   for (int a = 0; a < N; a += M, cnt.host_launches++)
@@ -107,6 +107,13 @@ static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, 
                    "bf16 GemmEx (generation)", err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
+}
+
+static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const float *W,
+                        const float *b, int N, int in, int out, int acc, l1k_err *err) {
+  const uint16_t *Wb = l1kcu_weight_bf16(kv->s, W);
+  if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+  return gen_gemm16(kv, y, x16, Wb, b, N, in, out, acc, err);
 }
 
 static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, const float *W,
@@ -202,7 +209,7 @@ void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv) {
   free(kv->gnodes);
   if (kv->stream) cudaStreamDestroy(kv->stream);
   if (kv->h_in) cudaFreeHost(kv->h_in);
-  void *dev[] = {kv->kc, kv->vc, kv->d_table, kv->arena};
+  void *dev[] = {kv->kc, kv->vc, kv->d_table, kv->arena, kv->wqkv};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   free(kv->h_table);
@@ -297,6 +304,28 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
     rc = l1kcu_check(cudaMemset(kv->zero, 0, R * sizeof(int32_t)), "zeroing", err);
     /* the block tables, and one row more: the inert slot max_seqs of the padding rows */
     if (!rc) rc = gen_alloc((void **)&kv->d_table, (ms + 1) * kv->mbps * sizeof(int32_t), "the block tables", err);
+  }
+  /* bf16 mode, no q / k norms: the decode step's q, k, v products as one (a copy of the bf16
+   * weights, 2 (QD + 2 KD) C L bytes; its output [n, QD + 2 KD] in the [gate | up] buffer) */
+  e = getenv("LONG1K_GEN_QKV");
+  if (!rc && kv->bf16 && !c->qk_norm && kv->QD + 2 * kv->KD <= 2 * kv->FF && !(e && !strcmp(e, "0"))) {
+    size_t per = (size_t)(kv->QD + 2 * kv->KD) * kv->C;
+    if (cudaMalloc((void **)&kv->wqkv, per * kv->L * sizeof(uint16_t)) != cudaSuccess) {
+      kv->wqkv = NULL; /* no room: three products */
+      cudaGetLastError();
+    }
+    for (int l = 0; kv->wqkv && l < kv->L && !rc; l++) {
+      layer_params *P = &s->P.layer[l];
+      const float *w3[3] = {P->q_w, P->k_w, P->v_w};
+      size_t rows[3] = {(size_t)kv->QD, (size_t)kv->KD, (size_t)kv->KD}, off = (size_t)l * per;
+      for (int j = 0; j < 3 && !rc; j++) {
+        const uint16_t *wb = l1kcu_weight_bf16(s, w3[j]);
+        if (!wb) rc = l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+        if (!rc) rc = l1kcu_check(cudaMemcpy(kv->wqkv + off, wb, rows[j] * kv->C * sizeof(uint16_t),
+                                             cudaMemcpyDeviceToDevice), "packing q / k / v", err);
+        off += rows[j] * kv->C;
+      }
+    }
   }
   if (!rc) rc = l1kcu_check(cudaStreamCreateWithFlags(&kv->stream, cudaStreamDefault), "cudaStreamCreate", err);
   if (!rc) rc = l1kcu_check(cudaMallocHost((void **)&kv->h_in, 4 * ms * sizeof(int32_t)), "cudaMallocHost", err);
@@ -475,7 +504,16 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
     /* without q/k norms the products write straight into qr / kr; their biases, RoPE and the
      * cache writes are one launch after them (l1kcu_qkv_post) */
     float *qo = c->qk_norm ? kv->q : kv->qr, *ko = c->qk_norm ? kv->k : kv->kr;
-    if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
+    int fq = kv->bf16 && kv->wqkv && npc == 0;
+    if (fq) { /* decode: q, k, v as one product, then one post (no q / k norms here) */
+      size_t ld = (size_t)QD + 2 * KD;
+      KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
+      TRY(gen_gemm16(kv, kv->gate, kv->abf, kv->wqkv + (size_t)l * ld * C, NULL, n, C, (int)ld, 0, err));
+      KER(l1kcu_qkv_post_ld(kv->gate, kv->gate + QD, kv->gate + QD + KD, ld, kv->qr, P->q_b, P->k_b, P->v_b,
+                            kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
+                            kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
+          "qkv_post");
+    } else if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
       KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
       TRY(gen_linear16(kv, qo, kv->abf, P->q_w, NULL, n, C, QD, 0, err));
       TRY(gen_linear16(kv, ko, kv->abf, P->k_w, NULL, n, C, KD, 0, err));
@@ -486,7 +524,7 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
       TRY(gen_linear(kv, ko, kv->ln, P->k_w, NULL, n, C, KD, err));
       TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, NULL, n, C, KD, err));
     }
-    if (c->qk_norm) { /* Qwen3 (no q/k/v biases): the head norms come before RoPE */
+    if (c->qk_norm && !fq) { /* Qwen3 (no q/k/v biases): the head norms come before RoPE */
       if (P->q_b || P->k_b) {
         KER(l1kcu_bias_fw(kv->q, P->q_b, n, QD), "bias_fw");
         KER(l1kcu_bias_fw(kv->k, P->k_b, n, KD), "bias_fw");
@@ -494,10 +532,11 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
       KER(l1kcu_rmsnorm_fw(kv->qr, kv->qn_rstd, kv->q, P->q_norm, n * H, hd, eps), "q_norm");
       KER(l1kcu_rmsnorm_fw(kv->kr, kv->kn_rstd, kv->k, P->k_norm, n * KVH, hd, eps), "k_norm");
     }
-    KER(l1kcu_qkv_post(kv->qr, kv->kr, kv->v, c->qk_norm ? NULL : P->q_b, c->qk_norm ? NULL : P->k_b,
-                       P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
-                       kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
-        "qkv_post");
+    if (!fq)
+      KER(l1kcu_qkv_post(kv->qr, kv->kr, kv->v, c->qk_norm ? NULL : P->q_b, c->qk_norm ? NULL : P->k_b,
+                         P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
+                         kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
+          "qkv_post");
     int att16 = npc == 0 && kv->bf16; /* decode, bf16: the merge writes o_proj's operand */
     if (npc == 0) {
       TRY(paged(kv, l, 0, n, max_len, att16, err));

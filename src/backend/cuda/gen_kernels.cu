@@ -308,7 +308,8 @@ extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int F
 /* One thread per (row, head slot, i < hd/2) over the H query heads, KVH key heads and KVH value
  * heads of a row: q and k get their bias (optional) and RoPE (l1kcu_bias_fw and l1kcu_rope_fw's
  * arithmetic), k and v (with its bias) are written back and into the cache. */
-__global__ static void qkv_post_k(float *q, float *k, float *v, const float *bq, const float *bk,
+__global__ static void qkv_post_k(float *q, float *k, float *v, size_t ldq, size_t ldkv, float *qo,
+                                  const float *bq, const float *bk,
                                   const float *bv, const float *cos_t, const float *sin_t, void *kc,
                                   void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
                                   const int32_t *table, int mbps, int n, int H, int KVH, int hd,
@@ -321,16 +322,17 @@ __global__ static void qkv_post_k(float *q, float *k, float *v, const float *bq,
     size_t r = t / ((size_t)half * slots);
     float c = cos_t[r * half + i], si = 1.0f * sin_t[r * half + i];
     if (hs < H) { /* a query head */
-      float *x = q + r * (size_t)H * hd + (size_t)hs * hd;
+      const float *x = q + r * ldq + (size_t)hs * hd;
+      float *y = qo + r * (size_t)H * hd + (size_t)hs * hd;
       float a = x[i], b = x[i + half];
       if (bq) a += bq[hs * hd + i], b += bq[hs * hd + i + half];
-      x[i] = a * c - b * si;
-      x[i + half] = b * c + a * si;
+      y[i] = a * c - b * si;
+      y[i + half] = b * c + a * si;
       continue;
     }
     int kv = hs - H, isv = kv >= KVH;
     if (isv) kv -= KVH;
-    float *x = (isv ? v : k) + r * (size_t)KVH * hd + (size_t)kv * hd;
+    float *x = (isv ? v : k) + r * ldkv + (size_t)kv * hd;
     const float *bb = isv ? bv : bk;
     float a = x[i], b = x[i + half];
     if (bb) a += bb[kv * hd + i], b += bb[kv * hd + i + half];
@@ -352,10 +354,20 @@ extern "C" int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, con
                               const float *bv, const float *cos_t, const float *sin_t, void *kc,
                               void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
                               const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
+  return l1kcu_qkv_post_ld(q, k, v, (size_t)H * hd, q, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq,
+                           row_pos, table, mbps, n, H, KVH, hd, bs);
+}
+
+extern "C" int l1kcu_qkv_post_ld(float *q, float *k, float *v, size_t ld, float *qo, const float *bq,
+                                 const float *bk, const float *bv, const float *cos_t, const float *sin_t,
+                                 void *kc, void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                                 const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
   if (n <= 0) return 0;
   size_t total = (size_t)n * (H + 2 * KVH) * (hd / 2), b = (total + 255) / 256;
+  size_t ldq = ld, ldkv = ld == (size_t)H * hd ? (size_t)KVH * hd : ld; /* separate arrays or one */
   qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(
-      q, k, v, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H, KVH, hd, bs);
+      q, k, v, ldq, ldkv, qo, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H,
+      KVH, hd, bs);
   return glaunched();
 }
 
