@@ -4,10 +4,15 @@
  *  - copy: the device's memory rate, cudaMemcpy device-to-device of 1 GiB (bytes read + bytes
  *    written per second), measured first in the same run: the bandwidth limit below uses it;
  *  - decode at batch 1: one prompt of P tokens (prefill, timed apart), then N greedy steps
- *    (l1k_gen_step + argmax on the host): tokens/s, and the fraction of the bandwidth limit =
+ *    (l1k_gen_step + argmax on the host), twice: eager steps (LONG1K_GEN_GRAPH=0) and CUDA
+ *    graph steps (the default), with the launches per token of each (host-issued; device
+ *    kernels): tokens/s, and the fraction of the bandwidth limit =
  *    (weight bytes + KV bytes per token) x tokens/s / copy rate, the weight bytes being every
  *    matrix a step reads in bf16 (q, k, v, o, gate, up, down of every layer and the lm_head),
  *    the KV bytes those of the mean context P + N/2 (K and V of every layer, bf16);
+ *  - the decode attention's grid: one layer at batch 128 (and 1) with the grid of the live
+ *    splits, of their power-of-two bucket (what a graph launches) and of a 32k capacity (the
+ *    cost of idle blocks);
  *  - throughput at batch B: B prompts of P tokens, N new tokens each, through l1k_generate
  *    (continuous batching, host sampling, greedy, EOS ignored): generated tokens/s of the whole
  *    call (prefill included); then the last prompt alone at batch 1: how many of its first
@@ -24,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/cuda/gen.h"
 #include "gpu_bench_common.h"
 #include "long1k/generate.h"
 #include "long1k/model.h"
@@ -123,13 +129,16 @@ static double copy_rate(const char *shape) {
 
 static int32_t tok(size_t i, int V) { return (int32_t)((i * 2654435761u + 7) % (uint64_t)V); }
 
-static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate) {
+static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate, int graph) {
   char bench[64];
+  const char *impl = graph ? "long1k-bf16-graph" : "long1k-bf16-eager";
   snprintf(bench, sizeof bench, "decode-%s-b1-p%d-n%d", shape, P, N);
   const l1k_model_config *c = l1k_model_cfg(m);
   int V = c->vocab_size;
   l1k_err err = {0};
+  setenv("LONG1K_GEN_GRAPH", graph ? "1" : "0", 1); /* read when the generator's cache is made */
   l1k_generator *g = l1k_generator_create_ex(m, 1, P + N + 1, 0, &err);
+  unsetenv("LONG1K_GEN_GRAPH");
   if (!g) {
     fail(bench, err.msg);
     return;
@@ -154,6 +163,8 @@ static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate
     next = l1k_argmax(logits, V);
   }
   double dt = now_s() - t0;
+  l1kcu_gen_counters k;
+  l1kcu_gen_get_counters(&k);
   l1k_generator_free(g);
   free(ids);
   free(logits);
@@ -166,12 +177,82 @@ static void decode_b1(l1k_model *m, const char *shape, int P, int N, double rate
   double w = 2.0 * (L * (C * QD * 2 + 2 * C * KD + 3 * C * FF) + (double)V * C);
   double kvb = 2.0 * 2.0 * L * KD * (P + N / 2.0);
   double tps = (N - 2) / dt;
-  printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"prompt\":%d,\"new\":%d,\"prefill_ms\":%.1f,"
+  /* launches_per_token: what the host issues per step (graph: the input copy, cudaGraphLaunch,
+   * the logits copy); kernels_per_token: what runs on the device (graph: its nodes) */
+  printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"prompt\":%d,\"new\":%d,\"prefill_ms\":%.1f,"
          "\"step_ms\":%.3f,\"tokens_per_s\":%.1f,\"weight_gb\":%.3f,\"kv_gb_per_token\":%.4f,"
-         "\"limit_tokens_per_s\":%.1f,\"fraction_of_limit\":%.3f}\n",
-         bench, P, N, 1e3 * t_pre, 1e3 * dt / (N - 2), tps, w / 1e9, kvb / 1e9, rate / (w + kvb),
-         tps * (w + kvb) / rate);
+         "\"limit_tokens_per_s\":%.1f,\"fraction_of_limit\":%.3f,\"graph\":%d,"
+         "\"launches_per_token\":%d,\"kernels_per_token\":%d}\n",
+         bench, impl, P, N, 1e3 * t_pre, 1e3 * dt / (N - 2), tps, w / 1e9, kvb / 1e9, rate / (w + kvb),
+         tps * (w + kvb) / rate, k.graph_on, k.step_launches, k.step_kernels);
   fflush(stdout);
+}
+
+/* The decode attention's idle blocks (docs/gpu.md "The attention grid inside a graph"): one
+ * layer's l1kcu_paged_attention (bf16 cache) for B rows of ctx positions, with the grid of the
+ * live splits, of their split bucket (the next power of two: what a graph launches) and of the
+ * capacity (cap positions: one grid for every length); microseconds, median of 9 runs of 10. */
+static double attn_us(float *out, float *part, const float *q, const void *kc, const void *vc,
+                      const int32_t *seq, const int32_t *pos, const int32_t *tab, int mbps, int B,
+                      int ns, int H, int KVH, int hd, int bs) {
+  cudaEvent_t e0, e1;
+  GB_CHECK(cudaEventCreate(&e0));
+  GB_CHECK(cudaEventCreate(&e1));
+  float ms[9];
+  for (int k = 0; k < 9; k++) {
+    GB_CHECK(cudaEventRecord(e0, 0));
+    for (int i = 0; i < 10; i++)
+      if (l1kcu_paged_attention(out, NULL, part, q, kc, vc, 1, seq, pos, tab, mbps, B, ns, H, KVH, hd, bs))
+        return -1;
+    GB_CHECK(cudaEventRecord(e1, 0));
+    ms[k] = gb_ms(e0, e1) / 10;
+  }
+  for (int i = 0; i < 9; i++)
+    for (int j = i + 1; j < 9; j++)
+      if (ms[j] < ms[i]) {
+        float t = ms[i];
+        ms[i] = ms[j], ms[j] = t;
+      }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return 1e3 * ms[4];
+}
+
+static void attn_grid(const l1k_model_config *c, const char *shape, int B, int ctx, int cap) {
+  int H = c->num_attention_heads, KVH = c->num_key_value_heads, hd = c->head_dim, bs = 16;
+  int live = (ctx + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT, capn = (cap + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
+  int bucket = 1;
+  while (bucket < live) bucket *= 2;
+  if (bucket > capn) bucket = capn;
+  int nb = (ctx + bs - 1) / bs, mbps = (cap + bs - 1) / bs;
+  size_t blk = (size_t)KVH * bs * hd;
+  void *kc = gb_alloc((size_t)B * nb * blk * 2), *vc = gb_alloc((size_t)B * nb * blk * 2);
+  GB_CHECK(cudaMemset(kc, 0, (size_t)B * nb * blk * 2));
+  GB_CHECK(cudaMemset(vc, 0, (size_t)B * nb * blk * 2));
+  float *q = gb_rand((size_t)B * H * hd, -1, 1, 7), *out = gb_alloc((size_t)B * H * hd * sizeof(float));
+  float *part = gb_alloc((size_t)B * H * capn * (hd + 2) * sizeof(float));
+  int32_t *hseq = malloc((size_t)B * sizeof *hseq), *hpos = malloc((size_t)B * sizeof *hpos);
+  int32_t *htab = calloc((size_t)B * mbps, sizeof *htab);
+  if (!hseq || !hpos || !htab) exit(1);
+  for (int r = 0; r < B; r++) {
+    hseq[r] = r, hpos[r] = ctx - 1;
+    for (int j = 0; j < nb; j++) htab[(size_t)r * mbps + j] = r * nb + j;
+  }
+  int32_t *seq = gb_alloc((size_t)B * 4), *pos = gb_alloc((size_t)B * 4), *tab = gb_alloc((size_t)B * mbps * 4);
+  GB_CHECK(cudaMemcpy(seq, hseq, (size_t)B * 4, cudaMemcpyHostToDevice));
+  GB_CHECK(cudaMemcpy(pos, hpos, (size_t)B * 4, cudaMemcpyHostToDevice));
+  GB_CHECK(cudaMemcpy(tab, htab, (size_t)B * mbps * 4, cudaMemcpyHostToDevice));
+  double t_live = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, live, H, KVH, hd, bs);
+  double t_bucket = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, bucket, H, KVH, hd, bs);
+  double t_cap = attn_us(out, part, q, kc, vc, seq, pos, tab, mbps, B, capn, H, KVH, hd, bs);
+  printf("{\"bench\":\"decode-attn-grid-%s-b%d-ctx%d\",\"impl\":\"long1k-bf16\",\"batch\":%d,\"context\":%d,"
+         "\"splits_live\":%d,\"us_live\":%.2f,\"splits_bucket\":%d,\"us_bucket\":%.2f,"
+         "\"splits_capacity\":%d,\"capacity\":%d,\"us_capacity\":%.2f}\n",
+         shape, B, ctx, B, ctx, live, t_live, bucket, t_bucket, capn, cap, t_cap);
+  fflush(stdout);
+  free(hseq), free(hpos), free(htab);
+  cudaFree(kc), cudaFree(vc), cudaFree(q), cudaFree(out), cudaFree(part);
+  cudaFree(seq), cudaFree(pos), cudaFree(tab);
 }
 
 static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
@@ -196,9 +277,12 @@ static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   o.ignore_eos = 1;
   l1k_gen_cache_info ci;
   l1k_generator_cache_info(g, &ci);
+  l1kcu_gen_counters k0, k1;
+  l1kcu_gen_get_counters(&k0);
   double t0 = now_s();
   int rc = l1k_generate(g, ps, B, &o, res, NULL, NULL, &err);
   double dt = now_s() - t0;
+  l1kcu_gen_get_counters(&k1);
   long long gen = 0;
   for (int b = 0; b < B; b++) gen += res[b].n_ids;
   l1k_generator_free(g);
@@ -224,8 +308,10 @@ static void throughput(l1k_model *m, const char *shape, int B, int P, int N) {
   }
   printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"batch\":%d,\"prompt\":%d,\"new\":%d,"
          "\"seconds\":%.2f,\"tokens_per_s\":%.0f,\"kv_pool_gb\":%.2f,\"kv_blocks\":%d,"
-         "\"batch1_same_tokens\":%d,\"batch1_compared\":%d}\n",
-         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks, same, cmpn);
+         "\"batch1_same_tokens\":%d,\"batch1_compared\":%d,\"steps\":%lld,\"graph_steps\":%lld,"
+         "\"graphs\":%lld}\n",
+         bench, B, P, N, dt, (double)gen / dt, (double)ci.bytes / 1e9, ci.n_blocks, same, cmpn,
+         k1.steps - k0.steps, k1.graph_steps - k0.graph_steps, k1.captures - k0.captures);
   fflush(stdout);
 }
 
@@ -255,7 +341,14 @@ int main(int argc, char **argv) {
     l1k_model_free(m);
     return 0;
   }
-  decode_b1(m, shape, P, N, rate);
+  decode_b1(m, shape, P, N, rate, 0); /* eager, then graphs: side by side */
+  decode_b1(m, shape, P, N, rate, 1);
+  if (!strcmp(shape, "tiny")) { /* the emulation: small grids */
+    attn_grid(&c, shape, 2, 300, 1024);
+  } else { /* batch 128 at 1k and batch 1 at 1.1k positions; slots of 32k */
+    attn_grid(&c, shape, 128, 1024, 32768);
+    attn_grid(&c, shape, 1, 1100, 32768);
+  }
   if (B > 0) throughput(m, shape, B, P2, N2);
   l1k_model_free(m);
   return 0;

@@ -179,6 +179,10 @@ typedef struct l1k_backend_ops {
    * float32) receive the next-token logits. */
   int (*decode)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
                 float *logits, l1k_err *err);
+  /* decode for greedy sequences: tokens[n] receive each row's argmax (l1k_argmax's: the lowest
+   * id among equal maxima) instead of the logits. NULL: not offered (decode + l1k_argmax). */
+  int (*decode_greedy)(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                       int n, int32_t *tokens, l1k_err *err);
 
   /* The attached model's device as its driver names it ("NVIDIA H200"): the training progress
    * line's MFU looks its peak up by name (include/long1k/flops.h). NULL entry: the host CPU. */

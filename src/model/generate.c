@@ -723,9 +723,8 @@ int l1k_gen_feed(l1k_generator *g, int slot, const int32_t *ids, int n, float *l
   return 0;
 }
 
-int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, float *logits,
-                 l1k_err *err) {
-  if (n <= 0) return 0;
+/* the checks of a step's rows (and, on a device, their KV room) */
+static int step_check(l1k_generator *g, const int *slots, const int32_t *ids, int n, l1k_err *err) {
   if (n > g->max_batch) return l1k_errf(err, L1K_EINPUT, "generate: %d rows exceed the batch of %d", n, g->max_batch);
   if (check_ids(g, ids, n, err)) return err ? err->code : L1K_EINPUT;
   for (int r = 0; r < n; r++) {
@@ -744,6 +743,28 @@ int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, 
     g->row_slot[r] = s;
     g->row_pos[r] = g->slot_len[s];
   }
+  return 0;
+}
+
+int l1k_gen_step_greedy(l1k_generator *g, const int *slots, const int32_t *ids, int n, int32_t *next,
+                        l1k_err *err) {
+  if (!g->dev || !g->dev->decode_greedy) return L1K_EUNSUPPORTED;
+  if (n <= 0) return 0;
+  int rc = step_check(g, slots, ids, n, err);
+  if (rc) return rc;
+  if ((rc = g->dev->decode_greedy(g->m, g->kv, slots, ids, n, next, err))) return rc;
+  for (int r = 0; r < n; r++) {
+    g->slot_len[slots[r]]++;
+    g->slot_lp[slots[r]] = NULL; /* the logits stayed on the device */
+  }
+  return 0;
+}
+
+int l1k_gen_step(l1k_generator *g, const int *slots, const int32_t *ids, int n, float *logits,
+                 l1k_err *err) {
+  if (n <= 0) return 0;
+  int rc0 = step_check(g, slots, ids, n, err);
+  if (rc0) return rc0;
   if (g->dev) {
     float *out = logits ? logits : g->logits;
     int rc = g->dev->decode(g->m, g->kv, slots, ids, n, out, err);

@@ -54,6 +54,12 @@ void l1k_gen_attend(int isa, const float *q, const float *K, const float *V, int
  * 1: the device's KV pool cannot hold it now (wait for a running sequence to finish); else an
  * L1K_E* code. Always 0 on the CPU engine (its cache has max_ctx positions per slot). */
 int l1k_gen_slot_admit(l1k_generator *g, int slot, int n_tokens, l1k_err *err);
+/* l1k_gen_step for greedy rows on a device backend that offers decode_greedy (src/backend/ops.h):
+ * next[n] receive each row's argmax, computed on the device (l1k_argmax's ties and NaNs); the
+ * logits stay there (l1k_gen_slot_logits gives NULL for these slots until they are fed or
+ * stepped again). L1K_EUNSUPPORTED, nothing done, elsewhere. */
+int l1k_gen_step_greedy(l1k_generator *g, const int *slots, const int32_t *ids, int n, int32_t *next,
+                        l1k_err *err);
 /* 1 when the generator runs on a device backend's decode entries. */
 int l1k_gen_is_device(const l1k_generator *g);
 /* Prefill of count empty slots at once (slots[i] takes prompts[i]); each slot's logits then

@@ -230,7 +230,13 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
                                                                  .min_p = opts.min_p};
     }
   }
-  if (!S || !rows_slot || !rows_id || !plog || !adm_slot || !adm_src || !adm_p) {
+  /* greedy on a device: the step returns each row's argmax (n ints, not n x V floats; the
+   * same tokens as l1k_argmax on the logits); LONG1K_GEN_DEVICE_GREEDY=0 keeps the logits */
+  const char *dg = getenv("LONG1K_GEN_DEVICE_GREEDY");
+  int dev_greedy = l1k_gen_is_device(g) && (opts.temperature <= 0.0f || opts.top_k == 1) && !(dg && !strcmp(dg, "0"));
+  int32_t *dtok = calloc((size_t)B, sizeof *dtok), *step_tok = calloc((size_t)B, sizeof *step_tok);
+  unsigned char *has_tok = calloc((size_t)B, 1); /* slot s's next token is dtok[s] */
+  if (!S || !rows_slot || !rows_id || !plog || !adm_slot || !adm_src || !adm_p || !dtok || !step_tok || !has_tok) {
     rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory");
     goto done;
   }
@@ -273,6 +279,7 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
         l1k_buf_free(&q->text);
         memset(q, 0, sizeof *q);
         q->index = i;
+        has_tok[s] = 0;
         q->t0 = l1k_now();
         l1k_rng_seed(&q->rng, opts.seed, (uint64_t)i + opts.seed_offset);
         res[i].prompt_tokens = prompts[i].n;
@@ -355,7 +362,7 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        par_tok[s] = l1k_sample(&par_smp[t], l1k_gen_slot_logits(g, s), V, &S[s].rng);
+        par_tok[s] = has_tok[s] ? dtok[s] : l1k_sample(&par_smp[t], l1k_gen_slot_logits(g, s), V, &S[s].rng);
       }
     }
     int nrows = 0;
@@ -364,7 +371,9 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
       if (q->index < 0) continue;
       int i = q->index;
       l1k_gen_result *r = &res[i];
-      int32_t tok = use_par ? par_tok[s] : l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
+      int32_t tok = use_par     ? par_tok[s]
+                    : has_tok[s] ? dtok[s]
+                                 : l1k_sample(&sampler, l1k_gen_slot_logits(g, s), V, &q->rng);
       if (tok < 0) {
         rc = l1k_errf(err, L1K_ENOMEM, "generate: out of memory in the sampler");
         goto done;
@@ -437,7 +446,23 @@ int l1k_generate(l1k_generator *g, const l1k_gen_prompt *prompts, int n, const l
       nrows++;
     }
     /* 3. one batched decode step */
+    if (nrows > 0 && dev_greedy) {
+      rc = l1k_gen_step_greedy(g, rows_slot, rows_id, nrows, step_tok, err);
+      if (rc == L1K_EUNSUPPORTED) { /* the backend has no greedy decode: logits from here on */
+        dev_greedy = 0;
+        rc = 0;
+      } else if (rc) {
+        goto done;
+      } else {
+        for (int r = 0; r < nrows; r++) {
+          dtok[rows_slot[r]] = step_tok[r];
+          has_tok[rows_slot[r]] = 1;
+        }
+        continue;
+      }
+    }
     if (nrows > 0 && (rc = l1k_gen_step(g, rows_slot, rows_id, nrows, NULL, err))) goto done;
+    for (int r = 0; r < nrows; r++) has_tok[rows_slot[r]] = 0;
   }
 
 done:
@@ -446,6 +471,9 @@ done:
   free(S);
   free(rows_slot);
   free(rows_id);
+  free(dtok);
+  free(step_tok);
+  free(has_tok);
   free(plog);
   free(adm_slot);
   free(adm_src);

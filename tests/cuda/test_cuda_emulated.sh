@@ -65,7 +65,7 @@ if [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$LONG1K_EMU_ONLY" = test_cuda_gen ]; then
   cc $CF -c bench/gpu_decode_bench.c -o "$W/gpu_decode_bench.o" &&
     g++ -o "$W/gpu_decode_bench" "$W/gpu_decode_bench.o" $COMMON $LIBS &&
     "$W/gpu_decode_bench" tiny 24 8 3 10 6 | tee "$W/decode_bench.jsonl" &&
-    python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert len(r) == 3 and all(x.get("tokens_per_s", x.get("tb_per_s", 0)) > 0 for x in r), r' "$W/decode_bench.jsonl"
+    python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert len(r) == 5 and all(x.get("tokens_per_s", x.get("tb_per_s", x.get("us_live", 0))) > 0 for x in r), r; e, g = r[1], r[2]; assert e["graph"] == 0 and g["graph"] == 1 and g["launches_per_token"] == 3 and g["kernels_per_token"] == e["kernels_per_token"] and r[3]["us_capacity"] > 0 and r[4]["graph_steps"] > 0, r' "$W/decode_bench.jsonl"
   rc=$?
   echo "gpu_decode_bench rc=$rc"
   [ $rc -eq 0 ] || fails=$((fails + 1))

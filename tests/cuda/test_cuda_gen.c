@@ -291,7 +291,46 @@ static void qkv_post_case(int H, int KVH, int hd, int bf16) {
   free(hq), free(hk), free(hv), free(hb), free(h0), free(h1);
 }
 
+/* l1kcu_argmax_rows against l1k_argmax (the host's greedy choice): rows with ties (the lower id
+ * wins), NaNs (never chosen; all NaN: 0), -inf only, the maximum at either end, vocabulary
+ * sizes below, at and above the block's 256 threads */
+static void argmax_case(int V) {
+  enum { ROWS = 9 };
+  float *h = malloc((size_t)ROWS * V * sizeof(float));
+  for (int r = 0; r < ROWS; r++)
+    for (int i = 0; i < V; i++) h[(size_t)r * V + i] = (float)urand() * 4.0f;
+  float big = 7.5f;
+  h[0 * V + V / 3] = big, h[0 * V + (2 * V) / 3] = big, h[0 * V + V - 1] = big;   /* ties */
+  for (int i = 0; i < V; i++) h[1 * V + i] = 1.0f;                                /* all equal */
+  for (int i = 0; i < V; i += 2) h[2 * V + i] = NAN;                              /* NaNs */
+  for (int i = 0; i < V; i++) h[3 * V + i] = NAN;                                 /* all NaN */
+  for (int i = 0; i < V; i++) h[4 * V + i] = -INFINITY;                           /* -inf only */
+  h[5 * V + V - 1] = big;                                                         /* at the end */
+  h[6 * V + 0] = big;                                                             /* at 0 */
+  h[7 * V + 0] = NAN, h[7 * V + V / 2] = big, h[7 * V + V - 1] = big;             /* NaN first */
+  h[8 * V + 0] = -0.0f * big;                                                     /* random row */
+  float *d = dev((size_t)ROWS * V * sizeof(float));
+  int32_t *dt = dev(ROWS * sizeof(int32_t)), got[ROWS];
+  up(d, h, (size_t)ROWS * V * sizeof(float));
+  CHECK(l1kcu_argmax_rows(dt, d, ROWS, V) == 0);
+  down(got, dt, sizeof got);
+  int same = 1;
+  for (int r = 0; r < ROWS; r++) {
+    int32_t want = l1k_argmax(h + (size_t)r * V, V);
+    CHECK_MSG(got[r] == want, "argmax V %d row %d: %d (host %d)", V, r, (int)got[r], (int)want);
+    same &= got[r] == want;
+  }
+  fprintf(stderr, "argmax rows V %6d: %d rows (ties, NaNs, -inf) %s l1k_argmax\n", V, ROWS,
+          same ? "identical to" : "DIFFER from");
+  cudaFree(d), cudaFree(dt);
+  free(h);
+}
+
 static void test_kernels(void) {
+  argmax_case(1);
+  argmax_case(200);
+  argmax_case(1000);
+  argmax_case(151936);
   qkv_post_case(12, 2, 128, 1);
   qkv_post_case(4, 4, 16, 0);
   qkv_post_case(14, 2, 64, 0);
@@ -584,6 +623,202 @@ out:
   l1k_model_free(cpu);
   l1k_model_free(cu);
 }
+
+/* 5. the decode step as CUDA graphs (LONG1K_GEN_GRAPH, default on) against the eager steps
+ * (LONG1K_GEN_GRAPH=0): the same logits bit for bit and the same tokens, through a scripted
+ * run of the low-level API that changes buckets (batch 3 padded to 4; a sequence finishing so
+ * the batch shrinks to bucket 2; a slot refilled; 4 rows, no padding) and crosses split
+ * boundaries (a long prompt: 256 and, with long_ctx, 512 positions), then l1k_generate's
+ * continuous batching (6 prompts at batch 4) with greedy and sampled tokens. */
+enum { GSTEPS = 24 };
+static int graph_script(l1k_model *m, int graph, int longp, float *lg, int32_t *tok, int *nrows,
+                        l1kcu_gen_counters *c0, l1kcu_gen_counters *c1) {
+  setenv("LONG1K_GEN_GRAPH", graph ? "1" : "0", 1);
+  l1k_err err = {0};
+  int V = l1k_model_cfg(m)->vocab_size, rc = 0;
+  l1k_generator *g = l1k_generator_create_ex(m, 4, longp + GSTEPS + 8, 0, &err);
+  unsetenv("LONG1K_GEN_GRAPH");
+  CHECK_MSG(g != NULL, "generator: %s", err.msg);
+  if (!g) return 1;
+  int32_t *lp = malloc((size_t)longp * sizeof *lp), next[4];
+  for (int t = 0; t < longp; t++) lp[t] = (int32_t)((t * 71 + 3) % V);
+  l1kcu_gen_get_counters(c0);
+  /* slots 0-2: prompts 0, 1, 3; slot 3 joins at step 8 with the long prompt */
+  const int first[3] = {0, 1, 3};
+  for (int i = 0; i < 3 && !rc; i++) {
+    rc = l1k_gen_feed(g, i, PIDS[first[i]], PLEN[first[i]], NULL, &err);
+    next[i] = l1k_argmax(l1k_gen_slot_logits(g, i), V);
+  }
+  int live[4] = {1, 1, 1, 0};
+  size_t off = 0;
+  for (int st = 0; st < GSTEPS && !rc; st++) {
+    if (st == 5) { /* slot 1 finishes: 2 rows (bucket 2) */
+      l1k_gen_slot_reset(g, 1);
+      live[1] = 0;
+    }
+    if (st == 8) { /* slot 3: the long prompt (4 rows from here: bucket 4, no padding) */
+      rc = l1k_gen_feed(g, 3, lp, longp, NULL, &err);
+      next[3] = l1k_argmax(l1k_gen_slot_logits(g, 3), V);
+      live[3] = 1;
+    }
+    if (st == 10) { /* slot 1 refilled with prompt 5 */
+      rc = rc ? rc : l1k_gen_feed(g, 1, PIDS[5], PLEN[5], NULL, &err);
+      next[1] = l1k_argmax(l1k_gen_slot_logits(g, 1), V);
+      live[1] = 1;
+    }
+    if (st == 16) { /* slot 0 finishes: 3 rows padded to 4 */
+      l1k_gen_slot_reset(g, 0);
+      live[0] = 0;
+    }
+    int slots[4], ids[4], n = 0;
+    for (int i = 0; i < 4; i++)
+      if (live[i]) slots[n] = i, ids[n++] = next[i];
+    rc = rc ? rc : l1k_gen_step(g, slots, ids, n, lg + off, &err);
+    for (int r = 0; r < n && !rc; r++) {
+      next[slots[r]] = l1k_argmax(lg + off + (size_t)r * V, V);
+      tok[st * 4 + slots[r]] = next[slots[r]];
+    }
+    nrows[st] = n;
+    off += (size_t)n * V;
+  }
+  l1kcu_gen_get_counters(c1);
+  CHECK_MSG(rc == 0, "scripted steps: %s", err.msg);
+  free(lp);
+  l1k_generator_free(g);
+  return rc;
+}
+
+static void graph_vs_eager(const char *name, l1k_device_precision prec, int longp) {
+  const char *mode = prec == L1K_DEVICE_PREC_BF16 ? "bf16" : "float32";
+  l1k_model *m = load(name, "cuda", prec);
+  if (!m) return;
+  int V = l1k_model_cfg(m)->vocab_size;
+  size_t cap = (size_t)GSTEPS * 4 * V;
+  float *le = calloc(cap, sizeof(float)), *lgr = calloc(cap, sizeof(float));
+  int32_t te[GSTEPS * 4], tg[GSTEPS * 4];
+  int ne[GSTEPS], ng[GSTEPS];
+  memset(te, 0xff, sizeof te), memset(tg, 0xff, sizeof tg);
+  l1kcu_gen_counters a0, a1, b0, b1;
+  int rc = graph_script(m, 0, longp, le, te, ne, &a0, &a1);
+  rc |= graph_script(m, 1, longp, lgr, tg, ng, &b0, &b1);
+  if (!rc) {
+    size_t rows = 0;
+    for (int i = 0; i < GSTEPS; i++) rows += (size_t)ne[i];
+    CHECK(!memcmp(ne, ng, sizeof ne));
+    size_t bad = 0;
+    for (size_t i = 0; i < rows * V; i++) bad += memcmp(&le[i], &lgr[i], 4) != 0;
+    CHECK_MSG(bad == 0, "%s %s: %zu of %zu logits differ between graph and eager steps", name, mode, bad, rows * V);
+    CHECK_MSG(!memcmp(te, tg, sizeof te), "%s %s: graph and eager tokens differ", name, mode);
+    long long gs = b1.graph_steps - b0.graph_steps, cap_n = b1.captures - b0.captures;
+    CHECK_MSG(a1.graph_steps == a0.graph_steps && a1.captures == a0.captures, "eager run used graphs");
+    /* buckets met: (4, 1 split), (2, 1), (4, 2 splits) [, (4, 3)]: a capture each, every other
+     * step a graph launch */
+    CHECK_MSG(cap_n >= 3 && gs == GSTEPS - cap_n && b1.graph_on, "%s %s: %lld captures, %lld graph steps",
+              name, mode, cap_n, gs);
+    fprintf(stderr, "%s %s graphs: %d steps (batch 3 -> 2 -> 3 -> 4 -> 3, context to %d), %lld graphs "
+            "captured, %lld steps launched one: logits (%zu x %d) and tokens identical to eager steps; "
+            "a step: %d launches eager, %d with its graph (%d nodes)\n", name, mode, GSTEPS,
+            longp + GSTEPS - 8, cap_n, gs, rows, V, a1.step_launches, b1.step_launches, b1.step_kernels);
+  }
+  /* bf16 mode: the decode step's q, k, v as one product (the default without q / k norms)
+   * against three (LONG1K_GEN_QKV=0): the same sums, so the same bits here; on a GPU cuBLAS may
+   * sum a wider product in another order (reported there) */
+  if (!rc && prec == L1K_DEVICE_PREC_BF16) {
+    l1kcu_gen_counters q0, q1;
+    int32_t tq[GSTEPS * 4];
+    int nq[GSTEPS];
+    memset(tq, 0xff, sizeof tq);
+    float *lq = calloc(cap, sizeof(float));
+    setenv("LONG1K_GEN_QKV", "0", 1);
+    int rq = graph_script(m, 1, longp, lq, tq, nq, &q0, &q1);
+    unsetenv("LONG1K_GEN_QKV");
+    size_t bad = 0;
+    for (size_t i = 0; i < cap; i++) bad += memcmp(&lq[i], &lgr[i], 4) != 0;
+    int fused = l1k_model_cfg(m)->qk_norm == 0;
+    CHECK(!rq);
+#ifdef L1K_CUDA_EMU_H /* a GPU's graph may hold more than one node per cuBLAS call */
+    CHECK_MSG(bad == 0 && !memcmp(tq, tg, sizeof tq), "%s bf16: q/k/v in one product: %zu logits differ", name, bad);
+    CHECK_MSG(q1.step_kernels - b1.step_kernels == (fused ? 2 * l1k_model_cfg(m)->num_hidden_layers : 0),
+              "%s: %d kernels fused, %d not", name, b1.step_kernels, q1.step_kernels);
+#endif
+    fprintf(stderr, "%s bf16: q, k, v %s: %zu logits differ from three products; a step %d kernels "
+            "(three products: %d)\n", name, fused ? "as one product" : "as three (q / k norms)", bad,
+            b1.step_kernels, q1.step_kernels);
+    free(lq);
+  }
+#ifdef L1K_CUDA_EMU_H /* the emulated device (its header guard): LONG1K_EMU_GRAPH_FAIL */
+  /* a device that cannot instantiate the graph (the emulation told to refuse): one line, the
+   * steps run eagerly, the same logits */
+  if (!rc && prec == L1K_DEVICE_PREC_FP32) {
+    l1kcu_gen_counters f0, f1;
+    int32_t tf[GSTEPS * 4];
+    int nf[GSTEPS];
+    memset(tf, 0xff, sizeof tf);
+    float *lf = calloc(cap, sizeof(float));
+    setenv("LONG1K_EMU_GRAPH_FAIL", "1", 1);
+    int rf = graph_script(m, 1, longp, lf, tf, nf, &f0, &f1);
+    unsetenv("LONG1K_EMU_GRAPH_FAIL");
+    CHECK_MSG(!rf && !memcmp(lf, le, cap * sizeof(float)) && !memcmp(tf, te, sizeof te),
+              "%s: fallback to eager steps differs", name);
+    CHECK_MSG(f1.captures == f0.captures && f1.graph_steps == f0.graph_steps && !f1.graph_on,
+              "%s: graphs used although instantiation failed", name);
+    fprintf(stderr, "%s float32: graph instantiation refused: eager steps, same logits\n", name);
+    free(lf);
+  }
+#endif
+  /* l1k_generate: continuous batching (6 prompts, batch 4), greedy and sampled */
+  l1k_gen_opts o;
+  l1k_gen_opts_default(&o);
+  o.max_new_tokens = NEW;
+  o.ignore_eos = 1;
+  {
+    /* greedy tokens from the device's argmax (the default) == from the host's over the logits */
+    l1k_gen_result r0[NP], r1[NP];
+    memset(r0, 0, sizeof r0), memset(r1, 0, sizeof r1);
+    l1k_err err = {0};
+    l1kcu_gen_counters c0, c1, c2;
+    l1kcu_gen_get_counters(&c0);
+    setenv("LONG1K_GEN_DEVICE_GREEDY", "0", 1);
+    int e0 = run(m, 3, 0, &o, r0, NULL, &err);
+    unsetenv("LONG1K_GEN_DEVICE_GREEDY");
+    l1kcu_gen_get_counters(&c1);
+    int e1 = run(m, 3, 0, &o, r1, NULL, &err);
+    l1kcu_gen_get_counters(&c2);
+    CHECK_MSG(!e0 && !e1, "generate: %s", err.msg);
+    int same = 1;
+    for (int i = 0; i < NP; i++) same &= same_ids(&r0[i], &r1[i], 0) && r0[i].n_ids == NEW;
+    CHECK_MSG(same, "%s %s: device argmax tokens differ from the host's", name, mode);
+    CHECK_MSG(c1.greedy_steps == c0.greedy_steps && c2.greedy_steps - c1.greedy_steps == c2.steps - c1.steps &&
+                  c2.steps > c1.steps, "%s %s: greedy steps %lld of %lld", name, mode,
+              c2.greedy_steps - c1.greedy_steps, c2.steps - c1.steps);
+    fprintf(stderr, "%s %s generate, batch 3, greedy: %lld steps downloading tokens (device argmax): tokens %s "
+            "the host argmax of the logits\n", name, mode, c2.greedy_steps - c1.greedy_steps,
+            same ? "identical to" : "DIFFER from");
+    l1k_gen_results_free(r0, NP);
+    l1k_gen_results_free(r1, NP);
+  }
+  for (int samp = 0; samp < 2; samp++) {
+    if (samp) o.temperature = 0.9f, o.top_p = 0.95f, o.seed = 7;
+    l1k_gen_result r0[NP], r1[NP];
+    memset(r0, 0, sizeof r0), memset(r1, 0, sizeof r1);
+    l1k_err err = {0};
+    setenv("LONG1K_GEN_GRAPH", "0", 1);
+    int e0 = run(m, 4, 0, &o, r0, NULL, &err);
+    setenv("LONG1K_GEN_GRAPH", "1", 1);
+    int e1 = run(m, 4, 0, &o, r1, NULL, &err);
+    unsetenv("LONG1K_GEN_GRAPH");
+    CHECK_MSG(!e0 && !e1, "generate: %s", err.msg);
+    int same = 1;
+    for (int i = 0; i < NP; i++) same &= same_ids(&r0[i], &r1[i], 0) && r0[i].n_ids == NEW;
+    CHECK_MSG(same, "%s %s generate (%s): graph and eager tokens differ", name, mode, samp ? "sampled" : "greedy");
+    fprintf(stderr, "%s %s generate, 6 prompts at batch 4 (%s): graph tokens %s eager\n", name, mode,
+            samp ? "sampled" : "greedy", same ? "identical to" : "DIFFER from");
+    l1k_gen_results_free(r0, NP);
+    l1k_gen_results_free(r1, NP);
+  }
+  free(le), free(lgr);
+  l1k_model_free(m);
+}
 #endif
 
 int main(void) {
@@ -600,6 +835,11 @@ int main(void) {
   } else {
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) test_model(MODELS[i]);
     test_small_pool();
+    for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
+      int longp = i == 1 ? 505 : 250; /* qwen2_tiny: past 512 positions too */
+      graph_vs_eager(MODELS[i], L1K_DEVICE_PREC_FP32, longp);
+      graph_vs_eager(MODELS[i], L1K_DEVICE_PREC_BF16, longp);
+    }
   }
   CHECK_DONE();
 #endif

@@ -666,5 +666,6 @@ const l1k_backend_ops l1k_backend_cuda_ops = {
     .kv_copy = l1kcu_kv_copy,
     .prefill = l1kcu_kv_prefill,
     .decode = l1kcu_kv_decode,
+    .decode_greedy = l1kcu_kv_decode_greedy,
     .device_name = cuda_device_name,
 };

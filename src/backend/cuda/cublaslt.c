@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/kernels.h" /* l1kcu_stream: the launchers' stream */
+
 #define LT_WORKSPACE ((size_t)32 << 20) /* cuBLAS's advice for Hopper */
 #define LT_CACHE 96
 
@@ -200,7 +202,7 @@ int l1kcu_lt_matmul(struct l1kcu_lt *lt, int ta, int tb, int M, int N, int K, fl
                                            sizeof epi_ptr)))
     return lt_fail(st, "bias pointer", err);
   st = cublasLtMatmul(lt->h, c->desc, &alpha, B, c->la, A, c->lb, &beta, C, c->lc, C, c->lc,
-                      &c->algo, lt->ws, LT_WORKSPACE, 0);
+                      &c->algo, lt->ws, LT_WORKSPACE, (cudaStream_t)l1kcu_stream);
   if (st) return lt_fail(st, "matmul", err);
   lt->runs++;
   return 0;

@@ -148,5 +148,7 @@ int l1kcu_kv_prefill(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs,
                      const int32_t *const *ids, const int *n, int count, float *logits, l1k_err *err);
 int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
                     int n, float *logits, l1k_err *err);
+int l1kcu_kv_decode_greedy(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                           int n, int32_t *tokens, l1k_err *err);
 
 #endif

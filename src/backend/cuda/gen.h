@@ -43,6 +43,14 @@ int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, const float *b
                    const int32_t *row_seq, const int32_t *row_pos, const int32_t *table, int mbps,
                    int n, int H, int KVH, int hd, int bs);
 
+/* The same on the rows of one product [q | k | v] (ld = H*hd + 2*KVH*hd floats per row: q at
+ * q, k at q + H*hd, v at k + KVH*hd), RoPE'd q written to qo [n, H*hd] (k and v in place). ld
+ * == H*hd means separate arrays as l1kcu_qkv_post (qo may be q then). */
+int l1kcu_qkv_post_ld(float *q, float *k, float *v, size_t ld, float *qo, const float *bq,
+                      const float *bk, const float *bv, const float *cos_t, const float *sin_t,
+                      void *kc, void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                      const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs);
+
 /* Positions [0, n) of sequence src copied to sequence dst in every layer (pools of L layers of
  * layer_elems elements). */
 int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *table, int mbps, int src, int dst,
@@ -68,6 +76,27 @@ int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF);
  * rows (l1kcu_rmsnorm_fw's arithmetic) and l1kcu_swiglu_rows, rounded to bf16. */
 int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps);
 int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF);
+
+/* out[r] = the index of row r's largest value among x[n, V] (the lowest index among equal
+ * maxima, NaN never chosen, 0 when every value is NaN: l1k_argmax's answer); greedy decoding
+ * downloads n ints instead of n x V floats. */
+int l1kcu_argmax_rows(int32_t *out, const float *x, int n, int V);
+
+/* Counters of the decode steps of this process (gen_decode.c; the decode benchmark prints them):
+ * host_launches counts every kernel launch, cuBLAS call and copy issued from the host by
+ * generation (eager steps, prefill, the first run of a graph's step); step_launches is what the
+ * last decode step issued (eager: its kernels, products and copies; graph: its input copy,
+ * cudaGraphLaunch and logits copy), step_kernels the launches the last step executed on the
+ * device (eager: = its kernels and products; graph: the nodes of its graph). */
+typedef struct l1kcu_gen_counters {
+  long long host_launches;
+  long long steps, graph_steps; /* decode steps, and those that launched a graph */
+  long long captures;           /* graphs captured and instantiated */
+  long long greedy_steps;       /* steps that returned tokens (device argmax), not logits */
+  int step_launches, step_kernels;
+  int graph_on;                 /* the last step's generator used graphs */
+} l1kcu_gen_counters;
+void l1kcu_gen_get_counters(l1kcu_gen_counters *c);
 
 #ifdef __cplusplus
 }

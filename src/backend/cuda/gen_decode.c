@@ -35,7 +35,14 @@
     int rc_ = (x);       \
     if (rc_) return rc_; \
   } while (0)
-#define KER(call, name) TRY(l1kcu_launch((call), (name), err))
+/* launches (kernels, cuBLAS calls, copies) issued from the host: process-wide counters read by
+ * l1kcu_gen_counters (the decode benchmark prints launches per token) */
+static l1kcu_gen_counters cnt;
+#define KER(call, name)                            \
+  do {                                             \
+    cnt.host_launches++;                           \
+    TRY(l1kcu_launch((call), (name), err));        \
+  } while (0)
 #define CU(call, what) TRY(l1kcu_check((call), (what), err))
 
 #define GEN_BLOCK 16       /* positions per block (default) */
@@ -67,6 +74,19 @@ struct l1k_kv_cache {
   /* host staging */
   int32_t *h_ids, *h_pos, *h_seq, *h_last;
   int *pc_row, *pc_n, *pc_seq, *pc_fresh, *pc_out, *pc_end; /* the pieces of a prefill pass */
+  /* the decode step (docs/gpu.md "Generation"): its stream, batch buckets and split buckets,
+   * one graph per (batch bucket, split bucket) captured at its first use */
+  cudaStream_t stream;
+  int use_graph;             /* LONG1K_GEN_GRAPH (default 1); 0 after a capture failed */
+  int nbk, bk[16];           /* batch buckets: 1, 2, 4, ... (< max_seqs), max_seqs */
+  int nlb, lb[32];           /* split buckets: 1, 2, 4, ... (< nsplit), nsplit */
+  cudaGraphExec_t *graph;    /* [nbk][nlb][2]: logits | greedy tokens */
+  int *gnodes;               /* the nodes of each graph */
+  int32_t *h_in;             /* pinned: a step's [3][bucket] ids, positions, slots */
+  int32_t *h_tok, *d_tok;    /* greedy steps' tokens: pinned host, device [R] */
+  int pad_blk;               /* the block of the inert slot max_seqs (padding rows) */
+  uint16_t *wqkv;            /* bf16 mode: [L][QD + 2 KD][C], each layer's q, k, v weights as one
+                              * matrix (decode: one product; LONG1K_GEN_QKV=0: three) */
 };
 
 /* ---------------------------------------------------------------- products */
@@ -75,20 +95,25 @@ struct l1k_kv_cache {
  * engine's accumulate). float32 mode: the backend's product (cublasSgemm, no TF32); bf16 mode:
  * x rounded to bf16 here, W's bf16 working copy, float32 accumulation. */
 /* bf16 mode: y[N, out] (+)= x16[N, in] (bf16) W^T (+ b), W's bf16 working copy */
-static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const float *W,
-                        const float *b, int N, int in, int out, int acc, l1k_err *err) {
+static int gen_gemm16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const uint16_t *Wb,
+                      const float *b, int N, int in, int out, int acc, l1k_err *err) {
   cu_state *s = kv->s;
-  const uint16_t *Wb = l1kcu_weight_bf16(s, W);
-  if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
   float one = 1.0f, beta = acc ? 1.0f : 0.0f;
   int M = kv->fixed_m ? kv->fixed_m : N; /* fixed_m: always one shape (rows past N: padding) */
-  for (int a = 0; a < N; a += M)
+  for (int a = 0; a < N; a += M, cnt.host_launches++)
     TRY(l1kcu_blas(cublasGemmEx(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, M, in, &one, Wb, CUDA_R_16BF,
                                 in, x16 + (size_t)a * in, CUDA_R_16BF, in, &beta, y + (size_t)a * out,
                                 CUDA_R_32F, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                    "bf16 GemmEx (generation)", err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
   return 0;
+}
+
+static int gen_linear16(struct l1k_kv_cache *kv, float *y, const uint16_t *x16, const float *W,
+                        const float *b, int N, int in, int out, int acc, l1k_err *err) {
+  const uint16_t *Wb = l1kcu_weight_bf16(kv->s, W);
+  if (!Wb) return l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+  return gen_gemm16(kv, y, x16, Wb, b, N, in, out, acc, err);
 }
 
 static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, const float *W,
@@ -101,7 +126,7 @@ static int gen_linear_acc(struct l1k_kv_cache *kv, float *y, const float *x, con
     return gen_linear16(kv, y, kv->abf, W, b, N, in, out, acc, err);
   }
   int M = kv->fixed_m ? kv->fixed_m : N;
-  for (int a = 0; a < N; a += M)
+  for (int a = 0; a < N; a += M, cnt.host_launches++)
     TRY(l1kcu_gemm(s, 0, 1, M, out, in, 1.0f, x + (size_t)a * in, in, W, in, acc ? 1.0f : 0.0f,
                    y + (size_t)a * out, out, err));
   if (b) KER(l1kcu_bias_fw(y, b, N, out), "bias_fw");
@@ -164,6 +189,7 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
   TAKE(kv->ids, 3 * R); /* a step's ids, pos and seq, packed: one upload (upload_rows) */
   TAKE(kv->zero, R);
   TAKE(kv->last, R);
+  TAKE(kv->d_tok, R);
   size_t w = C > FF ? C : FF;
   w = w > QD ? w : QD;
   if (base) kv->abf_elems = kv->bf16 ? R * w : 0;
@@ -176,7 +202,14 @@ static size_t step_layout(struct l1k_kv_cache *kv, char *base) {
 void l1kcu_kv_free(l1k_model *m, struct l1k_kv_cache *kv) {
   (void)m;
   if (!kv) return;
-  void *dev[] = {kv->kc, kv->vc, kv->d_table, kv->arena};
+  if (kv->graph)
+    for (int i = 0; i < 2 * kv->nbk * kv->nlb; i++)
+      if (kv->graph[i]) cudaGraphExecDestroy(kv->graph[i]);
+  free(kv->graph);
+  free(kv->gnodes);
+  if (kv->stream) cudaStreamDestroy(kv->stream);
+  if (kv->h_in) cudaFreeHost(kv->h_in);
+  void *dev[] = {kv->kc, kv->vc, kv->d_table, kv->arena, kv->wqkv};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
     if (dev[i]) cudaFree(dev[i]);
   free(kv->h_table);
@@ -236,6 +269,13 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
   kv->nsplit = (max_ctx + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT;
   e = getenv("LONG1K_GEN_FIXED_ROWS");
   kv->fixed_m = e && *e && atoi(e) > 0 ? atoi(e) : 0;
+  e = getenv("LONG1K_GEN_GRAPH");
+  kv->use_graph = !(e && !strcmp(e, "0"));
+  /* batch buckets 1, 2, 4, ... below max_seqs, then max_seqs; split buckets likewise */
+  for (int b = 1; b < max_seqs; b *= 2) kv->bk[kv->nbk++] = b;
+  kv->bk[kv->nbk++] = max_seqs;
+  for (int b = 1; b < kv->nsplit && kv->nlb < 31; b *= 2) kv->lb[kv->nlb++] = b;
+  kv->lb[kv->nlb++] = kv->nsplit;
   int rc = l1kcu_attention_kind(s, kv->hd, &kv->att_kind, err);
   size_t ms = (size_t)max_seqs, R = (size_t)kv->R;
   if (!rc) {
@@ -262,8 +302,37 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
   if (!rc) {
     step_layout(kv, (char *)kv->arena);
     rc = l1kcu_check(cudaMemset(kv->zero, 0, R * sizeof(int32_t)), "zeroing", err);
-    if (!rc) rc = gen_alloc((void **)&kv->d_table, ms * kv->mbps * sizeof(int32_t), "the block tables", err);
+    /* the block tables, and one row more: the inert slot max_seqs of the padding rows */
+    if (!rc) rc = gen_alloc((void **)&kv->d_table, (ms + 1) * kv->mbps * sizeof(int32_t), "the block tables", err);
   }
+  /* bf16 mode, no q / k norms: the decode step's q, k, v products as one (a copy of the bf16
+   * weights, 2 (QD + 2 KD) C L bytes; its output [n, QD + 2 KD] in the [gate | up] buffer) */
+  e = getenv("LONG1K_GEN_QKV");
+  if (!rc && kv->bf16 && !c->qk_norm && kv->QD + 2 * kv->KD <= 2 * kv->FF && !(e && !strcmp(e, "0"))) {
+    size_t per = (size_t)(kv->QD + 2 * kv->KD) * kv->C;
+    if (cudaMalloc((void **)&kv->wqkv, per * kv->L * sizeof(uint16_t)) != cudaSuccess) {
+      kv->wqkv = NULL; /* no room: three products */
+      cudaGetLastError();
+    }
+    for (int l = 0; kv->wqkv && l < kv->L && !rc; l++) {
+      layer_params *P = &s->P.layer[l];
+      const float *w3[3] = {P->q_w, P->k_w, P->v_w};
+      size_t rows[3] = {(size_t)kv->QD, (size_t)kv->KD, (size_t)kv->KD}, off = (size_t)l * per;
+      for (int j = 0; j < 3 && !rc; j++) {
+        const uint16_t *wb = l1kcu_weight_bf16(s, w3[j]);
+        if (!wb) rc = l1k_errf(err, L1K_EINTERNAL, "CUDA generation: a weight without its bf16 copy");
+        if (!rc) rc = l1kcu_check(cudaMemcpy(kv->wqkv + off, wb, rows[j] * kv->C * sizeof(uint16_t),
+                                             cudaMemcpyDeviceToDevice), "packing q / k / v", err);
+        off += rows[j] * kv->C;
+      }
+    }
+  }
+  if (!rc) rc = l1kcu_check(cudaStreamCreateWithFlags(&kv->stream, cudaStreamDefault), "cudaStreamCreate", err);
+  if (!rc) rc = l1kcu_check(cudaMallocHost((void **)&kv->h_in, 4 * ms * sizeof(int32_t)), "cudaMallocHost", err);
+  if (!rc) kv->h_tok = kv->h_in + 3 * ms;
+  if (!rc && (!(kv->graph = l1k_calloc(2 * (size_t)kv->nbk * kv->nlb, sizeof *kv->graph, err)) ||
+              !(kv->gnodes = l1k_calloc(2 * (size_t)kv->nbk * kv->nlb, sizeof(int), err))))
+    rc = L1K_ENOMEM;
   /* the pool: the budget, or 90% of what is free now less 256 MiB for cuBLAS and the rest;
    * never more than every slot at full context */
   size_t el = kv->bf16 ? 2 : 4;
@@ -275,6 +344,7 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
       rc = l1kcu_check(cudaMemGetInfo(&fr, &tot), "cudaMemGetInfo", err);
       uint64_t room = (uint64_t)(fr * 0.9);
       want = room > ((uint64_t)256 << 20) ? room - ((uint64_t)256 << 20) : 0;
+      want = want > per_block ? want - per_block : 0; /* the inert block of the padding rows */
     }
     uint64_t nb = want / per_block, cap = (uint64_t)ms * kv->mbps;
     if (nb > cap) nb = cap;
@@ -285,10 +355,21 @@ int l1kcu_kv_create(l1k_model *m, int max_seqs, int max_ctx, int block_size, uin
                     (double)per_block / 1048576.0);
     kv->n_blocks = (int)nb;
   }
-  kv->layer_elems = (size_t)kv->n_blocks * kv->KVH * kv->bs * kv->hd;
+  /* one block more than the free list holds (beyond a given budget): the padding rows'
+   * (pad_blk, never handed out) */
+  kv->pad_blk = kv->n_blocks;
+  kv->layer_elems = (size_t)(kv->n_blocks + 1) * kv->KVH * kv->bs * kv->hd;
   if (!rc) rc = gen_alloc(&kv->kc, kv->layer_elems * kv->L * el, "the KV cache (K)", err);
   if (!rc) rc = gen_alloc(&kv->vc, kv->layer_elems * kv->L * el, "the KV cache (V)", err);
   if (!rc && !(kv->free_list = l1k_calloc((size_t)kv->n_blocks, sizeof(int), err))) rc = L1K_ENOMEM;
+  if (!rc) { /* the inert slot's table: every entry its block (only position 0 is ever written) */
+    for (int i = 0; i < kv->mbps; i++) kv->h_in[i % (3 * max_seqs)] = kv->pad_blk;
+    for (int i = 0; i < kv->mbps && !rc; i += 3 * max_seqs) {
+      int k = kv->mbps - i < 3 * max_seqs ? kv->mbps - i : 3 * max_seqs;
+      rc = l1kcu_check(cudaMemcpy(kv->d_table + ms * kv->mbps + i, kv->h_in, (size_t)k * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice), "upload of the inert block table", err);
+    }
+  }
   if (rc) {
     l1kcu_kv_free(m, kv);
     return rc;
@@ -383,6 +464,7 @@ static int paged(struct l1k_kv_cache *kv, int l, int r0, int n, int max_len, int
                               kv->seq + r, kv->pos + r, kv->d_table, kv->mbps, c, ns, kv->H,
                               kv->KVH, kv->hd, kv->bs),
         "paged_attention");
+    cnt.host_launches++; /* its two kernels: the splits, the merge */
   }
   return 0;
 }
@@ -422,7 +504,16 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
     /* without q/k norms the products write straight into qr / kr; their biases, RoPE and the
      * cache writes are one launch after them (l1kcu_qkv_post) */
     float *qo = c->qk_norm ? kv->q : kv->qr, *ko = c->qk_norm ? kv->k : kv->kr;
-    if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
+    int fq = kv->bf16 && kv->wqkv && npc == 0;
+    if (fq) { /* decode: q, k, v as one product, then one post (no q / k norms here) */
+      size_t ld = (size_t)QD + 2 * KD;
+      KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
+      TRY(gen_gemm16(kv, kv->gate, kv->abf, kv->wqkv + (size_t)l * ld * C, NULL, n, C, (int)ld, 0, err));
+      KER(l1kcu_qkv_post_ld(kv->gate, kv->gate + QD, kv->gate + QD + KD, ld, kv->qr, P->q_b, P->k_b, P->v_b,
+                            kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
+                            kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
+          "qkv_post");
+    } else if (kv->bf16) { /* the norm writes the bf16 operand of the three products */
       KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x, P->ln1_w, n, C, eps), "rmsnorm_bf16");
       TRY(gen_linear16(kv, qo, kv->abf, P->q_w, NULL, n, C, QD, 0, err));
       TRY(gen_linear16(kv, ko, kv->abf, P->k_w, NULL, n, C, KD, 0, err));
@@ -433,7 +524,7 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
       TRY(gen_linear(kv, ko, kv->ln, P->k_w, NULL, n, C, KD, err));
       TRY(gen_linear(kv, kv->v, kv->ln, P->v_w, NULL, n, C, KD, err));
     }
-    if (c->qk_norm) { /* Qwen3 (no q/k/v biases): the head norms come before RoPE */
+    if (c->qk_norm && !fq) { /* Qwen3 (no q/k/v biases): the head norms come before RoPE */
       if (P->q_b || P->k_b) {
         KER(l1kcu_bias_fw(kv->q, P->q_b, n, QD), "bias_fw");
         KER(l1kcu_bias_fw(kv->k, P->k_b, n, KD), "bias_fw");
@@ -441,10 +532,11 @@ static int run_layers(struct l1k_kv_cache *kv, int n, int npc, int max_len, l1k_
       KER(l1kcu_rmsnorm_fw(kv->qr, kv->qn_rstd, kv->q, P->q_norm, n * H, hd, eps), "q_norm");
       KER(l1kcu_rmsnorm_fw(kv->kr, kv->kn_rstd, kv->k, P->k_norm, n * KVH, hd, eps), "k_norm");
     }
-    KER(l1kcu_qkv_post(kv->qr, kv->kr, kv->v, c->qk_norm ? NULL : P->q_b, c->qk_norm ? NULL : P->k_b,
-                       P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
-                       kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
-        "qkv_post");
+    if (!fq)
+      KER(l1kcu_qkv_post(kv->qr, kv->kr, kv->v, c->qk_norm ? NULL : P->q_b, c->qk_norm ? NULL : P->k_b,
+                         P->v_b, kv->cos_t, kv->sin_t, layer_pool(kv, kv->kc, l), layer_pool(kv, kv->vc, l),
+                         kv->bf16, kv->seq, kv->pos, kv->d_table, kv->mbps, n, H, KVH, hd, kv->bs),
+          "qkv_post");
     int att16 = npc == 0 && kv->bf16; /* decode, bf16: the merge writes o_proj's operand */
     if (npc == 0) {
       TRY(paged(kv, l, 0, n, max_len, att16, err));
@@ -596,9 +688,149 @@ int l1kcu_kv_prefill(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, con
   return 0;
 }
 
-int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
-                     float *logits, l1k_err *err) {
-  (void)m;
+/* ---------------------------------------------------------------- the decode step, graphs */
+
+void l1kcu_gen_get_counters(l1kcu_gen_counters *c) { *c = cnt; }
+
+/* the final norm and lm_head of rows [a, a + r) of x into kv->logits */
+static int head_rows(struct l1k_kv_cache *kv, int a, int r, l1k_err *err) {
+  cu_state *s = kv->s;
+  float eps = (float)kv->m->cfg.rms_norm_eps;
+  if (kv->bf16) { /* the norm writes the lm_head's bf16 operand (rmsnorm_fw + to_bf16's bits) */
+    KER(l1kcu_rmsnorm_bf16(kv->abf, kv->x + (size_t)a * kv->C, s->P.norm, r, kv->C, eps), "final norm");
+    return gen_linear16(kv, kv->logits, kv->abf, s->P.lm_head, NULL, r, kv->C, kv->V, 0, err);
+  }
+  KER(l1kcu_rmsnorm_fw(kv->lnl, kv->lnl_rstd, kv->x + (size_t)a * kv->C, s->P.norm, r, kv->C,
+                       (float)kv->m->cfg.rms_norm_eps), "final norm");
+  return gen_linear(kv, kv->logits, kv->lnl, s->P.lm_head, NULL, r, kv->C, kv->V, err);
+}
+
+static int logit_rows(const struct l1k_kv_cache *kv) {
+  return kv->max_seqs < GEN_LOGIT_ROWS ? kv->max_seqs : GEN_LOGIT_ROWS;
+}
+
+/* What a decode step of b rows (a batch bucket) runs on the device, on kv->stream, its inputs
+ * already in kv->ids ([3][b]: ids, positions, slots): the RoPE table, every layer (the decode
+ * attention on ns splits: a split bucket), the final norm and lm_head of the first
+ * min(b, logit_rows) rows (greedy: and their argmax into d_tok). Every pointer and size fixed by (b, ns): what a graph captures. */
+static int decode_body(struct l1k_kv_cache *kv, int b, int ns, int greedy, l1k_err *err) {
+  kv->pos = kv->ids + b;
+  kv->seq = kv->ids + 2 * (size_t)b;
+  KER(l1kcu_rope_table(kv->cos_t, kv->sin_t, kv->pos, b, kv->s->inv_freq, kv->hd / 2), "rope_table");
+  TRY(run_layers(kv, b, 0, ns * L1KCU_GEN_SPLIT, err));
+  int lr = logit_rows(kv), r = b < lr ? b : lr;
+  TRY(head_rows(kv, 0, r, err));
+  if (greedy) KER(l1kcu_argmax_rows(kv->d_tok, kv->logits, r, kv->V), "argmax_rows");
+  return 0;
+}
+
+/* generation's launchers and cuBLAS on the cache's stream while a step runs, then back */
+static void gen_enter(struct l1k_kv_cache *kv) {
+  l1kcu_stream = (void *)kv->stream;
+  cublasSetStream(kv->s->blas, kv->stream);
+}
+static void gen_leave(struct l1k_kv_cache *kv) {
+  l1kcu_stream = 0;
+  cublasSetStream(kv->s->blas, 0);
+}
+
+/* decode_body(b, ns) captured into *out (not run). A failure turns graphs off for this cache,
+ * with one info line: the steps run eagerly (as LONG1K_GEN_GRAPH=0). */
+static void capture(struct l1k_kv_cache *kv, int b, int ns, int greedy, cudaGraphExec_t *out, int *nodes) {
+  l1k_err e2 = {0};
+  cudaGraph_t g = NULL;
+  long long h0 = cnt.host_launches; /* recorded, not issued */
+  cudaError_t ce = cudaStreamBeginCapture(kv->stream, cudaStreamCaptureModeGlobal);
+  int rc = ce ? 0 : decode_body(kv, b, ns, greedy, &e2);
+  if (!ce) {
+    cudaError_t ee = cudaStreamEndCapture(kv->stream, &g);
+    if (!rc) ce = ee;
+  }
+  cnt.host_launches = h0;
+  size_t nn = 0;
+  if (!ce && !rc) ce = cudaGraphGetNodes(g, NULL, &nn);
+  if (!ce && !rc) ce = cudaGraphInstantiate(out, g, 0);
+  if (g) cudaGraphDestroy(g);
+  if (ce || rc) {
+    *out = NULL;
+    kv->use_graph = 0;
+    cudaGetLastError();
+    fprintf(stderr, "long1k: CUDA generation: the decode step could not be captured or instantiated "
+            "as a CUDA graph (%s); steps run eagerly\n", rc ? e2.msg : cudaGetErrorString(ce));
+    return;
+  }
+  *nodes = (int)nn;
+  cnt.captures++;
+}
+
+/* One decode step. The rows are padded to the batch bucket b (inert rows: token 0 at position
+ * 0 of the slot max_seqs, whose every block is pad_blk) and the attention's split count to the
+ * split bucket of the longest row, in both modes, so that a graph step and an eager step run
+ * the same shapes; the first step of a (b, ns) runs eagerly and then captures its graph, the
+ * next ones launch it. */
+static int decode_step(struct l1k_kv_cache *kv, int n, int max_len, float *logits, int32_t *tokens,
+                       l1k_err *err) {
+  int bi = 0, li = 0, need = (max_len + L1KCU_GEN_SPLIT - 1) / L1KCU_GEN_SPLIT, greedy = tokens != NULL;
+  while (kv->bk[bi] < n) bi++;
+  while (kv->lb[li] < need) li++;
+  int b = kv->bk[bi], ns = kv->lb[li], lr = logit_rows(kv), V = kv->V;
+  int32_t *in = kv->h_in;
+  for (int r = 0; r < b; r++) {
+    in[r] = r < n ? kv->h_ids[r] : 0;
+    in[b + r] = r < n ? kv->h_pos[r] : 0;
+    in[2 * b + r] = r < n ? kv->h_seq[r] : kv->max_seqs;
+  }
+  long long h0 = cnt.host_launches;
+  int kernels = 0, gi = (bi * kv->nlb + li) * 2 + greedy;
+  cudaGraphExec_t *g = &kv->graph[gi];
+  cnt.host_launches++;
+  CU(cudaMemcpyAsync(kv->ids, in, 3 * (size_t)b * sizeof(int32_t), cudaMemcpyHostToDevice, kv->stream),
+     "upload of a step's rows");
+  if (kv->use_graph && *g) {
+    cnt.host_launches++;
+    CU(cudaGraphLaunch(*g, kv->stream), "cudaGraphLaunch (decode step)");
+    cnt.graph_steps++;
+    kernels = kv->gnodes[gi];
+  } else {
+    long long k0 = cnt.host_launches;
+    TRY(decode_body(kv, b, ns, greedy, err));
+    kernels = (int)(cnt.host_launches - k0);
+    if (kv->use_graph) capture(kv, b, ns, greedy, g, &kv->gnodes[gi]);
+  }
+  /* the first chunk of rows came from the step; the rest (more rows than logit_rows) here */
+  for (int a = 0; a < n; a += lr) {
+    int r = n - a < lr ? n - a : lr;
+    if (a > 0) {
+      long long k0 = cnt.host_launches;
+      TRY(head_rows(kv, a, r, err));
+      if (greedy) KER(l1kcu_argmax_rows(kv->d_tok + a, kv->logits, r, V), "argmax_rows");
+      kernels += (int)(cnt.host_launches - k0);
+    }
+    if (!greedy) {
+      cnt.host_launches++;
+      CU(cudaMemcpyAsync(logits + (size_t)a * V, kv->logits, (size_t)r * V * sizeof(float),
+                         cudaMemcpyDeviceToHost, kv->stream), "download of logits");
+    }
+  }
+  if (greedy) {
+    cnt.host_launches++;
+    CU(cudaMemcpyAsync(kv->h_tok, kv->d_tok, (size_t)n * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                       kv->stream), "download of tokens");
+  }
+  CU(cudaStreamSynchronize(kv->stream), "decode");
+  if (greedy) {
+    memcpy(tokens, kv->h_tok, (size_t)n * sizeof(int32_t));
+    cnt.greedy_steps++;
+  }
+  cnt.steps++;
+  cnt.step_launches = (int)(cnt.host_launches - h0);
+  cnt.step_kernels = kernels;
+  cnt.graph_on = kv->use_graph;
+  return 0;
+}
+
+static int kv_decode(struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n, float *logits,
+                     int32_t *tokens, l1k_err *err) {
   if (n <= 0) return 0;
   if (n > kv->max_seqs)
     return l1k_errf(err, L1K_EINPUT, "CUDA generation: %d rows exceed the %d slots", n, kv->max_seqs);
@@ -614,13 +846,24 @@ int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, cons
     kv->h_ids[r] = ids[r];
     kv->h_pos[r] = kv->h_len[s];
     kv->h_seq[r] = s;
-    kv->h_last[r] = r;
     if (kv->h_len[s] + 1 > max_len) max_len = kv->h_len[s] + 1;
   }
-  TRY(upload_rows(kv, n, err));
-  TRY(run_layers(kv, n, 0, max_len, err));
+  gen_enter(kv);
+  int rc = decode_step(kv, n, max_len, logits, tokens, err);
+  gen_leave(kv);
+  if (rc) return rc;
   for (int r = 0; r < n; r++) kv->h_len[seqs[r]]++;
-  TRY(last_logits(kv, n, logits, err));
-  CU(cudaDeviceSynchronize(), "decode");
   return 0;
+}
+
+int l1kcu_kv_decode(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids, int n,
+                     float *logits, l1k_err *err) {
+  (void)m;
+  return kv_decode(kv, seqs, ids, n, logits, NULL, err);
+}
+
+int l1kcu_kv_decode_greedy(l1k_model *m, struct l1k_kv_cache *kv, const int *seqs, const int32_t *ids,
+                           int n, int32_t *tokens, l1k_err *err) {
+  (void)m;
+  return kv_decode(kv, seqs, ids, n, NULL, tokens, err);
 }

@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #include "backend/cuda/gen.h"
+#include "backend/cuda/kernels.h" /* l1kcu_stream */
+
+#define ON_STREAM 0, (cudaStream_t)l1kcu_stream /* a launch's shared bytes and stream */
 
 #define GW 32
 #define GFULL 0xffffffffu
@@ -75,7 +78,7 @@ extern "C" int l1kcu_kvcache_write(void *kc, void *vc, int bf16, const float *k,
                               int mbps, int n, int KVH, int hd, int bs) {
   if (n <= 0) return 0;
   size_t total = (size_t)n * KVH * hd, b = (total + 255) / 256;
-  kv_write_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(kc, vc, bf16, k, v, row_seq,
+  kv_write_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(kc, vc, bf16, k, v, row_seq,
                                                                       row_pos, table, mbps, n, KVH,
                                                                       hd, bs);
   return glaunched();
@@ -106,7 +109,7 @@ extern "C" int l1kcu_kvcache_copy(void *kc, void *vc, int bf16, const int32_t *t
                              int dst, int n, int L, size_t layer_elems, int KVH, int hd, int bs) {
   if (n <= 0 || L <= 0) return 0;
   size_t total = (size_t)n * KVH * hd * L, b = (total + 255) / 256;
-  kv_copy_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(kc, vc, bf16, table, mbps, src,
+  kv_copy_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(kc, vc, bf16, table, mbps, src,
                                                                      dst, n, L, layer_elems, KVH,
                                                                      hd, bs);
   return glaunched();
@@ -232,12 +235,12 @@ extern "C" int l1kcu_paged_attention(float *out, uint16_t *out16, float *part, c
       n > 65535 || KVH > 65535 || bs <= 0)
     return (int)cudaErrorInvalidValue;
   dim3 grid((unsigned)nsplit, (unsigned)KVH, (unsigned)n);
-  paged_attn_k<<<grid, GEN_THREADS>>>(part, q, kc, vc, bf16, row_seq, row_pos, table, mbps, nsplit,
+  paged_attn_k<<<grid, GEN_THREADS, ON_STREAM>>>(part, q, kc, vc, bf16, row_seq, row_pos, table, mbps, nsplit,
                                       H, KVH, hd, bs);
   int rc = glaunched();
   if (rc) return rc;
   dim3 g2((unsigned)H, (unsigned)n);
-  paged_merge_k<<<g2, 128>>>(out, out16, part, row_pos, nsplit, H, hd);
+  paged_merge_k<<<g2, 128, ON_STREAM>>>(out, out16, part, row_pos, nsplit, H, hd);
   return glaunched();
 }
 
@@ -256,7 +259,7 @@ __global__ static void swiglu_rows_k(float *h, const float *gu, int n, int FF) {
 extern "C" int l1kcu_swiglu_rows(float *h, const float *gu, int n, int FF) {
   if (n <= 0 || FF <= 0) return 0;
   size_t total = (size_t)n * FF, b = (total + 255) / 256;
-  swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  swiglu_rows_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(h, gu, n, FF);
   return glaunched();
 }
 
@@ -279,7 +282,7 @@ __global__ static void rmsnorm_bf16_k(uint16_t *y, const float *x, const float *
 
 extern "C" int l1kcu_rmsnorm_bf16(uint16_t *y, const float *x, const float *w, int N, int C, float eps) {
   if (N <= 0) return 0;
-  rmsnorm_bf16_k<<<(N + 7) / 8, 256>>>(y, x, w, N, C, eps);
+  rmsnorm_bf16_k<<<(N + 7) / 8, 256, ON_STREAM>>>(y, x, w, N, C, eps);
   return glaunched();
 }
 
@@ -296,7 +299,7 @@ __global__ static void swiglu_rows_bf16_k(uint16_t *h, const float *gu, int n, i
 extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int FF) {
   if (n <= 0 || FF <= 0) return 0;
   size_t total = (size_t)n * FF, b = (total + 255) / 256;
-  swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(h, gu, n, FF);
+  swiglu_rows_bf16_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(h, gu, n, FF);
   return glaunched();
 }
 
@@ -305,7 +308,8 @@ extern "C" int l1kcu_swiglu_rows_bf16(uint16_t *h, const float *gu, int n, int F
 /* One thread per (row, head slot, i < hd/2) over the H query heads, KVH key heads and KVH value
  * heads of a row: q and k get their bias (optional) and RoPE (l1kcu_bias_fw and l1kcu_rope_fw's
  * arithmetic), k and v (with its bias) are written back and into the cache. */
-__global__ static void qkv_post_k(float *q, float *k, float *v, const float *bq, const float *bk,
+__global__ static void qkv_post_k(float *q, float *k, float *v, size_t ldq, size_t ldkv, float *qo,
+                                  const float *bq, const float *bk,
                                   const float *bv, const float *cos_t, const float *sin_t, void *kc,
                                   void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
                                   const int32_t *table, int mbps, int n, int H, int KVH, int hd,
@@ -318,16 +322,17 @@ __global__ static void qkv_post_k(float *q, float *k, float *v, const float *bq,
     size_t r = t / ((size_t)half * slots);
     float c = cos_t[r * half + i], si = 1.0f * sin_t[r * half + i];
     if (hs < H) { /* a query head */
-      float *x = q + r * (size_t)H * hd + (size_t)hs * hd;
+      const float *x = q + r * ldq + (size_t)hs * hd;
+      float *y = qo + r * (size_t)H * hd + (size_t)hs * hd;
       float a = x[i], b = x[i + half];
       if (bq) a += bq[hs * hd + i], b += bq[hs * hd + i + half];
-      x[i] = a * c - b * si;
-      x[i + half] = b * c + a * si;
+      y[i] = a * c - b * si;
+      y[i + half] = b * c + a * si;
       continue;
     }
     int kv = hs - H, isv = kv >= KVH;
     if (isv) kv -= KVH;
-    float *x = (isv ? v : k) + r * (size_t)KVH * hd + (size_t)kv * hd;
+    float *x = (isv ? v : k) + r * ldkv + (size_t)kv * hd;
     const float *bb = isv ? bv : bk;
     float a = x[i], b = x[i + half];
     if (bb) a += bb[kv * hd + i], b += bb[kv * hd + i + half];
@@ -349,9 +354,59 @@ extern "C" int l1kcu_qkv_post(float *q, float *k, float *v, const float *bq, con
                               const float *bv, const float *cos_t, const float *sin_t, void *kc,
                               void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
                               const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
+  return l1kcu_qkv_post_ld(q, k, v, (size_t)H * hd, q, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq,
+                           row_pos, table, mbps, n, H, KVH, hd, bs);
+}
+
+extern "C" int l1kcu_qkv_post_ld(float *q, float *k, float *v, size_t ld, float *qo, const float *bq,
+                                 const float *bk, const float *bv, const float *cos_t, const float *sin_t,
+                                 void *kc, void *vc, int bf16, const int32_t *row_seq, const int32_t *row_pos,
+                                 const int32_t *table, int mbps, int n, int H, int KVH, int hd, int bs) {
   if (n <= 0) return 0;
   size_t total = (size_t)n * (H + 2 * KVH) * (hd / 2), b = (total + 255) / 256;
-  qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256>>>(
-      q, k, v, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H, KVH, hd, bs);
+  size_t ldq = ld, ldkv = ld == (size_t)H * hd ? (size_t)KVH * hd : ld; /* separate arrays or one */
+  qkv_post_k<<<(unsigned)(b < 65535u * 16u ? b : 65535u * 16u), 256, ON_STREAM>>>(
+      q, k, v, ldq, ldkv, qo, bq, bk, bv, cos_t, sin_t, kc, vc, bf16, row_seq, row_pos, table, mbps, n, H,
+      KVH, hd, bs);
+  return glaunched();
+}
+
+/* ---------------------------------------------------------------- greedy tokens on the device */
+
+/* (v, i) before (bv, bi): l1k_argmax's order (src/model/sample.c): NaN never wins, a larger
+ * value wins, equal values go to the lower id; bi < 0: nothing yet */
+__device__ static bool g_before(float v, int i, float bv, int bi) {
+  return i >= 0 && !isnan(v) && (bi < 0 || v > bv || (v == bv && i < bi));
+}
+
+/* one block per row: a strided scan per thread, then a tree over the block */
+__global__ static void argmax_rows_k(int32_t *out, const float *x, int V) {
+  __shared__ float sv[256];
+  __shared__ int si[256];
+  int t = threadIdx.x;
+  const float *row = x + (size_t)blockIdx.x * V;
+  float bv = 0.0f;
+  int bi = -1;
+  for (int i = t; i < V; i += blockDim.x) {
+    float v = row[i];
+    if (g_before(v, i, bv, bi)) bv = v, bi = i;
+  }
+  sv[t] = bv;
+  si[t] = bi;
+  __syncthreads();
+  for (int o = blockDim.x / 2; o > 0; o /= 2) {
+    if (t < o && g_before(sv[t + o], si[t + o], sv[t], si[t])) {
+      sv[t] = sv[t + o];
+      si[t] = si[t + o];
+    }
+    __syncthreads();
+  }
+  if (t == 0) out[blockIdx.x] = si[0] < 0 ? 0 : si[0]; /* every value NaN: 0, as l1k_argmax */
+}
+
+extern "C" int l1kcu_argmax_rows(int32_t *out, const float *x, int n, int V) {
+  if (n <= 0) return 0;
+  if (V <= 0) return (int)cudaErrorInvalidValue;
+  argmax_rows_k<<<(unsigned)n, 256, ON_STREAM>>>(out, x, V);
   return glaunched();
 }

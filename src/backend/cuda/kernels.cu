@@ -16,6 +16,11 @@
 
 static int launched(void) { return (int)cudaGetLastError(); }
 
+extern "C" {
+void *l1kcu_stream = 0; /* kernels.h */
+}
+#define ON_STREAM 0, (cudaStream_t)l1kcu_stream /* a launch's shared bytes and stream */
+
 static unsigned blocks_for(size_t n, unsigned threads) {
   size_t b = (n + threads - 1) / threads;
   if (b > 65535u * 16u) b = 65535u * 16u; /* grid-stride loops cover the rest */
@@ -74,7 +79,7 @@ __global__ static void embedding_fw_k(float *x, const int32_t *ids, const float 
 
 extern "C" int l1kcu_embedding_fw(float *x, const int32_t *ids, const float *emb, int N, int C) {
   if (N <= 0) return 0;
-  embedding_fw_k<<<blocks_for((size_t)N * C, 256), 256>>>(x, ids, emb, N, C);
+  embedding_fw_k<<<blocks_for((size_t)N * C, 256), 256, ON_STREAM>>>(x, ids, emb, N, C);
   return launched();
 }
 
@@ -116,7 +121,7 @@ __global__ static void rmsnorm_fw_k(float *y, float *rstd, const float *x, const
 extern "C" int l1kcu_rmsnorm_fw(float *y, float *rstd, const float *x, const float *w, int N,
                                 int C, float eps) {
   if (N <= 0) return 0;
-  rmsnorm_fw_k<<<(N + 7) / 8, 256>>>(y, rstd, x, w, N, C, eps);
+  rmsnorm_fw_k<<<(N + 7) / 8, 256, ON_STREAM>>>(y, rstd, x, w, N, C, eps);
   return launched();
 }
 
@@ -174,7 +179,7 @@ __global__ static void rope_table_k(float *cos_t, float *sin_t, const int32_t *p
 extern "C" int l1kcu_rope_table(float *cos_t, float *sin_t, const int32_t *pos, int n,
                                 const float *inv_freq, int half) {
   if (n <= 0) return 0;
-  rope_table_k<<<blocks_for((size_t)n * half, 256), 256>>>(cos_t, sin_t, pos, n, inv_freq, half);
+  rope_table_k<<<blocks_for((size_t)n * half, 256), 256, ON_STREAM>>>(cos_t, sin_t, pos, n, inv_freq, half);
   return launched();
 }
 
@@ -224,7 +229,7 @@ __global__ static void swiglu_fw_k(float *h, const float *gate, const float *up,
 
 extern "C" int l1kcu_swiglu_fw(float *h, const float *gate, const float *up, size_t n) {
   if (!n) return 0;
-  swiglu_fw_k<<<blocks_for(n, 256), 256>>>(h, gate, up, n);
+  swiglu_fw_k<<<blocks_for(n, 256), 256, ON_STREAM>>>(h, gate, up, n);
   return launched();
 }
 
@@ -280,7 +285,7 @@ __global__ static void bias_fw_k(float *y, const float *b, int N, int out) {
 
 extern "C" int l1kcu_bias_fw(float *y, const float *b, int N, int out) {
   if (N <= 0 || out <= 0) return 0;
-  bias_fw_k<<<blocks_for((size_t)N * out, 256), 256>>>(y, b, N, out);
+  bias_fw_k<<<blocks_for((size_t)N * out, 256), 256, ON_STREAM>>>(y, b, N, out);
   return launched();
 }
 
@@ -567,13 +572,13 @@ __global__ static void gather_rows_k(float *dst, const float *src, const int32_t
 
 extern "C" int l1kcu_gather_rows(float *dst, const float *src, const int32_t *rows, int R, int C) {
   if (R <= 0) return 0;
-  gather_rows_k<<<blocks_for((size_t)R * C, 256), 256>>>(dst, src, rows, R, C, 0);
+  gather_rows_k<<<blocks_for((size_t)R * C, 256), 256, ON_STREAM>>>(dst, src, rows, R, C, 0);
   return launched();
 }
 
 extern "C" int l1kcu_scatter_rows(float *dst, const float *src, const int32_t *rows, int R, int C) {
   if (R <= 0) return 0;
-  gather_rows_k<<<blocks_for((size_t)R * C, 256), 256>>>(dst, src, rows, R, C, 1);
+  gather_rows_k<<<blocks_for((size_t)R * C, 256), 256, ON_STREAM>>>(dst, src, rows, R, C, 1);
   return launched();
 }
 
@@ -689,6 +694,6 @@ __global__ static void to_bf16_k(uint16_t *dst, const float *src, size_t n) {
 
 extern "C" int l1kcu_to_bf16(uint16_t *dst, const float *src, size_t n) {
   if (!n) return 0;
-  to_bf16_k<<<blocks_for(n, 256), 256>>>(dst, src, n);
+  to_bf16_k<<<blocks_for(n, 256), 256, ON_STREAM>>>(dst, src, n);
   return launched();
 }

@@ -23,6 +23,12 @@ extern "C" {
 /* Blocks of the first pass of l1kcu_sumsq (its partial sums: double[L1KCU_NORM_BLOCKS]). */
 #define L1KCU_NORM_BLOCKS 1024
 
+/* The stream of the launchers generation uses (embedding_fw, rmsnorm_fw, rope_table, swiglu_fw,
+ * bias_fw, gather_rows, to_bf16 here; every launcher of gen.h): gen_decode.c points it at its
+ * own stream while it runs (so that a decode step can be captured into a CUDA graph) and back
+ * to 0, the legacy default stream, after; training never changes it. A cudaStream_t. */
+extern void *l1kcu_stream;
+
 /* ---- embedding: x[N, C] = emb[ids[i]]. Backward without atomics: the host groups the rows
  * by token id (uniq[U] ids, rows[off[u] .. off[u+1]) the rows holding uniq[u], ascending;
  * rows whose id is pad_token_id left out, as nn.Embedding(padding_idx)); one block owns one

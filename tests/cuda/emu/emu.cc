@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <functional>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -30,7 +32,199 @@ static size_t emu_total(void) { /* LONG1K_EMU_MEM_TOTAL=bytes: a smaller device 
 static std::unordered_map<void *, size_t> live;
 static size_t used_bytes;
 
+// ------------------------------------------------------------------ streams and graphs
+// Work runs at once, in order, on whatever stream it is given, unless that stream captures: then
+// it is recorded (a closure holding its arguments as they are now) and run by cudaGraphLaunch.
+// The rules of CUDA's stream capture (programming guide, "CUDA Graphs"; the runtime API of
+// cudaStreamBeginCapture / cudaThreadExchangeStreamCaptureMode) that can be broken from one host
+// thread are enforced: potentially unsafe calls (cudaMalloc, cudaFree, cudaMallocHost,
+// synchronization) during a capture not begun in relaxed mode fail with
+// cudaErrorStreamCaptureUnsupported; work on the legacy stream while a blocking stream (or any
+// stream in global mode) captures fails with cudaErrorStreamCaptureImplicit (its implicit
+// synchronization would join the capture); a copy between a capturing stream and pageable host
+// memory fails with Unsupported. Each failure invalidates the capture: cudaStreamEndCapture then
+// returns cudaErrorStreamCaptureInvalidated and no graph.
+struct emu_graph {
+  std::vector<std::function<void()>> nodes;
+};
+struct emu_graph_exec {
+  std::vector<std::function<void()>> nodes;
+};
+struct emu_stream {
+  unsigned flags;
+  bool capturing, invalid;
+  int mode;
+  emu_graph *g;
+};
+static std::vector<emu_stream *> captures; /* the capture sequences under way */
+static std::map<uintptr_t, size_t> pinned;  /* cudaMallocHost ranges */
+
+static cudaError_t fail(cudaError_t e) {
+  last_err = e;
+  return e;
+}
+static void invalidate_captures() {
+  for (emu_stream *c : captures) c->invalid = true;
+}
+/* a potentially unsafe call: refused while a capture not begun in relaxed mode is under way */
+static cudaError_t unsafe_call() {
+  for (emu_stream *c : captures)
+    if (c->mode != cudaStreamCaptureModeRelaxed) {
+      invalidate_captures();
+      return fail(cudaErrorStreamCaptureUnsupported);
+    }
+  return cudaSuccess;
+}
+/* work on the legacy stream: refused while a blocking stream (or a global-mode one) captures */
+static cudaError_t legacy_use() {
+  for (emu_stream *c : captures)
+    if (!(c->flags & cudaStreamNonBlocking) || c->mode == cudaStreamCaptureModeGlobal) {
+      invalidate_captures();
+      return fail(cudaErrorStreamCaptureImplicit);
+    }
+  return cudaSuccess;
+}
+/* work for stream s: recorded if s captures, else run now */
+static cudaError_t enqueue(cudaStream_t s, std::function<void()> fn) {
+  if (!s) {
+    cudaError_t e = legacy_use();
+    if (e) return e;
+    fn();
+    return cudaSuccess;
+  }
+  if (s->capturing) {
+    if (s->invalid) return fail(cudaErrorStreamCaptureInvalidated);
+    s->g->nodes.push_back(std::move(fn));
+    return cudaSuccess;
+  }
+  fn();
+  return cudaSuccess;
+}
+static bool is_pinned(const void *p, size_t n) {
+  auto it = pinned.upper_bound((uintptr_t)p);
+  if (it == pinned.begin()) return false;
+  --it;
+  return (uintptr_t)p + n <= it->first + it->second;
+}
+
+extern "C" cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+  if (!s) return fail(cudaErrorInvalidValue);
+  *s = new emu_stream{flags, false, false, 0, nullptr};
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaStreamCreate(cudaStream_t *s) { return cudaStreamCreateWithFlags(s, 0); }
+extern "C" cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  if (!s) return fail(cudaErrorInvalidValue);
+  if (s->capturing) { /* CUDA ends the capture (invalidated) */
+    for (size_t i = 0; i < captures.size(); i++)
+      if (captures[i] == s) captures.erase(captures.begin() + (long)i);
+    delete s->g;
+  }
+  delete s;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (s && s->capturing) {
+    invalidate_captures();
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  if (!s) {
+    cudaError_t e = legacy_use();
+    if (e) return e;
+  }
+  cudaError_t e = unsafe_call();
+  return e ? e : last_err;
+}
+extern "C" cudaError_t cudaMemcpyAsync(void *d, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                       cudaStream_t s) {
+  if (s && s->capturing && n &&
+      ((kind == cudaMemcpyHostToDevice && !is_pinned(src, n)) ||
+       (kind == cudaMemcpyDeviceToHost && !is_pinned(d, n)))) {
+    invalidate_captures();
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  return enqueue(s, [=]() {
+    if (n) memmove(d, src, n);
+  });
+}
+extern "C" cudaError_t cudaMemsetAsync(void *d, int v, size_t n, cudaStream_t s) {
+  return enqueue(s, [=]() { memset(d, v, n); });
+}
+extern "C" cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
+  if (!s) return fail(cudaErrorStreamCaptureUnsupported); /* the legacy stream cannot capture */
+  if (s->capturing) return fail(cudaErrorStreamCaptureUnsupported);
+  s->capturing = true;
+  s->invalid = false;
+  s->mode = (int)mode;
+  s->g = new emu_graph;
+  captures.push_back(s);
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
+  if (!s || !g || !s->capturing) return fail(cudaErrorInvalidValue);
+  for (size_t i = 0; i < captures.size(); i++)
+    if (captures[i] == s) captures.erase(captures.begin() + (long)i);
+  s->capturing = false;
+  if (s->invalid) {
+    delete s->g;
+    s->g = nullptr;
+    *g = nullptr;
+    return fail(cudaErrorStreamCaptureInvalidated);
+  }
+  *g = s->g;
+  s->g = nullptr;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *st) {
+  if (!st) return fail(cudaErrorInvalidValue);
+  *st = !s || !s->capturing ? cudaStreamCaptureStatusNone
+        : s->invalid        ? cudaStreamCaptureStatusInvalidated
+                            : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long) {
+  if (!e || !g) return fail(cudaErrorInvalidValue);
+  const char *f = getenv("LONG1K_EMU_GRAPH_FAIL");
+  if (f && !strcmp(f, "1")) {
+    *e = nullptr;
+    return fail(cudaErrorNotSupported);
+  }
+  *e = new emu_graph_exec{g->nodes}; /* a copy: the graph may be destroyed after this */
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s) {
+  if (!e) return fail(cudaErrorInvalidValue);
+  if (s && s->capturing) { /* launched into a capture: its nodes join it */
+    if (s->invalid) return fail(cudaErrorStreamCaptureInvalidated);
+    for (auto &n : e->nodes) s->g->nodes.push_back(n);
+    return cudaSuccess;
+  }
+  if (!s) {
+    cudaError_t r = legacy_use();
+    if (r) return r;
+  }
+  for (auto &n : e->nodes) n();
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+  delete e;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete g;
+  return cudaSuccess;
+}
+extern "C" cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, size_t *n) {
+  if (!g || !n || nodes) return fail(cudaErrorInvalidValue); /* the count only, here */
+  *n = g->nodes.size();
+  return cudaSuccess;
+}
+
 extern "C" cudaError_t cudaMalloc(void **p, size_t n) {
+  if (cudaError_t e = unsafe_call()) {
+    *p = NULL;
+    return e;
+  }
   size_t r = (n + 255) & ~(size_t)255;
   if (r == 0) r = 256;
   *p = used_bytes + r > EMU_TOTAL ? NULL : aligned_alloc(256, r);
@@ -40,6 +234,7 @@ extern "C" cudaError_t cudaMalloc(void **p, size_t n) {
   return cudaSuccess;
 }
 extern "C" cudaError_t cudaFree(void *p) {
+  if (cudaError_t e = unsafe_call()) return e;
   auto it = live.find(p);
   if (p && it == live.end()) return cudaErrorInvalidValue;
   if (p) {
@@ -50,10 +245,13 @@ extern "C" cudaError_t cudaFree(void *p) {
   return cudaSuccess;
 }
 extern "C" cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind) {
+  if (cudaError_t e = legacy_use()) return e; /* the legacy stream's work */
+  if (cudaError_t e = unsafe_call()) return e; /* and a synchronization */
   if (n) memmove(d, s, n);
   return cudaSuccess;
 }
 extern "C" cudaError_t cudaMemset(void *d, int v, size_t n) {
+  if (cudaError_t e = legacy_use()) return e;
   memset(d, v, n);
   return cudaSuccess;
 }
@@ -62,13 +260,27 @@ extern "C" cudaError_t cudaGetLastError(void) {
   last_err = cudaSuccess;
   return e;
 }
-extern "C" cudaError_t cudaDeviceSynchronize(void) { return last_err; }
+extern "C" cudaError_t cudaDeviceSynchronize(void) {
+  if (!captures.empty()) { /* conflicts with any capture, relaxed included */
+    invalidate_captures();
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  return last_err;
+}
 /* the emulated device: an H200's 141 GB less what is allocated (device memory is host memory) */
 extern "C" cudaError_t cudaMallocHost(void **p, size_t n) {
-  *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+  if (cudaError_t e = unsafe_call()) {
+    *p = NULL;
+    return e;
+  }
+  size_t r = (n + 63) & ~(size_t)63;
+  *p = aligned_alloc(64, r ? r : 64);
+  if (*p) pinned[(uintptr_t)*p] = r ? r : 64;
   return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 extern "C" cudaError_t cudaFreeHost(void *p) {
+  if (cudaError_t e = unsafe_call()) return e;
+  if (p) pinned.erase((uintptr_t)p);
   free(p);
   return cudaSuccess;
 }
@@ -89,12 +301,13 @@ extern "C" cudaError_t cudaEventDestroy(cudaEvent_t e) {
   delete e;
   return cudaSuccess;
 }
-extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (!e) return cudaErrorInvalidValue;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  e->t = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-  return cudaSuccess;
+  return enqueue(s, [e]() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    e->t = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+  });
 }
 extern "C" cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : cudaErrorInvalidValue; }
 extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
@@ -135,20 +348,33 @@ extern "C" const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorNotSupported: return "operation not supported";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
     default: return "unspecified launch failure (emulation)";
   }
 }
 extern "C" const char *cudaGetErrorName(cudaError_t e) {
-  return e == cudaSuccess ? "cudaSuccess" : "cudaErrorEmulated";
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    default: return "cudaErrorEmulated";
+  }
 }
 
 // ------------------------------------------------------------------ cuBLAS (column-major)
 
 struct emu_cublas {
   int mode;
+  cudaStream_t stream; /* cublasSetStream's: where the products run (or are captured) */
 };
 extern "C" cublasStatus_t cublasCreate(cublasHandle_t *h) {
-  *h = new emu_cublas{0};
+  *h = new emu_cublas{0, 0};
   return CUBLAS_STATUS_SUCCESS;
 }
 extern "C" cublasStatus_t cublasDestroy(cublasHandle_t h) {
@@ -157,6 +383,11 @@ extern "C" cublasStatus_t cublasDestroy(cublasHandle_t h) {
 }
 extern "C" cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m) {
   h->mode = (int)m;
+  return CUBLAS_STATUS_SUCCESS;
+}
+extern "C" cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) {
+  if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+  h->stream = s;
   return CUBLAS_STATUS_SUCCESS;
 }
 extern "C" const char *cublasGetStatusString(cublasStatus_t s) {
@@ -187,25 +418,33 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
     }
 }
 
-extern "C" cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+/* host pointer mode: alpha and beta are read at the call (and kept so by a capture) */
+extern "C" cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
                                       int m, int n, int k, const float *alpha, const float *A,
                                       int lda, const float *B, int ldb, const float *beta, float *C,
                                       int ldc) {
-  gemm(ta, tb, m, n, k, *alpha, [A](size_t i) { return A[i]; }, lda,
-       [B](size_t i) { return B[i]; }, ldb, *beta, C, ldc);
-  return CUBLAS_STATUS_SUCCESS;
+  float al = *alpha, be = *beta;
+  cudaError_t e = enqueue(h ? h->stream : 0, [=]() {
+    gemm(ta, tb, m, n, k, al, [A](size_t i) { return A[i]; }, lda,
+         [B](size_t i) { return B[i]; }, ldb, be, C, ldc);
+  });
+  return e ? CUBLAS_STATUS_EXECUTION_FAILED : CUBLAS_STATUS_SUCCESS;
 }
 
-extern "C" cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb,
+extern "C" cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
                                        int m, int n, int k, const void *alpha, const void *A,
                                        cudaDataType at, int lda, const void *B, cudaDataType bt,
                                        int ldb, const void *beta, void *C, cudaDataType ct, int ldc,
                                        cublasComputeType_t, cublasGemmAlgo_t) {
   if (at != CUDA_R_16BF || bt != CUDA_R_16BF || ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
   const uint16_t *a = (const uint16_t *)A, *b = (const uint16_t *)B;
-  gemm(ta, tb, m, n, k, *(const float *)alpha, [a](size_t i) { return bf16_to_f(a[i]); }, lda,
-       [b](size_t i) { return bf16_to_f(b[i]); }, ldb, *(const float *)beta, (float *)C, ldc);
-  return CUBLAS_STATUS_SUCCESS;
+  float al = *(const float *)alpha, be = *(const float *)beta;
+  float *c = (float *)C;
+  cudaError_t e = enqueue(h ? h->stream : 0, [=]() {
+    gemm(ta, tb, m, n, k, al, [a](size_t i) { return bf16_to_f(a[i]); }, lda,
+         [b](size_t i) { return bf16_to_f(b[i]); }, ldb, be, c, ldc);
+  });
+  return e ? CUBLAS_STATUS_EXECUTION_FAILED : CUBLAS_STATUS_SUCCESS;
 }
 
 // ------------------------------------------------------------------ cuBLASLt (column-major)
@@ -372,7 +611,7 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
                                          cublasLtMatrixLayout_t lb, const void *beta,
                                          const void *C, cublasLtMatrixLayout_t lc, void *D,
                                          cublasLtMatrixLayout_t ld, const cublasLtMatmulAlgo_t *algo,
-                                         void *workspace, size_t ws_bytes, cudaStream_t) {
+                                         void *workspace, size_t ws_bytes, cudaStream_t stream) {
   if (!h || !algo || algo->data[0] != EMU_LT_ALGO || !A || !B || !D || !alpha || !beta)
     return CUBLAS_STATUS_INVALID_VALUE;
   uint64_t m, n, k;
@@ -392,23 +631,27 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
   const float *bias = (const float *)d->bias;
   int ta = d->ta == CUBLAS_OP_T, tb = d->tb == CUBLAS_OP_T;
   size_t lda = (size_t)la->ld, ldb = (size_t)lb->ld, ldc = (size_t)lc->ld;
-  if (d->epi == CUBLASLT_EPILOGUE_BGRADB) /* before D is written: B may not alias D here */
-    for (uint64_t j = 0; j < n; j++) {
-      double s = 0;
-      for (uint64_t l = 0; l < k; l++) s += bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
-      ((float *)d->bias)[j] = (float)s;
-    }
-  for (uint64_t j = 0; j < n; j++)
-    for (uint64_t i = 0; i < m; i++) {
-      double s = 0;
-      for (uint64_t l = 0; l < k; l++)
-        s += (double)bf16_to_f(ta ? a[l + i * lda] : a[i + l * lda]) *
-             bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
-      double v = al * s + (be == 0.0f ? 0.0 : (double)be * cc[i + j * ldc]);
-      if (d->epi == CUBLASLT_EPILOGUE_BIAS) v += bias[i];
-      dd[i + j * ldc] = (float)v;
-    }
-  return CUBLAS_STATUS_SUCCESS;
+  int epi = d->epi; /* the descriptor as it is at the call (a capture keeps it so) */
+  float *bias_w = (float *)d->bias;
+  cudaError_t e = enqueue(stream, [=]() {
+    if (epi == CUBLASLT_EPILOGUE_BGRADB) /* before D is written: B may not alias D here */
+      for (uint64_t j = 0; j < n; j++) {
+        double s = 0;
+        for (uint64_t l = 0; l < k; l++) s += bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
+        bias_w[j] = (float)s;
+      }
+    for (uint64_t j = 0; j < n; j++)
+      for (uint64_t i = 0; i < m; i++) {
+        double s = 0;
+        for (uint64_t l = 0; l < k; l++)
+          s += (double)bf16_to_f(ta ? a[l + i * lda] : a[i + l * lda]) *
+               bf16_to_f(tb ? b[j + l * ldb] : b[l + j * ldb]);
+        double v = al * s + (be == 0.0f ? 0.0 : (double)be * cc[i + j * ldc]);
+        if (epi == CUBLASLT_EPILOGUE_BIAS) v += bias[i];
+        dd[i + j * ldc] = (float)v;
+      }
+  });
+  return e ? CUBLAS_STATUS_EXECUTION_FAILED : CUBLAS_STATUS_SUCCESS;
 }
 
 // ------------------------------------------------------------------ kernel execution
@@ -581,16 +824,8 @@ static bool run_block(int n) {
 static std::vector<unsigned char> dyn_smem;
 unsigned char *emu_dyn_smem() { return dyn_smem.data(); }
 
-void emu_launch(emu_cfg c, const std::function<void()> &fn) {
-  if (c.shared_bytes > 227 * 1024) { // an H100 / H200 block's most
-    last_err = cudaErrorInvalidValue;
-    return;
-  }
+static void run_launch(const emu_cfg &c, const std::function<void()> &fn) {
   dyn_smem.assign(c.shared_bytes ? c.shared_bytes : 16, 0xff);
-  if (c.block.x == 0 || c.block.x > 1024 || c.block.y != 1 || c.block.z != 1 || c.grid.x == 0) {
-    last_err = cudaErrorInvalidValue;
-    return;
-  }
   gridDim = c.grid;
   blockDim = c.block;
   cur_fn = &fn;
@@ -604,4 +839,18 @@ void emu_launch(emu_cfg c, const std::function<void()> &fn) {
           return;
         }
       }
+}
+
+/* a launch: checked now, run now or recorded (fn holds the kernel's arguments by value) */
+void emu_launch(emu_cfg c, const std::function<void()> &fn) {
+  if (c.shared_bytes > 227 * 1024) { // an H100 / H200 block's most
+    last_err = cudaErrorInvalidValue;
+    return;
+  }
+  if (c.block.x == 0 || c.block.x > 1024 || c.block.y != 1 || c.block.z != 1 || c.grid.x == 0) {
+    last_err = cudaErrorInvalidValue;
+    return;
+  }
+  std::function<void()> f = fn;
+  enqueue(c.stream, [c, f]() { run_launch(c, f); });
 }

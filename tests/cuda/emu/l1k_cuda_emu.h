@@ -20,7 +20,11 @@ typedef enum cudaError {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorNoDevice = 100,
-  cudaErrorLaunchFailure = 719
+  cudaErrorLaunchFailure = 719,
+  cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900, /* an operation stream capture does not permit */
+  cudaErrorStreamCaptureInvalidated = 901, /* the capture was invalidated by an earlier error */
+  cudaErrorStreamCaptureImplicit = 906     /* implicit dependency on a capturing stream (legacy stream) */
 } cudaError_t;
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
@@ -58,6 +62,46 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 const char *cudaGetErrorName(cudaError_t e);
+/* Streams and graphs (emu.cc "streams and graphs"). Work on a stream runs at once (in order) unless
+ * the stream is capturing: then it is recorded, not run, with its arguments as they are at the
+ * call (a kernel's by-value arguments, a copy's pointers and size, cuBLAS's alpha / beta values),
+ * and replayed as recorded by cudaGraphLaunch. CUDA's capture rules are enforced: while a capture
+ * is active (modes global / thread-local: one host thread here), cudaMalloc, cudaMallocHost,
+ * cudaFree, cudaMemcpy / cudaMemset (legacy stream), a launch on the legacy stream,
+ * cudaDeviceSynchronize and cudaStreamSynchronize of the capturing stream fail (Unsupported, or
+ * Implicit for legacy-stream work) and invalidate the capture; a cudaMemcpyAsync between device
+ * and pageable host memory fails the same way (only cudaMallocHost memory may be captured). */
+#define cudaStreamDefault 0x0
+#define cudaStreamNonBlocking 0x1
+typedef enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
+} cudaStreamCaptureMode;
+typedef enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2
+} cudaStreamCaptureStatus;
+typedef struct emu_graph *cudaGraph_t;
+typedef struct emu_graph_exec *cudaGraphExec_t;
+typedef struct emu_graph_node *cudaGraphNode_t;
+cudaError_t cudaStreamCreate(cudaStream_t *s);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind, cudaStream_t s);
+cudaError_t cudaMemsetAsync(void *dst, int v, size_t n, cudaStream_t s);
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g);
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *st);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e);
+cudaError_t cudaGraphDestroy(cudaGraph_t g);
+cudaError_t cudaGraphGetNodes(cudaGraph_t g, cudaGraphNode_t *nodes, size_t *n); /* nodes NULL: the count */
+/* LONG1K_EMU_GRAPH_FAIL=1: cudaGraphInstantiate fails with cudaErrorNotSupported (a device that
+ * cannot run the graph: the callers' fallback is tested with it) */
 
 typedef struct emu_cublas *cublasHandle_t;
 typedef enum {
@@ -65,6 +109,7 @@ typedef enum {
   CUBLAS_STATUS_NOT_INITIALIZED = 1,
   CUBLAS_STATUS_ALLOC_FAILED = 3,
   CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_EXECUTION_FAILED = 13,
   CUBLAS_STATUS_NOT_SUPPORTED = 15
 } cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
@@ -75,6 +120,7 @@ typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
 cublasStatus_t cublasCreate(cublasHandle_t *h);
 cublasStatus_t cublasDestroy(cublasHandle_t h);
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t mode);
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc);
@@ -107,8 +153,12 @@ extern dim3 blockDim, gridDim;
 struct emu_cfg {
   dim3 grid, block;
   size_t shared_bytes;
+  cudaStream_t stream;
 };
-inline emu_cfg emu_make_cfg(dim3 g, dim3 b) { return emu_cfg{g, b, 0}; }
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b) { return emu_cfg{g, b, 0, 0}; }
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b, size_t shared_bytes, cudaStream_t s) {
+  return emu_cfg{g, b, shared_bytes, s};
+}
 void emu_launch(emu_cfg c, const std::function<void()> &fn);
 void __syncthreads();
 void emu_warp_sync();
@@ -164,7 +214,7 @@ struct uint4 {
 #define __align__(n) __attribute__((aligned(n)))
 /* launches with dynamic shared memory: k<<<grid, block, bytes>>>; the bytes are a buffer
  * poisoned with 0xff (a bf16 NaN) before every block, which L1K_DYN_SMEM(name) names */
-inline emu_cfg emu_make_cfg(dim3 g, dim3 b, size_t shared_bytes) { return emu_cfg{g, b, shared_bytes}; }
+inline emu_cfg emu_make_cfg(dim3 g, dim3 b, size_t shared_bytes) { return emu_cfg{g, b, shared_bytes, 0}; }
 unsigned char *emu_dyn_smem();
 #define L1K_DYN_SMEM(name) unsigned char *name = emu_dyn_smem()
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
