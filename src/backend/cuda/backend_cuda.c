@@ -16,6 +16,7 @@
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/hostmaster.h"
 #include "backend/cuda/nccl.h"
 #include "backend/cuda/offload.h"
 
@@ -305,6 +306,7 @@ static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
   l1kcu_offload_free(s);
+  l1kcu_hm_free(s);
   l1kcu_nccl_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   l1kcu_lt_close(s->lt);
@@ -397,7 +399,7 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
 }
 
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err) {
-  if (s->opts.precision != L1K_PREC_BF16) return 0;
+  if (s->opts.precision != L1K_PREC_BF16 || s->hm) return 0; /* hm: uploaded as bf16 */
   if (!s->tp) /* a state without the trainable-space view (bench/gpu_lmhead_bench.c): all */
     return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
   if (!s->twbf) return 0;
@@ -463,6 +465,10 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   size_t k = hi - lo;
   int rc = 0;
   l1kcu_offload_free(s);
+  /* bf16 mode, offload of the whole model: no float32 parameters on the device (hostmaster.h) */
+  if (l1kcu_hm_wanted(m, s, lo, hi)) rc = l1kcu_hm_enter(m, s, err);
+  else rc = l1kcu_hm_leave(m, s, err);
+  if (rc) return rc;
   if (s->want_offload) { /* optim_offload: master, moments and AdamW on the host */
     rc = l1kcu_offload_init(s, beta1, beta2, eps, weight_decay, lo, hi, err);
   } else {
@@ -552,11 +558,25 @@ static int copy_range(l1k_model *m, void *dst, const void *src, size_t lo, size_
 
 static int cuda_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  if (s && s->hm) { /* the host master is the only float32 copy */
+    if (lo > s->tn || n > s->tn - lo)
+      return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_get [%zu, +%zu) outside %zu "
+                      "values", lo, n, s->tn);
+    if (n) memcpy(dst, s->hm->master + lo, n * sizeof(float));
+    return 0;
+  }
   return copy_range(m, dst, s ? s->tp + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "params_get", err);
 }
 static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  if (s && s->hm) { /* the host master, then bf16 and the float32 tensors up */
+    if (lo > s->tn || n > s->tn - lo)
+      return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_set [%zu, +%zu) outside %zu "
+                      "values", lo, n, s->tn);
+    if (n) memcpy(s->hm->master + lo, src, n * sizeof(float));
+    return l1kcu_hm_upload(s, src, lo, n, err);
+  }
   int rc = copy_range(m, s ? s->tp + lo : NULL, src, lo, n, s ? s->tn : 0,
                       cudaMemcpyHostToDevice, "params_set", err);
   if (!rc) l1kcu_offload_params_set(s, src, lo, n);

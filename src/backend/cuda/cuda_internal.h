@@ -83,6 +83,9 @@ typedef struct cu_state {
   /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */
   int act_bf16;
   const char *act_lo, *act_hi;
+  /* bf16 mode + optim_offload over the whole model (hostmaster.h): the float32 parameters on
+   * the host only (then params and tp are NULL); NULL otherwise */
+  struct cu_hostmaster *hm;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */

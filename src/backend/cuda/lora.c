@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/hostmaster.h"
 #include "backend/cuda/lora.h"
 #include "model/adapter_internal.h"
 
@@ -275,6 +276,7 @@ const uint16_t *l1kcu_weight_bf16(const cu_state *s, const float *X) {
   const struct cu_adapter *ca = s->ad;
   if (s->params && s->wbf && X >= s->params && X < s->params + s->n_params)
     return s->wbf + (X - s->params);
+  if (s->hm) return l1kcu_hm_weight_bf16(s, X); /* float32 parameters on the host only */
   if (!ca) return NULL;
   const uint16_t *h = (const uint16_t *)(const void *)X;
   if (ca->bf16_base && h >= s->wbf && h < s->wbf + s->n_params) return h;

@@ -1,0 +1,197 @@
+/* optim_offload in the bf16 mode without float32 parameters on the device (src/backend/cuda/
+ * hostmaster.h; issue 14, memory).
+ *
+ * For each golden tiny model (llama: tied lm_head; qwen2: q/k/v biases; qwen3: q/k norms), in
+ * the bf16 mode, the same 3 training steps (params_set of perturbed weights after optim_init, as
+ * a resume does; then zero_grads, forward_backward on the golden batch, clipping at 1.0, AdamW)
+ * run four ways:
+ *   dev    AdamW on the device (float32 parameters and moments on the device);
+ *   off32  optim_offload with the float32 device parameters kept (LONG1K_OFFLOAD_DEVICE_PARAMS=1,
+ *          the arrangement before issue 14's memory item);
+ *   off    optim_offload, the host master the only float32 copy, in one piece;
+ *   offp   the same through the pipeline in pieces of 1000 values (a copy thread uploads bf16
+ *          pieces that split tensors, the float32 norms / embedding included).
+ * Required: every loss and gradient norm, the final parameters (params_get) and the logits of
+ * a forward after the steps BIT-identical across the four (every kernel reads the same values:
+ * bf16 rounded on the host the same way as on the device, float32 norms, biases and embedding);
+ * in `off` the device holds no float32 parameters (cu_state.params NULL), and its device memory
+ * (cudaMemGetInfo of the emulated device) is smaller than dev's by exactly the parameters and
+ * the two moments (4 + 4 + 4 B/param) less the float32 copies of the 1-D tensors and the
+ * embedding, and smaller than off32's by the parameters less those copies (sizes printed).
+ * Runs on the CUDA emulation (tests/cuda/test_cuda_emulated.sh) and, unchanged, on a GPU (where
+ * the device AdamW may differ from the host's in the last bit: nvcc's fused multiply-adds; the
+ * three offload runs must still agree bit for bit); without the backend or a device: SKIP. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "long1k/adapter.h"
+#include "long1k/io.h"
+#include "long1k/model.h"
+#include "long1k/safetensors.h"
+
+#ifdef LONG1K_HAVE_CUDA
+#include "backend/cuda/cuda_internal.h"
+#endif
+
+#ifdef LONG1K_HAVE_CUDA
+static const char *const MODELS[] = {"llama_tiny", "qwen2_tiny", "qwen3_tiny"};
+#define STEPS 3
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) exit(1);
+  return p;
+}
+
+static int32_t *st_ids(const l1k_safetensors *st, const char *name, int *B, int *T) {
+  const l1k_st_tensor *t = l1k_st_find(st, name);
+  if (!t || (t->dtype != L1K_DT_I32 && t->dtype != L1K_DT_I64) || t->ndim != 2) return NULL;
+  int32_t *out = xmalloc(t->numel * sizeof *out);
+  for (size_t i = 0; i < t->numel; i++) {
+    if (t->dtype == L1K_DT_I32) memcpy(&out[i], (const char *)t->data + 4 * i, 4);
+    else {
+      int64_t v;
+      memcpy(&v, (const char *)t->data + 8 * i, 8);
+      out[i] = (int32_t)v;
+    }
+  }
+  *B = (int)t->shape[0];
+  *T = (int)t->shape[1];
+  return out;
+}
+
+typedef struct run_out {
+  double loss[STEPS], norm[STEPS];
+  float *params, *logits;
+  uint64_t used; /* device bytes after the steps */
+  int no_f32;    /* cu_state.params was NULL */
+} run_out;
+
+static size_t r256(size_t b) { return b ? (b + 255) & ~(size_t)255 : 256; }
+
+enum { DEV, OFF32, OFF, OFFP, NMODES };
+static const char *const MODE[] = {"dev", "off32", "off", "offp"};
+
+static int train(l1k_model *m, const l1k_batch *b, const float *start, int mode, run_out *r,
+                 l1k_err *err) {
+  size_t n = l1k_model_num_trainable(m);
+  const l1k_model_config *c = l1k_model_cfg(m);
+  if (mode == OFF32) setenv("LONG1K_OFFLOAD_DEVICE_PARAMS", "1", 1);
+  setenv("LONG1K_OFFLOAD_CHUNK", mode == OFFP ? "1000" : "0", 1);
+  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  int rc = l1k_model_attach(m, "cuda", &o, err);
+  if (!rc && mode != DEV) rc = l1k_model_optim_offload(m, 1, err);
+  if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.95, 1e-8, 0.1, 0, n, err);
+  if (!rc) rc = l1k_model_params_set(m, start, 0, n, err);
+  for (int s = 0; s < STEPS && !rc; s++) {
+    int64_t nt = 0;
+    l1k_model_zero_grads(m);
+    rc = l1k_model_forward_backward(m, b, 1.0 / 40.0, &r->loss[s], &nt, err);
+    if (!rc) rc = l1k_model_step(m, 2e-2, 1.0, 0, n, &r->norm[s], err);
+  }
+  r->params = xmalloc(n * sizeof(float));
+  r->logits = xmalloc((size_t)b->B * b->T * c->vocab_size * sizeof(float));
+  if (!rc) rc = l1k_model_params_get(m, r->params, 0, n, err);
+  if (!rc) rc = l1k_model_forward(m, b, r->logits, NULL, NULL, err);
+  uint64_t fr = 0, tot = 0;
+  if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, err);
+  r->used = tot - fr;
+  r->no_f32 = !rc && ((cu_state *)m->be_state)->params == NULL;
+  unsetenv("LONG1K_OFFLOAD_DEVICE_PARAMS");
+  unsetenv("LONG1K_OFFLOAD_CHUNK");
+  l1k_model_attach(m, "cpu", NULL, NULL); /* back to the host: frees the device's memory */
+  return rc;
+}
+
+static void check_model(l1k_model *m, const char *model, const l1k_batch *b) {
+  size_t n = l1k_model_num_trainable(m), nt = 0, n_f32 = 0;
+  const l1k_model_config *c = l1k_model_cfg(m);
+  const l1k_tensor_info *ti = l1k_model_tensors(m, &nt);
+  for (size_t i = 0; i < nt; i++)
+    if (ti[i].ndim == 1 || !strcmp(ti[i].name, "model.embed_tokens.weight")) n_f32 += ti[i].numel;
+  float *start = xmalloc(n * sizeof(float));
+  l1k_err err = {0};
+  CHECK(l1k_model_params_get(m, start, 0, n, &err) == 0);
+  uint32_t s = 12345; /* a perturbed start: the steps begin from params_set's values */
+  for (size_t i = 0; i < n; i++)
+    start[i] += 1e-3f * (((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f);
+  run_out r[NMODES];
+  memset(r, 0, sizeof r);
+  int ok = 1;
+  for (int k = 0; k < NMODES && ok; k++) {
+    int rc = train(m, b, start, k, &r[k], &err);
+    CHECK_MSG(rc == 0, "%s %s: %s", model, MODE[k], err.msg);
+    ok = rc == 0;
+  }
+  size_t nl = (size_t)b->B * b->T * c->vocab_size;
+  for (int k = 1; k < NMODES && ok; k++) {
+    int same = !memcmp(r[k].loss, r[0].loss, sizeof r[0].loss) &&
+               !memcmp(r[k].norm, r[0].norm, sizeof r[0].norm) &&
+               !memcmp(r[k].params, r[0].params, n * sizeof(float)) &&
+               !memcmp(r[k].logits, r[0].logits, nl * sizeof(float));
+    fprintf(stderr, "%-12s %-6s vs dev: losses %.6f %.6f %.6f, norms, %zu params, logits: %s\n",
+            model, MODE[k], r[k].loss[0], r[k].loss[1], r[k].loss[2], n,
+            same ? "same bits" : "DIFFER");
+    CHECK_MSG(same, "%s: %s differs from the device AdamW run", model, MODE[k]);
+  }
+  if (ok) {
+    CHECK_MSG(!r[DEV].no_f32 && !r[OFF32].no_f32 && r[OFF].no_f32 && r[OFFP].no_f32,
+              "%s: float32 device parameters: dev %d off32 %d off %d offp %d (1 = none)", model,
+              !r[DEV].no_f32, !r[OFF32].no_f32, !r[OFF].no_f32, !r[OFFP].no_f32);
+    uint64_t want_dev = 3 * r256(n * 4) - r256(n_f32 * 4), want_32 = r256(n * 4) - r256(n_f32 * 4);
+    fprintf(stderr, "%-12s device bytes: dev %llu, off32 %llu, off %llu (%zu params, %zu float32 "
+            "norms/biases/embedding): saved %llu vs dev (want %llu), %llu vs off32 (want %llu)\n",
+            model, (unsigned long long)r[DEV].used, (unsigned long long)r[OFF32].used,
+            (unsigned long long)r[OFF].used, n, n_f32,
+            (unsigned long long)(r[DEV].used - r[OFF].used), (unsigned long long)want_dev,
+            (unsigned long long)(r[OFF32].used - r[OFF].used), (unsigned long long)want_32);
+    CHECK_MSG(r[DEV].used - r[OFF].used == want_dev && r[OFF32].used - r[OFF].used == want_32 &&
+                  r[OFFP].used == r[OFF].used,
+              "%s: device bytes not as expected", model);
+  }
+  for (int k = 0; k < NMODES; k++) free(r[k].params), free(r[k].logits);
+  free(start);
+}
+#endif
+
+int main(void) {
+  setenv("OMP_NUM_THREADS", "1", 0);
+#ifndef LONG1K_HAVE_CUDA
+  SKIP("long1k was built without the CUDA backend (no nvcc at build time)");
+#else
+  char why[256];
+  if (!l1k_backend_cuda_ops.available(why, sizeof why)) SKIP("%s", why);
+  char probe[512];
+  snprintf(probe, sizeof probe, "%s/llama_tiny/f32", shared_path("golden/models"));
+  if (!l1k_is_dir(probe)) SKIP("no golden models under %s", shared_path("golden/models"));
+  for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) {
+    char dir[600], path[700];
+    l1k_err err = {0};
+    snprintf(dir, sizeof dir, "%s/%s/f32", shared_path("golden/models"), MODELS[i]);
+    l1k_model *m = l1k_model_load(dir, &err);
+    CHECK_MSG(m != NULL, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/%s/reference.safetensors", shared_path("golden/models"), MODELS[i]);
+    l1k_safetensors st;
+    int have_st = m && l1k_st_open(&st, path, &err) == 0;
+    CHECK_MSG(have_st, "%s", err.msg);
+    if (have_st) {
+      l1k_batch b;
+      memset(&b, 0, sizeof b);
+      int B2 = 0, T2 = 0;
+      int32_t *ids = st_ids(&st, "input_ids", &b.B, &b.T), *labels = st_ids(&st, "labels", &B2, &T2);
+      CHECK_MSG(ids && labels && B2 == b.B && T2 == b.T, "%s: golden batch", MODELS[i]);
+      if (ids && labels && B2 == b.B && T2 == b.T) {
+        b.ids = ids, b.labels = labels;
+        check_model(m, MODELS[i], &b);
+      }
+      free(ids), free(labels);
+      l1k_st_close(&st);
+    }
+    l1k_model_free(m);
+  }
+  CHECK_DONE();
+#endif
+}
