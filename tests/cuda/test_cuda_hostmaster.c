@@ -21,6 +21,7 @@
  * Runs on the CUDA emulation (tests/cuda/test_cuda_emulated.sh) and, unchanged, on a GPU (where
  * the device AdamW may differ from the host's in the last bit: nvcc's fused multiply-adds; the
  * three offload runs must still agree bit for bit); without the backend or a device: SKIP. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "check.h"
 #include "long1k/adapter.h"
 #include "long1k/io.h"
+#include "long1k/memplan.h"
 #include "long1k/model.h"
 #include "long1k/safetensors.h"
 
@@ -155,6 +157,43 @@ static void check_model(l1k_model *m, const char *model, const l1k_batch *b) {
   for (int k = 0; k < NMODES; k++) free(r[k].params), free(r[k].logits);
   free(start);
 }
+
+/* The memory plan's model-state terms (weights + gradients + optimizer, include/long1k/
+ * memplan.h) against what the backend allocates at attach + optim_init on the emulated device,
+ * less the rope table and (bf16 mode) the 32 MiB cuBLASLt workspace: within 1%. */
+static void check_plan(l1k_model *m, const char *model) {
+  const l1k_model_config *c = l1k_model_cfg(m);
+  size_t n = l1k_model_num_trainable(m);
+  static const struct { int bf16, offload; const char *name; } modes[] = {
+      {0, 0, "fp32"}, {0, 1, "fp32 + offload"}, {1, 0, "bf16"}, {1, 1, "bf16 + offload"}};
+  for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+    l1k_err err = {0};
+    l1k_device_opts o = {modes[k].bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0,
+                         "device"};
+    int rc = l1k_model_attach(m, "cuda", &o, &err);
+    if (!rc && modes[k].offload) rc = l1k_model_optim_offload(m, 1, &err);
+    if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.95, 1e-8, 0.1, 0, n, &err);
+    uint64_t fr = 0, tot = 0;
+    if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, &err);
+    CHECK_MSG(rc == 0, "%s plan %s: %s", model, modes[k].name, err.msg);
+    l1k_model_attach(m, "cpu", NULL, NULL);
+    if (rc) continue;
+    uint64_t other = r256((size_t)c->head_dim / 2 * 4) + (modes[k].bf16 ? ((uint64_t)32 << 20) : 0);
+    uint64_t held = tot - fr - other;
+    l1k_memplan_opts po = {.bf16 = modes[k].bf16, .offload = modes[k].offload, .world = 1};
+    l1k_memplan p;
+    CHECK(l1k_memplan_compute(c, 1, &po, &p, &err) == 0);
+    uint64_t plan = p.weights + p.grads + p.optimizer;
+    double rel = fabs((double)held - (double)plan) / (double)plan;
+    fprintf(stderr, "%-12s plan %-15s weights %llu + gradients %llu + optimizer %llu = %llu B "
+            "(%.2f B/param); backend holds %llu B: %.3f%%\n", model, modes[k].name,
+            (unsigned long long)p.weights, (unsigned long long)p.grads,
+            (unsigned long long)p.optimizer, (unsigned long long)plan, (double)plan / n,
+            (unsigned long long)held, 100 * rel);
+    CHECK_MSG(rel <= 0.01, "%s %s: the plan's %llu bytes vs %llu held", model, modes[k].name,
+              (unsigned long long)plan, (unsigned long long)held);
+  }
+}
 #endif
 
 int main(void) {
@@ -186,6 +225,7 @@ int main(void) {
       if (ids && labels && B2 == b.B && T2 == b.T) {
         b.ids = ids, b.labels = labels;
         check_model(m, MODELS[i], &b);
+        check_plan(m, MODELS[i]);
       }
       free(ids), free(labels);
       l1k_st_close(&st);
