@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
   fill(m);
   size_t fr = 0, tot = 0;
   GB_CHECK(cudaMemGetInfo(&fr, &tot));
-  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 1 /* recompute */, 0, "device"};
+  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 1 /* recompute */, 0, "device", 0};
   int rc = l1k_model_attach(m, "cuda", &d, &err);
   size_t n = l1k_model_num_params(m);
   if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.999, 1e-8, 0.0, 0, n, &err);

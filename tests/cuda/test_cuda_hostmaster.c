@@ -88,7 +88,7 @@ static int train(l1k_model *m, const l1k_batch *b, const float *start, int mode,
   const l1k_model_config *c = l1k_model_cfg(m);
   if (mode == OFF32) setenv("LONG1K_OFFLOAD_DEVICE_PARAMS", "1", 1);
   setenv("LONG1K_OFFLOAD_CHUNK", mode == OFFP ? "1000" : "0", 1);
-  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device", 0};
   int rc = l1k_model_attach(m, "cuda", &o, err);
   if (!rc && mode != DEV) rc = l1k_model_optim_offload(m, 1, err);
   if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.95, 1e-8, 0.1, 0, n, err);
@@ -181,7 +181,7 @@ static void check_plan(l1k_model *m, const char *model) {
   for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
     l1k_err err = {0};
     l1k_device_opts o = {modes[k].bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0,
-                         "device"};
+                         "device", 0};
     int rc = l1k_model_attach(m, "cuda", &o, &err);
     if (!rc && modes[k].offload) rc = l1k_model_optim_offload(m, 1, &err);
     if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.95, 1e-8, 0.1, 0, n, &err);
@@ -205,6 +205,58 @@ static void check_plan(l1k_model *m, const char *model) {
     if (getenv("LONG1K_CUDA_EMULATED")) /* a GPU's allocator and cuBLAS add their own */
       CHECK_MSG(rel <= 0.01, "%s %s: the plan's %llu bytes vs %llu held", model, modes[k].name,
               (unsigned long long)plan, (unsigned long long)held);
+  }
+}
+
+/* inference_only attach (generate, eval --model): the forward's logits the same bits as the
+ * training attach's, forward_backward refused with one line, and the device holding less: the
+ * gradients (4 B/param), and in the bf16 mode also the float32 parameters less the float32
+ * embedding and 1-D tensors (emulated device: exactly). */
+static void check_inference(l1k_model *m, const char *model, const l1k_batch *b) {
+  const l1k_model_config *c = l1k_model_cfg(m);
+  size_t n = l1k_model_num_trainable(m), nt = 0, n_f32 = 0;
+  const l1k_tensor_info *ti = l1k_model_tensors(m, &nt);
+  for (size_t i = 0; i < nt; i++)
+    if (ti[i].ndim == 1 || !strcmp(ti[i].name, "model.embed_tokens.weight")) n_f32 += ti[i].numel;
+  size_t nl = (size_t)b->B * b->T * c->vocab_size;
+  int emu = getenv("LONG1K_CUDA_EMULATED") != NULL;
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    float *lg[2] = {xmalloc(nl * sizeof(float)), xmalloc(nl * sizeof(float))};
+    uint64_t used[2] = {0, 0};
+    int ok = 1;
+    for (int inf = 0; inf < 2 && ok; inf++) {
+      l1k_err err = {0};
+      l1k_device_opts o = {bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0, "device", inf};
+      uint64_t fr = 0, tot = 0;
+      int rc = l1k_model_attach(m, "cuda", &o, &err);
+      if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, &err);
+      used[inf] = tot - fr;
+      if (!rc) rc = l1k_model_forward(m, b, lg[inf], NULL, NULL, &err);
+      CHECK_MSG(rc == 0, "%s inference_only=%d bf16=%d: %s", model, inf, bf16, err.msg);
+      ok = rc == 0;
+      if (ok && inf) {
+        double loss = 0;
+        int64_t ntg = 0;
+        l1k_err e2 = {0};
+        rc = l1k_model_forward_backward(m, b, 1.0, &loss, &ntg, &e2);
+        CHECK_MSG(rc != 0 && strstr(e2.msg, "generation only") && !strchr(e2.msg, '\n'),
+                  "%s: forward_backward on an inference_only attach: rc %d '%s'", model, rc, e2.msg);
+      }
+      l1k_model_attach(m, "cpu", NULL, NULL);
+    }
+    if (ok) {
+      int same = !memcmp(lg[0], lg[1], nl * sizeof(float));
+      uint64_t want = r256(n * 4) + (bf16 ? r256(n * 4) - r256(n_f32 * 4) : 0);
+      fprintf(stderr, "%-12s inference_only %s: logits %s; device bytes %llu -> %llu (saved %llu, "
+              "want %llu: gradients%s)\n", model, bf16 ? "bf16" : "fp32",
+              same ? "same bits" : "DIFFER", (unsigned long long)used[0],
+              (unsigned long long)used[1], (unsigned long long)(used[0] - used[1]),
+              (unsigned long long)want, bf16 ? " + float32 parameters - float32 copies" : "");
+      CHECK_MSG(same, "%s: inference_only changed the logits", model);
+      if (emu) CHECK_MSG(used[0] - used[1] == want, "%s: inference_only device bytes", model);
+      else CHECK(used[1] < used[0]);
+    }
+    free(lg[0]), free(lg[1]);
   }
 }
 #endif
@@ -239,6 +291,7 @@ int main(void) {
         b.ids = ids, b.labels = labels;
         check_model(m, MODELS[i], &b);
         check_plan(m, MODELS[i]);
+        check_inference(m, MODELS[i], &b);
       }
       free(ids), free(labels);
       l1k_st_close(&st);

@@ -358,10 +358,40 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   return 0;
 }
 
+/* inference_only (generate, eval --model): no gradients; the bf16 mode keeps the bf16 weights
+ * and float32 copies of the embedding and 1-D tensors only (hostmaster.h), the float32 mode its
+ * float32 parameters. The memory goes to the KV pool (gen_decode.c sizes it from what is free). */
+static int attach_inference(l1k_model *m, cu_state *s, l1k_err *err) {
+  size_t n = m->n_params, half = (size_t)m->cfg.head_dim / 2;
+  int Lc = m->cfg.num_hidden_layers;
+  s->P.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err);
+  s->G.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err); /* all NULL */
+  s->L = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(cu_layer), err);
+  if (!s->P.layer || !s->G.layer || !s->L) return L1K_ENOMEM;
+  int rc = dev_alloc((void **)&s->inv_freq, half * sizeof(float), "rope table", err);
+  if (!rc) rc = l1kcu_check(cudaMemcpy(s->inv_freq, m->inv_freq, half * sizeof(float),
+                                       cudaMemcpyHostToDevice), "upload of the rope table", err);
+  if (rc) return rc;
+  if (s->opts.precision == L1K_PREC_BF16) return l1kcu_hm_attach_inference(m, s, err);
+  if ((rc = dev_alloc((void **)&s->params, n * sizeof(float), "parameters", err))) return rc;
+  s->n_params = n;
+  s->tp = s->params, s->tn = n, s->tt = m->tensors, s->ntt = m->n_tensors;
+  model_point(m, s->params, &s->P);
+  return l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
+                     "upload of the parameters", err);
+}
+
+/* The training entries of an inference_only attach: one line, no crash. */
+static int no_grads(const cu_state *s, const char *what, l1k_err *err) {
+  if (s->tg) return 0;
+  return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: %s: the model is attached for generation "
+                  "only (inference_only: no gradients)", what);
+}
+
 static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   char why[256];
   if (m->be_state) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: model already attached");
-  l1k_backend_opts opts = {L1K_PREC_F32, 1, 0, 0};
+  l1k_backend_opts opts = {L1K_PREC_F32, 1, 0, 0, 0};
   if (o) opts = *o;
   if (opts.precision != L1K_PREC_F32 && opts.precision != L1K_PREC_BF16)
     return l1k_errf(err, L1K_EINPUT, "CUDA backend: unknown precision %d (expected f32 or bf16)",
@@ -381,7 +411,9 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
     rc = l1kcu_blas(cublasSetMathMode(s->blas, opts.precision == L1K_PREC_F32
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
-  if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
+  if (!rc)
+    rc = m->ad ? l1kcu_adapter_attach(m, s, err)
+         : opts.inference_only ? attach_inference(m, s, err) : attach_memory(m, s, err);
   /* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) */
   if (!rc && opts.precision == L1K_PREC_BF16) rc = l1kcu_lt_open(&s->lt, err);
   /* bf16 activations (acts_bf16.h): bf16 mode, no adapter (LoRA's hooks read float32 inputs) */
@@ -411,6 +443,8 @@ static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu
 static int cuda_zero_grads(l1k_model *m, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: zero_grads before attach");
+  int ng_ = no_grads(s, "zero_grads", err);
+  if (ng_) return ng_;
   return l1kcu_check(cudaMemset(s->tg, 0, s->tn * sizeof(float)), "zeroing gradients", err);
 }
 
@@ -455,6 +489,8 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
                            double weight_decay, size_t lo, size_t hi, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init before attach");
+  int ng_ = no_grads(s, "optim_init", err);
+  if (ng_) return ng_;
   if (lo > hi || hi > s->tn)
     return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optimizer shard [%zu, %zu) outside %zu "
                     "parameters", lo, hi, s->tn);
@@ -562,7 +598,7 @@ static int cuda_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_er
     if (lo > s->tn || n > s->tn - lo)
       return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_get [%zu, +%zu) outside %zu "
                       "values", lo, n, s->tn);
-    if (n) memcpy(dst, s->hm->master + lo, n * sizeof(float));
+    if (n && dst != s->hm->master + lo) memcpy(dst, s->hm->master + lo, n * sizeof(float));
     return 0;
   }
   return copy_range(m, dst, s ? s->tp + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
@@ -574,7 +610,7 @@ static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, 
     if (lo > s->tn || n > s->tn - lo)
       return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_set [%zu, +%zu) outside %zu "
                       "values", lo, n, s->tn);
-    if (n) memcpy(s->hm->master + lo, src, n * sizeof(float));
+    if (n && src != s->hm->master + lo) memcpy(s->hm->master + lo, src, n * sizeof(float));
     return l1kcu_hm_upload(s, src, lo, n, err);
   }
   int rc = copy_range(m, s ? s->tp + lo : NULL, src, lo, n, s ? s->tn : 0,
@@ -584,11 +620,15 @@ static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, 
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  int ng_ = s ? no_grads(s, "grads_get", err) : 0;
+  if (ng_) return ng_;
   return copy_range(m, dst, s ? s->tg + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "grads_get", err);
 }
 static int cuda_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  int ng_ = s ? no_grads(s, "grads_set", err) : 0;
+  if (ng_) return ng_;
   return copy_range(m, s ? s->tg + lo : NULL, src, lo, n, s ? s->tn : 0, cudaMemcpyHostToDevice,
                     "grads_set", err);
 }

@@ -59,7 +59,7 @@ static void *host_alloc(size_t bytes, int *pinned, l1k_err *err) {
 void l1kcu_hm_free(cu_state *s) {
   cu_hostmaster *h = s->hm;
   if (!h) return;
-  host_free(h->master, h->pinned);
+  if (!h->borrowed) host_free(h->master, h->pinned);
   host_free(h->stage, h->stage_pinned);
   if (h->f32) cudaFree(h->f32);
   free(h->f32_of);
@@ -146,6 +146,49 @@ int l1kcu_hm_enter(l1k_model *m, cu_state *s, l1k_err *err) {
   s->params = NULL;
   s->tp = NULL;
   return 0;
+}
+
+/* f32_of, n_f32, the float32 copies' device buffer and the embedding's place in it */
+static int layout_f32(l1k_model *m, cu_hostmaster *h, l1k_err *err) {
+  for (size_t i = 0; i < m->n_tensors; i++) {
+    h->f32_of[i] = is_f32(m, i) ? h->n_f32 : SIZE_MAX;
+    if (h->f32_of[i] != SIZE_MAX) h->n_f32 += m->tensors[i].numel;
+    if (h->f32_of[i] != SIZE_MAX && m->p.embed && m->tensors[i].offset == (size_t)(m->p.embed - m->params))
+      h->emb_off = m->tensors[i].offset, h->emb_n = m->tensors[i].numel;
+  }
+  if (cudaMalloc((void **)&h->f32, (h->n_f32 ? h->n_f32 : 1) * sizeof(float)) != cudaSuccess) {
+    cudaGetLastError();
+    h->f32 = NULL;
+    return l1k_errf(err, L1K_ENOMEM, "CUDA backend: out of device memory for the float32 norms, "
+                    "biases and embedding (%.3f GB)", (double)h->n_f32 * 4 / 1e9);
+  }
+  for (size_t i = 0; i < m->n_tensors; i++)
+    if (h->f32_of[i] != SIZE_MAX && h->emb_n && m->tensors[i].offset == h->emb_off)
+      h->emb = h->f32 + h->f32_of[i];
+  return 0;
+}
+
+int l1kcu_hm_attach_inference(l1k_model *m, cu_state *s, l1k_err *err) {
+  size_t n = m->n_params;
+  cu_hostmaster *h = l1k_calloc(1, sizeof *h, err);
+  if (!h) return L1K_ENOMEM;
+  s->hm = h;
+  s->n_params = n;
+  s->tn = n, s->tt = m->tensors, s->ntt = m->n_tensors;
+  h->borrowed = 1;
+  h->master = m->params;
+  h->f32_of = l1k_calloc(m->n_tensors ? m->n_tensors : 1, sizeof *h->f32_of, err);
+  if (!h->f32_of) return L1K_ENOMEM;
+  if (cudaMalloc((void **)&s->wbf, (n ? n : 1) * sizeof(uint16_t)) != cudaSuccess) {
+    cudaGetLastError();
+    s->wbf = NULL;
+    return l1k_errf(err, L1K_ENOMEM, "CUDA backend: out of device memory for bf16 weights "
+                    "(%.3f GB)", (double)n * 2 / 1e9);
+  }
+  TRY(layout_f32(m, h, err));
+  TRY(l1kcu_hm_upload(s, m->params, 0, n, err));
+  model_point(m, m->params, &s->P); /* host addresses, then their device places */
+  return repoint(m, s, m->params, err);
 }
 
 int l1kcu_hm_leave(l1k_model *m, cu_state *s, l1k_err *err) {

@@ -31,12 +31,17 @@ typedef struct cu_hostmaster {
   uint16_t *stage; /* host bf16 staging of one upload piece (pinned when possible) */
   size_t stage_n;
   int stage_pinned;
+  int borrowed; /* master is the model's host m->params (inference_only attach), not owned */
 } cu_hostmaster;
 
 /* Whether optim_init over [lo, hi) should drop the float32 device parameters. */
 int l1kcu_hm_wanted(const l1k_model *m, const cu_state *s, size_t lo, size_t hi);
 /* Moves the float32 parameters to the host master (s->hm) and frees them on the device. */
 int l1kcu_hm_enter(l1k_model *m, cu_state *s, l1k_err *err);
+/* inference_only attach in the bf16 mode (l1k_backend_opts): the same layout without gradients,
+ * the model's host parameters (m->params, unchanged by generation) as the master: bf16 weights,
+ * float32 embedding and 1-D tensors uploaded from them. Allocates s->wbf; sets s->P. */
+int l1kcu_hm_attach_inference(l1k_model *m, cu_state *s, l1k_err *err);
 /* Back to float32 device parameters (an optim_init that does not want the host master). */
 int l1kcu_hm_leave(l1k_model *m, cu_state *s, l1k_err *err);
 void l1kcu_hm_free(cu_state *s);
