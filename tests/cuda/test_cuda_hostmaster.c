@@ -183,14 +183,21 @@ static void check_plan(l1k_model *m, const char *model) {
     l1k_device_opts o = {modes[k].bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0,
                          "device", 0};
     int rc = l1k_model_attach(m, "cuda", &o, &err);
+    uint64_t fr = 0, tot = 0, other = r256((size_t)c->head_dim / 2 * 4) +
+                                       (modes[k].bf16 ? ((uint64_t)32 << 20) : 0);
+    /* the attach holds no gradients yet (they come after optim_init has dropped the float32
+     * parameters: never parameters, gradients and the bf16 copy at once) */
+    if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, &err);
+    uint64_t at_attach = tot - fr - other, want_attach = r256(n * 4) + (modes[k].bf16 ? r256(n * 2) : 0);
+    if (!rc && getenv("LONG1K_CUDA_EMULATED"))
+      CHECK_MSG(at_attach == want_attach, "%s %s: %llu bytes after attach, want %llu (no gradients)",
+                model, modes[k].name, (unsigned long long)at_attach, (unsigned long long)want_attach);
     if (!rc && modes[k].offload) rc = l1k_model_optim_offload(m, 1, &err);
     if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.95, 1e-8, 0.1, 0, n, &err);
-    uint64_t fr = 0, tot = 0;
     if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, &err);
     CHECK_MSG(rc == 0, "%s plan %s: %s", model, modes[k].name, err.msg);
     l1k_model_attach(m, "cpu", NULL, NULL);
     if (rc) continue;
-    uint64_t other = r256((size_t)c->head_dim / 2 * 4) + (modes[k].bf16 ? ((uint64_t)32 << 20) : 0);
     uint64_t held = tot - fr - other;
     l1k_memplan_opts po = {.bf16 = modes[k].bf16, .offload = modes[k].offload, .world = 1};
     l1k_memplan p;
@@ -229,6 +236,7 @@ static void check_inference(l1k_model *m, const char *model, const l1k_batch *b)
       l1k_device_opts o = {bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0, "device", inf};
       uint64_t fr = 0, tot = 0;
       int rc = l1k_model_attach(m, "cuda", &o, &err);
+      if (!rc && !inf) l1k_model_zero_grads(m); /* the training attach's gradients come on need */
       if (!rc) rc = l1k_model_mem_info(m, &fr, &tot, &err);
       used[inf] = tot - fr;
       if (!rc) rc = l1k_model_forward(m, b, lg[inf], NULL, NULL, &err);

@@ -331,21 +331,21 @@ static void cuda_detach(l1k_model *m) {
 static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   size_t n = m->n_params, half = (size_t)m->cfg.head_dim / 2;
   int Lc = m->cfg.num_hidden_layers;
+  /* the gradients come with the first entry that needs them (l1kcu_need_grads): after
+   * optim_init, which may drop the float32 parameters first (hostmaster.h), so that the bf16 +
+   * offload attach never holds parameters, gradients and the bf16 copy at once (10 B/param) */
   int rc = dev_alloc((void **)&s->params, n * sizeof(float), "parameters", err);
-  if (!rc) rc = dev_alloc((void **)&s->grads, n * sizeof(float), "gradients", err);
   if (!rc) rc = dev_alloc((void **)&s->inv_freq, half * sizeof(float), "rope table", err);
   if (!rc && s->opts.precision == L1K_PREC_BF16)
     rc = dev_alloc((void **)&s->wbf, n * sizeof(uint16_t), "bf16 weights", err);
   if (rc) return rc;
   s->n_params = n;
-  s->tp = s->params, s->tg = s->grads, s->twbf = s->wbf, s->tn = n; /* the whole model trains */
+  s->tp = s->params, s->twbf = s->wbf, s->tn = n; /* the whole model trains */
   s->tt = m->tensors, s->ntt = m->n_tensors;
   if ((rc = l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
                         "upload of the parameters", err)))
     return rc;
   if ((rc = l1kcu_refresh_bf16(s, err))) return rc;
-  if ((rc = l1kcu_check(cudaMemset(s->grads, 0, n * sizeof(float)), "zeroing gradients", err)))
-    return rc;
   if ((rc = l1kcu_check(cudaMemcpy(s->inv_freq, m->inv_freq, half * sizeof(float),
                                    cudaMemcpyHostToDevice), "upload of the rope table", err)))
     return rc;
@@ -353,7 +353,24 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   s->G.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err);
   s->L = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(cu_layer), err);
   if (!s->P.layer || !s->G.layer || !s->L) return L1K_ENOMEM;
-  model_point(m, s->params, &s->P);
+  model_point(m, s->params, &s->P); /* s->G stays NULL until l1kcu_need_grads */
+  return 0;
+}
+
+int l1kcu_need_grads(l1k_model *m, cu_state *s, const char *what, l1k_err *err) {
+  if (s->tg) return 0;
+  if (s->opts.inference_only || s->ad)
+    return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: %s: the model is attached for generation "
+                    "only (inference_only: no gradients)", what);
+  size_t n = s->n_params;
+  int rc = dev_alloc((void **)&s->grads, n * sizeof(float), "gradients", err);
+  if (!rc) rc = l1kcu_check(cudaMemset(s->grads, 0, n * sizeof(float)), "zeroing gradients", err);
+  if (rc) {
+    if (s->grads) cudaFree(s->grads);
+    s->grads = NULL;
+    return rc;
+  }
+  s->tg = s->grads;
   model_point(m, s->grads, &s->G);
   return 0;
 }
@@ -379,13 +396,6 @@ static int attach_inference(l1k_model *m, cu_state *s, l1k_err *err) {
   model_point(m, s->params, &s->P);
   return l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
                      "upload of the parameters", err);
-}
-
-/* The training entries of an inference_only attach: one line, no crash. */
-static int no_grads(const cu_state *s, const char *what, l1k_err *err) {
-  if (s->tg) return 0;
-  return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: %s: the model is attached for generation "
-                  "only (inference_only: no gradients)", what);
 }
 
 static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
@@ -443,7 +453,7 @@ static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu
 static int cuda_zero_grads(l1k_model *m, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: zero_grads before attach");
-  int ng_ = no_grads(s, "zero_grads", err);
+  int ng_ = l1kcu_need_grads(m, s, "zero_grads", err);
   if (ng_) return ng_;
   return l1kcu_check(cudaMemset(s->tg, 0, s->tn * sizeof(float)), "zeroing gradients", err);
 }
@@ -489,8 +499,9 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
                            double weight_decay, size_t lo, size_t hi, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init before attach");
-  int ng_ = no_grads(s, "optim_init", err);
-  if (ng_) return ng_;
+  if (s->opts.inference_only)
+    return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init: the model is attached for "
+                    "generation only (inference_only: no gradients)");
   if (lo > hi || hi > s->tn)
     return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optimizer shard [%zu, %zu) outside %zu "
                     "parameters", lo, hi, s->tn);
@@ -522,6 +533,7 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   s->wd = weight_decay;
   s->step = 0;
   if ((rc = build_ranges(s, err))) return rc;
+  if ((rc = l1kcu_need_grads(m, s, "optim_init", err))) return rc; /* after hm_enter: see attach */
   s->have_optim = 1;
   return 0;
 }
@@ -620,14 +632,14 @@ static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, 
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  int ng_ = s ? no_grads(s, "grads_get", err) : 0;
+  int ng_ = s ? l1kcu_need_grads(m, s, "grads_get", err) : 0;
   if (ng_) return ng_;
   return copy_range(m, dst, s ? s->tg + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "grads_get", err);
 }
 static int cuda_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
-  int ng_ = s ? no_grads(s, "grads_set", err) : 0;
+  int ng_ = s ? l1kcu_need_grads(m, s, "grads_set", err) : 0;
   if (ng_) return ng_;
   return copy_range(m, s ? s->tg + lo : NULL, src, lo, n, s ? s->tn : 0, cudaMemcpyHostToDevice,
                     "grads_set", err);

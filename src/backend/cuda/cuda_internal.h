@@ -108,6 +108,10 @@ int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha
                    int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
                    float *epi_ptr, int *epi_done, l1k_err *err);
 
+/* The gradient buffer, allocated (zeroed) by the first entry that needs it; inference_only:
+ * one line, L1K_EINTERNAL (backend_cuda.c). */
+int l1kcu_need_grads(l1k_model *m, cu_state *s, const char *what, l1k_err *err);
+
 /* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);
 
