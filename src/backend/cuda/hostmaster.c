@@ -100,54 +100,6 @@ static int repoint(l1k_model *m, cu_state *s, const float *old_base, l1k_err *er
   return rc;
 }
 
-int l1kcu_hm_enter(l1k_model *m, cu_state *s, l1k_err *err) {
-  if (s->hm) return 0;
-  size_t n = s->n_params;
-  cu_hostmaster *h = l1k_calloc(1, sizeof *h, err);
-  if (!h) return L1K_ENOMEM;
-  s->hm = h;
-  int rc = 0;
-  h->f32_of = l1k_calloc(m->n_tensors ? m->n_tensors : 1, sizeof *h->f32_of, err);
-  h->master = h->f32_of ? host_alloc(n * sizeof(float), &h->pinned, err) : NULL;
-  if (!h->master) {
-    l1kcu_hm_free(s);
-    return l1k_errf(err, L1K_ENOMEM, "optim_offload: out of host memory for %zu float32 master "
-                    "weights", n);
-  }
-  rc = l1kcu_check(cudaMemcpy(h->master, s->params, n * sizeof(float), cudaMemcpyDeviceToHost),
-                   "optim_offload: master weights down", err);
-  for (size_t i = 0; i < m->n_tensors; i++) {
-    h->f32_of[i] = is_f32(m, i) ? h->n_f32 : SIZE_MAX;
-    if (h->f32_of[i] != SIZE_MAX) h->n_f32 += m->tensors[i].numel;
-  }
-  if (!rc && cudaMalloc((void **)&h->f32, (h->n_f32 ? h->n_f32 : 1) * sizeof(float)) != cudaSuccess) {
-    cudaGetLastError();
-    h->f32 = NULL;
-    rc = l1k_errf(err, L1K_ENOMEM, "CUDA backend: out of device memory for the float32 norms, "
-                  "biases and embedding (%.3f GB)", (double)h->n_f32 * 4 / 1e9);
-  }
-  for (size_t i = 0; i < m->n_tensors && !rc; i++) {
-    if (h->f32_of[i] == SIZE_MAX) continue;
-    const l1k_tensor_info *t = &m->tensors[i];
-    rc = l1kcu_check(cudaMemcpy(h->f32 + h->f32_of[i], s->params + t->offset,
-                                t->numel * sizeof(float), cudaMemcpyDeviceToDevice),
-                     "float32 tensor copies", err);
-    if (m->p.embed && t->offset == (size_t)(m->p.embed - m->params))
-      h->emb = h->f32 + h->f32_of[i], h->emb_off = t->offset, h->emb_n = t->numel;
-  }
-  if (!rc) rc = repoint(m, s, s->params, err);
-  if (!rc) rc = l1kcu_check(cudaDeviceSynchronize(), "optim_offload: host master", err);
-  if (rc) {
-    model_point(m, s->params, &s->P); /* back as it was */
-    l1kcu_hm_free(s);
-    return rc;
-  }
-  cudaFree(s->params);
-  s->params = NULL;
-  s->tp = NULL;
-  return 0;
-}
-
 /* f32_of, n_f32, the float32 copies' device buffer and the embedding's place in it */
 static int layout_f32(l1k_model *m, cu_hostmaster *h, l1k_err *err) {
   for (size_t i = 0; i < m->n_tensors; i++) {
@@ -165,6 +117,41 @@ static int layout_f32(l1k_model *m, cu_hostmaster *h, l1k_err *err) {
   for (size_t i = 0; i < m->n_tensors; i++)
     if (h->f32_of[i] != SIZE_MAX && h->emb_n && m->tensors[i].offset == h->emb_off)
       h->emb = h->f32 + h->f32_of[i];
+  return 0;
+}
+
+int l1kcu_hm_enter(l1k_model *m, cu_state *s, l1k_err *err) {
+  if (s->hm) return 0;
+  size_t n = s->n_params;
+  cu_hostmaster *h = l1k_calloc(1, sizeof *h, err);
+  if (!h) return L1K_ENOMEM;
+  s->hm = h;
+  int rc = 0;
+  h->f32_of = l1k_calloc(m->n_tensors ? m->n_tensors : 1, sizeof *h->f32_of, err);
+  h->master = h->f32_of ? host_alloc(n * sizeof(float), &h->pinned, err) : NULL;
+  if (!h->master) {
+    l1kcu_hm_free(s);
+    return l1k_errf(err, L1K_ENOMEM, "optim_offload: out of host memory for %zu float32 master "
+                    "weights", n);
+  }
+  rc = l1kcu_check(cudaMemcpy(h->master, s->params, n * sizeof(float), cudaMemcpyDeviceToHost),
+                   "optim_offload: master weights down", err);
+  if (!rc) rc = layout_f32(m, h, err);
+  for (size_t i = 0; i < m->n_tensors && !rc; i++)
+    if (h->f32_of[i] != SIZE_MAX)
+      rc = l1kcu_check(cudaMemcpy(h->f32 + h->f32_of[i], s->params + m->tensors[i].offset,
+                                  m->tensors[i].numel * sizeof(float), cudaMemcpyDeviceToDevice),
+                       "float32 tensor copies", err);
+  if (!rc) rc = repoint(m, s, s->params, err);
+  if (!rc) rc = l1kcu_check(cudaDeviceSynchronize(), "optim_offload: host master", err);
+  if (rc) {
+    model_point(m, s->params, &s->P); /* back as it was */
+    l1kcu_hm_free(s);
+    return rc;
+  }
+  cudaFree(s->params);
+  s->params = NULL;
+  s->tp = NULL;
   return 0;
 }
 
@@ -260,13 +247,4 @@ const uint16_t *l1kcu_hm_weight_bf16(const cu_state *s, const float *X) {
   if (b >= s->wbf && b < s->wbf + s->n_params) return b; /* a matrix's bf16 values */
   if (h->emb && X >= h->emb && X < h->emb + h->emb_n) return s->wbf + h->emb_off + (X - h->emb);
   return NULL;
-}
-
-size_t l1kcu_hm_param_bytes(const cu_state *s) {
-  size_t n = s->n_params, b = 0;
-  if (s->params) b += n * sizeof(float);
-  if (s->grads) b += n * sizeof(float);
-  if (s->wbf) b += n * sizeof(uint16_t);
-  if (s->hm) b += s->hm->n_f32 * sizeof(float);
-  return b;
 }

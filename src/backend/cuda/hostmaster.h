@@ -51,7 +51,5 @@ void l1kcu_hm_free(cu_state *s);
 int l1kcu_hm_upload(cu_state *s, const float *src, size_t lo, size_t n, l1k_err *err);
 /* The bf16 values behind X when X lies in the embedding's float32 copy, else NULL. */
 const uint16_t *l1kcu_hm_weight_bf16(const cu_state *s, const float *X);
-/* Device bytes the backend holds for parameters and gradients (tests, the plan's check). */
-size_t l1kcu_hm_param_bytes(const cu_state *s);
 
 #endif
