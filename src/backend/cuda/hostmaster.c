@@ -67,10 +67,11 @@ void l1kcu_hm_free(cu_state *s) {
   s->hm = NULL;
 }
 
-/* The tensors the kernels read as float32: 1-D ones and the embedding. */
-static int is_f32(const l1k_model *m, size_t i) {
+/* The tensors the kernels read as float32: 1-D ones and the embedding (emb 0: the embedding
+ * read from the bf16 copy instead, LONG1K_OFFLOAD_EMBED_BF16=1). */
+static int is_f32(const l1k_model *m, size_t i, int emb) {
   const l1k_tensor_info *t = &m->tensors[i];
-  return t->ndim == 1 || (m->p.embed && t->offset == (size_t)(m->p.embed - m->params));
+  return t->ndim == 1 || (emb && m->p.embed && t->offset == (size_t)(m->p.embed - m->params));
 }
 
 /* Tensor index starting at flat offset off, or SIZE_MAX. */
@@ -101,9 +102,9 @@ static int repoint(l1k_model *m, cu_state *s, const float *old_base, l1k_err *er
 }
 
 /* f32_of, n_f32, the float32 copies' device buffer and the embedding's place in it */
-static int layout_f32(l1k_model *m, cu_hostmaster *h, l1k_err *err) {
+static int layout_f32(l1k_model *m, cu_hostmaster *h, int emb, l1k_err *err) {
   for (size_t i = 0; i < m->n_tensors; i++) {
-    h->f32_of[i] = is_f32(m, i) ? h->n_f32 : SIZE_MAX;
+    h->f32_of[i] = is_f32(m, i, emb) ? h->n_f32 : SIZE_MAX;
     if (h->f32_of[i] != SIZE_MAX) h->n_f32 += m->tensors[i].numel;
     if (h->f32_of[i] != SIZE_MAX && m->p.embed && m->tensors[i].offset == (size_t)(m->p.embed - m->params))
       h->emb_off = m->tensors[i].offset, h->emb_n = m->tensors[i].numel;
@@ -136,7 +137,10 @@ int l1kcu_hm_enter(l1k_model *m, cu_state *s, l1k_err *err) {
   }
   rc = l1kcu_check(cudaMemcpy(h->master, s->params, n * sizeof(float), cudaMemcpyDeviceToHost),
                    "optim_offload: master weights down", err);
-  if (!rc) rc = layout_f32(m, h, err);
+  /* LONG1K_OFFLOAD_EMBED_BF16=1: no float32 embedding (4 V C bytes less); its rows are then
+   * gathered from the bf16 copy, which changes the run's bits (docs/gpu.md, "Memory layout") */
+  const char *eb = getenv("LONG1K_OFFLOAD_EMBED_BF16");
+  if (!rc) rc = layout_f32(m, h, !(eb && !strcmp(eb, "1")), err);
   for (size_t i = 0; i < m->n_tensors && !rc; i++)
     if (h->f32_of[i] != SIZE_MAX)
       rc = l1kcu_check(cudaMemcpy(h->f32 + h->f32_of[i], s->params + m->tensors[i].offset,
@@ -172,7 +176,7 @@ int l1kcu_hm_attach_inference(l1k_model *m, cu_state *s, l1k_err *err) {
     return l1k_errf(err, L1K_ENOMEM, "CUDA backend: out of device memory for bf16 weights "
                     "(%.3f GB)", (double)n * 2 / 1e9);
   }
-  TRY(layout_f32(m, h, err));
+  TRY(layout_f32(m, h, 1, err)); /* gen_decode.c gathers float32 embedding rows */
   TRY(l1kcu_hm_upload(s, m->params, 0, n, err));
   model_point(m, m->params, &s->P); /* host addresses, then their device places */
   return repoint(m, s, m->params, err);
