@@ -335,7 +335,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   fill(m);
-  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device", 0};
   if (l1k_model_attach(m, "cuda", &d, &err)) {
     fail("decode", err.msg);
     l1k_model_free(m);

@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
   size_t fr = 0, tot = 0;
   GB_CHECK(cudaFree(0)); /* the context exists before the first measurement */
   GB_CHECK(cudaMemGetInfo(&fr, &tot));
-  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device", 0};
   int rc = l1k_lora_parse_targets("all", "lora_target", &o.targets, &err);
   if (!rc) rc = l1k_model_lora_new(m, &o, 1, &err);
   if (!rc) rc = l1k_model_attach(m, "cuda", &d, &err);

@@ -14,7 +14,9 @@
  *   gpu_step_bench [SHAPE [T ...]]    SHAPE 1.5b (Qwen2.5-1.5B, default) | tiny (the emulation's
  *                                     smoke test); T 16384. One JSON line per T.
  * Environment: LONG1K_ATTN (the attention; the benchmark sets flash_bf16 when unset),
- * GPU_STEP_MATMUL_N (the rate's n; 8192), GPU_STEP_STEPS (timed steps; 3).
+ * GPU_STEP_MATMUL_N (the rate's n; 8192), GPU_STEP_STEPS (timed steps; 3), GPU_STEP_OFFLOAD=1
+ * (optim_offload: AdamW on the host, and in this bf16 mode no float32 parameters on the device:
+ * src/backend/cuda/hostmaster.h; the JSON gets "offload":true and the device bytes).
  * Peer: bench/step_peer.py (hf_sft_reference.py's model step, same shape and T). */
 #include <cublas_v2.h>
 #include <stdint.h>
@@ -173,11 +175,13 @@ static void one_T(l1k_model *m, const char *shape, int T, size_t used0, double r
   double fpt = 6.0 * n_matmul + 6.0 * c->num_hidden_layers * (double)c->hidden_size * T;
   double tf_fb = fpt * T / t_fb / 1e12, tf_step = fpt * T / (t_fb + t_opt) / 1e12;
   const char *attn = getenv("LONG1K_ATTN");
-  printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"T\":%d,\"recompute\":true,\"attn\":\"%s\","
+  const char *off = getenv("GPU_STEP_OFFLOAD");
+  printf("{\"bench\":\"%s\",\"impl\":\"long1k-bf16\",\"T\":%d,\"recompute\":true,\"offload\":%s,"
+         "\"attn\":\"%s\","
          "\"fwd_bwd_ms\":%.1f,\"adamw_ms\":%.1f,\"step_ms\":%.1f,\"tokens_per_s\":%.0f,"
          "\"tflops_fwd_bwd\":%.4g,\"tflops_step\":%.4g,\"matmul_tflops\":%.4g,\"mfu_fwd_bwd\":%.4g,"
          "\"mfu_step\":%.4g,\"device_gib\":%.4g,\"arena_gib\":%.4g,\"loss\":%.4f}\n",
-         bench, T, attn ? attn : "", 1e3 * t_fb, 1e3 * t_opt, 1e3 * (t_fb + t_opt),
+         bench, T, off && !strcmp(off, "1") ? "true" : "false", attn ? attn : "", 1e3 * t_fb, 1e3 * t_opt, 1e3 * (t_fb + t_opt),
          T / (t_fb + t_opt), tf_fb, tf_step, rate, rate > 0 ? tf_fb / rate : 0,
          rate > 0 ? tf_step / rate : 0, (double)((tot - fr) - used0) / 1073741824.0,
          (double)arena / 1073741824.0, loss);
@@ -207,9 +211,11 @@ int main(int argc, char **argv) {
   fill(m);
   size_t fr = 0, tot = 0;
   GB_CHECK(cudaMemGetInfo(&fr, &tot));
-  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 1 /* recompute */, 0, "device"};
+  l1k_device_opts d = {L1K_DEVICE_PREC_BF16, 1, 1 /* recompute */, 0, "device", 0};
   int rc = l1k_model_attach(m, "cuda", &d, &err);
   size_t n = l1k_model_num_params(m);
+  const char *off = getenv("GPU_STEP_OFFLOAD");
+  if (!rc && off && !strcmp(off, "1")) rc = l1k_model_optim_offload(m, 1, &err);
   if (!rc) rc = l1k_model_optim_init(m, 0.9, 0.999, 1e-8, 0.0, 0, n, &err);
   if (rc) {
     fail("step", err.msg);

@@ -26,9 +26,12 @@
 #define L1K_MEMPLAN_MAX_T ((int64_t)1 << 28)         /* the largest T the search considers */
 
 typedef struct l1k_memplan_opts {
-  int bf16;           /* 1: bf16 weights/grads/activations + float32 master and moments;
-                         0: float32 everything (the weights are the master) */
-  int offload;        /* float32 master weights and AdamW moments in host memory
+  int bf16;           /* 1: bf16 working weights (+ bf16 activations) beside float32
+                         gradients, master and moments; 0: float32 everything (the weights
+                         are the master) */
+  int offload;        /* float32 master weights and AdamW moments in host memory (bf16 on
+                         one rank: no float32 parameters on the device but the embedding and
+                         the 1-D tensors, src/backend/cuda/hostmaster.h)
                          (optim_offload: true; AdamW on the CPU cores) */
   int zero;           /* 0, 1 (optimizer state sharded) or 2 (gradients too) */
   int world;          /* data-parallel ranks (>= 1) */
@@ -46,9 +49,15 @@ typedef struct l1k_memplan {
   uint64_t n_shard;          /* parameters whose optimizer state (and, ZeRO-2, gradients) this
                                 rank keeps: ceil(n_params / world), or n_params */
   /* device bytes */
-  uint64_t weights;          /* working weights (bf16, or float32), whole model on every rank */
-  uint64_t grads;            /* gradients (+ the ZeRO-2 reduce-scatter bucket) */
-  uint64_t optimizer;        /* master + moments on the device (0 with offload) */
+  /* model states as the CUDA backend holds them (exact for one rank: tests/cuda/
+   * test_cuda_hostmaster.c compares them with the emulated device's allocations) */
+  uint64_t weights;          /* working weights (bf16, or float32), whole model on every rank;
+                                bf16 + offload on one rank: + the float32 embedding and 1-D
+                                tensors */
+  uint64_t grads;            /* float32 gradients of every parameter (+ the ZeRO-2 bucket) */
+  uint64_t optimizer;        /* on the device: the float32 parameters in the bf16 mode (the
+                                master; kept with offload over several ranks) + the shard's
+                                moments (0 with offload) */
   uint64_t act_layers;       /* bf16/f32 activations of the layers kept for the backward */
   uint64_t act_backward;     /* activation gradients of the layer being differentiated */
   uint64_t act_model;        /* final norm, RoPE tables, token ids and indices */
@@ -68,7 +77,8 @@ typedef struct l1k_memplan {
 int l1k_memplan_compute(const l1k_model_config *cfg, int64_t T, const l1k_memplan_opts *o,
                         l1k_memplan *p, l1k_err *err);
 /* Bytes of the model states alone for P parameters (weights + gradients + optimizer on the
- * device), the ZeRO paper's arithmetic: 2P + 2P + 12P at stage 0 in bf16, 2P + 2P + 12P/W at
+ * device), the ZeRO paper's arithmetic (a reference: l1k_memplan_compute counts what the CUDA
+ * backend holds, float32 gradients and an unsharded float32 copy included): 2P + 2P + 12P at stage 0 in bf16, 2P + 2P + 12P/W at
  * stage 1, 2P + (2P + 12P)/W at stage 2 (+ the bucket given). */
 uint64_t l1k_memplan_states(uint64_t P, const l1k_memplan_opts *o, uint64_t zero2_bucket);
 /* The largest T whose plan fits in free_bytes (0 if not even T = 1 fits), by bisection; the

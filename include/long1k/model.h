@@ -166,6 +166,9 @@ typedef struct l1k_device_opts {
   int device_index;   /* which GPU */
   const char *what;   /* how the user named the setting, for messages ("--device", "device");
                          NULL = "device" */
+  int inference_only; /* generation / evaluation only (device backends): no gradients, and in
+                         the bf16 mode no float32 weights but what the forward reads; the
+                         training entries then refuse */
 } l1k_device_opts;
 
 /* Moves the model onto backend `device`: "cpu", "cuda", or "auto" (NULL too) = cuda when a GPU

@@ -42,6 +42,10 @@ typedef struct l1k_backend_opts {
   int deterministic;      /* same bits on every run (no atomics whose order varies) */
   int recompute;          /* per-layer activation recomputation (gradient_checkpointing) */
   int device_index;       /* which GPU (CUDA_VISIBLE_DEVICES applies first) */
+  int inference_only;     /* (appended) forward / generation only: no gradient buffer; bf16 mode:
+                             no float32 parameters but what the forward reads (CUDA:
+                             hostmaster.h); forward_backward, zero_grads, optim_init, step and
+                             the gradient copies refuse */
 } l1k_backend_opts;
 
 /* One AdamW + clipping step, torch.optim.AdamW with transformers' grouping (include/long1k/

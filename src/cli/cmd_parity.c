@@ -175,7 +175,7 @@ int cmd_parity(int argc, char **argv) {
   float *ref = NULL, *ours = NULL, *g = NULL;
   cJSON *meta = NULL;
   report R = {{0}, 1, precision == L1K_DEVICE_PREC_BF16 ? PARITY_TOL_BF16 : PARITY_TOL};
-  l1k_device_opts dopt = {(l1k_device_precision)precision, 1, 0, 0, "--device"};
+  l1k_device_opts dopt = {(l1k_device_precision)precision, 1, 0, 0, "--device", 0};
 
   if (l1k_device_check(device, "--device", NULL, &err)) goto fail;
   if (meta_path) {

@@ -28,10 +28,12 @@ static const char *PLAN_USAGE =
     "  -s, --seq T         tokens per micro-batch (32768, 32k); default: the largest that fits\n"
     "      --gpu-mem SIZE  device memory (141GiB, 80GB, ...; default " H200_MEM ", an H200)\n"
     "      --reserve SIZE  kept back for the CUDA context, NCCL and the allocator (default 1GiB)\n"
-    "      --precision P   bf16 (bf16 weights, gradients and activations; float32 master\n"
-    "                      weights and AdamW moments; the default) or f32\n"
+    "      --precision P   bf16 (bf16 working weights and activations; float32 gradients,\n"
+    "                      master weights and AdamW moments; the default) or f32\n"
     "      --recompute     per-layer activation recomputation (gradient_checkpointing: true)\n"
-    "      --offload       float32 master weights and moments in host memory (optim_offload)\n"
+    "      --offload       float32 master weights and moments in host memory (optim_offload;\n"
+    "                      bf16 on one rank: no float32 weights on the GPU but the embedding\n"
+    "                      and the norms / biases)\n"
     "      --zero N        0 (default), 1 (optimizer state sharded) or 2 (gradients too)\n"
     "      --world N       data-parallel ranks (default 1)\n"
     "      --chunk ROWS    lm_head + cross-entropy rows per chunk (default 4096)\n"
@@ -151,11 +153,15 @@ static void print_table(const plan_args *a, const l1k_model_config *cfg, const l
          p->T, dt, o->recompute ? "on" : "off", o->offload ? "offloaded to host" : "on the GPU",
          o->zero, o->world, o->world > 1 ? "s" : "");
   printf("  %-15s %10s\n", "", "GiB");
-  printf("  %-15s %10.2f  %s weights, whole model on every rank\n", "weights", p->weights / GIB, dt);
-  printf("  %-15s %10.2f  %s%s\n", "gradients", p->grads / GIB, dt,
-         o->zero == 2 ? ", this rank's shard + one layer's bucket" : "");
+  int host_master = o->bf16 && o->offload && o->world == 1 && !o->trainable;
+  printf("  %-15s %10.2f  %s weights, whole model on every rank%s\n", "weights", p->weights / GIB, dt,
+         host_master ? " + float32 embedding, norms, biases" : "");
+  printf("  %-15s %10.2f  float32, whole model%s\n", "gradients", p->grads / GIB,
+         o->zero == 2 ? " + one layer's reduce-scatter bucket" : "");
   printf("  %-15s %10.2f  %s\n", "optimizer", p->optimizer / GIB,
-         o->offload ? "on the host" : o->bf16 ? "float32 master + 2 AdamW moments" : "2 float32 AdamW moments");
+         host_master ? "on the host (no float32 weights on the GPU)"
+         : o->offload ? (o->bf16 ? "float32 weights (all-gather target); moments on the host" : "on the host")
+         : o->bf16 ? "float32 master + 2 AdamW moments" : "2 float32 AdamW moments");
   printf("  %-15s %10.2f  %s\n", "activations", p->activations / GIB, "the four lines below");
   printf("  %-15s %10.2f  %s\n", "  layers", p->act_layers / GIB,
          o->recompute ? "per-layer checkpoints + one layer recomputed" : "every layer's activations");

@@ -22,7 +22,7 @@ int cli_generation_attach(l1k_model *m, const char *device, int precision, l1k_e
   int rc = l1k_device_check(device, "--device", &resolved, err);
   if (rc || strcmp(resolved, "cuda")) return rc;
   l1k_device_opts o = {.precision = (l1k_device_precision)precision, .deterministic = 1,
-                       .what = "--device"};
+                       .what = "--device", .inference_only = 1};
   rc = l1k_model_attach(m, device, &o, err);
   if (rc && rc != L1K_ENOMEM && (!device || !strcmp(device, "auto"))) {
     /* auto: a model the GPU engine does not take (head_dim, grouping) runs on the CPU */

@@ -517,7 +517,7 @@ static int run_local(run *R, l1k_eval_outcome *outc, l1k_err *err) {
     if ((rc = l1k_device_check(c->device, "--device", &resolved, err))) goto out;
     if (!strcmp(resolved, "cuda")) {
       l1k_device_opts dopt = {.precision = (l1k_device_precision)c->precision, .deterministic = 1,
-                              .what = "--device"};
+                              .what = "--device", .inference_only = 1};
       if ((rc = l1k_model_attach(model, c->device, &dopt, err))) {
         if (rc == L1K_ENOMEM || strcmp(c->device, "auto")) goto out;
         /* auto: a model the GPU engine does not take runs on the CPU */

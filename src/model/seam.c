@@ -13,7 +13,7 @@
 static int is_host(const l1k_model *m) { return m->be == &l1k_backend_cpu_ops; }
 
 int model_attach_default(l1k_model *m, l1k_err *err) {
-  l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
+  l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0, 0};
   int rc = l1k_backend_cpu_ops.attach(m, &o, err);
   if (!rc) m->be = &l1k_backend_cpu_ops;
   return rc;
@@ -25,7 +25,7 @@ void model_detach(l1k_model *m) {
 }
 
 static l1k_backend_opts backend_opts(const l1k_backend_ops *be, const l1k_device_opts *o) {
-  l1k_backend_opts bo = {L1K_PREC_F32, 0, 0, 0};
+  l1k_backend_opts bo = {L1K_PREC_F32, 0, 0, 0, 0};
   int cpu = be == &l1k_backend_cpu_ops;
   l1k_device_precision p = o ? o->precision : L1K_DEVICE_PREC_DEFAULT;
   bo.precision = p == L1K_DEVICE_PREC_BF16 || (p == L1K_DEVICE_PREC_DEFAULT && !cpu)
@@ -34,6 +34,7 @@ static l1k_backend_opts backend_opts(const l1k_backend_ops *be, const l1k_device
     bo.deterministic = o->deterministic;
     bo.recompute = o->recompute;
     bo.device_index = o->device_index;
+    bo.inference_only = o->inference_only;
   }
   return bo;
 }

@@ -82,11 +82,19 @@ static int check_opts(const l1k_memplan_opts *o, int64_t T, l1k_err *err) {
 
 /* The largest gradient a ZeRO-2 rank holds whole before reduce-scattering it: one layer's, or
  * the embedding / lm_head matrix. */
-static uint64_t zero2_bucket(const dims *d, const l1k_model_config *c, uint64_t wb) {
+static uint64_t zero2_bucket(const dims *d, const l1k_model_config *c, uint64_t wb) { /* wb: 4 */
   uint64_t per_layer = (l1k_config_num_params(c) - d->V * d->C * (c->tie_word_embeddings ? 1 : 2) - d->C) /
                        (d->L ? d->L : 1);
   uint64_t big = per_layer > d->V * d->C ? per_layer : d->V * d->C;
   return wb * big;
+}
+
+/* Float32 values the CUDA backend keeps beside the bf16 working copy when the host master is
+ * the only float32 copy (bf16 + optim_offload on one rank, src/backend/cuda/hostmaster.h): the
+ * embedding (its forward gathers float32 rows) and every 1-D tensor (norms, biases, q/k norms). */
+static uint64_t f32_resident(const dims *d, const l1k_model_config *c) {
+  uint64_t per_layer = 2 * d->C + (c->attention_bias ? d->QD + 2 * d->KD : 0) + (d->qk ? 2 * d->hd : 0);
+  return d->V * d->C + d->L * per_layer + d->C;
 }
 
 int l1k_memplan_compute(const l1k_model_config *cfg, int64_t T, const l1k_memplan_opts *o,
@@ -100,10 +108,19 @@ int l1k_memplan_compute(const l1k_model_config *cfg, int64_t T, const l1k_mempla
   p->T = T;
   p->n_params = P;
   p->n_shard = o->zero >= 1 ? (P + W - 1) / W : P;
-  uint64_t bucket = o->zero == 2 ? zero2_bucket(&d, cfg, s) : 0;
+  uint64_t bucket = o->zero == 2 ? zero2_bucket(&d, cfg, 4) : 0;
+  /* what the CUDA backend holds (src/backend/cuda; docs/gpu-memory.md, "Model states"): the
+   * working weights (bf16 copy, or the float32 parameters); float32 gradients of every
+   * parameter (ZeRO-2 reduce-scatters them, the buffer stays whole; + its bucket); the float32
+   * parameters in the bf16 mode (the master, or with offload over several ranks the all-gather's
+   * target) and the AdamW moments of the shard. bf16 + offload on one rank: no float32
+   * parameters, only float32 copies of the embedding and the 1-D tensors (hostmaster.h). */
+  int host_master = o->bf16 && o->offload && W == 1 && !o->trainable;
   p->weights = mul_sat(s, P);
-  p->grads = o->zero == 2 ? add_sat(mul_sat(s, p->n_shard), bucket) : mul_sat(s, P);
-  p->optimizer = l1k_memplan_states(P, o, bucket) - p->weights - p->grads;
+  if (host_master) p->weights = add_sat(p->weights, mul_sat(4, f32_resident(&d, cfg)));
+  p->grads = add_sat(mul_sat(4, P), bucket);
+  p->optimizer = add_sat(o->bf16 && !host_master ? mul_sat(4, P) : 0,
+                         o->offload ? 0 : mul_sat(8, p->n_shard));
   if (o->trainable) { /* an adapter (src/backend/cuda/lora.h): the base is frozen */
     p->grads = mul_sat(4, o->trainable);
     p->optimizer = mul_sat(o->bf16 ? 14 : 12, o->trainable);

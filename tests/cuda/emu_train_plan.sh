@@ -10,9 +10,11 @@
 #    backend's code) gives the on-device AdamW run's losses, grad norms and saved weights bit for
 #    bit, in fp32 and bf16 mode (both update in double and round once; on a GPU nvcc may fuse
 #    multiply-adds in the kernel, so there the bar is 1e-6: scripts/gpu-check.d/zero.sh);
-#    fp32 through the pipeline of pieces (LONG1K_OFFLOAD_CHUNK), bf16 in one piece;
+#    fp32 through the pipeline of pieces (LONG1K_OFFLOAD_CHUNK), bf16 in one piece and in pieces;
+#    in bf16 mode the device then holds no float32 parameters (hostmaster.h): also the same bits
+#    as the offload that kept them (LONG1K_OFFLOAD_DEVICE_PARAMS=1);
 #  - an offloaded run killed after step 2 and resumed from checkpoint-1 (moments from
-#    train_state.bin into host memory) ends bit for bit as the uninterrupted one.
+#    train_state.bin into host memory) ends bit for bit as the uninterrupted one (fp32, bf16).
 # Usage: emu_train_plan.sh EMU_BIN CPU_BIN (from the source root; LONG1K_SHARED optional).
 set -u
 EMU=${1:?EMU_BIN} CPU=${2:?CPU_BIN}
@@ -86,6 +88,16 @@ for pr in fp32 bf16; do
   grep -q "optim_offload: float32 master weights and AdamW moments of" "$T/off_$pr.log" || { echo "FAIL: no offload line"; fail=1; }
   same dev_$pr off_$pr || { echo "FAIL: optim_offload $pr differs from the device AdamW"; fail=1; }
 done
+# bf16 + optim_offload keeps no float32 parameters on the device (src/backend/cuda/hostmaster.h):
+# the same bits as the arrangement that kept them (LONG1K_OFFLOAD_DEVICE_PARAMS=1) and, through
+# the pipeline of pieces (bf16 rounded on the host, uploaded by the copy thread), as the device
+# AdamW run above
+LONG1K_OFFLOAD_DEVICE_PARAMS=1 LONG1K_OFFLOAD_CHUNK=0 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/off32_bf16" --precision bf16 --optim_offload true ||
+  { echo "FAIL: bf16 offload run with float32 device parameters"; fail=1; }
+same off32_bf16 off_bf16 || { echo "FAIL: bf16 optim_offload without float32 device parameters differs"; fail=1; }
+LONG1K_OFFLOAD_CHUNK=10000 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/offp_bf16" --precision bf16 --optim_offload true ||
+  { echo "FAIL: bf16 offload pipeline run"; fail=1; }
+same dev_bf16 offp_bf16 || { echo "FAIL: bf16 optim_offload pipeline differs from the device AdamW"; fail=1; }
 # 4. killed after step 2, resumed from checkpoint-1
 export LONG1K_OFFLOAD_CHUNK=7000
 (LONG1K_TRAIN_FAULT=kill-after-step:2 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/kill" --optim_offload true --save_steps 1 >/dev/null 2>&1; true) 2>/dev/null
@@ -94,4 +106,11 @@ export LONG1K_OFFLOAD_CHUNK=7000
   { echo "FAIL: offload resume"; fail=1; }
 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/full1" --optim_offload true --save_steps 1 || { echo "FAIL: offload save_steps 1"; fail=1; }
 same full1 kill || { echo "FAIL: resumed offload run differs"; fail=1; }
+# the same in bf16 mode, where the resume's parameters go to the host master and up as bf16
+(LONG1K_TRAIN_FAULT=kill-after-step:2 "$EMU" train "$T/cfg.yaml" -q --output_dir "$T/killb" --precision bf16 --optim_offload true --save_steps 1 >/dev/null 2>&1; true) 2>/dev/null
+[[ -d $T/killb/checkpoint-1 && ! -d $T/killb/checkpoint-3 ]] || { echo "FAIL: bf16 offload kill: $(ls "$T/killb")"; fail=1; }
+"$EMU" train "$T/cfg.yaml" -q --output_dir "$T/killb" --precision bf16 --optim_offload true --save_steps 1 --resume_from_checkpoint true ||
+  { echo "FAIL: bf16 offload resume"; fail=1; }
+"$EMU" train "$T/cfg.yaml" -q --output_dir "$T/full1b" --precision bf16 --optim_offload true --save_steps 1 || { echo "FAIL: bf16 offload save_steps 1"; fail=1; }
+same full1b killb || { echo "FAIL: resumed bf16 offload run differs"; fail=1; }
 exit $fail

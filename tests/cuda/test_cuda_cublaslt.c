@@ -224,7 +224,7 @@ static int model_run(l1k_model *m, const l1k_batch *b, mrun *r, l1k_err *err) {
   r->n = l1k_model_num_params(m);
   r->logits = xmalloc(r->nl * 4);
   r->grads = xmalloc(r->n * 4);
-  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device", 0};
   int64_t nt = l1k_batch_count_targets(b, err);
   int rc = l1k_model_attach(m, "cuda", &o, err);
   if (!rc) rc = l1k_model_forward(m, b, r->logits, NULL, NULL, err);
@@ -261,7 +261,7 @@ static void trajectory_bf16(l1k_model *m, const l1k_batch *b, const char *gdir) 
   CHECK_MSG(ok, "%s: adamw lr / betas / eps / weight_decay / clip_grad_norm / steps", path);
   size_t n = l1k_model_num_params(m);
   float *p = xmalloc(n * 4);
-  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device"};
+  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 1, 0, 0, "device", 0};
   int64_t nt = l1k_batch_count_targets(b, &err);
   int rc = ok ? l1k_model_attach(m, "cuda", &o, &err) : 1;
   if (!rc)

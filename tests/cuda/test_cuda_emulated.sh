@@ -27,7 +27,8 @@ for f in tests/cuda/test_cuda_*.c; do
   # LONG1K_EMU_ONLY=test_cuda_lora: build and run that program alone (while working on it)
   [ -z "${LONG1K_EMU_ONLY:-}" ] || [ "$t" = "$LONG1K_EMU_ONLY" ] || continue
   cc $CF -c "$f" -o "$W/$t.o"
-  g++ -o "$W/$t" "$W/$t.o" $COMMON $LIBS
+  # (the training library first: test_cuda_hostmaster compares the memory plan's bytes)
+  g++ -o "$W/$t" "$W/$t.o" $COMMON "$B/liblong1k_train.a" $LIBS
   TESTS="$TESTS $t"
 done
 set +e

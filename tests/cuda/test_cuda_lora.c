@@ -277,7 +277,7 @@ static void check_after_peft(const char *who, l1k_model *m, const golden *g, con
 /* ---------------------------------------------------------------- the CUDA backend */
 
 static int to_cuda(l1k_model *m, int bf16, l1k_err *err) {
-  l1k_device_opts o = {bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0, "device"};
+  l1k_device_opts o = {bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, 0, 0, "device", 0};
   return l1k_model_attach(m, "cuda", &o, err);
 }
 

@@ -383,7 +383,7 @@ static void check_deterministic(l1k_model *m, golden *g) {
 
 static void check_cuda(l1k_model *m, golden *g) {
   l1k_err err = {0};
-  l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
+  l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0, 0};
   RUN(cu_attach(m, &o, &err));
   size_t ntens = 0;
   const l1k_tensor_info *ti = l1k_model_tensors(m, &ntens);
@@ -441,7 +441,7 @@ int main(void) {
     /* without a device every entry fails with one line, none crashes */
     l1k_model *m = load(MODELS[0]);
     l1k_err err = {0};
-    l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0};
+    l1k_backend_opts o = {L1K_PREC_F32, 1, 0, 0, 0};
     float one = 0;
     if (m) {
       CHECK(cu_attach(m, &o, &err) == L1K_EUNSUPPORTED && strchr(err.msg, '\n') == NULL &&

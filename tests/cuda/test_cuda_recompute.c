@@ -168,7 +168,7 @@ static size_t layer_set_bytes(const l1k_model_config *c, size_t N, int acts_bf16
 
 static int to_cuda(l1k_model *m, int bf16, int recompute, l1k_err *err) {
   l1k_device_opts o = {bf16 ? L1K_DEVICE_PREC_BF16 : L1K_DEVICE_PREC_FP32, 1, recompute, 0,
-                       "device"};
+                       "device", 0};
   return l1k_model_attach(m, "cuda", &o, err);
 }
 

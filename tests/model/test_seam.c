@@ -27,7 +27,7 @@ static void registry(void) {
 
   l1k_model *m = tiny_model("qwen2", 3);
   CHECK_STR(l1k_model_device(m), "cpu"); /* attached by default */
-  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 0, 0, 0, "--device"};
+  l1k_device_opts o = {L1K_DEVICE_PREC_BF16, 0, 0, 0, "--device", 0};
   CHECK(l1k_model_attach(m, "cpu", &o, &err) == L1K_EINPUT && strstr(err.msg, "bf16"));
   CHECK_STR(l1k_model_device(m), "cpu");
   if (!cuda) {

@@ -24,21 +24,22 @@ EOC
 "$BIN" plan --help > "$T/help" || err "--help exit $?"
 grep -q -- "--gpu-mem" "$T/help" || err "--help lacks --gpu-mem"
 
-# JSON: hand arithmetic at T = 100 (bf16, no recompute): weights 2 * 125504, optimizer 12 * 125504,
+# JSON: hand arithmetic at T = 100 (bf16, no recompute): weights 2 * 125504, float32 gradients
+# 4 * 125504, optimizer 12 * 125504 (float32 parameters + 2 moments),
 # activations 8908 bytes per token, workspace 32 MiB
 "$BIN" plan --config "$T" --seq 100 --gpu-mem 1GiB --reserve 0 --json > "$T/plan.json" || err "json exit $?"
 python3 - "$T/plan.json" <<'EOP' || err "json content"
 import json, sys
 p = json.load(open(sys.argv[1]))
 b = p["bytes"]
-want = {"weights": 251008, "gradients": 251008, "optimizer": 1506048, "activations": 890800,
-        "workspace": 33554432, "total": 251008 * 2 + 1506048 + 890800 + 33554432}
+want = {"weights": 251008, "gradients": 502016, "optimizer": 1506048, "activations": 890800,
+        "workspace": 33554432, "total": 251008 + 502016 + 1506048 + 890800 + 33554432}
 bad = {k: (b[k], v) for k, v in want.items() if b[k] != v}
 assert not bad, bad
 assert p["params"] == 125504 and p["T"] == 100 and p["fits"] is True and p["free"] == 1 << 30, p
-# the largest T: free = 1 GiB; states 2008064 + 32 MiB; 8908 bytes per token up to 4096 rows,
+# the largest T: free = 1 GiB; states 2259072 + 32 MiB; 8908 bytes per token up to 4096 rows,
 # then 6604 per token (the chunk stops growing at 4096 * 2304 bytes)
-free = (1 << 30) - 2008064 - 33554432
+free = (1 << 30) - 2259072 - 33554432
 t = (free - 4096 * 2304) // 6604
 assert p["max_T"] == t, (p["max_T"], t)
 print("json ok, max_T", t)

@@ -16,6 +16,7 @@
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cublaslt.h"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/hostmaster.h"
 #include "backend/cuda/nccl.h"
 #include "backend/cuda/offload.h"
 
@@ -305,6 +306,7 @@ static void free_state(cu_state *s) {
   if (!s) return;
   l1kcu_adapter_free(s);
   l1kcu_offload_free(s);
+  l1kcu_hm_free(s);
   l1kcu_nccl_free(s);
   void *dev[] = {s->params, s->grads, s->inv_freq, s->arena, s->m1, s->m2, s->wbf};
   l1kcu_lt_close(s->lt);
@@ -329,21 +331,21 @@ static void cuda_detach(l1k_model *m) {
 static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   size_t n = m->n_params, half = (size_t)m->cfg.head_dim / 2;
   int Lc = m->cfg.num_hidden_layers;
+  /* the gradients come with the first entry that needs them (l1kcu_need_grads): after
+   * optim_init, which may drop the float32 parameters first (hostmaster.h), so that the bf16 +
+   * offload attach never holds parameters, gradients and the bf16 copy at once (10 B/param) */
   int rc = dev_alloc((void **)&s->params, n * sizeof(float), "parameters", err);
-  if (!rc) rc = dev_alloc((void **)&s->grads, n * sizeof(float), "gradients", err);
   if (!rc) rc = dev_alloc((void **)&s->inv_freq, half * sizeof(float), "rope table", err);
   if (!rc && s->opts.precision == L1K_PREC_BF16)
     rc = dev_alloc((void **)&s->wbf, n * sizeof(uint16_t), "bf16 weights", err);
   if (rc) return rc;
   s->n_params = n;
-  s->tp = s->params, s->tg = s->grads, s->twbf = s->wbf, s->tn = n; /* the whole model trains */
+  s->tp = s->params, s->twbf = s->wbf, s->tn = n; /* the whole model trains */
   s->tt = m->tensors, s->ntt = m->n_tensors;
   if ((rc = l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
                         "upload of the parameters", err)))
     return rc;
   if ((rc = l1kcu_refresh_bf16(s, err))) return rc;
-  if ((rc = l1kcu_check(cudaMemset(s->grads, 0, n * sizeof(float)), "zeroing gradients", err)))
-    return rc;
   if ((rc = l1kcu_check(cudaMemcpy(s->inv_freq, m->inv_freq, half * sizeof(float),
                                    cudaMemcpyHostToDevice), "upload of the rope table", err)))
     return rc;
@@ -351,15 +353,55 @@ static int attach_memory(l1k_model *m, cu_state *s, l1k_err *err) {
   s->G.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err);
   s->L = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(cu_layer), err);
   if (!s->P.layer || !s->G.layer || !s->L) return L1K_ENOMEM;
-  model_point(m, s->params, &s->P);
+  model_point(m, s->params, &s->P); /* s->G stays NULL until l1kcu_need_grads */
+  return 0;
+}
+
+int l1kcu_need_grads(l1k_model *m, cu_state *s, const char *what, l1k_err *err) {
+  if (s->tg) return 0;
+  if (s->opts.inference_only || s->ad)
+    return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: %s: the model is attached for generation "
+                    "only (inference_only: no gradients)", what);
+  size_t n = s->n_params;
+  int rc = dev_alloc((void **)&s->grads, n * sizeof(float), "gradients", err);
+  if (!rc) rc = l1kcu_check(cudaMemset(s->grads, 0, n * sizeof(float)), "zeroing gradients", err);
+  if (rc) {
+    if (s->grads) cudaFree(s->grads);
+    s->grads = NULL;
+    return rc;
+  }
+  s->tg = s->grads;
   model_point(m, s->grads, &s->G);
   return 0;
+}
+
+/* inference_only (generate, eval --model): no gradients; the bf16 mode keeps the bf16 weights
+ * and float32 copies of the embedding and 1-D tensors only (hostmaster.h), the float32 mode its
+ * float32 parameters. The memory goes to the KV pool (gen_decode.c sizes it from what is free). */
+static int attach_inference(l1k_model *m, cu_state *s, l1k_err *err) {
+  size_t n = m->n_params, half = (size_t)m->cfg.head_dim / 2;
+  int Lc = m->cfg.num_hidden_layers;
+  s->P.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err);
+  s->G.layer = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(layer_params), err); /* all NULL */
+  s->L = l1k_calloc((size_t)(Lc ? Lc : 1), sizeof(cu_layer), err);
+  if (!s->P.layer || !s->G.layer || !s->L) return L1K_ENOMEM;
+  int rc = dev_alloc((void **)&s->inv_freq, half * sizeof(float), "rope table", err);
+  if (!rc) rc = l1kcu_check(cudaMemcpy(s->inv_freq, m->inv_freq, half * sizeof(float),
+                                       cudaMemcpyHostToDevice), "upload of the rope table", err);
+  if (rc) return rc;
+  if (s->opts.precision == L1K_PREC_BF16) return l1kcu_hm_attach_inference(m, s, err);
+  if ((rc = dev_alloc((void **)&s->params, n * sizeof(float), "parameters", err))) return rc;
+  s->n_params = n;
+  s->tp = s->params, s->tn = n, s->tt = m->tensors, s->ntt = m->n_tensors;
+  model_point(m, s->params, &s->P);
+  return l1kcu_check(cudaMemcpy(s->params, m->params, n * sizeof(float), cudaMemcpyHostToDevice),
+                     "upload of the parameters", err);
 }
 
 static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
   char why[256];
   if (m->be_state) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: model already attached");
-  l1k_backend_opts opts = {L1K_PREC_F32, 1, 0, 0};
+  l1k_backend_opts opts = {L1K_PREC_F32, 1, 0, 0, 0};
   if (o) opts = *o;
   if (opts.precision != L1K_PREC_F32 && opts.precision != L1K_PREC_BF16)
     return l1k_errf(err, L1K_EINPUT, "CUDA backend: unknown precision %d (expected f32 or bf16)",
@@ -379,7 +421,9 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
     rc = l1kcu_blas(cublasSetMathMode(s->blas, opts.precision == L1K_PREC_F32
                                                    ? CUBLAS_PEDANTIC_MATH
                                                    : CUBLAS_DEFAULT_MATH), "math mode", err);
-  if (!rc) rc = m->ad ? l1kcu_adapter_attach(m, s, err) : attach_memory(m, s, err);
+  if (!rc)
+    rc = m->ad ? l1kcu_adapter_attach(m, s, err)
+         : opts.inference_only ? attach_inference(m, s, err) : attach_memory(m, s, err);
   /* bf16 mode: cuBLASLt (LONG1K_CUBLASLT=0: cublasGemmEx only) */
   if (!rc && opts.precision == L1K_PREC_BF16) rc = l1kcu_lt_open(&s->lt, err);
   /* bf16 activations (acts_bf16.h): bf16 mode, no adapter (LoRA's hooks read float32 inputs) */
@@ -397,7 +441,7 @@ static int cuda_attach(l1k_model *m, const l1k_backend_opts *o, l1k_err *err) {
 }
 
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err) {
-  if (s->opts.precision != L1K_PREC_BF16) return 0;
+  if (s->opts.precision != L1K_PREC_BF16 || s->hm) return 0; /* hm: uploaded as bf16 */
   if (!s->tp) /* a state without the trainable-space view (bench/gpu_lmhead_bench.c): all */
     return l1kcu_launch(l1kcu_to_bf16(s->wbf, s->params, s->n_params), "to_bf16 (weights)", err);
   if (!s->twbf) return 0;
@@ -409,6 +453,8 @@ static int cuda_reserve(l1k_model *m, int B, int T, l1k_err *err) { return l1kcu
 static int cuda_zero_grads(l1k_model *m, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: zero_grads before attach");
+  int ng_ = l1kcu_need_grads(m, s, "zero_grads", err);
+  if (ng_) return ng_;
   return l1kcu_check(cudaMemset(s->tg, 0, s->tn * sizeof(float)), "zeroing gradients", err);
 }
 
@@ -453,6 +499,9 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
                            double weight_decay, size_t lo, size_t hi, l1k_err *err) {
   cu_state *s = state(m);
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init before attach");
+  if (s->opts.inference_only)
+    return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optim_init: the model is attached for "
+                    "generation only (inference_only: no gradients)");
   if (lo > hi || hi > s->tn)
     return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: optimizer shard [%zu, %zu) outside %zu "
                     "parameters", lo, hi, s->tn);
@@ -463,6 +512,10 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   size_t k = hi - lo;
   int rc = 0;
   l1kcu_offload_free(s);
+  /* bf16 mode, offload of the whole model: no float32 parameters on the device (hostmaster.h) */
+  if (l1kcu_hm_wanted(m, s, lo, hi)) rc = l1kcu_hm_enter(m, s, err);
+  else rc = l1kcu_hm_leave(m, s, err);
+  if (rc) return rc;
   if (s->want_offload) { /* optim_offload: master, moments and AdamW on the host */
     rc = l1kcu_offload_init(s, beta1, beta2, eps, weight_decay, lo, hi, err);
   } else {
@@ -480,6 +533,7 @@ static int cuda_optim_init(l1k_model *m, double beta1, double beta2, double eps,
   s->wd = weight_decay;
   s->step = 0;
   if ((rc = build_ranges(s, err))) return rc;
+  if ((rc = l1kcu_need_grads(m, s, "optim_init", err))) return rc; /* after hm_enter: see attach */
   s->have_optim = 1;
   return 0;
 }
@@ -552,11 +606,25 @@ static int copy_range(l1k_model *m, void *dst, const void *src, size_t lo, size_
 
 static int cuda_params_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  if (s && s->hm) { /* the host master is the only float32 copy */
+    if (lo > s->tn || n > s->tn - lo)
+      return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_get [%zu, +%zu) outside %zu "
+                      "values", lo, n, s->tn);
+    if (n && dst != s->hm->master + lo) memcpy(dst, s->hm->master + lo, n * sizeof(float));
+    return 0;
+  }
   return copy_range(m, dst, s ? s->tp + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "params_get", err);
 }
 static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  if (s && s->hm) { /* the host master, then bf16 and the float32 tensors up */
+    if (lo > s->tn || n > s->tn - lo)
+      return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: params_set [%zu, +%zu) outside %zu "
+                      "values", lo, n, s->tn);
+    if (n && src != s->hm->master + lo) memcpy(s->hm->master + lo, src, n * sizeof(float));
+    return l1kcu_hm_upload(s, src, lo, n, err);
+  }
   int rc = copy_range(m, s ? s->tp + lo : NULL, src, lo, n, s ? s->tn : 0,
                       cudaMemcpyHostToDevice, "params_set", err);
   if (!rc) l1kcu_offload_params_set(s, src, lo, n);
@@ -564,11 +632,15 @@ static int cuda_params_set(l1k_model *m, const float *src, size_t lo, size_t n, 
 }
 static int cuda_grads_get(l1k_model *m, float *dst, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  int ng_ = s ? l1kcu_need_grads(m, s, "grads_get", err) : 0;
+  if (ng_) return ng_;
   return copy_range(m, dst, s ? s->tg + lo : NULL, lo, n, s ? s->tn : 0, cudaMemcpyDeviceToHost,
                     "grads_get", err);
 }
 static int cuda_grads_set(l1k_model *m, const float *src, size_t lo, size_t n, l1k_err *err) {
   cu_state *s = state(m);
+  int ng_ = s ? l1kcu_need_grads(m, s, "grads_set", err) : 0;
+  if (ng_) return ng_;
   return copy_range(m, s ? s->tg + lo : NULL, src, lo, n, s ? s->tn : 0, cudaMemcpyHostToDevice,
                     "grads_set", err);
 }

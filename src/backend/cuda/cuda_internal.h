@@ -83,6 +83,9 @@ typedef struct cu_state {
   /* bf16 mode: ln1, ln2, h stored as bf16 (acts_bf16.h) in the arena's [act_lo, act_hi) */
   int act_bf16;
   const char *act_lo, *act_hi;
+  /* bf16 mode + optim_offload over the whole model (hostmaster.h): the float32 parameters on
+   * the host only (then params and tp are NULL); NULL otherwise */
+  struct cu_hostmaster *hm;
 } cu_state;
 
 /* Error helpers: 0, or an L1K_E* code with one line in err naming what failed. */
@@ -104,6 +107,10 @@ int l1kcu_gemm(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, co
 int l1kcu_gemm_epi(cu_state *s, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc, int epi,
                    float *epi_ptr, int *epi_done, l1k_err *err);
+
+/* The gradient buffer, allocated (zeroed) by the first entry that needs it; inference_only:
+ * one line, L1K_EINTERNAL (backend_cuda.c). */
+int l1kcu_need_grads(l1k_model *m, cu_state *s, const char *what, l1k_err *err);
 
 /* bf16 mode: rounds the float32 parameters into the bf16 working copy (backend_cuda.c). */
 int l1kcu_refresh_bf16(cu_state *s, l1k_err *err);

@@ -333,6 +333,7 @@ int l1kcu_forward_backward(l1k_model *m, const l1k_batch *b, double grad_scale, 
                            int64_t *n_targets, l1k_err *err) {
   cu_state *s = (cu_state *)m->be_state;
   if (!s) return l1k_errf(err, L1K_EINTERNAL, "CUDA backend: forward_backward before attach");
+  TRY(l1kcu_need_grads(m, s, "forward_backward", err)); /* allocated on first need */
   if (m->ad) l1k_cpu_lora_training(m, 1); /* LoRA dropout applies in training only */
   int rc = fw_bw(m, s, b, grad_scale, loss_sum, n_targets, err);
   if (m->ad) l1k_cpu_lora_training(m, 0);

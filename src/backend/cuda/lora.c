@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/hostmaster.h"
 #include "backend/cuda/lora.h"
 #include "model/adapter_internal.h"
 
@@ -275,6 +276,7 @@ const uint16_t *l1kcu_weight_bf16(const cu_state *s, const float *X) {
   const struct cu_adapter *ca = s->ad;
   if (s->params && s->wbf && X >= s->params && X < s->params + s->n_params)
     return s->wbf + (X - s->params);
+  if (s->hm) return l1kcu_hm_weight_bf16(s, X); /* float32 parameters on the host only */
   if (!ca) return NULL;
   const uint16_t *h = (const uint16_t *)(const void *)X;
   if (ca->bf16_base && h >= s->wbf && h < s->wbf + s->n_params) return h;
@@ -372,7 +374,8 @@ int l1kcu_lora_bw(l1k_model *m, cu_state *s, int l, int mod, float *dx, const fl
 
 int l1kcu_lora_embedding_fw(cu_state *s, float *x, const int32_t *ids, int N, int C, l1k_err *err) {
   const uint16_t *h = (const uint16_t *)(const void *)s->P.embed;
-  if (s->ad && s->ad->bf16_base && h >= s->wbf && h < s->wbf + s->n_params)
+  /* a bf16-only base, or the host master's bf16 embedding (hostmaster.h, LONG1K_OFFLOAD_EMBED_BF16) */
+  if (((s->ad && s->ad->bf16_base) || s->hm) && h >= s->wbf && h < s->wbf + s->n_params)
     KER(l1kcu_embedding_fw_bf16(x, ids, h, N, C), "embedding_fw_bf16");
   else
     KER(l1kcu_embedding_fw(x, ids, s->P.embed, N, C), "embedding_fw");

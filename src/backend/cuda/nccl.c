@@ -195,6 +195,9 @@ int l1kcu_nccl_gather(l1k_model *m, const size_t *shard, size_t bucket, l1k_err 
   int rc = need(s, err);
   if (rc) return rc;
   cu_nccl *n = s->nccl;
+  if (!s->tp) /* hostmaster.h: not entered with NCCL; a later dp_init is not supported */
+    return l1k_errf(err, L1K_EUNSUPPORTED, "CUDA backend: NCCL all-gather without float32 "
+                    "device parameters (optim_offload began before dp_init)");
   int W = n->world;
   bucket = bucket_for(shard, W, bucket);
   if ((rc = scratch(n, bucket, err))) return rc;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/hostmaster.h"
 #include "backend/cuda/offload.h"
 
 static void host_free(cu_offload *o, float *p) {
@@ -26,7 +27,7 @@ void l1kcu_offload_free(cu_state *s) {
   cu_offload *o = s->off;
   if (!o) return;
   l1k_adamw_free(&o->opt);
-  host_free(o, o->master);
+  if (!o->borrowed) host_free(o, o->master);
   host_free(o, o->grads);
   free(o);
   s->off = NULL;
@@ -50,6 +51,16 @@ int l1kcu_offload_init(cu_state *s, double beta1, double beta2, double eps, doub
     return rc;
   }
   size_t k = hi - lo;
+  if (s->hm) { /* the host master holds every parameter already: the range is a view of it */
+    o->borrowed = 1;
+    o->master = s->hm->master + lo;
+    o->pinned = 1;
+    o->grads = host_alloc(o, k, err);
+    if (!o->grads) o->pinned = 0, o->grads = host_alloc(o, k, err);
+    if (!o->grads)
+      return l1k_errf(err, L1K_ENOMEM, "optim_offload: out of host memory for %zu gradients", k);
+    return 0;
+  }
   o->pinned = 1;
   o->master = host_alloc(o, k, err);
   o->grads = o->master ? host_alloc(o, k, err) : NULL;
@@ -84,6 +95,8 @@ typedef struct pipe_state {
   size_t down, done; /* pieces whose gradients are on the host / whose update is done */
   cudaError_t e;
   const char *what;
+  int urc;      /* an upload's L1K_E* code (hostmaster.h), its line in uerr */
+  l1k_err uerr;
 } pipe_state;
 
 static void pipe_fail(pipe_state *p, cudaError_t e, const char *what) {
@@ -100,10 +113,13 @@ static int pipe_up(pipe_state *p, size_t c) { /* waits for piece c's update, the
   pthread_mutex_unlock(&p->mu);
   if (bad) return -1;
   size_t a = c * p->piece, len = a + p->piece < p->k ? p->piece : p->k - a;
-  cudaError_t e = cudaMemcpy(p->s->tp + p->lo + a, p->s->off->master + a, len * sizeof(float),
-                             cudaMemcpyHostToDevice);
-  if (e != cudaSuccess) pipe_fail(p, e, "optim_offload: parameters up");
-  return e == cudaSuccess ? 0 : -1;
+  /* float32 into the device parameters, or bf16 + the float32 tensors (hostmaster.h) */
+  int rc = l1kcu_hm_upload(p->s, p->s->off->master + a, p->lo + a, len, &p->uerr);
+  if (rc) {
+    p->urc = rc;
+    pipe_fail(p, cudaErrorInvalidValue, "optim_offload: parameters up"); /* stops the pipeline; urc is reported */
+  }
+  return rc ? -1 : 0;
 }
 
 static void *pipe_copier(void *arg) {
@@ -138,7 +154,7 @@ int l1kcu_offload_step(cu_state *s, double lr, l1k_err *err) {
   cu_offload *o = s->off;
   size_t lo = o->opt.lo, k = o->opt.hi - o->opt.lo, piece = piece_size();
   pipe_state p = {s, lo, k, piece, (k + piece - 1) / piece, PTHREAD_MUTEX_INITIALIZER,
-                  PTHREAD_COND_INITIALIZER, 0, 0, cudaSuccess, NULL};
+                  PTHREAD_COND_INITIALIZER, 0, 0, cudaSuccess, NULL, 0, {0}};
   pthread_t th;
   if (p.n > 1 && pthread_create(&th, NULL, pipe_copier, &p) == 0) {
     l1k_adamw_begin(&o->opt);
@@ -158,6 +174,10 @@ int l1kcu_offload_step(cu_state *s, double lr, l1k_err *err) {
     pthread_join(th, NULL);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
+    if (p.urc) {
+      if (err) *err = p.uerr;
+      return p.urc;
+    }
     return p.e == cudaSuccess ? 0 : l1kcu_check(p.e, p.what, err);
   }
   int rc = k ? l1kcu_check(cudaMemcpy(o->grads, s->tg + lo, k * sizeof(float),
@@ -165,14 +185,12 @@ int l1kcu_offload_step(cu_state *s, double lr, l1k_err *err) {
              : 0;
   if (rc) return rc;
   l1k_adamw_step_shard(&o->opt, o->master, o->grads, lr);
-  if (!k) return 0;
-  return l1kcu_check(cudaMemcpy(s->tp + lo, o->master, k * sizeof(float), cudaMemcpyHostToDevice),
-                     "optim_offload: parameters up", err);
+  return l1kcu_hm_upload(s, o->master, lo, k, err);
 }
 
 void l1kcu_offload_params_set(cu_state *s, const float *src, size_t lo, size_t n) {
   cu_offload *o = s->off;
-  if (!o) return;
+  if (!o || o->borrowed) return; /* borrowed: params_set wrote the host master itself */
   size_t a = lo > o->opt.lo ? lo : o->opt.lo, e = lo + n < o->opt.hi ? lo + n : o->opt.hi;
   if (a < e) memcpy(o->master + (a - o->opt.lo), src + (a - lo), (e - a) * sizeof(float));
 }

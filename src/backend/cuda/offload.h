@@ -18,6 +18,7 @@ typedef struct cu_offload {
   float *master;  /* float32 master weights of the range (pinned when cudaMallocHost works) */
   float *grads;   /* the range's gradients, copied down each step */
   int pinned;
+  int borrowed;   /* master is the host master's [lo, hi) (hostmaster.h), not owned */
 } cu_offload;
 
 /* Host optimizer for [lo, hi) of the trainable space; the master copied from the device. */
