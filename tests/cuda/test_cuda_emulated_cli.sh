@@ -76,4 +76,14 @@ rc=$?
 echo "--- long1k generate / eval --model with --device cuda (emulated device)"
 LONG1K_CUDA_EMULATED=1 bash tests/cuda/emu_generate.sh "$W/long1k" "${LONG1K_BIN:-$B/long1k}" ||
   { echo "FAIL: generation on the emulated device"; fail=1; }
+echo "--- long1k train --device cuda: MFU against the device's peak by its name (emulated device)"
+M=$SHARED/golden/models/qwen2_tiny/f32
+python3 tests/train/make_tokenized.py "$W/mfu.jsonl" 8 3 &&
+  printf 'model_name_or_path: %s\ndataset: %s\nformatting: tokenized\ncutoff_len: 64\nmax_steps: 2\nlogging_steps: 1\nsave_steps: 0\nnum_threads: 1\ntokenized_cache_dir: %s\noutput_dir: %s\ndevice: cuda\nprecision: bf16\n' \
+    "$M" "$W/mfu.jsonl" "$W/mfu-cache" "$W/mfu-out" >"$W/mfu.yaml" &&
+  env -u LONG1K_PEAK_TFLOPS LONG1K_CUDA_EMULATED=1 LONG1K_EMU_DEVICE_NAME="NVIDIA H200" \
+    "$W/long1k" train "$W/mfu.yaml" >/dev/null 2>"$W/mfu.err" &&
+  grep -q "MFU against 989 TFLOP/s per device (H200 SXM: NVIDIA H200, bf16 dense)" "$W/mfu.err" &&
+  grep -q '"mfu"' "$W/mfu-out/trainer_log.jsonl" && echo "ok   MFU line and log: $(grep -o 'MFU against.*' "$W/mfu.err")" ||
+  { echo "FAIL: MFU by device name: $(tail -3 "$W/mfu.err")"; fail=1; }
 exit $fail
