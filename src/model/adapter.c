@@ -121,22 +121,7 @@ void model_adapter_free(model_adapter *ad) {
   free(ad);
 }
 
-/* Every parameter pointer field of p (base tensors and the tied lm_head). */
-static size_t param_fields(const l1k_model *m, model_params *p, float ***f) {
-  size_t k = 0;
-  f[k++] = &p->embed;
-  f[k++] = &p->norm;
-  f[k++] = &p->lm_head;
-  for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
-    layer_params *L = &p->layer[l];
-    float **v[] = {&L->ln1_w, &L->q_w, &L->q_b,    &L->k_w,  &L->k_b,  &L->v_w,   &L->v_b,
-                   &L->o_w,   &L->q_norm, &L->k_norm, &L->ln2_w, &L->gate_w, &L->up_w, &L->down_w};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) f[k++] = v[i];
-  }
-  return k;
-}
 
-#define FIELDS_MAX(m) (3 + 14 * (size_t)(m)->cfg.num_hidden_layers)
 
 /* Allocates the space for the table built so far, copies the full tensors from the base, and
  * points m->p / m->g at the adapter (m->g NULL for everything frozen). */
@@ -144,7 +129,8 @@ static int adapter_finish(l1k_model *m, model_adapter *ad, l1k_err *err) {
   size_t n = ad->n ? ad->n : 1;
   ad->params = l1k_alloc_big(n * sizeof(float));
   ad->grads = l1k_alloc_big(n * sizeof(float));
-  float ***pf = calloc(FIELDS_MAX(m), sizeof *pf), ***gf = calloc(FIELDS_MAX(m), sizeof *gf);
+  size_t cap = MODEL_PARAM_FIELDS_MAX(m);
+  float ***pf = calloc(cap, sizeof *pf), ***gf = calloc(cap, sizeof *gf);
   if (!ad->params || !ad->grads || !pf || !gf) {
     free(pf);
     free(gf);
@@ -152,8 +138,8 @@ static int adapter_finish(l1k_model *m, model_adapter *ad, l1k_err *err) {
   }
   memset(ad->params, 0, n * sizeof(float));
   memset(ad->grads, 0, n * sizeof(float));
-  size_t nf = param_fields(m, &m->p, pf);
-  param_fields(m, &m->g, gf);
+  size_t nf = model_param_fields(m, &m->p, pf);
+  model_param_fields(m, &m->g, gf);
   for (size_t i = 0; i < nf; i++) *gf[i] = NULL;
   for (size_t t = 0; t < ad->n_tensors; t++) {
     if (ad->base_of[t] == SIZE_MAX) continue;

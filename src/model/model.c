@@ -106,6 +106,20 @@ void model_point(const l1k_model *m, float *base, model_params *p) {
   p->lm_head = c->tie_word_embeddings ? p->embed : NEXT();
 #undef NEXT
 }
+/* model_internal.h: every parameter pointer field, in one order for all walkers */
+size_t model_param_fields(const l1k_model *m, model_params *p, float ***f) {
+  size_t k = 0;
+  f[k++] = &p->embed;
+  f[k++] = &p->norm;
+  f[k++] = &p->lm_head;
+  for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
+    layer_params *L = &p->layer[l];
+    float **v[] = {&L->ln1_w, &L->q_w, &L->q_b,    &L->k_w,  &L->k_b,  &L->v_w,   &L->v_b,
+                   &L->o_w,   &L->q_norm, &L->k_norm, &L->ln2_w, &L->gate_w, &L->up_w, &L->down_w};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) f[k++] = v[i];
+  }
+  return k;
+}
 
 l1k_model *l1k_model_create(const l1k_model_config *cfg, l1k_err *err) {
   if (l1k_config_validate(cfg, "config", err)) return NULL;

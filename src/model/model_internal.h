@@ -134,6 +134,11 @@ train_space model_train_space(l1k_model *m, int want_grads);
 /* Builds tensors[] and the offsets for cfg; points p into base (may be NULL for sizing). */
 int model_layout(l1k_model *m, l1k_err *err);
 void model_point(const l1k_model *m, float *base, model_params *p);
+/* Every parameter pointer field of p (embed, norm, lm_head, then each layer's 14), for code
+ * that walks or re-points them all (adapters, the CUDA backend's views); f holds at least
+ * MODEL_PARAM_FIELDS_MAX(m) entries. Returns the count. */
+#define MODEL_PARAM_FIELDS_MAX(m) (3 + 14 * (size_t)(m)->cfg.num_hidden_layers)
+size_t model_param_fields(const l1k_model *m, model_params *p, float ***f);
 /* Checks a batch's ids, labels and positions (one line naming row and position) and fills, for
  * each token i of the B x T grid, pos[i], seg[i] (the row-local start of its document: a new
  * document where doc[] changes or, without doc[], where the position does not increase) and

@@ -22,22 +22,6 @@ int l1kcu_hm_wanted(const l1k_model *m, const cu_state *s, size_t lo, size_t hi)
          s->wbf && lo == 0 && hi == s->tn && s->tn == m->n_params;
 }
 
-/* Every parameter pointer field of p (the order does not matter here). */
-static size_t fields(const l1k_model *m, model_params *p, float ***f) {
-  size_t k = 0;
-  f[k++] = &p->embed;
-  f[k++] = &p->norm;
-  f[k++] = &p->lm_head;
-  for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
-    layer_params *L = &p->layer[l];
-    float **v[] = {&L->ln1_w, &L->q_w,    &L->q_b,    &L->k_w,     &L->k_b,
-                   &L->v_w,   &L->v_b,    &L->o_w,    &L->q_norm,  &L->k_norm,
-                   &L->ln2_w, &L->gate_w, &L->up_w,   &L->down_w};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) f[k++] = v[i];
-  }
-  return k;
-}
-
 static void host_free(void *p, int pinned) {
   if (!p) return;
   if (pinned) cudaFreeHost(p);
@@ -82,10 +66,10 @@ static size_t tensor_at(const l1k_model *m, size_t off) {
 }
 
 static int repoint(l1k_model *m, cu_state *s, const float *old_base, l1k_err *err) {
-  size_t cap = 3 + 14 * (size_t)m->cfg.num_hidden_layers;
+  size_t cap = MODEL_PARAM_FIELDS_MAX(m);
   float ***f = l1k_calloc(cap, sizeof *f, err);
   if (!f) return L1K_ENOMEM;
-  size_t nf = fields(m, &s->P, f);
+  size_t nf = model_param_fields(m, &s->P, f);
   cu_hostmaster *h = s->hm;
   int rc = 0;
   for (size_t k = 0; k < nf && !rc; k++) {

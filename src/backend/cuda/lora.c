@@ -118,21 +118,6 @@ static int attach_base(l1k_model *m, cu_state *s, size_t *small_of, l1k_err *err
 
 /* ---------------------------------------------------------------- pointers */
 
-/* Every parameter pointer field of p, as src/model/adapter.c lists them. */
-static size_t fields(const l1k_model *m, model_params *p, float ***f) {
-  size_t k = 0;
-  f[k++] = &p->embed;
-  f[k++] = &p->norm;
-  f[k++] = &p->lm_head;
-  for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
-    layer_params *L = &p->layer[l];
-    float **v[] = {&L->ln1_w, &L->q_w, &L->q_b,    &L->k_w,  &L->k_b,  &L->v_w,   &L->v_b,
-                   &L->o_w,   &L->q_norm, &L->k_norm, &L->ln2_w, &L->gate_w, &L->up_w, &L->down_w};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) f[k++] = v[i];
-  }
-  return k;
-}
-
 /* Device address of base value at flat offset off. */
 static float *base_ptr(l1k_model *m, cu_state *s, const size_t *small_of, size_t off) {
   if (!s->ad->bf16_base) return s->params + off;
@@ -143,16 +128,16 @@ static float *base_ptr(l1k_model *m, cu_state *s, const size_t *small_of, size_t
 
 /* s->P / s->G from the host pointers m->p (redirected to the adapter for trained tensors). */
 static int point(l1k_model *m, cu_state *s, const size_t *small_of, l1k_err *err) {
-  size_t cap = 3 + 14 * (size_t)m->cfg.num_hidden_layers;
+  size_t cap = MODEL_PARAM_FIELDS_MAX(m);
   float ***hf = l1k_calloc(cap, sizeof *hf, err), ***pf = l1k_calloc(cap, sizeof *pf, err);
   float ***gf = l1k_calloc(cap, sizeof *gf, err);
   if (!hf || !pf || !gf) {
     free(hf), free(pf), free(gf);
     return L1K_ENOMEM;
   }
-  size_t nf = fields(m, &m->p, hf);
-  fields(m, &s->P, pf);
-  fields(m, &s->G, gf);
+  size_t nf = model_param_fields(m, &m->p, hf);
+  model_param_fields(m, &s->P, pf);
+  model_param_fields(m, &s->G, gf);
   const model_adapter *ad = m->ad;
   for (size_t i = 0; i < nf; i++) {
     const float *hp = *hf[i];
